@@ -1,0 +1,321 @@
+"""The terminal's TOML config: one declared table of keys, checked whole.
+
+Every key has a type, a default and a line of help; ``load_config`` reads a
+file, refuses unknown keys and bad values with a :class:`ConfigError` whose
+message names the key, and returns a frozen :class:`Config`.
+
+    >>> cfg = load_config(None)          # embedded defaults
+    >>> cfg.feedback.repeat_interval_s
+    5.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+from .ratings import LANGUAGES, MAX_REASONS, RATINGS, REASONS
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: BCM numbers of the general-purpose pins on the 40-pin header (0 and 1 are
+#: reserved for the HAT EEPROM).
+GPIO_RANGE = range(2, 28)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its kind, its default and what it is for."""
+
+    kind: str  # str, choice, bool, seconds, pin, pins, reasons
+    default: Any
+    help: str
+    choices: tuple = ()
+    minimum: float = 0.0
+
+
+# The declared table. README's config section is checked against it by a test.
+SCHEMA: dict[str, dict[str, Key]] = {
+    "terminal": {
+        "id": Key("str", "unprovisioned", "the terminal's id; set by provisioning"),
+        "site": Key("str", "Bộ phận Một cửa", "the office, shown on the home screen"),
+        "counter": Key("str", "Quầy 1", "the counter, shown on the home screen"),
+        "language": Key("choice", "vi", "language of the screens", LANGUAGES),
+    },
+    "storage": {
+        "path": Key("str", "var/kiosk.db", "the local SQLite file (relative to the working directory)"),
+    },
+    "feedback": {
+        "reasons": Key("reasons", list(REASONS), "reason codes offered after dissatisfied, at most 6"),
+        "reason_timeout_s": Key("seconds", 20.0, "the reason screen gives up after this", minimum=1.0),
+        "thanks_s": Key("seconds", 3.0, "how long the thank-you screen stays", minimum=0.5),
+        "repeat_interval_s": Key("seconds", 5.0, "presses sooner than this after the last counted one are filtered"),
+        "beep": Key("bool", True, "beep on a counted press when a buzzer is wired"),
+    },
+    "pins": {
+        "very_satisfied": Key("pin", 17, "BCM pin of the very-satisfied button"),
+        "satisfied": Key("pin", 27, "BCM pin of the satisfied button"),
+        "dissatisfied": Key("pin", 22, "BCM pin of the dissatisfied button"),
+        "reasons": Key("pins", [], "BCM pins of reason buttons 1-6, in the order of feedback.reasons"),
+        "skip": Key("pin", None, "BCM pin of the skip button on the reason screen"),
+        "bounce_s": Key("seconds", 0.05, "edges of one button closer than this are contact bounce"),
+    },
+    "leds": {
+        "very_satisfied": Key("pin", None, "BCM pin of the LED beside the very-satisfied button"),
+        "satisfied": Key("pin", None, "BCM pin of the LED beside the satisfied button"),
+        "dissatisfied": Key("pin", None, "BCM pin of the LED beside the dissatisfied button"),
+        "on_s": Key("seconds", 1.5, "how long an LED stays lit after a press", minimum=0.05),
+    },
+    "buzzer": {
+        "pin": Key("pin", None, "BCM pin of the buzzer"),
+        "beep_s": Key("seconds", 0.08, "length of a beep", minimum=0.01),
+    },
+    "display": {
+        "kiosk": Key("bool", True, "fullscreen, hidden cursor, no screensaver"),
+        "touch": Key("bool", True, "the screen is a touchscreen (reasons can be touched)"),
+    },
+    "service": {
+        "pin_hash": Key("str", "", "hash of the service-screen PIN, from `kiosk pin-hash`; empty disables the screen"),
+    },
+    "log": {
+        "level": Key("choice", "INFO", "log level on stderr", LOG_LEVELS),
+    },
+}
+
+
+@dataclass(frozen=True)
+class TerminalSettings:
+    id: str
+    site: str
+    counter: str
+    language: str
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    path: str
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    reasons: tuple[str, ...]
+    reason_timeout_s: float
+    thanks_s: float
+    repeat_interval_s: float
+    beep: bool
+
+
+@dataclass(frozen=True)
+class PinSettings:
+    very_satisfied: int
+    satisfied: int
+    dissatisfied: int
+    reasons: tuple[int, ...]
+    skip: int | None
+    bounce_s: float
+
+    def rating_pins(self) -> dict[str, int]:
+        return {rating: getattr(self, rating) for rating in RATINGS}
+
+
+@dataclass(frozen=True)
+class LedSettings:
+    very_satisfied: int | None
+    satisfied: int | None
+    dissatisfied: int | None
+    on_s: float
+
+    def rating_pins(self) -> dict[str, int]:
+        """The wired LEDs only, by rating code."""
+        return {r: getattr(self, r) for r in RATINGS if getattr(self, r) is not None}
+
+
+@dataclass(frozen=True)
+class BuzzerSettings:
+    pin: int | None
+    beep_s: float
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    kiosk: bool
+    touch: bool
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    pin_hash: str
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str
+
+
+@dataclass(frozen=True)
+class Config:
+    terminal: TerminalSettings
+    storage: StorageSettings
+    feedback: FeedbackSettings
+    pins: PinSettings
+    leds: LedSettings
+    buzzer: BuzzerSettings
+    display: DisplaySettings
+    service: ServiceSettings
+    log: LogSettings
+    source: str = field(default="embedded defaults", compare=False)
+
+    @property
+    def asks_reason(self) -> bool:
+        """True when a dissatisfied citizen can answer the reason question."""
+        return bool(self.feedback.reasons) and (self.display.touch or bool(self.pins.reasons))
+
+
+_SECTIONS = {
+    "terminal": TerminalSettings,
+    "storage": StorageSettings,
+    "feedback": FeedbackSettings,
+    "pins": PinSettings,
+    "leds": LedSettings,
+    "buzzer": BuzzerSettings,
+    "display": DisplaySettings,
+    "service": ServiceSettings,
+    "log": LogSettings,
+}
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and check the config at ``path``; None gives the embedded defaults.
+
+    Raises :class:`ConfigError` naming the first wrong key.
+    """
+    if path is None:
+        return parse_config({}, source="embedded defaults")
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass --config with the path of the terminal's config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict, *, source: str = "<dict>") -> Config:
+    """Check a parsed TOML document against :data:`SCHEMA` and build a Config."""
+    for section, values in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"[{section}]: unknown section; expected one of {', '.join(SCHEMA)}"
+            )
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table of keys")
+        for key in values:
+            if key not in SCHEMA[section]:
+                raise ConfigError(
+                    f"[{section}] {key}: unknown key; [{section}] takes {', '.join(SCHEMA[section])}"
+                )
+    sections = {}
+    for section, keys in SCHEMA.items():
+        given = data.get(section, {})
+        values = {}
+        for name, key in keys.items():
+            raw = given.get(name, key.default)
+            values[name] = _CHECKS[key.kind](f"[{section}] {name}", raw, key)
+        sections[section] = _SECTIONS[section](**values)
+    config = Config(**sections, source=source)
+    _check_across(config)
+    return config
+
+
+def _check_across(config: Config) -> None:
+    """Rules that involve more than one key."""
+    used: dict[int, str] = {}
+    wired = [(f"[pins] {r}", p) for r, p in config.pins.rating_pins().items()]
+    wired += [(f"[pins] reasons[{i + 1}]", p) for i, p in enumerate(config.pins.reasons)]
+    wired += [("[pins] skip", config.pins.skip)]
+    wired += [(f"[leds] {r}", p) for r, p in config.leds.rating_pins().items()]
+    wired += [("[buzzer] pin", config.buzzer.pin)]
+    for name, pin in wired:
+        if pin is None:
+            continue
+        if pin in used:
+            raise ConfigError(f"{name}: pin {pin} is already used by {used[pin]}; each pin can be wired to one device only")
+        used[pin] = name
+    if len(config.pins.reasons) > len(config.feedback.reasons):
+        raise ConfigError(
+            f"[pins] reasons: {len(config.pins.reasons)} reason buttons but only "
+            f"{len(config.feedback.reasons)} reasons in [feedback] reasons; remove pins or add reasons"
+        )
+
+
+def _check_str(name: str, value: Any, key: Key) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected text in quotes, got {value!r}")
+    return value
+
+
+def _check_choice(name: str, value: Any, key: Key) -> str:
+    if value not in key.choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
+    return value
+
+
+def _check_bool(name: str, value: Any, key: Key) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    return value
+
+
+def _check_seconds(name: str, value: Any, key: Key) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}")
+    if value < key.minimum:
+        raise ConfigError(f"{name}: expected at least {key.minimum:g} seconds, got {value!r}")
+    return float(value)
+
+
+def _check_pin(name: str, value: Any, key: Key) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in GPIO_RANGE:
+        raise ConfigError(f"{name}: expected a BCM GPIO number from 2 to 27, got {value!r}")
+    return value
+
+
+def _check_pins(name: str, value: Any, key: Key) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{name}: expected a list of BCM GPIO numbers, got {value!r}")
+    if len(value) > MAX_REASONS:
+        raise ConfigError(f"{name}: expected at most {MAX_REASONS} reason buttons, got {len(value)}")
+    return tuple(_check_pin(f"{name}[{i + 1}]", v, key) for i, v in enumerate(value))
+
+
+def _check_reasons(name: str, value: Any, key: Key) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{name}: expected a list of reason codes in quotes, got {value!r}")
+    if len(value) > MAX_REASONS:
+        raise ConfigError(f"{name}: expected at most {MAX_REASONS} reasons, got {len(value)}")
+    for code in value:
+        if code not in REASONS:
+            raise ConfigError(f"{name}: unknown reason code {code!r}; expected codes from {', '.join(REASONS)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{name}: each reason may appear once, got {value!r}")
+    return tuple(value)
+
+
+_CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
+    "str": _check_str,
+    "choice": _check_choice,
+    "bool": _check_bool,
+    "seconds": _check_seconds,
+    "pin": _check_pin,
+    "pins": _check_pins,
+    "reasons": _check_reasons,
+}

@@ -1,0 +1,77 @@
+"""What a technician needs to know about a terminal, as data and in words.
+
+Used by ``kiosk status`` and by the service screen.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, time, timezone
+from pathlib import Path
+
+from . import __version__
+from .ratings import RATINGS
+from .timekeeping import clock_is_synced, iso_utc, read_boot_id
+
+
+def local_midnight_utc(now: datetime | None = None) -> str:
+    """Today's start in the terminal's local time zone, as ISO UTC."""
+    now = (now or datetime.now(timezone.utc)).astimezone()
+    return iso_utc(datetime.combine(now.date(), time(0), tzinfo=now.tzinfo))
+
+
+def terminal_status(config, store, *, hardware: str | None = None) -> dict:
+    """Counts, backlog, storage and clock facts of this terminal."""
+    path = Path(config.storage.path)
+    meta = store.meta()
+    size = sum(
+        p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+    )
+    status = {
+        "terminal_id": config.terminal.id,
+        "site": config.terminal.site,
+        "counter": config.terminal.counter,
+        "version": __version__,
+        "config": config.source,
+        "today": store.counts(since=local_midnight_utc()),
+        "total": store.counts(),
+        **store.backlog(),
+        "database": {"path": str(path.resolve()), "size_bytes": size},
+        "last_start": meta.get("last_start"),
+        "clock": {"synced": clock_is_synced(), "boot_id": read_boot_id(),
+                  "now": iso_utc(datetime.now(timezone.utc))},
+        "recovered": None,
+        "hardware": hardware,
+    }
+    if "recovered_from" in meta:
+        status["recovered"] = {"moved_to": meta["recovered_from"], "at": meta.get("recovered_at"),
+                               "why": meta.get("recovered_why")}
+    return status
+
+
+def format_status(status: dict) -> str:
+    """The status as short lines of words, for a technician."""
+    def levels(counts):
+        return ", ".join(f"{r} {counts[r]}" for r in RATINGS) + f" (filtered presses {counts['filtered']})"
+
+    lines = [
+        f"Terminal {status['terminal_id']} — {status['site']}, {status['counter']} (version {status['version']})",
+        f"Config: {status['config']}",
+        f"Today: {status['today']['counted']} ratings: {levels(status['today'])}",
+        f"Total: {status['total']['counted']} ratings: {levels(status['total'])}",
+        f"Waiting for a reason: {status['unsealed']}; waiting to upload: {status['pending']}",
+        f"Database: {status['database']['path']} ({status['database']['size_bytes']:,} bytes)",
+        f"Last start: {status['last_start'] or 'never'}",
+        "Clock: " + ("set by the network" if status["clock"]["synced"]
+                     else "NOT confirmed by the network (times are corrected by the server later)")
+        + f", now {status['clock']['now']}",
+    ]
+    if status.get("hardware"):
+        lines.append(f"Buttons: {status['hardware']}")
+    if status.get("recovered"):
+        rec = status["recovered"]
+        lines.append(
+            f"WARNING: the database was unreadable at {rec['at']} ({rec['why']}); it was moved to "
+            f"{rec['moved_to']} and a fresh one started. Keep that file for inspection."
+        )
+    return "\n".join(lines)

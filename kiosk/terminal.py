@@ -1,0 +1,77 @@
+"""Wiring the parts of a running terminal together (no Kivy here).
+
+``open_terminal`` builds the store, the flow and the button panel from a
+config; the Kivy app is then given these objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import hardware
+
+from .config import Config
+from .flow import FlowEvent, RatingFlow
+from .status import terminal_status
+from .store import RatingStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Terminal:
+    config: Config
+    store: RatingStore
+    flow: RatingFlow
+    panel: "hardware.ButtonPanel | None"
+    keyboard: "hardware.KeyboardBridge | None"
+    hardware_note: str
+
+    def status(self) -> dict:
+        return terminal_status(self.config, self.store, hardware=self.hardware_note)
+
+    def close(self) -> None:
+        if self.panel is not None:
+            self.panel.close()
+        self.store.close()
+
+
+def wire_panel(flow: RatingFlow, panel, *, beep: bool = True) -> None:
+    """Buttons feed the flow; counted ratings light their LED and beep."""
+    panel.when_rating = lambda code: flow.press(code, source="button")
+    panel.when_reason = lambda number: flow.choose_reason_number(number, source="button")
+    panel.when_skip = lambda: flow.skip_reason(source="button")
+
+    def feedback(event: FlowEvent) -> None:
+        if event.kind == "rated":
+            panel.show_rating(event.rating, beep=beep)
+
+    flow.add_listener(feedback)
+
+
+def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, store=None,
+                  clock=None) -> Terminal:
+    """Open the store (sealing what a crash left open), the flow and the panel.
+
+    Without GPIO (and without ``mock_pins``) the terminal still runs, by
+    touch only, and says so in its status.
+    """
+    store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id)
+    store.seal_open_ratings()
+    store.mark_started()
+    flow = RatingFlow.from_config(store, config, **({"clock": clock} if clock else {}))
+    if mock_pins and pin_factory is None:
+        pin_factory = hardware.mock_pin_factory()
+    panel = keyboard = None
+    try:
+        panel = hardware.ButtonPanel.from_config(config, pin_factory=pin_factory)
+    except hardware.HardwareError as exc:
+        note = f"not available ({exc}); the terminal works by touch only"
+        log.warning("buttons %s", note)
+    else:
+        wire_panel(flow, panel, beep=config.feedback.beep)
+        note = ("mock pins driven by keys 1-9 and 0: " if mock_pins else "") + panel.describe()
+        if mock_pins:
+            keyboard = hardware.KeyboardBridge(panel)
+    return Terminal(config, store, flow, panel, keyboard, note)
