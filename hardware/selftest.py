@@ -25,11 +25,13 @@ class SelftestResult:
 
 
 def run_selftest(panel, *, say: Callable[[str], None] = print, timeout_s: float = 15.0,
-                 led_s: float = 0.5, labels: dict[str, str] | None = None) -> SelftestResult:
+                 led_s: float = 0.5, labels: dict[str, str] | None = None,
+                 on_prompt: Callable[[str], None] | None = None) -> SelftestResult:
     """Light each LED in turn, beep, then ask for each button and wait for it.
 
     ``say`` gets one line per step (the prompt is said before the wait
-    starts); ``labels`` gives button names in words.
+    starts); ``labels`` gives button names in words; ``on_prompt(name)`` is
+    called as each wait starts (mock mode presses the next typed key then).
     """
     labels = labels or {}
     result = SelftestResult()
@@ -48,6 +50,8 @@ def run_selftest(panel, *, say: Callable[[str], None] = print, timeout_s: float 
     for name, button in panel.buttons.items():
         label = labels.get(name, name)
         say(f"Press {label} ({button.pin.info.name}) within {timeout_s:g} s …")
+        if on_prompt is not None:
+            on_prompt(name)
         seen = button.wait_for_press(timeout=timeout_s)
         if seen:
             button.wait_for_release(timeout=timeout_s)

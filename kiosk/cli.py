@@ -1,0 +1,210 @@
+"""The ``kiosk`` command: parse options, resolve settings, call the library, print.
+
+This and the other entry points are the only places that read the
+environment; everything below gets its settings passed in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import load_config
+from .errors import ConfigError, KioskError
+
+log = logging.getLogger("kiosk")
+
+#: Where a provisioned Raspberry Pi keeps its config (see deploy/).
+SYSTEM_CONFIG = Path("/etc/hai-long/kiosk.toml")
+
+RATING_LABELS_FOR_TECHNICIANS = {
+    "very_satisfied": "the very-satisfied button (Rất hài lòng)",
+    "satisfied": "the satisfied button (Hài lòng)",
+    "dissatisfied": "the dissatisfied button (Không hài lòng)",
+    "skip": "the skip button (Bỏ qua)",
+    **{f"reason_{n}": f"reason button {n}" for n in range(1, 7)},
+}
+
+
+def resolve_config(config_path: str | None):
+    """--config, then $KIOSK_CONFIG (click fills it in), then /etc/hai-long/kiosk.toml, then defaults."""
+    if config_path is None and SYSTEM_CONFIG.exists():
+        config_path = str(SYSTEM_CONFIG)
+    return load_config(config_path)
+
+
+def setup_logging(level: str) -> None:
+    # Under systemd, journald stamps each line itself.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if "JOURNAL_STREAM" not in os.environ:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format=fmt, force=True)
+
+
+config_option = click.option(
+    "--config", "config_path", envvar="KIOSK_CONFIG", type=click.Path(dir_okay=False),
+    help=f"The terminal's TOML config (default: $KIOSK_CONFIG, then {SYSTEM_CONFIG}, then built-in defaults).",
+)
+mock_pins_option = click.option(
+    "--mock-pins", is_flag=True,
+    help="Use gpiozero's MockFactory; keys 1-3 press the rating buttons, 4-9 reasons 1-6, 0 skip.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kiosk")
+def cli():
+    """Hài Lòng satisfaction terminal."""
+
+
+@cli.command()
+@config_option
+@mock_pins_option
+@click.option("--windowed", is_flag=True, help="A normal window with a cursor, not fullscreen kiosk mode.")
+def run(config_path, mock_pins, windowed):
+    """Run the terminal: rating screens, buttons, local storage."""
+    config = resolve_config(config_path)
+    setup_logging(config.log.level)
+    kivy_home = Path(config.storage.path).resolve().parent / "kivy"
+    kivy_home.mkdir(parents=True, exist_ok=True)
+    # Kivy reads these at import: no argv parsing, Python logging, its files beside the data.
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    from .terminal import open_terminal
+
+    terminal = open_terminal(config, mock_pins=mock_pins)
+    log.info("terminal %s starting (%s); buttons: %s", config.terminal.id, config.source,
+             terminal.hardware_note)
+    try:
+        from .ui.launch import launch
+
+        launch(terminal, windowed=windowed)
+    finally:
+        terminal.close()
+        log.info("terminal %s stopped", config.terminal.id)
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(config_path, as_json):
+    """Show counts, backlog, database and clock state of this terminal."""
+    from .status import format_status, terminal_status
+    from .store import RatingStore
+
+    config = resolve_config(config_path)
+    path = Path(config.storage.path)
+    if not path.exists():
+        raise KioskError(f"no database at {path.resolve()} yet: start the terminal with `kiosk run` first "
+                         f"(or pass the right --config)")
+    # Opened as it is: recovery (moving a bad file aside) is only for `kiosk run`.
+    from sqlite_utils import Database
+    import sqlite3
+
+    try:
+        store = RatingStore(Database(path), terminal_id=config.terminal.id)
+    except sqlite3.DatabaseError as exc:
+        raise KioskError(f"the database {path.resolve()} cannot be read ({exc}); "
+                         "`kiosk run` will move it aside and start a fresh one") from None
+    try:
+        info = terminal_status(config, store)
+    finally:
+        store.close()
+    click.echo(json.dumps(info, ensure_ascii=False, indent=2) if as_json else format_status(info))
+
+
+@cli.command()
+@config_option
+@mock_pins_option
+@click.option("--timeout", "timeout_s", type=float, default=15.0, show_default=True,
+              help="Seconds to wait for each button.")
+def selftest(config_path, mock_pins, timeout_s):
+    """Light each LED, beep, then ask for each button; exit 0 only if all were seen.
+
+    With --mock-pins the buttons are pressed by typing their keys (1-9, 0) and Enter.
+    """
+    import hardware
+
+    config = resolve_config(config_path)
+    setup_logging("WARNING")
+    factory = hardware.mock_pin_factory() if mock_pins else None
+    try:
+        panel = hardware.ButtonPanel.from_config(config, pin_factory=factory)
+    except hardware.HardwareError as exc:
+        raise KioskError(f"{exc}. On a Raspberry Pi, check that lgpio is installed and that this user "
+                         "may use /dev/gpiochip*; elsewhere try --mock-pins") from None
+    try:
+        on_prompt = _keys_from_stdin(hardware.KeyboardBridge(panel)) if mock_pins else None
+        result = hardware.run_selftest(panel, say=click.echo, timeout_s=timeout_s,
+                                       labels=RATING_LABELS_FOR_TECHNICIANS, on_prompt=on_prompt)
+    finally:
+        panel.close()
+    if result.ok:
+        click.echo(f"Self-test passed: all {len(result.seen)} buttons seen.")
+        return
+    click.echo(f"Self-test FAILED: not seen: {', '.join(result.missing)}.", err=True)
+    sys.exit(1)
+
+
+def _keys_from_stdin(bridge):
+    """Mock mode: at each prompt, the next line typed on stdin taps its keys."""
+    import threading
+    import time
+
+    def press_next(_name):
+        def tap_line():
+            line = sys.stdin.readline()
+            for key in line.strip():
+                bridge.key_down(key)
+                time.sleep(0.06)  # longer than the bounce time
+                bridge.key_up(key)
+
+        threading.Thread(target=tap_line, name="selftest-keys", daemon=True).start()
+
+    return press_next
+
+
+@cli.command("pin-hash")
+@click.option("--pin", prompt="New service PIN (digits)", hide_input=True, confirmation_prompt=True,
+              help="The PIN; asked for (hidden) when not given.")
+def pin_hash(pin):
+    """Print the hash of a service-screen PIN, for [service] pin_hash."""
+    from .service_pin import hash_pin
+
+    try:
+        value = hash_pin(pin)
+    except ValueError as exc:
+        raise KioskError(str(exc)) from None
+    click.echo(f'pin_hash = "{value}"')
+
+
+def main(argv=None):
+    """Console-script entry point: exit 2 on a config error, 1 on other known errors."""
+    try:
+        cli.main(args=argv, prog_name="kiosk", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"kiosk: config error: {exc}", err=True)
+        sys.exit(2)
+    except KioskError as exc:
+        click.echo(f"kiosk: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
