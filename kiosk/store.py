@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -123,6 +124,8 @@ class RatingStore:
         else:
             db, self.recovery = open_database(db)
         self.db = db
+        # One connection serves gpiozero's threads and Kivy's: one statement at a time.
+        self._lock = threading.RLock()
         self.terminal_id = terminal_id
         self.clock = clock or SystemClock()
         if self.recovery:
@@ -163,7 +166,8 @@ class RatingStore:
         }
         try:
             # execute() commits at once: WAL + synchronous=FULL make it durable.
-            self.db.execute(_INSERT, row)
+            with self._lock:
+                self.db.execute(_INSERT, row)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store the press: {exc}") from exc
         log.info("stored rating id=%s rating=%s source=%s filtered=%d sealed=%d",
@@ -176,10 +180,11 @@ class RatingStore:
             raise ValueError(f"unknown reason outcome {outcome!r}")
         if (outcome == GIVEN) != (reason is not None):
             raise ValueError("a reason goes with outcome 'given' and only with it")
-        cursor = self.db.execute(
-            "UPDATE ratings SET reason = ?, reason_outcome = ?, sealed = 1 WHERE id = ? AND sealed = 0",
-            [reason, outcome, rating_id],
-        )
+        with self._lock:
+            cursor = self.db.execute(
+                "UPDATE ratings SET reason = ?, reason_outcome = ?, sealed = 1 WHERE id = ? AND sealed = 0",
+                [reason, outcome, rating_id],
+            )
         if cursor.rowcount:
             log.info("sealed rating id=%s outcome=%s reason=%s", rating_id, outcome, reason)
         return bool(cursor.rowcount)
@@ -197,7 +202,7 @@ class RatingStore:
         self.set_meta(last_start=iso_utc(datetime.now(timezone.utc)))
 
     def set_meta(self, **values: str) -> None:
-        with self.db.atomic():
+        with self._lock, self.db.atomic():
             for key, value in values.items():
                 self.db.execute(
                     "INSERT INTO kiosk_meta (key, value) VALUES (?, ?)"
@@ -207,10 +212,12 @@ class RatingStore:
 
     # -- reads ----------------------------------------------------------
     def meta(self) -> dict[str, str]:
-        return {row["key"]: row["value"] for row in self.db["kiosk_meta"].rows}
+        with self._lock:
+            return {row["key"]: row["value"] for row in self.db["kiosk_meta"].rows}
 
     def get(self, rating_id: str) -> dict:
-        return self.db["ratings"].get(rating_id)
+        with self._lock:
+            return self.db["ratings"].get(rating_id)
 
     def counts(self, since: str | None = None) -> dict[str, int]:
         """Counted ratings per level, and filtered presses, from ``since`` (ISO UTC) on."""
@@ -220,7 +227,9 @@ class RatingStore:
         )
         result = {rating: 0 for rating in RATINGS}
         result["filtered"] = 0
-        for rating, filtered, n in self.db.execute(sql, params).fetchall():
+        with self._lock:
+            found = self.db.execute(sql, params).fetchall()
+        for rating, filtered, n in found:
             if filtered:
                 result["filtered"] += n
             else:
@@ -230,10 +239,11 @@ class RatingStore:
 
     def backlog(self) -> dict[str, int]:
         """Rows still open, and sealed rows not yet acknowledged by the server."""
-        unsealed, pending = self.db.execute(
-            "SELECT coalesce(sum(sealed = 0), 0), coalesce(sum(sealed = 1 AND synced_at IS NULL), 0)"
-            " FROM ratings"
-        ).fetchone()
+        with self._lock:
+            unsealed, pending = self.db.execute(
+                "SELECT coalesce(sum(sealed = 0), 0), coalesce(sum(sealed = 1 AND synced_at IS NULL), 0)"
+                " FROM ratings"
+            ).fetchone()
         return {"unsealed": unsealed, "pending": pending}
 
     def close(self) -> None:
