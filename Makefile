@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bundle clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ bench: install
 	$(BIN)/python bench/press_latency.py
 	$(BIN)/python bench/ui_latency.py
 	$(BIN)/python bench/footprint.py
+
+# One-folder PyInstaller bundle of the terminal: dist/kiosk/kiosk (see kiosk.spec).
+bundle: install
+	$(BIN)/pyinstaller kiosk.spec --noconfirm
 
 clean:
 	rm -rf $(VENV) var build dist tests/output

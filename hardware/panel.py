@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from typing import Callable, Mapping, Sequence
 
 from gpiozero import LED, Button, Buzzer
-from gpiozero.exc import BadPinFactory, GPIOZeroError
 
 from .debounce import Debouncer
 from .errors import HardwareError, NoGpioError
@@ -56,12 +57,19 @@ class ButtonPanel:
                 self.leds[code] = LED(pin, pin_factory=pin_factory)
             if buzzer_pin is not None:
                 self.buzzer = Buzzer(buzzer_pin, pin_factory=pin_factory)
-        except BadPinFactory as exc:
+        except ImportError as exc:
+            # BadPinFactory, or the module of the factory GPIOZERO_PIN_FACTORY
+            # names (lgpio without the [pi] extra) is not installed.
             self.close()
             raise NoGpioError(f"no GPIO on this machine that gpiozero can drive ({exc})") from None
-        except GPIOZeroError as exc:
+        except Exception as exc:  # GPIOZeroError, or a factory's own error (lgpio.error)
             self.close()
             raise HardwareError(f"cannot set up the pins: {exc}") from None
+        # Blinking stops and starts gpiozero threads: done here, off the press path.
+        self._feedback: queue.Queue = queue.Queue()
+        self._feedback_thread = threading.Thread(target=self._give_feedback, name="panel-feedback",
+                                                 daemon=True)
+        self._feedback_thread.start()
 
     @classmethod
     def from_config(cls, config, *, clock: Callable[[], float] = time.monotonic, pin_factory=None):
@@ -89,6 +97,16 @@ class ButtonPanel:
     # -- feedback -------------------------------------------------------
     def show_rating(self, code: str, *, beep: bool = True) -> None:
         """Light the LED of ``code`` for a moment and beep; returns at once."""
+        self._feedback.put((code, beep))
+
+    def _give_feedback(self) -> None:
+        while (item := self._feedback.get()) is not None:
+            try:
+                self._light(*item)
+            except Exception:  # a closed device during shutdown
+                log.exception("LED/buzzer feedback failed")
+
+    def _light(self, code: str, beep: bool) -> None:
         led = self.leds.get(code)
         if led is not None:
             led.blink(on_time=self.led_on_s, off_time=0, n=1, background=True)
@@ -101,6 +119,10 @@ class ButtonPanel:
         return ", ".join(parts) or "none"
 
     def close(self) -> None:
+        feedback = getattr(self, "_feedback", None)
+        if feedback is not None:
+            feedback.put(None)
+            self._feedback_thread.join(1)
         for device in [*self.buttons.values(), *self.leds.values(), self.buzzer]:
             if device is not None:
                 device.close()

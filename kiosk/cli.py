@@ -80,9 +80,11 @@ def run(config_path, mock_pins, windowed):
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
     from .terminal import open_terminal
 
-    terminal = open_terminal(config, mock_pins=mock_pins)
-    log.info("terminal %s starting (%s); buttons: %s", config.terminal.id, config.source,
-             terminal.hardware_note)
+    terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
+    log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, config.source,
+             terminal.hardware_note, terminal.sync_note)
+    if terminal.uploader is not None:
+        terminal.uploader.start()
     try:
         from .ui.launch import launch
 
@@ -170,6 +172,54 @@ def _keys_from_stdin(bridge):
         threading.Thread(target=tap_line, name="selftest-keys", daemon=True).start()
 
     return press_next
+
+
+@cli.command()
+@config_option
+@click.option("--server", "server_url", help="The central server's address, e.g. https://hailong.example.vn.")
+@click.option("--code", help="The one-time enrolment code from `kiosk-server enroll-code`.")
+@click.option("--force", is_flag=True, help="Re-provision a terminal that already has an id (ratings are kept).")
+def provision(config_path, server_url, code, force):
+    """Enrol this terminal with the central server and write its id, address and token."""
+    from .provisioning import provision_terminal
+
+    if not server_url or not code:
+        raise click.UsageError("give both --server URL and --code CODE (from `kiosk-server enroll-code`)")
+    path = Path(config_path) if config_path else SYSTEM_CONFIG
+    setup_logging("WARNING")
+    for line in provision_terminal(path, server_url, code, force=force):
+        click.echo(line)
+
+
+@cli.command("sync")
+@config_option
+@click.option("--once", is_flag=True, required=True, help="Send everything pending now, then stop.")
+def sync_command(config_path, once):
+    """Upload pending ratings now and say what happened (for technicians)."""
+    from .store import RatingStore
+    from .terminal import open_uploader
+
+    config = resolve_config(config_path)
+    setup_logging("WARNING")
+    store = RatingStore(config.storage.path, terminal_id=config.terminal.id)
+    try:
+        uploader, why = open_uploader(config, store.clock.stamp)
+        if uploader is None:
+            raise KioskError(f"cannot sync: {why}")
+        try:
+            report = uploader.drain(max_failures=3)
+        finally:
+            uploader.local.close()
+        click.echo(f"Sent {report['sent']} rating(s) in {report['batches']} request(s) to {config.server.url}.")
+        click.echo(f"Still waiting to upload: {report['pending']}; kept aside as conflicts: {report['quarantined']}.")
+        if report["clock_offset_s"] is not None:
+            click.echo(f"Clock offset reported by the server: {report['clock_offset_s']:+.1f} s.")
+        if report["last_error"]:
+            click.echo(f"Last error: {report['last_error']}", err=True)
+        if report["pending"]:
+            sys.exit(1)
+    finally:
+        store.close()
 
 
 @cli.command("pin-hash")

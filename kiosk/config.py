@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from sync.addresses import check_server_url
+from sync.errors import SyncConfigError
+
 from .errors import ConfigError
 from .ratings import LANGUAGES, MAX_REASONS, RATINGS, REASONS
 
@@ -29,11 +32,12 @@ GPIO_RANGE = range(2, 28)
 class Key:
     """One config key: its kind, its default and what it is for."""
 
-    kind: str  # str, choice, bool, seconds, pin, pins, reasons
+    kind: str  # str, choice, bool, seconds, count, pin, pins, reasons
     default: Any
     help: str
     choices: tuple = ()
     minimum: float = 0.0
+    maximum: float | None = None
 
 
 # The declared table. README's config section is checked against it by a test.
@@ -75,6 +79,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "display": {
         "kiosk": Key("bool", True, "fullscreen, hidden cursor, no screensaver"),
         "touch": Key("bool", True, "the screen is a touchscreen (reasons can be touched)"),
+    },
+    "server": {
+        "url": Key("str", "", "the central server, e.g. https://hailong.example.vn; set by `kiosk provision`"),
+        "token_file": Key("str", "var/device.token", "file holding the device token (mode 0600); written by `kiosk provision`"),
+        "ca_bundle": Key("str", "", "a private CA bundle to trust for the server's TLS certificate"),
+        "allow_http": Key("bool", False, "allow plain http:// to a server that is not on this machine"),
+        "batch_size": Key("count", 500, "ratings per upload batch, 1-500", minimum=1, maximum=500),
+        "pause_s": Key("seconds", 0.01, "pause between two batches while draining a backlog"),
+        "heartbeat_s": Key("seconds", 300.0, "with nothing to send, report health this often", minimum=10.0),
     },
     "service": {
         "pin_hash": Key("str", "", "hash of the service-screen PIN, from `kiosk pin-hash`; empty disables the screen"),
@@ -145,6 +158,17 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    url: str
+    token_file: str
+    ca_bundle: str
+    allow_http: bool
+    batch_size: int
+    pause_s: float
+    heartbeat_s: float
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     pin_hash: str
 
@@ -163,6 +187,7 @@ class Config:
     leds: LedSettings
     buzzer: BuzzerSettings
     display: DisplaySettings
+    server: ServerSettings
     service: ServiceSettings
     log: LogSettings
     source: str = field(default="embedded defaults", compare=False)
@@ -181,6 +206,7 @@ _SECTIONS = {
     "leds": LedSettings,
     "buzzer": BuzzerSettings,
     "display": DisplaySettings,
+    "server": ServerSettings,
     "service": ServiceSettings,
     "log": LogSettings,
 }
@@ -248,6 +274,11 @@ def _check_across(config: Config) -> None:
         if pin in used:
             raise ConfigError(f"{name}: pin {pin} is already used by {used[pin]}; each pin can be wired to one device only")
         used[pin] = name
+    if config.server.url:
+        try:
+            check_server_url(config.server.url, allow_http=config.server.allow_http)
+        except SyncConfigError as exc:
+            raise ConfigError(f"[server] url: {exc}") from None
     if len(config.pins.reasons) > len(config.feedback.reasons):
         raise ConfigError(
             f"[pins] reasons: {len(config.pins.reasons)} reason buttons but only "
@@ -279,6 +310,12 @@ def _check_seconds(name: str, value: Any, key: Key) -> float:
     if value < key.minimum:
         raise ConfigError(f"{name}: expected at least {key.minimum:g} seconds, got {value!r}")
     return float(value)
+
+
+def _check_count(name: str, value: Any, key: Key) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not key.minimum <= value <= key.maximum:
+        raise ConfigError(f"{name}: expected a whole number from {key.minimum:g} to {key.maximum:g}, got {value!r}")
+    return value
 
 
 def _check_pin(name: str, value: Any, key: Key) -> int | None:
@@ -315,6 +352,7 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "choice": _check_choice,
     "bool": _check_bool,
     "seconds": _check_seconds,
+    "count": _check_count,
     "pin": _check_pin,
     "pins": _check_pins,
     "reasons": _check_reasons,

@@ -5,7 +5,7 @@ Used by ``kiosk status`` and by the service screen.
 
 from __future__ import annotations
 
-import os
+import json
 from datetime import datetime, time, timezone
 from pathlib import Path
 
@@ -42,11 +42,30 @@ def terminal_status(config, store, *, hardware: str | None = None) -> dict:
                   "now": iso_utc(datetime.now(timezone.utc))},
         "recovered": None,
         "hardware": hardware,
+        "sync": sync_status(config, store),
     }
     if "recovered_from" in meta:
         status["recovered"] = {"moved_to": meta["recovered_from"], "at": meta.get("recovered_at"),
                                "why": meta.get("recovered_why")}
     return status
+
+
+def sync_status(config, store) -> dict:
+    """What the uploader last reported (kept in the terminal's file), read without writing."""
+    db = store.db
+    state = {}
+    if db["sync_state"].exists():
+        state = {row["key"]: json.loads(row["value"]) for row in db["sync_state"].rows}
+    quarantined = db["sync_quarantine"].count if db["sync_quarantine"].exists() else 0
+    return {
+        "server": config.server.url or None,
+        "provisioned": bool(config.server.url) and Path(config.server.token_file).exists(),
+        "last_success_at": state.get("last_success_at"),
+        "last_error": state.get("last_error"),
+        "auth_refused": bool(state.get("auth_refused")),
+        "clock_offset_s": state.get("clock_offset_s"),
+        "quarantined": quarantined,
+    }
 
 
 def format_status(status: dict) -> str:
@@ -66,6 +85,19 @@ def format_status(status: dict) -> str:
                      else "NOT confirmed by the network (times are corrected by the server later)")
         + f", now {status['clock']['now']}",
     ]
+    sync = status.get("sync")
+    if sync:
+        if not sync["provisioned"]:
+            lines.append("Server: not provisioned — run `kiosk provision --server URL --code CODE`; "
+                         "ratings are kept until then")
+        else:
+            lines.append(f"Server: {sync['server']}; last upload: {sync['last_success_at'] or 'never'}")
+        if sync["last_error"]:
+            lines.append(f"Last sync error: {sync['last_error']}")
+        if sync["clock_offset_s"] is not None:
+            lines.append(f"Clock offset reported by the server: {sync['clock_offset_s']:+.1f} s")
+        if sync["quarantined"]:
+            lines.append(f"Kept aside (the server holds a different rating with the same id): {sync['quarantined']}")
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
     if status.get("recovered"):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import hardware
+from sync.local import LocalRatings
+from sync.uploader import Uploader, make_session
 
+from . import __version__
 from .config import Config
 from .flow import FlowEvent, RatingFlow
 from .status import terminal_status
@@ -27,11 +31,16 @@ class Terminal:
     panel: "hardware.ButtonPanel | None"
     keyboard: "hardware.KeyboardBridge | None"
     hardware_note: str
+    uploader: Uploader | None = None
+    sync_note: str = ""
 
     def status(self) -> dict:
         return terminal_status(self.config, self.store, hardware=self.hardware_note)
 
     def close(self) -> None:
+        if self.uploader is not None:
+            self.uploader.stop()
+            self.uploader.local.close()
         if self.panel is not None:
             self.panel.close()
         self.store.close()
@@ -50,12 +59,37 @@ def wire_panel(flow: RatingFlow, panel, *, beep: bool = True) -> None:
     flow.add_listener(feedback)
 
 
+def read_token(config: Config) -> str | None:
+    """The device token written by ``kiosk provision``, or None."""
+    try:
+        return Path(config.server.token_file).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def open_uploader(config: Config, stamp, *, session=None) -> tuple[Uploader | None, str]:
+    """An uploader on its own connection to the terminal's file, or None and why not."""
+    if not config.server.url:
+        return None, "not provisioned: run `kiosk provision` (ratings are kept until then)"
+    token = read_token(config)
+    if token is None:
+        return None, f"no device token in {config.server.token_file}: run `kiosk provision`"
+    uploader = Uploader(
+        LocalRatings(config.storage.path), server_url=config.server.url, token=token, stamp=stamp,
+        app_version=__version__, session=session or make_session(ca_bundle=config.server.ca_bundle or None),
+        batch_size=config.server.batch_size, pause_s=config.server.pause_s,
+        heartbeat_s=config.server.heartbeat_s, allow_http=config.server.allow_http,
+    )
+    return uploader, f"to {config.server.url}"
+
+
 def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, store=None,
-                  clock=None) -> Terminal:
+                  clock=None, sync: bool = False) -> Terminal:
     """Open the store (sealing what a crash left open), the flow and the panel.
 
     Without GPIO (and without ``mock_pins``) the terminal still runs, by
-    touch only, and says so in its status.
+    touch only, and says so in its status. With ``sync``, an uploader is
+    made (not started) when the terminal is provisioned.
     """
     store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id)
     store.seal_open_ratings()
@@ -74,4 +108,7 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
         note = ("mock pins driven by keys 1-9 and 0: " if mock_pins else "") + panel.describe()
         if mock_pins:
             keyboard = hardware.KeyboardBridge(panel)
-    return Terminal(config, store, flow, panel, keyboard, note)
+    uploader, sync_note = open_uploader(config, store.clock.stamp) if sync else (None, "off")
+    if uploader is not None:
+        flow.add_listener(lambda event: uploader.wake())
+    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note)

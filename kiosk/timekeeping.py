@@ -8,7 +8,6 @@ presses taken before the network set the clock.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 import uuid
 from dataclasses import dataclass
@@ -63,12 +62,22 @@ class _Timex(ctypes.Structure):
     ] + [("tai", ctypes.c_int), ("padding", ctypes.c_int * 11)]
 
 
+def _load_libc():
+    # Once, at import: find_library() runs ldconfig, far too slow for a press.
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
 def _kernel_clock_synced() -> bool | None:
     """Ask the kernel (read-only adjtimex) whether NTP has synchronised it."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         timex = _Timex()
-        state = libc.adjtimex(ctypes.byref(timex))
+        state = _LIBC.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError):
         return None
     if state < 0:

@@ -1,0 +1,270 @@
+"""The Kivy app of the terminal: it shows the flow's screen and feeds it touches.
+
+The app is given a running :class:`kiosk.terminal.Terminal` (store, flow,
+panel, keyboard bridge) and builds none of them. The flow decides; the app
+follows it:
+
+- touches call ``flow.press`` / ``choose_reason`` / ``skip_reason``;
+- every flow event (from Kivy's thread or a gpiozero thread) only fires a
+  Clock trigger, and the screen is switched on Kivy's thread, before the next
+  frame is drawn;
+- ``flow.tick()`` runs ten times a second so the reason question and the
+  thank-you end on time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
+
+import assets
+
+from ..flow import HOME, REASON, THANKS
+from ..ratings import RATINGS, VERY_SATISFIED
+from ..service_pin import check_pin
+from ..status import format_status
+from ..texts import other_language, screen_texts
+from . import theme
+from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
+from .widgets import ScreenSwitch
+
+log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).parent
+#: Shared widget rules first, then one file per screen.
+KV_FILES = ("widgets.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv")
+SERVICE = "service"
+ESCAPE = 27
+#: Kivy key codes of the digit keys and the keypad digits.
+DIGIT_KEYS = {**{ord(str(n)): str(n) for n in range(10)}, **{256 + n: str(n) for n in range(10)}}
+
+
+class KeepRunning(ExceptionHandler):
+    """A citizen never sees a traceback: log the error, keep the screen running."""
+
+    def handle_exception(self, inst):
+        if isinstance(inst, (KeyboardInterrupt, SystemExit)):
+            return ExceptionManager.RAISE
+        log.error("unexpected error in the screens; the terminal keeps running",
+                  exc_info=(type(inst), inst, inst.__traceback__))
+        return ExceptionManager.PASS
+
+
+class KioskApp(App):
+    """The terminal's screens, wired to the objects of ``terminal``.
+
+    ``windowed`` keeps a normal window with a cursor even when the config
+    asks for kiosk mode (for demos and development).
+    """
+
+    language = StringProperty("vi")
+    texts = DictProperty()
+    site = StringProperty("")
+    counter = StringProperty("")
+    #: One hundredth of the window height (narrow windows: of width / 1.66);
+    #: every size on the screens is a multiple of it.
+    unit = NumericProperty(4.8)
+    countdown_text = StringProperty("")
+    thanks_rating = StringProperty(VERY_SATISFIED)
+    service_enabled = BooleanProperty(False)
+    service_hold_s = NumericProperty(3.0)
+    #: Touches on the reason screen sooner than this after it appeared are
+    #: ignored: the second tap of a double tap on "dissatisfied" is not a reason.
+    reason_guard_s = NumericProperty(0.4)
+
+    def __init__(self, terminal, *, windowed: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.terminal = terminal
+        self.flow = terminal.flow
+        self.keyboard = terminal.keyboard
+        config = terminal.config
+        self.kiosk_mode = config.display.kiosk and not windowed
+        self.default_language = config.terminal.language
+        self.title = "Hài Lòng"
+        self.icon = assets.path("faces/very_satisfied.png")
+        self.site = config.terminal.site
+        self.counter = config.terminal.counter
+        self.service_enabled = bool(config.service.pin_hash)
+        self.language = self.default_language
+        self.texts = screen_texts(self.language)
+        self.servicing = False
+        self.use_kivy_settings = False
+        self._screen_since = time.monotonic()
+        self._follow = Clock.create_trigger(self._follow_flow, -1)  # before the next frame
+        self._ticker = None
+        self._listening = False
+        self._exception_handler = KeepRunning()
+
+    # -- building -------------------------------------------------------
+    def build(self):
+        for name in KV_FILES:
+            path = str(UI_DIR / name)
+            Builder.unload_file(path)  # a second app in one process must not stack rules
+            Builder.load_file(path)
+        Window.bind(size=self._resize)
+        self._resize(Window, Window.size)
+        screens = ScreenSwitch()
+        screens.add_widget(HomeScreen(name=HOME))
+        screens.add_widget(ReasonScreen(name=REASON, reasons=list(self.flow.reasons)))
+        screens.add_widget(ThanksScreen(name=THANKS))
+        screens.add_widget(ServiceScreen(name=SERVICE))
+        return screens
+
+    def on_start(self):
+        ExceptionManager.add_handler(self._exception_handler)
+        Window.clearcolor = theme.BACKGROUND
+        if self.kiosk_mode:
+            Window.show_cursor = False
+            Window.allow_screensaver = False
+        Window.bind(on_key_down=self._key_down, on_key_up=self._key_up,
+                    on_keyboard=self._keyboard, on_request_close=self._request_close,
+                    on_flip=self._first_frame)
+        if not self._listening:
+            self.flow.add_listener(self._on_flow_event)
+            self._listening = True
+        self._ticker = Clock.schedule_interval(self._tick, 0.1)
+        self._follow_flow()
+
+    def on_stop(self):
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self._follow.cancel()
+        Window.unbind(size=self._resize, on_key_down=self._key_down, on_key_up=self._key_up,
+                      on_keyboard=self._keyboard, on_request_close=self._request_close,
+                      on_flip=self._first_frame)
+        ExceptionManager.remove_handler(self._exception_handler)
+
+    def _first_frame(self, *_):
+        # The technician's (and bench/footprint.py's) sign that the screens are up.
+        Window.unbind(on_flip=self._first_frame)
+        log.info("screens ready: first frame drawn (%s screen)", self.root.current if self.root else "no")
+
+    def open_settings(self, *largs):
+        return False  # no Kivy settings panel on a kiosk (F1)
+
+    def _resize(self, _window, size) -> None:
+        width, height = size
+        self.unit = min(height / 100, width / 166)
+
+    # -- what the screens call ------------------------------------------
+    def face(self, rating: str) -> str:
+        """Path of the face image of ``rating``."""
+        return assets.path(f"faces/{rating if rating in RATINGS else VERY_SATISFIED}.png")
+
+    def rate(self, rating: str) -> None:
+        """A rating tile was touched."""
+        # Touches count only while the flow is home: a touchscreen that sends
+        # one touch twice (mouse emulation + touch) must not store a second press.
+        if self.servicing or self.flow.screen != HOME:
+            log.debug("touch on %s ignored: the flow is on %s", rating, self.flow.screen)
+            return
+        self.flow.press(rating, source="touch")
+
+    def choose_reason(self, reason: str) -> None:
+        if self._reason_touch_allowed():
+            self.flow.choose_reason(reason, source="touch")
+
+    def skip_reason(self) -> None:
+        if self._reason_touch_allowed():
+            self.flow.skip_reason(source="touch")
+
+    def toggle_language(self) -> None:
+        self.language = other_language(self.language)
+
+    def on_language(self, _app, language) -> None:
+        self.texts = screen_texts(language)
+        self._update_countdown()
+
+    def _reason_touch_allowed(self) -> bool:
+        return (not self.servicing and self.root.current == REASON
+                and time.monotonic() - self._screen_since >= self.reason_guard_s)
+
+    # -- service screen -------------------------------------------------
+    def open_service(self) -> None:
+        """The top-left corner was held: ask for the PIN (when a PIN is set)."""
+        if not self.service_enabled or self.root.current != HOME:
+            return
+        log.info("service screen opened")
+        self.servicing = True
+        self.root.current = SERVICE
+
+    def check_service_pin(self, pin: str) -> bool:
+        ok = check_pin(pin, self.terminal.config.service.pin_hash)
+        log.info("service PIN %s", "accepted" if ok else "refused")
+        return ok
+
+    def status_text(self) -> str:
+        try:
+            return format_status(self.terminal.status())
+        except Exception as exc:  # a technician needs words, even when the database fails
+            log.exception("cannot read the terminal's status")
+            return f"The status cannot be read: {exc}"
+
+    def close_service(self) -> None:
+        """Back to the citizens: the flow starts again from home."""
+        self.servicing = False
+        self.flow.reset()
+        self.language = self.default_language
+        self.root.current = self.flow.screen
+        self._screen_since = time.monotonic()
+
+    def leave_kiosk(self) -> None:
+        log.info("leaving kiosk mode from the service screen")
+        self.stop()
+
+    # -- following the flow ---------------------------------------------
+    def _on_flow_event(self, event) -> None:
+        # Any thread, under the flow's lock: only hand over to Kivy's thread.
+        self._follow()
+
+    def _follow_flow(self, *_) -> None:
+        if self.servicing or self.root is None:
+            return
+        target = self.flow.screen
+        if target == self.root.current:
+            return
+        if target == THANKS:
+            self.thanks_rating = self.flow.last_rating or VERY_SATISFIED
+        elif target == HOME:
+            self.language = self.default_language
+        self.root.current = target
+        self._screen_since = time.monotonic()
+        self._update_countdown()
+
+    def _tick(self, _dt) -> None:
+        self.flow.tick()
+        self._update_countdown()
+
+    def _update_countdown(self) -> None:
+        left = self.flow.seconds_left if self.root is not None and self.root.current == REASON else None
+        self.countdown_text = "" if left is None else self.texts["countdown"].format(seconds=math.ceil(left))
+
+    # -- keyboard and window --------------------------------------------
+    def _key_down(self, _window, key, _scancode=None, _codepoint=None, _modifiers=None, *args):
+        digit = DIGIT_KEYS.get(key)
+        if digit is not None and self.keyboard is not None:
+            self.keyboard.key_down(digit)
+        return True  # no key reaches Kivy's defaults (Escape quits, F1 opens settings)
+
+    def _key_up(self, _window, key, *args):
+        digit = DIGIT_KEYS.get(key)
+        if digit is not None and self.keyboard is not None:
+            self.keyboard.key_up(digit)
+        return True
+
+    def _keyboard(self, _window, key, *args):
+        return key == ESCAPE  # Escape never quits
+
+    def _request_close(self, _window, *args, source=None, **kwargs):
+        # In kiosk mode nothing closes the window but "Leave kiosk mode";
+        # a development window may still be closed by its title bar.
+        return self.kiosk_mode or source == "keyboard"

@@ -1,0 +1,97 @@
+"""The four screens; their layouts are in ``home.kv``, ``reason.kv``, ``thanks.kv``, ``service.kv``.
+
+Screens hold only what they show. What a touch means is decided by the app
+(:class:`kiosk.ui.app.KioskApp`), which owns the flow.
+"""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from .widgets import ReasonButton
+
+
+class HomeScreen(Screen):
+    """Site, counter, the question and the three rating tiles."""
+
+
+class ReasonScreen(Screen):
+    """The configured reasons as large buttons, "skip" and a countdown."""
+
+    reasons = ListProperty()
+
+    def on_kv_post(self, base_widget):
+        self._fill()
+
+    def on_reasons(self, *_):
+        self._fill()
+
+    def _fill(self) -> None:
+        grid = self.ids.get("reasons")
+        if grid is None:
+            return
+        grid.clear_widgets()
+        grid.cols = 1 if len(self.reasons) <= 3 else 2
+        for code in self.reasons:
+            grid.add_widget(ReasonButton(code=code))
+
+
+class ThanksScreen(Screen):
+    """The thank-you, with the face the citizen chose."""
+
+
+class ServiceScreen(Screen):
+    """PIN pad, then the terminal's status for a technician.
+
+    Three wrong PINs in a row close the screen.
+    """
+
+    entered = StringProperty("")
+    masked = StringProperty("")
+    message_key = StringProperty("")
+    unlocked = BooleanProperty(False)
+    status_text = StringProperty("")
+    failures = NumericProperty(0)
+
+    max_digits = 12
+    max_failures = 3
+
+    def on_pre_enter(self, *_):
+        self.entered = ""
+        self.message_key = ""
+        self.unlocked = False
+        self.status_text = ""
+        self.failures = 0
+
+    def on_unlocked(self, _screen, unlocked):
+        self.ids.panels.current = "status" if unlocked else "pin"
+
+    def on_entered(self, _screen, value):
+        self.masked = " ".join("\u2022" * len(value))
+
+    def add_digit(self, digit: str) -> None:
+        if len(self.entered) < self.max_digits:
+            self.entered += digit
+            self.message_key = ""
+
+    def clear(self) -> None:
+        self.entered = ""
+
+    def submit(self) -> None:
+        app = App.get_running_app()
+        if app.check_service_pin(self.entered):
+            self.entered = ""
+            self.message_key = ""
+            self.unlocked = True
+            self.refresh()
+            return
+        self.entered = ""
+        self.failures += 1
+        self.message_key = "pin_wrong"
+        if self.failures >= self.max_failures:
+            app.close_service()
+
+    def refresh(self) -> None:
+        self.status_text = App.get_running_app().status_text()

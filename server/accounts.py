@@ -1,0 +1,199 @@
+"""Who may talk to the server: enrolment codes, terminals and their device tokens, admin tokens.
+
+Tokens and codes are random, shown once, and stored only as SHA-256 hashes.
+Device tokens start ``hl_dev_``, admin tokens ``hl_adm_``, enrolment codes
+``hl_enr_``: the prefix tells a person what they are holding; the server
+never trusts it.
+
+The CLI and the routes call these functions with an open connection.
+
+    >>> code = new_secret(ENROLLMENT_PREFIX)
+    >>> code.startswith("hl_enr_") and len(secret_hash(code)) == 64
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .errors import ServerError, UnknownTerminal
+from .schema import admin_tokens, enrollment_codes, terminals
+from .timekeeping import NS_PER_S, iso_from_ns
+
+DEVICE_PREFIX = "hl_dev_"
+ADMIN_PREFIX = "hl_adm_"
+ENROLLMENT_PREFIX = "hl_enr_"
+
+
+class EnrollmentRefused(ServerError, PermissionError):
+    """An enrolment code that is unknown, used or expired; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def new_secret(prefix: str) -> str:
+    """A prefixed secret with 256 random bits (enrolment codes: 160 bits, lowercase base32, easy to type)."""
+    if prefix == ENROLLMENT_PREFIX:
+        return prefix + base64.b32encode(secrets.token_bytes(20)).decode().lower()
+    return prefix + secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    """The stored form of a token or code: hex SHA-256 of its text (codes are case-insensitive)."""
+    secret = secret.strip()
+    if secret.lower().startswith(ENROLLMENT_PREFIX):
+        secret = secret.lower()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# -- enrolment -----------------------------------------------------------------------------------
+
+def issue_enrollment_code(conn: Connection, *, site: str, counter: str | None, ttl_s: int,
+                          now_ns: int) -> str:
+    """Store a one-time enrolment code for a terminal at ``site``/``counter``; return the code."""
+    if not site.strip():
+        raise ValueError("site: must not be empty")
+    if ttl_s <= 0:
+        raise ValueError("expires: must be in the future")
+    code = new_secret(ENROLLMENT_PREFIX)
+    conn.execute(insert(enrollment_codes).values(
+        code_hash=secret_hash(code), site=site.strip(), counter=(counter or "").strip() or None,
+        created_at=iso_from_ns(now_ns), expires_at=iso_from_ns(now_ns + ttl_s * NS_PER_S)))
+    return code
+
+
+@dataclass(frozen=True)
+class NewTerminal:
+    terminal_id: str
+    device_token: str
+    site: str
+    counter: str | None
+
+
+def enroll_terminal(conn: Connection, code: str, *, app_version: str | None, now_ns: int) -> NewTerminal:
+    """Spend ``code`` on a new terminal; the caller commits. Raises :class:`EnrollmentRefused`.
+
+    The code is marked used by one conditional UPDATE, so two terminals racing
+    with the same code cannot both win.
+    """
+    now = iso_from_ns(now_ns)
+    code_hash = secret_hash(code)
+    row = conn.execute(select(enrollment_codes).where(enrollment_codes.c.code_hash == code_hash)).first()
+    if row is None:
+        raise EnrollmentRefused(401, "this enrolment code is not known to the server; check it or ask "
+                                     "the administrator for a new one")
+    if row.used_at is not None:
+        raise EnrollmentRefused(409, f"this enrolment code was already used on {row.used_at} "
+                                     f"(terminal {row.terminal_id}); ask the administrator for a new one")
+    if row.expires_at <= now:
+        raise EnrollmentRefused(410, f"this enrolment code expired on {row.expires_at}; "
+                                     "ask the administrator for a new one")
+    device_token = new_secret(DEVICE_PREFIX)
+    for _attempt in range(5):
+        terminal_id = _terminal_id(row.site, row.counter)
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(terminals).values(
+                    id=terminal_id, site=row.site, counter=row.counter, token_hash=secret_hash(device_token),
+                    enrolled_at=now, app_version=app_version))
+            break
+        except IntegrityError:
+            continue  # the random suffix collided: draw another
+    else:
+        raise ServerError("could not find a free terminal id")
+    claimed = conn.execute(update(enrollment_codes)
+                           .where(enrollment_codes.c.code_hash == code_hash, enrollment_codes.c.used_at.is_(None))
+                           .values(used_at=now, terminal_id=terminal_id))
+    if claimed.rowcount != 1:
+        raise EnrollmentRefused(409, "this enrolment code was just used by another terminal")
+    return NewTerminal(terminal_id, device_token, row.site, row.counter)
+
+
+def _terminal_id(site: str, counter: str | None) -> str:
+    """``ubnd-phuong-phuc-la-quay-1-k3x9q2``: readable, unique by its random suffix."""
+    text = f"{site} {counter or ''}".replace("đ", "d").replace("Đ", "D")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:48].rstrip("-") or "terminal"
+    suffix = base64.b32encode(secrets.token_bytes(5)).decode().lower()[:6]
+    return f"{slug}-{suffix}"
+
+
+# -- lookups ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Terminal:
+    """An authenticated terminal, as the routes see it."""
+
+    id: str
+    site: str
+    counter: str | None
+
+
+def terminal_for_token(conn: Connection, token: str) -> tuple[Terminal | None, str | None]:
+    """(terminal, None) for a live device token, else (None, revoked_at or None)."""
+    row = conn.execute(select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.revoked_at)
+                       .where(terminals.c.token_hash == secret_hash(token))).first()
+    if row is None:
+        return None, None
+    if row.revoked_at is not None:
+        return None, row.revoked_at
+    return Terminal(row.id, row.site, row.counter), None
+
+
+def admin_for_token(conn: Connection, token: str) -> tuple[str | None, str | None]:
+    """(admin name, None) for a live admin token, else (None, revoked_at or None)."""
+    row = conn.execute(select(admin_tokens.c.name, admin_tokens.c.revoked_at)
+                       .where(admin_tokens.c.token_hash == secret_hash(token))).first()
+    if row is None:
+        return None, None
+    if row.revoked_at is not None:
+        return None, row.revoked_at
+    return row.name, None
+
+
+# -- administration ----------------------------------------------------------------------------------
+
+def issue_admin_token(conn: Connection, *, name: str, now_ns: int) -> str:
+    """Store a new admin token for ``name`` (a person or a script); return the token."""
+    if not name.strip():
+        raise ValueError("name: must not be empty")
+    token = new_secret(ADMIN_PREFIX)
+    conn.execute(insert(admin_tokens).values(name=name.strip(), token_hash=secret_hash(token),
+                                             created_at=iso_from_ns(now_ns)))
+    return token
+
+
+def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
+    """Cut a terminal off: its token stops working at once. Returns when it was revoked.
+
+    Revoking twice keeps the first date. Its ratings stay.
+    """
+    row = conn.execute(select(terminals.c.revoked_at).where(terminals.c.id == terminal_id)).first()
+    if row is None:
+        raise UnknownTerminal(f"no terminal has the id {terminal_id!r} (see `kiosk-server terminals`)")
+    if row.revoked_at is not None:
+        return row.revoked_at
+    revoked_at = iso_from_ns(now_ns)
+    conn.execute(update(terminals).where(terminals.c.id == terminal_id).values(revoked_at=revoked_at))
+    return revoked_at
+
+
+TERMINAL_FIELDS = ("id", "site", "counter", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
+                   "pending", "clock_synced", "clock_offset_s", "last_error")
+
+
+def list_terminals(conn: Connection) -> list[dict]:
+    """Every terminal with its health, by site, counter and id."""
+    columns = [terminals.c[name] for name in TERMINAL_FIELDS]
+    rows = conn.execute(select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
+    return [dict(row._mapping) for row in rows]

@@ -1,0 +1,115 @@
+"""The central server's web application, built by :func:`create_app`.
+
+Nothing lives in module globals: each call builds its own app with its own
+engine, rate limiter and clock, so tests can run many side by side.
+
+    >>> app = create_app(Settings(db_url="sqlite:///var/server.db"))   # doctest: +SKIP
+    >>> uvicorn.run(app)                                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sync.protocol import API_PREFIX
+
+from .bodies import REQUEST_SCHEMAS
+from .db import open_engine
+from .errors import ApiError
+from .ratelimit import RateLimiter
+from .routes import batches, enroll, health, ratings, terminals
+from .settings import Settings
+from .version import SERVER_VERSION
+
+log = logging.getLogger("hailong.server")
+
+
+def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -> FastAPI:
+    """The app for ``settings``: its database opened and migrated, its routes mounted.
+
+    ``clock`` returns the server's wall clock in nanoseconds since the epoch
+    (``time.time_ns``); tests inject their own to check time correction.
+    Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
+    """
+    engine = open_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Hài Lòng central server", version=SERVER_VERSION, lifespan=lifespan,
+                  description="Satisfaction ratings from the terminals at one-stop counters: enrolment, "
+                              "batch upload, and the administrators' pull API. Every error is "
+                              '`{"ok": false, "error": "...", "field": ...}`.')
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock
+    app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+
+    app.include_router(health.router)
+    for resource in (enroll, batches, ratings, terminals):
+        app.include_router(resource.router, prefix=API_PREFIX)
+    _install_error_handlers(app)
+    _install_openapi(app)
+    return app
+
+
+def envelope(status: int, message: str, *, field: str | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error answer: ``{"ok": false, "error": message, "field": field}``."""
+    return JSONResponse({"ok": False, "error": message, "field": field}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError):
+        return envelope(exc.status, exc.message, field=exc.field, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "header", "body")]
+        field = ".".join(loc) or None
+        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        return envelope(422, f"{field}: {message}" if field else message, field=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        message = {404: f"there is nothing at {request.url.path}",
+                   405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
+        return envelope(exc.status_code, str(message), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_request: Request, exc: OperationalError):
+        log.error("database error: %s", exc)
+        return envelope(503, "the database is not answering; try again later", headers={"Retry-After": "30"})
+
+    @app.exception_handler(Exception)
+    async def _server_fault(_request: Request, exc: Exception):
+        log.exception("unexpected error", exc_info=exc)
+        return envelope(500, "the server failed on this request; the details are in the server's log")
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """FastAPI's document, plus the request bodies the ingest routes read themselves."""
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(REQUEST_SCHEMAS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi

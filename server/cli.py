@@ -1,0 +1,184 @@
+"""``kiosk-server``: run the central server and administer it.
+
+    kiosk-server serve [--host H] [--port P] [--db URL]
+    kiosk-server enroll-code --site S [--counter C] [--expires 7d]
+    kiosk-server admin-token --name N
+    kiosk-server revoke TERMINAL_ID
+    kiosk-server terminals
+
+Every command takes ``--db URL`` (or the environment variable
+``HAILONG_SERVER_DB``; default ``sqlite:///var/server.db``) and brings the
+schema up to date first. Bad options exit 2; known failures print one plain
+sentence and exit 1.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+
+import click
+
+from .errors import ServerError, SettingsError
+from .settings import DEFAULT_DB_URL, Settings
+
+DB_ENV = "HAILONG_SERVER_DB"
+
+db_option = click.option("--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_ENV,
+                         show_envvar=True, help="database: sqlite:///path or postgresql://user:password@host/db")
+
+
+def _settings(**values) -> Settings:
+    try:
+        return Settings(**values)
+    except SettingsError as exc:
+        name = str(exc).split(":")[0]
+        raise click.BadParameter(str(exc).split(": ", 1)[-1],
+                                 param_hint={"db_url": "--db"}.get(name, f"--{name}")) from None
+
+
+def _open(db_url: str):
+    from .db import open_engine
+    return open_engine(_settings(db_url=db_url))
+
+
+def _parse_duration(value: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", value or "")
+    if not match or int(match.group(1)) == 0:
+        raise click.BadParameter(f"{value!r} is not a duration such as 7d, 12h or 30m")
+    return int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Hài Lòng central server: receives ratings from the terminals, serves them to administrators."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port")
+@db_option
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="log every request")
+def serve(host: str, port: int, db_url: str, access_log: bool) -> None:
+    """Run the server (one process) until interrupted."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(db_url=db_url, host=host, port=port)
+    app = create_app(settings)
+    click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)})", err=True)
+    uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info",
+                timeout_graceful_shutdown=10)
+
+
+@cli.command("enroll-code")
+@click.option("--site", required=True, help="the unit, e.g. 'UBND phường Phúc La'")
+@click.option("--counter", default=None, help="the counter, e.g. 'Quầy 1'")
+@click.option("--expires", "expires", default="7d", show_default=True, help="lifetime: 7d, 12h, 30m")
+@db_option
+def enroll_code(site: str, counter: str | None, expires: str, db_url: str) -> None:
+    """Print a one-time enrolment code for a new terminal."""
+    from .accounts import issue_enrollment_code
+    from .db import write_transaction
+
+    try:
+        ttl_s = _parse_duration(expires)
+    except click.BadParameter as exc:
+        exc.param_hint = "--expires"
+        raise
+    if not site.strip():
+        raise click.BadParameter("must not be empty", param_hint="--site")
+    engine = _open(db_url)
+    with engine.connect() as conn, write_transaction(conn):
+        code = issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=time.time_ns())
+    engine.dispose()
+    click.echo(code)
+    click.echo(f"one-time code for {site}{' / ' + counter if counter else ''}, valid for {expires}: "
+               f"on the terminal run  kiosk provision --server URL --code {code}", err=True)
+
+
+@cli.command("admin-token")
+@click.option("--name", required=True, help="who or what will use it, e.g. 'Phòng Nội vụ'")
+@db_option
+def admin_token(name: str, db_url: str) -> None:
+    """Print a new admin token (it is shown only this once)."""
+    from .accounts import issue_admin_token
+    from .db import write_transaction
+
+    if not name.strip():
+        raise click.BadParameter("must not be empty", param_hint="--name")
+    engine = _open(db_url)
+    with engine.connect() as conn, write_transaction(conn):
+        token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
+    engine.dispose()
+    click.echo(token)
+    click.echo(f"admin token for {name}: keep it secret; it is shown only this once", err=True)
+
+
+@cli.command()
+@click.argument("terminal_id")
+@db_option
+def revoke(terminal_id: str, db_url: str) -> None:
+    """Cut a terminal off: its device token stops working at once (its ratings stay)."""
+    from .accounts import revoke_terminal
+    from .db import write_transaction
+
+    engine = _open(db_url)
+    with engine.connect() as conn, write_transaction(conn):
+        revoked_at = revoke_terminal(conn, terminal_id, now_ns=time.time_ns())
+    engine.dispose()
+    click.echo(f"terminal {terminal_id} revoked at {revoked_at}")
+
+
+@cli.command()
+@db_option
+def terminals(db_url: str) -> None:
+    """List the terminals: last seen, backlog, clock offset, last error."""
+    from .accounts import list_terminals
+
+    engine = _open(db_url)
+    with engine.connect() as conn:
+        rows = list_terminals(conn)
+    engine.dispose()
+    if not rows:
+        click.echo("no terminals yet (enrol one with `kiosk-server enroll-code`)")
+        return
+    header = ("id", "site", "counter", "last seen", "version", "pending", "clock offset", "state")
+    table = [header]
+    for row in rows:
+        offset = "" if row["clock_offset_s"] is None else f"{row['clock_offset_s']:+.1f} s"
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else (row["last_error"] or "ok")
+        table.append((row["id"], row["site"], row["counter"] or "", row["last_seen_at"] or "never",
+                      row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]), offset,
+                      state))
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: known errors become one line on stderr and exit status 1."""
+    try:
+        cli.main(args=argv, prog_name="kiosk-server", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("kiosk-server: aborted", err=True)
+        sys.exit(1)
+    except ServerError as exc:
+        click.echo(f"kiosk-server: {exc}", err=True)
+        sys.exit(1)
+    except ValueError as exc:  # a value the library refused (e.g. an empty site)
+        click.echo(f"kiosk-server: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(0)

@@ -1,0 +1,121 @@
+"""Opening the central database and bringing its schema up to date.
+
+SQLite (the default, one file) is opened in WAL mode with
+``synchronous=FULL``: an acknowledged rating is marked synced on the terminal
+and may then be pruned there, so the server's commit must survive a power
+cut, not just a crash of the process (``NORMAL`` in WAL mode may lose the last
+commits on power loss). Writers take the lock up front (``BEGIN IMMEDIATE``)
+and wait up to ``busy_timeout`` for it, so two writers never deadlock on a
+lock upgrade. PostgreSQL is used through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import DatabaseUnavailable
+from .settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Any constant: the key of the PostgreSQL advisory lock that orders ratings inserts (see ingest.py).
+RATINGS_INSERT_LOCK = 0x484C5241  # "HLRA"
+
+
+def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:
+    """An engine for ``settings.db_url``, its schema migrated to the latest revision.
+
+    Raises :class:`DatabaseUnavailable` with a plain message when the database
+    cannot be opened (a missing folder is created for a SQLite file).
+    """
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": settings.sqlite_busy_timeout_ms / 1000})
+        _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
+    else:
+        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
+                               pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    if migrate_schema:
+        try:
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise DatabaseUnavailable(f"cannot open the database {url.render_as_string(hide_password=True)}: "
+                                      f"{_first_line(exc)}") from exc
+    return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+
+
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" event below emit BEGIN, so a writer can ask for IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hl_write") else "BEGIN")
+
+
+@contextmanager
+def write_transaction(conn: Connection):
+    """One write transaction on ``conn``: committed at the end, rolled back on any error.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE`` (the write lock first, then
+    reads), so concurrent writers queue on ``busy_timeout`` instead of failing.
+    """
+    if conn.in_transaction():
+        conn.commit()  # end the read transaction a lookup (e.g. authentication) began
+    conn.execution_options(hl_write=True)
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.execution_options(hl_write=False)
+
+
+def lock_ratings_cursor(conn: Connection) -> None:
+    """Make ratings cursors increase in commit order (PostgreSQL; SQLite already serialises writers).
+
+    A sequence hands out numbers at insert time, not at commit: two concurrent
+    batches could commit cursor 105 before 104, and a reader paging with
+    ``after=104``… would never see 104. Holding this transaction-scoped lock
+    from before the insert until the commit means cursors become visible in
+    order, so ``GET /api/v1/ratings?after=`` has no gaps.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RATINGS_INSERT_LOCK})
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every migration in ``server/migrations/versions`` that the database lacks."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        conn.commit()
+
+
+def check_database(conn: Connection) -> None:
+    """Raise if the database does not answer (for ``GET /healthz``)."""
+    conn.execute(text("SELECT 1")).scalar_one()

@@ -1,0 +1,75 @@
+"""What routes ask for with ``Depends``: the database connection, the clock, the caller.
+
+Device tokens authenticate terminals (``POST /api/v1/batches``); admin tokens
+authenticate people and scripts (``GET /api/v1/ratings``, ``/terminals``).
+A missing, unknown or revoked token is 401; a valid token of the other kind
+is 403 (the caller is known, but may not do this).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
+
+from .accounts import Terminal, admin_for_token, terminal_for_token
+from .errors import ApiError
+
+device_bearer = HTTPBearer(scheme_name="DeviceToken", auto_error=False,
+                           description="a terminal's device token (hl_dev_…), from POST /api/v1/enroll")
+admin_bearer = HTTPBearer(scheme_name="AdminToken", auto_error=False,
+                          description="an admin token (hl_adm_…), from `kiosk-server admin-token`")
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def db_connection(request: Request) -> Iterator[Connection]:
+    """One connection per request, from the app's pool."""
+    with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+async def received_ns(request: Request) -> int:
+    """The server's clock when the request came in (async: taken at once, not in a worker thread)."""
+    return request.app.state.clock()
+
+
+def device_terminal(credentials: HTTPAuthorizationCredentials | None = Depends(device_bearer),
+                    conn: Connection = Depends(db_connection)) -> Terminal:
+    if credentials is None:
+        raise ApiError(401, "a device token is needed: Authorization: Bearer hl_dev_…", headers=_CHALLENGE)
+    terminal, revoked_at = terminal_for_token(conn, credentials.credentials)
+    if terminal is not None:
+        return terminal
+    if revoked_at is not None:
+        raise ApiError(401, f"this terminal's token was revoked on {revoked_at}; "
+                            "provision the terminal again with a new enrolment code", headers=_CHALLENGE)
+    if admin_for_token(conn, credentials.credentials)[0] is not None:
+        raise ApiError(403, "an admin token cannot do this; it needs a terminal's device token")
+    raise ApiError(401, "the device token is not known to this server", headers=_CHALLENGE)
+
+
+def rate_limited_terminal(request: Request, terminal: Terminal = Depends(device_terminal)) -> Terminal:
+    wait_s = request.app.state.rate_limiter.take(terminal.id)
+    if wait_s is not None:
+        retry_after = max(1, math.ceil(wait_s))
+        raise ApiError(429, f"too many requests from this terminal; retry in {retry_after} s",
+                       headers={"Retry-After": str(retry_after)})
+    return terminal
+
+
+def admin_name(credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer),
+               conn: Connection = Depends(db_connection)) -> str:
+    if credentials is None:
+        raise ApiError(401, "an admin token is needed: Authorization: Bearer hl_adm_…", headers=_CHALLENGE)
+    name, revoked_at = admin_for_token(conn, credentials.credentials)
+    if name is not None:
+        return name
+    if revoked_at is not None:
+        raise ApiError(401, f"this admin token was revoked on {revoked_at}", headers=_CHALLENGE)
+    if terminal_for_token(conn, credentials.credentials)[0] is not None:
+        raise ApiError(403, "a device token cannot do this; it needs an admin token")
+    raise ApiError(401, "the admin token is not known to this server", headers=_CHALLENGE)

@@ -1,0 +1,178 @@
+"""Storing a batch of ratings: exactly once, atomically, with a true timestamp.
+
+:func:`check_batch` refuses what the protocol model cannot express (a rating
+id twice in one batch, a rating taken after the batch was sent, numbers a
+database column cannot hold, text a database cannot store); :func:`ingest_batch`
+then writes everything in one transaction:
+
+1. ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` for all ratings: the
+   database's UNIQUE constraint decides what is new, never a check-then-insert.
+2. Every id not inserted is compared with the stored row: identical → ``duplicate``;
+   different → ``conflict``, and the sent content is kept in ``rating_conflicts``
+   (the stored rating is never overwritten).
+3. The boot's base time is recorded (the lowest seen, i.e. the least network delay).
+4. The terminal's health is updated (a batch with no ratings is a heartbeat).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import Connection, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync.protocol import Ack, Batch, BatchReceipt
+
+from .accounts import Terminal
+from .db import lock_ratings_cursor
+from .errors import ApiError
+from .schema import RATING_CONTENT_FIELDS, boot_offsets, rating_conflicts, ratings, terminals
+from .timekeeping import NS_PER_S, correct_time, iso_from_ns, ns_from_iso
+
+INT64_MAX = 2**63 - 1
+
+
+def check_batch(batch: Batch, terminal: Terminal) -> None:
+    """Raise :class:`ApiError` (422, or 403 for another terminal's rating) naming the field at fault."""
+    _check_text(batch)
+    for name in ("monotonic_ns",):
+        if getattr(batch, name) > INT64_MAX:
+            raise ApiError(422, f"{name}: larger than a 64-bit integer", field=name)
+    if batch.health.pending > INT64_MAX:
+        raise ApiError(422, "health.pending: larger than a 64-bit integer", field="health.pending")
+    _check_date(batch.sent_at, "sent_at")
+    seen: dict = {}
+    for i, rating in enumerate(batch.ratings):
+        where = f"ratings.{i}"
+        if rating.id in seen:
+            raise ApiError(422, f"{where}.id: the id {rating.id} appears twice in this batch "
+                                f"(also at ratings.{seen[rating.id]}); send each rating once",
+                           field=f"{where}.id")
+        seen[rating.id] = i
+        if rating.monotonic_ns > INT64_MAX:
+            raise ApiError(422, f"{where}.monotonic_ns: larger than a 64-bit integer",
+                           field=f"{where}.monotonic_ns")
+        if rating.boot_id == batch.boot_id and rating.monotonic_ns > batch.monotonic_ns:
+            raise ApiError(422, f"{where}.monotonic_ns: later than the batch's monotonic_ns of the same boot "
+                                "(a rating cannot be taken after its batch was sent)",
+                           field=f"{where}.monotonic_ns")
+        _check_date(rating.created_at, f"{where}.created_at")
+        if rating.terminal_id != terminal.id:
+            raise ApiError(403, f"{where}.terminal_id: {rating.terminal_id!r} is not this terminal "
+                                f"({terminal.id!r}); a terminal may only upload its own ratings",
+                           field=f"{where}.terminal_id")
+
+
+def _check_date(text: str, field: str) -> None:
+    try:
+        ns_from_iso(text)
+    except ValueError:
+        raise ApiError(422, f"{field}: {text!r} is not a real date and time", field=field) from None
+
+
+def _check_text(batch: Batch) -> None:
+    # NUL and lone surrogates pass JSON and pydantic but no database can store them.
+    def bad(value: str | None) -> bool:
+        if value is None:
+            return False
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    fields = [("boot_id", batch.boot_id), ("health.app_version", batch.health.app_version),
+              ("health.last_error", batch.health.last_error)]
+    for i, rating in enumerate(batch.ratings):
+        fields += [(f"ratings.{i}.terminal_id", rating.terminal_id), (f"ratings.{i}.boot_id", rating.boot_id)]
+    for field, value in fields:
+        if bad(value):
+            raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
+                           field=field)
+
+
+def _insert(conn: Connection):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert
+
+
+def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int) -> BatchReceipt:
+    """Store ``batch`` from ``terminal`` in one transaction (the caller opens and commits it).
+
+    ``received_ns`` is the server's clock when the request arrived. The batch
+    must have passed :func:`check_batch`.
+    """
+    received_at = iso_from_ns(received_ns)
+    clock_offset_s = (ns_from_iso(batch.sent_at) - received_ns) / NS_PER_S
+    insert = _insert(conn)
+    boot_base_ns = received_ns - batch.monotonic_ns
+
+    acks: list[Ack] = []
+    if batch.ratings:
+        earlier_boots = {r.boot_id for r in batch.ratings} - {batch.boot_id}
+        bases: dict[str, int] = {}
+        if earlier_boots:
+            bases = dict(conn.execute(
+                select(boot_offsets.c.boot_id, boot_offsets.c.base_ns)
+                .where(boot_offsets.c.terminal_id == terminal.id, boot_offsets.c.boot_id.in_(earlier_boots))
+            ).tuples().all())
+
+        sent: dict[str, dict] = {}
+        rows = []
+        for rating in batch.ratings:
+            dumped = rating.content()
+            content = {name: dumped[name] for name in RATING_CONTENT_FIELDS}
+            sent[content["id"]] = content
+            corrected_at, quality = correct_time(
+                created_at=rating.created_at, clock_synced=rating.clock_synced, rating_boot=rating.boot_id,
+                rating_monotonic_ns=rating.monotonic_ns, batch_boot=batch.boot_id,
+                batch_monotonic_ns=batch.monotonic_ns, received_ns=received_ns,
+                known_base_ns=bases.get(rating.boot_id))
+            rows.append({**content, "site": terminal.site, "counter": terminal.counter,
+                         "received_at": received_at, "corrected_at": corrected_at, "time_quality": quality})
+
+        lock_ratings_cursor(conn)
+        statement = insert(ratings).on_conflict_do_nothing(index_elements=["id"]).returning(ratings.c.id)
+        inserted = set(conn.execute(statement, rows).scalars().all())
+
+        others = [rating_id for rating_id in sent if rating_id not in inserted]
+        stored: dict[str, dict] = {}
+        if others:
+            columns = [ratings.c[name] for name in RATING_CONTENT_FIELDS]
+            stored = {row["id"]: dict(row) for row in
+                      conn.execute(select(*columns).where(ratings.c.id.in_(others))).mappings()}
+        conflicts = []
+        for rating_id, content in sent.items():
+            if rating_id in inserted:
+                status = "stored"
+            elif stored.get(rating_id) == content:
+                status = "duplicate"
+            else:
+                status = "conflict"
+                text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+                conflicts.append({"rating_id": rating_id, "terminal_id": terminal.id, "received_at": received_at,
+                                  "content": text,
+                                  "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
+            acks.append(Ack(id=rating_id, status=status))
+        if conflicts:
+            conn.execute(insert(rating_conflicts).on_conflict_do_nothing(
+                index_elements=["rating_id", "content_sha256"]), conflicts)
+
+    # The boot's base: keep the lowest (the batch that spent least time on the network).
+    upsert = insert(boot_offsets).values(terminal_id=terminal.id, boot_id=batch.boot_id, base_ns=boot_base_ns,
+                                         first_seen_at=received_at, updated_at=received_at)
+    conn.execute(upsert.on_conflict_do_update(
+        index_elements=["terminal_id", "boot_id"],
+        set_={"base_ns": case((upsert.excluded.base_ns < boot_offsets.c.base_ns, upsert.excluded.base_ns),
+                              else_=boot_offsets.c.base_ns),
+              "updated_at": upsert.excluded.updated_at}))
+
+    health = batch.health
+    conn.execute(update(terminals).where(terminals.c.id == terminal.id).values(
+        last_seen_at=received_at, app_version=health.app_version, pending=health.pending,
+        clock_synced=health.clock_synced, clock_offset_s=clock_offset_s, last_error=health.last_error,
+        last_boot_id=batch.boot_id))
+    return BatchReceipt(acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)

@@ -1,0 +1,39 @@
+"""Per-terminal rate limiting: a token bucket per key, in memory, in the app object.
+
+One server process (``kiosk-server serve`` runs one worker), so memory is the
+right place: nothing to share, nothing to clean up at restart.
+
+    >>> now = [0.0]
+    >>> limiter = RateLimiter(rate_per_s=1.0, burst=2, clock=lambda: now[0])
+    >>> limiter.take("t1"), limiter.take("t1"), limiter.take("t1")
+    (None, None, 1.0)
+    >>> now[0] = 1.0; limiter.take("t1")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class RateLimiter:
+    """``take(key)`` spends one token: None when allowed, else the seconds until one is available."""
+
+    def __init__(self, *, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float | None:
+        with self._lock:
+            now = self._clock()
+            tokens, at = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return None
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate_per_s

@@ -1,0 +1,56 @@
+"""``GET /api/v1/ratings``: every stored rating, paged by the server's cursor, as JSON or CSV.
+
+Pull with ``after=0``, then ``after=<next>`` until ``next`` is null; keep the
+last cursor and ask again later for what arrived since. Cursors increase in
+commit order, so paging never skips or repeats a rating. CSV (``Accept:
+text/csv`` or ``?format=csv``) is UTF-8 with a byte-order mark, so Excel reads
+Vietnamese names right; its next cursor is in the ``X-Next-Cursor`` header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection, select
+
+from sync.protocol import ErrorEnvelope
+
+from ..dependencies import admin_name, db_connection
+from ..ingest import INT64_MAX
+from ..models import RATING_OUTPUT_FIELDS, RatingsPage
+from ..schema import ratings
+
+router = APIRouter(tags=["administration"])
+
+
+@router.get("/ratings", response_model=RatingsPage, summary="pull ratings after a cursor",
+            responses={200: {"content": {"text/csv": {}}}, 401: {"model": ErrorEnvelope},
+                       403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}})
+def list_ratings(request: Request,
+                 after: int = Query(0, ge=0, le=INT64_MAX, description="the cursor of the last rating already held"),
+                 limit: int = Query(1000, ge=1, le=INT64_MAX,
+                                    description="most ratings in this page (capped by the server, 10,000 by default)"),
+                 format: Literal["json", "csv"] | None = Query(None, description="else chosen by the Accept header"),
+                 _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+    limit = min(limit, request.app.state.settings.ratings_page_max)
+    columns = [ratings.c[name] for name in RATING_OUTPUT_FIELDS]
+    rows = conn.execute(select(*columns).where(ratings.c.cursor > after)
+                        .order_by(ratings.c.cursor).limit(limit + 1)).mappings().all()
+    page = [dict(row) for row in rows[:limit]]
+    next_cursor = page[-1]["cursor"] if len(rows) > limit else None
+    if format is None:
+        format = "csv" if "text/csv" in request.headers.get("accept", "") else "json"
+    if format == "json":
+        return JSONResponse({"ok": True, "ratings": page, "next": next_cursor})
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(RATING_OUTPUT_FIELDS)
+    writer.writerows([row[name] for name in RATING_OUTPUT_FIELDS] for row in page)
+    return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"X-Next-Cursor": "" if next_cursor is None else str(next_cursor),
+                             "Content-Disposition": f'attachment; filename="ratings-after-{after}.csv"'})

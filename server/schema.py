@@ -1,0 +1,115 @@
+"""The central database, as SQLAlchemy Core tables (the same on SQLite and PostgreSQL).
+
+Migrations in ``server/migrations/versions`` create exactly this; a test
+compares the two. Times are ISO 8601 UTC text with milliseconds (the
+protocol's own format), so they sort and compare as text on both backends
+and a rating's ``created_at`` is kept byte for byte as the terminal sent it.
+Only SHA-256 hashes of tokens and enrolment codes are stored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, SmallInteger,
+                        String, Table, Text, UniqueConstraint)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+#: An auto-incrementing 64-bit key: BIGINT identity on PostgreSQL, the rowid on SQLite.
+CursorKey = BigInteger().with_variant(Integer(), "sqlite")
+
+ISO_TIME = String(24)  # 2026-11-25T09:30:12.345Z
+
+terminals = Table(
+    "terminals", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("counter", Text),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("enrolled_at", ISO_TIME, nullable=False),
+    Column("revoked_at", ISO_TIME),
+    # Health, as the latest batch or heartbeat told it.
+    Column("last_seen_at", ISO_TIME),
+    Column("app_version", String(32)),
+    Column("pending", BigInteger),
+    Column("clock_synced", Boolean),
+    Column("clock_offset_s", Float),
+    Column("last_error", Text),
+    Column("last_boot_id", String(64)),
+)
+
+enrollment_codes = Table(
+    "enrollment_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("site", Text, nullable=False),
+    Column("counter", Text),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("expires_at", ISO_TIME, nullable=False),
+    Column("used_at", ISO_TIME),
+    Column("terminal_id", String(64), ForeignKey("terminals.id")),
+)
+
+admin_tokens = Table(
+    "admin_tokens", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("revoked_at", ISO_TIME),
+)
+
+ratings = Table(
+    "ratings", metadata,
+    # The server's cursor: assigned at insert, increasing in commit order (see ingest.py).
+    Column("cursor", CursorKey, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),  # the terminal's UUID, canonical text
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("reason", String(32)),
+    Column("reason_outcome", String(8)),
+    Column("source", String(8), nullable=False),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("boot_id", String(64), nullable=False),
+    Column("monotonic_ns", BigInteger, nullable=False),
+    Column("clock_synced", SmallInteger, nullable=False),
+    Column("filtered", SmallInteger, nullable=False),
+    # Copied at ingest, so a later move of the terminal does not rewrite history.
+    Column("site", Text, nullable=False),
+    Column("counter", Text),
+    Column("received_at", ISO_TIME, nullable=False),
+    Column("corrected_at", ISO_TIME, nullable=False),
+    Column("time_quality", String(9), nullable=False),  # exact | device | estimated
+    Index(None, "terminal_id", "corrected_at"),
+    Index(None, "corrected_at"),
+)
+
+#: The protocol fields of a rating: what must match for a resend to be a duplicate.
+RATING_CONTENT_FIELDS = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
+                         "boot_id", "monotonic_ns", "clock_synced", "filtered")
+
+rating_conflicts = Table(
+    "rating_conflicts", metadata,
+    Column("conflict_id", CursorKey, primary_key=True, autoincrement=True),
+    Column("rating_id", String(36), nullable=False),
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),  # who sent it
+    Column("received_at", ISO_TIME, nullable=False),
+    Column("content", Text, nullable=False),          # the sent rating, as JSON
+    Column("content_sha256", String(64), nullable=False),
+    # The same conflicting resend is kept once.
+    UniqueConstraint("rating_id", "content_sha256"),
+)
+
+boot_offsets = Table(
+    "boot_offsets", metadata,
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), primary_key=True),
+    Column("boot_id", String(64), primary_key=True),
+    # Server wall time (ns since the epoch) at the boot's monotonic zero: the lowest
+    # received_at − batch.monotonic_ns seen, i.e. the batch with the least network delay.
+    Column("base_ns", BigInteger, nullable=False),
+    Column("first_seen_at", ISO_TIME, nullable=False),
+    Column("updated_at", ISO_TIME, nullable=False),
+)

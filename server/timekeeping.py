@@ -1,0 +1,86 @@
+"""Server-side time: the wire format, and the true time of a press.
+
+A Raspberry Pi has no battery clock: after a power cut its wall clock can be
+years off until the network sets it, and it may jump while ratings are being
+taken. Its monotonic clock does not jump, so the server dates a press by the
+monotonic distance to a moment it measured itself.
+
+:func:`correct_time` decides, for one rating, which evidence to use:
+
+``exact``
+    The rating comes from the same boot as the batch:
+    ``corrected = received_at − (batch.monotonic_ns − rating.monotonic_ns)``.
+    Or it comes from an earlier boot whose *base* (wall time at monotonic
+    zero, ``received_at − batch.monotonic_ns``) the server learned from an
+    earlier batch of that boot: ``corrected = base + rating.monotonic_ns``.
+    Both are measured by the server's clock, so both are "exact" (late by at
+    most the network delay of the batch that measured them).
+``device``
+    No base is known for the rating's boot, and the terminal says its clock
+    was set by the network at the press (``clock_synced = 1``): its
+    ``created_at`` is trusted.
+``estimated``
+    No base is known and the terminal's clock was not synced: ``created_at``
+    is kept as the best guess there is, and marked as such so reports can
+    leave it out or flag it.
+
+A computed time that is not plausible (before 2000, or after the batch
+arrived) falls back to the device clock, so junk monotonic values can never
+produce junk "exact" times.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+TimeQuality = Literal["exact", "device", "estimated"]
+
+NS_PER_S = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EARLIEST_PLAUSIBLE_NS = 946_684_800 * NS_PER_S  # 2000-01-01T00:00:00Z
+
+
+def iso_from_ns(ns: int) -> str:
+    """Nanoseconds since the epoch as the protocol's ISO 8601 UTC text (milliseconds, rounded down).
+
+    >>> iso_from_ns(1_795_599_012_345_678_901)
+    '2026-11-25T09:30:12.345Z'
+    """
+    seconds, rest = divmod(ns, NS_PER_S)
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest // 1_000_000:03d}Z"
+
+
+def ns_from_iso(text: str) -> int:
+    """The protocol's ISO 8601 UTC text as nanoseconds since the epoch; ValueError if it is no date.
+
+    >>> ns_from_iso("2026-11-25T09:30:12.345Z")
+    1795599012345000000
+    """
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1_000
+
+
+def correct_time(*, created_at: str, clock_synced: int, rating_boot: str, rating_monotonic_ns: int,
+                 batch_boot: str, batch_monotonic_ns: int, received_ns: int,
+                 known_base_ns: int | None) -> tuple[str, TimeQuality]:
+    """The corrected time of one rating and how it was obtained (see the module docstring).
+
+    ``known_base_ns`` is the stored base of the rating's boot when it is an
+    earlier boot, else None.
+
+    >>> correct_time(created_at="2019-01-01T00:00:00.000Z", clock_synced=0, rating_boot="b",
+    ...              rating_monotonic_ns=6 * NS_PER_S, batch_boot="b", batch_monotonic_ns=9 * NS_PER_S,
+    ...              received_ns=1_795_599_015_000_000_000, known_base_ns=None)
+    ('2026-11-25T09:30:12.000Z', 'exact')
+    """
+    corrected_ns = None
+    if rating_boot == batch_boot:
+        corrected_ns = received_ns - (batch_monotonic_ns - rating_monotonic_ns)
+    elif known_base_ns is not None:
+        corrected_ns = known_base_ns + rating_monotonic_ns
+    if corrected_ns is not None and _EARLIEST_PLAUSIBLE_NS <= corrected_ns <= received_ns:
+        return iso_from_ns(corrected_ns), "exact"
+    return created_at, ("device" if clock_synced else "estimated")

@@ -1,0 +1,97 @@
+"""The uploader's view of the terminal's SQLite file, through its own connection.
+
+The ``ratings`` table is the contract of ARCHITECTURE.md; the sync keeps its
+own state beside it (a named migration set ``sync``), so it imports nothing
+from the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .protocol import Rating
+
+migrations = Migrations("sync")
+
+RATING_FIELDS = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
+                 "boot_id", "monotonic_ns", "clock_synced", "filtered")
+
+
+@migrations()
+def s001_sync_state(db):
+    # Unsynced rows only, in insertion order: stays small however long the history.
+    db.execute("CREATE INDEX IF NOT EXISTS idx_ratings_unsynced ON ratings (sealed) WHERE synced_at IS NULL")
+    db["sync_quarantine"].create({"id": str, "status": str, "at": str, "detail": str}, pk="id")
+    db["sync_state"].create({"key": str, "value": str}, pk="key")
+
+
+class LocalRatings:
+    """Pending ratings, acknowledgements and the sync's own state in the terminal's file."""
+
+    def __init__(self, path: str | Path | Database):
+        if isinstance(path, Database):
+            self.db = path
+        else:
+            conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self.db = Database(conn)
+        migrations.apply(self.db)
+
+    def pending(self, limit: int) -> list[Rating]:
+        """Sealed, unacknowledged, not quarantined ratings, oldest stored first."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(RATING_FIELDS)} FROM ratings INDEXED BY idx_ratings_unsynced"
+            " WHERE sealed = 1 AND synced_at IS NULL"
+            " AND id NOT IN (SELECT id FROM sync_quarantine) ORDER BY rowid LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [Rating.model_validate(dict(zip(RATING_FIELDS, row)), strict=False) for row in rows]
+
+    def pending_count(self) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM ratings INDEXED BY idx_ratings_unsynced"
+            " WHERE sealed = 1 AND synced_at IS NULL AND id NOT IN (SELECT id FROM sync_quarantine)"
+        ).fetchone()[0]
+
+    def acknowledge(self, acks: list[tuple[str, str]], at: str) -> None:
+        """Mark stored/duplicate ids synced and quarantine conflicts, in one transaction."""
+        synced = [(at, rid) for rid, status in acks if status in ("stored", "duplicate")]
+        conflicts = [(rid, status, at, "the server holds a different rating with this id")
+                     for rid, status in acks if status == "conflict"]
+        with self.db.atomic():
+            self.db.conn.executemany("UPDATE ratings SET synced_at = ? WHERE id = ?", synced)
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO sync_quarantine (id, status, at, detail) VALUES (?, ?, ?, ?)",
+                conflicts,
+            )
+
+    def quarantined(self) -> int:
+        return self.db.execute("SELECT count(*) FROM sync_quarantine").fetchone()[0]
+
+    def relabel_unsynced(self, terminal_id: str) -> int:
+        """Give ratings that never reached a server the terminal's new id (provisioning)."""
+        cursor = self.db.execute(
+            "UPDATE ratings SET terminal_id = ? WHERE synced_at IS NULL AND terminal_id != ?",
+            [terminal_id, terminal_id],
+        )
+        return cursor.rowcount
+
+    def save_state(self, state: dict) -> None:
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [(k, json.dumps(v)) for k, v in state.items()],
+            )
+
+    def load_state(self) -> dict:
+        return {row["key"]: json.loads(row["value"]) for row in self.db["sync_state"].rows}
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,144 @@
+"""The wire protocol between terminals and the central server (API v1).
+
+Pydantic models shared by the uploader (which builds them from local rows)
+and the server (which validates every request against them). Changing a
+field here changes the contract: bump the API version instead.
+
+    >>> batch = Batch.model_validate({
+    ...     "sent_at": "2026-11-25T09:30:15.000Z", "boot_id": "b1", "monotonic_ns": 9_000_000_000,
+    ...     "health": {"pending": 1, "app_version": "0.1.0", "clock_synced": True},
+    ...     "ratings": [{"id": "5f0c1d52-3c5e-4b7e-9d0e-1f2a3b4c5d6e", "terminal_id": "t1",
+    ...                  "rating": "satisfied", "source": "button",
+    ...                  "created_at": "2026-11-25T09:30:12.345Z", "boot_id": "b1",
+    ...                  "monotonic_ns": 6_000_000_000, "clock_synced": 1}]})
+    >>> batch.ratings[0].rating
+    'satisfied'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+API_PREFIX = "/api/v1"
+#: A batch holds at most this many ratings and this many bytes of JSON.
+MAX_BATCH_RATINGS = 500
+MAX_BATCH_BYTES = 512 * 1024
+
+RatingCode = Literal["very_satisfied", "satisfied", "dissatisfied"]
+ReasonCode = Literal["processing_time", "staff_attitude", "unclear_guidance", "complex_procedure",
+                     "repeat_visits", "facilities"]
+ReasonOutcome = Literal["given", "skipped", "timeout"]
+AckStatus = Literal["stored", "duplicate", "conflict"]
+#: ISO 8601 UTC with milliseconds, as the terminal writes it.
+ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Rating(BaseModel):
+    """One sealed rating, exactly as the terminal stored it."""
+
+    model_config = _STRICT
+
+    id: UUID = Field(description="made by the terminal when the press was stored; never changes")
+    terminal_id: str = Field(min_length=1, max_length=64)
+    rating: RatingCode
+    reason: ReasonCode | None = None
+    reason_outcome: ReasonOutcome | None = None
+    source: Literal["button", "touch"]
+    created_at: str = Field(pattern=ISO_UTC_PATTERN, description="the terminal's wall clock, UTC")
+    boot_id: str = Field(min_length=1, max_length=64)
+    monotonic_ns: int = Field(ge=0, description="the terminal's monotonic clock at the press")
+    clock_synced: Literal[0, 1]
+    filtered: Literal[0, 1] = 0
+
+    # JSON has no UUID type: accept the string form even in strict mode.
+    @model_validator(mode="before")
+    @classmethod
+    def _uuid_from_text(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            try:
+                data = {**data, "id": UUID(data["id"])}
+            except ValueError:
+                raise ValueError("id: expected a UUID such as 5f0c1d52-3c5e-4b7e-9d0e-1f2a3b4c5d6e") from None
+        return data
+
+    @model_validator(mode="after")
+    def _reason_rules(self):
+        if self.rating != "dissatisfied" and (self.reason or self.reason_outcome):
+            raise ValueError("reason and reason_outcome go only with a dissatisfied rating")
+        if (self.reason_outcome == "given") != (self.reason is not None):
+            raise ValueError("a reason goes with reason_outcome 'given' and only with it")
+        return self
+
+    def content(self) -> dict:
+        """The fields that must match for a resend to count as identical."""
+        return self.model_dump(mode="json")
+
+
+class Health(BaseModel):
+    """What the terminal says about itself with every batch and heartbeat."""
+
+    model_config = _STRICT
+
+    pending: int = Field(ge=0, description="sealed ratings not yet acknowledged, this batch included")
+    app_version: str = Field(max_length=32)
+    clock_synced: bool
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class Batch(BaseModel):
+    """``POST /api/v1/batches``: ratings plus the terminal's clock at sending.
+
+    An empty ``ratings`` list is a heartbeat.
+    """
+
+    model_config = _STRICT
+
+    sent_at: str = Field(pattern=ISO_UTC_PATTERN)
+    boot_id: str = Field(min_length=1, max_length=64)
+    monotonic_ns: int = Field(ge=0)
+    health: Health
+    ratings: list[Rating] = Field(default_factory=list, max_length=MAX_BATCH_RATINGS)
+
+
+class Ack(BaseModel):
+    id: UUID
+    status: AckStatus
+
+
+class BatchReceipt(BaseModel):
+    """The answer to a batch: one acknowledgement per rating id, in order."""
+
+    ok: Literal[True] = True
+    acks: list[Ack]
+    received_at: str
+    clock_offset_s: float = Field(description="terminal wall clock minus server clock at reception")
+
+
+class Enrollment(BaseModel):
+    """``POST /api/v1/enroll``: a one-time code buys an id and a device token."""
+
+    model_config = _STRICT
+
+    code: str = Field(min_length=4, max_length=128)
+    app_version: str | None = Field(default=None, max_length=32)
+
+
+class EnrollmentReceipt(BaseModel):
+    ok: Literal[True] = True
+    terminal_id: str
+    device_token: str
+    site: str
+    counter: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: ``{"ok": false, "error": "...", ...}``."""
+
+    ok: Literal[False] = False
+    error: str
+    field: str | None = None

@@ -1,0 +1,274 @@
+"""The terminal's uploader: sealed ratings go to the server in batches, none dropped.
+
+Runs in its own thread with its own SQLite connection. A rating is marked
+synced only when a well-formed receipt from the server acknowledges its id;
+anything else (no network, a stall, a 5xx, a captive portal's page) is a
+failure, retried with capped exponential backoff and full jitter.
+
+    uploader = Uploader(local, server_url="https://hailong.example.vn", token=token,
+                        stamp=clock.stamp, app_version="0.1.0")
+    uploader.start()          # background thread
+    uploader.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import requests
+from pydantic import ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .addresses import check_server_url
+from .protocol import API_PREFIX, MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
+
+log = logging.getLogger(__name__)
+
+#: (connect, read) seconds for every request.
+TIMEOUT = (5.0, 30.0)
+
+
+def now_iso() -> str:
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def make_session(*, ca_bundle: str | None = None) -> requests.Session:
+    """A session with the retry policy mounted where it can be seen.
+
+    Quick retries for a dropped connection or a 502/503/504 within one
+    attempt; the uploader's own backoff handles everything longer. POST is
+    retried because a batch is idempotent (ids are made on the terminal).
+    """
+    session = requests.Session()
+    retry = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5,
+                  status_forcelist=(502, 503, 504), allowed_methods=None,
+                  respect_retry_after_header=True, raise_on_status=False)
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.verify = ca_bundle or True
+    return session
+
+
+@dataclass
+class SyncState:
+    """What the uploader knows; saved in the terminal's file for ``kiosk status``."""
+
+    last_success_at: str | None = None
+    last_attempt_at: str | None = None
+    last_error: str | None = None
+    clock_offset_s: float | None = None
+    auth_refused: bool = False
+    sent_total: int = 0
+    conflicts: int = 0
+    failures_in_a_row: int = 0
+
+
+@dataclass
+class Attempt:
+    """The outcome of one request."""
+
+    ok: bool
+    sent: int = 0
+    acks: dict = field(default_factory=dict)
+    error: str | None = None
+    retry_after_s: float | None = None
+    auth_refused: bool = False
+
+
+class Uploader:
+    """Sends batches from :class:`sync.local.LocalRatings` to the server."""
+
+    def __init__(self, local, *, server_url: str, token: str, stamp: Callable, app_version: str,
+                 session: requests.Session | None = None, batch_size: int = MAX_BATCH_RATINGS,
+                 pause_s: float = 0.01, heartbeat_s: float = 300.0, backoff_base_s: float = 1.0,
+                 backoff_cap_s: float = 300.0, auth_retry_s: float = 3600.0,
+                 allow_http: bool = False, timeout=TIMEOUT, rng: random.Random | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.local = local
+        self.server_url = check_server_url(server_url, allow_http=allow_http)
+        self.token = token
+        self.stamp = stamp
+        self.app_version = app_version
+        self.session = session or make_session()
+        self.batch_size = max(1, min(batch_size, MAX_BATCH_RATINGS))
+        self.pause_s = pause_s
+        self.heartbeat_s = heartbeat_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.auth_retry_s = auth_retry_s
+        self.timeout = timeout
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self.state = SyncState(**{k: v for k, v in local.load_state().items()
+                                  if k in SyncState.__dataclass_fields__})
+        self.when_changed: Callable[[SyncState, int], None] | None = None
+        self._last_contact: float | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one request --------------------------------------------------------
+    def send_batch(self) -> Attempt:
+        """Send the next batch of pending ratings (a heartbeat when there are none)."""
+        ratings = self.local.pending(self.batch_size)
+        stamp = self.stamp()
+        batch = Batch(
+            sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
+            health=Health(pending=self.local.pending_count(), app_version=self.app_version,
+                          clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error),
+            ratings=ratings,
+        )
+        attempt = self._post(batch)
+        self.state.last_attempt_at = now_iso()
+        if attempt.ok:
+            self.local.acknowledge(list(attempt.acks.items()), now_iso())
+            conflicts = sum(1 for s in attempt.acks.values() if s == "conflict")
+            if conflicts:
+                log.warning("%d rating(s) conflict with what the server holds; kept aside locally", conflicts)
+            self.state.sent_total += len(ratings)
+            self.state.conflicts += conflicts
+            self.state.last_success_at = self.state.last_attempt_at
+            self.state.last_error = None
+            self.state.auth_refused = False
+            self.state.failures_in_a_row = 0
+            self._last_contact = self.monotonic()
+        else:
+            self.state.last_error = attempt.error
+            self.state.auth_refused = attempt.auth_refused
+            self.state.failures_in_a_row += 1
+            log.warning("sync failed: %s", attempt.error)
+        self._save()
+        return attempt
+
+    def _post(self, batch: Batch) -> Attempt:
+        body = batch.model_dump_json().encode()
+        try:
+            response = self.session.post(
+                f"{self.server_url}{API_PREFIX}/batches", data=body, timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            )
+        except requests.exceptions.SSLError as exc:
+            return Attempt(False, error=f"the server's TLS certificate was refused ({_short(exc)})")
+        except requests.exceptions.Timeout:
+            return Attempt(False, error="the server did not answer in time")
+        except requests.exceptions.ConnectionError as exc:
+            return Attempt(False, error=f"cannot reach the server ({_short(exc)})")
+        except requests.RequestException as exc:
+            return Attempt(False, error=f"request failed ({_short(exc)})")
+        status = response.status_code
+        if status in (401, 403):
+            return Attempt(False, error=f"the server refused this terminal's token ({status}: "
+                           f"{_message(response)}); re-provision it", auth_refused=True)
+        if status == 429 or status >= 500:
+            return Attempt(False, error=f"the server is busy or failing ({status})",
+                           retry_after_s=_retry_after(response))
+        if status != 200:
+            return Attempt(False, error=f"the server rejected the batch ({status}: {_message(response)})")
+        try:
+            receipt = BatchReceipt.model_validate_json(response.content)
+        except ValidationError:
+            return Attempt(False, error="the answer was not a Hài Lòng receipt (a captive portal or proxy page?)")
+        acks = {str(ack.id): ack.status for ack in receipt.acks}
+        if set(acks) != {str(r.id) for r in batch.ratings}:
+            return Attempt(False, error="the receipt does not acknowledge exactly the ratings sent")
+        self.state.clock_offset_s = receipt.clock_offset_s
+        return Attempt(True, sent=len(batch.ratings), acks=acks)
+
+    # -- loops --------------------------------------------------------------
+    def drain(self, *, max_failures: int = 1) -> dict:
+        """Send until nothing is pending (``kiosk sync --once``); stop after failures."""
+        sent = failures = batches = 0
+        while True:
+            if not self.local.pending(1) and batches:
+                break
+            attempt = self.send_batch()
+            batches += 1
+            if attempt.ok:
+                sent += attempt.sent
+                if not self.local.pending(1):
+                    break
+            else:
+                failures += 1
+                if failures >= max_failures:
+                    break
+                time.sleep(self.backoff_delay())
+        return {"sent": sent, "batches": batches, "pending": self.local.pending_count(),
+                "quarantined": self.local.quarantined(), **asdict(self.state)}
+
+    def backoff_delay(self, retry_after_s: float | None = None) -> float:
+        """Full jitter: uniform(0, min(cap, base · 2^failures)), never below Retry-After."""
+        if self.state.auth_refused:
+            return self.auth_retry_s
+        exponent = min(self.state.failures_in_a_row, 30)
+        delay = self.rng.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2 ** exponent))
+        return max(delay, retry_after_s or 0.0)
+
+    def run(self) -> None:
+        """Loop until :meth:`stop`: drain, pause between batches, heartbeat when idle."""
+        while not self._stop.is_set():
+            try:
+                pending = self.local.pending_count()
+                idle = self._last_contact is not None and self.monotonic() - self._last_contact < self.heartbeat_s
+                if pending == 0 and idle:
+                    self._wait(min(self.heartbeat_s, 5.0))  # check for new ratings every few seconds
+                    continue
+                attempt = self.send_batch()
+                self._notify()
+                self._wait(self.pause_s if attempt.ok else self.backoff_delay(attempt.retry_after_s))
+            except Exception:  # never let the thread die: the next loop tries again
+                log.exception("uploader loop error")
+                self._wait(self.backoff_delay())
+
+    def wake(self) -> None:
+        """New ratings were stored: look now instead of at the next poll."""
+        self._wake.set()
+
+    def _wait(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="uploader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _notify(self) -> None:
+        if self.when_changed is not None:
+            self.when_changed(self.state, self.local.pending_count())
+
+    def _save(self) -> None:
+        self.local.save_state(asdict(self.state))
+
+
+def _retry_after(response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _message(response) -> str:
+    try:
+        return str(json.loads(response.content).get("error", ""))[:200] or response.reason
+    except (ValueError, AttributeError):
+        return response.reason or "no message"
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 160 else text[:157] + "…"

@@ -1,0 +1,190 @@
+"""Fixtures shared by the suite.
+
+Kivy reads its environment when first imported, so it is set here, before any
+test module can import it: no display needed (SDL's offscreen driver, which
+renders with Mesa), no command-line parsing, logs through Python's logging,
+and a throwaway Kivy home so no developer's ~/.kivy is read or written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+_KIVY_HOME = tempfile.mkdtemp(prefix="hai-long-kivy-")
+atexit.register(shutil.rmtree, _KIVY_HOME, ignore_errors=True)
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+os.environ["KIVY_NO_ARGS"] = "1"
+os.environ["KIVY_LOG_MODE"] = "PYTHON"
+os.environ["KIVY_HOME"] = _KIVY_HOME
+os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "800")  # the 7-inch Pi touchscreen
+os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "480")
+
+import sqlite3  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+SCREENSHOTS = Path(__file__).parent / "output" / "screens"
+
+
+# -- Kivy UI (tests/test_ui.py) ------------------------------------------------
+
+class KioskDriver:
+    """One :class:`kiosk.ui.app.KioskApp` on the test session's window, run frame by frame.
+
+    Kivy makes one window per process, so every test builds a fresh app (and
+    terminal) on the same window; frames are drawn by calling the event
+    loop's ``idle()`` here instead of ``App.run()``'s endless loop.
+    """
+
+    def __init__(self, terminal, *, windowed: bool = True):
+        from kivy.base import EventLoop, runTouchApp
+
+        from kiosk.ui.app import KioskApp
+
+        self.terminal = terminal
+        self.event_loop = EventLoop
+        self.app = KioskApp(terminal, windowed=windowed)
+        self.app._run_prepare()       # what App.run() does before its loop: build, on_start
+        runTouchApp(embedded=True)    # start the clock and the input, without looping
+        self.frames(3)
+
+    # -- time ---------------------------------------------------------------
+    def frames(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.event_loop.idle()
+
+    def advance(self, seconds: float) -> None:
+        """Run frames for ``seconds`` of real time (the flow's clock is real too)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.event_loop.idle()
+
+    def wait_for(self, predicate, timeout: float = 5.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            self.event_loop.idle()
+        return predicate()
+
+    @property
+    def running(self) -> bool:
+        return self.event_loop.status == "started"
+
+    # -- what is on screen ----------------------------------------------------
+    @property
+    def screen(self) -> str:
+        return self.app.root.current
+
+    def widget(self, screen: str, widget_id: str):
+        return self.app.root.get_screen(screen).ids[widget_id]
+
+    # -- input ------------------------------------------------------------------
+    def touch(self, widget, *, hold: float = 0.0) -> None:
+        """A real touch (down, then up) at the centre of ``widget``."""
+        self.touch_at(*widget.to_window(*widget.center), hold=hold)
+
+    def touch_at(self, x: float, y: float, *, hold: float = 0.0) -> None:
+        from kivy.tests.common import UnitTestTouch
+
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.advance(hold) if hold else self.frames(1)
+        touch.touch_up()
+        self.frames(2)
+
+    def key(self, char: str) -> None:
+        """A key press and release as SDL delivers them to the window."""
+        from kivy.core.window import Window
+
+        Window.dispatch("on_key_down", ord(char), 0, char, [])
+        Window.dispatch("on_key_up", ord(char), 0)
+        self.frames(2)
+
+    # -- what was stored ---------------------------------------------------------
+    def rows(self) -> list[dict]:
+        with sqlite3.connect(self.terminal.config.storage.path) as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute("SELECT * FROM ratings ORDER BY monotonic_ns")]
+
+    # -- pictures -----------------------------------------------------------------
+    def screenshot(self, name: str, size: tuple[int, int] | None = None) -> Path:
+        """Save the screen as ``tests/output/screens/<name>.png``.
+
+        Without ``size``: the window as drawn. With ``size``: the screens laid
+        out and rendered off-window at that size (SDL's offscreen window
+        cannot be resized), e.g. to see a 1920x1080 display.
+        """
+        from kivy.core.window import Window
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        target = SCREENSHOTS / f"{name}.png"
+        self.frames(3)
+        if size is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                # Window.screenshot numbers its files (name0001.png): take it, then move it.
+                shutil.move(Window.screenshot(name=os.path.join(tmp, "shot.png")), target)
+            return target
+        root, app = self.app.root, self.app
+        unit = app.unit
+        root.size_hint = (None, None)
+        root.size = size
+        app.unit = min(size[1] / 100, size[0] / 166)  # as KioskApp computes it from the window
+        try:
+            self.frames(3)
+            root.export_to_png(str(target))
+        finally:
+            root.size_hint = (1, 1)
+            app.unit = unit
+            self.frames(2)
+        return target
+
+    def stop(self) -> None:
+        # App.stop() may run twice (after "Leave kiosk mode"): on_stop is idempotent.
+        self.app.stop()
+
+
+def kiosk_config_data(tmp_path, **sections) -> dict:
+    """A config document (as TOML would parse it) with its database under ``tmp_path``."""
+    data = {
+        "terminal": {"id": "test-ui-01", "site": "UBND phường Phúc La", "counter": "Quầy 1"},
+        "storage": {"path": str(tmp_path / "kiosk.db")},
+        "display": {"kiosk": False},
+    }
+    for section, values in sections.items():
+        data[section] = {**data.get(section, {}), **values}
+    return data
+
+
+@pytest.fixture
+def start_kiosk(tmp_path):
+    """``start_kiosk(**sections)`` opens a terminal with mock pins and runs its screens.
+
+    ``sections`` override config tables, e.g. ``feedback={"thanks_s": 0.5}``.
+    """
+    from kiosk.config import parse_config
+    from kiosk.terminal import open_terminal
+
+    started = []
+
+    def start(*, windowed: bool = True, **sections) -> KioskDriver:
+        terminal = open_terminal(parse_config(kiosk_config_data(tmp_path, **sections)), mock_pins=True)
+        try:
+            driver = KioskDriver(terminal, windowed=windowed)
+        except BaseException:
+            terminal.close()
+            raise
+        started.append(driver)
+        return driver
+
+    yield start
+    for driver in started:
+        try:
+            driver.stop()
+        finally:
+            driver.terminal.close()

@@ -1,0 +1,174 @@
+"""The docs are tested: README names every command, option and config key,
+and the files in deploy/ agree with the code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import click
+import pytest
+
+from kiosk.cli import SYSTEM_CONFIG, cli
+from kiosk.config import SCHEMA, Key, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+DEPLOY = ROOT / "deploy"
+
+COMMANDS = sorted(cli.commands)
+COMMAND_OPTIONS = [
+    (name, opt)
+    for name, command in sorted(cli.commands.items())
+    for param in command.params
+    if isinstance(param, click.Option) and not param.hidden
+    for opt in param.opts
+]
+GROUP_OPTIONS = [opt for param in cli.params if isinstance(param, click.Option) for opt in param.opts]
+CONFIG_KEYS = [(section, name) for section, keys in SCHEMA.items() for name in keys]
+
+
+def section(markdown: str, heading: str) -> str:
+    """The text under ``## heading``, up to the next heading of that level."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, re.M | re.S)
+    assert match, f"README has no '## {heading}' section"
+    return match.group(1)
+
+
+def config_rows(markdown: str) -> dict[tuple[str, str], list[str]]:
+    """The config table: (section, key) -> the cells after the key."""
+    rows = {}
+    for line in markdown.splitlines():
+        match = re.match(r"^\| `\[(\w+)\] (\w+)` \|(.*)\|\s*$", line)
+        if match:
+            rows[(match[1], match[2])] = [cell.strip() for cell in match[3].split("|")]
+    return rows
+
+
+def documented_default(key: Key) -> str | None:
+    """How README's table writes ``key``'s default; None where it is said in words."""
+    value = key.default
+    if value is None:
+        return "unwired"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    if isinstance(value, int):
+        return f"`{value}`"
+    if value == []:
+        return "`[]`"
+    return None
+
+
+# -- commands and options ------------------------------------------------
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_is_in_readme(name):
+    assert f"kiosk {name}" in README
+
+
+@pytest.mark.parametrize(("name", "opt"), COMMAND_OPTIONS)
+def test_every_option_is_in_readme_with_its_command(name, opt):
+    # On one line with its command, as in the synopsis: `kiosk run [--config PATH] ...`.
+    lines = [line for line in README.splitlines() if f"kiosk {name}" in line]
+    assert any(re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", line) for line in lines), (
+        f"README has no line with `kiosk {name}` and {opt}"
+    )
+
+
+@pytest.mark.parametrize("opt", GROUP_OPTIONS)
+def test_every_top_level_option_is_in_readme(opt):
+    assert f"kiosk {opt}" in README
+
+
+def test_the_walk_finds_the_commands_and_options():
+    # Guards the checks above against walking nothing.
+    assert {"run", "status", "selftest", "pin-hash"} <= set(COMMANDS)
+    assert ("run", "--mock-pins") in COMMAND_OPTIONS and ("status", "--json") in COMMAND_OPTIONS
+    assert "--version" in GROUP_OPTIONS
+
+
+# -- config keys -----------------------------------------------------------
+
+@pytest.mark.parametrize(("section_name", "name"), CONFIG_KEYS)
+def test_every_config_key_has_a_row_in_readme(section_name, name):
+    rows = config_rows(README)
+    assert (section_name, name) in rows, f"README's config table has no row for `[{section_name}] {name}`"
+    expected = documented_default(SCHEMA[section_name][name])
+    if expected is not None:
+        assert rows[(section_name, name)][1] == expected, f"default of [{section_name}] {name}"
+
+
+def test_readme_documents_no_key_that_does_not_exist():
+    assert set(config_rows(README)) - set(CONFIG_KEYS) == set()
+
+
+# -- quick start and make targets ----------------------------------------
+
+def test_quick_start_is_make_demo_and_make_test():
+    quick_start = section(README, "Quick start")
+    assert "make demo" in quick_start
+    assert "make test" in quick_start
+
+
+def make_targets(makefile: str) -> set[str]:
+    # `name:` rules, not `NAME := value` assignments.
+    return {m[1] for m in re.finditer(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", makefile, re.M)}
+
+
+def mentioned_make_targets(markdown: str) -> set[str]:
+    in_code = re.findall(r"`make ([\w-]+)`", markdown)
+    in_blocks = re.findall(r"^make ([\w-]+)", markdown, re.M)
+    return set(in_code) | set(in_blocks)
+
+
+def test_every_make_target_in_readme_exists():
+    mentioned = mentioned_make_targets(README)
+    assert {"demo", "test", "install"} <= mentioned
+    assert mentioned - make_targets(MAKEFILE) == set()
+
+
+# -- deploy/ ---------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(DEPLOY.glob("*.toml")), ids=lambda p: p.name)
+def test_every_deploy_config_loads(path):
+    load_config(path)
+
+
+def test_example_config_is_a_production_config():
+    path = DEPLOY / "kiosk.example.toml"
+    config = load_config(path)
+    assert config.storage.path == "/var/lib/hai-long/kiosk.db"
+    assert config.display.kiosk is True
+    # Every key is written out (and commented), so a technician sees them all.
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    written = {(section_name, name) for section_name, keys in data.items() for name in keys}
+    assert set(CONFIG_KEYS) - written == set()
+
+
+def unit_settings(text: str) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+            name, value = line.split("=", 1)
+            settings.setdefault(name.strip(), []).append(value.strip())
+    return settings
+
+
+def test_systemd_unit_agrees_with_the_code_and_the_example_config():
+    unit = unit_settings((DEPLOY / "kiosk.service").read_text(encoding="utf-8"))
+    (exec_start,) = unit["ExecStart"]
+    assert exec_start.endswith(f"/kiosk run --config {SYSTEM_CONFIG}")
+    (state_dir,) = unit["StateDirectory"]
+    (working_dir,) = unit["WorkingDirectory"]
+    assert working_dir == f"/var/lib/{state_dir}"
+    example = load_config(DEPLOY / "kiosk.example.toml")
+    assert str(Path(example.storage.path).parent) == working_dir
+    assert unit["Restart"] == ["always"]
+    assert unit["User"] == ["hailong"]

@@ -1,0 +1,181 @@
+"""POST /api/v1/batches: every rating stored exactly once, atomically; resends acknowledged."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from server_fixtures import *  # noqa: F403
+
+CONTENT = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at", "boot_id",
+           "monotonic_ns", "clock_synced", "filtered")
+
+
+def acks(answer) -> dict:
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["ok"] is True
+    return {ack["id"]: ack["status"] for ack in body["acks"]}
+
+
+def test_new_ratings_are_stored_with_all_fields_site_and_counter(server):
+    terminal = server.enroll()
+    sent = [make_rating(terminal.id), make_rating(terminal.id, rating="dissatisfied", reason="processing_time",
+                                                  reason_outcome="given", source="touch", filtered=1)]
+    answer = server.upload(terminal, make_batch(sent))
+    assert acks(answer) == {r["id"]: "stored" for r in sent}
+    assert [a["id"] for a in answer.json()["acks"]] == [r["id"] for r in sent]  # in order
+    stored = {row["id"]: row for row in server.rows("ratings")}
+    for rating in sent:
+        row = stored[rating["id"]]
+        assert {k: row[k] for k in CONTENT} == rating
+        assert (row["site"], row["counter"]) == (TERMINAL_SITE, TERMINAL_COUNTER)
+        assert row["received_at"] == answer.json()["received_at"]
+
+
+def test_identical_resend_is_duplicate_and_stores_nothing_more(server):
+    terminal = server.enroll()
+    sent = [make_rating(terminal.id) for _ in range(3)]
+    acks(server.upload(terminal, make_batch(sent)))
+    assert acks(server.upload(terminal, make_batch(sent))) == {r["id"]: "duplicate" for r in sent}
+    assert server.count("ratings") == 3
+    assert server.count("rating_conflicts") == 0
+
+
+def test_same_id_other_content_is_conflict_kept_aside_never_overwriting(server):
+    terminal = server.enroll()
+    original = make_rating(terminal.id)
+    acks(server.upload(terminal, make_batch([original])))
+    changed = {**original, "rating": "very_satisfied"}
+    assert acks(server.upload(terminal, make_batch([changed]))) == {original["id"]: "conflict"}
+    row, = server.rows("ratings")
+    assert row["rating"] == "satisfied"
+    conflict, = server.rows("rating_conflicts")
+    assert conflict["rating_id"] == original["id"] and conflict["terminal_id"] == terminal.id
+    assert json.loads(conflict["content"])["rating"] == "very_satisfied"
+    # The same conflicting resend is kept once; a different one is kept too.
+    acks(server.upload(terminal, make_batch([changed])))
+    assert server.count("rating_conflicts") == 1
+    acks(server.upload(terminal, make_batch([{**original, "source": "touch"}])))
+    assert server.count("rating_conflicts") == 2
+
+
+def test_batch_mixing_new_duplicate_and_conflict(server):
+    terminal = server.enroll()
+    old_same, old_changed = make_rating(terminal.id), make_rating(terminal.id)
+    acks(server.upload(terminal, make_batch([old_same, old_changed])))
+    new = make_rating(terminal.id, rating="very_satisfied")
+    batch = make_batch([new, old_same, {**old_changed, "created_at": "2026-11-25T09:31:00.000Z"}])
+    assert acks(server.upload(terminal, batch)) == {new["id"]: "stored", old_same["id"]: "duplicate",
+                                                     old_changed["id"]: "conflict"}
+    assert server.count("ratings") == 3
+    assert server.count("rating_conflicts") == 1
+
+
+def test_uuid_in_capitals_is_the_same_rating(server):
+    terminal = server.enroll()
+    rating = make_rating(terminal.id)
+    acks(server.upload(terminal, make_batch([rating])))
+    assert acks(server.upload(terminal, make_batch([{**rating, "id": rating["id"].upper()}]))) == \
+        {rating["id"]: "duplicate"}
+
+
+def test_one_invalid_rating_stores_nothing_of_the_batch(server):
+    terminal = server.enroll()
+    batch = make_batch([make_rating(terminal.id) for _ in range(4)] + [make_rating(terminal.id, rating="meh")])
+    answer = server.upload(terminal, batch)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "ratings.4.rating"
+    assert server.count("ratings") == 0
+    assert server.rows("terminals")[0]["last_seen_at"] is None  # not even the health
+
+
+def test_failure_inside_the_transaction_rolls_back_every_rating(server, monkeypatch):
+    """The ratings are inserted before the conflict rows; a failure after them undoes them."""
+    import server.ingest as ingest
+
+    terminal = server.enroll()
+    old = make_rating(terminal.id)
+    acks(server.upload(terminal, make_batch([old])))
+
+    class BrokenHashlib:
+        @staticmethod
+        def sha256(*args):
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ingest, "hashlib", BrokenHashlib)
+    fresh = [make_rating(terminal.id) for _ in range(3)]
+    answer = server.upload(terminal, make_batch(fresh + [{**old, "rating": "dissatisfied"}]))
+    assert answer.status_code == 500
+    assert answer.json()["ok"] is False and "server" in answer.json()["error"]
+    assert server.count("ratings") == 1
+
+
+def test_duplicate_id_inside_one_batch_is_refused(server):
+    terminal = server.enroll()
+    rating = make_rating(terminal.id)
+    answer = server.upload(terminal, make_batch([make_rating(terminal.id), rating, dict(rating)]))
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "ratings.2.id"
+    assert "twice" in answer.json()["error"]
+    assert server.count("ratings") == 0
+
+
+def test_empty_batch_is_a_heartbeat_updating_health(start_server):
+    clock = FakeClock()
+    server = start_server(clock=clock)
+    terminal = server.enroll()
+    batch = make_batch([], sent_at="2026-11-25T09:30:02.500Z",
+                       health={"pending": 42, "app_version": "0.2.0", "clock_synced": False,
+                               "last_error": "server unreachable: connection refused"})
+    answer = server.upload(terminal, batch)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["acks"] == []
+    assert answer.json()["received_at"] == "2026-11-25T09:30:00.000Z"
+    assert answer.json()["clock_offset_s"] == pytest.approx(2.5)
+    row, = server.rows("terminals")
+    assert row["last_seen_at"] == "2026-11-25T09:30:00.000Z"
+    assert (row["pending"], row["app_version"], row["clock_synced"], row["last_error"]) == \
+        (42, "0.2.0", False, "server unreachable: connection refused")
+    assert row["clock_offset_s"] == pytest.approx(2.5)
+    assert server.count("ratings") == 0
+
+
+def test_rating_of_another_terminal_is_403_and_nothing_stored(server):
+    mine, other = server.enroll(), server.enroll()
+    answer = server.upload(mine, make_batch([make_rating(mine.id), make_rating(other.id)]))
+    assert answer.status_code == 403
+    assert answer.json()["field"] == "ratings.1.terminal_id"
+    assert server.count("ratings") == 0
+
+
+def test_concurrent_identical_uploads_store_each_rating_once(server):
+    """The UNIQUE constraint decides, not a check-then-insert: racing resends never store twice."""
+    terminal = server.enroll()
+    batch = make_batch([make_rating(terminal.id) for _ in range(50)])
+    results = []
+
+    def send():
+        import requests
+        results.append(requests.post(server.url + "/api/v1/batches", json=batch, headers=terminal.headers,
+                                     timeout=60))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(answer.status_code == 200 for answer in results), [a.text for a in results]
+    statuses = [ack["status"] for answer in results for ack in answer.json()["acks"]]
+    assert statuses.count("stored") == 50
+    assert statuses.count("duplicate") == 50 * 5
+    assert server.count("ratings") == 50
+
+
+def test_full_batch_of_500_is_accepted(server):
+    terminal = server.enroll()
+    sent = [make_rating(terminal.id, monotonic_ns=1_000_000 * i) for i in range(500)]
+    assert len(acks(server.upload(terminal, make_batch(sent)))) == 500
+    assert server.count("ratings") == 500
