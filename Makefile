@@ -10,14 +10,13 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,server]'
 	touch $@
 
-# The terminal with mock pins (keys 1-9, 0 drive the buttons), a local
-# database under var/ and the demo config.
+# The whole system: a central server (SQLite under var/) in the background, a
+# terminal enrolled with it, the kiosk window with mock pins (keys 1-9, 0).
 demo: install
-	mkdir -p var
-	$(BIN)/kiosk run --config deploy/demo.toml --mock-pins --windowed
+	BIN=$(BIN) bash deploy/demo.sh
 
 test: install
 	$(BIN)/python -m pytest

@@ -26,6 +26,7 @@ import argparse
 import collections
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
         app.run()
     finally:
         terminal.close()
+        shutil.rmtree(work, ignore_errors=True)
     elapsed = time.perf_counter() - started
 
     import kivy
@@ -193,7 +195,7 @@ def main(argv=None) -> int:
         print(f"GL renderer: {glGetString(GL_RENDERER).decode()}")
     except Exception:  # the context is gone once the window closed
         pass
-    print(f"database: {config.storage.path} (WAL, synchronous=FULL)")
+    print("database: a SQLite file in a temporary folder (WAL, synchronous=FULL, removed after the run)")
     if failures:
         print("FAILURES:", *failures, sep="\n  ")
     if not both:

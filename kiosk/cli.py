@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def run(config_path, mock_pins, windowed):
              terminal.hardware_note, terminal.sync_note)
     if terminal.uploader is not None:
         terminal.uploader.start()
+    # systemd stops the terminal with SIGTERM: leave through the same door as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         from .ui.launch import launch
 

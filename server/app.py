@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync.protocol import API_PREFIX
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
+    app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
 
     app.include_router(health.router)
@@ -95,6 +97,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _database_down(_request: Request, exc: OperationalError):
         log.error("database error: %s", exc)
         return envelope(503, "the database is not answering; try again later", headers={"Retry-After": "30"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _overloaded(_request: Request, exc: PoolTimeout):
+        log.warning("no database connection free: %s", exc)
+        return envelope(503, "the server is overloaded; try again later", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _server_fault(_request: Request, exc: Exception):

@@ -11,7 +11,8 @@ lock upgrade. PostgreSQL is used through psycopg 3.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,8 @@ from .errors import DatabaseUnavailable
 from .settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: A request that waits longer than this for a database connection is answered 503 (overloaded).
+POOL_TIMEOUT_S = 10
 
 # Any constant: the key of the PostgreSQL advisory lock that orders ratings inserts (see ingest.py).
 RATINGS_INSERT_LOCK = 0x484C5241  # "HLRA"
@@ -38,12 +41,15 @@ def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:
     url = make_url(settings.db_url)
     if url.get_backend_name() == "sqlite":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                  "timeout": settings.sqlite_busy_timeout_ms / 1000})
+        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
+                               pool_timeout=POOL_TIMEOUT_S,
+                               connect_args={"check_same_thread": False,
+                                             "timeout": settings.sqlite_busy_timeout_ms / 1000})
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
     else:
         engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
-                               pool_pre_ping=True, connect_args={"connect_timeout": 10})
+                               pool_timeout=POOL_TIMEOUT_S,
+                               connect_args={"connect_timeout": 10})
     if migrate_schema:
         try:
             migrate(engine)
@@ -60,6 +66,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    # SQLite has one writer at a time. Threads of this process queue on a lock instead of on
+    # SQLite's busy handler, which polls with sleeps of up to 100 ms and collapses under load;
+    # busy_timeout still covers writers in other processes (the CLI).
+    engine.hl_write_lock = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy's "begin" event below emit BEGIN, so a writer can ask for IMMEDIATE.
@@ -69,6 +80,7 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: the ratings' UUID index stays in memory
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -85,12 +97,13 @@ def write_transaction(conn: Connection):
     """
     if conn.in_transaction():
         conn.commit()  # end the read transaction a lookup (e.g. authentication) began
-    conn.execution_options(hl_write=True)
-    try:
-        with conn.begin():
-            yield conn
-    finally:
-        conn.execution_options(hl_write=False)
+    with getattr(conn.engine, "hl_write_lock", None) or nullcontext():
+        conn.execution_options(hl_write=True)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.execution_options(hl_write=False)
 
 
 def lock_ratings_cursor(conn: Connection) -> None:

@@ -12,10 +12,11 @@ import math
 from collections.abc import Iterator
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from .accounts import Terminal, admin_for_token, terminal_for_token
+from .accounts import Terminal, admin_for_token, secret_hash, terminal_for_token
 from .errors import ApiError
 
 device_bearer = HTTPBearer(scheme_name="DeviceToken", auto_error=False,
@@ -27,7 +28,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def db_connection(request: Request) -> Iterator[Connection]:
-    """One connection per request, from the app's pool."""
+    """One connection for the whole request, from the app's pool (admin routes: read, then answer)."""
     with request.app.state.engine.connect() as conn:
         yield conn
 
@@ -37,22 +38,46 @@ async def received_ns(request: Request) -> int:
     return request.app.state.clock()
 
 
-def device_terminal(credentials: HTTPAuthorizationCredentials | None = Depends(device_bearer),
-                    conn: Connection = Depends(db_connection)) -> Terminal:
+async def device_terminal(request: Request,
+                          credentials: HTTPAuthorizationCredentials | None = Depends(device_bearer)) -> Terminal:
+    """The terminal whose device token came with the request.
+
+    Live tokens are remembered in the app (token hash → terminal), so a batch
+    costs no lookup of its own; a revocation is still seen by the very next
+    batch, because the ingest transaction updates the terminal's row only if
+    it is not revoked (see ``ingest_batch``) and forgets the token otherwise.
+    """
     if credentials is None:
         raise ApiError(401, "a device token is needed: Authorization: Bearer hl_dev_…", headers=_CHALLENGE)
-    terminal, revoked_at = terminal_for_token(conn, credentials.credentials)
-    if terminal is not None:
-        return terminal
-    if revoked_at is not None:
-        raise ApiError(401, f"this terminal's token was revoked on {revoked_at}; "
-                            "provision the terminal again with a new enrolment code", headers=_CHALLENGE)
-    if admin_for_token(conn, credentials.credentials)[0] is not None:
-        raise ApiError(403, "an admin token cannot do this; it needs a terminal's device token")
+    key = request.state.device_token_hash = secret_hash(credentials.credentials)
+    terminal = request.app.state.device_tokens.get(key)
+    if terminal is None:
+        terminal = await run_in_threadpool(lookup_device_token, request.app.state.engine, credentials.credentials)
+        request.app.state.device_tokens[key] = terminal
+    return terminal
+
+
+def lookup_device_token(engine: Engine, token: str) -> Terminal:
+    """The live terminal of ``token``, or :class:`ApiError` 401 (unknown, revoked) or 403 (an admin token)."""
+    with engine.connect() as conn:
+        terminal, revoked_at = terminal_for_token(conn, token)
+        if terminal is not None:
+            return terminal
+        if revoked_at is not None:
+            raise ApiError(401, f"this terminal's token was revoked on {revoked_at}; "
+                                "provision the terminal again with a new enrolment code", headers=_CHALLENGE)
+        if admin_for_token(conn, token)[0] is not None:
+            raise ApiError(403, "an admin token cannot do this; it needs a terminal's device token")
     raise ApiError(401, "the device token is not known to this server", headers=_CHALLENGE)
 
 
-def rate_limited_terminal(request: Request, terminal: Terminal = Depends(device_terminal)) -> Terminal:
+def forget_device_token(request: Request) -> None:
+    """Drop the request's device token from the app's memory (it was found revoked)."""
+    request.app.state.device_tokens.pop(request.state.device_token_hash, None)
+
+
+async def rate_limited_terminal(request: Request, terminal: Terminal = Depends(device_terminal)) -> Terminal:
+    # async: no I/O, so no trip through the thread pool
     wait_s = request.app.state.rate_limiter.take(terminal.id)
     if wait_s is not None:
         retry_after = max(1, math.ceil(wait_s))

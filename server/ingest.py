@@ -5,13 +5,15 @@ id twice in one batch, a rating taken after the batch was sent, numbers a
 database column cannot hold, text a database cannot store); :func:`ingest_batch`
 then writes everything in one transaction:
 
-1. ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` for all ratings: the
+1. The boot's base time is recorded (the lowest seen, i.e. the least network delay).
+2. The terminal's health is updated (a batch with no ratings is a heartbeat); the
+   update only touches a terminal that is not revoked, which is how a revocation
+   reaches a token the server remembers.
+3. ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` for all ratings: the
    database's UNIQUE constraint decides what is new, never a check-then-insert.
-2. Every id not inserted is compared with the stored row: identical → ``duplicate``;
+4. Every id not inserted is compared with the stored row: identical → ``duplicate``;
    different → ``conflict``, and the sent content is kept in ``rating_conflicts``
    (the stored rating is never overwritten).
-3. The boot's base time is recorded (the lowest seen, i.e. the least network delay).
-4. The terminal's health is updated (a batch with no ratings is a heartbeat).
 """
 
 from __future__ import annotations
@@ -19,18 +21,22 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import Connection, case, select, update
+from sqlalchemy import Connection, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.protocol import Ack, Batch, BatchReceipt
 
 from .accounts import Terminal
-from .db import lock_ratings_cursor
-from .errors import ApiError
+from .db import lock_ratings_cursor, write_transaction
+from .errors import ApiError, ServerError
 from .schema import RATING_CONTENT_FIELDS, boot_offsets, rating_conflicts, ratings, terminals
 from .timekeeping import NS_PER_S, correct_time, iso_from_ns, ns_from_iso
 
 INT64_MAX = 2**63 - 1
+
+
+class TerminalRevoked(ServerError, PermissionError):
+    """The terminal was revoked after its token was checked; nothing of the batch is kept."""
 
 
 def check_batch(batch: Batch, terminal: Terminal) -> None:
@@ -94,56 +100,121 @@ def _check_text(batch: Batch) -> None:
                            field=field)
 
 
-def _insert(conn: Connection):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert
+#: The columns a batch writes into ``ratings`` (the cursor is the database's).
+INSERT_COLUMNS = RATING_CONTENT_FIELDS + ("site", "counter", "received_at", "corrected_at", "time_quality")
+
+
+def _unnest_insert():
+    """PostgreSQL: all rows of a batch as one array per column, one short prepared statement.
+
+    A multi-row VALUES list is a new long statement text per batch size, which
+    psycopg re-parses on every call (its cache skips long queries); arrays
+    keep the text constant, so it is parsed and planned once.
+    """
+    dialect = postgresql.dialect()
+    arrays = ", ".join(f"CAST(:{name} AS {ratings.c[name].type.compile(dialect=dialect)}[])"
+                       for name in INSERT_COLUMNS)
+    return text(f"INSERT INTO ratings ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+                "ON CONFLICT (id) DO NOTHING RETURNING id")
+
+
+class _Statements:
+    """The ingest statements of one dialect, built once (SQLAlchemy then reuses their compiled form)."""
+
+    def __init__(self, dialect_name: str):
+        insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        self.by_column = dialect_name == "postgresql"
+        self.insert_ratings = (_unnest_insert() if self.by_column else
+                               insert(ratings).on_conflict_do_nothing(index_elements=["id"]).returning(ratings.c.id))
+        self.stored_content = select(*[ratings.c[name] for name in RATING_CONTENT_FIELDS]).where(
+            ratings.c.id.in_(bindparam("ids", expanding=True)))
+        self.insert_conflicts = insert(rating_conflicts).on_conflict_do_nothing(
+            index_elements=["rating_id", "content_sha256"])
+        self.boot_bases = select(boot_offsets.c.boot_id, boot_offsets.c.base_ns).where(
+            boot_offsets.c.terminal_id == bindparam("terminal_id"),
+            boot_offsets.c.boot_id.in_(bindparam("boot_ids", expanding=True)))
+        # The boot's base: keep the lowest (the batch that spent least time on the network).
+        upsert = insert(boot_offsets)
+        self.record_boot_base = upsert.on_conflict_do_update(
+            index_elements=["terminal_id", "boot_id"],
+            set_={"base_ns": case((upsert.excluded.base_ns < boot_offsets.c.base_ns, upsert.excluded.base_ns),
+                                  else_=boot_offsets.c.base_ns),
+                  "updated_at": upsert.excluded.updated_at})
+        self.update_health = update(terminals).where(
+            terminals.c.id == bindparam("terminal_id"), terminals.c.revoked_at.is_(None)).values(
+            last_seen_at=bindparam("last_seen_at"), app_version=bindparam("app_version"),
+            pending=bindparam("pending"), clock_synced=bindparam("clock_synced"),
+            clock_offset_s=bindparam("clock_offset_s"), last_error=bindparam("last_error"),
+            last_boot_id=bindparam("last_boot_id"))
+
+
+_STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
 
 
 def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int) -> BatchReceipt:
-    """Store ``batch`` from ``terminal`` in one transaction (the caller opens and commits it).
+    """Store ``batch`` from ``terminal`` in one write transaction on ``conn``; return the receipt.
 
     ``received_ns`` is the server's clock when the request arrived. The batch
-    must have passed :func:`check_batch`.
+    must have passed :func:`check_batch`. Raises :class:`TerminalRevoked`
+    (nothing stored) if the terminal was revoked meanwhile.
+
+    Rows are prepared before the transaction, so the write lock (SQLite's, or
+    the cursor lock on PostgreSQL) is held only for the statements and the commit.
     """
+    sql = _STATEMENTS[conn.dialect.name]
     received_at = iso_from_ns(received_ns)
     clock_offset_s = (ns_from_iso(batch.sent_at) - received_ns) / NS_PER_S
-    insert = _insert(conn)
-    boot_base_ns = received_ns - batch.monotonic_ns
+
+    earlier_boots = {r.boot_id for r in batch.ratings} - {batch.boot_id}
+    bases: dict[str, int] = {}
+    if earlier_boots:
+        # A base only ever decreases, by a few milliseconds: reading it before the write is safe.
+        bases = dict(conn.execute(sql.boot_bases, {"terminal_id": terminal.id,
+                                                   "boot_ids": sorted(earlier_boots)}).all())
+    sent: dict[str, dict] = {}
+    uuids = {}
+    rows = []
+    for rating in batch.ratings:
+        content = {"id": str(rating.id), "terminal_id": rating.terminal_id, "rating": rating.rating,
+                   "reason": rating.reason, "reason_outcome": rating.reason_outcome, "source": rating.source,
+                   "created_at": rating.created_at, "boot_id": rating.boot_id,
+                   "monotonic_ns": rating.monotonic_ns, "clock_synced": rating.clock_synced,
+                   "filtered": rating.filtered}
+        sent[content["id"]] = content
+        uuids[content["id"]] = rating.id
+        corrected_at, quality = correct_time(
+            created_at=rating.created_at, clock_synced=rating.clock_synced, rating_boot=rating.boot_id,
+            rating_monotonic_ns=rating.monotonic_ns, batch_boot=batch.boot_id,
+            batch_monotonic_ns=batch.monotonic_ns, received_ns=received_ns,
+            known_base_ns=bases.get(rating.boot_id))
+        rows.append({**content, "site": terminal.site, "counter": terminal.counter,
+                     "received_at": received_at, "corrected_at": corrected_at, "time_quality": quality})
+    if sql.by_column:
+        rows = {name: [row[name] for row in rows] for name in INSERT_COLUMNS}
+    health = batch.health
 
     acks: list[Ack] = []
-    if batch.ratings:
-        earlier_boots = {r.boot_id for r in batch.ratings} - {batch.boot_id}
-        bases: dict[str, int] = {}
-        if earlier_boots:
-            bases = dict(conn.execute(
-                select(boot_offsets.c.boot_id, boot_offsets.c.base_ns)
-                .where(boot_offsets.c.terminal_id == terminal.id, boot_offsets.c.boot_id.in_(earlier_boots))
-            ).tuples().all())
-
-        sent: dict[str, dict] = {}
-        rows = []
-        for rating in batch.ratings:
-            dumped = rating.content()
-            content = {name: dumped[name] for name in RATING_CONTENT_FIELDS}
-            sent[content["id"]] = content
-            corrected_at, quality = correct_time(
-                created_at=rating.created_at, clock_synced=rating.clock_synced, rating_boot=rating.boot_id,
-                rating_monotonic_ns=rating.monotonic_ns, batch_boot=batch.boot_id,
-                batch_monotonic_ns=batch.monotonic_ns, received_ns=received_ns,
-                known_base_ns=bases.get(rating.boot_id))
-            rows.append({**content, "site": terminal.site, "counter": terminal.counter,
-                         "received_at": received_at, "corrected_at": corrected_at, "time_quality": quality})
-
+    with write_transaction(conn):
+        # Health and the boot's base first: the ratings insert holds the cursor lock until the commit.
+        conn.execute(sql.record_boot_base, {"terminal_id": terminal.id, "boot_id": batch.boot_id,
+                                            "base_ns": received_ns - batch.monotonic_ns,
+                                            "first_seen_at": received_at, "updated_at": received_at})
+        touched = conn.execute(sql.update_health, {
+            "terminal_id": terminal.id, "last_seen_at": received_at, "app_version": health.app_version,
+            "pending": health.pending, "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
+            "last_error": health.last_error, "last_boot_id": batch.boot_id})
+        if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
+            raise TerminalRevoked(f"terminal {terminal.id} is revoked")
+        if not sent:
+            return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at,
+                                                clock_offset_s=clock_offset_s)
         lock_ratings_cursor(conn)
-        statement = insert(ratings).on_conflict_do_nothing(index_elements=["id"]).returning(ratings.c.id)
-        inserted = set(conn.execute(statement, rows).scalars().all())
+        inserted = set(conn.execute(sql.insert_ratings, rows).scalars().all())
 
         others = [rating_id for rating_id in sent if rating_id not in inserted]
         stored: dict[str, dict] = {}
         if others:
-            columns = [ratings.c[name] for name in RATING_CONTENT_FIELDS]
-            stored = {row["id"]: dict(row) for row in
-                      conn.execute(select(*columns).where(ratings.c.id.in_(others))).mappings()}
+            stored = {row["id"]: dict(row) for row in conn.execute(sql.stored_content, {"ids": others}).mappings()}
         conflicts = []
         for rating_id, content in sent.items():
             if rating_id in inserted:
@@ -152,27 +223,11 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
                 status = "duplicate"
             else:
                 status = "conflict"
-                text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+                document = json.dumps(content, sort_keys=True, ensure_ascii=False)
                 conflicts.append({"rating_id": rating_id, "terminal_id": terminal.id, "received_at": received_at,
-                                  "content": text,
-                                  "content_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
-            acks.append(Ack(id=rating_id, status=status))
+                                  "content": document,
+                                  "content_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest()})
+            acks.append(Ack.model_construct(id=uuids[rating_id], status=status))
         if conflicts:
-            conn.execute(insert(rating_conflicts).on_conflict_do_nothing(
-                index_elements=["rating_id", "content_sha256"]), conflicts)
-
-    # The boot's base: keep the lowest (the batch that spent least time on the network).
-    upsert = insert(boot_offsets).values(terminal_id=terminal.id, boot_id=batch.boot_id, base_ns=boot_base_ns,
-                                         first_seen_at=received_at, updated_at=received_at)
-    conn.execute(upsert.on_conflict_do_update(
-        index_elements=["terminal_id", "boot_id"],
-        set_={"base_ns": case((upsert.excluded.base_ns < boot_offsets.c.base_ns, upsert.excluded.base_ns),
-                              else_=boot_offsets.c.base_ns),
-              "updated_at": upsert.excluded.updated_at}))
-
-    health = batch.health
-    conn.execute(update(terminals).where(terminals.c.id == terminal.id).values(
-        last_seen_at=received_at, app_version=health.app_version, pending=health.pending,
-        clock_synced=health.clock_synced, clock_offset_s=clock_offset_s, last_error=health.last_error,
-        last_boot_id=batch.boot_id))
-    return BatchReceipt(acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)
+            conn.execute(sql.insert_conflicts, conflicts)
+    return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)

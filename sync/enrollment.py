@@ -24,7 +24,7 @@ def enroll(server_url: str, code: str, *, session: requests.Session, app_version
                               "check the address, or set [server] ca_bundle for a private CA") from None
     except requests.RequestException as exc:
         raise EnrollmentError(f"cannot reach {server_url} ({_short(exc)}); check the network and the address") from None
-    if response.status_code != 200:
+    if response.status_code not in (200, 201):
         raise EnrollmentError(f"the server refused the code ({response.status_code}: {_message(response)})")
     try:
         return EnrollmentReceipt.model_validate_json(response.content)

@@ -18,8 +18,8 @@ from .protocol import Rating
 
 migrations = Migrations("sync")
 
-RATING_FIELDS = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
-                 "boot_id", "monotonic_ns", "clock_synced", "filtered")
+#: The protocol's rating fields, in the model's order: the columns the uploader reads.
+RATING_FIELDS = tuple(Rating.model_fields)
 
 
 @migrations()
@@ -43,15 +43,19 @@ class LocalRatings:
             self.db = Database(conn)
         migrations.apply(self.db)
 
-    def pending(self, limit: int) -> list[Rating]:
-        """Sealed, unacknowledged, not quarantined ratings, oldest stored first."""
+    def pending(self, limit: int) -> list[dict]:
+        """Sealed, unacknowledged, not quarantined ratings, oldest stored first.
+
+        Plain dicts with exactly the fields of :class:`sync.protocol.Rating`
+        (the server validates each one; the terminal wrote them itself).
+        """
         rows = self.db.execute(
             f"SELECT {', '.join(RATING_FIELDS)} FROM ratings INDEXED BY idx_ratings_unsynced"
             " WHERE sealed = 1 AND synced_at IS NULL"
             " AND id NOT IN (SELECT id FROM sync_quarantine) ORDER BY rowid LIMIT ?",
             [limit],
         ).fetchall()
-        return [Rating.model_validate(dict(zip(RATING_FIELDS, row)), strict=False) for row in rows]
+        return [dict(zip(RATING_FIELDS, row)) for row in rows]
 
     def pending_count(self) -> int:
         return self.db.execute(

@@ -44,14 +44,15 @@ def now_iso() -> str:
 def make_session(*, ca_bundle: str | None = None) -> requests.Session:
     """A session with the retry policy mounted where it can be seen.
 
-    Quick retries for a dropped connection or a 502/503/504 within one
-    attempt; the uploader's own backoff handles everything longer. POST is
+    Quick retries for a refused connection or a 502/503/504 within one
+    attempt; the uploader's own backoff handles everything longer, Retry-After
+    included (urllib3 would otherwise sleep it inside the request). POST is
     retried because a batch is idempotent (ids are made on the terminal).
     """
     session = requests.Session()
     retry = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5,
                   status_forcelist=(502, 503, 504), allowed_methods=None,
-                  respect_retry_after_header=True, raise_on_status=False)
+                  respect_retry_after_header=False, raise_on_status=False)
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -122,13 +123,14 @@ class Uploader:
         """Send the next batch of pending ratings (a heartbeat when there are none)."""
         ratings = self.local.pending(self.batch_size)
         stamp = self.stamp()
-        batch = Batch(
-            sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
-            health=Health(pending=self.local.pending_count(), app_version=self.app_version,
-                          clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error),
-            ratings=ratings,
-        )
-        attempt = self._post(batch)
+        health = Health(pending=self.local.pending_count(), app_version=self.app_version,
+                        clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error)
+        # The envelope goes through the protocol model; the ratings are the
+        # terminal's own rows, dumped as they are (the server validates them).
+        envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
+                         health=health).model_dump(mode="json")
+        envelope["ratings"] = ratings
+        attempt = self._post(envelope)
         self.state.last_attempt_at = now_iso()
         if attempt.ok:
             self.local.acknowledge(list(attempt.acks.items()), now_iso())
@@ -150,8 +152,8 @@ class Uploader:
         self._save()
         return attempt
 
-    def _post(self, batch: Batch) -> Attempt:
-        body = batch.model_dump_json().encode()
+    def _post(self, batch: dict) -> Attempt:
+        body = json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             response = self.session.post(
                 f"{self.server_url}{API_PREFIX}/batches", data=body, timeout=self.timeout,
@@ -179,10 +181,10 @@ class Uploader:
         except ValidationError:
             return Attempt(False, error="the answer was not a Hài Lòng receipt (a captive portal or proxy page?)")
         acks = {str(ack.id): ack.status for ack in receipt.acks}
-        if set(acks) != {str(r.id) for r in batch.ratings}:
+        if set(acks) != {r["id"] for r in batch["ratings"]}:
             return Attempt(False, error="the receipt does not acknowledge exactly the ratings sent")
         self.state.clock_offset_s = receipt.clock_offset_s
-        return Attempt(True, sent=len(batch.ratings), acks=acks)
+        return Attempt(True, sent=len(batch["ratings"]), acks=acks)
 
     # -- loops --------------------------------------------------------------
     def drain(self, *, max_failures: int = 1) -> dict:

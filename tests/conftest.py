@@ -172,8 +172,11 @@ def start_kiosk(tmp_path):
 
     started = []
 
-    def start(*, windowed: bool = True, **sections) -> KioskDriver:
-        terminal = open_terminal(parse_config(kiosk_config_data(tmp_path, **sections)), mock_pins=True)
+    def start(*, windowed: bool = True, sync: bool = False, **sections) -> KioskDriver:
+        terminal = open_terminal(parse_config(kiosk_config_data(tmp_path, **sections)), mock_pins=True,
+                                 sync=sync)
+        if terminal.uploader is not None:
+            terminal.uploader.start()
         try:
             driver = KioskDriver(terminal, windowed=windowed)
         except BaseException:

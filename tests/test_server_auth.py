@@ -74,9 +74,14 @@ def test_revoked_message_says_what_to_do(fleet):
 
 
 def test_revoking_takes_effect_at_once(server):
+    """The server remembers live tokens; the next batch after a revocation is still refused, whole."""
     terminal = server.enroll()
-    assert server.upload(terminal, make_batch([])).status_code == 200
+    assert server.upload(terminal, make_batch([make_rating(terminal.id)])).status_code == 200
     server.revoke(terminal.id)
+    refused = server.upload(terminal, make_batch([make_rating(terminal.id)]))
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["error"]
+    assert server.count("ratings") == 1
     assert server.upload(terminal, make_batch([])).status_code == 401
 
 

@@ -8,7 +8,12 @@ Screenshots of every screen land in ``tests/output/screens/``.
 from __future__ import annotations
 
 import ast
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -234,7 +239,7 @@ def test_escape_does_not_stop_the_app(start_kiosk):
 
 
 @ui
-def test_kiosk_mode_hides_the_cursor_and_refuses_to_close(start_kiosk):
+def test_kiosk_mode_hides_the_cursor_and_stops_on_sigterm(start_kiosk):
     from kivy.core.window import Window
 
     kiosk = start_kiosk(windowed=False, display={"kiosk": True})
@@ -242,7 +247,9 @@ def test_kiosk_mode_hides_the_cursor_and_refuses_to_close(start_kiosk):
         assert kiosk.app.kiosk_mode
         assert Window.show_cursor is False
         assert Window.allow_screensaver is False
-        assert Window.dispatch("on_request_close")
+        assert Window.dispatch("on_request_close", source="keyboard")  # refused
+        # SDL turns SIGTERM (systemctl stop) into a plain quit request: allowed.
+        assert not Window.dispatch("on_request_close")
     finally:
         Window.show_cursor = True
         Window.allow_screensaver = True
@@ -274,6 +281,33 @@ def test_language_toggle_switches_every_label_live(start_kiosk):
     kiosk.touch(toggle)
     assert kiosk.widget("home", "question").text == TEXTS["vi"]["question"]
     assert kiosk.rows() == []
+
+
+@ui
+def test_kiosk_run_stops_cleanly_on_sigterm(tmp_path):
+    # The real command, in kiosk mode, in its own process: SDL catches SIGTERM
+    # and the app must turn it into a clean stop (exit 0, store closed).
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "kiosk.db"}"\n[display]\nkiosk = true\n', encoding="utf-8")
+    env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy")}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config), "--mock-pins"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        for line in proc.stderr:
+            lines.append(line)
+            if "first frame drawn" in line or time.monotonic() > deadline:
+                break
+        assert any("first frame drawn" in line for line in lines), "".join(lines[-20:])
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, rest[-2000:]
+    assert "stopped" in rest
 
 
 # -- service screen ------------------------------------------------------------------------

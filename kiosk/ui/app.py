@@ -59,6 +59,15 @@ class KeepRunning(ExceptionHandler):
         return ExceptionManager.PASS
 
 
+def sync_state_of(state) -> str:
+    """The indicator's word for an uploader's :class:`~sync.uploader.SyncState`."""
+    if state.auth_refused:
+        return "refused"
+    if state.failures_in_a_row:
+        return "failing"
+    return "ok" if state.last_success_at else "failing"
+
+
 class KioskApp(App):
     """The terminal's screens, wired to the objects of ``terminal``.
 
@@ -80,6 +89,8 @@ class KioskApp(App):
     #: Touches on the reason screen sooner than this after it appeared are
     #: ignored: the second tap of a double tap on "dissatisfied" is not a reason.
     reason_guard_s = NumericProperty(0.4)
+    #: The sync indicator's state: off, ok, failing or refused (see theme.SYNC_DOT).
+    sync_state = StringProperty("off")
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -133,6 +144,10 @@ class KioskApp(App):
             self._listening = True
         self._ticker = Clock.schedule_interval(self._tick, 0.1)
         self._follow_flow()
+        uploader = self.terminal.uploader
+        if uploader is not None:
+            self.sync_state = sync_state_of(uploader.state)
+            uploader.when_changed = self._on_sync_changed
 
     def on_stop(self):
         if self._ticker is not None:
@@ -222,6 +237,11 @@ class KioskApp(App):
         self.stop()
 
     # -- following the flow ---------------------------------------------
+    def _on_sync_changed(self, state, _pending) -> None:
+        # The uploader's thread: compute the word there, set it on Kivy's thread.
+        word = sync_state_of(state)
+        Clock.schedule_once(lambda _dt: setattr(self, "sync_state", word))
+
     def _on_flow_event(self, event) -> None:
         # Any thread, under the flow's lock: only hand over to Kivy's thread.
         self._follow()
@@ -265,6 +285,7 @@ class KioskApp(App):
         return key == ESCAPE  # Escape never quits
 
     def _request_close(self, _window, *args, source=None, **kwargs):
-        # In kiosk mode nothing closes the window but "Leave kiosk mode";
-        # a development window may still be closed by its title bar.
-        return self.kiosk_mode or source == "keyboard"
+        # Escape (source "keyboard") never closes. A plain quit request is let
+        # through: SDL turns SIGTERM into one, and `systemctl stop` must stop
+        # the terminal cleanly (a kiosk has no title bar to close it by).
+        return source == "keyboard"

@@ -43,3 +43,12 @@ TINT_PRESSED = {
     "satisfied": rgba("#C3D8F2"),
     "dissatisfied": rgba("#F4C7BF"),
 }
+
+#: The sync indicator: a small dot in the bottom-right corner, pale enough that
+#: a citizen does not notice it; a technician reads its colour.
+SYNC_DOT = {
+    "off": rgba("#B8C3D1", 0.6),      # not provisioned: nothing to upload to
+    "ok": rgba("#3E9B33", 0.45),      # the last upload or heartbeat went through
+    "failing": rgba("#D99A00", 0.8),  # retrying (no network, server busy)
+    "refused": rgba("#B8372A", 0.8),  # the server refused the token: re-provision
+}

@@ -12,16 +12,17 @@ only be a bug, and guessing which copy to keep would hide it.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 
 from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RATINGS, Batch, BatchReceipt, ErrorEnvelope
 
 from ..accounts import Terminal
 from ..bodies import json_body, read_model
-from ..db import write_transaction
-from ..dependencies import db_connection, rate_limited_terminal, received_ns
-from ..ingest import check_batch, ingest_batch
+from ..dependencies import forget_device_token, rate_limited_terminal, received_ns
+from ..errors import ApiError
+from ..ingest import TerminalRevoked, check_batch, ingest_batch
 
 router = APIRouter(tags=["terminals"])
 
@@ -30,13 +31,20 @@ router = APIRouter(tags=["terminals"])
              openapi_extra=json_body(Batch, f"at most {MAX_BATCH_RATINGS} ratings and {MAX_BATCH_BYTES} bytes"),
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 413, 415, 422, 429)})
 async def post_batch(request: Request, now_ns: int = Depends(received_ns),
-                     terminal: Terminal = Depends(rate_limited_terminal),
-                     conn: Connection = Depends(db_connection)) -> BatchReceipt:
+                     terminal: Terminal = Depends(rate_limited_terminal)) -> Response:
     batch = await read_model(request, Batch, max_bytes=MAX_BATCH_BYTES, max_items={"ratings": MAX_BATCH_RATINGS})
     check_batch(batch, terminal)
-    return await run_in_threadpool(_store, conn, terminal, batch, now_ns)
+    try:
+        receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, batch, now_ns)
+    except TerminalRevoked:
+        forget_device_token(request)
+        raise ApiError(401, "this terminal's token was revoked; provision the terminal again with a new "
+                            "enrolment code", headers={"WWW-Authenticate": "Bearer"}) from None
+    # Serialised by pydantic-core directly (the model is built by ingest_batch from checked values).
+    return Response(receipt.model_dump_json(), media_type="application/json")
 
 
-def _store(conn: Connection, terminal: Terminal, batch: Batch, now_ns: int) -> BatchReceipt:
-    with write_transaction(conn):
+def _store(engine: Engine, terminal: Terminal, batch: Batch, now_ns: int) -> BatchReceipt:
+    # A connection only for the write: none is held while the body streams in.
+    with engine.connect() as conn:
         return ingest_batch(conn, terminal, batch, received_ns=now_ns)

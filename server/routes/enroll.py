@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 
 from sync.protocol import Enrollment, EnrollmentReceipt, ErrorEnvelope
 
 from ..accounts import EnrollmentRefused, enroll_terminal
 from ..bodies import json_body, read_model
 from ..db import write_transaction
-from ..dependencies import db_connection, received_ns
+from ..dependencies import received_ns
 from ..errors import ApiError
 
 router = APIRouter(tags=["terminals"])
@@ -28,17 +28,16 @@ MAX_ENROLLMENT_BYTES = 4096
              summary="enrol a terminal with a one-time code",
              openapi_extra=json_body(Enrollment, "the code printed by `kiosk-server enroll-code`"),
              responses={code: {"model": ErrorEnvelope} for code in (401, 409, 410, 413, 415, 422)})
-async def enroll(request: Request, now_ns: int = Depends(received_ns),
-                 conn: Connection = Depends(db_connection)) -> EnrollmentReceipt:
+async def enroll(request: Request, now_ns: int = Depends(received_ns)) -> EnrollmentReceipt:
     enrollment = await read_model(request, Enrollment, max_bytes=MAX_ENROLLMENT_BYTES)
     if enrollment.app_version is not None and "\x00" in enrollment.app_version:
         raise ApiError(422, "app_version: contains a NUL character", field="app_version")
-    return await run_in_threadpool(_enroll, conn, enrollment, now_ns)
+    return await run_in_threadpool(_enroll, request.app.state.engine, enrollment, now_ns)
 
 
-def _enroll(conn: Connection, enrollment: Enrollment, now_ns: int) -> EnrollmentReceipt:
+def _enroll(engine: Engine, enrollment: Enrollment, now_ns: int) -> EnrollmentReceipt:
     try:
-        with write_transaction(conn):
+        with engine.connect() as conn, write_transaction(conn):
             new = enroll_terminal(conn, enrollment.code, app_version=enrollment.app_version, now_ns=now_ns)
     except EnrollmentRefused as exc:
         raise ApiError(exc.status, str(exc), field="code") from None

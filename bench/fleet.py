@@ -1,0 +1,409 @@
+"""Fleet load: 1,000 terminals upload batches of 50 at random moments to one server process.
+
+Each simulated terminal is enrolled over HTTP, then uploads batches of 50
+ratings at Poisson-distributed moments, so that the fleet offers a total load
+(5,000 ratings/s by default). A terminal sends one batch at a time, as the real
+uploader does; a batch due while its previous one is still in flight waits,
+and its latency is counted from the moment it was due (no coordinated omission).
+
+The server is ``kiosk-server serve`` in a separate process (one uvicorn worker,
+uvloop + httptools, no access log), on 127.0.0.1; the client is asyncio with a
+small raw HTTP/1.1 client over a pool of keep-alive connections (so the client
+costs little CPU on this 2-core machine). Backends: SQLite (a file under
+var/bench, WAL, synchronous=FULL) and PostgreSQL (a throwaway cluster with
+fsync on, or --postgres-url).
+
+For each backend: the target step, then a search for the highest offered load
+whose p99 stays ≤ 250 ms with ≥ 95 % of it achieved and no errors (×1.5 up,
+then bisection). Every step lasts --step-s seconds of arrivals (default 10) plus
+at most 8 s to drain. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/fleet.py [--backend sqlite|postgresql|both] [--terminals 1000] [--batch 50]
+        [--load 5000] [--step-s 10] [--p99-ms 250] [--postgres-url URL] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # ThrowawayPostgres lives with the test fixtures
+
+HOST = "127.0.0.1"
+DRAIN_S = 8.0
+
+
+# -- a minimal HTTP/1.1 client over asyncio streams ------------------------------------------------
+
+class HttpPool:
+    """Keep-alive connections to one host, reused by any task; a stale one is replaced once."""
+
+    def __init__(self, port: int, size: int):
+        self.port = port
+        self.size = size
+        self.idle: asyncio.Queue = asyncio.Queue()
+        self.opened = 0
+        self.slots = asyncio.Semaphore(size)
+
+    async def _open(self):
+        self.opened += 1
+        return await asyncio.open_connection(HOST, self.port)
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+        head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{self.port}", f"Content-Length: {len(body)}"]
+        if body:
+            head.append("Content-Type: application/json")
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        data = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        async with self.slots:
+            for attempt in range(2):
+                reused = not self.idle.empty()
+                reader, writer = self.idle.get_nowait() if reused else await self._open()
+                try:
+                    writer.write(data)
+                    status_line = await reader.readline()
+                    if not status_line:
+                        raise ConnectionResetError("closed by the server")
+                    status = int(status_line.split()[1])
+                    length, close = 0, False
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        name = name.strip().lower()
+                        if name == "content-length":
+                            length = int(value)
+                        elif name == "connection" and value.strip().lower() == "close":
+                            close = True
+                    payload = await reader.readexactly(length)
+                except (ConnectionError, asyncio.IncompleteReadError, OSError):
+                    writer.close()
+                    if reused and attempt == 0:
+                        continue  # the server closed an idle connection: try a fresh one
+                    raise
+                if close:
+                    writer.close()
+                else:
+                    self.idle.put_nowait((reader, writer))
+                return status, payload
+        raise ConnectionError("unreachable")
+
+    def close(self):
+        while not self.idle.empty():
+            self.idle.get_nowait()[1].close()
+
+
+# -- the simulated fleet -------------------------------------------------------------------------------
+
+@dataclass
+class SimTerminal:
+    id: str
+    token: str
+    boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.monotonic)
+
+    def batch(self, size: int) -> bytes:
+        now_ns = time.monotonic_ns()
+        base = int((self.started - 3600) * 1e9)  # pretend the terminal booted an hour before the run
+        mono = now_ns - base
+        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        ratings = [{"id": str(uuid.uuid4()), "terminal_id": self.id,
+                    "rating": ("very_satisfied", "satisfied", "dissatisfied")[i % 3],
+                    "reason": "processing_time" if i % 3 == 2 else None,
+                    "reason_outcome": "given" if i % 3 == 2 else None,
+                    "source": "button", "created_at": created, "boot_id": self.boot_id,
+                    "monotonic_ns": mono - (size - i) * 1_000_000, "clock_synced": 1, "filtered": 0}
+                   for i in range(size)]
+        return json.dumps({"sent_at": created, "boot_id": self.boot_id, "monotonic_ns": mono,
+                           "health": {"pending": size, "app_version": "bench", "clock_synced": True},
+                           "ratings": ratings}).encode()
+
+
+@dataclass
+class StepResult:
+    offered: float
+    achieved: float
+    p50_ms: float
+    p99_ms: float
+    batches: int
+    errors: int
+    late: int
+    server_cpu: float
+    client_cpu: float
+    db_cpu: float
+    scheduled: float  # ratings/s the Poisson draw actually offered in this step
+
+
+    def passed(self, p99_limit_ms: float) -> bool:
+        return (self.errors == 0 and self.late == 0 and self.p99_ms <= p99_limit_ms
+                and self.achieved >= 0.95 * self.scheduled)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def db_cpu_s() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL process on the machine (none with SQLite)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found[int(entry.name)] = process_cpu_s(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def db_cpu_delta(before: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in db_cpu_s().items())
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, batch_size: int,
+                   step_s: float, server_pid: int) -> StepResult:
+    rate_per_terminal = offered / batch_size / len(fleet)
+    latencies: list[float] = []
+    counts = {"ratings": 0, "errors": 0, "batches": 0}
+    scheduled = [0]
+    last_done = [0.0]
+    start = time.monotonic() + 0.2
+    end = start + step_s
+    rng = random.Random(20261125)  # the same arrival pattern, scaled, at every load
+
+    async def terminal_loop(terminal: SimTerminal):
+        due = start + rng.expovariate(rate_per_terminal)
+        headers = {"Authorization": f"Bearer {terminal.token}"}
+        while due < end:
+            scheduled[0] += 1
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = terminal.batch(batch_size)
+            try:
+                status, payload = await pool.request("POST", "/api/v1/batches", body, headers)
+                ok = status == 200 and payload.count(b'"stored"') == batch_size
+            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                ok = False
+            done = time.monotonic()
+            counts["batches"] += 1
+            if ok:
+                counts["ratings"] += batch_size
+                latencies.append(done - due)
+                last_done[0] = max(last_done[0], done)
+            else:
+                counts["errors"] += 1
+            due += rng.expovariate(rate_per_terminal)
+
+    cpu_server0, cpu_client0 = process_cpu_s(server_pid), time.process_time()
+    db_cpu0 = db_cpu_s()
+    tasks = [asyncio.ensure_future(terminal_loop(t)) for t in fleet]
+    _done, pending = await asyncio.wait(tasks, timeout=(end - time.monotonic()) + DRAIN_S)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    elapsed = max(end, last_done[0]) - start
+    return StepResult(offered=offered, achieved=counts["ratings"] / elapsed,
+                      p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
+                      batches=counts["batches"], errors=counts["errors"], late=len(pending),
+                      server_cpu=(process_cpu_s(server_pid) - cpu_server0) / elapsed,
+                      db_cpu=db_cpu_delta(db_cpu0) / elapsed, scheduled=scheduled[0] * batch_size / step_s,
+                      client_cpu=(time.process_time() - cpu_client0) / elapsed)
+
+
+def show(label: str, r: StepResult, p99_limit_ms: float) -> None:
+    verdict = "ok" if r.passed(p99_limit_ms) else "MISSED"
+    print(f"  {label:<6} offered {r.offered:>6,.0f} r/s (drawn {r.scheduled:>6,.0f})  achieved {r.achieved:>8,.0f} r/s  "
+          f"p50 {r.p50_ms:>7.1f} ms  p99 {r.p99_ms:>7.1f} ms  batches {r.batches:>5}  errors {r.errors}"
+          f"{f'  unfinished {r.late}' if r.late else ''}  cpu server {r.server_cpu:.0%}"
+          f"{f' postgres {r.db_cpu:.0%}' if r.db_cpu else ''} client {r.client_cpu:.0%}"
+          f"  {verdict}", flush=True)
+
+
+# -- server process ---------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_server(db_url: str, port: int, profile_to: str | None) -> subprocess.Popen:
+    code = "from server.cli import main; main()"
+    if profile_to:
+        code = (f"import cProfile, signal, sys; from server.cli import main\n"
+                f"p = cProfile.Profile(); p.enable()\n"
+                f"try: main()\nexcept SystemExit: pass\nfinally:\n    p.disable(); p.dump_stats({profile_to!r})")
+    process = subprocess.Popen([sys.executable, "-c", code, "serve", "--host", HOST, "--port", str(port),
+                                "--db", db_url, "--no-access-log"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server did not start: {process.stderr.read()[-2000:]}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start within 60 s")
+
+
+def issue_codes(db_url: str, n: int) -> list[str]:
+    from server.accounts import issue_enrollment_code
+    from server.db import open_engine, write_transaction
+    from server.settings import Settings
+
+    engine = open_engine(Settings(db_url=db_url))
+    with engine.connect() as conn, write_transaction(conn):
+        codes = [issue_enrollment_code(conn, site=f"Phường {i // 4 + 1}", counter=f"Quầy {i % 4 + 1}",
+                                       ttl_s=3600, now_ns=time.time_ns()) for i in range(n)]
+    engine.dispose()
+    return codes
+
+
+async def enroll_fleet(pool: HttpPool, codes: list[str]) -> list[SimTerminal]:
+    async def one(code):
+        status, payload = await pool.request("POST", "/api/v1/enroll", json.dumps({"code": code}).encode())
+        if status != 201:
+            raise RuntimeError(f"enrolment failed: {status} {payload[:200]!r}")
+        body = json.loads(payload)
+        return SimTerminal(body["terminal_id"], body["device_token"])
+    return list(await asyncio.gather(*(one(code) for code in codes)))
+
+
+async def settle(pool: HttpPool, server_pid: int, limit_s: float = 20.0) -> None:
+    """Wait until the server is idle (what a cut-off step left in flight is done) before the next step."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = process_cpu_s(server_pid)
+        await asyncio.sleep(0.5)
+        if process_cpu_s(server_pid) - before < 0.05:
+            return
+
+
+async def bench_backend(name: str, db_url: str, args) -> None:
+    port = free_port()
+    codes = issue_codes(db_url, args.terminals)
+    profile_to = str(ROOT / "var" / "bench" / f"fleet-{name}.prof") if args.profile else None
+    server = start_server(db_url, port, profile_to)
+    pool = HttpPool(port, size=args.connections)
+    try:
+        t0 = time.monotonic()
+        fleet = await enroll_fleet(pool, codes)
+        print(f"{name}: {len(fleet)} terminals enrolled in {time.monotonic() - t0:.1f} s; "
+              f"batches of {args.batch}, steps of {args.step_s:.0f} s, p99 limit {args.p99_ms:.0f} ms", flush=True)
+        target = await run_step(pool, fleet, offered=args.load, batch_size=args.batch, step_s=args.step_s,
+                                server_pid=server.pid)
+        show("target", target, args.p99_ms)
+        if args.no_search:
+            return
+        passing = target.offered if target.passed(args.p99_ms) else None
+        failing = None if passing else target.offered
+        load = target.offered * 1.5 if passing else target.offered / 1.5
+        for _ in range(args.search_steps):
+            await settle(pool, server.pid)
+            result = await run_step(pool, fleet, offered=load, batch_size=args.batch, step_s=args.step_s,
+                                    server_pid=server.pid)
+            show("search", result, args.p99_ms)
+            if result.passed(args.p99_ms):
+                passing = max(passing or 0, load)
+            else:
+                failing = min(failing or float("inf"), load)
+            if failing is None:
+                load *= 1.5
+            elif passing is None:
+                load /= 1.5
+            else:
+                if failing / passing < 1.1:
+                    break
+                load = (passing + failing) / 2
+        print(f"{name}: highest offered load with p99 ≤ {args.p99_ms:.0f} ms: "
+              f"{f'{passing:,.0f} ratings/s' if passing else 'none found'}"
+              f"{f' (first miss at {failing:,.0f})' if failing else ''}", flush=True)
+    finally:
+        pool.close()
+        server.send_signal(2)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if profile_to:
+            import pstats
+            print(f"--- server profile ({profile_to}) ---")
+            pstats.Stats(profile_to).sort_stats("cumulative").print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--terminals", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--load", type=float, default=5000, help="offered ratings/s of the target step")
+    parser.add_argument("--step-s", type=float, default=10.0, help="seconds of arrivals per step (≤ 12)")
+    parser.add_argument("--p99-ms", type=float, default=250.0)
+    parser.add_argument("--search-steps", type=int, default=6)
+    parser.add_argument("--no-search", action="store_true")
+    parser.add_argument("--connections", type=int, default=64, help="client keep-alive connections")
+    parser.add_argument("--postgres-url", help="a PostgreSQL role that may create databases; "
+                                               "default: a throwaway cluster (fsync on)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the server and print the top")
+    args = parser.parse_args()
+    args.step_s = min(args.step_s, 20.0 - DRAIN_S)
+
+    print(f"fleet bench: {os.cpu_count()} cores, Python {sys.version.split()[0]}, server and client on loopback")
+    workdir = Path(tempfile.mkdtemp(prefix="fleet-", dir=ROOT / "var" / "bench"
+                                    if (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True) is None
+                                    else None))
+    try:
+        if args.backend in ("sqlite", "both"):
+            asyncio.run(bench_backend("sqlite", f"sqlite:///{workdir / 'server.db'}", args))
+        if args.backend in ("postgresql", "both"):
+            cluster = None
+            admin_url = args.postgres_url
+            if admin_url is None:
+                from server_fixtures import ThrowawayPostgres
+                cluster = ThrowawayPostgres(durable=True).start()
+                admin_url = cluster.url
+            try:
+                import psycopg
+                from sqlalchemy.engine import make_url
+                name = f"hl_fleet_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute(f"CREATE DATABASE {name}")
+                url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+                try:
+                    asyncio.run(bench_backend("postgresql", url, args))
+                finally:
+                    with psycopg.connect(admin_url, autocommit=True) as conn:
+                        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make demo`: the whole system on one machine, on embedded defaults.
+#   1. a central server (SQLite under var/) in the background,
+#   2. a terminal enrolled with it automatically (config var/demo-terminal.toml),
+#   3. the kiosk window with mock pins (keys 1-9, 0),
+# and the server's address and an admin token printed. Closing the window stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+PORT=${DEMO_PORT:-8765}
+VAR=${DEMO_VAR:-var}
+SERVER_URL="http://127.0.0.1:${PORT}"
+SERVER_DB="sqlite:///${VAR}/demo-server.db"
+TERMINAL_CONFIG=${VAR}/demo-terminal.toml
+mkdir -p "$VAR"
+
+"$BIN/kiosk-server" serve --db "$SERVER_DB" --port "$PORT" >"$VAR/demo-server.log" 2>&1 &
+server_pid=$!
+stop_server() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; }
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+for _ in $(seq 1 100); do
+    if "$BIN/python" -c "import requests, sys; requests.get(sys.argv[1] + '/healthz', timeout=1).raise_for_status()" \
+        "$SERVER_URL" 2>/dev/null; then
+        break
+    fi
+    kill -0 "$server_pid" 2>/dev/null || { echo "demo: the server did not start; see $VAR/demo-server.log" >&2; exit 1; }
+    sleep 0.1
+done
+
+if [ ! -f "$TERMINAL_CONFIG" ] || ! grep -q "^url = \"$SERVER_URL\"" "$TERMINAL_CONFIG"; then
+    sed -e 's/^id = .*/id = "unprovisioned"/' -e "s|^path = .*|path = \"$VAR/kiosk.db\"|" \
+        deploy/demo.toml > "$TERMINAL_CONFIG"
+    printf '\n[server]\ntoken_file = "%s/device.token"\n' "$VAR" >> "$TERMINAL_CONFIG"
+    code=$("$BIN/kiosk-server" enroll-code --db "$SERVER_DB" --site "UBND phường Phúc La" --counter "Quầy 1" 2>/dev/null | sed -n 1p)
+    "$BIN/kiosk" provision --config "$TERMINAL_CONFIG" --server "$SERVER_URL" --code "$code" --force | sed -n 1p
+fi
+token=$("$BIN/kiosk-server" admin-token --db "$SERVER_DB" --name "demo $(date +%H%M%S)" 2>/dev/null)
+
+cat <<MSG
+
+  Hài Lòng demo
+  central server : $SERVER_URL   (API: $SERVER_URL/docs, log: $VAR/demo-server.log)
+  admin token    : $token
+  pull ratings   : curl -H "Authorization: Bearer $token" "$SERVER_URL/api/v1/ratings"
+  terminal       : keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
+  close the kiosk window to stop both.
+
+MSG
+"$BIN/kiosk" run --config "$TERMINAL_CONFIG" --mock-pins --windowed

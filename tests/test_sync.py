@@ -1,0 +1,371 @@
+"""Terminal to server, end to end, on a real uvicorn server (both database backends).
+
+Provision, press, upload, read back; the network's faults through a proxy;
+a clock years off that the network then sets.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import stat
+import time
+from datetime import datetime, timezone
+
+import pytest
+import requests
+import tomlkit
+from sqlite_utils import Database
+
+from fault_proxy import FaultProxy
+from kiosk.cli import main as kiosk_main
+from kiosk.flow import RatingFlow
+from kiosk.provisioning import provision_terminal
+from kiosk.store import RatingStore
+from kiosk.timekeeping import Stamp, iso_utc
+from server_fixtures import *  # noqa: F401,F403 - server_db_url, start_server, server, FakeClock
+from server_fixtures import FakeClock
+from sync.addresses import check_server_url
+from sync.errors import SyncConfigError
+from sync.local import LocalRatings
+from sync.uploader import Uploader, make_session
+
+BOOT = "boot-7f3a"
+
+
+class TerminalClock:
+    """The terminal's clocks, set by the test: a wall clock that may be wrong, and a monotonic one."""
+
+    def __init__(self, wall_ns: int, *, mono_ns: int = 5_000_000_000, synced: int = 1):
+        self.wall_ns, self.mono_ns, self.synced = wall_ns, mono_ns, synced
+
+    def advance(self, seconds: float) -> None:
+        self.wall_ns += int(seconds * 1e9)
+        self.mono_ns += int(seconds * 1e9)
+
+    def stamp(self) -> Stamp:
+        wall = datetime.fromtimestamp(self.wall_ns / 1e9, tz=timezone.utc)
+        return Stamp(iso_utc(wall), BOOT, self.mono_ns, self.synced)
+
+
+class Terminal:
+    """A terminal's core parts on a real SQLite file, uploading to ``url``."""
+
+    def __init__(self, tmp_path, terminal_id: str, token: str, url: str, *, clock=None, **uploader_options):
+        self.clock = clock or TerminalClock(time.time_ns())
+        self.store = RatingStore(tmp_path / "kiosk.db", terminal_id=terminal_id, clock=self.clock)
+        self.flow = RatingFlow(self.store, repeat_interval_s=0, thanks_s=0.5, clock=lambda: self.clock.mono_ns / 1e9)
+        self.local = LocalRatings(tmp_path / "kiosk.db")
+        options = {"timeout": (2.0, 2.0), "pause_s": 0, "rng": random.Random(7), **uploader_options}
+        self.uploader = Uploader(self.local, server_url=url, token=token, stamp=self.clock.stamp,
+                                 app_version="0.1.0", **options)
+
+    def press_many(self, n: int) -> list[str]:
+        ids = []
+        for i in range(n):
+            self.clock.advance(3)
+            event = self.flow.press(("very_satisfied", "satisfied", "dissatisfied")[i % 3])
+            if self.flow.screen == "reason":
+                self.flow.choose_reason("processing_time")
+            ids.append(event.rating_id)
+        return ids
+
+    def local_rows(self) -> dict[str, dict]:
+        return {r["id"]: r for r in self.store.db["ratings"].rows}
+
+    def close(self):
+        self.uploader.stop()
+        self.local.close()
+        self.store.close()
+
+
+@pytest.fixture
+def terminal_for(tmp_path):
+    made = []
+
+    def make(server, *, url=None, **options) -> Terminal:
+        enrolled = server.enroll()
+        terminal = Terminal(tmp_path, enrolled.id, enrolled.token, url or server.url, **options)
+        made.append(terminal)
+        return terminal
+
+    yield make
+    for terminal in made:
+        terminal.close()
+
+
+CONTENT = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at", "boot_id",
+           "monotonic_ns", "clock_synced", "filtered")
+
+
+def server_content(server) -> dict[str, tuple]:
+    return {r["id"]: tuple(r[k] for k in CONTENT) for r in server.rows("ratings")}
+
+
+def local_content(terminal) -> dict[str, tuple]:
+    return {i: tuple(r[k] for k in CONTENT) for i, r in terminal.local_rows().items()}
+
+
+def test_press_sync_and_read_back_the_same_ratings(server, terminal_for):
+    terminal = terminal_for(server)
+    terminal.press_many(12)
+    report = terminal.uploader.drain()
+    assert report["sent"] == 12 and report["pending"] == 0
+    assert server_content(server) == local_content(terminal)
+    assert all(r["synced_at"] for r in terminal.local_rows().values())
+    pulled = server.get("/api/v1/ratings", params={"limit": 100}, headers=server.admin_headers()).json()
+    assert {r["id"] for r in pulled["ratings"]} == set(terminal.local_rows())
+
+
+def test_unsealed_ratings_wait_for_their_reason(server, terminal_for):
+    terminal = terminal_for(server)
+    terminal.flow.press("dissatisfied")  # the citizen is still choosing
+    assert terminal.uploader.drain()["sent"] == 0 and server.count() == 0
+    terminal.flow.skip_reason()
+    assert terminal.uploader.drain()["sent"] == 1
+    assert server.rows("ratings")[0]["reason_outcome"] == "skipped"
+
+
+def test_batches_are_capped_and_sent_in_order(server, terminal_for):
+    terminal = terminal_for(server, batch_size=5)
+    ids = terminal.press_many(13)
+    report = terminal.uploader.drain()
+    assert (report["sent"], report["batches"]) == (13, 3)
+    by_cursor = sorted(server.rows("ratings"), key=lambda r: r["cursor"])
+    assert [r["id"] for r in by_cursor] == ids
+
+
+def test_heartbeat_reports_health_when_nothing_is_pending(server, terminal_for):
+    terminal = terminal_for(server)
+    attempt = terminal.uploader.send_batch()
+    assert attempt.ok and attempt.sent == 0
+    [row] = server.rows("terminals")
+    assert row["last_seen_at"] and row["app_version"] == "0.1.0" and row["pending"] == 0
+
+
+@pytest.mark.parametrize("faults", [
+    ["refuse", "refuse"],
+    ["stall"],
+    ["reset_before", "reset_before"],
+    ["reset_after", "reset_after", "reset_after"],
+    ["http_500", "http_500"],
+    ["http_429"],
+    ["html_200", "html_200"],
+    ["reset_after", "stall", "html_200", "http_500", "refuse", "reset_before", "http_429", "reset_after"],
+])
+def test_after_network_faults_the_server_holds_exactly_the_terminals_ratings(server, terminal_for, faults):
+    proxy = FaultProxy(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))).start()
+    try:
+        terminal = terminal_for(server, url=proxy.url, batch_size=4, session=make_session())
+        terminal.press_many(10)
+        proxy.inject(*faults)
+        for _ in range(60):
+            if terminal.local.pending_count() == 0:
+                break
+            terminal.uploader.send_batch()
+        assert terminal.local.pending_count() == 0
+        assert sorted(f for f in proxy.seen if f != "pass") == sorted(faults)  # every fault was met
+        assert server_content(server) == local_content(terminal)  # none missing, none twice, unchanged
+        assert server.count() == 10
+    finally:
+        proxy.stop()
+
+
+def test_a_captive_portal_page_is_not_a_delivery(server, terminal_for):
+    proxy = FaultProxy(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))).start()
+    try:
+        terminal = terminal_for(server, url=proxy.url)
+        terminal.press_many(3)
+        proxy.inject("html_200")
+        attempt = terminal.uploader.send_batch()
+        assert not attempt.ok and "captive portal" in attempt.error
+        assert terminal.local.pending_count() == 3
+        assert all(r["synced_at"] is None for r in terminal.local_rows().values())
+    finally:
+        proxy.stop()
+
+
+def test_retry_after_is_honoured(server, terminal_for):
+    proxy = FaultProxy(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), retry_after_s=42).start()
+    try:
+        terminal = terminal_for(server, url=proxy.url, backoff_base_s=0.01, backoff_cap_s=1)
+        terminal.press_many(1)
+        proxy.inject("http_429")
+        attempt = terminal.uploader.send_batch()
+        assert not attempt.ok and attempt.retry_after_s == 42
+        assert terminal.uploader.backoff_delay(attempt.retry_after_s) >= 42
+    finally:
+        proxy.stop()
+
+
+def test_backoff_is_full_jitter_and_capped(server, terminal_for):
+    terminal = terminal_for(server, backoff_base_s=1, backoff_cap_s=60)
+    uploader = terminal.uploader
+    for failures, ceiling in [(0, 1), (3, 8), (6, 60), (40, 60)]:
+        uploader.state.failures_in_a_row = failures
+        delays = [uploader.backoff_delay() for _ in range(300)]
+        assert max(delays) <= ceiling and min(delays) >= 0
+        assert max(delays) > ceiling * 0.8 and min(delays) < ceiling * 0.2  # spread over the whole range
+
+
+def test_a_revoked_token_slows_down_and_keeps_everything(server, terminal_for):
+    terminal = terminal_for(server, auth_retry_s=3600)
+    terminal.press_many(2)
+    server.revoke(terminal.store.terminal_id)
+    attempt = terminal.uploader.send_batch()
+    assert not attempt.ok and attempt.auth_refused and "re-provision" in attempt.error
+    assert terminal.uploader.backoff_delay() == 3600
+    assert terminal.local.pending_count() == 2
+    assert terminal.local.load_state()["auth_refused"] is True
+
+
+def test_a_conflict_is_kept_aside_and_not_resent(server, terminal_for):
+    terminal = terminal_for(server)
+    [rating_id, other_id] = terminal.press_many(2)
+    # Someone else's rating already holds this id on the server, with other content.
+    row = {k: v for k, v in terminal.local_rows()[rating_id].items() if k in CONTENT}
+    clash = {**row, "rating": "very_satisfied" if row["rating"] != "very_satisfied" else "satisfied"}
+    from server_fixtures import make_batch
+    assert server.upload(type("T", (), {"headers": {"Authorization": f"Bearer {terminal.uploader.token}"}})(),
+                         make_batch([clash])).status_code == 200
+    report = terminal.uploader.drain()
+    assert report["pending"] == 0 and report["quarantined"] == 1 and report["conflicts"] == 1
+    assert terminal.local.pending(10) == []  # not resent forever
+    assert terminal.local_rows()[rating_id]["synced_at"] is None  # kept, never marked delivered
+    assert server.rows("ratings", id=rating_id)[0]["rating"] == clash["rating"]  # nothing overwritten
+    assert server.count("rating_conflicts") == 1
+
+
+def test_a_clock_years_off_then_set_by_the_network_is_corrected(start_server, terminal_for):
+    truth = FakeClock()  # the server's clock is the truth
+    server = start_server(clock=truth)
+    boot_truth_ns = truth.now_ns - 3_600 * 10**9
+    five_years = 5 * 365 * 86_400 * 10**9
+    clock = TerminalClock(boot_truth_ns - five_years, mono_ns=20 * 10**9, synced=0)
+    terminal = terminal_for(server, clock=clock)
+    expected = {}
+    for i in range(20):
+        clock.advance(7)
+        if i == 10:  # the network sets the clock: the wall clock jumps five years
+            clock.wall_ns += five_years
+            clock.synced = 1
+        rating_id = terminal.flow.press("satisfied").rating_id
+        expected[rating_id] = boot_truth_ns + (clock.mono_ns - 20 * 10**9)
+    clock.advance(600)
+    truth.now_ns = boot_truth_ns + (clock.mono_ns - 20 * 10**9)  # the batch arrives at once
+    assert terminal.uploader.drain()["pending"] == 0
+    for row in server.rows("ratings"):
+        corrected = datetime.strptime(row["corrected_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        assert abs(corrected.timestamp() * 1e9 - expected[row["id"]]) < 1e9
+        assert row["time_quality"] == "exact"
+    assert abs(terminal.uploader.state.clock_offset_s) < 1
+
+
+@pytest.mark.parametrize("url,allowed", [
+    ("http://127.0.0.1:8080", True), ("http://localhost:8080/", True), ("http://[::1]:8080", True),
+    ("https://hailong.example.vn", True), ("http://192.168.1.20:8080", False),
+    ("http://hailong.example.vn", False), ("ftp://hailong.example.vn", False), ("hailong.example.vn", False),
+])
+def test_plain_http_only_to_loopback(url, allowed):
+    if allowed:
+        assert check_server_url(url) == url.rstrip("/")
+    else:
+        with pytest.raises(SyncConfigError):
+            check_server_url(url)
+
+
+def test_http_to_another_machine_when_explicitly_allowed():
+    assert check_server_url("http://192.168.1.20:8080", allow_http=True) == "http://192.168.1.20:8080"
+
+
+# -- provisioning and the technician's commands -------------------------------------------------------------
+
+def write_config(tmp_path, text: str = "") -> "os.PathLike":
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        "# Phúc La ward, counter 1 — technician's note\n[storage]\n"
+        f'path = "{tmp_path / "kiosk.db"}"\n[server]\ntoken_file = "{tmp_path / "device.token"}"\n' + text,
+        encoding="utf-8")
+    return path
+
+
+def test_provision_writes_id_address_and_a_private_token(server, tmp_path):
+    config_path = write_config(tmp_path)
+    store = RatingStore(tmp_path / "kiosk.db", terminal_id="unprovisioned")
+    early = store.record_press("satisfied", source="button")["id"]  # pressed before enrolment
+    store.close()
+    lines = provision_terminal(config_path, server.url, server.issue_code())
+    document = tomlkit.parse(config_path.read_text(encoding="utf-8"))
+    terminal_id = document["terminal"]["id"]
+    assert terminal_id != "unprovisioned" and document["server"]["url"] == server.url
+    assert document["terminal"]["site"] == "UBND phường Phúc La"
+    assert "technician's note" in config_path.read_text(encoding="utf-8")  # comments survive
+    token_file = tmp_path / "device.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert any("Enrolled as " + terminal_id in line for line in lines)
+    assert Database(tmp_path / "kiosk.db")["ratings"].get(early)["terminal_id"] == terminal_id
+
+
+def test_provision_refuses_a_bad_code_and_writes_nothing(server, tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    before = config_path.read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        kiosk_main(["provision", "--config", str(config_path), "--server", server.url, "--code", "WRONG-CODE"])
+    assert exit_info.value.code == 1 and "enrolment failed" in capsys.readouterr().err
+    assert config_path.read_text(encoding="utf-8") == before
+    assert not (tmp_path / "device.token").exists()
+
+
+def test_reprovisioning_needs_force(server, tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    provision_terminal(config_path, server.url, server.issue_code())
+    with pytest.raises(SystemExit) as exit_info:
+        kiosk_main(["provision", "--config", str(config_path), "--server", server.url, "--code", server.issue_code()])
+    assert exit_info.value.code == 1 and "--force" in capsys.readouterr().err
+    kiosk_main(["provision", "--config", str(config_path), "--server", server.url, "--code", server.issue_code(),
+                "--force"])
+    assert "Enrolled as" in capsys.readouterr().out
+
+
+def test_kiosk_sync_once_and_status_tell_the_technician(server, tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    provision_terminal(config_path, server.url, server.issue_code())
+    terminal_id = tomlkit.parse(config_path.read_text(encoding="utf-8"))["terminal"]["id"]
+    store = RatingStore(tmp_path / "kiosk.db", terminal_id=terminal_id)
+    for _ in range(7):
+        store.record_press("very_satisfied", source="touch")
+    store.close()
+    kiosk_main(["sync", "--once", "--config", str(config_path)])
+    out = capsys.readouterr().out
+    assert "Sent 7 rating(s)" in out and "Still waiting to upload: 0" in out
+    assert server.count() == 7
+    kiosk_main(["status", "--config", str(config_path)])
+    status = capsys.readouterr().out
+    assert f"Server: {server.url}; last upload: 20" in status and "Clock offset reported by the server" in status
+
+
+def test_kiosk_sync_once_without_a_server_says_what_to_do(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    RatingStore(tmp_path / "kiosk.db", terminal_id="x").close()
+    with pytest.raises(SystemExit) as exit_info:
+        kiosk_main(["sync", "--once", "--config", str(config_path)])
+    assert exit_info.value.code == 1 and "kiosk provision" in capsys.readouterr().err
+
+
+def test_the_uploader_thread_drains_through_faults_and_stops(server, terminal_for):
+    proxy = FaultProxy(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))).start()
+    try:
+        terminal = terminal_for(server, url=proxy.url, batch_size=3, backoff_base_s=0.05, backoff_cap_s=0.3,
+                                session=make_session())
+        proxy.inject("http_500", "reset_after", "html_200")
+        terminal.uploader.start()
+        terminal.press_many(9)
+        terminal.uploader.wake()
+        deadline = time.monotonic() + 30
+        while terminal.local.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        terminal.uploader.stop()
+        assert not terminal.uploader._thread.is_alive()
+        assert terminal.local.pending_count() == 0 and server_content(server) == local_content(terminal)
+    finally:
+        proxy.stop()
