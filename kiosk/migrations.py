@@ -38,3 +38,10 @@ def m001_create_ratings(db):
 @migrations()
 def m002_create_kiosk_meta(db):
     db["kiosk_meta"].create({"key": str, "value": str}, pk="key")
+
+
+@migrations()
+def m003_drop_pending_index(db):
+    # The uploader keeps its own partial index of unsynced rows (sync.local);
+    # a full index over every rating cost ~39 bytes per rating for nothing.
+    db.execute("DROP INDEX IF EXISTS idx_ratings_pending")

@@ -17,8 +17,9 @@ def enroll(server_url: str, code: str, *, session: requests.Session, app_version
     server_url = check_server_url(server_url, allow_http=allow_http)
     body = Enrollment(code=code.strip(), app_version=app_version).model_dump_json()
     try:
+        # verify= explicitly: requests lets $REQUESTS_CA_BUNDLE override session.verify.
         response = session.post(f"{server_url}{API_PREFIX}/enroll", data=body, timeout=TIMEOUT,
-                                headers={"Content-Type": "application/json"})
+                                verify=session.verify, headers={"Content-Type": "application/json"})
     except requests.exceptions.SSLError as exc:
         raise EnrollmentError(f"the server's TLS certificate was refused ({_short(exc)}); "
                               "check the address, or set [server] ca_bundle for a private CA") from None

@@ -157,6 +157,8 @@ class Uploader:
         try:
             response = self.session.post(
                 f"{self.server_url}{API_PREFIX}/batches", data=body, timeout=self.timeout,
+                # Explicitly: requests lets $REQUESTS_CA_BUNDLE override session.verify.
+                verify=self.session.verify,
                 headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
             )
         except requests.exceptions.SSLError as exc:

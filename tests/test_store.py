@@ -58,7 +58,7 @@ def test_migrations_are_named_and_applied_once(db_path):
     db = Database(db_path)
     applied = [r["name"] for r in db["_sqlite_migrations"].rows_where(order_by="id")]
     assert applied == [m.name for m in migrations._migrations]
-    assert applied == ["m001_create_ratings", "m002_create_kiosk_meta"]
+    assert applied == ["m001_create_ratings", "m002_create_kiosk_meta", "m003_drop_pending_index"]
 
 
 def test_file_is_wal_with_full_sync(store):
