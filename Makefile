@@ -25,6 +25,9 @@ bench: install
 	$(BIN)/python bench/press_latency.py
 	$(BIN)/python bench/ui_latency.py
 	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/sync_drain.py
+	$(BIN)/python bench/ui_sync.py
+	$(BIN)/python bench/fleet.py
 
 # One-folder PyInstaller bundle of the terminal: dist/kiosk/kiosk (see kiosk.spec).
 bundle: install

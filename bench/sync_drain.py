@@ -104,11 +104,13 @@ def run(args) -> None:
                             session=session, batch_size=defaults.batch_size, pause_s=defaults.pause_s)
         started = time.perf_counter()
         batches = 0
-        while local.pending_count():
+        while True:  # what Uploader.run does while a backlog is pending
             attempt = uploader.send_batch()
             batches += 1
             if not attempt.ok:
                 raise SystemExit(f"batch failed: {attempt.error}")
+            if attempt.pending == 0:
+                break
             time.sleep(uploader.pause_s)
         drain_s = time.perf_counter() - started
         left = local.pending_count()

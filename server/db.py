@@ -41,13 +41,13 @@ def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:
     url = make_url(settings.db_url)
     if url.get_backend_name() == "sqlite":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
+        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=4,
                                pool_timeout=POOL_TIMEOUT_S,
                                connect_args={"check_same_thread": False,
                                              "timeout": settings.sqlite_busy_timeout_ms / 1000})
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
     else:
-        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
+        engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=4,
                                pool_timeout=POOL_TIMEOUT_S,
                                connect_args={"connect_timeout": 10})
     if migrate_schema:

@@ -102,6 +102,8 @@ def _check_text(batch: Batch) -> None:
 
 #: The columns a batch writes into ``ratings`` (the cursor is the database's).
 INSERT_COLUMNS = RATING_CONTENT_FIELDS + ("site", "counter", "received_at", "corrected_at", "time_quality")
+#: Columns with one value for the whole batch (check_batch made sure of terminal_id).
+BATCH_COLUMNS = ("terminal_id", "site", "counter", "received_at")
 
 
 def _unnest_insert():
@@ -112,10 +114,11 @@ def _unnest_insert():
     keep the text constant, so it is parsed and planned once.
     """
     dialect = postgresql.dialect()
-    arrays = ", ".join(f"CAST(:{name} AS {ratings.c[name].type.compile(dialect=dialect)}[])"
-                       for name in INSERT_COLUMNS)
-    return text(f"INSERT INTO ratings ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest({arrays}) "
-                "ON CONFLICT (id) DO NOTHING RETURNING id")
+    per_row = [name for name in INSERT_COLUMNS if name not in BATCH_COLUMNS]
+    arrays = ", ".join(f"CAST(:{name} AS {ratings.c[name].type.compile(dialect=dialect)}[])" for name in per_row)
+    scalars = ", ".join(f"CAST(:{name} AS {ratings.c[name].type.compile(dialect=dialect)})" for name in BATCH_COLUMNS)
+    return text(f"INSERT INTO ratings ({', '.join(per_row + list(BATCH_COLUMNS))}) "
+                f"SELECT *, {scalars} FROM unnest({arrays}) ON CONFLICT (id) DO NOTHING RETURNING id")
 
 
 class _Statements:
@@ -189,8 +192,9 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
             known_base_ns=bases.get(rating.boot_id))
         rows.append({**content, "site": terminal.site, "counter": terminal.counter,
                      "received_at": received_at, "corrected_at": corrected_at, "time_quality": quality})
-    if sql.by_column:
-        rows = {name: [row[name] for row in rows] for name in INSERT_COLUMNS}
+    if sql.by_column and rows:
+        rows = {name: (rows[0][name] if name in BATCH_COLUMNS else [row[name] for row in rows])
+                for name in INSERT_COLUMNS}
     health = batch.health
 
     acks: list[Ack] = []

@@ -49,7 +49,7 @@ class Settings:
     ratings_page_max: int = _setting(10_000, "most ratings one GET /api/v1/ratings page returns")
     enroll_code_ttl_s: int = _setting(7 * 24 * 3600, "default lifetime of an enrolment code, seconds")
     sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock")
-    db_pool_size: int = _setting(8, "database connections kept open (PostgreSQL)")
+    db_pool_size: int = _setting(16, "database connections kept open (a few more may open under bursts)")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

@@ -84,6 +84,8 @@ class Attempt:
     error: str | None = None
     retry_after_s: float | None = None
     auth_refused: bool = False
+    #: Ratings still waiting after this attempt (counted once per batch: cheap to read).
+    pending: int = 0
 
 
 class Uploader:
@@ -122,8 +124,9 @@ class Uploader:
     def send_batch(self) -> Attempt:
         """Send the next batch of pending ratings (a heartbeat when there are none)."""
         ratings = self.local.pending(self.batch_size)
+        pending = self.local.pending_count() if len(ratings) == self.batch_size else len(ratings)
         stamp = self.stamp()
-        health = Health(pending=self.local.pending_count(), app_version=self.app_version,
+        health = Health(pending=pending, app_version=self.app_version,
                         clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error)
         # The envelope goes through the protocol model; the ratings are the
         # terminal's own rows, dumped as they are (the server validates them).
@@ -134,6 +137,8 @@ class Uploader:
         self.state.last_attempt_at = now_iso()
         if attempt.ok:
             self.local.acknowledge(list(attempt.acks.items()), now_iso())
+            # Conflicts leave the queue too (kept aside), so every sent rating is off it.
+            attempt.pending = pending - len(ratings)
             conflicts = sum(1 for s in attempt.acks.values() if s == "conflict")
             if conflicts:
                 log.warning("%d rating(s) conflict with what the server holds; kept aside locally", conflicts)
@@ -148,6 +153,7 @@ class Uploader:
             self.state.last_error = attempt.error
             self.state.auth_refused = attempt.auth_refused
             self.state.failures_in_a_row += 1
+            attempt.pending = pending
             log.warning("sync failed: %s", attempt.error)
         self._save()
         return attempt
@@ -193,13 +199,11 @@ class Uploader:
         """Send until nothing is pending (``kiosk sync --once``); stop after failures."""
         sent = failures = batches = 0
         while True:
-            if not self.local.pending(1) and batches:
-                break
             attempt = self.send_batch()
             batches += 1
             if attempt.ok:
                 sent += attempt.sent
-                if not self.local.pending(1):
+                if attempt.pending == 0:
                     break
             else:
                 failures += 1
@@ -219,15 +223,18 @@ class Uploader:
 
     def run(self) -> None:
         """Loop until :meth:`stop`: drain, pause between batches, heartbeat when idle."""
+        pending = None  # unknown until the first attempt
         while not self._stop.is_set():
             try:
-                pending = self.local.pending_count()
+                if pending == 0:
+                    pending = len(self.local.pending(1))  # anything new since the last batch?
                 idle = self._last_contact is not None and self.monotonic() - self._last_contact < self.heartbeat_s
                 if pending == 0 and idle:
-                    self._wait(min(self.heartbeat_s, 5.0))  # check for new ratings every few seconds
+                    self._wait(min(self.heartbeat_s, 5.0))  # look for new ratings every few seconds
                     continue
                 attempt = self.send_batch()
-                self._notify()
+                pending = attempt.pending
+                self._notify(attempt.pending)
                 self._wait(self.pause_s if attempt.ok else self.backoff_delay(attempt.retry_after_s))
             except Exception:  # never let the thread die: the next loop tries again
                 log.exception("uploader loop error")
@@ -251,9 +258,9 @@ class Uploader:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _notify(self) -> None:
+    def _notify(self, pending: int) -> None:
         if self.when_changed is not None:
-            self.when_changed(self.state, self.local.pending_count())
+            self.when_changed(self.state, pending)
 
     def _save(self) -> None:
         self.local.save_state(asdict(self.state))

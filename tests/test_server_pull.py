@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 
 import pytest
 
 from server_fixtures import *  # noqa: F403
+from sync.protocol import Batch
 
 
 def upload_many(server, terminal, n, per_batch=50):
@@ -146,3 +148,53 @@ def test_terminals_lists_health_and_revocation(start_server):
         "last_error": "timeout talking to the server"}
     assert listed[quiet.id]["revoked"] is True and listed[quiet.id]["last_seen_at"] is None
     assert listed[quiet.id]["counter"] == "Quầy 2"
+
+
+def test_a_later_batch_waits_for_an_uncommitted_earlier_one(server, monkeypatch):
+    """Cursors are visible in commit order: while one batch is inserted but not committed, the next
+    batch's insert waits, so a reader can never see cursor N+1 before N (PostgreSQL sequences alone
+    would allow that; the cursor lock prevents it, SQLite's single writer too)."""
+    import server.ingest as ingest
+    from server.accounts import Terminal
+
+    # Two terminals, so that nothing but the cursor lock orders them (not the terminal's row).
+    one, two = server.enroll(), server.enroll()
+    terminals = {one.id: Terminal(one.id, TERMINAL_SITE, TERMINAL_COUNTER),
+                 two.id: Terminal(two.id, TERMINAL_SITE, TERMINAL_COUNTER)}
+    first = Batch.model_validate(make_batch([make_rating(one.id)]))
+    second = Batch.model_validate(make_batch([make_rating(two.id)]))
+    inserted, release = threading.Event(), threading.Event()
+    holder = {}
+    original = ingest.Ack.model_construct
+
+    def slow_ack(*args, **kwargs):  # called inside the transaction, after the insert
+        if threading.get_ident() == holder.get("thread"):
+            inserted.set()
+            release.wait(20)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.Ack, "model_construct", slow_ack)
+
+    def ingest_in_thread(batch, results, hold=False):
+        if hold:
+            holder["thread"] = threading.get_ident()
+        with server.engine.connect() as conn:
+            terminal = terminals[batch.ratings[0].terminal_id]
+            results.append(ingest.ingest_batch(conn, terminal, batch, received_ns=time.time_ns()))
+
+    results_first, results_second = [], []
+    holding = threading.Thread(target=ingest_in_thread, args=(first, results_first, True))
+    holding.start()
+    assert inserted.wait(20)
+    following = threading.Thread(target=ingest_in_thread, args=(second, results_second))
+    following.start()
+    following.join(1.0)
+    try:
+        assert following.is_alive(), "the second batch committed while the first was still open"
+        assert server.count("ratings") == 0
+    finally:
+        release.set()
+        holding.join(20)
+        following.join(20)
+    cursors = {row["id"]: row["cursor"] for row in server.rows("ratings")}
+    assert cursors[str(first.ratings[0].id)] < cursors[str(second.ratings[0].id)]

@@ -159,6 +159,10 @@ def test_garbage_never_gets_a_500(server):
         answer = server.post("/api/v1/batches", data=body, headers={**terminal.headers, **JSON})
         assert 400 <= answer.status_code < 500 or answer.status_code == 200, (body, answer.text)
         assert answer.json()["ok"] is (answer.status_code == 200)
+    for body in bodies[::3] + [b'{"code": "' + rb'\ud800' * 10 + b'"}', rb'{"code": "hl_enr_\u0000xxxx"}']:
+        answer = server.post("/api/v1/enroll", data=body, headers=JSON)
+        assert 400 <= answer.status_code < 500, (body, answer.text)
+        assert answer.json()["ok"] is False
     for method, path in [("GET", "/api/v1/batches"), ("PUT", "/api/v1/batches"), ("DELETE", "/api/v1/ratings"),
                          ("GET", "/api/v1/nothing"), ("POST", "/api/v1/ratings")]:
         answer = server.http.request(method, server.url + path, headers=terminal.headers, timeout=30)
