@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from functools import lru_cache
+from itertools import chain
 
 from sqlalchemy import Connection, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -90,14 +93,23 @@ def _check_text(batch: Batch) -> None:
             return True
         return False
 
-    fields = [("boot_id", batch.boot_id), ("health.app_version", batch.health.app_version),
-              ("health.last_error", batch.health.last_error)]
-    for i, rating in enumerate(batch.ratings):
-        fields += [(f"ratings.{i}.terminal_id", rating.terminal_id), (f"ratings.{i}.boot_id", rating.boot_id)]
-    for field, value in fields:
+    def refuse(field: str):
+        raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
+                       field=field)
+
+    for field, value in (("boot_id", batch.boot_id), ("health.app_version", batch.health.app_version),
+                         ("health.last_error", batch.health.last_error)):
         if bad(value):
-            raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
-                           field=field)
+            refuse(field)
+    # The same order as the fields are named; a field name is only formatted for the one refused.
+    checked: set[str] = set()  # a batch repeats its terminal and boot ids: check each text once
+    for i, rating in enumerate(batch.ratings):
+        for name in ("terminal_id", "boot_id"):
+            value = getattr(rating, name)
+            if value not in checked:
+                if bad(value):
+                    refuse(f"ratings.{i}.{name}")
+                checked.add(value)
 
 
 #: The columns a batch writes into ``ratings`` (the cursor is the database's).
@@ -150,6 +162,40 @@ class _Statements:
             clock_offset_s=bindparam("clock_offset_s"), last_error=bindparam("last_error"),
             last_boot_id=bindparam("last_boot_id"))
 
+    def insert(self, conn: Connection, rows) -> set[str]:
+        """Insert a batch's rows (tuples in INSERT_COLUMNS order, or PostgreSQL's arrays); the ids inserted."""
+        if self.by_column:
+            return set(conn.execute(self.insert_ratings, rows).scalars().all())
+        # SQLite: multi-row VALUES through the driver, one statement text per chunk size (SQLite
+        # caches its compiled form); the same statement SQLAlchemy's insertmanyvalues would emit,
+        # without its per-row parameter processing (every column is plain text or integer).
+        inserted: set[str] = set()
+        for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+            chunk = rows[start:start + _SQLITE_ROWS_PER_INSERT]
+            result = conn.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(chain.from_iterable(chunk)))
+            inserted.update(result.scalars().all())
+        return inserted
+
+
+#: SQLite allows 32766 host parameters per statement since 3.32, 999 before.
+_SQLITE_ROWS_PER_INSERT = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(INSERT_COLUMNS)
+
+
+@lru_cache(maxsize=8)
+def _sqlite_insert(n_rows: int) -> str:
+    row = "(" + ", ".join("?" * len(INSERT_COLUMNS)) + ")"
+    return (f"INSERT INTO ratings ({', '.join(INSERT_COLUMNS)}) VALUES {', '.join([row] * n_rows)} "
+            "ON CONFLICT (id) DO NOTHING RETURNING id")
+
+
+def _content(rating_id: str, rating) -> dict:
+    """The fields that must match the stored row for a resend to count as identical."""
+    return {"id": rating_id, "terminal_id": rating.terminal_id, "rating": rating.rating,
+            "reason": rating.reason, "reason_outcome": rating.reason_outcome, "source": rating.source,
+            "created_at": rating.created_at, "boot_id": rating.boot_id,
+            "monotonic_ns": rating.monotonic_ns, "clock_synced": rating.clock_synced,
+            "filtered": rating.filtered}
+
 
 _STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
 
@@ -174,27 +220,26 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
         # A base only ever decreases, by a few milliseconds: reading it before the write is safe.
         bases = dict(conn.execute(sql.boot_bases, {"terminal_id": terminal.id,
                                                    "boot_ids": sorted(earlier_boots)}).all())
-    sent: dict[str, dict] = {}
-    uuids = {}
+    # One tuple per rating, in INSERT_COLUMNS order; the content dicts (for duplicates and
+    # conflicts) are built only for the ratings the database did not take.
+    batch_boot, batch_monotonic_ns = batch.boot_id, batch.monotonic_ns
+    site, counter = terminal.site, terminal.counter
+    by_id: dict[str, object] = {}
     rows = []
     for rating in batch.ratings:
-        content = {"id": str(rating.id), "terminal_id": rating.terminal_id, "rating": rating.rating,
-                   "reason": rating.reason, "reason_outcome": rating.reason_outcome, "source": rating.source,
-                   "created_at": rating.created_at, "boot_id": rating.boot_id,
-                   "monotonic_ns": rating.monotonic_ns, "clock_synced": rating.clock_synced,
-                   "filtered": rating.filtered}
-        sent[content["id"]] = content
-        uuids[content["id"]] = rating.id
+        rating_id = str(rating.id)
+        by_id[rating_id] = rating
         corrected_at, quality = correct_time(
             created_at=rating.created_at, clock_synced=rating.clock_synced, rating_boot=rating.boot_id,
-            rating_monotonic_ns=rating.monotonic_ns, batch_boot=batch.boot_id,
-            batch_monotonic_ns=batch.monotonic_ns, received_ns=received_ns,
+            rating_monotonic_ns=rating.monotonic_ns, batch_boot=batch_boot,
+            batch_monotonic_ns=batch_monotonic_ns, received_ns=received_ns,
             known_base_ns=bases.get(rating.boot_id))
-        rows.append({**content, "site": terminal.site, "counter": terminal.counter,
-                     "received_at": received_at, "corrected_at": corrected_at, "time_quality": quality})
+        rows.append((rating_id, rating.terminal_id, rating.rating, rating.reason, rating.reason_outcome,
+                     rating.source, rating.created_at, rating.boot_id, rating.monotonic_ns, rating.clock_synced,
+                     rating.filtered, site, counter, received_at, corrected_at, quality))
     if sql.by_column and rows:
-        rows = {name: (rows[0][name] if name in BATCH_COLUMNS else [row[name] for row in rows])
-                for name in INSERT_COLUMNS}
+        rows = {name: (rows[0][i] if name in BATCH_COLUMNS else [row[i] for row in rows])
+                for i, name in enumerate(INSERT_COLUMNS)}
     health = batch.health
 
     acks: list[Ack] = []
@@ -209,21 +254,21 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
             "last_error": health.last_error, "last_boot_id": batch.boot_id})
         if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
             raise TerminalRevoked(f"terminal {terminal.id} is revoked")
-        if not sent:
+        if not by_id:
             return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at,
                                                 clock_offset_s=clock_offset_s)
         lock_ratings_cursor(conn)
-        inserted = set(conn.execute(sql.insert_ratings, rows).scalars().all())
+        inserted = sql.insert(conn, rows)
 
-        others = [rating_id for rating_id in sent if rating_id not in inserted]
+        others = [rating_id for rating_id in by_id if rating_id not in inserted]
         stored: dict[str, dict] = {}
         if others:
             stored = {row["id"]: dict(row) for row in conn.execute(sql.stored_content, {"ids": others}).mappings()}
         conflicts = []
-        for rating_id, content in sent.items():
+        for rating_id, rating in by_id.items():
             if rating_id in inserted:
                 status = "stored"
-            elif stored.get(rating_id) == content:
+            elif stored.get(rating_id) == (content := _content(rating_id, rating)):
                 status = "duplicate"
             else:
                 status = "conflict"
@@ -231,7 +276,7 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
                 conflicts.append({"rating_id": rating_id, "terminal_id": terminal.id, "received_at": received_at,
                                   "content": document,
                                   "content_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest()})
-            acks.append(Ack.model_construct(id=uuids[rating_id], status=status))
+            acks.append(Ack.model_construct(id=rating.id, status=status))
         if conflicts:
             conn.execute(sql.insert_conflicts, conflicts)
     return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)

@@ -32,6 +32,7 @@ produce junk "exact" times.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Literal
 
 TimeQuality = Literal["exact", "device", "estimated"]
@@ -47,9 +48,18 @@ def iso_from_ns(ns: int) -> str:
     >>> iso_from_ns(1_795_599_012_345_678_901)
     '2026-11-25T09:30:12.345Z'
     """
+    # The date through datetime (cached: a batch's times fall on a day or two), the time of day
+    # by integer arithmetic (UTC has no leap seconds in epoch time): same text, a fraction of the cost.
     seconds, rest = divmod(ns, NS_PER_S)
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rest // 1_000_000:03d}Z"
+    days, second = divmod(seconds, 86_400)
+    hour, second = divmod(second, 3_600)
+    minute, second = divmod(second, 60)
+    return f"{_iso_date(days)}{hour:02d}:{minute:02d}:{second:02d}.{rest // 1_000_000:03d}Z"
+
+
+@lru_cache(maxsize=64)
+def _iso_date(days: int) -> str:
+    return datetime.fromtimestamp(days * 86_400, tz=timezone.utc).strftime("%Y-%m-%dT")
 
 
 def ns_from_iso(text: str) -> int:
