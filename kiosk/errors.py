@@ -14,7 +14,3 @@ class ConfigError(KioskError, ValueError):
 
 class StoreError(KioskError, OSError):
     """The local rating database cannot be opened or written."""
-
-
-class FlowError(KioskError, RuntimeError):
-    """An action that the rating flow cannot take in its current state."""

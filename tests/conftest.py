@@ -31,6 +31,26 @@ import pytest  # noqa: E402
 SCREENSHOTS = Path(__file__).parent / "output" / "screens"
 
 
+# -- time that tests move by hand (flow and hardware tests) ---------------------
+
+class FakeClock:
+    """A monotonic clock in seconds: ``clock()`` reads it, ``clock.advance(s)`` moves it."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
 # -- Kivy UI (tests/test_ui.py) ------------------------------------------------
 
 class KioskDriver:

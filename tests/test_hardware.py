@@ -34,16 +34,6 @@ BUZZER_PIN = 18
 CONFIG_REASONS = ["facilities", "unclear_guidance", "staff_attitude"]
 
 
-class FakeClock:
-    def __init__(self, start=1000.0):
-        self.now = start
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
 
 # -- fixtures: gpiozero's shape ------------------------------------------
 def close_all(things):
@@ -77,10 +67,6 @@ def factory(opened):
             if leaked:
                 pytest.fail("the test changed gpiozero's Device.pin_factory")
 
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
