@@ -10,7 +10,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,server]'
+	$(BIN)/pip install --quiet -e '.[dev,server,admin]'
 	touch $@
 
 # The whole system: a central server (SQLite under var/) in the background, a

@@ -28,7 +28,8 @@ from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
 from .errors import ApiError
 from .ratelimit import RateLimiter
-from .routes import batches, enroll, health, ratings, terminals
+from .dashboard import mount_dashboard
+from .routes import alerts, batches, enroll, health, ratings, reports, terminals
 from .settings import Settings
 from .version import SERVER_VERSION
 
@@ -60,8 +61,9 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
 
     app.include_router(health.router)
-    for resource in (enroll, batches, ratings, terminals):
+    for resource in (enroll, batches, ratings, terminals, reports, alerts):
         app.include_router(resource.router, prefix=API_PREFIX)
+    mount_dashboard(app)
     _install_error_handlers(app)
     _install_openapi(app)
     return app

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,6 +51,7 @@ class Settings:
     enroll_code_ttl_s: int = _setting(7 * 24 * 3600, "default lifetime of an enrolment code, seconds")
     sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock")
     db_pool_size: int = _setting(16, "database connections kept open (a few more may open under bursts)")
+    timezone: str = _setting("Asia/Ho_Chi_Minh", "the sites' time zone: report periods and hours are local to it")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -65,6 +67,10 @@ class Settings:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
         if self.sqlite_busy_timeout_ms < 0:
             raise SettingsError("sqlite_busy_timeout_ms: must not be negative")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"timezone: {self.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh") from None
         object.__setattr__(self, "db_url", normalise_db_url(self.db_url))
 
     @classmethod
