@@ -86,7 +86,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "ca_bundle": Key("str", "", "a private CA bundle to trust for the server's TLS certificate"),
         "allow_http": Key("bool", False, "allow plain http:// to a server that is not on this machine"),
         "batch_size": Key("count", 500, "ratings per upload batch, 1-500", minimum=1, maximum=500),
-        "pause_s": Key("seconds", 0.01, "pause between two batches while draining a backlog"),
+        "pause_s": Key("seconds", 0.01, "rest left to the server between its answer and the next batch while draining a backlog"),
         "heartbeat_s": Key("seconds", 300.0, "with nothing to send, report health this often", minimum=10.0),
     },
     "service": {

@@ -43,7 +43,8 @@ class Rating(BaseModel):
 
     model_config = _STRICT
 
-    id: UUID = Field(description="made by the terminal when the press was stored; never changes")
+    # JSON has no UUID type: the text form is accepted even though the model is strict.
+    id: UUID = Field(strict=False, description="made by the terminal when the press was stored; never changes")
     terminal_id: str = Field(min_length=1, max_length=64)
     rating: RatingCode
     reason: ReasonCode | None = None
@@ -54,17 +55,6 @@ class Rating(BaseModel):
     monotonic_ns: int = Field(ge=0, description="the terminal's monotonic clock at the press")
     clock_synced: Literal[0, 1]
     filtered: Literal[0, 1] = 0
-
-    # JSON has no UUID type: accept the string form even in strict mode.
-    @model_validator(mode="before")
-    @classmethod
-    def _uuid_from_text(cls, data):
-        if isinstance(data, dict) and isinstance(data.get("id"), str):
-            try:
-                data = {**data, "id": UUID(data["id"])}
-            except ValueError:
-                raise ValueError("id: expected a UUID such as 5f0c1d52-3c5e-4b7e-9d0e-1f2a3b4c5d6e") from None
-        return data
 
     @model_validator(mode="after")
     def _reason_rules(self):

@@ -118,6 +118,7 @@ class Uploader:
         self.recount_s = 30.0
         self._pending_estimate: int | None = None
         self._counted_at = 0.0
+        self._answered_at: float | None = None
         self._last_contact: float | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -136,7 +137,9 @@ class Uploader:
         envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
                          health=health).model_dump(mode="json")
         envelope["ratings"] = ratings
-        attempt = self._post(envelope)
+        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        self._hold()  # the batch is ready; what is left of the pause passes now
+        attempt = self._post(body, {r["id"] for r in ratings})
         self.state.last_attempt_at = now_iso()
         if attempt.ok:
             self.local.acknowledge(list(attempt.acks.items()), now_iso())
@@ -178,8 +181,18 @@ class Uploader:
             self._counted_at = now
         return estimate
 
-    def _post(self, batch: dict) -> Attempt:
-        body = json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()
+    def _hold(self) -> None:
+        """Leave the server ``pause_s`` between its last answer and the next request.
+
+        The pause runs from the answer, so the terminal's own work in between
+        (acknowledging, reading and encoding the next batch) happens inside it.
+        """
+        if self._answered_at is not None:
+            remaining = self._answered_at + self.pause_s - self.monotonic()
+            if remaining > 0:
+                self._stop.wait(remaining)
+
+    def _post(self, body: bytes, ids: set[str]) -> Attempt:
         try:
             response = self.session.post(
                 f"{self.server_url}{API_PREFIX}/batches", data=body, timeout=self.timeout,
@@ -195,6 +208,7 @@ class Uploader:
             return Attempt(False, error=f"cannot reach the server ({_short(exc)})")
         except requests.RequestException as exc:
             return Attempt(False, error=f"request failed ({_short(exc)})")
+        self._answered_at = self.monotonic()
         status = response.status_code
         if status in (401, 403):
             return Attempt(False, error=f"the server refused this terminal's token ({status}: "
@@ -209,10 +223,10 @@ class Uploader:
         except ValidationError:
             return Attempt(False, error="the answer was not a Hài Lòng receipt (a captive portal or proxy page?)")
         acks = {str(ack.id): ack.status for ack in receipt.acks}
-        if set(acks) != {r["id"] for r in batch["ratings"]}:
+        if set(acks) != ids:
             return Attempt(False, error="the receipt does not acknowledge exactly the ratings sent")
         self.state.clock_offset_s = receipt.clock_offset_s
-        return Attempt(True, sent=len(batch["ratings"]), acks=acks)
+        return Attempt(True, sent=len(ids), acks=acks)
 
     # -- loops --------------------------------------------------------------
     def drain(self, *, max_failures: int = 1) -> dict:
@@ -255,7 +269,8 @@ class Uploader:
                 attempt = self.send_batch()
                 pending = attempt.pending
                 self._notify(attempt.pending)
-                self._wait(self.pause_s if attempt.ok else self.backoff_delay(attempt.retry_after_s))
+                if not attempt.ok:  # after a success, the next send_batch keeps the pause itself
+                    self._wait(self.backoff_delay(attempt.retry_after_s))
             except Exception:  # never let the thread die: the next loop tries again
                 log.exception("uploader loop error")
                 self._wait(self.backoff_delay())

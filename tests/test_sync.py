@@ -135,6 +135,27 @@ def test_batches_are_capped_and_sent_in_order(server, terminal_for):
     assert [r["id"] for r in by_cursor] == ids
 
 
+@pytest.mark.parametrize("work_s, waits", [(0.1, [0.15, 0.15]), (0.3, [])])
+def test_the_pause_between_batches_runs_from_the_servers_answer(server, terminal_for, monkeypatch, work_s, waits):
+    # The terminal's own work between two requests (acknowledging, reading the next batch)
+    # happens inside the pause, so the server gets pause_s of rest and the drain no more.
+    now = [100.0]
+    terminal = terminal_for(server, batch_size=5, pause_s=0.25, monotonic=lambda: now[0])
+    terminal.press_many(13)
+    pending = terminal.local.pending
+
+    def slow_pending(limit):
+        now[0] += work_s
+        return pending(limit)
+
+    asked = []
+    monkeypatch.setattr(terminal.local, "pending", slow_pending)
+    monkeypatch.setattr(terminal.uploader._stop, "wait", lambda seconds: asked.append(round(seconds, 6)))
+    report = terminal.uploader.drain()
+    assert (report["sent"], report["batches"]) == (13, 3)
+    assert asked == waits  # none before the first batch: there was no answer yet
+
+
 def test_heartbeat_reports_health_when_nothing_is_pending(server, terminal_for):
     terminal = terminal_for(server)
     attempt = terminal.uploader.send_batch()
