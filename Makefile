@@ -28,6 +28,9 @@ bench: install
 	$(BIN)/python bench/sync_drain.py
 	$(BIN)/python bench/ui_sync.py
 	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/pull.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/alerts.py
 
 # One-folder PyInstaller bundle of the terminal: dist/kiosk/kiosk (see kiosk.spec).
 bundle: install

@@ -41,9 +41,11 @@ token=$("$BIN/kiosk-server" admin-token --db "$SERVER_DB" --name "demo $(date +%
 cat <<MSG
 
   Hài Lòng demo
-  central server : $SERVER_URL   (API: $SERVER_URL/docs, log: $VAR/demo-server.log)
+  central server : $SERVER_URL   (log: $VAR/demo-server.log)
+  dashboard      : $SERVER_URL/   (log in with the admin token)
   admin token    : $token
-  pull ratings   : curl -H "Authorization: Bearer $token" "$SERVER_URL/api/v1/ratings"
+  pull ratings   : HAILONG_ADMIN_TOKEN=$token $BIN/kiosk-admin pull --server $SERVER_URL --out $VAR/ratings.db
+  report         : $BIN/kiosk-admin report --db $VAR/ratings.db
   terminal       : keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
   close the kiosk window to stop both.
 

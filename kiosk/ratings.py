@@ -3,6 +3,8 @@
 Codes are contracts (they are stored and uploaded); labels are for people.
 """
 
+from sync.protocol import REASON_LABELS_VI
+
 VERY_SATISFIED = "very_satisfied"
 SATISFIED = "satisfied"
 DISSATISFIED = "dissatisfied"
@@ -37,14 +39,7 @@ REASONS = (
 MAX_REASONS = 6
 
 REASON_LABELS = {
-    "vi": {
-        "processing_time": "Thời gian giải quyết hồ sơ",
-        "staff_attitude": "Thái độ của cán bộ",
-        "unclear_guidance": "Hướng dẫn chưa rõ ràng",
-        "complex_procedure": "Thủ tục, giấy tờ phức tạp",
-        "repeat_visits": "Phải đi lại nhiều lần",
-        "facilities": "Cơ sở vật chất",
-    },
+    "vi": dict(REASON_LABELS_VI),
     "en": {
         "processing_time": "Processing time",
         "staff_attitude": "Staff attitude",

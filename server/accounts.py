@@ -197,3 +197,11 @@ def list_terminals(conn: Connection) -> list[dict]:
     columns = [terminals.c[name] for name in TERMINAL_FIELDS]
     rows = conn.execute(select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
     return [dict(row._mapping) for row in rows]
+
+
+def revoke_admin_tokens(conn: Connection, name: str, *, now_ns: int) -> int:
+    """Revoke every live admin token issued to ``name``; return how many. Their dashboard sessions end too."""
+    result = conn.execute(update(admin_tokens)
+                          .where(admin_tokens.c.name == name.strip(), admin_tokens.c.revoked_at.is_(None))
+                          .values(revoked_at=iso_from_ns(now_ns)))
+    return result.rowcount

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync.protocol import API_PREFIX
 
+from .alerts import AlertMonitor
 from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
 from .errors import ApiError
@@ -44,10 +45,13 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
     """
     engine = open_engine(settings)
+    monitor = AlertMonitor(engine, settings, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        monitor.start()  # checks the alert rules in the background, off the ingest path
         yield
+        await monitor.stop()
         engine.dispose()
 
     app = FastAPI(title="Hài Lòng central server", version=SERVER_VERSION, lifespan=lifespan,
@@ -57,6 +61,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
+    app.state.alert_monitor = monitor
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
 

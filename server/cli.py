@@ -1,9 +1,12 @@
 """``kiosk-server``: run the central server and administer it.
 
-    kiosk-server serve [--host H] [--port P] [--db URL]
+    kiosk-server serve [--host H] [--port P] [--db URL] [--timezone TZ] [--opening-hours HOURS]
+                       [--silent-after 2h] [--alert-dissatisfied-pct 50] [--alert-window 15m]
+                       [--alert-min-ratings 4] [--alert-interval 60] [--alert-webhook URL] [--dashboard-secret KEY]
     kiosk-server enroll-code --site S [--counter C] [--expires 7d]
     kiosk-server admin-token --name N
     kiosk-server revoke TERMINAL_ID
+    kiosk-server revoke-admin --name N
     kiosk-server terminals
 
 Every command takes ``--db URL`` (or the environment variable
@@ -22,9 +25,15 @@ import time
 import click
 
 from .errors import ServerError, SettingsError
-from .settings import DEFAULT_DB_URL, Settings
+from .settings import DEFAULT_DB_URL, DEFAULT_OPENING_HOURS, Settings
 
 DB_ENV = "HAILONG_SERVER_DB"
+WEBHOOK_ENV = "HAILONG_ALERT_WEBHOOK"
+SECRET_ENV = "HAILONG_DASHBOARD_SECRET"
+
+#: Setting name -> the ``serve`` option that sets it, for error messages.
+OPTION_OF = {"db_url": "--db", "terminal_silent_s": "--silent-after", "alert_window_s": "--alert-window",
+             "alert_check_interval_s": "--alert-interval", "alert_webhook_url": "--alert-webhook"}
 
 db_option = click.option("--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_ENV,
                          show_envvar=True, help="database: sqlite:///path or postgresql://user:password@host/db")
@@ -36,7 +45,7 @@ def _settings(**values) -> Settings:
     except SettingsError as exc:
         name = str(exc).split(":")[0]
         raise click.BadParameter(str(exc).split(": ", 1)[-1],
-                                 param_hint={"db_url": "--db"}.get(name, f"--{name}")) from None
+                                 param_hint=OPTION_OF.get(name, f"--{name.replace('_', '-')}")) from None
 
 
 def _open(db_url: str):
@@ -56,25 +65,60 @@ def cli() -> None:
     """Hài Lòng central server: receives ratings from the terminals, serves them to administrators."""
 
 
+def _duration_option(value: str | None, hint: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return _parse_duration(value)
+    except click.BadParameter as exc:
+        exc.param_hint = hint
+        raise
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port")
 @db_option
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="log every request")
-def serve(host: str, port: int, db_url: str, access_log: bool) -> None:
+@click.option("--timezone", default=Settings.timezone, show_default=True,
+              help="the sites' time zone: report periods, opening hours")
+@click.option("--opening-hours", default=DEFAULT_OPENING_HOURS, show_default=True,
+              help="when the counters are open, local time")
+@click.option("--silent-after", default="2h", show_default=True,
+              help="a terminal silent this long in opening hours stands out and raises an alert (2h, 90m)")
+@click.option("--alert-dissatisfied-pct", default=Settings.alert_dissatisfied_pct, show_default=True,
+              type=float, help="alert when this %% of one site's recent ratings is dissatisfied")
+@click.option("--alert-window", default="15m", show_default=True, help="how far back 'recent' reaches (15m)")
+@click.option("--alert-min-ratings", default=Settings.alert_min_ratings, show_default=True, type=int,
+              help="the dissatisfied alert needs at least this many ratings in the window")
+@click.option("--alert-interval", default=Settings.alert_check_interval_s, show_default=True, type=int,
+              help="check the alert rules every N seconds (0: only on demand)")
+@click.option("--alert-webhook", default="", envvar=WEBHOOK_ENV, show_envvar=True,
+              help="http(s) URL that receives each alert fired or cleared as JSON")
+@click.option("--dashboard-secret", default="", envvar=SECRET_ENV, show_envvar=True,
+              help="key that signs dashboard logins (default: generated once, kept in the database)")
+def serve(host: str, port: int, db_url: str, access_log: bool, timezone: str, opening_hours: str,
+          silent_after: str, alert_dissatisfied_pct: float, alert_window: str, alert_min_ratings: int,
+          alert_interval: int, alert_webhook: str, dashboard_secret: str) -> None:
     """Run the server (one process) until interrupted."""
     import uvicorn
 
     from .app import create_app
 
-    settings = _settings(db_url=db_url, host=host, port=port)
+    settings = _settings(db_url=db_url, host=host, port=port, timezone=timezone, opening_hours=opening_hours,
+                         terminal_silent_s=_duration_option(silent_after, "--silent-after"),
+                         alert_dissatisfied_pct=alert_dissatisfied_pct,
+                         alert_window_s=_duration_option(alert_window, "--alert-window"),
+                         alert_min_ratings=alert_min_ratings, alert_check_interval_s=alert_interval,
+                         alert_webhook_url=alert_webhook, dashboard_secret=dashboard_secret)
     app = create_app(settings)
     # What start-up built (FastAPI, SQLAlchemy, pydantic schemas) lives as long as the process: keep
     # it out of the cyclic garbage collector, whose full passes over it stalled every request for
     # 50-80 ms under load (bench/fleet.py); young objects are still collected as usual.
     gc.collect()
     gc.freeze()
-    click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)})", err=True)
+    click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)}); "
+               f"dashboard at http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info",
                 timeout_graceful_shutdown=10)
 
@@ -121,6 +165,23 @@ def admin_token(name: str, db_url: str) -> None:
     engine.dispose()
     click.echo(token)
     click.echo(f"admin token for {name}: keep it secret; it is shown only this once", err=True)
+
+
+@cli.command("revoke-admin")
+@click.option("--name", required=True, help="the name the token(s) were issued to")
+@db_option
+def revoke_admin(name: str, db_url: str) -> None:
+    """Revoke every admin token of NAME: the API and the dashboard refuse them at once."""
+    from .accounts import revoke_admin_tokens
+    from .db import write_transaction
+
+    engine = _open(db_url)
+    with engine.connect() as conn, write_transaction(conn):
+        count = revoke_admin_tokens(conn, name, now_ns=time.time_ns())
+    engine.dispose()
+    if not count:
+        raise ServerError(f"no live admin token has the name {name!r}")
+    click.echo(f"{count} admin token(s) of {name} revoked")
 
 
 @cli.command()

@@ -10,7 +10,8 @@ then writes everything in one transaction:
    update only touches a terminal that is not revoked, which is how a revocation
    reaches a token the server remembers.
 3. ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` for all ratings: the
-   database's UNIQUE constraint decides what is new, never a check-then-insert.
+   database's UNIQUE constraint decides what is new, never a check-then-insert;
+   the new ones are added to ``rating_tallies`` (the reports' hourly counts).
 4. Every id not inserted is compared with the stored row: identical → ``duplicate``;
    different → ``conflict``, and the sent content is kept in ``rating_conflicts``
    (the stored rating is never overwritten).
@@ -22,6 +23,7 @@ import hashlib
 import json
 import sqlite3
 from functools import lru_cache
+from collections import Counter
 from itertools import chain
 
 from sqlalchemy import Connection, bindparam, case, select, text, update
@@ -32,7 +34,7 @@ from sync.protocol import Ack, Batch, BatchReceipt
 from .accounts import Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
-from .schema import RATING_CONTENT_FIELDS, boot_offsets, rating_conflicts, ratings, terminals
+from .schema import RATING_CONTENT_FIELDS, boot_offsets, rating_conflicts, rating_tallies, ratings, terminals
 from .timekeeping import NS_PER_S, correct_time, iso_from_ns, ns_from_iso
 
 INT64_MAX = 2**63 - 1
@@ -155,6 +157,10 @@ class _Statements:
             set_={"base_ns": case((upsert.excluded.base_ns < boot_offsets.c.base_ns, upsert.excluded.base_ns),
                                   else_=boot_offsets.c.base_ns),
                   "updated_at": upsert.excluded.updated_at})
+        tally = insert(rating_tallies)
+        self.add_tallies = tally.on_conflict_do_update(
+            index_elements=[c.name for c in rating_tallies.primary_key.columns],
+            set_={"n": rating_tallies.c.n + tally.excluded.n})
         self.update_health = update(terminals).where(
             terminals.c.id == bindparam("terminal_id"), terminals.c.revoked_at.is_(None)).values(
             last_seen_at=bindparam("last_seen_at"), app_version=bindparam("app_version"),
@@ -197,6 +203,30 @@ def _content(rating_id: str, rating) -> dict:
             "filtered": rating.filtered}
 
 
+#: Where the tally key's parts sit in a row tuple (INSERT_COLUMNS order).
+_TALLY_AT = tuple(INSERT_COLUMNS.index(name) for name in ("corrected_at", "rating", "reason", "filtered"))
+
+
+#: Counts ``rating_tallies`` afresh from the ratings (after rows were written other than by ingest).
+REBUILD_TALLIES_SQL = (
+    "DELETE FROM rating_tallies; "
+    "INSERT INTO rating_tallies (hour, terminal_id, site, counter, rating, reason, filtered, n) "
+    "SELECT SUBSTR(corrected_at, 1, 13), terminal_id, site, COALESCE(counter, ''), rating, COALESCE(reason, ''), "
+    "filtered, COUNT(*) FROM ratings GROUP BY SUBSTR(corrected_at, 1, 13), terminal_id, site, "
+    "COALESCE(counter, ''), rating, COALESCE(reason, ''), filtered")
+
+
+def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[dict]:
+    """The ``rating_tallies`` increments of the rows the database took, in key order."""
+    at_time, at_rating, at_reason, at_filtered = _TALLY_AT
+    everything = len(inserted) == len(rows)
+    counts = Counter((row[at_time][:13], row[at_rating], row[at_reason] or "", row[at_filtered])
+                     for row in rows if everything or row[0] in inserted)
+    return [{"hour": hour, "terminal_id": terminal.id, "site": terminal.site, "counter": terminal.counter or "",
+             "rating": rating, "reason": reason, "filtered": filtered, "n": n}
+            for (hour, rating, reason, filtered), n in sorted(counts.items())]
+
+
 _STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
 
 
@@ -237,6 +267,7 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
         rows.append((rating_id, rating.terminal_id, rating.rating, rating.reason, rating.reason_outcome,
                      rating.source, rating.created_at, rating.boot_id, rating.monotonic_ns, rating.clock_synced,
                      rating.filtered, site, counter, received_at, corrected_at, quality))
+    row_tuples = rows
     if sql.by_column and rows:
         rows = {name: (rows[0][i] if name in BATCH_COLUMNS else [row[i] for row in rows])
                 for i, name in enumerate(INSERT_COLUMNS)}
@@ -259,6 +290,8 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
                                                 clock_offset_s=clock_offset_s)
         lock_ratings_cursor(conn)
         inserted = sql.insert(conn, rows)
+        if inserted:
+            conn.execute(sql.add_tallies, _tallies(row_tuples, inserted, terminal))
 
         others = [rating_id for rating_id in by_id if rating_id not in inserted]
         stored: dict[str, dict] = {}

@@ -15,6 +15,7 @@ secret stops the server before it listens. Only the CLI reads the environment
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,7 @@ from sqlalchemy.exc import ArgumentError
 from .errors import SettingsError
 
 DEFAULT_DB_URL = "sqlite:///var/server.db"
+DEFAULT_OPENING_HOURS = "Mon-Fri 07:30-17:00; Sat 07:30-11:30"
 
 #: Passwords that are obviously copied from an example, never a real secret.
 PLACEHOLDER_SECRETS = frozenset({
@@ -52,6 +54,19 @@ class Settings:
     sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock")
     db_pool_size: int = _setting(16, "database connections kept open (a few more may open under bursts)")
     timezone: str = _setting("Asia/Ho_Chi_Minh", "the sites' time zone: report periods and hours are local to it")
+    opening_hours: str = _setting(DEFAULT_OPENING_HOURS,
+                                  "when the counters are open, local time: `Mon-Fri 07:30-17:00; Sat 07:30-11:30`")
+    terminal_silent_s: int = _setting(
+        7200, "a terminal not heard from for this many seconds of opening hours stands out and raises an alert")
+    alert_dissatisfied_pct: float = _setting(
+        50.0, "alert when at least this percentage of one site's recent counted ratings is dissatisfied")
+    alert_window_s: int = _setting(900, "the recent ratings the dissatisfied alert looks at: the last N seconds")
+    alert_min_ratings: int = _setting(4, "the dissatisfied alert needs at least this many counted ratings in the window")
+    alert_check_interval_s: int = _setting(60, "how often the alert rules are checked, seconds (0: only on demand)")
+    alert_webhook_url: str = _setting("", "http(s) URL that receives each alert fired or cleared as JSON (empty: none)")
+    dashboard_secret: str = _setting(
+        "", "key that signs dashboard sessions (empty: generated once and kept in the database)")
+    session_max_age_s: int = _setting(12 * 3600, "a dashboard login lasts this many seconds")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -71,7 +86,31 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"timezone: {self.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh") from None
+        self._check_alerts()
         object.__setattr__(self, "db_url", normalise_db_url(self.db_url))
+
+    def _check_alerts(self) -> None:
+        from .opening import OpeningHours  # here: the settings module stays importable on its own
+
+        for name in ("terminal_silent_s", "alert_window_s", "alert_min_ratings", "session_max_age_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if self.alert_check_interval_s < 0:
+            raise SettingsError("alert_check_interval_s: must not be negative (0 checks only on demand)")
+        if not 0 < self.alert_dissatisfied_pct <= 100:
+            raise SettingsError(f"alert_dissatisfied_pct: must be above 0 and at most 100, "
+                                f"got {self.alert_dissatisfied_pct!r}")
+        try:
+            OpeningHours.parse(self.opening_hours)
+        except ValueError as exc:
+            raise SettingsError(f"opening_hours: {exc}") from None
+        url = self.alert_webhook_url.strip()
+        if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise SettingsError(f"alert_webhook_url: {url!r} is not an http:// or https:// URL")
+        secret = self.dashboard_secret
+        if secret and (secret.strip().lower() in PLACEHOLDER_SECRETS or secret.startswith("<") or len(secret) < 32):
+            raise SettingsError("dashboard_secret: a placeholder or shorter than 32 characters; "
+                                "leave it empty to have one generated, or set a long random one")
 
     @classmethod
     def table(cls) -> list[tuple[str, object, str]]:

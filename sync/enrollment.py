@@ -5,10 +5,10 @@ from __future__ import annotations
 import requests
 from pydantic import ValidationError
 
-from .errors import EnrollmentError
-from .protocol import API_PREFIX, Enrollment, EnrollmentReceipt
 from .addresses import check_server_url
-from .uploader import TIMEOUT, _message, _short
+from .errors import EnrollmentError, response_message, shorten
+from .protocol import API_PREFIX, Enrollment, EnrollmentReceipt
+from .uploader import TIMEOUT
 
 
 def enroll(server_url: str, code: str, *, session: requests.Session, app_version: str,
@@ -21,12 +21,12 @@ def enroll(server_url: str, code: str, *, session: requests.Session, app_version
         response = session.post(f"{server_url}{API_PREFIX}/enroll", data=body, timeout=TIMEOUT,
                                 verify=session.verify, headers={"Content-Type": "application/json"})
     except requests.exceptions.SSLError as exc:
-        raise EnrollmentError(f"the server's TLS certificate was refused ({_short(exc)}); "
+        raise EnrollmentError(f"the server's TLS certificate was refused ({shorten(exc)}); "
                               "check the address, or set [server] ca_bundle for a private CA") from None
     except requests.RequestException as exc:
-        raise EnrollmentError(f"cannot reach {server_url} ({_short(exc)}); check the network and the address") from None
+        raise EnrollmentError(f"cannot reach {server_url} ({shorten(exc)}); check the network and the address") from None
     if response.status_code not in (200, 201):
-        raise EnrollmentError(f"the server refused the code ({response.status_code}: {_message(response)})")
+        raise EnrollmentError(f"the server refused the code ({response.status_code}: {response_message(response)})")
     try:
         return EnrollmentReceipt.model_validate_json(response.content)
     except ValidationError:

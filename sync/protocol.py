@@ -31,6 +31,15 @@ RatingCode = Literal["very_satisfied", "satisfied", "dissatisfied"]
 ReasonCode = Literal["processing_time", "staff_attitude", "unclear_guidance", "complex_procedure",
                      "repeat_visits", "facilities"]
 ReasonOutcome = Literal["given", "skipped", "timeout"]
+#: What each reason means, in Vietnamese: the terminal's screen and the reports say the same.
+REASON_LABELS_VI = {
+    "processing_time": "Thời gian giải quyết hồ sơ",
+    "staff_attitude": "Thái độ của cán bộ",
+    "unclear_guidance": "Hướng dẫn chưa rõ ràng",
+    "complex_procedure": "Thủ tục, giấy tờ phức tạp",
+    "repeat_visits": "Phải đi lại nhiều lần",
+    "facilities": "Cơ sở vật chất",
+}
 AckStatus = Literal["stored", "duplicate", "conflict"]
 #: ISO 8601 UTC with milliseconds, as the terminal writes it.
 ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"

@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .addresses import check_server_url
+from .errors import response_message, shorten
 from .protocol import API_PREFIX, MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
 
 log = logging.getLogger(__name__)
@@ -201,23 +202,23 @@ class Uploader:
                 headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
             )
         except requests.exceptions.SSLError as exc:
-            return Attempt(False, error=f"the server's TLS certificate was refused ({_short(exc)})")
+            return Attempt(False, error=f"the server's TLS certificate was refused ({shorten(exc)})")
         except requests.exceptions.Timeout:
             return Attempt(False, error="the server did not answer in time")
         except requests.exceptions.ConnectionError as exc:
-            return Attempt(False, error=f"cannot reach the server ({_short(exc)})")
+            return Attempt(False, error=f"cannot reach the server ({shorten(exc)})")
         except requests.RequestException as exc:
-            return Attempt(False, error=f"request failed ({_short(exc)})")
+            return Attempt(False, error=f"request failed ({shorten(exc)})")
         self._answered_at = self.monotonic()
         status = response.status_code
         if status in (401, 403):
             return Attempt(False, error=f"the server refused this terminal's token ({status}: "
-                           f"{_message(response)}); re-provision it", auth_refused=True)
+                           f"{response_message(response)}); re-provision it", auth_refused=True)
         if status == 429 or status >= 500:
             return Attempt(False, error=f"the server is busy or failing ({status})",
                            retry_after_s=_retry_after(response))
         if status != 200:
-            return Attempt(False, error=f"the server rejected the batch ({status}: {_message(response)})")
+            return Attempt(False, error=f"the server rejected the batch ({status}: {response_message(response)})")
         try:
             receipt = BatchReceipt.model_validate_json(response.content)
         except ValidationError:
@@ -307,14 +308,3 @@ def _retry_after(response) -> float | None:
     except ValueError:
         return None
 
-
-def _message(response) -> str:
-    try:
-        return str(json.loads(response.content).get("error", ""))[:200] or response.reason
-    except (ValueError, AttributeError):
-        return response.reason or "no message"
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 160 else text[:157] + "…"

@@ -172,3 +172,27 @@ def test_systemd_unit_agrees_with_the_code_and_the_example_config():
     assert str(Path(example.storage.path).parent) == working_dir
     assert unit["Restart"] == ["always"]
     assert unit["User"] == ["hailong"]
+
+
+# -- the server's and the administrators' commands -------------------------
+
+def _other_commands():
+    from server.cli import cli as server_cli
+    from sync.admin.cli import cli as admin_cli
+
+    found = []
+    for program, group in (("kiosk-server", server_cli), ("kiosk-admin", admin_cli)):
+        for name, command in sorted(group.commands.items()):
+            options = [opt for param in command.params
+                       if isinstance(param, click.Option) and not param.hidden for opt in param.opts]
+            found.append((f"{program} {name}", options))
+    return found
+
+
+@pytest.mark.parametrize(("command", "options"), _other_commands(), ids=lambda value: str(value)[:40])
+def test_server_and_admin_commands_are_in_readme_with_their_options(command, options):
+    lines = [line for line in README.splitlines() if command in line]
+    assert lines, f"README does not mention `{command}`"
+    missing = [opt for opt in options
+               if not any(re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", line) for line in lines)]
+    assert not missing, f"README's lines with `{command}` do not show {missing}"

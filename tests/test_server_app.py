@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,11 +21,22 @@ def test_migrations_build_exactly_the_declared_schema(server):
 
 
 def test_migrations_are_named_and_applied_once(server_db_url):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
     from sqlalchemy import text
+
+    from server.db import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    names = [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert names[:2] == ["0001_initial", "0002_alerts"]
+    assert all(re.fullmatch(r"\d{4}_[a-z_]+", name) for name in names)
     for _ in range(2):  # a second start finds the schema up to date
         app = create_app(Settings(db_url=server_db_url))
         with app.state.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001_initial"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [names[-1]]
         app.state.engine.dispose()
 
 
@@ -91,7 +104,9 @@ class _BrokenEngine:
         pass
 
 
-def test_home_page_is_an_honest_placeholder(server):
-    answer = server.get("/")
+def test_home_page_is_the_dashboard_behind_a_login(server):
+    answer = server.get("/", allow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/login"
+    answer = server.get("/login")
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
-    assert "dashboard is not built yet" in answer.text
+    assert "Đăng nhập quản trị" in answer.text

@@ -13,7 +13,6 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-import requests
 import tomlkit
 from sqlite_utils import Database
 

@@ -1,7 +1,44 @@
-"""The administrators' dashboard served at ``/`` (being built)."""
+"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts.
 
-from fastapi import FastAPI
+Server-rendered (Jinja2 templates, charts as inline SVG), styled by one CSS
+file the server serves itself: it works with no internet and on a phone.
+Administrators log in once with an admin token (see :mod:`.session`).
+
+    >>> mount_dashboard(app)   # done by create_app   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from .pages import SECURITY_HEADERS, router
+from .session import CsrfRejected, LoginRequired, Sessions, signing_key
+
+STATIC = Path(__file__).parent / "static"
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    """Add the dashboard's pages and static files to ``app``."""
+    """Add the dashboard's pages and static files to ``app`` (its engine open, its settings set)."""
+    settings = app.state.settings
+    app.state.dashboard_sessions = Sessions(signing_key(app.state.engine, settings, app.state.clock()),
+                                            max_age_s=settings.session_max_age_s)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, _exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}" if target != "/" else "/login",
+                                status_code=303)
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf_rejected(_request: Request, _exc: CsrfRejected):
+        return HTMLResponse('<!doctype html><html lang="vi"><meta charset="utf-8"><title>403</title>'
+                            "<p>Biểu mẫu không hợp lệ hoặc đã hết hạn (CSRF). "
+                            '<a href="/">Tải lại trang</a> rồi thử lại.</p></html>',
+                            status_code=403, headers=SECURITY_HEADERS)

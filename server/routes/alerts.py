@@ -1,5 +1,57 @@
-"""``GET /api/v1/alerts``: alerts fired by the configured rules (being built)."""
+"""``GET /api/v1/alerts`` (active and recent alerts) and ``POST /api/v1/alerts/check`` (check the rules now)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from sync.protocol import ErrorEnvelope
+
+from ..alerts import list_alerts
+from ..dependencies import admin_name, db_connection
 
 router = APIRouter(tags=["alerts"])
+
+_ERRORS = {401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}}
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule: Literal["dissatisfied_share", "terminal_silent"]
+    subject: str = Field(description="the site's name (dissatisfied_share) or the terminal's id (terminal_silent)")
+    fired_at: str
+    cleared_at: str | None
+    active: bool
+    details: dict = Field(description="the figures that fired it")
+    message: str = Field(description="one sentence in Vietnamese")
+
+
+class AlertsAnswer(BaseModel):
+    ok: Literal[True] = True
+    active: list[AlertOut] = Field(description="alerts that have not cleared, newest first")
+    recent: list[AlertOut] = Field(description="alerts cleared within `recent_days`, newest first")
+
+
+class AlertCheckAnswer(BaseModel):
+    ok: Literal[True] = True
+    fired: list[AlertOut]
+    cleared: list[AlertOut]
+
+
+@router.get("/alerts", response_model=AlertsAnswer, summary="active alerts and those cleared recently",
+            responses=_ERRORS)
+def get_alerts(request: Request, recent_days: int = Query(7, ge=0, le=366),
+               _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> dict:
+    active, recent = list_alerts(conn, now_ns=request.app.state.clock(), recent_s=recent_days * 86400)
+    return {"ok": True, "active": [a.to_dict() for a in active], "recent": [a.to_dict() for a in recent]}
+
+
+@router.post("/alerts/check", response_model=AlertCheckAnswer, summary="check the alert rules now",
+             responses=_ERRORS)
+async def check_alerts(request: Request, _admin: str = Depends(admin_name)) -> dict:
+    changes = await run_in_threadpool(request.app.state.alert_monitor.check)
+    return {"ok": True, **changes.to_dict()}

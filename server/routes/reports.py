@@ -1,5 +1,131 @@
-"""``GET /api/v1/reports/...``: the report figures over the server's ratings (being built)."""
+"""``GET /api/v1/reports/summary``: a period's report over the server's ratings, as JSON, CSV or Excel.
 
-from fastapi import APIRouter
+The figures are :mod:`sync.reports`' own, so they are the same as
+``kiosk-admin report --db`` on a pulled file. Periods are local to the
+server's ``timezone`` setting unless ``tz`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from sync.protocol import ErrorEnvelope
+from sync.reports import PeriodError, build_report, parse_period, sqlalchemy_source
+from sync.reports.render import write_csv, write_xlsx
+
+from ..dependencies import admin_name, db_connection
+from ..errors import ApiError
 
 router = APIRouter(tags=["reports"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class CellOut(BaseModel):
+    label: str
+    site: str | None
+    counter: str | None
+    terminal: str | None
+    counted: int = Field(description="ratings that count (filtered presses excluded)")
+    very_satisfied: int
+    satisfied: int
+    dissatisfied: int
+    pct: dict[str, float | None] = Field(description="each level's share of `counted`, percent, one decimal")
+    satisfaction_rate: float | None = Field(description="(very satisfied + satisfied) / counted, percent")
+    dissatisfied_reasons: dict[str, int] = Field(description='reason code -> count; "no_reason" when none given')
+    filtered: int = Field(description="presses inside the repeat interval: kept, shown, never counted")
+    unrecognised: int
+    too_few: bool = Field(description="fewer than `min_sample` counted ratings: too few to compare")
+    shrunk_rate: float | None = Field(description="the satisfaction rate shrunk toward the overall average, "
+                                                  "used for ranking")
+    rank: int | None
+
+
+class CheckOut(BaseModel):
+    what: str
+    parts: int
+    whole: int
+    ok: bool
+
+
+class PeriodOut(BaseModel):
+    kind: str
+    label: str
+    tz: str
+    first_day: str
+    last_day: str
+    start: str
+    end: str
+    start_utc: str
+    end_utc: str
+
+
+class ReportOut(BaseModel):
+    period: PeriodOut
+    group_by: str | None
+    filters: dict[str, str | None]
+    total: CellOut
+    groups: list[CellOut] = Field(description="ranked by `shrunk_rate`, best first")
+    trend_unit: Literal["day", "week", "month"]
+    trend: list[CellOut]
+    heatmap: list[list[int]] = Field(description="counted ratings, [weekday Mon..Sun][local hour 0..23]")
+    heatmap_dissatisfied: list[list[int]]
+    reasons: list[str]
+    sites: dict[str, dict[str, list[CellOut]]] = Field(description="per site: its counters and terminals")
+    reconciles: bool = Field(description="every part adds up to its whole (see `checks`)")
+    checks: list[CheckOut]
+    average_rate: float | None
+    min_sample: int
+    prior_weight: int
+    source: str
+
+
+class ReportAnswer(BaseModel):
+    ok: Literal[True] = True
+    report: ReportOut
+
+
+@router.get("/reports/summary", response_model=ReportAnswer, summary="a period's report: levels, rates, reasons",
+            responses={200: {"content": {"text/csv": {}, XLSX: {}}}, 401: {"model": ErrorEnvelope},
+                       403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}})
+def report_summary(
+        request: Request,
+        period: Literal["day", "week", "month", "quarter", "half", "year", "range"] = Query(
+            "month", description="half = six months; range uses start and end"),
+        on: date | None = Query(None, description="a local date inside the period (default: today)"),
+        start: date | None = Query(None, description="first local day of a range"),
+        end: date | None = Query(None, description="last local day of a range (inclusive)"),
+        group_by: Literal["site", "counter", "terminal", "none"] = Query("site"),
+        site: str | None = Query(None, max_length=500),
+        counter: str | None = Query(None, max_length=500),
+        terminal: str | None = Query(None, max_length=64),
+        trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
+        tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
+        format: Literal["json", "csv", "xlsx"] = Query("json"),
+        _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+    try:
+        chosen = parse_period(period, on=on, start=start, end=end,
+                              tz=tz or request.app.state.settings.timezone)
+    except PeriodError as exc:
+        raise ApiError(422, str(exc), field=exc.field) from None
+    report = build_report(sqlalchemy_source(conn), chosen, group_by=None if group_by == "none" else group_by,
+                          site=site, counter=counter, terminal=terminal, trend=trend)
+    if format == "json":
+        return JSONResponse({"ok": True, "report": report.to_dict()})
+    name = f"bao-cao-{chosen.kind}-{chosen.first_day.isoformat()}"
+    if format == "csv":
+        out = io.StringIO()
+        write_csv(report, out)
+        return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    out = io.BytesIO()
+    write_xlsx(report, out)
+    return Response(out.getvalue(), media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})

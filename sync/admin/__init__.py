@@ -1,1 +1,15 @@
-"""The administrator's client: ``kiosk-admin pull | report`` (a client of the server's admin API)."""
+"""The administrator's client: ``kiosk-admin pull | report`` (a client of the server's admin API).
+
+    >>> from sync.admin import pull_ratings
+    >>> pull_ratings("ratings.db", "https://hailong.example.vn", token)   # doctest: +SKIP
+    PullSummary(path=PosixPath('ratings.db'), added=2939, total=2939, last_cursor=2939, complete=True)
+
+:mod:`sync.admin.client` pages ``GET /api/v1/ratings``; :mod:`sync.admin.pulled`
+holds the files a pull appends to (``.db``, ``.csv``, ``.xlsx``, ``.jsonl``).
+"""
+
+from .client import RATING_FIELDS, TOKEN_ENV, PullError, TokenRefused, make_session
+from .pulling import PullInterrupted, PullSummary, pull_ratings
+
+__all__ = ["pull_ratings", "PullSummary", "PullError", "PullInterrupted", "TokenRefused", "make_session",
+           "RATING_FIELDS", "TOKEN_ENV"]

@@ -13,9 +13,8 @@ from __future__ import annotations
 import click
 
 from ..reports.command import report
+from .client import TOKEN_ENV  # noqa: F401 - the name kiosk-admin's commands read the token from
 from .pull import pull
-
-TOKEN_ENV = "HAILONG_ADMIN_TOKEN"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

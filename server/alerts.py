@@ -1,0 +1,343 @@
+"""Alerts: rules checked against the ratings and the fleet, fired and cleared in the ``alerts`` table.
+
+Two rules, with HappyOrNot's suggested defaults (all in the settings):
+
+``dissatisfied_share``
+    At one site, at least ``alert_dissatisfied_pct`` % of the counted ratings
+    of the last ``alert_window_s`` seconds (by ``corrected_at``) are
+    dissatisfied, with at least ``alert_min_ratings`` of them: 50 %, 15
+    minutes, 4 ratings.
+``terminal_silent``
+    A terminal (not revoked) has not been heard from for
+    ``terminal_silent_s`` seconds *of opening hours* (2 hours): silence at
+    night or on Sunday does not count.
+
+An alert fires when its condition starts to hold and clears when it stops; a
+(rule, subject) pair has at most one active alert. :func:`evaluate_alerts`
+takes the time as an argument, so tests move it by hand; :class:`AlertMonitor`
+runs it in the background every ``alert_check_interval_s`` seconds (never on
+the ingest path) and sends each change to ``alert_webhook_url`` as JSON,
+retrying failed deliveries at the next check.
+
+    >>> changes = evaluate_alerts(conn, AlertRules.from_settings(settings), now_ns=clock())   # doctest: +SKIP
+    >>> [a.message for a in changes.fired]                                                      # doctest: +SKIP
+    ['UBND phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) trong 15 phút qua là không hài lòng']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import requests
+from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
+
+from .db import write_transaction
+from .opening import OpeningHours
+from .schema import alerts, ratings, terminals
+from .settings import Settings
+from .timekeeping import NS_PER_S, iso_from_ns
+
+log = logging.getLogger("hailong.server.alerts")
+
+DISSATISFIED_SHARE = "dissatisfied_share"
+TERMINAL_SILENT = "terminal_silent"
+RULES = (DISSATISFIED_SHARE, TERMINAL_SILENT)
+RULE_LABELS_VI = {DISSATISFIED_SHARE: "Tỷ lệ không hài lòng cao", TERMINAL_SILENT: "Thiết bị im lặng"}
+
+#: Webhook events older than this are not sent any more (e.g. when a webhook is configured later).
+WEBHOOK_MAX_AGE_S = 24 * 3600
+WEBHOOK_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """The rules' thresholds and the opening hours they respect."""
+
+    dissatisfied_pct: float = 50.0
+    window_s: int = 900
+    min_ratings: int = 4
+    silent_s: int = 7200
+    opening_hours: OpeningHours = field(default_factory=lambda: OpeningHours.parse(Settings().opening_hours))
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(Settings().timezone))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AlertRules":
+        return cls(dissatisfied_pct=settings.alert_dissatisfied_pct, window_s=settings.alert_window_s,
+                   min_ratings=settings.alert_min_ratings, silent_s=settings.terminal_silent_s,
+                   opening_hours=OpeningHours.parse(settings.opening_hours), tz=ZoneInfo(settings.timezone))
+
+    def local(self, now_ns: int) -> datetime:
+        return datetime.fromtimestamp(now_ns / NS_PER_S, tz=self.tz)
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    rule: str
+    subject: str
+    fired_at: str
+    cleared_at: str | None
+    details: dict
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+    @property
+    def message(self) -> str:
+        """One Vietnamese sentence saying what happened."""
+        d = self.details
+        if self.rule == DISSATISFIED_SHARE:
+            minutes = round(d["window_s"] / 60)
+            pct = f"{d['pct']:.1f}".replace(".", ",")
+            return (f"{self.subject}: {d['dissatisfied']} trên {d['counted']} lượt đánh giá ({pct}%) "
+                    f"trong {minutes} phút qua là không hài lòng")
+        if self.rule == TERMINAL_SILENT:
+            where = " / ".join(p for p in (d.get("site"), d.get("counter")) if p)
+            since = d.get("last_seen_local") or d.get("last_seen_at") or "chưa bao giờ"
+            return (f"Thiết bị {self.subject} ({where}) im lặng ít nhất {_duration_vi(d['silent_open_s'])} "
+                    f"trong giờ làm việc (lần cuối: {since})")
+        return f"{self.rule}: {self.subject}"
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "rule": self.rule, "subject": self.subject, "fired_at": self.fired_at,
+                "cleared_at": self.cleared_at, "active": self.active, "details": self.details,
+                "message": self.message}
+
+    @classmethod
+    def from_row(cls, row) -> "Alert":
+        return cls(row.id, row.rule, row.subject, row.fired_at, row.cleared_at, json.loads(row.details))
+
+
+@dataclass
+class AlertChanges:
+    fired: list[Alert] = field(default_factory=list)
+    cleared: list[Alert] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"fired": [a.to_dict() for a in self.fired], "cleared": [a.to_dict() for a in self.cleared]}
+
+
+def _duration_vi(seconds: float) -> str:
+    """``2 giờ 5 phút``, ``40 phút``."""
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours} giờ {minutes} phút"
+    return f"{hours} giờ" if hours else f"{minutes} phút"
+
+
+# -- the conditions ----------------------------------------------------------------------------------
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def _local_text(iso: str | None, tz: ZoneInfo) -> str | None:
+    """``25/11/2026 08:00`` in the sites' time zone."""
+    return _parse_iso(iso).astimezone(tz).strftime("%d/%m/%Y %H:%M") if iso else None
+
+
+def terminal_silence(last_seen_at: str | None, enrolled_at: str, rules: AlertRules, now_ns: int) -> float:
+    """Seconds of opening hours since the terminal was last heard from (or enrolled), capped just above the rule."""
+    since = _parse_iso(last_seen_at or enrolled_at)
+    return rules.opening_hours.open_seconds(since, rules.local(now_ns), enough=rules.silent_s + 1)
+
+
+def dissatisfied_sites(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
+    """Sites whose recent counted ratings are dissatisfied beyond the threshold → the figures."""
+    since, until = iso_from_ns(now_ns - rules.window_s * NS_PER_S), iso_from_ns(now_ns)
+    dissatisfied = func.sum(case((ratings.c.rating == "dissatisfied", 1), else_=0))
+    rows = conn.execute(select(ratings.c.site, func.count().label("counted"), dissatisfied.label("dissatisfied"))
+                        .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until,
+                               ratings.c.filtered == 0)
+                        .group_by(ratings.c.site))
+    found = {}
+    for row in rows:
+        counted, bad = int(row.counted), int(row.dissatisfied or 0)
+        pct = 100.0 * bad / counted
+        if counted >= rules.min_ratings and pct >= rules.dissatisfied_pct:
+            found[row.site] = {"site": row.site, "counted": counted, "dissatisfied": bad, "pct": round(pct, 1),
+                               "window_s": rules.window_s, "since": since}
+    return found
+
+
+def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
+    """Live terminals silent beyond the rule's opening time → what is known of them."""
+    found = {}
+    # A terminal heard from within silent_s of wall time cannot have silent_s of opening time.
+    recent = iso_from_ns(now_ns - rules.silent_s * NS_PER_S)
+    rows = conn.execute(select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.last_seen_at,
+                               terminals.c.enrolled_at)
+                        .where(terminals.c.revoked_at.is_(None),
+                               func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
+    for row in rows:
+        silent_s = terminal_silence(row.last_seen_at, row.enrolled_at, rules, now_ns)
+        if silent_s >= rules.silent_s:
+            found[row.id] = {"terminal_id": row.id, "site": row.site, "counter": row.counter,
+                             "last_seen_at": row.last_seen_at, "silent_open_s": rules.silent_s,
+                             "last_seen_local": _local_text(row.last_seen_at, rules.tz)}
+    return found
+
+
+def alert_conditions(conn: Connection, rules: AlertRules, *, now_ns: int) -> dict[tuple[str, str], dict]:
+    """Every (rule, subject) whose condition holds at ``now_ns`` → the figures (reads only)."""
+    holding = {(DISSATISFIED_SHARE, site): d for site, d in dissatisfied_sites(conn, rules, now_ns).items()}
+    holding |= {(TERMINAL_SILENT, tid): d for tid, d in silent_terminals(conn, rules, now_ns).items()}
+    return holding
+
+
+def evaluate_alerts(conn: Connection, rules: AlertRules, *, now_ns: int) -> AlertChanges:
+    """Fire the alerts whose condition now holds, clear those whose condition no longer does.
+
+    Runs in the caller's transaction (use :func:`~server.db.write_transaction`).
+    """
+    return apply_conditions(conn, alert_conditions(conn, rules, now_ns=now_ns), now_ns=now_ns)
+
+
+def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, now_ns: int) -> AlertChanges:
+    """Fire what ``holding`` has and the active alerts lack; clear active alerts ``holding`` lacks."""
+    active = {(a.rule, a.subject): a for a in map(Alert.from_row, conn.execute(
+        select(alerts).where(alerts.c.cleared_at.is_(None))))}
+    now = iso_from_ns(now_ns)
+    changes = AlertChanges()
+    for (rule, subject), details in sorted(holding.items()):
+        if (rule, subject) in active:
+            continue
+        new_id = conn.execute(insert(alerts).values(rule=rule, subject=subject, fired_at=now,
+                                                    details=json.dumps(details, ensure_ascii=False))
+                              .returning(alerts.c.id)).scalar_one()
+        changes.fired.append(Alert(new_id, rule, subject, now, None, details))
+    for key, alert in sorted(active.items()):
+        if key not in holding:
+            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(cleared_at=now))
+            changes.cleared.append(Alert(alert.id, alert.rule, alert.subject, alert.fired_at, now, alert.details))
+    for alert in changes.fired:
+        log.warning("alert fired: %s", alert.message)
+    for alert in changes.cleared:
+        log.info("alert cleared: %s", alert.message)
+    return changes
+
+
+def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600,
+                limit: int = 200) -> tuple[list[Alert], list[Alert]]:
+    """(active alerts, newest first; alerts cleared within ``recent_s``, newest first)."""
+    active = conn.execute(select(alerts).where(alerts.c.cleared_at.is_(None))
+                          .order_by(alerts.c.fired_at.desc(), alerts.c.id.desc()).limit(limit))
+    since = iso_from_ns(now_ns - recent_s * NS_PER_S)
+    recent = conn.execute(select(alerts).where(alerts.c.cleared_at >= since)
+                          .order_by(alerts.c.cleared_at.desc(), alerts.c.id.desc()).limit(limit))
+    return [Alert.from_row(r) for r in active], [Alert.from_row(r) for r in recent]
+
+
+# -- the webhook -------------------------------------------------------------------------------------
+
+def webhook_body(event: str, alert: Alert) -> dict:
+    """What the webhook receives: ``{"event": "fired"|"cleared", "alert": {...}}``."""
+    return {"event": event, "alert": alert.to_dict(), "rule_label": RULE_LABELS_VI.get(alert.rule, alert.rule)}
+
+
+def deliver_webhook(engine: Engine, url: str, *, now_ns: int, session: requests.Session | None = None,
+                    timeout_s: float = WEBHOOK_TIMEOUT_S) -> int:
+    """POST every undelivered fire/clear event of the last day to ``url``, oldest first; return how many went.
+
+    A failure is logged and ends this round: the rest wait for the next check.
+    No transaction is held while the request is on the wire.
+    """
+    oldest = iso_from_ns(now_ns - WEBHOOK_MAX_AGE_S * NS_PER_S)
+    with engine.connect() as conn:
+        rows = conn.execute(select(alerts).where(or_(
+            and_(alerts.c.fired_sent_at.is_(None), alerts.c.fired_at >= oldest),
+            and_(alerts.c.cleared_at.is_not(None), alerts.c.cleared_sent_at.is_(None),
+                 alerts.c.cleared_at >= oldest)))).all()
+    events = []
+    for row in rows:
+        alert = Alert.from_row(row)
+        if row.fired_sent_at is None and row.fired_at >= oldest:
+            events.append((row.fired_at, "fired", alert))
+        if row.cleared_at is not None and row.cleared_sent_at is None:
+            events.append((row.cleared_at, "cleared", alert))
+    events.sort(key=lambda e: (e[0], e[2].id, e[1] == "cleared"))
+    http = session or requests.Session()
+    sent = 0
+    try:
+        for _when, event, alert in events:
+            try:
+                answer = http.post(url, json=webhook_body(event, alert), timeout=timeout_s)
+                answer.raise_for_status()
+            except requests.RequestException as exc:
+                log.warning("alert webhook %s failed (%s); %d event(s) wait for the next check",
+                            url, exc, len(events) - sent)
+                break
+            column = alerts.c.fired_sent_at if event == "fired" else alerts.c.cleared_sent_at
+            with engine.connect() as conn, write_transaction(conn):
+                conn.execute(update(alerts).where(alerts.c.id == alert.id).values({column: iso_from_ns(now_ns)}))
+            sent += 1
+    finally:
+        if session is None:
+            http.close()
+    return sent
+
+
+# -- in the app -------------------------------------------------------------------------------------
+
+class AlertMonitor:
+    """Checks the rules for one app: on demand (:meth:`check`) and every interval in the background."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock):
+        self.engine = engine
+        self.settings = settings
+        self.rules = AlertRules.from_settings(settings)
+        self.clock = clock
+        self._check_lock = threading.Lock()
+        self._webhook_lock = threading.Lock()
+        self._task: asyncio.Task | None = None
+
+    def check(self) -> AlertChanges:
+        """Evaluate the rules now (the app's clock), then deliver webhook events. Thread-safe."""
+        with self._check_lock:
+            now_ns = self.clock()
+            # The conditions are read outside the write transaction: on SQLite the write lock,
+            # which every batch upload needs too, is held only for the few inserts and updates.
+            with self.engine.connect() as conn:
+                holding = alert_conditions(conn, self.rules, now_ns=now_ns)
+            with self.engine.connect() as conn, write_transaction(conn):
+                changes = apply_conditions(conn, holding, now_ns=now_ns)
+        self.deliver()
+        return changes
+
+    def deliver(self) -> int:
+        url = self.settings.alert_webhook_url.strip()
+        if not url or not self._webhook_lock.acquire(blocking=False):
+            return 0  # no webhook, or another thread is delivering already
+        try:
+            return deliver_webhook(self.engine, url, now_ns=self.clock())
+        finally:
+            self._webhook_lock.release()
+
+    def start(self) -> None:
+        if self.settings.alert_check_interval_s > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="alert-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.alert_check_interval_s)
+            try:
+                await asyncio.to_thread(self.check)
+            except Exception:  # noqa: BLE001 - a bad round must not end the monitor
+                log.exception("checking the alert rules failed; trying again at the next interval")

@@ -1,0 +1,259 @@
+"""The dashboard's pages: login, overview of a period, fleet health, alerts, and their exports.
+
+Routes only gather figures and hand them to a template; the figures come
+from :mod:`sync.reports` (the same as the reports API and ``kiosk-admin
+report``), :mod:`server.accounts` and :mod:`server.alerts`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from sync.reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlalchemy_source
+from sync.reports.labels import LEVEL_LABELS, LEVELS, reason_label, vi_int, vi_pct
+from sync.reports.periods import KIND_LABELS_VI
+from sync.reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
+
+from ..accounts import list_terminals
+from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
+from ..schema import terminals
+from . import charts
+from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardAdmin, admin_token_id, check_csrf,
+                      dashboard_admin, set_cookie)
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
+                             LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GROUPINGS = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết bị"}
+
+#: Every dashboard page: only this server's own scripts, styles and images; never inside a frame.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def page(request: Request, name: str, *, status: int = 200, admin: DashboardAdmin | None = None,
+         **context) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, {"admin": admin, "active": name.split(".")[0],
+                                                          **context}, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def local_time(request: Request, iso: str | None) -> str:
+    """``25/11/2026 16:30`` in the server's time zone, from the protocol's ISO UTC text."""
+    if not iso:
+        return "—"
+    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return moment.astimezone(request.app.state.alert_monitor.rules.tz).strftime("%d/%m/%Y %H:%M")
+
+
+def _blank(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+# -- login ------------------------------------------------------------------------------------------
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    csrf = secrets.token_urlsafe(24)
+    response = page(request, "login.html", csrf=csrf, next=_safe_next(next), error=None)
+    set_cookie(response, request, LOGIN_CSRF_COOKIE, csrf, max_age=3600)
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
+    token_id, why = await run_in_threadpool(admin_token_id, request.app.state.engine, token)
+    if token_id is None:
+        response = page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
+        return response
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_cookie(response, request, SESSION_COOKIE, request.app.state.dashboard_sessions.cookie_for(token_id),
+               max_age=request.app.state.settings.session_max_age_s)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    check_csrf(admin.csrf, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this server (never ``//other.host`` or ``https://…``): no open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# -- overview ---------------------------------------------------------------------------------------
+
+def _report_query(request: Request, period: str, on: str | None, start: str | None, end: str | None,
+                  site: str | None, group_by: str):
+    """(the Report, the query's values) — or PeriodError/ValueError for input that makes no sense."""
+    values = {"period": period, "on": _blank(on), "start": _blank(start), "end": _blank(end),
+              "site": _blank(site), "group_by": group_by if group_by in GROUPINGS else "site"}
+    ranged = values["period"] == "range"
+    # "Today" is the app's clock's (tests inject one), in the sites' time zone.
+    today = datetime.fromtimestamp(request.app.state.clock() / 1e9, request.app.state.alert_monitor.rules.tz).date()
+    chosen = parse_period(values["period"], on=None if ranged else (values["on"] or today),
+                          start=values["start"] if ranged else None, end=values["end"] if ranged else None,
+                          tz=request.app.state.settings.timezone)
+    with request.app.state.engine.connect() as conn:
+        report = build_report(sqlalchemy_source(conn), chosen, group_by=values["group_by"], site=values["site"])
+    return report, values
+
+
+def _sites(request: Request) -> list[str]:
+    with request.app.state.engine.connect() as conn:
+        return list(conn.execute(select(terminals.c.site).distinct().order_by(terminals.c.site)).scalars())
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, period: str = "month", on: str | None = None, start: str | None = None,
+             end: str | None = None, site: str | None = None, group_by: str = "site",
+             admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+    common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS], "sites": _sites(request),
+              "groupings": GROUPINGS}
+    try:
+        report, values = _report_query(request, period, on, start, end, site, group_by)
+    except (PeriodError, ValueError) as exc:
+        values = {"period": period, "on": on, "start": start, "end": end, "site": site, "group_by": group_by}
+        return page(request, "overview.html", status=422, error=str(exc), q=values, r=None, **common)
+    data = report.to_dict()
+    query = urlencode({k: v for k, v in values.items() if v})
+    return page(request, "overview.html", q=values, query=query, r=data, error=None,
+                summary=summary_vi(report), reconcile=reconcile_line(report),
+                levels_svg=charts.levels_chart(data["total"]),
+                reasons_svg=charts.reasons_chart(data["total"], data["reasons"]),
+                trend_svg=charts.trend_chart(data["trend"]),
+                heatmap_svg=charts.heatmap_chart(data["heatmap"], data["heatmap_dissatisfied"]), **common)
+
+
+@router.get("/export/report.{fmt}")
+def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
+                  start: str | None = None, end: str | None = None, site: str | None = None,
+                  group_by: str = "site", _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    if fmt not in ("csv", "xlsx"):
+        return Response("csv or xlsx", status_code=404)
+    try:
+        report, values = _report_query(request, period, on, start, end, site, group_by)
+    except (PeriodError, ValueError) as exc:
+        return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
+    name = f"bao-cao-{report.period.kind}-{report.period.first_day.isoformat()}"
+    if fmt == "csv":
+        out = io.StringIO()
+        write_csv(report, out)
+        return _download(out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", f"{name}.csv")
+    out = io.BytesIO()
+    write_xlsx(report, out)
+    return _download(out.getvalue(), XLSX, f"{name}.xlsx")
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+def _csv(rows: list[list], filename: str) -> Response:
+    out = io.StringIO()
+    out.write("\ufeff")  # so Excel reads the Vietnamese as UTF-8
+    csv.writer(out).writerows(rows)
+    return _download(out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", filename)
+
+
+# -- fleet ------------------------------------------------------------------------------------------
+
+def fleet_rows(request: Request) -> list[dict]:
+    """Every terminal with its health, and whether it has been silent too long in opening hours."""
+    monitor = request.app.state.alert_monitor
+    now_ns = request.app.state.clock()
+    with request.app.state.engine.connect() as conn:
+        rows = list_terminals(conn)
+    for row in rows:
+        row["revoked"] = row["revoked_at"] is not None
+        silent_s = terminal_silence(row["last_seen_at"], row["enrolled_at"], monitor.rules, now_ns)
+        row["silent"] = not row["revoked"] and silent_s >= monitor.rules.silent_s
+        row["last_seen_local"] = local_time(request, row["last_seen_at"])
+    return rows
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+def fleet(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+    rows = fleet_rows(request)
+    rules = request.app.state.alert_monitor.rules
+    return page(request, "fleet.html", admin=admin, rows=rows, silent_count=sum(r["silent"] for r in rows),
+                silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(),
+                now=datetime.fromtimestamp(request.app.state.clock() / 1e9, rules.tz).strftime("%d/%m/%Y %H:%M"))
+
+
+@router.get("/export/fleet.csv")
+def export_fleet(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Phiên bản",
+              "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu", "Đã thu hồi"]
+    rows = [[r["id"], r["site"], r["counter"] or "", r["last_seen_at"] or "", r["pending"] or 0,
+             r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
+             r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
+            for r in fleet_rows(request)]
+    return _csv([header, *rows], "thiet-bi.csv")
+
+
+# -- alerts -----------------------------------------------------------------------------------------
+
+def _alerts(request: Request):
+    with request.app.state.engine.connect() as conn:
+        return list_alerts(conn, now_ns=request.app.state.clock())
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+    active, recent = _alerts(request)
+    settings = request.app.state.settings
+    rules = request.app.state.alert_monitor.rules
+    return page(request, "alerts.html", admin=admin, active_alerts=active, recent_alerts=recent,
+                when=lambda iso: local_time(request, iso), settings=settings,
+                hours=rules.opening_hours.describe_vi(), window_min=round(settings.alert_window_s / 60),
+                silent_h=settings.terminal_silent_s / 3600, checked=request.query_params.get("checked"))
+
+
+@router.post("/alerts/check")
+async def alerts_check(request: Request, csrf: str = Form(""),
+                       admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    check_csrf(admin.csrf, csrf)
+    changes = await run_in_threadpool(request.app.state.alert_monitor.check)
+    return RedirectResponse(f"/alerts?checked={len(changes.fired)}-{len(changes.cleared)}", status_code=303)
+
+
+@router.get("/export/alerts.csv")
+def export_alerts(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    active, recent = _alerts(request)
+    header = ["Mã", "Quy tắc", "Đối tượng", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
+    rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.fired_at, a.cleared_at or "", a.message]
+            for a in [*active, *recent]]
+    return _csv([header, *rows], "canh-bao.csv")

@@ -1,0 +1,377 @@
+"""The report's figures: cells of counts and rates, ranked groups, trend, heat map, and the checks.
+
+:func:`build_report` asks a source (:mod:`sync.reports.sources`) for the
+database's tallies of one period and folds them into a :class:`Report`:
+
+- each :class:`Cell` counts the three levels among the *counted* ratings (filtered
+  presses are kept apart and never counted), their percentages to one decimal,
+  the satisfaction rate (very satisfied + satisfied over all counted), the
+  dissatisfied by reason (``no_reason`` when none was given);
+- a cell with fewer than 30 counted ratings is marked ``too_few`` to compare;
+- groups (sites, counters or terminals) are ranked by a rate shrunk toward the
+  overall average — ``(satisfied + m·p̄) / (counted + m)`` with a prior weight
+  ``m`` of 30 ratings — so one dissatisfied rating out of one does not rank last;
+- every figure is added up again another way (``Report.checks``), and
+  ``Report.reconciles`` says whether all the sums agree.
+
+    >>> report = build_report(sqlite_source("ratings.db"), parse_period("quarter"))   # doctest: +SKIP
+    >>> report.total.counted, report.total.satisfaction_rate, report.reconciles         # doctest: +SKIP
+    (2939, 99.9, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from .labels import GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, NO_SITE, REASON_ORDER, one_decimal
+from .periods import Period, vi_date
+
+#: Fewer counted ratings than this in a cell: too few to compare.
+MIN_SAMPLE = 30
+#: How many ratings' worth of the overall average a group's rate is shrunk with when ranking.
+PRIOR_WEIGHT = 30
+
+GROUPINGS = ("site", "counter", "terminal")
+TREND_UNITS = ("day", "week", "month")
+
+
+@dataclass
+class Cell:
+    """The counts of one row of a report: a site, counter, terminal, trend bucket, or the total."""
+
+    label: str
+    very_satisfied: int = 0
+    satisfied: int = 0
+    dissatisfied: int = 0
+    filtered: int = 0
+    dissatisfied_reasons: dict[str, int] = field(default_factory=dict)
+    site: str | None = None
+    counter: str | None = None
+    terminal: str | None = None
+    #: Rows whose level is none of the three (not counted; a pulled file may hold anything).
+    unrecognised: int = 0
+    shrunk_rate: float | None = None
+    rank: int | None = None
+    min_sample: int = MIN_SAMPLE
+
+    @property
+    def counted(self) -> int:
+        """Ratings that count: every level, no filtered press."""
+        return self.very_satisfied + self.satisfied + self.dissatisfied
+
+    @property
+    def content(self) -> int:
+        """Very satisfied + satisfied."""
+        return self.very_satisfied + self.satisfied
+
+    @property
+    def pct(self) -> dict[str, float | None]:
+        """Each level's share of the counted ratings, in percent to one decimal."""
+        return {level: one_decimal(getattr(self, level), self.counted) for level in LEVELS}
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """(Very satisfied + satisfied) / counted, in percent to one decimal; None if nothing was counted."""
+        return one_decimal(self.content, self.counted)
+
+    @property
+    def too_few(self) -> bool:
+        """Fewer than 30 counted ratings: too few to compare with other cells."""
+        return self.counted < self.min_sample
+
+    def add(self, rating: str, reason: str | None, filtered, n: int) -> None:
+        if filtered:
+            self.filtered += n
+        elif rating in LEVELS:
+            setattr(self, rating, getattr(self, rating) + n)
+            if rating == "dissatisfied":
+                key = reason or NO_REASON
+                self.dissatisfied_reasons[key] = self.dissatisfied_reasons.get(key, 0) + n
+        else:
+            self.unrecognised += n
+
+    def merge(self, other: "Cell") -> None:
+        for name in (*LEVELS, "filtered", "unrecognised"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for key, n in other.dissatisfied_reasons.items():
+            self.dissatisfied_reasons[key] = self.dissatisfied_reasons.get(key, 0) + n
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "site": self.site, "counter": self.counter, "terminal": self.terminal,
+                "counted": self.counted, **{level: getattr(self, level) for level in LEVELS},
+                "pct": self.pct, "satisfaction_rate": self.satisfaction_rate,
+                "dissatisfied_reasons": dict(self.dissatisfied_reasons), "filtered": self.filtered,
+                "unrecognised": self.unrecognised, "too_few": self.too_few, "shrunk_rate": self.shrunk_rate,
+                "rank": self.rank}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, min_sample: int = MIN_SAMPLE) -> "Cell":
+        return cls(label=data["label"], **{level: data[level] for level in LEVELS}, filtered=data["filtered"],
+                   dissatisfied_reasons=dict(data.get("dissatisfied_reasons") or {}), site=data.get("site"),
+                   counter=data.get("counter"), terminal=data.get("terminal"),
+                   unrecognised=data.get("unrecognised", 0), shrunk_rate=data.get("shrunk_rate"),
+                   rank=data.get("rank"), min_sample=min_sample)
+
+
+@dataclass
+class Check:
+    """One sum done again another way: ``parts`` must equal ``whole``."""
+
+    what: str
+    parts: int
+    whole: int
+
+    @property
+    def ok(self) -> bool:
+        return self.parts == self.whole
+
+    def to_dict(self) -> dict:
+        return {"what": self.what, "parts": self.parts, "whole": self.whole, "ok": self.ok}
+
+
+@dataclass
+class Report:
+    """A period's figures; see the module's docstring. ``to_dict()`` is what the API answers."""
+
+    period: Period
+    group_by: str | None
+    total: Cell
+    groups: list[Cell]
+    trend_unit: str
+    trend: list[Cell]
+    heatmap: list[list[int]]                # [weekday Mon..Sun][local hour 0..23], counted ratings
+    heatmap_dissatisfied: list[list[int]]
+    reasons: list[str]                      # reason keys in display order, "no_reason" included
+    sites: dict[str, dict[str, list[Cell]]]  # site -> {"counters": [...], "terminals": [...]}, ranked
+    checks: list[Check]
+    filters: dict[str, str | None] = field(default_factory=dict)
+    average_rate: float | None = None       # the overall satisfaction rate the ranking shrinks toward
+    min_sample: int = MIN_SAMPLE
+    prior_weight: int = PRIOR_WEIGHT
+    source: str = ""
+
+    @property
+    def reconciles(self) -> bool:
+        """True when every check adds up."""
+        return all(check.ok for check in self.checks)
+
+    @property
+    def grouping_label(self) -> str:
+        return GROUPINGS_VI[self.group_by]
+
+    def to_dict(self) -> dict:
+        return {"period": self.period.to_dict(), "group_by": self.group_by, "filters": dict(self.filters),
+                "total": self.total.to_dict(), "groups": [c.to_dict() for c in self.groups],
+                "trend_unit": self.trend_unit, "trend": [c.to_dict() for c in self.trend],
+                "heatmap": self.heatmap, "heatmap_dissatisfied": self.heatmap_dissatisfied,
+                "reasons": list(self.reasons),
+                "sites": {site: {kind: [c.to_dict() for c in cells] for kind, cells in parts.items()}
+                          for site, parts in self.sites.items()},
+                "reconciles": self.reconciles, "checks": [c.to_dict() for c in self.checks],
+                "average_rate": self.average_rate, "min_sample": self.min_sample,
+                "prior_weight": self.prior_weight, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        """The report a server answered (``GET /api/v1/reports/summary``), to render it here."""
+        m = data.get("min_sample", MIN_SAMPLE)
+
+        def cells(items):
+            return [Cell.from_dict(item, min_sample=m) for item in items]
+
+        return cls(period=Period.from_dict(data["period"]), group_by=data.get("group_by"),
+                   total=Cell.from_dict(data["total"], min_sample=m), groups=cells(data["groups"]),
+                   trend_unit=data["trend_unit"], trend=cells(data["trend"]), heatmap=data["heatmap"],
+                   heatmap_dissatisfied=data.get("heatmap_dissatisfied") or [[0] * 24 for _ in range(7)],
+                   reasons=list(data["reasons"]),
+                   sites={site: {kind: cells(items) for kind, items in parts.items()}
+                          for site, parts in (data.get("sites") or {}).items()},
+                   checks=[Check(c["what"], c["parts"], c["whole"]) for c in data["checks"]],
+                   filters=dict(data.get("filters") or {}), average_rate=data.get("average_rate"),
+                   min_sample=m, prior_weight=data.get("prior_weight", PRIOR_WEIGHT),
+                   source=data.get("source", ""))
+
+
+# -- building -----------------------------------------------------------------------------------
+
+def default_trend_unit(period: Period) -> str:
+    """Days up to two months, weeks up to about four months (a quarter), months beyond."""
+    if period.days <= 62:
+        return "day"
+    if period.days <= 126:
+        return "week"
+    return "month"
+
+
+def _bucket_start(day: date, unit: str) -> date:
+    if unit == "day":
+        return day
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next_bucket(first: date, unit: str) -> date:
+    if unit == "day":
+        return first + timedelta(days=1)
+    if unit == "week":
+        return first + timedelta(days=7)
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def _bucket_label(first: date, unit: str, period: Period) -> str:
+    if unit == "day":
+        return vi_date(first)
+    if unit == "week":
+        start, last = max(first, period.first_day), min(first + timedelta(days=6), period.last_day)
+        return f"Tuần {first.isocalendar()[1]} ({start.day:02d}/{start.month:02d}–{last.day:02d}/{last.month:02d})"
+    return f"Tháng {first.month}/{first.year}"
+
+
+def _unit_key(grouping: str, site: str, counter: str | None, terminal: str) -> tuple:
+    if grouping == "site":
+        return (site,)
+    if grouping == "counter":
+        return (site, counter)
+    return (site, counter, terminal)
+
+
+def _unit_cell(grouping: str, key: tuple) -> Cell:
+    if grouping == "site":
+        return Cell(key[0] or NO_SITE, site=key[0])
+    if grouping == "counter":
+        return Cell(f"{key[0] or NO_SITE} – {key[1] or NO_COUNTER}", site=key[0], counter=key[1])
+    return Cell(key[2] or "?", site=key[0], counter=key[1], terminal=key[2])
+
+
+def _rank(cells: list[Cell], average: float | None, prior_weight: int) -> list[Cell]:
+    """Best first by the shrunk rate; cells with nothing counted last."""
+    exact = {}
+    for cell in cells:
+        if average is None or cell.counted == 0:
+            exact[id(cell)] = None
+            cell.shrunk_rate = None
+            continue
+        value = (cell.content + prior_weight * average) / (cell.counted + prior_weight)
+        exact[id(cell)] = value
+        cell.shrunk_rate = round(100 * value, 1)
+    ranked = sorted(cells, key=lambda c: (exact[id(c)] is None, -(exact[id(c)] or 0), -c.counted, c.label))
+    for position, cell in enumerate(ranked, 1):
+        cell.rank = position
+    return ranked
+
+
+def _fold(units: dict[tuple, Cell], grouping: str, average, prior_weight, min_sample) -> list[Cell]:
+    folded: dict[tuple, Cell] = {}
+    for (site, counter, terminal), cell in units.items():
+        key = _unit_key(grouping, site, counter, terminal)
+        target = folded.get(key)
+        if target is None:
+            target = folded[key] = _unit_cell(grouping, key)
+            target.min_sample = min_sample
+        target.merge(cell)
+    return _rank(list(folded.values()), average, prior_weight)
+
+
+def _reason_order(total: Cell) -> list[str]:
+    present = [key for key, n in total.dissatisfied_reasons.items() if n]
+    known = [key for key in REASON_ORDER if key in present and key != NO_REASON]
+    others = sorted(key for key in present if key not in REASON_ORDER)
+    return known + others + [NO_REASON]
+
+
+def build_report(source, period: Period, *, group_by: str | None = "site", site: str | None = None,
+                 counter: str | None = None, terminal: str | None = None, trend: str | None = None,
+                 min_sample: int = MIN_SAMPLE, prior_weight: int = PRIOR_WEIGHT) -> Report:
+    """The report of ``period`` over the ratings of ``source``, optionally of one site/counter/terminal.
+
+    ``group_by`` is site, counter, terminal or None (the total only); ``trend`` is
+    day, week or month (None: chosen from the period's length).
+    """
+    if group_by not in (*GROUPINGS, None):
+        raise ValueError(f"group_by: {group_by!r} is not one of {', '.join(GROUPINGS)}")
+    if trend not in (*TREND_UNITS, None):
+        raise ValueError(f"trend: {trend!r} is not one of {', '.join(TREND_UNITS)}")
+    tallies = source.tallies(period, site=site, counter=counter, terminal=terminal)
+
+    total = Cell("Tổng cộng", min_sample=min_sample)
+    units: dict[tuple, Cell] = {}
+    for u_site, u_counter, u_terminal, rating, reason, filtered, n in tallies.units:
+        key = (u_site, u_counter, u_terminal)
+        cell = units.get(key)
+        if cell is None:
+            cell = units[key] = Cell(u_terminal, site=u_site, counter=u_counter, terminal=u_terminal)
+        cell.add(rating, reason, int(filtered or 0), int(n))
+        total.add(rating, reason, int(filtered or 0), int(n))
+    average = total.content / total.counted if total.counted else None
+    total.shrunk_rate = None if average is None else round(100 * average, 1)
+    reasons = _reason_order(total)
+    for cell in (total, *units.values()):  # every reason in every cell, in the report's order
+        cell.dissatisfied_reasons = {key: cell.dissatisfied_reasons.get(key, 0) for key in reasons}
+
+    groups = _fold(units, group_by, average, prior_weight, min_sample) if group_by else []
+    sites = {}
+    for site_cell in _fold(units, "site", average, prior_weight, min_sample):
+        own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
+        sites[site_cell.label] = {"counters": _fold(own, "counter", average, prior_weight, min_sample),
+                                 "terminals": _fold(own, "terminal", average, prior_weight, min_sample)}
+
+    unit = trend or default_trend_unit(period)
+    trend_cells, heatmap, heatmap_bad, hours_total = _fold_hours(tallies.hours, period, unit, min_sample)
+
+    # The two queries count the same rows along different indexes: they must agree level by level.
+    checks = [Check(f"đếm theo giờ = đếm theo thiết bị ({LEVEL_LABELS[level].lower()})",
+                    getattr(hours_total, level), getattr(total, level)) for level in LEVELS]
+    checks.append(Check("đếm theo giờ = đếm theo thiết bị (lượt bấm bị lọc)", hours_total.filtered, total.filtered))
+    checks.append(Check("lý do không hài lòng cộng lại = số lượt không hài lòng",
+                        sum(total.dissatisfied_reasons.values()), total.dissatisfied))
+    if group_by:
+        checks.append(Check(f"cộng các dòng theo {GROUPINGS_VI[group_by].lower()} = tổng số lượt được tính",
+                            sum(c.counted for c in groups), total.counted))
+        checks.append(Check(f"cộng các dòng theo {GROUPINGS_VI[group_by].lower()} = tổng lượt bấm bị lọc",
+                            sum(c.filtered for c in groups), total.filtered))
+        checks.append(Check("lý do cộng lại = số lượt không hài lòng, ở mọi dòng",
+                            sum(sum(c.dissatisfied_reasons.values()) for c in groups),
+                            sum(c.dissatisfied for c in groups)))
+    checks.append(Check("cộng theo thời gian = tổng số lượt được tính", sum(c.counted for c in trend_cells),
+                        total.counted))
+    checks.append(Check("bản đồ giờ × thứ cộng lại = tổng số lượt được tính", sum(map(sum, heatmap)),
+                        total.counted))
+
+    return Report(period=period, group_by=group_by, total=total, groups=groups, trend_unit=unit,
+                  trend=trend_cells, heatmap=heatmap, heatmap_dissatisfied=heatmap_bad, reasons=reasons,
+                  sites=sites, checks=checks, filters={"site": site, "counter": counter, "terminal": terminal},
+                  average_rate=total.shrunk_rate, min_sample=min_sample, prior_weight=prior_weight,
+                  source=getattr(source, "name", ""))
+
+
+def _fold_hours(rows, period: Period, unit: str, min_sample: int):
+    """Trend cells (every bucket of the period, empty ones too), the heat maps, and the hours' own total."""
+    tz = period.tz
+    buckets: dict[date, Cell] = {}
+    first = _bucket_start(period.first_day, unit)
+    while first <= period.last_day:
+        buckets[first] = Cell(_bucket_label(first, unit, period), min_sample=min_sample)
+        first = _next_bucket(first, unit)
+    heatmap = [[0] * 24 for _ in range(7)]
+    heatmap_bad = [[0] * 24 for _ in range(7)]
+    hours_total = Cell("giờ")
+    local_of: dict[str, datetime] = {}
+    last_instant = period.end - timedelta(microseconds=1)
+    for hour, rating, filtered, n in rows:
+        local = local_of.get(hour)
+        if local is None:
+            # The middle of the UTC hour, kept inside the period: exact for whole-hour offsets (Asia/Ho_Chi_Minh);
+            # in a zone such as UTC+5:30 an hour's ratings go to the local hour its middle falls in.
+            utc = datetime(int(hour[0:4]), int(hour[5:7]), int(hour[8:10]), int(hour[11:13]), 30,
+                           tzinfo=timezone.utc)
+            local = local_of[hour] = min(max(utc.astimezone(tz), period.start), last_instant)
+        filtered, n = int(filtered or 0), int(n)
+        hours_total.add(rating, None, filtered, n)
+        buckets[_bucket_start(local.date(), unit)].add(rating, None, filtered, n)
+        if not filtered and rating in LEVELS:
+            heatmap[local.weekday()][local.hour] += n
+            if rating == "dissatisfied":
+                heatmap_bad[local.weekday()][local.hour] += n
+    return list(buckets.values()), heatmap, heatmap_bad, hours_total

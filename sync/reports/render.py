@@ -1,0 +1,193 @@
+"""A report as people read it: a terminal table, CSV, an Excel workbook, a paragraph in Vietnamese.
+
+Every output says whether the totals reconcile (:func:`reconcile_line`).
+
+    >>> print(render_table(report))                 # doctest: +SKIP
+    >>> write_csv(report, "quy4.csv")               # doctest: +SKIP
+    >>> write_xlsx(report, "quy4.xlsx")             # doctest: +SKIP
+    >>> summary_vi(report)                          # doctest: +SKIP
+    'Trong kỳ (Quý IV/2026), bộ phận Một cửa nhận được 2.939 lượt đánh giá, trong đó …'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .figures import Cell, Report
+from .labels import LEVEL_LABELS, LEVELS, NO_REASON, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .workbook import write_xlsx
+
+__all__ = ["render_table", "write_csv", "write_xlsx", "summary_vi", "reconcile_line", "csv_rows"]
+
+
+def reconcile_line(report: Report) -> str:
+    """One sentence: the parts add up to the whole (with the sum written out), or which sums do not."""
+    total = report.total
+    if report.reconciles:
+        return (f"Kiểm tra: các số cộng lại khớp với tổng ({vi_int(total.very_satisfied)} + "
+                f"{vi_int(total.satisfied)} + {vi_int(total.dissatisfied)} = {vi_int(total.counted)} lượt được "
+                f"tính; {vi_int(total.filtered)} lượt bấm bị lọc tính riêng).")
+    wrong = "; ".join(f"{c.what}: {vi_int(c.parts)} ≠ {vi_int(c.whole)}" for c in report.checks if not c.ok)
+    return f"CẢNH BÁO: các số KHÔNG khớp với tổng ({wrong})."
+
+
+def _unit_phrase(report: Report) -> str:
+    filters = report.filters
+    if filters.get("terminal"):
+        return f"thiết bị {filters['terminal']} của bộ phận Một cửa"
+    if filters.get("site"):
+        where = filters["site"] + (f", {filters['counter']}" if filters.get("counter") else "")
+        return f"bộ phận Một cửa {where}"
+    if len(report.sites) > 1:
+        return f"bộ phận Một cửa của {len(report.sites)} đơn vị"
+    if len(report.sites) == 1:
+        return f"bộ phận Một cửa {next(iter(report.sites))}"
+    return "bộ phận Một cửa"
+
+
+def summary_vi(report: Report) -> str:
+    """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …"."""
+    total = report.total
+    pct = total.pct
+    text = (f"Trong kỳ ({report.period.label}), {_unit_phrase(report)} nhận được {vi_int(total.counted)} lượt "
+            f"đánh giá")
+    if not total.counted:
+        text += "."
+    else:
+        text += (f", trong đó {vi_int(total.very_satisfied)} lượt rất hài lòng ({vi_pct(pct['very_satisfied'])}), "
+                 f"{vi_int(total.satisfied)} lượt hài lòng ({vi_pct(pct['satisfied'])}), "
+                 f"{vi_int(total.dissatisfied)} lượt không hài lòng ({vi_pct(pct['dissatisfied'])})")
+        reasons = [(key, n) for key, n in total.dissatisfied_reasons.items() if n]
+        if total.dissatisfied and reasons:
+            order = {key: i for i, key in enumerate(report.reasons)}
+            parts = []
+            for key, n in sorted(reasons, key=lambda item: order.get(item[0], len(order))):
+                if key == NO_REASON:
+                    parts.append(f"{vi_int(n)} lượt không nêu lý do")
+                else:
+                    parts.append(f"{vi_int(n)} lượt về {reason_label(key)[0].lower() + reason_label(key)[1:]}")
+            text += ", gồm " + (parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " và " + parts[-1])
+        text += f"; tỷ lệ hài lòng đạt {vi_pct(total.satisfaction_rate)}."
+        if total.too_few:
+            text += f" Số lượt đánh giá dưới {report.min_sample}, chưa đủ để so sánh."
+    if total.filtered:
+        text += (f" Ngoài ra có {vi_int(total.filtered)} lượt bấm lặp lại quá nhanh đã được lọc, "
+                 "không tính vào kết quả.")
+    if total.unrecognised:
+        text += f" Có {vi_int(total.unrecognised)} bản ghi không rõ mức đánh giá, không tính vào kết quả."
+    return text + " " + reconcile_line(report)
+
+
+# -- the terminal table ---------------------------------------------------------------------------
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+
+    def line(values):
+        return "  ".join(str(v).rjust(w) if i in right else str(v).ljust(w)
+                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths), *[line(row) for row in rows]]
+
+
+def _level_cells(cell: Cell) -> list[str]:
+    pct = cell.pct
+    values = [vi_int(cell.counted)]
+    for level in LEVELS:
+        values += [vi_int(getattr(cell, level)), vi_pct(pct[level])]
+    return values + [vi_pct(cell.satisfaction_rate), vi_int(cell.filtered)]
+
+
+_LEVEL_HEADERS = ["Số lượt", "Rất HL", "%", "Hài lòng", "%", "Không HL", "%", "Tỷ lệ HL", "Bị lọc"]
+
+
+def render_table(report: Report) -> str:
+    """The report as plain-text tables for a terminal: groups ranked, reasons, trend, hours × weekdays."""
+    out = [f"Báo cáo mức độ hài lòng — {report.period.label} (giờ {report.period.tz.key})"]
+    filters = ", ".join(f"{k} = {v}" for k, v in report.filters.items() if v)
+    if filters:
+        out.append(f"Chỉ gồm: {filters}")
+    out.append("")
+    rows = []
+    for cell in report.groups:
+        rows.append([str(cell.rank), cell.label, *_level_cells(cell), vi_pct(cell.shrunk_rate),
+                     "ít mẫu" if cell.too_few else ""])
+    rows.append(["", "Tổng cộng", *_level_cells(report.total), "", "ít mẫu" if report.total.too_few else ""])
+    headers = ["#", report.grouping_label, *_LEVEL_HEADERS, "Xếp hạng theo", "Ghi chú"]
+    out += _table(headers, rows, right=set(range(2, 12)))
+    if any(cell.too_few for cell in report.groups):
+        out.append(f"ít mẫu: dưới {report.min_sample} lượt được tính, chưa đủ để so sánh. Thứ hạng theo tỷ lệ "
+                   f"hài lòng đã điều chỉnh về mức chung {vi_pct(report.average_rate)} "
+                   f"(tương đương {report.prior_weight} lượt).")
+    out.append("")
+    total = report.total
+    reason_rows = [[reason_label(key), vi_int(total.dissatisfied_reasons.get(key, 0)),
+                    vi_pct(one_decimal(total.dissatisfied_reasons.get(key, 0), total.dissatisfied))]
+                   for key in report.reasons]
+    out += _table(["Lý do không hài lòng", "Số lượt", "%"], reason_rows, right={1, 2})
+    out.append("")
+    unit = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}[report.trend_unit]
+    out += _table([unit, *_LEVEL_HEADERS], [[c.label, *_level_cells(c)] for c in report.trend],
+                  right=set(range(1, 10)))
+    out.append("")
+    out += _heatmap_lines(report)
+    out.append("")
+    out.append(reconcile_line(report))
+    return "\n".join(out) + "\n"
+
+
+def _heatmap_lines(report: Report) -> list[str]:
+    hours = [h for h in range(24) if any(report.heatmap[d][h] for d in range(7))]
+    if not hours:
+        return ["Giờ × thứ: không có lượt nào."]
+    hours = list(range(hours[0], hours[-1] + 1))
+    rows = [[WEEKDAYS_SHORT[d], *[vi_int(report.heatmap[d][h]) if report.heatmap[d][h] else "·" for h in hours]]
+            for d in range(7)]
+    return ["Số lượt theo giờ (giờ địa phương) × thứ:",
+            *_table(["", *[f"{h}h" for h in hours]], rows, right=set(range(1, len(hours) + 1)))]
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+def csv_rows(report: Report) -> list[list]:
+    """The CSV's rows: a header, a row per group, the total, then the period and the check."""
+    reason_headers = [f"Không hài lòng – {reason_label(key)}" for key in report.reasons]
+    header = ["Xếp hạng", f"Theo {report.grouping_label.lower()}", "Đơn vị", "Quầy", "Thiết bị", "Số lượt được tính",
+              *[h for level in LEVELS for h in (LEVEL_LABELS[level], f"{LEVEL_LABELS[level]} (%)")],
+              "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", "Ít mẫu (dưới 30 lượt)",
+              "Tỷ lệ dùng để xếp hạng (%)"]
+    rows = [header]
+
+    def row(cell: Cell, rank, label):
+        pct = cell.pct
+        return [rank if rank is not None else "", label, cell.site or "", cell.counter or "", cell.terminal or "",
+                cell.counted, *[v for level in LEVELS for v in (getattr(cell, level), _num(pct[level]))],
+                _num(cell.satisfaction_rate), *[cell.dissatisfied_reasons.get(k, 0) for k in report.reasons],
+                cell.filtered, "có" if cell.too_few else "không", _num(cell.shrunk_rate)]
+
+    rows += [row(cell, cell.rank, cell.label) for cell in report.groups]
+    rows.append(row(report.total, None, "Tổng cộng"))
+    rows += [[], ["Kỳ báo cáo", report.period.label, report.period.first_day.isoformat(),
+                  report.period.last_day.isoformat(), report.period.tz.key],
+             ["Kiểm tra", "khớp" if report.reconciles else "KHÔNG khớp", reconcile_line(report)]]
+    return rows
+
+
+def _num(value):
+    return "" if value is None else value
+
+
+def write_csv(report: Report, file) -> None:
+    """Write the report as CSV, UTF-8 with a byte-order mark (Excel then shows Vietnamese right).
+
+    ``file`` is a path or an open text file (written as it is, BOM included).
+    """
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(report))
+    if hasattr(file, "write"):
+        file.write(buffer.getvalue())
+    else:
+        Path(file).write_text(buffer.getvalue(), encoding="utf-8", newline="")

@@ -1,0 +1,221 @@
+"""Where a report's ratings come from: the server's database or a pulled ``.db`` file.
+
+Both run the same SQL text (SQLite and PostgreSQL alike; ``corrected_at`` is ISO
+UTC text on both, so the period is a text range and an hour is its first 13
+characters). The database does the counting, in two GROUP BY queries over the
+period: on the server over its hourly ``rating_tallies`` (kept by ingest), in a
+pulled file over the ratings, each query reading an index in its own order (no
+sort of a million rows). Only a few thousand tallies come back to Python, which
+folds the UTC hours into local time (see :mod:`sync.reports.figures`).
+
+    >>> source = sqlite_source("ratings.db")                       # doctest: +SKIP
+    >>> with engine.connect() as conn:                              # doctest: +SKIP
+    ...     report = build_report(sqlalchemy_source(conn), period)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SourceError
+from .periods import Period
+
+#: The columns a report reads; a pulled file and the server's table both have them.
+REPORT_COLUMNS = ("terminal_id", "site", "counter", "rating", "reason", "filtered", "corrected_at")
+
+#: Counts per terminal (with its site and counter), level, reason and filtered flag.
+UNITS_SQL = ("SELECT site, counter, terminal_id, rating, reason, filtered, COUNT(*) AS n FROM ratings "
+             "WHERE {where} GROUP BY site, counter, terminal_id, rating, reason, filtered")
+
+#: Counts per UTC hour ("2026-11-25T09"), level and filtered flag: the trend and the heat map.
+HOURS_SQL = ("SELECT SUBSTR(corrected_at, 1, 13) AS hour, rating, filtered, COUNT(*) AS n FROM ratings "
+             "WHERE {where} GROUP BY SUBSTR(corrected_at, 1, 13), rating, filtered")
+
+#: The indexes that let both queries read in their GROUP BY's order instead of sorting a million rows
+#: (a pulled file gets them on its first report; the server answers from its tallies instead).
+REPORT_INDEXES = {
+    "ix_ratings_report_units": "site, counter, terminal_id, rating, reason, filtered, corrected_at",
+    "ix_ratings_report_hours": "SUBSTR(corrected_at, 1, 13), rating, filtered, corrected_at",
+}
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """What the database counted: ``units`` rows (site, counter, terminal, rating, reason, filtered, n)
+    and ``hours`` rows (UTC hour, rating, filtered, n)."""
+
+    units: list[tuple]
+    hours: list[tuple]
+
+
+def report_queries(period: Period, *, site=None, counter=None, terminal=None,
+                   units_by_scan: bool = False) -> tuple[str, str, dict]:
+    """The two SQL texts (units, hours) and their parameters for ``period`` and the optional filters.
+
+    When the period starts and ends on whole UTC hours (any zone with a whole-hour
+    offset, such as Asia/Ho_Chi_Minh), the hours query selects by the hour itself,
+    which is what ``ix_ratings_report_hours`` holds; the rows are the same.
+
+    ``units_by_scan`` writes the period test of the units query so that no index
+    can serve it (``corrected_at || ''``): SQLite then reads ``ix_ratings_report_units``
+    whole, in its GROUP BY order, instead of the period's rows by time and sorting
+    them — faster once the period holds more than about a sixth of the table.
+    """
+    start, end = period.utc_bounds()
+    params = {"start": start, "end": end}
+    filters = []
+    for column, name, value in (("site", "site", site), ("counter", "counter", counter),
+                                ("terminal_id", "terminal", terminal)):
+        if value is not None:
+            filters.append(f" AND {column} = :{name}")
+            params[name] = value
+    by_time = "corrected_at >= :start AND corrected_at < :end" + "".join(filters)
+    by_scan = "corrected_at || '' >= :start AND corrected_at || '' < :end" + "".join(filters)
+    if start.endswith(":00:00.000Z") and end.endswith(":00:00.000Z"):
+        params["start_hour"], params["end_hour"] = start[:13], end[:13]
+        hours_where = ("SUBSTR(corrected_at, 1, 13) >= :start_hour AND SUBSTR(corrected_at, 1, 13) < :end_hour"
+                       + "".join(filters))
+    else:
+        hours_where = by_time
+    return (UNITS_SQL.format(where=by_scan if units_by_scan else by_time), HOURS_SQL.format(where=hours_where),
+            params)
+
+
+#: Scan the whole units index when the period holds more than 1/SCAN_SHARE of the table (SQLite).
+SCAN_SHARE = 6
+
+
+def _tallies(execute, period: Period, filters: dict, *, sqlite: bool) -> Tallies:
+    """Hours first: their sum is the period's size, which picks the cheaper form of the units query."""
+    _units, hours_sql, params = report_queries(period, **filters)
+    hours = [tuple(row) for row in execute(hours_sql, params)]
+    by_scan = False
+    if sqlite:
+        in_period = sum(row[3] for row in hours)
+        table_rows = next(iter(execute("SELECT MAX(rowid) FROM ratings", {})))[0] or 0
+        by_scan = in_period * SCAN_SHARE > table_rows
+    units_sql, _hours, params = report_queries(period, **filters, units_by_scan=by_scan)
+    return Tallies([tuple(row) for row in execute(units_sql, params)], hours)
+
+
+#: The server keeps hourly counts (its ``rating_tallies`` table, kept by ingest): the same two
+#: answers from a few thousand rows. A missing counter or reason is '' there, NULL here.
+TALLY_UNITS_SQL = ("SELECT t.site, NULLIF(t.counter, '') AS counter, t.terminal_id, t.rating, "
+                   "NULLIF(t.reason, '') AS reason, t.filtered, CAST(SUM(t.n) AS BIGINT) AS n "
+                   "FROM rating_tallies t WHERE {where} "
+                   "GROUP BY t.site, t.counter, t.terminal_id, t.rating, t.reason, t.filtered")
+TALLY_HOURS_SQL = ("SELECT t.hour, t.rating, t.filtered, CAST(SUM(t.n) AS BIGINT) AS n FROM rating_tallies t "
+                   "WHERE {where} GROUP BY t.hour, t.rating, t.filtered")
+
+
+def tally_queries(period: Period, *, site=None, counter=None, terminal=None) -> tuple[str, str, dict] | None:
+    """The two queries over ``rating_tallies``, or None when the period does not start and end on
+    whole UTC hours (a zone with a half-hour offset): then only the ratings themselves can answer."""
+    start, end = period.utc_bounds()
+    if not (start.endswith(":00:00.000Z") and end.endswith(":00:00.000Z")):
+        return None
+    params = {"start_hour": start[:13], "end_hour": end[:13]}
+    where = "t.hour >= :start_hour AND t.hour < :end_hour"
+    for column, name, value in (("site", "site", site), ("counter", "counter", counter),
+                                ("terminal_id", "terminal", terminal)):
+        if value is not None:
+            where += f" AND t.{column} = :{name}"
+            params[name] = value
+    return TALLY_UNITS_SQL.format(where=where), TALLY_HOURS_SQL.format(where=where), params
+
+
+def add_report_indexes(conn: sqlite3.Connection) -> None:
+    """Create the report indexes in a pulled SQLite file if they are missing (a few seconds per million)."""
+    for name, columns in REPORT_INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON ratings ({columns})")
+    conn.commit()
+
+
+class SqlAlchemySource:
+    """Ratings in the server's database, through a SQLAlchemy connection (SQLite or PostgreSQL)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    @property
+    def name(self) -> str:
+        return f"server database ({self.connection.dialect.name})"
+
+    def tallies(self, period: Period, **filters) -> Tallies:
+        from sqlalchemy import text
+
+        def execute(sql, params):
+            return self.connection.execute(text(sql), params)
+
+        if self.connection.dialect.name == "postgresql":
+            # For this transaction only: index reads cost about what sequential ones do on an SSD (the default
+            # assumes a spinning disk and picks a scan plus a sort of every row), and no JIT compilation for
+            # queries this short.
+            execute("SET LOCAL random_page_cost = 1.1", {})
+            execute("SET LOCAL jit = off", {})
+
+        queries = tally_queries(period, **filters)
+        if queries is not None:
+            units_sql, hours_sql, params = queries
+            return Tallies([tuple(row) for row in execute(units_sql, params)],
+                           [tuple(row) for row in execute(hours_sql, params)])
+        return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite")
+
+
+class SqliteFileSource:
+    """Ratings in a pulled ``.db`` file (``kiosk-admin pull --out ratings.db``).
+
+    Only read, except that the report indexes are added on the first report when
+    the file lacks them (and skipped, slower but right, when it cannot be written).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise SourceError(f"there is no file {self.path}; pull one first with kiosk-admin pull --out "
+                              f"{self.path.name if self.path.suffix == '.db' else 'ratings.db'}")
+        try:
+            conn = sqlite3.connect(self.path, timeout=30)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(ratings)")}
+        except sqlite3.DatabaseError:
+            raise SourceError(f"{self.path} is not a pulled ratings file (not an SQLite database)") from None
+        missing = [c for c in REPORT_COLUMNS if c not in columns]
+        if missing:
+            conn.close()
+            what = "it has no table ratings" if not columns else f"its ratings lack {', '.join(missing)}"
+            raise SourceError(f"{self.path} is not a pulled ratings file ({what})")
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(ratings)")}
+        if not set(REPORT_INDEXES) <= indexes:
+            try:
+                add_report_indexes(conn)
+            except sqlite3.OperationalError:  # a read-only file or folder: slower, still right
+                conn.rollback()
+        return conn
+
+    def tallies(self, period: Period, **filters) -> Tallies:
+        conn = self._connect()
+        try:
+            return _tallies(conn.execute, period, filters, sqlite=True)
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"{self.path} could not be read: {exc}") from None
+        finally:
+            conn.close()
+
+
+def sqlalchemy_source(connection) -> SqlAlchemySource:
+    """The ratings of the server's database behind ``connection`` (a SQLAlchemy ``Connection``)."""
+    return SqlAlchemySource(connection)
+
+
+def sqlite_source(path) -> SqliteFileSource:
+    """The ratings of the pulled SQLite file at ``path``; reading a missing or foreign file raises
+    :class:`~sync.reports.errors.SourceError` with one plain sentence."""
+    return SqliteFileSource(path)

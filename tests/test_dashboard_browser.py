@@ -1,0 +1,208 @@
+"""The dashboard in a real headless browser (Debian's chromium through selenium), against a real server.
+
+Logs in with a real admin token through the login form, reads the numbers of
+a known data set off the overview, sees the silent terminal stand out on the
+fleet page, checks the alerts on demand, and takes a screenshot of each page
+on a desktop and a phone-sized window into ``tests/output/dashboard/``.
+
+Outside CI a missing chromium or chromedriver skips these tests (saying so);
+under ``CI=true`` it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dashboard_fixtures import SITE_A, SITE_B, load_known_data_set
+from server_fixtures import *  # noqa: F403
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).parent / "output" / "dashboard"
+DESKTOP = (1366, 900)
+PHONE = (390, 844)  # a common phone's CSS pixels
+
+
+def _missing_browser() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.exists(path) and os.access(path, os.X_OK)):
+            return f"{path} not found (Debian: apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    why = _missing_browser()
+    if why:
+        if in_ci():
+            pytest.fail(f"the browser tests must run under CI=true: {why}", pytrace=False)
+        pytest.skip(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--lang=vi"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def dash(start_server, browser):
+    clock = FakeClock()
+    server = start_server(clock=clock, alert_check_interval_s=0)
+    server.clock = clock
+    browser.delete_all_cookies()
+    browser.set_window_size(*DESKTOP)
+    return server
+
+
+def wait_for_url(browser, url: str, *, prefix: bool = False) -> None:
+    """Wait for a navigation (a click on a submit button returns before the next page is there)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda b: b.current_url.startswith(url) if prefix else b.current_url == url,
+                                     f"the browser stayed on {browser.current_url}, not {url}")
+
+
+def log_in(browser, server, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/")
+    assert browser.current_url == server.url + "/login"  # no session: the login page
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.ID, "login-button").click()
+    wait_for_url(browser, server.url + "/")
+    assert browser.find_element(By.CSS_SELECTOR, ".who").text == "test admin"
+
+
+def shoot(browser, name: str, backend: str) -> None:
+    """``<name>-desktop.png`` and ``<name>-phone.png`` of the page as it is (SQLite runs only: one set)."""
+    if backend != "sqlite":
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (width, height) in (("desktop", DESKTOP), ("phone", PHONE)):
+        browser.set_window_size(width, height)
+        # The whole page, not just the first screenful.
+        full = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(width, min(max(height, full + 140), 6000))
+        assert browser.save_screenshot(str(SCREENSHOTS / f"{name}-{label}.png"))
+    browser.set_window_size(*DESKTOP)
+
+
+def backend_of(request) -> str:
+    return request.node.callspec.params["server_db_url"]
+
+
+def test_login_page_and_a_wrong_token(dash, browser, request):
+    from selenium.webdriver.common.by import By
+
+    browser.get(dash.url + "/fleet")
+    assert browser.current_url.startswith(dash.url + "/login")
+    browser.find_element(By.ID, "token").send_keys("hl_adm_wrong")
+    browser.find_element(By.ID, "login-button").click()
+    wait_for_url(browser, dash.url + "/login")
+    assert browser.find_element(By.ID, "login-error").text == "⚠ Mã quản trị không đúng."
+    shoot(browser, "login", backend_of(request))
+    browser.find_element(By.ID, "token").send_keys(dash.admin_token())
+    browser.find_element(By.ID, "login-button").click()
+    wait_for_url(browser, dash.url + "/fleet")  # where it was going
+
+
+def test_overview_shows_the_numbers_of_the_known_data_set(dash, browser, request):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    load_known_data_set(dash, dash.clock)
+    log_in(browser, dash, dash.admin_token())
+    assert browser.find_element(By.ID, "period-label").text == "Tháng 11/2026"
+
+    def level(key):
+        row = browser.find_element(By.ID, f"level-{key}")
+        return row.find_element(By.CLASS_NAME, "count").text, row.find_element(By.CLASS_NAME, "pct").text
+
+    assert level("very_satisfied") == ("27", "67,5%")
+    assert level("satisfied") == ("10", "25,0%")
+    assert level("dissatisfied") == ("3", "7,5%")
+    assert level("total") == ("40", "100%")
+    assert browser.find_element(By.ID, "satisfaction-rate").text == "92,5%"
+    assert browser.find_element(By.ID, "filtered").text == "1"
+    assert browser.find_element(By.CSS_SELECTOR, "#levels h2").text == "Ba mức đánh giá (n=40)"
+    assert browser.find_element(By.ID, "summary").text.startswith(
+        "Trong kỳ (Tháng 11/2026), bộ phận Một cửa của 2 đơn vị nhận được 40 lượt đánh giá")
+    assert browser.find_element(By.ID, "reason-processing_time").text.endswith("1")
+    assert browser.find_element(By.ID, "reason-no_reason").text.endswith("1")
+    groups = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr")]
+    assert groups[0].startswith(f"1 {SITE_A} 36") and groups[1].startswith(f"2 {SITE_B} 4")
+    assert "quá ít để so sánh" in groups[1] and "quá ít" not in groups[0]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
+    # The heat map has Wednesday's busy hours (local time) in it, and nothing else.
+    titles = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "svg.heatmap title")]
+    assert {"T4 07:00–07:59: 4 lượt, 1 không hài lòng", "T4 09:00–09:59: 24 lượt",
+            "T4 10:00–10:59: 12 lượt, 2 không hài lòng"} <= set(titles)
+    assert sum(t.endswith(": 0 lượt") for t in titles) == 7 * 24 - 3
+    assert browser.find_element(By.ID, "reconcile").text.startswith("Kiểm tra: các số cộng lại khớp với tổng")
+    shoot(browser, "overview", backend_of(request))
+
+    # The filter form: one site, a quarter.
+    Select(browser.find_element(By.ID, "period")).select_by_value("quarter")
+    Select(browser.find_element(By.ID, "site")).select_by_value(SITE_B)
+    browser.find_element(By.CSS_SELECTOR, "#filters button").click()
+    wait_for_url(browser, dash.url + "/?period=quarter", prefix=True)
+    assert browser.find_element(By.ID, "period-label").text == f"Quý IV/2026 — {SITE_B}"
+    assert level("total") == ("4", "100%")
+    assert "site=" in browser.find_element(By.ID, "export-csv").get_attribute("href")
+
+
+def test_fleet_page_makes_the_silent_terminal_stand_out(dash, browser, request):
+    from selenium.webdriver.common.by import By
+
+    a, b = load_known_data_set(dash, dash.clock)
+    log_in(browser, dash, dash.admin_token())
+    browser.find_element(By.LINK_TEXT, "Thiết bị").click()
+    wait_for_url(browser, dash.url + "/fleet")
+    silent = browser.find_element(By.ID, f"terminal-{b.id}")
+    fine = browser.find_element(By.ID, f"terminal-{a.id}")
+    assert "silent" in silent.get_attribute("class").split() and "silent" not in fine.get_attribute("class")
+    assert "⚠ Im lặng quá 2 giờ" in silent.text and "✓ Bình thường" in fine.text
+    # It looks different, not only in its words: a tinted background.
+    assert silent.find_element(By.TAG_NAME, "td").value_of_css_property("background-color") != \
+        fine.find_element(By.TAG_NAME, "td").value_of_css_property("background-color")
+    assert browser.find_element(By.ID, "fleet-summary").text == "2 thiết bị; ⚠ 1 thiết bị im lặng quá lâu."
+    shoot(browser, "fleet", backend_of(request))
+
+
+def test_alerts_page_checks_now_and_lists_the_alert(dash, browser, request):
+    from selenium.webdriver.common.by import By
+
+    a, b = load_known_data_set(dash, dash.clock)
+    log_in(browser, dash, dash.admin_token())
+    browser.find_element(By.LINK_TEXT, "Cảnh báo").click()
+    wait_for_url(browser, dash.url + "/alerts")
+    assert "Không có cảnh báo nào" in browser.find_element(By.ID, "active-alerts").text
+    browser.find_element(By.ID, "check-now").click()
+    wait_for_url(browser, dash.url + "/alerts?checked", prefix=True)
+    assert browser.find_element(By.ID, "checked").text == "Đã kiểm tra (mới: 1, đã hết: 0)."
+    (item,) = browser.find_elements(By.CSS_SELECTOR, "#active-alerts li")
+    assert "Thiết bị im lặng" in item.text and b.id in item.text and "từ 25/11/2026 10:30" in item.text
+    assert "(lần cuối: 25/11/2026 08:00)" in item.text
+    shoot(browser, "alerts", backend_of(request))
+    browser.find_element(By.CSS_SELECTOR, ".logout button").click()
+    wait_for_url(browser, dash.url + "/login")
+    browser.get(dash.url + "/alerts")
+    assert browser.current_url.startswith(dash.url + "/login")
