@@ -65,6 +65,10 @@ def test_report_on_a_file_made_by_kiosk_admin_pull(loaded, tmp_path):
     pulled = CliRunner().invoke(cli, ["pull", "--server", server.url, "--out", str(out)],
                                 env={"HAILONG_ADMIN_TOKEN": token})
     assert pulled.exit_code == 0, pulled.output
+    import sqlite3
+    with sqlite3.connect(out) as conn:  # made by the pull, so the first report is as quick as the next
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(ratings)")}
+    assert {"ix_ratings_report_units", "ix_ratings_report_hours"} <= indexes
     options = ["--period", "month", "--on", "2026-11-10", "--by", "terminal", "--format", "csv"]
     offline = run("--db", out, *options)
     online = run("--server", server.url, *options, env={"HAILONG_ADMIN_TOKEN": token})

@@ -1,7 +1,8 @@
 """``.db``: an SQLite file made with sqlite-utils, for ``sqlite-utils``, Datasette and ``kiosk-admin report``.
 
 Two plain tables: ``ratings`` (the server's columns, ``cursor`` the primary
-key, an index on ``corrected_at`` for reports by period) and ``pull_state``
+key, an index on ``corrected_at`` and the report indexes, made when a pull
+ends, for reports by period) and ``pull_state``
 (one row: ``server``, ``last_cursor``, ``pulled_at``). A page and its cursor
 are written in one transaction, so a pull stopped anywhere, even by kill -9,
 leaves whole pages and the cursor that matches them.
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
+from ...reports.sources import add_report_indexes
 from ..client import INTEGER_FIELDS, RATING_FIELDS, PullError
 from .base import PulledFile
 
@@ -72,6 +74,15 @@ class SqlitePulledFile(PulledFile):
         self.added += added
         self.total += added
         self.last_cursor = last_cursor
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None and self.added:
+                # The indexes kiosk-admin report reads (a few seconds per million, once; then kept up to
+                # date by each pull), so the first report on a fresh file is as quick as the next.
+                add_report_indexes(self.db.conn)
+        finally:
+            super().__exit__(*exc)
 
     def close(self) -> None:
         self.db.close()
