@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench bundle clean
+.PHONY: install demo test bench bundle screenshots clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,15 @@ bench: install
 # One-folder PyInstaller bundle of the terminal: dist/kiosk/kiosk (see kiosk.spec).
 bundle: install
 	$(BIN)/pyinstaller kiosk.spec --noconfirm
+	touch dist/kiosk/kiosk  # built now: tests/test_bundle.py rebuilds only when a source is newer
+
+# The README's pictures, made by the tests: the terminal's screens (800x480) and the dashboard.
+screenshots: install
+	$(BIN)/python -m pytest -q tests/test_ui.py -k screenshots
+	$(BIN)/python -m pytest -q tests/test_dashboard_browser.py
+	mkdir -p docs/screens
+	for name in home reason thanks service-status; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
+	for name in overview-desktop fleet-desktop overview-phone; do cp tests/output/dashboard/$$name.png docs/screens/; done
 
 clean:
 	rm -rf $(VENV) var build dist tests/output

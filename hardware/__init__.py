@@ -9,9 +9,10 @@ from .errors import HardwareError, NoGpioError
 from .factory import mock_pin_factory
 from .keyboard import KeyboardBridge
 from .panel import ButtonPanel
+from .probe import probe_gpio
 from .selftest import SelftestResult, run_selftest
 
 __all__ = [
     "ButtonPanel", "Debouncer", "HardwareError", "KeyboardBridge", "NoGpioError",
-    "SelftestResult", "mock_pin_factory", "run_selftest",
+    "SelftestResult", "mock_pin_factory", "probe_gpio", "run_selftest",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -40,12 +39,15 @@ def resolve_config(config_path: str | None):
     return load_config(config_path)
 
 
-def setup_logging(level: str) -> None:
-    # Under systemd, journald stamps each line itself.
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if "JOURNAL_STREAM" not in os.environ:
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format=fmt, force=True)
+def setup_logging(level: str, config=None) -> None:
+    """Log to stderr (the journal under systemd); with ``config``, also to kiosk.log beside the database."""
+    from .logs import log_path, under_systemd
+    from .logs import setup_logging as start_logging
+
+    start_logging(level, log_file=log_path(config) if config is not None else None,
+                  under_systemd=under_systemd(os.environ),
+                  max_kb=config.log.file_max_kb if config is not None else 0,
+                  count=config.log.file_count if config is not None else 1)
 
 
 config_option = click.option(
@@ -70,8 +72,15 @@ def cli():
 @click.option("--windowed", is_flag=True, help="A normal window with a cursor, not fullscreen kiosk mode.")
 def run(config_path, mock_pins, windowed):
     """Run the terminal: rating screens, buttons, local storage."""
+    from .checks import blocking, check_database, check_disk, check_gpio, format_checks
+
     config = resolve_config(config_path)
-    setup_logging(config.log.level)
+    # The database first: the log file lives beside it.
+    database = check_database(config.storage.path)
+    if blocking([database]):
+        raise KioskError(f"cannot start: {database.message}")
+    setup_logging(config.log.level, config)
+    disk = check_disk(config.storage.path, config.storage.min_free_mb)
     kivy_home = Path(config.storage.path).resolve().parent / "kivy"
     kivy_home.mkdir(parents=True, exist_ok=True)
     # Kivy reads these at import: no argv parsing, Python logging, its files beside the data.
@@ -84,29 +93,54 @@ def run(config_path, mock_pins, windowed):
     terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
     log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, config.source,
              terminal.hardware_note, terminal.sync_note)
+    from .checks import check_clock
+    from .timekeeping import clock_is_synced
+
+    terminal.checks = [database, disk, check_gpio(mock_pins=mock_pins, error=terminal.panel_error),
+                       check_clock(clock_is_synced())]
+    for check, line in zip(terminal.checks, format_checks(terminal.checks)):
+        (log.info if check.ok else log.warning)("startup check %s", line)
     if terminal.uploader is not None:
         terminal.uploader.start()
-    # systemd stops the terminal with SIGTERM: leave through the same door as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    # systemd stops the terminal with SIGTERM: leave through the same door as Ctrl-C, surely.
+    from .stopping import exit_on_sigterm
+
+    exit_on_sigterm()
     try:
         from .ui.launch import launch
 
-        launch(terminal, windowed=windowed)
+        outcome = launch(terminal, windowed=windowed)
     finally:
         terminal.close()
         log.info("terminal %s stopped", config.terminal.id)
+    if outcome == "restart":
+        from .restart import restart_terminal
+
+        restart_terminal()
+    elif outcome == "leave":
+        from .restart import LEFT_KIOSK_STATUS
+
+        sys.exit(LEFT_KIOSK_STATUS)
 
 
 @cli.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(config_path, as_json):
-    """Show counts, backlog, database and clock state of this terminal."""
+    """Show counts, backlog, database and clock state, startup checks and the last errors of this terminal."""
+    import hardware
+
+    from .checks import check_renderer, format_checks, pi_model, startup_checks
+    from .logs import log_path
     from .status import format_status, terminal_status
     from .store import RatingStore
 
     config = resolve_config(config_path)
     path = Path(config.storage.path)
+    checks = startup_checks(config, gpio_probe=hardware.probe_gpio)
+    if not path.exists() or not checks[0].ok:
+        for line in format_checks(checks):
+            click.echo(line, err=True)
     if not path.exists():
         raise KioskError(f"no database at {path.resolve()} yet: start the terminal with `kiosk run` first "
                          f"(or pass the right --config)")
@@ -120,7 +154,10 @@ def status(config_path, as_json):
         raise KioskError(f"the database {path.resolve()} cannot be read ({exc}); "
                          "`kiosk run` will move it aside and start a fresh one") from None
     try:
-        info = terminal_status(config, store)
+        renderer = store.meta().get("gl_renderer")
+        if renderer:  # what the screens saw when they last started
+            checks[3] = check_renderer(renderer, pi_model=pi_model())
+        info = terminal_status(config, store, checks=checks, log_file=log_path(config))
     finally:
         store.close()
     click.echo(json.dumps(info, ensure_ascii=False, indent=2) if as_json else format_status(info))
@@ -177,19 +214,44 @@ def _keys_from_stdin(bridge):
     return press_next
 
 
+class BadInput(click.ClickException):
+    """Input that cannot be used, said in one sentence (exit 2, as for a config error)."""
+
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"kiosk: {self.format_message()}", err=True)
+
+
 @cli.command()
+@click.argument("enrolment", required=False, metavar="[STRING]")
 @config_option
 @click.option("--server", "server_url", help="The central server's address, e.g. https://hailong.example.vn.")
 @click.option("--code", help="The one-time enrolment code from `kiosk-server enroll-code`.")
 @click.option("--force", is_flag=True, help="Re-provision a terminal that already has an id (ratings are kept).")
-def provision(config_path, server_url, code, force):
-    """Enrol this terminal with the central server and write its id, address and token."""
+def provision(enrolment, config_path, server_url, code, force):
+    """Enrol this terminal with the central server and write its id, address and token.
+
+    STRING is the enrolment string from `kiosk-server enroll-code --server URL` (hailong1:...), as printed,
+    pasted or scanned from its QR code; or give --server and --code. The server and its TLS certificate are
+    checked before anything is written.
+    """
+    from sync.enrollment import EnrollmentStringError, parse_enrollment_string
+
     from .provisioning import provision_terminal
 
-    if not server_url or not code:
-        raise click.UsageError("give both --server URL and --code CODE (from `kiosk-server enroll-code`)")
+    if enrolment and (server_url or code):
+        raise BadInput("give the enrolment string, or --server and --code, not both")
+    if enrolment:
+        try:
+            server_url, code = parse_enrollment_string(enrolment)
+        except EnrollmentStringError as exc:
+            raise BadInput(str(exc)) from None
+    elif not server_url or not code:
+        raise click.UsageError("give the enrolment string (hailong1:...), or both --server URL and --code CODE "
+                               "(from `kiosk-server enroll-code`)")
     path = Path(config_path) if config_path else SYSTEM_CONFIG
-    setup_logging("WARNING")
+    setup_logging("ERROR")  # urllib3's retry warnings would bury the one sentence that matters
     for line in provision_terminal(path, server_url, code, force=force):
         click.echo(line)
 

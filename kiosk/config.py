@@ -50,6 +50,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "storage": {
         "path": Key("str", "var/kiosk.db", "the local SQLite file (relative to the working directory)"),
+        "min_free_mb": Key("count", 100, "warn when less than this many MB are free beside the database",
+                           minimum=0, maximum=1_000_000),
     },
     "feedback": {
         "reasons": Key("reasons", list(REASONS), "reason codes offered after dissatisfied, at most 6"),
@@ -79,6 +81,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "display": {
         "kiosk": Key("bool", True, "fullscreen, hidden cursor, no screensaver"),
         "touch": Key("bool", True, "the screen is a touchscreen (reasons can be touched)"),
+        "rotation": Key("choice", 0, "turn the picture (and touches) by 0, 90, 180 or 270 degrees", (0, 90, 180, 270)),
     },
     "server": {
         "url": Key("str", "", "the central server, e.g. https://hailong.example.vn; set by `kiosk provision`"),
@@ -94,6 +97,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "log": {
         "level": Key("choice", "INFO", "log level on stderr", LOG_LEVELS),
+        "file_max_kb": Key("count", 1024, "size of kiosk.log (beside the database) before it rotates; 0: no file",
+                           minimum=0, maximum=1_000_000),
+        "file_count": Key("count", 3, "rotated log files kept (kiosk.log.1 ...)", minimum=1, maximum=100),
     },
 }
 
@@ -109,6 +115,7 @@ class TerminalSettings:
 @dataclass(frozen=True)
 class StorageSettings:
     path: str
+    min_free_mb: int
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,7 @@ class BuzzerSettings:
 class DisplaySettings:
     kiosk: bool
     touch: bool
+    rotation: int
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,8 @@ class ServiceSettings:
 @dataclass(frozen=True)
 class LogSettings:
     level: str
+    file_max_kb: int
+    file_count: int
 
 
 @dataclass(frozen=True)

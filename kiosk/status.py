@@ -6,6 +6,7 @@ Used by ``kiosk status`` and by the service screen.
 from __future__ import annotations
 
 import json
+import socket
 from datetime import datetime, time, timezone
 from pathlib import Path
 
@@ -20,8 +21,36 @@ def local_midnight_utc(now: datetime | None = None) -> str:
     return iso_utc(datetime.combine(now.date(), time(0), tzinfo=now.tzinfo))
 
 
-def terminal_status(config, store, *, hardware: str | None = None) -> dict:
-    """Counts, backlog, storage and clock facts of this terminal."""
+def ip_address(probe_host: str = "192.0.2.1") -> str | None:
+    """This terminal's address on the network that leads out, or None without one.
+
+    A UDP socket is "connected" (no packet is sent) to a documentation
+    address so the kernel picks the outgoing interface.
+    """
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe_host, 9))
+            return sock.getsockname()[0]
+    except OSError:
+        return None
+
+
+def provisioning_words(config) -> str:
+    """The provisioning state in one sentence."""
+    from .provisioning import provisioning_state
+
+    return provisioning_state(config).words
+
+
+def terminal_status(config, store, *, hardware: str | None = None, checks=None,
+                    log_file: Path | None = None) -> dict:
+    """Counts, backlog, storage and clock facts of this terminal.
+
+    ``checks``: :class:`kiosk.checks.Check` verdicts to list; ``log_file``:
+    the kiosk.log whose last errors to show.
+    """
+    from .logs import recent_errors
+
     path = Path(config.storage.path)
     meta = store.meta()
     size = sum(
@@ -43,6 +72,10 @@ def terminal_status(config, store, *, hardware: str | None = None) -> dict:
         "recovered": None,
         "hardware": hardware,
         "sync": sync_status(config, store),
+        "provisioning": provisioning_words(config),
+        "ip_address": ip_address(),
+        "checks": [c.to_dict() for c in checks or ()],
+        "recent_errors": recent_errors(log_file) if log_file is not None else [],
     }
     if "recovered_from" in meta:
         status["recovered"] = {"moved_to": meta["recovered_from"], "at": meta.get("recovered_at"),
@@ -88,8 +121,8 @@ def format_status(status: dict) -> str:
     sync = status.get("sync")
     if sync:
         if not sync["provisioned"]:
-            lines.append("Server: not provisioned — run `kiosk provision --server URL --code CODE`; "
-                         "ratings are kept until then")
+            lines.append("Server: not provisioned — run `sudo kiosk provision STRING` with the enrolment string "
+                         "(hailong1:…) from the district; ratings are kept until then")
         else:
             lines.append(f"Server: {sync['server']}; last upload: {sync['last_success_at'] or 'never'}")
         if sync["last_error"]:
@@ -100,10 +133,47 @@ def format_status(status: dict) -> str:
             lines.append(f"Kept aside (the server holds a different rating with the same id): {sync['quarantined']}")
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
+    if "ip_address" in status:
+        lines.append(f"IP address: {status.get('ip_address') or 'none (no network)'}")
+    if status.get("checks"):
+        from .checks import Check, format_checks
+
+        lines.append("Checks:")
+        lines += ["  " + line for line in format_checks([Check(**c) for c in status["checks"]])]
+    if status.get("recent_errors"):
+        lines.append("Last errors and warnings (kiosk.log):")
+        lines += [f"  {e['at']} {e['level']} {e['message']}" for e in status["recent_errors"]]
     if status.get("recovered"):
         rec = status["recovered"]
         lines.append(
             f"WARNING: the database was unreadable at {rec['at']} ({rec['why']}); it was moved to "
             f"{rec['moved_to']} and a fresh one started. Keep that file for inspection."
         )
+    return "\n".join(lines)
+
+
+def service_summary(status: dict) -> str:
+    """The service screen's facts, one per line (``status`` from :func:`terminal_status`)."""
+    sync = status.get("sync") or {}
+    clock = "set by the network" if status["clock"]["synced"] else "NOT confirmed by the network"
+    lines = [
+        f"Terminal: {status['terminal_id']}",
+        f"Site: {status['site']}",
+        f"Counter: {status['counter']}",
+        f"Server: {sync.get('server') or 'none'}",
+        f"Provisioning: {status.get('provisioning', '')}",
+        f"Waiting to upload: {status['pending']}",
+        f"Last sync: {sync.get('last_success_at') or 'never'}",
+        f"Last error: {sync.get('last_error') or 'none'}",
+        f"Clock: {clock}, now {status['clock']['now']}",
+        f"IP address: {status.get('ip_address') or 'none (no network)'}",
+        f"Version: {status['version']}",
+    ]
+    if status.get("hardware"):
+        lines.append(f"Buttons: {status['hardware']}")
+    if status.get("checks"):
+        from .checks import Check, format_checks
+
+        lines.append("Checks:")
+        lines += ["  " + line for line in format_checks([Check(**c) for c in status["checks"]])]
     return "\n".join(lines)

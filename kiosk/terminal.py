@@ -7,7 +7,7 @@ config; the Kivy app is then given these objects.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hardware
@@ -33,9 +33,16 @@ class Terminal:
     hardware_note: str
     uploader: Uploader | None = None
     sync_note: str = ""
+    #: Why the buttons could not be opened (None: they were, or mock pins).
+    panel_error: str | None = None
+    #: The startup checks (kiosk.checks.Check) that ``kiosk run`` made.
+    checks: list = field(default_factory=list)
 
     def status(self) -> dict:
-        return terminal_status(self.config, self.store, hardware=self.hardware_note)
+        from .logs import log_path
+
+        return terminal_status(self.config, self.store, hardware=self.hardware_note, checks=self.checks,
+                               log_file=log_path(self.config))
 
     def close(self) -> None:
         if self.uploader is not None:
@@ -74,8 +81,14 @@ def open_uploader(config: Config, stamp, *, session=None) -> tuple[Uploader | No
     token = read_token(config)
     if token is None:
         return None, f"no device token in {config.server.token_file}: run `kiosk provision`"
+    local = LocalRatings(config.storage.path)
+    # Ratings pressed while the terminal was unprovisioned (or by the app still running while
+    # `kiosk provision` ran) carry another id; they never left this terminal, so they upload as this one.
+    adopted = local.relabel_unsynced(config.terminal.id)
+    if adopted:
+        log.info("%d rating(s) stored before enrolment will upload as %s", adopted, config.terminal.id)
     uploader = Uploader(
-        LocalRatings(config.storage.path), server_url=config.server.url, token=token, stamp=stamp,
+        local, server_url=config.server.url, token=token, stamp=stamp,
         app_version=__version__, session=session or make_session(ca_bundle=config.server.ca_bundle or None),
         batch_size=config.server.batch_size, pause_s=config.server.pause_s,
         heartbeat_s=config.server.heartbeat_s, allow_http=config.server.allow_http,
@@ -97,11 +110,12 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     flow = RatingFlow.from_config(store, config, **({"clock": clock} if clock else {}))
     if mock_pins and pin_factory is None:
         pin_factory = hardware.mock_pin_factory()
-    panel = keyboard = None
+    panel = keyboard = panel_error = None
     try:
         panel = hardware.ButtonPanel.from_config(config, pin_factory=pin_factory)
     except hardware.HardwareError as exc:
         note = f"not available ({exc}); the terminal works by touch only"
+        panel_error = str(exc)
         log.warning("buttons %s", note)
     else:
         wire_panel(flow, panel, beep=config.feedback.beep)
@@ -111,4 +125,4 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     uploader, sync_note = open_uploader(config, store.clock.stamp) if sync else (None, "off")
     if uploader is not None:
         flow.add_listener(lambda event: uploader.wake())
-    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note)
+    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error)

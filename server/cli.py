@@ -3,7 +3,7 @@
     kiosk-server serve [--host H] [--port P] [--db URL] [--timezone TZ] [--opening-hours HOURS]
                        [--silent-after 2h] [--alert-dissatisfied-pct 50] [--alert-window 15m]
                        [--alert-min-ratings 4] [--alert-interval 60] [--alert-webhook URL] [--dashboard-secret KEY]
-    kiosk-server enroll-code --site S [--counter C] [--expires 7d]
+    kiosk-server enroll-code --site S [--counter C] [--expires 7d] [--server URL] [--count N] [--qr FILE.png] [--pdf FILE.pdf]
     kiosk-server admin-token --name N
     kiosk-server revoke TERMINAL_ID
     kiosk-server revoke-admin --name N
@@ -21,6 +21,7 @@ import gc
 import re
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -30,6 +31,9 @@ from .settings import DEFAULT_DB_URL, DEFAULT_OPENING_HOURS, Settings
 DB_ENV = "HAILONG_SERVER_DB"
 WEBHOOK_ENV = "HAILONG_ALERT_WEBHOOK"
 SECRET_ENV = "HAILONG_DASHBOARD_SECRET"
+PUBLIC_URL_ENV = "HAILONG_PUBLIC_URL"
+#: Most codes one ``enroll-code`` issues at once (a sheet of 100 cards is 20 pages).
+MAX_CODES_AT_ONCE = 500
 
 #: Setting name -> the ``serve`` option that sets it, for error messages.
 OPTION_OF = {"db_url": "--db", "terminal_silent_s": "--silent-after", "alert_window_s": "--alert-window",
@@ -127,9 +131,23 @@ def serve(host: str, port: int, db_url: str, access_log: bool, timezone: str, op
 @click.option("--site", required=True, help="the unit, e.g. 'UBND phường Phúc La'")
 @click.option("--counter", default=None, help="the counter, e.g. 'Quầy 1'")
 @click.option("--expires", "expires", default="7d", show_default=True, help="lifetime: 7d, 12h, 30m")
+@click.option("--server", "server_url", default=None, envvar=PUBLIC_URL_ENV, show_envvar=True,
+              help="the address terminals reach this server at, e.g. https://hailong.example.vn: "
+                   "print enrolment strings (hailong1:...) that hold it and the code")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, MAX_CODES_AT_ONCE),
+              help="how many codes (one per terminal)")
+@click.option("--qr", "qr_path", default=None, type=click.Path(dir_okay=False, writable=True),
+              help="also write the enrolment string as a QR code PNG (one code; needs --server)")
+@click.option("--pdf", "pdf_path", default=None, type=click.Path(dir_okay=False, writable=True),
+              help="also write an A4 sheet of cards to print and cut, one per code (needs --server)")
 @db_option
-def enroll_code(site: str, counter: str | None, expires: str, db_url: str) -> None:
-    """Print a one-time enrolment code for a new terminal."""
+def enroll_code(site: str, counter: str | None, expires: str, server_url: str | None, count: int,
+                qr_path: str | None, pdf_path: str | None, db_url: str) -> None:
+    """Print one-time enrolment codes for new terminals, one a line.
+
+    With --server, each line is an enrolment string (server address and code in one, for
+    `kiosk provision STRING`), and --qr / --pdf write it as a QR code and a printable sheet.
+    """
     from .accounts import issue_enrollment_code
     from .db import write_transaction
 
@@ -140,13 +158,78 @@ def enroll_code(site: str, counter: str | None, expires: str, db_url: str) -> No
         raise
     if not site.strip():
         raise click.BadParameter("must not be empty", param_hint="--site")
+    if server_url is not None:
+        server_url = _public_url(server_url)
+    for path, option in ((qr_path, "--qr"), (pdf_path, "--pdf")):
+        if path is not None and server_url is None:
+            raise click.BadParameter(f"needs --server URL (or {PUBLIC_URL_ENV}): the code alone cannot "
+                                     "enrol a terminal", param_hint=option)
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise click.BadParameter(f"the folder {Path(path).resolve().parent} does not exist", param_hint=option)
+    if qr_path is not None and count != 1:
+        raise click.BadParameter("writes one code; for a batch use --pdf", param_hint="--qr")
+    fonts = None
+    if pdf_path is not None:
+        from .enrollment_cards import find_fonts
+
+        fonts = find_fonts()  # before any code is issued
     engine = _open(db_url)
+    now_ns = time.time_ns()
     with engine.connect() as conn, write_transaction(conn):
-        code = issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=time.time_ns())
+        codes = [issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=now_ns)
+                 for _ in range(count)]
     engine.dispose()
-    click.echo(code)
-    click.echo(f"one-time code for {site}{' / ' + counter if counter else ''}, valid for {expires}: "
-               f"on the terminal run  kiosk provision --server URL --code {code}", err=True)
+    where = f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}"
+    until = _local_time(now_ns + ttl_s * 1_000_000_000)
+    if server_url is None:
+        for code in codes:
+            click.echo(code)
+        click.echo(f"{_codes(count)} for {where}, valid for {expires} (until {until}): "
+                   f"on the terminal run  kiosk provision --server URL --code CODE", err=True)
+        return
+    from sync.enrollment import enrollment_string
+
+    strings = [enrollment_string(server_url, code) for code in codes]
+    for text in strings:
+        click.echo(text)
+    click.echo(f"{_codes(count)} for {where} at {server_url}, valid for {expires} (until {until}): "
+               f"on the terminal run  kiosk provision STRING", err=True)
+    if qr_path is not None:
+        from .enrollment_cards import write_qr_png
+
+        write_qr_png(strings[0], qr_path)
+        click.echo(f"QR code written to {qr_path}", err=True)
+    if pdf_path is not None:
+        from .enrollment_cards import EnrollmentCard, write_sheet_pdf
+
+        cards = [EnrollmentCard(site=site.strip(), counter=(counter or "").strip() or None, string=text,
+                                server_url=server_url, code=code, expires=until)
+                 for text, code in zip(strings, codes)]
+        pages = write_sheet_pdf(cards, pdf_path, fonts=fonts)
+        click.echo(f"{len(cards)} card(s) on {pages} A4 page(s) written to {pdf_path}: print, cut, and keep "
+                   "them safe until used (each enrols one terminal)", err=True)
+
+
+def _codes(count: int) -> str:
+    return "one-time code" if count == 1 else f"{count} one-time codes"
+
+
+def _public_url(value: str) -> str:
+    from sync.addresses import check_server_url
+    from sync.errors import SyncConfigError
+
+    try:
+        return check_server_url(value.strip(), allow_http=True)
+    except SyncConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--server") from None
+
+
+def _local_time(ns: int, timezone: str = Settings.timezone) -> str:
+    """``ns`` as the sites' wall-clock time, e.g. '2026-12-02 16:30 (Asia/Ho_Chi_Minh)'."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return f"{datetime.fromtimestamp(ns / 1e9, ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
 
 
 @cli.command("admin-token")

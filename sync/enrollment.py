@@ -1,12 +1,33 @@
-"""Enrolment: a one-time code from the district buys a terminal id and a device token."""
+"""Enrolment: a one-time code from the district buys a terminal id and a device token.
+
+The server address and the code travel together as one *enrolment string*
+(printed, put in a QR code, pasted into ``kiosk provision``)::
+
+    hailong1:<base64url, unpadded, of the UTF-8 JSON {"u": server URL, "c": code}>
+
+The ``1`` is the format's version. The alphabet is letters, digits, ``-``,
+``_`` and one ``:``, so the string survives a shell without quotes, chat
+apps and e-mail; whitespace (a wrapped line) is ignored when it is read.
+
+    >>> text = enrollment_string("https://hailong.example.vn/", "hl_enr_abc2")
+    >>> text
+    'hailong1:eyJ1IjoiaHR0cHM6Ly9oYWlsb25nLmV4YW1wbGUudm4iLCJjIjoiaGxfZW5yX2FiYzIifQ'
+    >>> parse_enrollment_string(text)
+    ('https://hailong.example.vn', 'hl_enr_abc2')
+"""
 
 from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
 
 import requests
 from pydantic import ValidationError
 
 from .addresses import check_server_url
-from .errors import EnrollmentError, response_message, shorten
+from .errors import EnrollmentError, SyncConfigError, response_message, shorten
 from .protocol import API_PREFIX, Enrollment, EnrollmentReceipt
 from .uploader import TIMEOUT
 
@@ -31,3 +52,99 @@ def enroll(server_url: str, code: str, *, session: requests.Session, app_version
         return EnrollmentReceipt.model_validate_json(response.content)
     except ValidationError:
         raise EnrollmentError(f"{server_url} did not answer like a Hài Lòng server; check the address") from None
+
+
+# -- the one-string form --------------------------------------------------------------------------
+
+STRING_SCHEME = "hailong"
+STRING_VERSION = 1
+STRING_PREFIX = f"{STRING_SCHEME}{STRING_VERSION}:"
+CODE_PATTERN = re.compile(r"hl_enr_[a-z2-7]{4,120}")
+
+
+class EnrollmentStringError(SyncConfigError):
+    """An enrolment string that cannot be read; the message says why in one sentence."""
+
+
+def enrollment_string(server_url: str, code: str) -> str:
+    """The one copyable string that holds ``server_url`` and ``code`` (see the module's docstring)."""
+    server_url = check_server_url(server_url.strip(), allow_http=True)
+    code = code.strip().lower()
+    if not CODE_PATTERN.fullmatch(code):
+        raise EnrollmentStringError(f"{code!r} is not an enrolment code (they start with hl_enr_)")
+    payload = json.dumps({"u": server_url, "c": code}, separators=(",", ":"), ensure_ascii=False)
+    return STRING_PREFIX + base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def parse_enrollment_string(text: str) -> tuple[str, str]:
+    """``(server_url, code)`` from an enrolment string; raises :class:`EnrollmentStringError`.
+
+    The URL is only checked for form here: whether plain http is allowed is
+    the terminal's config to say, when it enrols.
+    """
+    compact = re.sub(r"\s+", "", text or "")
+    scheme, colon, body = compact.partition(":")
+    version = re.fullmatch(rf"{STRING_SCHEME}(\d+)", scheme, re.I)
+    if not colon or version is None:
+        if re.match(r"https?://", compact, re.I):
+            raise EnrollmentStringError("this is a server address, not an enrolment string; give the whole "
+                                        f"string that starts with {STRING_PREFIX}, or --server URL --code CODE")
+        if compact.lower().startswith("hl_enr_"):
+            raise EnrollmentStringError("this is a bare enrolment code, not an enrolment string; give it as "
+                                        "--code CODE with --server URL")
+        raise EnrollmentStringError(f"this is not an enrolment string: those start with {STRING_PREFIX}")
+    if int(version.group(1)) != STRING_VERSION:
+        raise EnrollmentStringError(f"this enrolment string is of version {int(version.group(1))}, which this "
+                                    f"terminal cannot read (it reads version {STRING_VERSION}); update the terminal "
+                                    "or ask for --server URL --code CODE")
+    damaged = EnrollmentStringError("this enrolment string is damaged or cut short; copy it again whole, "
+                                    "or scan its QR code")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", body) or len(body) % 4 == 1:
+        raise damaged
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise damaged from None
+    if not isinstance(payload, dict) or set(payload) != {"u", "c"} \
+            or not all(isinstance(value, str) for value in payload.values()):
+        raise damaged
+    code = payload["c"].strip().lower()
+    if not CODE_PATTERN.fullmatch(code):
+        raise damaged
+    try:
+        server_url = check_server_url(payload["u"].strip(), allow_http=True)
+    except SyncConfigError:
+        raise damaged from None
+    return server_url, code
+
+
+# -- before enrolling: is the server there, and is its certificate good? --------------------------
+
+def check_server(server_url: str, *, session: requests.Session, allow_http: bool = False) -> str:
+    """``GET /healthz`` through ``session`` (its CA bundle); the server's version, or :class:`EnrollmentError`.
+
+    Nothing is sent but the request itself, so a wrong address or an
+    untrusted certificate is found before a code is spent or a file written.
+    """
+    server_url = check_server_url(server_url, allow_http=allow_http)
+    try:
+        response = session.get(f"{server_url}/healthz", timeout=TIMEOUT, verify=session.verify,
+                               allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        raise EnrollmentError(f"the TLS certificate of {server_url} was refused ({shorten(exc)}); check the address, "
+                              "the terminal's clock, or set [server] ca_bundle for a private CA") from None
+    except requests.RequestException as exc:
+        raise EnrollmentError(f"cannot reach {server_url} ({shorten(exc)}); check the network and the address") from None
+    except OSError as exc:  # e.g. a [server] ca_bundle file that does not exist
+        raise EnrollmentError(f"cannot check the TLS certificate of {server_url} ({shorten(exc)}); "
+                              "check [server] ca_bundle") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("ok") is not True or "version" not in body:
+        if response.status_code == 503:
+            raise EnrollmentError(f"{server_url} answers but its database does not; ask the administrator")
+        raise EnrollmentError(f"{server_url} did not answer like a Hài Lòng server "
+                              f"(HTTP {response.status_code} for /healthz); check the address")
+    return str(body["version"])

@@ -280,6 +280,11 @@ class Uploader:
         """New ratings were stored: look now instead of at the next poll."""
         self._wake.set()
 
+    def send_now(self) -> None:
+        """Send (or report health) now, even with nothing new and inside a back-off (the service screen's "sync now")."""
+        self._last_contact = None
+        self._wake.set()
+
     def _wait(self, seconds: float) -> None:
         self._wake.wait(seconds)
         self._wake.clear()

@@ -22,6 +22,7 @@ os.environ["KIVY_HOME"] = _KIVY_HOME
 os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "800")  # the 7-inch Pi touchscreen
 os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "480")
 
+import logging  # noqa: E402
 import sqlite3  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -29,6 +30,20 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 SCREENSHOTS = Path(__file__).parent / "output" / "screens"
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """A command run in-process sets up logging (``force=True``): undo it, or its handler, bound to this test's
+    captured stderr, would outlive it and its level would hide later tests' records from ``caplog``."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 # -- time that tests move by hand (flow and hardware tests) ---------------------

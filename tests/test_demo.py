@@ -57,8 +57,14 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
         demo.wait(30)
     finally:
         if demo.poll() is None:
+            processes = subprocess.run(["ps", "-o", "pid,stat,etime,args", "--ppid", str(demo.pid)],
+                                       capture_output=True, text=True).stdout
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait(10)
+            for log in ("demo.err", "demo-server.log"):
+                path = tmp_path / log
+                print(f"--- {log} ---\n" + (path.read_text(errors="replace")[-6000:] if path.exists() else "(none)"))
+            print("--- still running ---\n" + processes)
     # Stopping the demo stopped the server too.
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0

@@ -196,3 +196,38 @@ def test_server_and_admin_commands_are_in_readme_with_their_options(command, opt
     missing = [opt for opt in options
                if not any(re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", line) for line in lines)]
     assert not missing, f"README's lines with `{command}` do not show {missing}"
+
+
+# -- links and pictures ----------------------------------------------------
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_inside_the_readme_leads_to_a_heading():
+    anchors = {github_anchor(m[1]) for m in re.finditer(r"^#{1,6} (.+)$", README, re.M)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", README))
+    assert len(links) >= 10
+    assert links - anchors == set()
+
+
+def test_every_file_and_picture_the_readme_points_to_exists():
+    targets = {t for t in re.findall(r"\]\(([^)#]+)\)", README) if not re.match(r"https?://", t)}
+    pictures = {t for t in targets if t.endswith(".png")}
+    assert {"docs/screens/home-800x480.png", "docs/screens/service-status-800x480.png",
+            "docs/screens/overview-desktop.png"} <= pictures
+    assert [t for t in targets if not (ROOT / t).is_file()] == []
+
+
+def test_the_readme_pictures_are_the_ones_the_tests_make():
+    # `make screenshots` copies them from the tests' output folders: each must be named there.
+    copied = set()
+    for names, folder in re.findall(r"for name in ([\w -]+); do cp (tests/output/\w+)/", MAKEFILE):
+        suffix = "-800x480" if folder.endswith("screens") else ""
+        copied |= {f"docs/screens/{name}{suffix}.png" for name in names.split()}
+    pictures = set(re.findall(r"\]\((docs/screens/[^)]+\.png)\)", README))
+    assert pictures and pictures <= copied
+    tests = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    for name in ("service-status", "overview-desktop", "fleet-desktop", "overview-phone"):
+        assert name in tests

@@ -6,13 +6,13 @@ a clock years off that the network then sets.
 
 from __future__ import annotations
 
-import os
 import random
 import stat
 import time
 from datetime import datetime, timezone
 
 import pytest
+from cli_helpers import write_terminal_config
 import tomlkit
 from sqlite_utils import Database
 
@@ -300,17 +300,8 @@ def test_http_to_another_machine_when_explicitly_allowed():
 
 # -- provisioning and the technician's commands -------------------------------------------------------------
 
-def write_config(tmp_path, text: str = "") -> "os.PathLike":
-    path = tmp_path / "kiosk.toml"
-    path.write_text(
-        "# Phúc La ward, counter 1 — technician's note\n[storage]\n"
-        f'path = "{tmp_path / "kiosk.db"}"\n[server]\ntoken_file = "{tmp_path / "device.token"}"\n' + text,
-        encoding="utf-8")
-    return path
-
-
 def test_provision_writes_id_address_and_a_private_token(server, tmp_path):
-    config_path = write_config(tmp_path)
+    config_path = write_terminal_config(tmp_path)
     store = RatingStore(tmp_path / "kiosk.db", terminal_id="unprovisioned")
     early = store.record_press("satisfied", source="button")["id"]  # pressed before enrolment
     store.close()
@@ -327,7 +318,7 @@ def test_provision_writes_id_address_and_a_private_token(server, tmp_path):
 
 
 def test_provision_refuses_a_bad_code_and_writes_nothing(server, tmp_path, capsys):
-    config_path = write_config(tmp_path)
+    config_path = write_terminal_config(tmp_path)
     before = config_path.read_text(encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
         kiosk_main(["provision", "--config", str(config_path), "--server", server.url, "--code", "WRONG-CODE"])
@@ -337,7 +328,7 @@ def test_provision_refuses_a_bad_code_and_writes_nothing(server, tmp_path, capsy
 
 
 def test_reprovisioning_needs_force(server, tmp_path, capsys):
-    config_path = write_config(tmp_path)
+    config_path = write_terminal_config(tmp_path)
     provision_terminal(config_path, server.url, server.issue_code())
     with pytest.raises(SystemExit) as exit_info:
         kiosk_main(["provision", "--config", str(config_path), "--server", server.url, "--code", server.issue_code()])
@@ -348,7 +339,7 @@ def test_reprovisioning_needs_force(server, tmp_path, capsys):
 
 
 def test_kiosk_sync_once_and_status_tell_the_technician(server, tmp_path, capsys):
-    config_path = write_config(tmp_path)
+    config_path = write_terminal_config(tmp_path)
     provision_terminal(config_path, server.url, server.issue_code())
     terminal_id = tomlkit.parse(config_path.read_text(encoding="utf-8"))["terminal"]["id"]
     store = RatingStore(tmp_path / "kiosk.db", terminal_id=terminal_id)
@@ -365,7 +356,7 @@ def test_kiosk_sync_once_and_status_tell_the_technician(server, tmp_path, capsys
 
 
 def test_kiosk_sync_once_without_a_server_says_what_to_do(tmp_path, capsys):
-    config_path = write_config(tmp_path)
+    config_path = write_terminal_config(tmp_path)
     RatingStore(tmp_path / "kiosk.db", terminal_id="x").close()
     with pytest.raises(SystemExit) as exit_info:
         kiosk_main(["sync", "--once", "--config", str(config_path)])

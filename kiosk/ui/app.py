@@ -24,14 +24,15 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, StringProperty
 
 import assets
 
+from ..checks import check_renderer, pi_model
 from ..flow import HOME, REASON, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
 from ..service_pin import check_pin
-from ..status import format_status
+from ..status import service_summary
 from ..texts import other_language, screen_texts
 from . import theme
 from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
@@ -91,6 +92,16 @@ class KioskApp(App):
     reason_guard_s = NumericProperty(0.4)
     #: The sync indicator's state: off, ok, failing or refused (see theme.SYNC_DOT).
     sync_state = StringProperty("off")
+    #: The service screen's last action outcome ("sync now"), in words.
+    service_message = StringProperty("")
+    #: The button test: the buttons to press, and those seen so far.
+    test_names = ListProperty()
+    test_seen = DictProperty()
+    testing = BooleanProperty(False)
+    #: After every button was seen, the test closes itself after this long.
+    test_done_s = NumericProperty(3.0)
+    #: With no press for this long the test closes itself (a dead button and no touchscreen).
+    test_idle_s = NumericProperty(60.0)
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -114,6 +125,12 @@ class KioskApp(App):
         self._ticker = None
         self._listening = False
         self._exception_handler = KeepRunning()
+        #: Why the app stopped: None (closed), "restart" or "leave" (see kiosk.restart).
+        self.exit_action = None
+        self._sync_asked = False
+        self._saved_callbacks = None
+        self._test_closing = None
+        self._test_idle = Clock.create_trigger(lambda _dt: self.end_button_test(), 60.0)
 
     # -- building -------------------------------------------------------
     def build(self):
@@ -162,6 +179,25 @@ class KioskApp(App):
         # The technician's (and bench/footprint.py's) sign that the screens are up.
         Window.unbind(on_flip=self._first_frame)
         log.info("screens ready: first frame drawn (%s screen)", self.root.current if self.root else "no")
+        self.check_renderer()
+
+    def check_renderer(self, model: str | None | bool = False) -> None:
+        """Read the GL renderer of the window, log the verdict and keep it for the service screen and `kiosk status`."""
+        try:
+            from kivy.graphics.opengl import GL_RENDERER, glGetString
+
+            renderer = glGetString(GL_RENDERER)
+            renderer = renderer.decode("utf-8", "replace") if isinstance(renderer, bytes) else str(renderer)
+        except Exception as exc:  # a GL without the call: say so, keep running
+            log.warning("the GL renderer cannot be read (%s)", exc)
+            return
+        check = check_renderer(renderer, pi_model=pi_model() if model is False else model)
+        (log.info if check.ok else log.warning)("startup check renderer: %s", check.message)
+        self.terminal.checks = [c for c in self.terminal.checks if c.name != "renderer"] + [check]
+        try:
+            self.terminal.store.set_meta(gl_renderer=renderer)
+        except Exception:
+            log.exception("cannot keep the GL renderer in the database")
 
     def open_settings(self, *largs):
         return False  # no Kivy settings panel on a kiosk (F1)
@@ -219,13 +255,15 @@ class KioskApp(App):
 
     def status_text(self) -> str:
         try:
-            return format_status(self.terminal.status())
+            return service_summary(self.terminal.status())
         except Exception as exc:  # a technician needs words, even when the database fails
             log.exception("cannot read the terminal's status")
             return f"The status cannot be read: {exc}"
 
     def close_service(self) -> None:
         """Back to the citizens: the flow starts again from home."""
+        self.end_button_test()
+        self.service_message = ""
         self.servicing = False
         self.flow.reset()
         self.language = self.default_language
@@ -234,13 +272,86 @@ class KioskApp(App):
 
     def leave_kiosk(self) -> None:
         log.info("leaving kiosk mode from the service screen")
+        self.exit_action = "leave"
         self.stop()
+
+    def restart_app(self) -> None:
+        """Stop the screens; ``kiosk run`` then closes everything and starts itself again."""
+        log.info("restart asked from the service screen")
+        self.exit_action = "restart"
+        self.stop()
+
+    def sync_now(self) -> None:
+        """Ask the uploader to send now; the outcome is shown when it has tried."""
+        uploader = self.terminal.uploader
+        if uploader is None:
+            self.service_message = self.texts["sync_off"].format(why=self.terminal.sync_note)
+            return
+        self._sync_asked = True
+        self.service_message = self.texts["sync_sending"]
+        uploader.send_now()
+
+    # -- button and LED test ----------------------------------------------
+    def start_button_test(self) -> None:
+        """Each press (button or touch on its tile) lights its tile and its LED; nothing is stored."""
+        panel = self.terminal.panel
+        self.test_seen = {}
+        self.test_names = list(panel.buttons) if panel is not None else list(RATINGS)
+        if panel is not None:
+            self._saved_callbacks = (panel.when_rating, panel.when_reason, panel.when_skip)
+            panel.when_rating = self._test_press_from_button
+            panel.when_reason = lambda number: self._test_press_from_button(f"reason_{number}")
+            panel.when_skip = lambda: self._test_press_from_button("skip")
+        self.testing = True
+        self._test_idle.timeout = self.test_idle_s
+        self._test_idle()
+        log.info("button test started: %s", ", ".join(self.test_names))
+
+    def _test_press_from_button(self, name: str) -> None:
+        # gpiozero's thread: hand over to Kivy's.
+        Clock.schedule_once(lambda _dt: self.test_press(name, source="button"))
+
+    def test_press(self, name: str, *, source: str = "touch") -> None:
+        if not self.testing or name not in self.test_names:
+            return
+        self.test_seen[name] = True
+        self._test_idle.cancel()
+        self._test_idle()
+        panel = self.terminal.panel
+        if panel is not None:
+            panel.show_rating(name, beep=True)  # its LED, where it has one, and a beep
+        log.info("button test: %s seen (%s)", name, source)
+        if len(self.test_seen) == len(self.test_names) and self._test_closing is None:
+            self._test_closing = Clock.schedule_once(lambda _dt: self.end_button_test(), self.test_done_s)
+
+    def end_button_test(self) -> None:
+        self._test_idle.cancel()
+        if self._test_closing is not None:
+            self._test_closing.cancel()
+            self._test_closing = None
+        panel = self.terminal.panel
+        if panel is not None and self._saved_callbacks is not None:
+            panel.when_rating, panel.when_reason, panel.when_skip = self._saved_callbacks
+            self._saved_callbacks = None
+        if self.testing:
+            log.info("button test ended: %d of %d buttons seen", len(self.test_seen), len(self.test_names))
+        self.testing = False
 
     # -- following the flow ---------------------------------------------
     def _on_sync_changed(self, state, _pending) -> None:
         # The uploader's thread: compute the word there, set it on Kivy's thread.
         word = sync_state_of(state)
-        Clock.schedule_once(lambda _dt: setattr(self, "sync_state", word))
+        error = state.last_error
+
+        def show(_dt):
+            self.sync_state = word
+            if self._sync_asked:
+                self._sync_asked = False
+                self.service_message = (self.texts["sync_failed"].format(error=error) if error
+                                        else self.texts["sync_ok"].format(pending=_pending))
+                self.root.get_screen(SERVICE).refresh()
+
+        Clock.schedule_once(show)
 
     def _on_flow_event(self, event) -> None:
         # Any thread, under the flow's lock: only hand over to Kivy's thread.

@@ -33,6 +33,8 @@ def kivy_settings(config, *, windowed: bool) -> list[tuple[str, str, str]]:
         ("graphics", "width", str(WINDOW_SIZE[0])),
         ("graphics", "height", str(WINDOW_SIZE[1])),
         ("graphics", "resizable", "0" if kiosk else "1"),
+        # [display] rotation: Kivy turns the picture and maps touches to match.
+        ("graphics", "rotation", str(int(config.display.rotation))),
         # A right click must not leave multitouch dots on the screen.
         ("input", "mouse", "mouse,disable_multitouch"),
     ]
@@ -46,8 +48,10 @@ def configure_kivy(config, *, windowed: bool) -> None:
         Config.set(section, option, value)
 
 
-def launch(terminal, *, windowed: bool = False) -> None:
+def launch(terminal, *, windowed: bool = False) -> str | None:
     """Run the screens of ``terminal`` until "Leave kiosk mode" (or the window closes).
+
+    Returns why they stopped: None, ``"restart"`` or ``"leave"``.
 
     The caller keeps ownership of ``terminal`` and closes it afterwards.
     """
@@ -56,4 +60,6 @@ def launch(terminal, *, windowed: bool = False) -> None:
 
     log.info("starting the screens (%s)", "windowed" if windowed or not terminal.config.display.kiosk
              else "kiosk mode")
-    KioskApp(terminal, windowed=windowed).run()
+    app = KioskApp(terminal, windowed=windowed)
+    app.run()
+    return app.exit_action

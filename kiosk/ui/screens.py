@@ -10,7 +10,7 @@ from kivy.app import App
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from .widgets import ReasonButton
+from .widgets import ButtonLamp, ReasonButton
 
 
 class HomeScreen(Screen):
@@ -43,7 +43,7 @@ class ThanksScreen(Screen):
 
 
 class ServiceScreen(Screen):
-    """PIN pad, then the terminal's status for a technician.
+    """PIN pad, then the terminal's status and actions for a technician; the button test.
 
     Three wrong PINs in a row close the screen.
     """
@@ -65,8 +65,33 @@ class ServiceScreen(Screen):
         self.status_text = ""
         self.failures = 0
 
+    def on_kv_post(self, base_widget):
+        App.get_running_app().bind(testing=self._on_testing, test_seen=self._light_lamps)
+
     def on_unlocked(self, _screen, unlocked):
         self.ids.panels.current = "status" if unlocked else "pin"
+
+    def open_button_test(self) -> None:
+        app = App.get_running_app()
+        app.start_button_test()
+        lamps = self.ids.lamps
+        lamps.clear_widgets()
+        lamps.cols = 3 if len(app.test_names) <= 3 else 4
+        for name in app.test_names:
+            lamps.add_widget(ButtonLamp(name=name, text=app.texts.get(name, name.replace("_", " "))))
+        self.ids.panels.current = "buttons"
+
+    def lamp(self, name: str) -> ButtonLamp:
+        return next(w for w in self.ids.lamps.children if w.name == name)
+
+    def _light_lamps(self, app, seen) -> None:
+        for lamp in self.ids.lamps.children:
+            lamp.lit = bool(seen.get(lamp.name))
+
+    def _on_testing(self, _app, testing) -> None:
+        if not testing and self.unlocked:
+            self.ids.panels.current = "status"
+            self.refresh()
 
     def on_entered(self, _screen, value):
         self.masked = " ".join("\u2022" * len(value))

@@ -54,6 +54,13 @@ class PinKey(KioskButton):
     """A key of the service screen's PIN pad."""
 
 
+class ButtonLamp(KioskButton):
+    """A tile of the button test: ``name`` is the button, ``lit`` once it was pressed (or touched)."""
+
+    name = StringProperty("")
+    lit = BooleanProperty(False)
+
+
 class CornerHold(Widget):
     """An invisible area that fires ``on_hold`` after being held ``hold_s`` seconds.
 

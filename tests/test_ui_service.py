@@ -1,0 +1,178 @@
+"""The service screen, driven headless: PIN, the facts, sync now, the button and LED test, restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.restart import restart_argv, restart_terminal
+from kiosk.service_pin import hash_pin
+from kiosk.texts import TEXTS
+from server_fixtures import *  # noqa: F401,F403 - server_db_url, start_server, server
+
+pytestmark = pytest.mark.ui
+PIN = "2468"
+SERVICE = {"pin_hash": hash_pin(PIN, rounds=1000)}
+LEDS = {"very_satisfied": 23, "satisfied": 24, "dissatisfied": 25}
+
+
+def unlock(kiosk) -> None:
+    kiosk.app.service_hold_s = 0.3
+    kiosk.touch_at(5, kiosk.app.root.height - 5, hold=0.6)
+    assert kiosk.screen == "service"
+    keys = {w.text: w for w in kiosk.widget("service", "keypad").children}
+    for digit in PIN:
+        kiosk.touch(keys[digit])
+    kiosk.touch(kiosk.widget("service", "ok"))
+    assert kiosk.app.root.get_screen("service").unlocked
+
+
+def test_the_service_screen_shows_every_fact(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE)
+    kiosk.terminal.checks = []
+    kiosk.app.check_renderer(model="Raspberry Pi 4 Model B")  # Mesa's llvmpipe here
+    unlock(kiosk)
+    text = kiosk.widget("service", "status").text
+    for label in ("Terminal: test-ui-01", "Site: UBND phường Phúc La", "Counter: Quầy 1", "Server: none",
+                  "Provisioning: Not provisioned", "Waiting to upload: 0", "Last sync: never",
+                  "Last error: none", "Clock: ", "IP address: ", "Version: 0.1.0", "Checks:"):
+        assert label in text, label
+    assert "WARNING renderer" in text and "software renderer" in text
+    assert kiosk.terminal.store.meta()["gl_renderer"].startswith("llvmpipe")
+
+
+def test_sync_now_without_a_server_says_why(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE, sync=True)
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "sync_now"))
+    message = kiosk.widget("service", "outcome").text
+    assert message.startswith("Chưa thể gửi: not provisioned")
+
+
+def test_sync_now_sends_to_a_real_server(start_kiosk, server, tmp_path):
+    enrolled = server.enroll()
+    token = tmp_path / "device.token"
+    token.write_text(enrolled.token)
+    kiosk = start_kiosk(service=SERVICE, sync=True, terminal={"id": enrolled.id},
+                        server={"url": server.url, "token_file": str(token), "pause_s": 0,
+                                "heartbeat_s": 3600})
+    assert kiosk.wait_for(lambda: kiosk.app.sync_state == "ok", timeout=15)  # the first heartbeat
+    kiosk.terminal.store.record_press("satisfied", source="touch")  # stored, uploader not woken
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "sync_now"))
+    assert kiosk.wait_for(lambda: kiosk.app.service_message.startswith("Đã gửi"), timeout=15)
+    assert server.count() == 1
+    assert "Waiting to upload: 0" in kiosk.widget("service", "status").text
+
+
+def test_sync_now_shows_the_failure_sentence(start_kiosk, tmp_path):
+    token = tmp_path / "device.token"
+    token.write_text("not-a-real-token")
+    kiosk = start_kiosk(service=SERVICE, sync=True,
+                        server={"url": "http://127.0.0.1:9", "token_file": str(token), "heartbeat_s": 3600})
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "sync_now"))
+    assert kiosk.wait_for(lambda: kiosk.app.service_message.startswith("Gửi không được"), timeout=20)
+    assert "cannot reach the server" in kiosk.app.service_message
+
+
+def test_button_test_lights_each_button_and_its_led_and_stores_nothing(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE, leds=LEDS)
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "button_test"))
+    service = kiosk.app.root.get_screen("service")
+    assert service.ids.panels.current == "buttons"
+    kiosk.app.test_done_s = 30
+    panel = kiosk.terminal.panel
+    for key, name in (("1", "very_satisfied"), ("2", "satisfied"), ("3", "dissatisfied")):
+        assert not service.lamp(name).lit
+        kiosk.terminal.keyboard.tap(key)
+        assert kiosk.wait_for(lambda: service.lamp(name).lit, timeout=2)
+        assert kiosk.wait_for(lambda: panel.leds[name].is_lit, timeout=2)
+    assert kiosk.widget("service", "test_prompt").text == TEXTS["vi"]["test_all_seen"].format(count=3)
+    kiosk.screenshot("service-buttons-800x480")
+    assert kiosk.rows() == []
+    kiosk.touch(kiosk.widget("service", "test_done"))
+    assert service.ids.panels.current == "status"
+    kiosk.touch(kiosk.widget("service", "back"))
+    kiosk.terminal.keyboard.tap("1")  # the buttons rate again
+    kiosk.frames(2)
+    assert [r["rating"] for r in kiosk.rows()] == ["very_satisfied"]
+
+
+def test_button_test_by_touch_and_it_closes_itself_with_buttons_only(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE)
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "button_test"))
+    service = kiosk.app.root.get_screen("service")
+    kiosk.app.test_done_s = 0.3
+    kiosk.touch(service.lamp("satisfied"))
+    assert service.lamp("satisfied").lit and not service.lamp("dissatisfied").lit
+    kiosk.terminal.keyboard.tap("1")
+    kiosk.terminal.keyboard.tap("3")
+    assert kiosk.wait_for(lambda: service.ids.panels.current == "status", timeout=3)
+    assert not kiosk.app.testing and kiosk.rows() == []
+
+
+def test_button_test_with_a_dead_button_closes_itself_when_left_alone(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE)
+    unlock(kiosk)
+    kiosk.app.test_idle_s = 0.6
+    kiosk.touch(kiosk.widget("service", "button_test"))
+    kiosk.terminal.keyboard.tap("1")  # satisfied and dissatisfied never come
+    kiosk.advance(0.3)
+    assert kiosk.app.testing
+    assert kiosk.wait_for(lambda: not kiosk.app.testing, timeout=3)
+    assert kiosk.app.root.get_screen("service").ids.panels.current == "status"
+
+
+def test_restart_stops_the_screens_and_asks_kiosk_run_to_exec_itself(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE)
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "restart"))
+    assert not kiosk.running
+    assert kiosk.app.exit_action == "restart"
+    calls = []
+    restart_terminal(exec_=lambda path, argv: calls.append((path, argv)))
+    [(path, argv)] = calls
+    assert path == argv[0] and argv[1:] == __import__("sys").orig_argv[1:]
+
+
+def test_leave_kiosk_mode_says_so_to_kiosk_run(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE)
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "leave"))
+    assert not kiosk.running and kiosk.app.exit_action == "leave"
+
+
+def test_restart_command_line_of_a_bundle_and_of_python():
+    assert restart_argv(executable="/opt/k/kiosk", orig_argv=["/opt/k/kiosk", "run"], argv=["/opt/k/kiosk", "run"],
+                        frozen=True) == ["/opt/k/kiosk", "run"]
+    assert restart_argv(executable="/v/bin/python", orig_argv=["/v/bin/python", "/v/bin/kiosk", "run"],
+                        argv=["/v/bin/kiosk", "run"], frozen=False) == ["/v/bin/python", "/v/bin/kiosk", "run"]
+
+
+def test_kiosk_run_restarts_in_place_then_leaves_kiosk_mode_with_status_4(tmp_path):
+    """The real `kiosk run`: "Restart" re-executes the same process, "Leave kiosk mode" exits 4 (systemd's cue)."""
+    from kiosk.restart import LEFT_KIOSK_STATUS
+
+    mods = tmp_path / "kivy" / "mods"
+    mods.mkdir(parents=True)
+    shutil.copy(Path(__file__).parent / "kivy_mods" / "service_action.py", mods)
+    marker = tmp_path / "starts"
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[terminal]\nid = "svc-01"\n[storage]\npath = "{tmp_path / "kiosk.db"}"\n', encoding="utf-8")
+    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy"),
+           "KCFG_MODULES_SERVICE_ACTION": f"marker={marker}", "KIVY_NO_ARGS": "1"}
+    done = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config", str(config), "--mock-pins",
+                           "--windowed"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == LEFT_KIOSK_STATUS, done.stderr[-3000:]
+    starts = marker.read_text().split()
+    assert len(starts) == 2 and starts[0] == starts[1], starts  # the same process, started twice
+    assert done.stderr.count("terminal svc-01 stopped") == 2
+    assert "Traceback" not in done.stderr
