@@ -43,6 +43,8 @@ class ButtonPanel:
         self.beep_s = beep_s
         self.debouncer = Debouncer(bounce_s, clock=clock)
         self.buttons: dict[str, Button] = {}
+        #: Buttons already held down when the panel was set up (no press edge was seen for them).
+        self.held_at_start: set[str] = set()
         self.leds: dict[str, LED] = {}
         self.buzzer: Buzzer | None = None
         try:
@@ -87,7 +89,15 @@ class ButtonPanel:
         button = Button(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
         button.when_pressed = lambda: self.debouncer.accept(name) and on_press()
         button.when_released = lambda: self.debouncer.accept(name) and None
+        if button.is_pressed:
+            self.held_at_start.add(name)
         self.buttons[name] = button
+
+    def held_since_start(self) -> list[str]:
+        """The buttons held down since the panel was set up and not let go: a technician's sign
+        (hold a button while the terminal starts) to open the button test without a touchscreen."""
+        return [name for name in self.held_at_start
+                if name in self.buttons and self.buttons[name].is_pressed]
 
     @staticmethod
     def _fire(callback, *args) -> None:

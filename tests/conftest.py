@@ -226,3 +226,19 @@ def start_kiosk(tmp_path):
             driver.stop()
         finally:
             driver.terminal.close()
+
+
+# -- a button held down while the terminal starts ---------------------------------
+
+def held_pin_class(*numbers: int):
+    """A gpiozero mock pin class whose pins ``numbers`` read pressed from the start: a button held while the
+    terminal starts. Pulled up, a real held button still reads low, and no press edge is ever seen."""
+    from gpiozero.pins.mock import MockPin
+
+    class HeldAtStartPin(MockPin):
+        def _set_pull(self, value):
+            super()._set_pull(value)
+            if value == "up" and self.info.name in {f"GPIO{n}" for n in numbers}:
+                self.drive_low()
+
+    return HeldAtStartPin

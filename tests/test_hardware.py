@@ -482,3 +482,21 @@ def test_open_terminal_without_gpio_works_by_touch(request, tmp_path, opened, ma
     terminal.flow.press("satisfied", source="touch")
     [row] = rows_on_disk(tmp_path / "kiosk.db")
     assert (row["rating"], row["source"]) == ("satisfied", "touch")
+
+
+def test_a_button_held_at_start_is_reported_and_stores_nothing():
+    from conftest import held_pin_class
+
+    panel = ButtonPanel(rating_pins={"very_satisfied": 17, "satisfied": 27},
+                        pin_factory=MockFactory(pin_class=held_pin_class(17)))
+    try:
+        seen = []
+        panel.when_rating = seen.append
+        assert panel.held_at_start == {"very_satisfied"}
+        assert panel.held_since_start() == ["very_satisfied"]
+        panel.buttons["satisfied"].pin.drive_low()  # a press after the start is a rating, not the sign
+        assert seen == ["satisfied"] and panel.held_since_start() == ["very_satisfied"]
+        panel.buttons["very_satisfied"].pin.drive_high()  # let go
+        assert panel.held_since_start() == [] and seen == ["satisfied"]
+    finally:
+        panel.close()

@@ -176,3 +176,38 @@ def test_kiosk_run_restarts_in_place_then_leaves_kiosk_mode_with_status_4(tmp_pa
     assert len(starts) == 2 and starts[0] == starts[1], starts  # the same process, started twice
     assert done.stderr.count("terminal svc-01 stopped") == 2
     assert "Traceback" not in done.stderr
+
+
+def test_a_button_held_while_the_terminal_starts_opens_the_button_test_without_touch(start_kiosk, monkeypatch):
+    """A button box without a touchscreen: hold a button while the terminal starts; the test runs by buttons
+    alone, stores nothing, and goes back to the citizens' home screen by itself."""
+    from gpiozero.pins.mock import MockFactory
+
+    import hardware
+    from conftest import held_pin_class
+
+    monkeypatch.setattr(hardware, "mock_pin_factory", lambda: MockFactory(pin_class=held_pin_class(17)))
+    kiosk = start_kiosk(service=SERVICE, leds=LEDS)
+    service = kiosk.app.root.get_screen("service")
+    assert kiosk.screen == "service" and kiosk.app.testing
+    assert service.ids.panels.current == "buttons" and not service.unlocked  # the test only, no status
+    kiosk.app.test_done_s = 0.3
+    panel = kiosk.terminal.panel
+    panel.buttons["very_satisfied"].pin.drive_high()  # let go of the held button ...
+    kiosk.advance(0.06)  # past the debounce interval
+    for name in ("very_satisfied", "satisfied", "dissatisfied"):  # ... then press each one
+        panel.buttons[name].pin.drive_low()
+        kiosk.frames(2)
+        panel.buttons[name].pin.drive_high()
+        kiosk.advance(0.06)  # past the debounce interval
+        assert service.lamp(name).lit
+    assert kiosk.wait_for(lambda: kiosk.screen == "home", timeout=3)
+    assert not kiosk.app.testing and not kiosk.app.servicing and kiosk.rows() == []
+    kiosk.terminal.keyboard.tap("2")  # the buttons rate again
+    kiosk.frames(2)
+    assert [r["rating"] for r in kiosk.rows()] == ["satisfied"]
+
+
+def test_without_a_held_button_the_terminal_starts_on_home(start_kiosk):
+    kiosk = start_kiosk(service=SERVICE)
+    assert kiosk.screen == "home" and not kiosk.app.testing

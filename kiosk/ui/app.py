@@ -180,6 +180,11 @@ class KioskApp(App):
         Window.unbind(on_flip=self._first_frame)
         log.info("screens ready: first frame drawn (%s screen)", self.root.current if self.root else "no")
         self.check_renderer()
+        panel = self.terminal.panel
+        held = panel.held_since_start() if panel is not None else []
+        if held:
+            log.info("%s held since the start: button test (no PIN needed, nothing stored)", ", ".join(held))
+            self.open_button_test_from_buttons()
 
     def check_renderer(self, model: str | None | bool = False) -> None:
         """Read the GL renderer of the window, log the verdict and keep it for the service screen and `kiosk status`."""
@@ -292,6 +297,12 @@ class KioskApp(App):
         uploader.send_now()
 
     # -- button and LED test ----------------------------------------------
+    def open_button_test_from_buttons(self) -> None:
+        """For a terminal without a touchscreen: a button held while the terminal starts opens the button test
+        alone (no PIN: it shows nothing but the buttons and stores nothing); it closes by itself, back home."""
+        self.servicing = True
+        self.root.current = SERVICE
+        self.root.get_screen(SERVICE).open_button_test()
     def start_button_test(self) -> None:
         """Each press (button or touch on its tile) lights its tile and its LED; nothing is stored."""
         panel = self.terminal.panel
