@@ -156,7 +156,8 @@ def status(config_path, as_json):
     try:
         renderer = store.meta().get("gl_renderer")
         if renderer:  # what the screens saw when they last started
-            checks[3] = check_renderer(renderer, pi_model=pi_model())
+            seen = check_renderer(renderer, pi_model=pi_model())
+            checks = [seen if check.name == seen.name else check for check in checks]
         info = terminal_status(config, store, checks=checks, log_file=log_path(config))
     finally:
         store.close()

@@ -35,13 +35,6 @@ def ip_address(probe_host: str = "192.0.2.1") -> str | None:
         return None
 
 
-def provisioning_words(config) -> str:
-    """The provisioning state in one sentence."""
-    from .provisioning import provisioning_state
-
-    return provisioning_state(config).words
-
-
 def terminal_status(config, store, *, hardware: str | None = None, checks=None,
                     log_file: Path | None = None) -> dict:
     """Counts, backlog, storage and clock facts of this terminal.
@@ -50,6 +43,7 @@ def terminal_status(config, store, *, hardware: str | None = None, checks=None,
     the kiosk.log whose last errors to show.
     """
     from .logs import recent_errors
+    from .provisioning import provisioning_state
 
     path = Path(config.storage.path)
     meta = store.meta()
@@ -72,7 +66,7 @@ def terminal_status(config, store, *, hardware: str | None = None, checks=None,
         "recovered": None,
         "hardware": hardware,
         "sync": sync_status(config, store),
-        "provisioning": provisioning_words(config),
+        "provisioning": provisioning_state(config).words,
         "ip_address": ip_address(),
         "checks": [c.to_dict() for c in checks or ()],
         "recent_errors": recent_errors(log_file) if log_file is not None else [],
@@ -135,11 +129,7 @@ def format_status(status: dict) -> str:
         lines.append(f"Buttons: {status['hardware']}")
     if "ip_address" in status:
         lines.append(f"IP address: {status.get('ip_address') or 'none (no network)'}")
-    if status.get("checks"):
-        from .checks import Check, format_checks
-
-        lines.append("Checks:")
-        lines += ["  " + line for line in format_checks([Check(**c) for c in status["checks"]])]
+    lines += _check_lines(status)
     if status.get("recent_errors"):
         lines.append("Last errors and warnings (kiosk.log):")
         lines += [f"  {e['at']} {e['level']} {e['message']}" for e in status["recent_errors"]]
@@ -171,9 +161,14 @@ def service_summary(status: dict) -> str:
     ]
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
-    if status.get("checks"):
-        from .checks import Check, format_checks
-
-        lines.append("Checks:")
-        lines += ["  " + line for line in format_checks([Check(**c) for c in status["checks"]])]
+    lines += _check_lines(status)
     return "\n".join(lines)
+
+
+def _check_lines(status: dict) -> list[str]:
+    """The startup checks of ``status``, a heading and one indented line each (none: no lines)."""
+    if not status.get("checks"):
+        return []
+    from .checks import Check, format_checks
+
+    return ["Checks:"] + ["  " + line for line in format_checks([Check(**c) for c in status["checks"]])]
