@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 SERVER = [sys.executable, "-c", "from server.cli import main; main()"]
-ADMIN = [sys.executable, "-c", "from sync.admin.cli import main; main()"]
+ADMIN = [sys.executable, "-c", "from admin.cli import main; main()"]
 PAGER = [sys.executable, "-c", """
 import sys, time
-from sync.admin.client import make_session, ratings_pages
+from admin.client import make_session, ratings_pages
 n = 0
 for page in ratings_pages(make_session(), sys.argv[1], sys.argv[2], page_size=int(sys.argv[3])):
     n += len(page.ratings)

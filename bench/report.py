@@ -64,7 +64,7 @@ def bench_server(db_url: str, n: int, runs: int, label: str) -> list[str]:
     from server.accounts import issue_admin_token
     from server.db import write_transaction
     from server_fixtures import LiveServer
-    from sync.reports import build_report, parse_period, sqlalchemy_source
+    from reports import build_report, parse_period, sqlalchemy_source
     import requests
 
     lines = []
@@ -102,7 +102,7 @@ def bench_server(db_url: str, n: int, runs: int, label: str) -> list[str]:
 
 
 def bench_pulled(server_db: Path, pulled: Path, runs: int) -> list[str]:
-    from sync.reports import build_report, parse_period, sqlite_source
+    from reports import build_report, parse_period, sqlite_source
 
     started = time.perf_counter()
     pulled_copy(server_db, pulled)

@@ -30,11 +30,12 @@ from sqlalchemy import Connection, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.protocol import Ack, Batch, BatchReceipt
+from sync.vocabulary import RATING_CONTENT_FIELDS
 
 from .accounts import Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
-from .schema import RATING_CONTENT_FIELDS, boot_offsets, rating_conflicts, rating_tallies, ratings, terminals
+from .schema import boot_offsets, rating_conflicts, rating_tallies, ratings, terminals
 from .timekeeping import NS_PER_S, correct_time, iso_from_ns, ns_from_iso
 
 INT64_MAX = 2**63 - 1
@@ -194,15 +195,6 @@ def _sqlite_insert(n_rows: int) -> str:
             "ON CONFLICT (id) DO NOTHING RETURNING id")
 
 
-def _content(rating_id: str, rating) -> dict:
-    """The fields that must match the stored row for a resend to count as identical."""
-    return {"id": rating_id, "terminal_id": rating.terminal_id, "rating": rating.rating,
-            "reason": rating.reason, "reason_outcome": rating.reason_outcome, "source": rating.source,
-            "created_at": rating.created_at, "boot_id": rating.boot_id,
-            "monotonic_ns": rating.monotonic_ns, "clock_synced": rating.clock_synced,
-            "filtered": rating.filtered}
-
-
 #: Where the tally key's parts sit in a row tuple (INSERT_COLUMNS order).
 _TALLY_AT = tuple(INSERT_COLUMNS.index(name) for name in ("corrected_at", "rating", "reason", "filtered"))
 
@@ -301,7 +293,7 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
         for rating_id, rating in by_id.items():
             if rating_id in inserted:
                 status = "stored"
-            elif stored.get(rating_id) == (content := _content(rating_id, rating)):
+            elif stored.get(rating_id) == (content := rating.content()):
                 status = "duplicate"
             else:
                 status = "conflict"

@@ -106,8 +106,6 @@ rating_tallies = Table(
 )
 
 #: The protocol fields of a rating: what must match for a resend to be a duplicate.
-RATING_CONTENT_FIELDS = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
-                         "boot_id", "monotonic_ns", "clock_synced", "filtered")
 
 rating_conflicts = Table(
     "rating_conflicts", metadata,

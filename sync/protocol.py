@@ -22,24 +22,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .vocabulary import LEVELS, RATING_CONTENT_FIELDS, REASON_OUTCOMES, REASONS, SOURCES
+
 API_PREFIX = "/api/v1"
 #: A batch holds at most this many ratings and this many bytes of JSON.
 MAX_BATCH_RATINGS = 500
 MAX_BATCH_BYTES = 512 * 1024
 
-RatingCode = Literal["very_satisfied", "satisfied", "dissatisfied"]
-ReasonCode = Literal["processing_time", "staff_attitude", "unclear_guidance", "complex_procedure",
-                     "repeat_visits", "facilities"]
-ReasonOutcome = Literal["given", "skipped", "timeout"]
-#: What each reason means, in Vietnamese: the terminal's screen and the reports say the same.
-REASON_LABELS_VI = {
-    "processing_time": "Thời gian giải quyết hồ sơ",
-    "staff_attitude": "Thái độ của cán bộ",
-    "unclear_guidance": "Hướng dẫn chưa rõ ràng",
-    "complex_procedure": "Thủ tục, giấy tờ phức tạp",
-    "repeat_visits": "Phải đi lại nhiều lần",
-    "facilities": "Cơ sở vật chất",
-}
+RatingCode = Literal[LEVELS]
+ReasonCode = Literal[REASONS]
+ReasonOutcome = Literal[REASON_OUTCOMES]
 AckStatus = Literal["stored", "duplicate", "conflict"]
 #: ISO 8601 UTC with milliseconds, as the terminal writes it.
 ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
@@ -58,7 +50,7 @@ class Rating(BaseModel):
     rating: RatingCode
     reason: ReasonCode | None = None
     reason_outcome: ReasonOutcome | None = None
-    source: Literal["button", "touch"]
+    source: Literal[SOURCES]
     created_at: str = Field(pattern=ISO_UTC_PATTERN, description="the terminal's wall clock, UTC")
     boot_id: str = Field(min_length=1, max_length=64)
     monotonic_ns: int = Field(ge=0, description="the terminal's monotonic clock at the press")
@@ -74,8 +66,14 @@ class Rating(BaseModel):
         return self
 
     def content(self) -> dict:
-        """The fields that must match for a resend to count as identical."""
-        return self.model_dump(mode="json")
+        """The fields that must match for a resend to count as identical (``RATING_CONTENT_FIELDS``).
+
+            >>> Rating.model_validate({"id": "5f0c1d52-3c5e-4b7e-9d0e-1f2a3b4c5d6e", "terminal_id": "t1",
+            ...     "rating": "satisfied", "source": "touch", "created_at": "2026-11-25T09:30:12.345Z",
+            ...     "boot_id": "b1", "monotonic_ns": 6, "clock_synced": 1}).content()["reason_outcome"] is None
+            True
+        """
+        return {"id": str(self.id), **{name: getattr(self, name) for name in RATING_CONTENT_FIELDS[1:]}}
 
 
 class Health(BaseModel):

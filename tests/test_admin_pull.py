@@ -14,10 +14,10 @@ import sqlite3
 import pytest
 
 from server_fixtures import *  # noqa: F403
-from sync.admin import client
-from sync.admin.client import RATING_FIELDS, PullError
-from sync.admin.pulled import excel
-from sync.admin.pulling import pull_ratings
+from admin import client
+from admin.client import RATING_FIELDS, PullError
+from admin.pulled import excel
+from admin.pulling import pull_ratings
 
 FORMATS = ["db", "csv", "xlsx", "jsonl"]
 INTEGER_FIELDS = ("cursor", "filtered", "monotonic_ns", "clock_synced")

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from server_fixtures import *  # noqa: F403
-from sync.admin import pull as pull_command
-from sync.admin.cli import cli
-from sync.admin.client import default_retry, make_session
+from admin import pull as pull_command
+from admin.cli import cli
+from admin.client import default_retry, make_session
 from test_admin_pull import fleet, read_back, seed, served_rows
 from test_sync_tls import private_ca, tls_server  # noqa: F401 - fixtures
 

@@ -19,8 +19,8 @@ import pytest
 
 from fault_proxy import FaultProxy
 from server_fixtures import *  # noqa: F403
-from sync.admin.client import PullError, default_retry, make_session
-from sync.admin.pulling import PullInterrupted, pull_ratings
+from admin.client import PullError, default_retry, make_session
+from admin.pulling import PullInterrupted, pull_ratings
 from test_admin_pull import FORMATS, fleet, read_back, seed, served_rows
 
 KIOSK_ADMIN = Path(sys.executable).with_name("kiosk-admin")

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from report_fixtures import SITE_A, SITE_B, SITE_C, known_rows, seed_article_rows, write_pulled_db
-from sync.admin.cli import cli
+from admin.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

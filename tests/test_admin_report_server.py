@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from report_fixtures import pull_to_db, upload_known
 from server_fixtures import *  # noqa: F403
-from sync.admin.cli import cli
+from admin.cli import cli
 from test_sync_tls import private_ca, tls_server  # noqa: F401 - fixtures
 
 

@@ -32,7 +32,6 @@ DIST = REPO / "dist" / "kiosk"
 EXECUTABLE = DIST / "kiosk"
 INTERNAL = DIST / "_internal"
 SOURCES = ["kiosk.spec", "pyproject.toml", "kiosk", "hardware", "sync", "assets"]
-NOT_BUNDLED = ("sync/admin", "sync/reports")
 PRESS_KEYS = Path(__file__).parent / "kivy_mods" / "press_keys.py"
 
 #: What the README's apt command installs on the Pi for the bundle (and deploy/pi-setup.sh too).
@@ -49,7 +48,7 @@ def newest_source_mtime() -> float:
         files = [path] if path.is_file() else path.rglob("*")
         for file in files:
             rel = file.relative_to(REPO).as_posix()
-            if file.is_file() and "__pycache__" not in rel and not rel.startswith(NOT_BUNDLED):
+            if file.is_file() and "__pycache__" not in rel:
                 newest = max(newest, file.stat().st_mtime)
     return newest
 
@@ -120,7 +119,7 @@ def test_only_the_terminal_and_its_kivy_providers_are_bundled(bundle):
                    "kivy.core.text.text_sdl2", "kivy.core.image.img_sdl2", "kivy.core.audio.audio_sdl2",
                    "requests", "pydantic", "sqlite_utils"):
         assert needed in modules, needed
-    unwanted = ("server", "sync.admin", "sync.reports", "fastapi", "uvicorn", "sqlalchemy", "psycopg", "openpyxl",
+    unwanted = ("server", "admin", "reports", "fastapi", "uvicorn", "sqlalchemy", "psycopg", "openpyxl",
                 "selenium", "pytest", "tkinter", "docutils", "pygments", "PIL", "kivy.core.camera",
                 "kivy.core.video", "kivy.core.spelling", "kivy.lib.gstplayer")
     found = sorted(m for m in modules if m.split(".")[0] in unwanted or m.startswith(unwanted))

@@ -178,7 +178,7 @@ def test_systemd_unit_agrees_with_the_code_and_the_example_config():
 
 def _other_commands():
     from server.cli import cli as server_cli
-    from sync.admin.cli import cli as admin_cli
+    from admin.cli import cli as admin_cli
 
     found = []
     for program, group in (("kiosk-server", server_cli), ("kiosk-admin", admin_cli)):

@@ -10,7 +10,7 @@ import pytest
 
 from report_fixtures import SITE_A, SITE_B, SITE_C, pull_to_db, upload_known
 from server_fixtures import *  # noqa: F403
-from sync.reports import build_report, parse_period, sqlalchemy_source, sqlite_source
+from reports import build_report, parse_period, sqlalchemy_source, sqlite_source
 
 SUMMARY = "/api/v1/reports/summary"
 

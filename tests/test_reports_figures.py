@@ -7,8 +7,8 @@ import pytest
 
 from report_fixtures import (SITE_A, SITE_B, SITE_C, known_rows, local_iso, rating_row, seed_article_rows,
                              write_pulled_db)
-from sync.reports import Cell, build_report, parse_period, sqlite_source
-from sync.reports.figures import Check
+from reports import Cell, build_report, parse_period, sqlite_source
+from reports.figures import Check
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ def test_seed_article_shape_adds_up_to_2939(tmp_path):
 def test_to_dict_round_trips(known_db):
     import json
 
-    from sync.reports import Report
+    from reports import Report
 
     report = november(known_db, group_by="counter")
     data = json.loads(json.dumps(report.to_dict()))

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from report_fixtures import local_iso, rating_row, write_pulled_db
-from sync.reports import PeriodError, build_report, parse_period, sqlite_source
+from reports import PeriodError, build_report, parse_period, sqlite_source
 
 
 @pytest.mark.parametrize(("kind", "on", "first", "last", "label"), [

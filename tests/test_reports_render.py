@@ -10,10 +10,10 @@ import openpyxl
 import pytest
 
 from report_fixtures import SITE_A, SITE_B, SITE_C, known_rows, seed_article_rows, write_pulled_db
-from sync.reports import build_report, parse_period, sqlite_source
-from sync.reports.figures import Check
-from sync.reports.labels import REASON_LABELS
-from sync.reports.render import reconcile_line, render_table, summary_vi, write_csv, write_xlsx
+from reports import build_report, parse_period, sqlite_source
+from reports.figures import Check
+from reports.labels import REASON_LABELS
+from reports.render import reconcile_line, render_table, summary_vi, write_csv, write_xlsx
 
 
 @pytest.fixture

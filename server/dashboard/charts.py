@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from sync.reports.labels import LEVEL_LABELS, LEVELS, WEEKDAYS_SHORT, reason_label, vi_int, vi_pct
+from reports.labels import LEVEL_LABELS, LEVELS, WEEKDAYS_SHORT, reason_label, vi_int, vi_pct
 
 LEVEL_CLASSES = {"very_satisfied": "lv-very", "satisfied": "lv-ok", "dissatisfied": "lv-bad"}
 

@@ -1,7 +1,7 @@
 """The dashboard's pages: login, overview of a period, fleet health, alerts, and their exports.
 
 Routes only gather figures and hand them to a template; the figures come
-from :mod:`sync.reports` (the same as the reports API and ``kiosk-admin
+from :mod:`reports` (the same as the reports API and ``kiosk-admin
 report``), :mod:`server.accounts` and :mod:`server.alerts`.
 """
 
@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from sync.reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlalchemy_source
-from sync.reports.labels import LEVEL_LABELS, LEVELS, reason_label, vi_int, vi_pct
-from sync.reports.periods import KIND_LABELS_VI
-from sync.reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
+from reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlalchemy_source
+from reports.labels import LEVEL_LABELS, LEVELS, reason_label, vi_int, vi_pct
+from reports.periods import KIND_LABELS_VI
+from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 
 from ..accounts import list_terminals
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence

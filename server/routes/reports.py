@@ -1,6 +1,6 @@
 """``GET /api/v1/reports/summary``: a period's report over the server's ratings, as JSON, CSV or Excel.
 
-The figures are :mod:`sync.reports`' own, so they are the same as
+The figures are :mod:`reports`' own, so they are the same as
 ``kiosk-admin report --db`` on a pulled file. Periods are local to the
 server's ``timezone`` setting unless ``tz`` says otherwise.
 """
@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from sync.protocol import ErrorEnvelope
-from sync.reports import PeriodError, build_report, parse_period, sqlalchemy_source
-from sync.reports.render import write_csv, write_xlsx
+from reports import PeriodError, build_report, parse_period, sqlalchemy_source
+from reports.render import write_csv, write_xlsx
 
 from ..dependencies import admin_name, db_connection
 from ..errors import ApiError

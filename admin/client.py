@@ -19,8 +19,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..errors import SyncError, response_message, shorten
-from ..protocol import API_PREFIX
+from sync.errors import SyncError, response_message, shorten
+from sync.protocol import API_PREFIX
 
 #: The environment variable ``kiosk-admin`` reads the admin token from.
 TOKEN_ENV = "HAILONG_ADMIN_TOKEN"

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import LEVEL_LABELS, LEVELS, NO_COUNTER, WEEKDAYS, one_decimal, reason_label
+from .labels import LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
 
 PCT = "0.0%"
 COUNT = "#,##0"
@@ -184,7 +184,7 @@ def write_xlsx(report: Report, path) -> None:
     sheet.ws.column_dimensions["A"].width = max(sheet.ws.column_dimensions["A"].width, 22)
 
     trend = _Sheet(wb.create_sheet(_sheet_title("Theo thời gian", taken)), styles)
-    unit = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}[report.trend_unit]
+    unit = TREND_UNIT_LABELS_VI[report.trend_unit]
     header_row = trend.cells_table(unit, report.trend, report, ranked=False)
     trend.finish(freeze_row=header_row)
 

@@ -3,7 +3,7 @@
     kiosk-admin pull --server https://hailong.example.vn --out ratings.db
     HAILONG_ADMIN_TOKEN=… kiosk-admin pull --server URL --out ratings.csv
 
-The command only parses, calls :func:`sync.admin.pulling.pull_ratings` and
+The command only parses, calls :func:`admin.pulling.pull_ratings` and
 prints: a progress bar on a terminal (quiet otherwise), then one line.
 """
 
@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from ..addresses import check_server_url
-from ..errors import SyncConfigError
+from sync.addresses import check_server_url
+from sync.errors import SyncConfigError
 from .client import PAGE_SIZE, TOKEN_ENV, PullError, make_session
 from .pulled import EXTENSIONS, extension_rule
 from .pulling import PullInterrupted, pull_ratings

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from ..addresses import check_server_url
-from ..errors import SyncConfigError
+from sync.addresses import check_server_url
+from sync.errors import SyncConfigError
 from .errors import PeriodError, ReportError
 from .figures import GROUPINGS, TREND_UNITS, build_report
 from .periods import DEFAULT_TZ, PERIOD_KINDS, parse_period

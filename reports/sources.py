@@ -6,7 +6,7 @@ characters). The database does the counting, in two GROUP BY queries over the
 period: on the server over its hourly ``rating_tallies`` (kept by ingest), in a
 pulled file over the ratings, each query reading an index in its own order (no
 sort of a million rows). Only a few thousand tallies come back to Python, which
-folds the UTC hours into local time (see :mod:`sync.reports.figures`).
+folds the UTC hours into local time (see :mod:`reports.figures`).
 
     >>> source = sqlite_source("ratings.db")                       # doctest: +SKIP
     >>> with engine.connect() as conn:                              # doctest: +SKIP
@@ -217,5 +217,5 @@ def sqlalchemy_source(connection) -> SqlAlchemySource:
 
 def sqlite_source(path) -> SqliteFileSource:
     """The ratings of the pulled SQLite file at ``path``; reading a missing or foreign file raises
-    :class:`~sync.reports.errors.SourceError` with one plain sentence."""
+    :class:`~reports.errors.SourceError` with one plain sentence."""
     return SqliteFileSource(path)

@@ -1,6 +1,6 @@
 """The report's figures: cells of counts and rates, ranked groups, trend, heat map, and the checks.
 
-:func:`build_report` asks a source (:mod:`sync.reports.sources`) for the
+:func:`build_report` asks a source (:mod:`reports.sources`) for the
 database's tallies of one period and folds them into a :class:`Report`:
 
 - each :class:`Cell` counts the three levels among the *counted* ratings (filtered
@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from sync.vocabulary import TREND_UNITS
+
 from .labels import GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, NO_SITE, REASON_ORDER, one_decimal
 from .periods import Period, vi_date
 
@@ -33,7 +35,6 @@ MIN_SAMPLE = 30
 PRIOR_WEIGHT = 30
 
 GROUPINGS = ("site", "counter", "terminal")
-TREND_UNITS = ("day", "week", "month")
 
 
 @dataclass

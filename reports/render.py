@@ -16,7 +16,7 @@ import io
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import LEVEL_LABELS, LEVELS, NO_REASON, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .labels import LEVEL_LABELS, LEVELS, NO_REASON, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
 from .workbook import write_xlsx
 
 __all__ = ["render_table", "write_csv", "write_xlsx", "summary_vi", "reconcile_line", "csv_rows"]
@@ -128,7 +128,7 @@ def render_table(report: Report) -> str:
                    for key in report.reasons]
     out += _table(["Lý do không hài lòng", "Số lượt", "%"], reason_rows, right={1, 2})
     out.append("")
-    unit = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}[report.trend_unit]
+    unit = TREND_UNIT_LABELS_VI[report.trend_unit]
     out += _table([unit, *_LEVEL_HEADERS], [[c.label, *_level_cells(c)] for c in report.trend],
                   right=set(range(1, 10)))
     out.append("")

@@ -143,7 +143,7 @@ def parse_period(kind: str = "month", *, on=None, start=None, end=None, tz: str 
     ``kind`` is one of day, week, month, quarter, half (six months), year, or range;
     a range runs from the local day ``start`` to the local day ``end``, both inclusive.
     Dates may be :class:`datetime.date` or ISO text. Bad input raises
-    :class:`~sync.reports.errors.PeriodError` (a ``ValueError``) naming the field.
+    :class:`~reports.errors.PeriodError` (a ``ValueError``) naming the field.
 
         >>> parse_period("range", start="2026-11-01", end="2026-11-15").label
         'Từ 01/11/2026 đến 15/11/2026'

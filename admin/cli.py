@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from ..reports.command import report
+from reports.command import report
 from .client import TOKEN_ENV  # noqa: F401 - the name kiosk-admin's commands read the token from
 from .pull import pull
 

@@ -35,7 +35,7 @@ def extension_rule(name: str) -> str:
 def open_pulled_file(path, server_url: str) -> PulledFile:
     """The pulled file at ``path`` (made if missing) for ratings from ``server_url``.
 
-    Raises :class:`ValueError` for an unknown extension and :class:`~sync.admin.client.PullError`
+    Raises :class:`ValueError` for an unknown extension and :class:`~admin.client.PullError`
     when the file cannot be used (another server's, not a pulled file, damaged).
     """
     path = Path(path)

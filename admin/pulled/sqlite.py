@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
-from ...reports.sources import add_report_indexes
+from reports.sources import add_report_indexes
 from ..client import INTEGER_FIELDS, RATING_FIELDS, PullError
 from .base import PulledFile
 

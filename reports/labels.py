@@ -1,24 +1,19 @@
 """Vietnamese words of the reports: levels, reasons, weekdays, and how numbers are written.
 
-The reason labels are the protocol's (``sync.protocol.REASON_LABELS_VI``), which the
-terminal's screen shows too. A reason code a terminal sent that is not listed
-here is shown as it is.
+Levels, reasons and their labels come from the one vocabulary (:mod:`sync.vocabulary`),
+which the terminal's screen shows too. A reason code a terminal sent that is not
+listed there is shown as it is.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from sync.vocabulary import LEVELS, NO_REASON, NO_REASON_LABELS, TREND_UNIT_LABELS_VI, one_decimal  # noqa: F401
+from sync.vocabulary import LEVEL_LABELS as _LEVEL_LABELS
+from sync.vocabulary import REASON_LABELS as _REASON_LABELS
 
-from ..protocol import REASON_LABELS_VI
+LEVEL_LABELS = _LEVEL_LABELS["vi"]
 
-LEVELS = ("very_satisfied", "satisfied", "dissatisfied")
-
-#: The reason bucket of a dissatisfied rating that came without a reason (skipped, timed out, not asked).
-NO_REASON = "no_reason"
-
-LEVEL_LABELS = {"very_satisfied": "Rất hài lòng", "satisfied": "Hài lòng", "dissatisfied": "Không hài lòng"}
-
-REASON_LABELS = {**REASON_LABELS_VI, NO_REASON: "Không nêu lý do"}
+REASON_LABELS = {**_REASON_LABELS["vi"], NO_REASON: NO_REASON_LABELS["vi"]}
 
 #: The known reasons in the terminals' default order; others follow, sorted.
 REASON_ORDER = tuple(REASON_LABELS)
@@ -34,17 +29,6 @@ NO_SITE = "(không ghi đơn vị)"
 
 def reason_label(code: str) -> str:
     return REASON_LABELS.get(code, code)
-
-
-def one_decimal(part: int, whole: int) -> float | None:
-    """``part`` of ``whole`` in percent, rounded half up to one decimal (None when ``whole`` is 0).
-
-        >>> one_decimal(2220, 2939), one_decimal(1, 8)
-        (75.5, 12.5)
-    """
-    if not whole:
-        return None
-    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def vi_int(value: int) -> str:
