@@ -220,7 +220,7 @@ def expected_figures(rows, period: PeriodSpec, *, group_by: str, site: str | Non
         "groups": rows_of(groups),
         "shrunk_exact": {label: t.exact_shrunk(average) for label, t in groups.items()},
         "reasons": {k: n for k, n in total.reasons.items() if n},
-        "trend": {labels[first]: {k: v for k, v in t.row().items() if k not in ("shrunk", "too_few")}
+        "trend": {labels[first]: {k: v for k, v in t.row().items() if k != "shrunk"}
                   for first, t in buckets.items()},
         "heatmap": {"counted": {k: v for k, v in heat.items() if v}, "dissatisfied": {k: v for k, v in heat_bad.items()
                                                                                      if v}},
@@ -327,7 +327,7 @@ def read_table(text: str) -> dict:
     out = {"total": total, "groups": groups, "ranks": ranks, "reasons": reasons, "reason_pcts": reason_pcts,
            "trend": trend, "heatmap": {"counted": heat}}
     if note:
-        out["average"] = vi_percent(re.search(r"mức chung (\S+%)", note[0])[1])
+        out["average"] = vi_percent(re.search(r"mức chung (\S+) \(", note[0])[1])
     return out
 
 
@@ -463,9 +463,7 @@ def read_json(report: dict) -> dict:
     bad = {(d, h): n for d, row in enumerate(report["heatmap_dissatisfied"]) for h, n in enumerate(row) if n}
     trend = {}
     for cell in report["trend"]:
-        row = _json_row(cell, ranked=False)
-        row.pop("too_few")
-        trend[cell["label"]] = row
+        trend[cell["label"]] = _json_row(cell, ranked=False)
     return {"total": total, "groups": {c["label"]: _json_row(c, ranked=True) for c in report["groups"]},
             "ranks": [(c["rank"], c["label"]) for c in report["groups"]], "reasons": total["reasons"],
             "trend": trend, "heatmap": {"counted": heat, "dissatisfied": bad},
@@ -580,7 +578,7 @@ def read_dashboard(html: str) -> dict:
     note = root.find("section", id="compare").find("p", class_="note").text()
     return {"total": total, "groups": groups, "ranks": ranks, "reasons": reasons, "trend": trend,
             "heatmap": {"counted": heat, "dissatisfied": bad}, "sites": sites,
-            "average": vi_percent(re.search(r"mức trung bình chung \((\S+%)\)", note)[1]),
+            "average": vi_percent(re.search(r"mức trung bình chung \(([^)]*)\)", note)[1]),
             "paragraph": root.find(id="summary").text().strip(),
             "reconciles": "ok-text" in root.find(id="reconcile").attrs.get("class", "")}
 

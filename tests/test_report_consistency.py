@@ -85,7 +85,7 @@ def iso(day: date, at: time) -> str:
 
 
 def moments(days=None):
-    day = st.sampled_from(EDGE_DAYS) | (days or st.dates(date(2025, 12, 30), date(2027, 1, 5)))
+    day = st.sampled_from(EDGE_DAYS) | (st.dates(date(2025, 12, 30), date(2027, 1, 5)) if days is None else days)
     at = st.sampled_from(EDGE_TIMES) | st.integers(0, 86_399_999).map(
         lambda ms: (datetime.min + timedelta(milliseconds=ms)).time())
     return st.builds(iso, day, at)
@@ -158,7 +158,7 @@ def dataset_rows(data: Dataset, ids: list[str]) -> list[tuple]:
         site, counter = data.terminals[p.terminal]
         counts[(site, counter, ids[p.terminal], p.level, p.outcome if p.outcome in REASONS else None, p.filtered,
                 p.at)] += p.times
-    return sorted((*key, n) for key, n in counts.items())
+    return [(*key, n) for key, n in counts.items()]
 
 
 def log_in(harness: ServerHarness, token: str):
@@ -231,13 +231,22 @@ def without(row: dict, *drop) -> dict:
     return {k: v for k, v in row.items() if k not in drop}
 
 
+def diff(shown, table) -> str:
+    """Where ``shown`` differs from ``table`` (dicts: only the keys that differ), briefly."""
+    if isinstance(shown, dict) and isinstance(table, dict):
+        keys = [k for k in {**table, **shown} if shown.get(k, "(missing)") != table.get(k, "(missing)")]
+        return "; ".join(f"{k}: {diff(shown.get(k, '(missing)'), table.get(k, '(missing)'))}" for k in keys)[:1500]
+    return f"shows {shown!r}, the ratings table gives {table!r}"
+
+
 def check_total(name, shown, expected):
-    assert without(shown["total"], "shrunk") == project(expected["total"], shown["total"]), \
-        f"{name}: the total differs from the ratings table"
+    got, want = without(shown["total"], "shrunk"), project(expected["total"], shown["total"])
+    assert got == want, f"{name}: the total differs: {diff(got, want)}"
 
 
 def check_reasons(name, shown, expected):
-    assert shown["reasons"] == expected["reasons"], f"{name}: dissatisfied by reason differs from the ratings table"
+    assert shown["reasons"] == expected["reasons"], \
+        f"{name}: dissatisfied by reason differs: {diff(shown['reasons'], expected['reasons'])}"
 
 
 def check_groups(name, shown, expected):
@@ -245,7 +254,7 @@ def check_groups(name, shown, expected):
     want = {label: project(expected["groups"][label], row) for label, row in shown["groups"].items()
             if label in expected["groups"]}
     assert (set(shown["groups"]), got) == (set(expected["groups"]), want), \
-        f"{name}: the {expected['group_by']} rows differ from the ratings table"
+        f"{name}: the {expected['group_by']} rows differ: {diff(got, want)}; labels {sorted(shown['groups'])}"
 
 
 def check_sites(name, shown, expected):
@@ -257,7 +266,7 @@ def check_sites(name, shown, expected):
             want = {label: project(expected["sites"][site][kind][label], row) for label, row in parts[kind].items()
                     if label in expected["sites"].get(site, {}).get(kind, {})}
             assert (set(parts[kind]), got) == (set(expected["sites"].get(site, {}).get(kind, {})), want), \
-                f"{name}: the {kind} of {site} differ from the ratings table"
+                f"{name}: the {kind} of {site} differ: {diff(got, want)}"
     assert set(shown["sites"]) == set(expected["sites"]), f"{name}: not the same sites as the ratings table"
 
 
@@ -266,12 +275,13 @@ def check_trend(name, shown, expected):
     want = {label: project(expected["trend"][label], row) for label, row in shown["trend"].items()
             if label in expected["trend"]}
     assert (list(shown["trend"]), got) == (list(expected["trend"]), want), \
-        f"{name}: the trend (with its reasons) differs from the ratings table bucketed by local day"
+        f"{name}: the trend (by local {expected['unit']}, with its reasons) differs: {diff(got, want)}"
 
 
 def check_heatmap(name, shown, expected):
     for kind, cells in shown["heatmap"].items():
-        assert cells == expected["heatmap"][kind], f"{name}: the hour × weekday map ({kind}) differs"
+        assert cells == expected["heatmap"][kind], \
+            f"{name}: the (weekday, local hour) map of {kind} differs: {diff(cells, expected['heatmap'][kind])}"
 
 
 def check_ranking_rates(name, shown, expected):
@@ -287,7 +297,7 @@ def check_ranking_rates(name, shown, expected):
                 got |= {(site, label): row["shrunk"] for label, row in rows.items() if "shrunk" in row}
                 want |= {(site, label): expected["sites"][site][kind][label]["shrunk"] for label, row in rows.items()
                          if "shrunk" in row}
-    assert got == want, f"{name}: a ranking rate is not the exact rate rounded half up"
+    assert got == want, f"{name}: a ranking rate is not the exact rate rounded half up: {diff(got, want)}"
 
 
 def check_ranks(name, shown, expected):
@@ -309,6 +319,31 @@ CHECKS = [("total", check_total), ("reasons", check_reasons), ("groups", check_g
           ("groups", check_ranking_rates), ("reconciles", check_reconciles)]
 
 
+class OutputDisagrees(AssertionError):
+    """An output of a report shows other numbers than the ratings table."""
+
+
+#: One exception class per check, so that Hypothesis shrinks (and reports) each kind of disagreement apart.
+DISAGREEMENTS = {check.__name__: type(f"{check.__name__.title().replace('_', '')}Fails", (OutputDisagrees,), {})
+                 for _aspect, check in CHECKS}
+
+
+def compare(outputs: dict[str, dict], expected: dict) -> None:
+    """Every check on every output that shows its aspect; raise for the first check any output fails,
+    saying every disagreement found."""
+    failed: dict[str, list[str]] = {}
+    for aspect, check in CHECKS:
+        for name, shown in outputs.items():
+            if aspect in shown:
+                try:
+                    check(name, shown, expected)
+                except AssertionError as exc:
+                    failed.setdefault(check.__name__, []).append(str(exc))
+    if failed:
+        first = next(iter(failed))
+        raise DISAGREEMENTS[first]("\n".join(message for messages in failed.values() for message in messages))
+
+
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], **PROFILE)
 @given(data=datasets())
 def test_every_output_of_a_report_shows_the_numbers_of_the_ratings_table(data):
@@ -320,20 +355,14 @@ def test_every_output_of_a_report_shows_the_numbers_of_the_ratings_table(data):
         try:
             ids = upload(harness, data)
             with app.state.engine.connect() as conn:
-                stored = sorted(tuple(row) for row in conn.exec_driver_sql(GROUP_BY_SQL))
-            assert stored == dataset_rows(data, ids), "the ratings table does not hold what the batches sent"
+                stored = [tuple(row) for row in conn.exec_driver_sql(GROUP_BY_SQL)]
+            assert set(stored) == set(dataset_rows(data, ids)), "the ratings table does not hold what the batches sent"
             expected = expected_figures(stored, data.period, group_by=data.group_by, site=data.site)
-            expected["group_by"] = data.group_by
+            expected |= {"group_by": data.group_by, "unit": data.period.unit}
             outputs = read_every_output(harness, data, Path(folder))
         finally:
             harness.http.close()
             harness.live.stop()
             app.state.engine.dispose()
-    assert set(CHECK_NAMES) <= set(ASPECTS) | {"ranks", "reconciles"}
-    for aspect, check in CHECKS:
-        for name, shown in outputs.items():
-            if aspect in shown:
-                check(name, shown, expected)
-
-
-CHECK_NAMES = [aspect for aspect, _check in CHECKS]
+    assert len(outputs) == 13 and all(set(shown) & set(ASPECTS) for shown in outputs.values())
+    compare(outputs, expected)
