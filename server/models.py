@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from sync.protocol import RatingCode
+
 #: The columns of a pulled rating, in CSV order.
 RATING_OUTPUT_FIELDS = ("cursor", "id", "terminal_id", "site", "counter", "rating", "reason", "reason_outcome",
                         "source", "filtered", "created_at", "corrected_at", "time_quality", "received_at",
@@ -18,7 +20,7 @@ class RatingOut(BaseModel):
     terminal_id: str
     site: str
     counter: str | None
-    rating: Literal["very_satisfied", "satisfied", "dissatisfied"]
+    rating: RatingCode
     reason: str | None
     reason_outcome: str | None
     source: str
