@@ -24,6 +24,7 @@ from typing import Callable
 
 import requests
 from pydantic import ValidationError
+from urllib3.util.retry import Retry
 
 from . import http
 from .addresses import check_server_url
@@ -39,15 +40,17 @@ def now_iso() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def make_session(*, ca_bundle: str | None = None) -> requests.Session:
-    """The terminal's session for the server: TLS verified (``[server] ca_bundle`` or the system's), no urllib3 retries.
+#: Quick retries inside one attempt, for a refused connection or a 502/503/504 (a proxy between
+#: restarts); the uploader's own backoff handles everything longer, Retry-After included (urllib3
+#: would otherwise sleep it inside the request, out of reach of ``stop()``). POST is retried because
+#: a batch is idempotent (ids are made on the terminal).
+UPLOAD_RETRY = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+                     allowed_methods=None, respect_retry_after_header=False, raise_on_status=False)
 
-    The uploader retries every failure itself, for ever, with capped backoff
-    and Retry-After honoured (urllib3 would sleep inside the request, out of
-    sight of ``stop()`` and the service screen); enrolment must not resend its
-    one-time code.
-    """
-    return http.make_session(retries=None, ca_bundle=ca_bundle, user_agent=http.user_agent("terminal"))
+
+def make_session(*, ca_bundle: str | None = None) -> requests.Session:
+    """The terminal's session for uploads: :data:`UPLOAD_RETRY` mounted; TLS verified (``[server] ca_bundle`` or the system's)."""
+    return http.make_session(retries=UPLOAD_RETRY, ca_bundle=ca_bundle, user_agent=http.user_agent("terminal"))
 
 
 @dataclass
