@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from http.client import BadStatusLine, RemoteDisconnected
 from importlib import metadata
 
 import requests
@@ -109,11 +110,16 @@ def describe_error(exc: BaseException, server: str = THE_SERVER) -> str:
         'the server sent too many redirects (a captive portal or a wrong address?)'
     """
     if isinstance(exc, requests.exceptions.SSLError):
+        if _find(exc, ssl.SSLCertVerificationError) is None:  # no certificate to judge: not TLS on that port
+            return f"{server} did not answer in TLS ({_reason(exc)}: is the address http://, or the port wrong?)"
         # "the server" (or "the server at <address>") owns its certificate; an address is followed by it.
         whose = "the server's TLS certificate" if server.startswith(THE_SERVER) else f"the TLS certificate of {server}"
         return f"{whose} was refused ({_reason(exc)})"
     if isinstance(exc, requests.Timeout):
         return f"{server} did not answer in time"
+    status_line = _find(exc, BadStatusLine)
+    if status_line is not None and not isinstance(status_line, RemoteDisconnected):  # something else on that port
+        return f"{server} did not answer like a Hài Lòng server (not in HTTP: is the port right?)"
     if isinstance(exc, (requests.ConnectionError, requests.exceptions.RetryError)):
         return f"cannot reach {server} ({_reason(exc)})"
     if isinstance(exc, requests.TooManyRedirects):
@@ -138,25 +144,37 @@ def describe_status(response: requests.Response, server: str = THE_SERVER) -> st
     return f"{server} rejected the request ({status}: {response_message(response)})"
 
 
-def _reason(exc: BaseException) -> str:
-    """The root cause under requests' and urllib3's wrappers, in a few words (``connection refused``).
-
-    Those wrappers print pool and object addresses, which tell a technician nothing.
-    """
+def _chain(exc: BaseException):
+    """``exc`` and what it wraps, outermost first: requests wraps urllib3, which wraps the socket's own error."""
     queue, seen = [exc], set()
     while queue:
         current = queue.pop(0)
         if id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
+        nested = [getattr(current, "reason", None), *current.args, current.__cause__, current.__context__]
+        queue.extend(item for item in nested if isinstance(item, BaseException))
+
+
+def _find(exc: BaseException, kind: type) -> BaseException | None:
+    return next((item for item in _chain(exc) if isinstance(item, kind)), None)
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause under requests' and urllib3's wrappers, in a few words (``connection refused``).
+
+    Those wrappers print pool and object addresses, which tell a technician nothing.
+    """
+    for current in _chain(exc):
         if isinstance(current, ssl.SSLCertVerificationError):
             return current.verify_message or str(current)
         if isinstance(current, ssl.SSLError):
             return current.reason.replace("_", " ").lower() if current.reason else shorten(current)
         if isinstance(current, socket.gaierror):
             return f"the name cannot be resolved: {current.strerror}"
+        if isinstance(current, RemoteDisconnected):
+            return "the connection was closed without an answer"
         if type(current).__module__ == "builtins" and isinstance(current, OSError) and current.strerror:
             return current.strerror[:1].lower() + current.strerror[1:]
-        nested = [getattr(current, "reason", None), *current.args, current.__cause__, current.__context__]
-        queue.extend(item for item in nested if isinstance(item, BaseException))
     return shorten(exc)
