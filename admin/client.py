@@ -68,7 +68,7 @@ def default_retry(*, backoff_factor: float = 0.5, total: int = 5) -> Retry:
 
 
 def make_session(*, ca_bundle: str | None = None, retry: Retry | None = None) -> requests.Session:
-    """The administrator's session: ``retry`` (else :func:`default_retry`) mounted; TLS verified (``ca_bundle`` or the system's)."""
+    """The administrator's session: ``retry`` (else :func:`default_retry`) mounted; TLS verified (``ca_bundle``)."""
     return http.make_session(retries=retry or default_retry(), ca_bundle=ca_bundle, user_agent=http.user_agent("admin"))
 
 

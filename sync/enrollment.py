@@ -49,7 +49,7 @@ def enrollment_session(*, ca_bundle: str | None = None) -> requests.Session:
 
 
 def _failed(exc: BaseException, server: str) -> EnrollmentError:
-    """The request to ``server`` (its address, or "the server") failed: what happened and what to do, in one sentence."""
+    """The request to ``server`` failed: what happened and what to do, in one sentence."""
     if isinstance(exc, requests.exceptions.SSLError):
         advice = _TLS_ADVICE
     elif isinstance(exc, requests.RequestException):

@@ -137,7 +137,7 @@ def describe_error(exc: BaseException, server: str = THE_SERVER) -> str:
 
 
 def describe_status(response: requests.Response, server: str = THE_SERVER) -> str:
-    """One plain sentence for an HTTP error status: busy or failing (429, 5xx), else rejected with the server's words."""
+    """One plain sentence for an HTTP error status: busy or failing (429, 5xx), else rejected in the server's words."""
     status = response.status_code
     if status == 429 or status >= 500:
         return f"{server} is busy or failing ({status})"

@@ -49,7 +49,7 @@ UPLOAD_RETRY = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5, s
 
 
 def make_session(*, ca_bundle: str | None = None) -> requests.Session:
-    """The terminal's session for uploads: :data:`UPLOAD_RETRY` mounted; TLS verified (``[server] ca_bundle`` or the system's)."""
+    """The terminal's session for uploads: :data:`UPLOAD_RETRY` mounted; TLS verified (``[server] ca_bundle``)."""
     return http.make_session(retries=UPLOAD_RETRY, ca_bundle=ca_bundle, user_agent=http.user_agent("terminal"))
 
 

@@ -107,7 +107,8 @@ def test_a_closed_port_cannot_be_reached():
 
 
 def test_a_closed_port_said_to_the_terminal_names_the_server():
-    assert describe_error(failure(f"http://127.0.0.1:{closed_port()}")) == "cannot reach the server (connection refused)"
+    exc = failure(f"http://127.0.0.1:{closed_port()}")
+    assert describe_error(exc) == "cannot reach the server (connection refused)"
 
 
 def test_a_connection_closed_without_an_answer(raw_server):
