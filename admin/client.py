@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from sync.errors import SyncError, response_message, shorten
-from sync.protocol import API_PREFIX
+from sync import http
+from sync.errors import SyncError
+from sync.http import ForeignAnswer, describe_error, describe_status
 
 #: The environment variable ``kiosk-admin`` reads the admin token from.
 TOKEN_ENV = "HAILONG_ADMIN_TOKEN"
@@ -35,7 +35,7 @@ INTEGER_FIELDS = ("cursor", "filtered", "monotonic_ns", "clock_synced")
 
 #: Ratings asked for per page; the server caps it (``ratings_page_max``, 10,000 by default).
 PAGE_SIZE = 10_000
-#: (connect, read) seconds for every request; a 10,000-rating page is a few MB.
+#: (connect, read) seconds for every request; a 10,000-rating page is a few MB (longer than sync.http.TIMEOUT).
 TIMEOUT = (10.0, 120.0)
 
 
@@ -68,13 +68,15 @@ def default_retry(*, backoff_factor: float = 0.5, total: int = 5) -> Retry:
 
 
 def make_session(*, ca_bundle: str | None = None, retry: Retry | None = None) -> requests.Session:
-    """A session with the retry policy mounted where it can be seen; TLS verified (``ca_bundle`` or the system's)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry or default_retry())
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.verify = ca_bundle or True
-    return session
+    """The administrator's session: ``retry`` (else :func:`default_retry`) mounted; TLS verified (``ca_bundle``)."""
+    return http.make_session(retries=retry or default_retry(), ca_bundle=ca_bundle, user_agent=http.user_agent("admin"))
+
+
+def _with_advice(sentence: str, exc: BaseException) -> str:
+    """What the administrator can do, after the sentence for a refused certificate."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"{sentence}; pass --ca-bundle if it is signed by your own authority"
+    return sentence
 
 
 def ratings_pages(session: requests.Session, server_url: str, token: str, *, after: int = 0,
@@ -94,27 +96,20 @@ def ratings_pages(session: requests.Session, server_url: str, token: str, *, aft
 def fetch_page(session: requests.Session, server_url: str, token: str, *, after: int, page_size: int = PAGE_SIZE,
                timeout=TIMEOUT) -> Page:
     """One page after ``after``; raises :class:`PullError` (or :class:`TokenRefused`) with a plain sentence."""
+    server = f"the server at {server_url}"
     try:
-        response = session.get(f"{server_url}{API_PREFIX}/ratings", params={"after": after, "limit": page_size},
+        response = session.get(http.api_url(server_url, "ratings"), params={"after": after, "limit": page_size},
                                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                               # Explicitly: requests lets $REQUESTS_CA_BUNDLE override session.verify.
-                               timeout=timeout, verify=session.verify)
-    except requests.exceptions.SSLError as exc:
-        raise PullError(f"the server's TLS certificate was refused ({shorten(exc)}); "
-                        "pass --ca-bundle if it is signed by your own authority") from None
-    except requests.exceptions.Timeout:
-        raise PullError(f"the server at {server_url} did not answer in time") from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.RetryError) as exc:
-        raise PullError(f"cannot reach the server at {server_url} ({shorten(exc)})") from None
-    except requests.RequestException as exc:
-        raise PullError(f"the request to {server_url} failed ({shorten(exc)})") from None
+                               timeout=timeout)
+    except (requests.RequestException, OSError) as exc:
+        raise PullError(_with_advice(describe_error(exc, server), exc)) from None
     status = response.status_code
     if status in (401, 403):
         raise TokenRefused(f"the server refused the admin token ({status}): it is wrong or has been revoked")
     if status == 429 or status >= 500:
-        raise PullError(f"the server at {server_url} is busy or failing ({status}), even after retries")
+        raise PullError(f"{describe_status(response, server)}, even after retries")
     if status != 200:
-        raise PullError(f"the server rejected the request ({status}: {response_message(response)})")
+        raise PullError(describe_status(response, server))
     try:
         body = response.json()
         ratings, next_cursor = body["ratings"], body["next"]
@@ -122,8 +117,8 @@ def fetch_page(session: requests.Session, server_url: str, token: str, *, after:
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok or (ratings and set(ratings[0]) != set(RATING_FIELDS)):
-        raise PullError(f"the answer from {server_url} is not a Hài Lòng ratings page "
-                        "(a captive portal, a proxy, or a server of another version?)")
+        raise PullError(describe_error(ForeignAnswer("not a Hài Lòng ratings page: a captive portal, a proxy, "
+                                                     "or a server of another version?"), server))
     last_cursor = ratings[-1]["cursor"] if ratings else after
     if ratings and ratings[0]["cursor"] <= after:
         raise PullError(f"the server sent cursor {ratings[0]['cursor']}, not after {after} as asked")

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import tomlkit
 
-from sync.enrollment import check_server, enroll
+from sync.enrollment import check_server, enroll, enrollment_session
 from sync.errors import SyncError
 from sync.local import LocalRatings
-from sync.uploader import make_session
 
 from . import __version__
 from .config import load_config, parse_config
@@ -105,7 +104,7 @@ def provision_terminal(config_path: Path, server_url: str, code: str, *, force: 
     token_path = Path(config.server.token_file)
     for path in (config_path, token_path):
         _check_writable(path)
-    session = session or make_session(ca_bundle=config.server.ca_bundle or None)
+    session = session or enrollment_session(ca_bundle=config.server.ca_bundle or None)
     try:
         server_version = check_server(server_url, session=session, allow_http=config.server.allow_http)
     except SyncError as exc:

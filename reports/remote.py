@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import requests
 
+from sync import http
+from sync.http import ForeignAnswer, describe_error
+
 from .errors import ReportError
 from .figures import Report
 
-SUMMARY_PATH = "/api/v1/reports/summary"
+#: The report's path under the API prefix.
+SUMMARY_PATH = "reports/summary"
+#: (connect, read) seconds: a year's report over many terminals takes the server a while.
+TIMEOUT = (10.0, 120.0)
 
 
 class ServerRefused(ReportError, ConnectionError):
@@ -15,32 +21,36 @@ class ServerRefused(ReportError, ConnectionError):
 
 
 def fetch_report(server: str, token: str, params: dict, *, session: requests.Session | None = None,
-                 timeout_s: float = 120, verify: bool | str = True) -> Report:
+                 timeout_s: float | tuple[float, float] = TIMEOUT, verify: bool | str = True) -> Report:
     """The report the server at ``server`` builds for ``params`` (the API's query parameters).
+
+    ``verify`` is a CA bundle to trust (``--ca-bundle``), or True for the system's;
+    it is used when no ``session`` is given.
 
         >>> fetch_report("https://hl.example.vn", token, {"period": "quarter", "on": "2026-11-25"})  # doctest: +SKIP
     """
-    url = server.rstrip("/") + SUMMARY_PATH
     query = {key: value for key, value in params.items() if value is not None}
-    http = session or requests.Session()
+    # One GET that the administrator repeats at will: no retries hidden behind it.
+    http_session = session or http.make_session(retries=None, ca_bundle=verify if isinstance(verify, str) else None,
+                                                user_agent=http.user_agent("admin"))
     try:
-        # verify explicitly: requests lets $REQUESTS_CA_BUNDLE override a session's own.
-        answer = http.get(url, params={**query, "format": "json"}, timeout=timeout_s, verify=verify,
-                          headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-    except requests.exceptions.SSLError:
-        raise ServerRefused(f"the TLS certificate of {server} was refused (give its authority with --ca-bundle)") \
-            from None
-    except requests.RequestException as exc:
-        raise ServerRefused(f"cannot reach {server}: {type(exc).__name__}") from None
+        answer = http_session.get(http.api_url(server, SUMMARY_PATH), params={**query, "format": "json"},
+                                  timeout=timeout_s,
+                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    except (requests.RequestException, OSError) as exc:
+        sentence = describe_error(exc, server)
+        if isinstance(exc, requests.exceptions.SSLError):
+            sentence += "; give its authority with --ca-bundle"
+        raise ServerRefused(sentence) from None
     finally:
         if session is None:
-            http.close()
+            http_session.close()
     try:
         body = answer.json()
     except ValueError:
         body = None
     if answer.status_code != 200 or not isinstance(body, dict) or body.get("ok") is not True:
-        message = body.get("error") if isinstance(body, dict) and body.get("error") else \
-            f"HTTP {answer.status_code} without a report (is {server} a Hài Lòng server?)"
-        raise ServerRefused(f"the server refused the report: {message}")
+        if isinstance(body, dict) and body.get("error"):
+            raise ServerRefused(f"the server refused the report: {body['error']}")
+        raise ServerRefused(describe_error(ForeignAnswer(f"HTTP {answer.status_code} without a report"), server))
     return Report.from_dict(body["report"])

@@ -25,11 +25,38 @@ import re
 
 import requests
 from pydantic import ValidationError
+from urllib3.util.retry import Retry
 
+from . import http
 from .addresses import check_server_url
-from .errors import EnrollmentError, SyncConfigError, response_message, shorten
-from .protocol import API_PREFIX, Enrollment, EnrollmentReceipt
-from .uploader import TIMEOUT
+from .errors import EnrollmentError, SyncConfigError, response_message
+from .http import TIMEOUT, ForeignAnswer, describe_error
+from .protocol import Enrollment, EnrollmentReceipt
+
+#: What a technician can do about a failed request, by the sentence it follows.
+_TLS_ADVICE = "check the address, the terminal's clock, or set [server] ca_bundle for a private CA"
+_NETWORK_ADVICE = "check the network and the address"
+
+
+def enrollment_session(*, ca_bundle: str | None = None) -> requests.Session:
+    """The session for :func:`check_server` and :func:`enroll`: TLS verified (``[server] ca_bundle`` or the system's).
+
+    A refused or dropped connection is tried again (nothing reached the
+    server); an answer never is: the enrolment code is spent once.
+    """
+    retries = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.5, raise_on_status=False)
+    return http.make_session(retries=retries, ca_bundle=ca_bundle, user_agent=http.user_agent("terminal"))
+
+
+def _failed(exc: BaseException, server: str) -> EnrollmentError:
+    """The request to ``server`` failed: what happened and what to do, in one sentence."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        advice = _TLS_ADVICE
+    elif isinstance(exc, requests.RequestException):
+        advice = "check the address" if isinstance(exc, ForeignAnswer) else _NETWORK_ADVICE
+    else:  # an OSError: e.g. a [server] ca_bundle file that does not exist
+        advice = "check [server] ca_bundle"
+    return EnrollmentError(f"{describe_error(exc, server)}; {advice}")
 
 
 def enroll(server_url: str, code: str, *, session: requests.Session, app_version: str,
@@ -38,20 +65,17 @@ def enroll(server_url: str, code: str, *, session: requests.Session, app_version
     server_url = check_server_url(server_url, allow_http=allow_http)
     body = Enrollment(code=code.strip(), app_version=app_version).model_dump_json()
     try:
-        # verify= explicitly: requests lets $REQUESTS_CA_BUNDLE override session.verify.
-        response = session.post(f"{server_url}{API_PREFIX}/enroll", data=body, timeout=TIMEOUT,
-                                verify=session.verify, headers={"Content-Type": "application/json"})
-    except requests.exceptions.SSLError as exc:
-        raise EnrollmentError(f"the server's TLS certificate was refused ({shorten(exc)}); "
-                              "check the address, or set [server] ca_bundle for a private CA") from None
-    except requests.RequestException as exc:
-        raise EnrollmentError(f"cannot reach {server_url} ({shorten(exc)}); check the network and the address") from None
+        response = session.post(http.api_url(server_url, "enroll"), data=body, timeout=TIMEOUT,
+                                headers={"Content-Type": "application/json"})
+    except (requests.RequestException, OSError) as exc:
+        raise _failed(exc, f"the server at {server_url}") from None
     if response.status_code not in (200, 201):
         raise EnrollmentError(f"the server refused the code ({response.status_code}: {response_message(response)})")
     try:
         return EnrollmentReceipt.model_validate_json(response.content)
     except ValidationError:
-        raise EnrollmentError(f"{server_url} did not answer like a Hài Lòng server; check the address") from None
+        raise _failed(ForeignAnswer(f"HTTP {response.status_code} without an enrolment receipt"),
+                      f"the server at {server_url}") from None
 
 
 # -- the one-string form --------------------------------------------------------------------------
@@ -128,16 +152,9 @@ def check_server(server_url: str, *, session: requests.Session, allow_http: bool
     """
     server_url = check_server_url(server_url, allow_http=allow_http)
     try:
-        response = session.get(f"{server_url}/healthz", timeout=TIMEOUT, verify=session.verify,
-                               allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
-        raise EnrollmentError(f"the TLS certificate of {server_url} was refused ({shorten(exc)}); check the address, "
-                              "the terminal's clock, or set [server] ca_bundle for a private CA") from None
-    except requests.RequestException as exc:
-        raise EnrollmentError(f"cannot reach {server_url} ({shorten(exc)}); check the network and the address") from None
-    except OSError as exc:  # e.g. a [server] ca_bundle file that does not exist
-        raise EnrollmentError(f"cannot check the TLS certificate of {server_url} ({shorten(exc)}); "
-                              "check [server] ca_bundle") from None
+        response = session.get(http.api_url(server_url, "/healthz"), timeout=TIMEOUT, allow_redirects=False)
+    except (requests.RequestException, OSError) as exc:
+        raise _failed(exc, server_url) from None
     try:
         body = response.json()
     except ValueError:
@@ -145,6 +162,5 @@ def check_server(server_url: str, *, session: requests.Session, allow_http: bool
     if not isinstance(body, dict) or body.get("ok") is not True or "version" not in body:
         if response.status_code == 503:
             raise EnrollmentError(f"{server_url} answers but its database does not; ask the administrator")
-        raise EnrollmentError(f"{server_url} did not answer like a Hài Lòng server "
-                              f"(HTTP {response.status_code} for /healthz); check the address")
+        raise _failed(ForeignAnswer(f"HTTP {response.status_code} for /healthz"), server_url)
     return str(body["version"])

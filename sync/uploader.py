@@ -24,17 +24,15 @@ from typing import Callable
 
 import requests
 from pydantic import ValidationError
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from . import http
 from .addresses import check_server_url
-from .errors import response_message, shorten
-from .protocol import API_PREFIX, MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
+from .errors import response_message
+from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status
+from .protocol import MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
 
 log = logging.getLogger(__name__)
-
-#: (connect, read) seconds for every request.
-TIMEOUT = (5.0, 30.0)
 
 
 def now_iso() -> str:
@@ -42,23 +40,17 @@ def now_iso() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def make_session(*, ca_bundle: str | None = None) -> requests.Session:
-    """A session with the retry policy mounted where it can be seen.
+#: Quick retries inside one attempt, for a refused connection or a 502/503/504 (a proxy between
+#: restarts); the uploader's own backoff handles everything longer, Retry-After included (urllib3
+#: would otherwise sleep it inside the request, out of reach of ``stop()``). POST is retried because
+#: a batch is idempotent (ids are made on the terminal).
+UPLOAD_RETRY = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+                     allowed_methods=None, respect_retry_after_header=False, raise_on_status=False)
 
-    Quick retries for a refused connection or a 502/503/504 within one
-    attempt; the uploader's own backoff handles everything longer, Retry-After
-    included (urllib3 would otherwise sleep it inside the request). POST is
-    retried because a batch is idempotent (ids are made on the terminal).
-    """
-    session = requests.Session()
-    retry = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5,
-                  status_forcelist=(502, 503, 504), allowed_methods=None,
-                  respect_retry_after_header=False, raise_on_status=False)
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.verify = ca_bundle or True
-    return session
+
+def make_session(*, ca_bundle: str | None = None) -> requests.Session:
+    """The terminal's session for uploads: :data:`UPLOAD_RETRY` mounted; TLS verified (``[server] ca_bundle``)."""
+    return http.make_session(retries=UPLOAD_RETRY, ca_bundle=ca_bundle, user_agent=http.user_agent("terminal"))
 
 
 @dataclass
@@ -100,6 +92,7 @@ class Uploader:
                  monotonic: Callable[[], float] = time.monotonic):
         self.local = local
         self.server_url = check_server_url(server_url, allow_http=allow_http)
+        self.batches_url = http.api_url(self.server_url, "batches")
         self.token = token
         self.stamp = stamp
         self.app_version = app_version
@@ -196,33 +189,25 @@ class Uploader:
     def _post(self, body: bytes, ids: set[str]) -> Attempt:
         try:
             response = self.session.post(
-                f"{self.server_url}{API_PREFIX}/batches", data=body, timeout=self.timeout,
-                # Explicitly: requests lets $REQUESTS_CA_BUNDLE override session.verify.
-                verify=self.session.verify,
+                self.batches_url, data=body, timeout=self.timeout,
                 headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
             )
-        except requests.exceptions.SSLError as exc:
-            return Attempt(False, error=f"the server's TLS certificate was refused ({shorten(exc)})")
-        except requests.exceptions.Timeout:
-            return Attempt(False, error="the server did not answer in time")
-        except requests.exceptions.ConnectionError as exc:
-            return Attempt(False, error=f"cannot reach the server ({shorten(exc)})")
-        except requests.RequestException as exc:
-            return Attempt(False, error=f"request failed ({shorten(exc)})")
+        except (requests.RequestException, OSError) as exc:
+            return Attempt(False, error=describe_error(exc))
         self._answered_at = self.monotonic()
         status = response.status_code
         if status in (401, 403):
             return Attempt(False, error=f"the server refused this terminal's token ({status}: "
                            f"{response_message(response)}); re-provision it", auth_refused=True)
         if status == 429 or status >= 500:
-            return Attempt(False, error=f"the server is busy or failing ({status})",
-                           retry_after_s=_retry_after(response))
+            return Attempt(False, error=describe_status(response), retry_after_s=_retry_after(response))
         if status != 200:
             return Attempt(False, error=f"the server rejected the batch ({status}: {response_message(response)})")
         try:
             receipt = BatchReceipt.model_validate_json(response.content)
         except ValidationError:
-            return Attempt(False, error="the answer was not a Hài Lòng receipt (a captive portal or proxy page?)")
+            return Attempt(False, error=describe_error(
+                ForeignAnswer("not a receipt: a captive portal or a proxy page?")))
         acks = {str(ack.id): ack.status for ack in receipt.acks}
         if set(acks) != ids:
             return Attempt(False, error="the receipt does not acknowledge exactly the ratings sent")
