@@ -10,6 +10,8 @@ import socket
 from datetime import datetime, time, timezone
 from pathlib import Path
 
+from sync.vocabulary import round_half_up
+
 from . import __version__
 from .ratings import RATINGS
 from .timekeeping import clock_is_synced, iso_utc, read_boot_id
@@ -122,7 +124,8 @@ def format_status(status: dict) -> str:
         if sync["last_error"]:
             lines.append(f"Last sync error: {sync['last_error']}")
         if sync["clock_offset_s"] is not None:
-            lines.append(f"Clock offset reported by the server: {sync['clock_offset_s']:+.1f} s")
+            offset = round_half_up(sync["clock_offset_s"], 1)
+            lines.append(f"Clock offset reported by the server: {offset:+.1f} s")
         if sync["quarantined"]:
             lines.append(f"Kept aside (the server holds a different rating with the same id): {sync['quarantined']}")
     if status.get("hardware"):

@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sync.vocabulary import TREND_UNITS
 
-from .labels import GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, NO_SITE, REASON_ORDER, one_decimal
+from .labels import (GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, NO_SITE, REASON_ORDER, one_decimal,
+                     reason_label)
 from .periods import Period, vi_date
 
 #: Fewer counted ratings than this in a cell: too few to compare.
@@ -246,24 +247,27 @@ def _unit_cell(grouping: str, key: tuple) -> Cell:
     return Cell(key[2] or "?", site=key[0], counter=key[1], terminal=key[2])
 
 
-def _rank(cells: list[Cell], average: float | None, prior_weight: int) -> list[Cell]:
+def _rank(cells: list[Cell], total: Cell, prior_weight: int) -> list[Cell]:
     """Best first by the shrunk rate; cells with nothing counted last."""
     exact = {}
     for cell in cells:
-        if average is None or cell.counted == 0:
+        if total.counted == 0 or cell.counted == 0:
             exact[id(cell)] = None
             cell.shrunk_rate = None
             continue
-        value = (cell.content + prior_weight * average) / (cell.counted + prior_weight)
-        exact[id(cell)] = value
-        cell.shrunk_rate = round(100 * value, 1)
+        # (content + m·C/N) / (counted + m) = (content·N + m·C) / ((counted + m)·N): whole numbers, so the
+        # shown figure is rounded by the one rule from the exact value, not from a float.
+        part = cell.content * total.counted + prior_weight * total.content
+        whole = (cell.counted + prior_weight) * total.counted
+        exact[id(cell)] = part / whole
+        cell.shrunk_rate = one_decimal(part, whole)
     ranked = sorted(cells, key=lambda c: (exact[id(c)] is None, -(exact[id(c)] or 0), -c.counted, c.label))
     for position, cell in enumerate(ranked, 1):
         cell.rank = position
     return ranked
 
 
-def _fold(units: dict[tuple, Cell], grouping: str, average, prior_weight, min_sample) -> list[Cell]:
+def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, min_sample) -> list[Cell]:
     folded: dict[tuple, Cell] = {}
     for (site, counter, terminal), cell in units.items():
         key = _unit_key(grouping, site, counter, terminal)
@@ -272,7 +276,7 @@ def _fold(units: dict[tuple, Cell], grouping: str, average, prior_weight, min_sa
             target = folded[key] = _unit_cell(grouping, key)
             target.min_sample = min_sample
         target.merge(cell)
-    return _rank(list(folded.values()), average, prior_weight)
+    return _rank(list(folded.values()), total, prior_weight)
 
 
 def _reason_order(total: Cell) -> list[str]:
@@ -305,21 +309,23 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
             cell = units[key] = Cell(u_terminal, site=u_site, counter=u_counter, terminal=u_terminal)
         cell.add(rating, reason, int(filtered or 0), int(n))
         total.add(rating, reason, int(filtered or 0), int(n))
-    average = total.content / total.counted if total.counted else None
-    total.shrunk_rate = None if average is None else round(100 * average, 1)
+    # The overall average is the total's satisfaction rate: the same figure, rounded the same way.
+    total.shrunk_rate = total.satisfaction_rate
     reasons = _reason_order(total)
-    for cell in (total, *units.values()):  # every reason in every cell, in the report's order
-        cell.dissatisfied_reasons = {key: cell.dissatisfied_reasons.get(key, 0) for key in reasons}
-
-    groups = _fold(units, group_by, average, prior_weight, min_sample) if group_by else []
-    sites = {}
-    for site_cell in _fold(units, "site", average, prior_weight, min_sample):
-        own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
-        sites[site_cell.label] = {"counters": _fold(own, "counter", average, prior_weight, min_sample),
-                                 "terminals": _fold(own, "terminal", average, prior_weight, min_sample)}
-
     unit = trend or default_trend_unit(period)
     trend_cells, heatmap, heatmap_bad, hours_total = _fold_hours(tallies.hours, period, unit, min_sample)
+    # Checked before every cell gets the report's reasons: a reason only the trend has must show as a drift.
+    trend_reasons = _sum_reasons(trend_cells)
+    checked_reasons = reasons + sorted(key for key in trend_reasons if key not in reasons)
+    for cell in (total, *units.values(), *trend_cells):  # every reason in every cell, in the report's order
+        cell.dissatisfied_reasons = {key: cell.dissatisfied_reasons.get(key, 0) for key in reasons}
+
+    groups = _fold(units, group_by, total, prior_weight, min_sample) if group_by else []
+    sites = {}
+    for site_cell in _fold(units, "site", total, prior_weight, min_sample):
+        own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
+        sites[site_cell.label] = {"counters": _fold(own, "counter", total, prior_weight, min_sample),
+                                 "terminals": _fold(own, "terminal", total, prior_weight, min_sample)}
 
     # The two queries count the same rows along different indexes: they must agree level by level.
     checks = [Check(f"đếm theo giờ = đếm theo thiết bị ({LEVEL_LABELS[level].lower()})",
@@ -337,14 +343,29 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
                             sum(c.dissatisfied for c in groups)))
     checks.append(Check("cộng theo thời gian = tổng số lượt được tính", sum(c.counted for c in trend_cells),
                         total.counted))
+    checks += [Check(f"cộng theo thời gian = tổng ({LEVEL_LABELS[level].lower()})",
+                     sum(getattr(c, level) for c in trend_cells), getattr(total, level)) for level in LEVELS]
+    checks += [Check(f"cộng theo thời gian = tổng (không hài lòng, lý do: {reason_label(key).lower()})",
+                     trend_reasons.get(key, 0), total.dissatisfied_reasons.get(key, 0)) for key in checked_reasons]
     checks.append(Check("bản đồ giờ × thứ cộng lại = tổng số lượt được tính", sum(map(sum, heatmap)),
                         total.counted))
+    checks.append(Check("bản đồ giờ × thứ cộng lại = tổng (không hài lòng)", sum(map(sum, heatmap_bad)),
+                        total.dissatisfied))
 
     return Report(period=period, group_by=group_by, total=total, groups=groups, trend_unit=unit,
                   trend=trend_cells, heatmap=heatmap, heatmap_dissatisfied=heatmap_bad, reasons=reasons,
                   sites=sites, checks=checks, filters={"site": site, "counter": counter, "terminal": terminal},
                   average_rate=total.shrunk_rate, min_sample=min_sample, prior_weight=prior_weight,
                   source=getattr(source, "name", ""))
+
+
+def _sum_reasons(cells: list[Cell]) -> dict[str, int]:
+    """The dissatisfied of ``cells`` added up by reason."""
+    summed: dict[str, int] = {}
+    for cell in cells:
+        for key, n in cell.dissatisfied_reasons.items():
+            summed[key] = summed.get(key, 0) + n
+    return summed
 
 
 def _fold_hours(rows, period: Period, unit: str, min_sample: int):
@@ -360,7 +381,7 @@ def _fold_hours(rows, period: Period, unit: str, min_sample: int):
     hours_total = Cell("giờ")
     local_of: dict[str, datetime] = {}
     last_instant = period.end - timedelta(microseconds=1)
-    for hour, rating, filtered, n in rows:
+    for hour, rating, reason, filtered, n in rows:
         local = local_of.get(hour)
         if local is None:
             # The middle of the UTC hour, kept inside the period: exact for whole-hour offsets (Asia/Ho_Chi_Minh);
@@ -369,8 +390,8 @@ def _fold_hours(rows, period: Period, unit: str, min_sample: int):
                            tzinfo=timezone.utc)
             local = local_of[hour] = min(max(utc.astimezone(tz), period.start), last_instant)
         filtered, n = int(filtered or 0), int(n)
-        hours_total.add(rating, None, filtered, n)
-        buckets[_bucket_start(local.date(), unit)].add(rating, None, filtered, n)
+        hours_total.add(rating, reason, filtered, n)
+        buckets[_bucket_start(local.date(), unit)].add(rating, reason, filtered, n)
         if not filtered and rating in LEVELS:
             heatmap[local.weekday()][local.hour] += n
             if rating == "dissatisfied":

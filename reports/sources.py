@@ -29,22 +29,23 @@ REPORT_COLUMNS = ("terminal_id", "site", "counter", "rating", "reason", "filtere
 UNITS_SQL = ("SELECT site, counter, terminal_id, rating, reason, filtered, COUNT(*) AS n FROM ratings "
              "WHERE {where} GROUP BY site, counter, terminal_id, rating, reason, filtered")
 
-#: Counts per UTC hour ("2026-11-25T09"), level and filtered flag: the trend and the heat map.
-HOURS_SQL = ("SELECT SUBSTR(corrected_at, 1, 13) AS hour, rating, filtered, COUNT(*) AS n FROM ratings "
-             "WHERE {where} GROUP BY SUBSTR(corrected_at, 1, 13), rating, filtered")
+#: Counts per UTC hour ("2026-11-25T09"), level, reason and filtered flag: the trend (with its reasons)
+#: and the heat map.
+HOURS_SQL = ("SELECT SUBSTR(corrected_at, 1, 13) AS hour, rating, reason, filtered, COUNT(*) AS n FROM ratings "
+             "WHERE {where} GROUP BY SUBSTR(corrected_at, 1, 13), rating, reason, filtered")
 
 #: The indexes that let both queries read in their GROUP BY's order instead of sorting a million rows
 #: (a pulled file gets them on its first report; the server answers from its tallies instead).
 REPORT_INDEXES = {
     "ix_ratings_report_units": "site, counter, terminal_id, rating, reason, filtered, corrected_at",
-    "ix_ratings_report_hours": "SUBSTR(corrected_at, 1, 13), rating, filtered, corrected_at",
+    "ix_ratings_report_hours": "SUBSTR(corrected_at, 1, 13), rating, reason, filtered, corrected_at",
 }
 
 
 @dataclass(frozen=True)
 class Tallies:
     """What the database counted: ``units`` rows (site, counter, terminal, rating, reason, filtered, n)
-    and ``hours`` rows (UTC hour, rating, filtered, n)."""
+    and ``hours`` rows (UTC hour, rating, reason, filtered, n)."""
 
     units: list[tuple]
     hours: list[tuple]
@@ -93,7 +94,7 @@ def _tallies(execute, period: Period, filters: dict, *, sqlite: bool) -> Tallies
     hours = [tuple(row) for row in execute(hours_sql, params)]
     by_scan = False
     if sqlite:
-        in_period = sum(row[3] for row in hours)
+        in_period = sum(row[-1] for row in hours)
         table_rows = next(iter(execute("SELECT MAX(rowid) FROM ratings", {})))[0] or 0
         by_scan = in_period * SCAN_SHARE > table_rows
     units_sql, _hours, params = report_queries(period, **filters, units_by_scan=by_scan)
@@ -106,8 +107,9 @@ TALLY_UNITS_SQL = ("SELECT t.site, NULLIF(t.counter, '') AS counter, t.terminal_
                    "NULLIF(t.reason, '') AS reason, t.filtered, CAST(SUM(t.n) AS BIGINT) AS n "
                    "FROM rating_tallies t WHERE {where} "
                    "GROUP BY t.site, t.counter, t.terminal_id, t.rating, t.reason, t.filtered")
-TALLY_HOURS_SQL = ("SELECT t.hour, t.rating, t.filtered, CAST(SUM(t.n) AS BIGINT) AS n FROM rating_tallies t "
-                   "WHERE {where} GROUP BY t.hour, t.rating, t.filtered")
+TALLY_HOURS_SQL = ("SELECT t.hour, t.rating, NULLIF(t.reason, '') AS reason, t.filtered, "
+                   "CAST(SUM(t.n) AS BIGINT) AS n FROM rating_tallies t "
+                   "WHERE {where} GROUP BY t.hour, t.rating, t.reason, t.filtered")
 
 
 def tally_queries(period: Period, *, site=None, counter=None, terminal=None) -> tuple[str, str, dict] | None:
@@ -126,10 +128,18 @@ def tally_queries(period: Period, *, site=None, counter=None, terminal=None) -> 
     return TALLY_UNITS_SQL.format(where=where), TALLY_HOURS_SQL.format(where=where), params
 
 
+def _stale_report_indexes(conn: sqlite3.Connection) -> list[str]:
+    """The report indexes a pulled file lacks, or holds on other columns (made by an earlier version)."""
+    have = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ratings'"))
+    return [name for name, columns in REPORT_INDEXES.items() if f"({columns})" not in (have.get(name) or "")]
+
+
 def add_report_indexes(conn: sqlite3.Connection) -> None:
-    """Create the report indexes in a pulled SQLite file if they are missing (a few seconds per million)."""
-    for name, columns in REPORT_INDEXES.items():
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON ratings ({columns})")
+    """Create the report indexes in a pulled SQLite file if they are missing or out of date
+    (a few seconds per million)."""
+    for name in _stale_report_indexes(conn):
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+        conn.execute(f"CREATE INDEX {name} ON ratings ({REPORT_INDEXES[name]})")
     conn.commit()
 
 
@@ -192,8 +202,7 @@ class SqliteFileSource:
             conn.close()
             what = "it has no table ratings" if not columns else f"its ratings lack {', '.join(missing)}"
             raise SourceError(f"{self.path} is not a pulled ratings file ({what})")
-        indexes = {row[1] for row in conn.execute("PRAGMA index_list(ratings)")}
-        if not set(REPORT_INDEXES) <= indexes:
+        if _stale_report_indexes(conn):
             try:
                 add_report_indexes(conn)
             except sqlite3.OperationalError:  # a read-only file or folder: slower, still right

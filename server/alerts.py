@@ -37,6 +37,8 @@ from zoneinfo import ZoneInfo
 import requests
 from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
 
+from sync.vocabulary import one_decimal, round_half_up
+
 from .db import write_transaction
 from .opening import OpeningHours
 from .schema import alerts, ratings, terminals
@@ -94,7 +96,7 @@ class Alert:
         """One Vietnamese sentence saying what happened."""
         d = self.details
         if self.rule == DISSATISFIED_SHARE:
-            minutes = round(d["window_s"] / 60)
+            minutes = int(round_half_up(d["window_s"] / 60, 0))
             pct = f"{d['pct']:.1f}".replace(".", ",")
             return (f"{self.subject}: {d['dissatisfied']} trên {d['counted']} lượt đánh giá ({pct}%) "
                     f"trong {minutes} phút qua là không hài lòng")
@@ -163,7 +165,8 @@ def dissatisfied_sites(conn: Connection, rules: AlertRules, now_ns: int) -> dict
         counted, bad = int(row.counted), int(row.dissatisfied or 0)
         pct = 100.0 * bad / counted
         if counted >= rules.min_ratings and pct >= rules.dissatisfied_pct:
-            found[row.site] = {"site": row.site, "counted": counted, "dissatisfied": bad, "pct": round(pct, 1),
+            found[row.site] = {"site": row.site, "counted": counted, "dissatisfied": bad,
+                               "pct": one_decimal(bad, counted),
                                "window_s": rules.window_s, "since": since}
     return found
 

@@ -3,18 +3,20 @@
 :func:`check_batch` refuses what the protocol model cannot express (a rating
 id twice in one batch, a rating taken after the batch was sent, numbers a
 database column cannot hold, text a database cannot store); :func:`ingest_batch`
-then writes everything in one transaction:
+then stores it in three steps, the last two in one transaction:
 
-1. The boot's base time is recorded (the lowest seen, i.e. the least network delay).
-2. The terminal's health is updated (a batch with no ratings is a heartbeat); the
-   update only touches a terminal that is not revoked, which is how a revocation
-   reaches a token the server remembers.
-3. ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` for all ratings: the
-   database's UNIQUE constraint decides what is new, never a check-then-insert;
-   the new ones are added to ``rating_tallies`` (the reports' hourly counts).
-4. Every id not inserted is compared with the stored row: identical → ``duplicate``;
-   different → ``conflict``, and the sent content is kept in ``rating_conflicts``
-   (the stored rating is never overwritten).
+1. :func:`prepare_rows` (before the transaction): each rating's corrected time and its row.
+2. :func:`write_batch`: the boot's base time is recorded (the lowest seen, i.e. the
+   least network delay); the terminal's health is updated (a batch with no ratings
+   is a heartbeat; its backlog is what remains after this batch), only if the
+   terminal is not revoked, which is how a revocation reaches a token the server
+   remembers; then ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` for all
+   ratings: the database's UNIQUE constraint decides what is new, never a
+   check-then-insert; the new ones are added to ``rating_tallies`` (the reports'
+   hourly counts).
+3. :func:`classify_acks`: every id not inserted is compared with the stored row:
+   identical → ``duplicate``; different → ``conflict``, and the sent content is kept
+   in ``rating_conflicts`` (the stored rating is never overwritten).
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from functools import lru_cache
 from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 
 from sqlalchemy import Connection, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync.protocol import Ack, Batch, BatchReceipt
+from sync.protocol import Ack, Batch, BatchReceipt, Rating
 from sync.vocabulary import RATING_CONTENT_FIELDS
 
 from .accounts import Terminal
@@ -222,31 +225,34 @@ def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[
 _STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
 
 
-def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int) -> BatchReceipt:
-    """Store ``batch`` from ``terminal`` in one write transaction on ``conn``; return the receipt.
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's rows, ready before the transaction: the ratings by id (in the batch's order), one tuple
+    per rating in INSERT_COLUMNS order, and the same rows as the dialect's insert takes them."""
 
-    ``received_ns`` is the server's clock when the request arrived. The batch
-    must have passed :func:`check_batch`. Raises :class:`TerminalRevoked`
-    (nothing stored) if the terminal was revoked meanwhile.
+    by_id: dict[str, Rating]
+    row_tuples: list[tuple]
+    insert_rows: list[tuple] | dict[str, object]
 
-    Rows are prepared before the transaction, so the write lock (SQLite's, or
-    the cursor lock on PostgreSQL) is held only for the statements and the commit.
+
+def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int,
+                 received_at: str) -> PreparedBatch:
+    """Step 1, outside the transaction: each rating's corrected time and its row.
+
+    Reads only the bases of the batch's earlier boots (a base only ever decreases,
+    by a few milliseconds, so reading it before the write is safe).
     """
     sql = _STATEMENTS[conn.dialect.name]
-    received_at = iso_from_ns(received_ns)
-    clock_offset_s = (ns_from_iso(batch.sent_at) - received_ns) / NS_PER_S
-
     earlier_boots = {r.boot_id for r in batch.ratings} - {batch.boot_id}
     bases: dict[str, int] = {}
     if earlier_boots:
-        # A base only ever decreases, by a few milliseconds: reading it before the write is safe.
         bases = dict(conn.execute(sql.boot_bases, {"terminal_id": terminal.id,
                                                    "boot_ids": sorted(earlier_boots)}).all())
     # One tuple per rating, in INSERT_COLUMNS order; the content dicts (for duplicates and
     # conflicts) are built only for the ratings the database did not take.
     batch_boot, batch_monotonic_ns = batch.boot_id, batch.monotonic_ns
     site, counter = terminal.site, terminal.counter
-    by_id: dict[str, object] = {}
+    by_id: dict[str, Rating] = {}
     rows = []
     for rating in batch.ratings:
         rating_id = str(rating.id)
@@ -259,49 +265,99 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
         rows.append((rating_id, rating.terminal_id, rating.rating, rating.reason, rating.reason_outcome,
                      rating.source, rating.created_at, rating.boot_id, rating.monotonic_ns, rating.clock_synced,
                      rating.filtered, site, counter, received_at, corrected_at, quality))
-    row_tuples = rows
+    insert_rows: list[tuple] | dict[str, object] = rows
     if sql.by_column and rows:
-        rows = {name: (rows[0][i] if name in BATCH_COLUMNS else [row[i] for row in rows])
-                for i, name in enumerate(INSERT_COLUMNS)}
+        insert_rows = {name: (rows[0][i] if name in BATCH_COLUMNS else [row[i] for row in rows])
+                       for i, name in enumerate(INSERT_COLUMNS)}
+    return PreparedBatch(by_id, rows, insert_rows)
+
+
+def remaining_backlog(pending: int, answered: int) -> int:
+    """What a terminal still has to send once a batch of ``answered`` ratings is answered.
+
+    The terminal's ``health.pending`` counts the batch's own ratings too, and every
+    one of them is answered (stored, duplicate, or conflict, which the terminal
+    keeps aside and no longer sends): so the fleet page shows 0 as soon as the
+    last batch is in, not only after the next heartbeat.
+
+        >>> remaining_backlog(5, 3), remaining_backlog(1, 1), remaining_backlog(2, 3)
+        (2, 0, 0)
+    """
+    return max(0, pending - answered)
+
+
+def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: PreparedBatch, *,
+                received_ns: int, received_at: str, clock_offset_s: float) -> set[str]:
+    """Step 2, inside the transaction: the boot's base, the terminal's health, the new ratings and their
+    tallies; the ids the database took. Raises :class:`TerminalRevoked` if the terminal was revoked."""
+    sql = _STATEMENTS[conn.dialect.name]
     health = batch.health
+    # Health and the boot's base first: the ratings insert holds the cursor lock until the commit.
+    conn.execute(sql.record_boot_base, {"terminal_id": terminal.id, "boot_id": batch.boot_id,
+                                        "base_ns": received_ns - batch.monotonic_ns,
+                                        "first_seen_at": received_at, "updated_at": received_at})
+    touched = conn.execute(sql.update_health, {
+        "terminal_id": terminal.id, "last_seen_at": received_at, "app_version": health.app_version,
+        "pending": remaining_backlog(health.pending, len(batch.ratings)), "clock_synced": health.clock_synced,
+        "clock_offset_s": clock_offset_s, "last_error": health.last_error, "last_boot_id": batch.boot_id})
+    if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
+        raise TerminalRevoked(f"terminal {terminal.id} is revoked")
+    if not prepared.by_id:  # a heartbeat
+        return set()
+    lock_ratings_cursor(conn)
+    inserted = sql.insert(conn, prepared.insert_rows)
+    if inserted:
+        conn.execute(sql.add_tallies, _tallies(prepared.row_tuples, inserted, terminal))
+    return inserted
 
+
+def classify_acks(conn: Connection, terminal: Terminal, prepared: PreparedBatch, inserted: set[str], *,
+                  received_at: str) -> list[Ack]:
+    """Step 3, inside the transaction: one acknowledgement per rating, in the batch's order.
+
+    Inserted → ``stored``; else the stored row is read: identical → ``duplicate``;
+    different → ``conflict``, and the sent content is kept in ``rating_conflicts``.
+    """
+    sql = _STATEMENTS[conn.dialect.name]
+    others = [rating_id for rating_id in prepared.by_id if rating_id not in inserted]
+    stored: dict[str, dict] = {}
+    if others:
+        stored = {row["id"]: dict(row) for row in conn.execute(sql.stored_content, {"ids": others}).mappings()}
     acks: list[Ack] = []
-    with write_transaction(conn):
-        # Health and the boot's base first: the ratings insert holds the cursor lock until the commit.
-        conn.execute(sql.record_boot_base, {"terminal_id": terminal.id, "boot_id": batch.boot_id,
-                                            "base_ns": received_ns - batch.monotonic_ns,
-                                            "first_seen_at": received_at, "updated_at": received_at})
-        touched = conn.execute(sql.update_health, {
-            "terminal_id": terminal.id, "last_seen_at": received_at, "app_version": health.app_version,
-            "pending": health.pending, "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
-            "last_error": health.last_error, "last_boot_id": batch.boot_id})
-        if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
-            raise TerminalRevoked(f"terminal {terminal.id} is revoked")
-        if not by_id:
-            return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at,
-                                                clock_offset_s=clock_offset_s)
-        lock_ratings_cursor(conn)
-        inserted = sql.insert(conn, rows)
-        if inserted:
-            conn.execute(sql.add_tallies, _tallies(row_tuples, inserted, terminal))
+    conflicts = []
+    for rating_id, rating in prepared.by_id.items():
+        if rating_id in inserted:
+            status = "stored"
+        elif stored.get(rating_id) == (content := rating.content()):
+            status = "duplicate"
+        else:
+            status = "conflict"
+            document = json.dumps(content, sort_keys=True, ensure_ascii=False)
+            conflicts.append({"rating_id": rating_id, "terminal_id": terminal.id, "received_at": received_at,
+                              "content": document,
+                              "content_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest()})
+        acks.append(Ack.model_construct(id=rating.id, status=status))
+    if conflicts:
+        conn.execute(sql.insert_conflicts, conflicts)
+    return acks
 
-        others = [rating_id for rating_id in by_id if rating_id not in inserted]
-        stored: dict[str, dict] = {}
-        if others:
-            stored = {row["id"]: dict(row) for row in conn.execute(sql.stored_content, {"ids": others}).mappings()}
-        conflicts = []
-        for rating_id, rating in by_id.items():
-            if rating_id in inserted:
-                status = "stored"
-            elif stored.get(rating_id) == (content := rating.content()):
-                status = "duplicate"
-            else:
-                status = "conflict"
-                document = json.dumps(content, sort_keys=True, ensure_ascii=False)
-                conflicts.append({"rating_id": rating_id, "terminal_id": terminal.id, "received_at": received_at,
-                                  "content": document,
-                                  "content_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest()})
-            acks.append(Ack.model_construct(id=rating.id, status=status))
-        if conflicts:
-            conn.execute(sql.insert_conflicts, conflicts)
+
+def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int) -> BatchReceipt:
+    """Store ``batch`` from ``terminal`` in one write transaction on ``conn``; return the receipt.
+
+    ``received_ns`` is the server's clock when the request arrived. The batch
+    must have passed :func:`check_batch`. Raises :class:`TerminalRevoked`
+    (nothing stored) if the terminal was revoked meanwhile.
+
+    Rows are prepared before the transaction (:func:`prepare_rows`), so the write
+    lock (SQLite's, or the cursor lock on PostgreSQL) is held only for the
+    statements (:func:`write_batch`, :func:`classify_acks`) and the commit.
+    """
+    received_at = iso_from_ns(received_ns)
+    clock_offset_s = (ns_from_iso(batch.sent_at) - received_ns) / NS_PER_S
+    prepared = prepare_rows(conn, terminal, batch, received_ns=received_ns, received_at=received_at)
+    with write_transaction(conn):
+        inserted = write_batch(conn, terminal, batch, prepared, received_ns=received_ns, received_at=received_at,
+                               clock_offset_s=clock_offset_s)
+        acks = classify_acks(conn, terminal, prepared, inserted, received_at=received_at) if prepared.by_id else []
     return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)

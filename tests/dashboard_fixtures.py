@@ -33,7 +33,9 @@ def rating(level: str, *, reason: str | None = None, skipped: bool = False,
 
 def send(server, terminal, clock: FakeClock, specs: list[dict], *, pending: int = 0,
          last_error: str | None = None):
-    """Upload ``specs`` (from :func:`rating`) as one batch of ``terminal`` at ``clock``'s time; an empty list is a heartbeat."""
+    """Upload ``specs`` (from :func:`rating`) as one batch of ``terminal`` at ``clock``'s time; an empty list is a heartbeat.
+
+    ``pending`` is what the terminal still has to send after this batch (its health counts the batch too)."""
     mono = clock.now_ns - BOOT_NS
     ratings = []
     for i, spec in enumerate(specs):
@@ -42,7 +44,7 @@ def send(server, terminal, clock: FakeClock, specs: list[dict], *, pending: int 
         ratings.append(make_rating(terminal.id, monotonic_ns=mono - age_ns - i, boot_id="boot-x",
                                    created_at=iso_from_ns(clock.now_ns - age_ns), **spec))
     batch = make_batch(ratings, boot_id="boot-x", monotonic_ns=mono, sent_at=iso_from_ns(clock.now_ns),
-                       health={"pending": pending, "last_error": last_error})
+                       health={"pending": pending + len(ratings), "last_error": last_error})
     answer = server.upload(terminal, batch)
     assert answer.status_code == 200, answer.text
     assert all(ack["status"] == "stored" for ack in answer.json()["acks"])

@@ -179,3 +179,25 @@ def test_full_batch_of_500_is_accepted(server):
     sent = [make_rating(terminal.id, monotonic_ns=1_000_000 * i) for i in range(500)]
     assert len(acks(server.upload(terminal, make_batch(sent)))) == 500
     assert server.count("ratings") == 500
+
+
+def test_the_fleet_shows_the_backlog_left_after_each_batch(server):
+    # health.pending counts the batch's own ratings; once they are answered (stored, duplicate or conflict,
+    # which the terminal keeps aside) the terminal has that many fewer to send.
+    terminal = server.enroll()
+
+    def pending_listed() -> int:
+        answer = server.get("/api/v1/terminals", headers=server.admin_headers())
+        assert answer.status_code == 200, answer.text
+        listed, = answer.json()["terminals"]
+        return listed["pending"]
+
+    first = [make_rating(terminal.id, monotonic_ns=1_000_000_000 + i) for i in range(3)]
+    acks(server.upload(terminal, make_batch(first[:2], health={"pending": 3})))
+    assert pending_listed() == 1
+    last = [first[2], first[0], {**first[1], "rating": "very_satisfied"}]  # stored, duplicate, conflict
+    assert list(acks(server.upload(terminal, make_batch(last, health={"pending": 3}))).values()) == \
+        ["stored", "duplicate", "conflict"]
+    assert pending_listed() == 0
+    acks(server.upload(terminal, make_batch([], health={"pending": 2})))  # a heartbeat: nothing answered
+    assert pending_listed() == 2
