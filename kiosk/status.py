@@ -98,7 +98,7 @@ def sync_status(config, store) -> dict:
 def format_status(status: dict) -> str:
     """The status as short lines of words, for a technician."""
     def levels(counts):
-        return ", ".join(f"{r} {counts[r]}" for r in RATINGS) + f" (filtered presses {counts['filtered']})"
+        return ", ".join(f"{r} {counts[r]}" for r in RATINGS) + f" (filtered presses {filtered(counts)})"
 
     lines = [
         f"Terminal {status['terminal_id']} — {status['site']}, {status['counter']} (version {status['version']})",
@@ -140,6 +140,28 @@ def format_status(status: dict) -> str:
             f"{rec['moved_to']} and a fresh one started. Keep that file for inspection."
         )
     return "\n".join(lines)
+
+
+#: How ``kiosk status`` names each cause of a filtered press (kiosk.store.FILTER_CAUSES, and rows without one).
+FILTER_CAUSE_WORDS = {
+    "repeat": "too soon after the last",
+    "busy": "during thanks or the reason question",
+    "service": "during service",
+    "unknown": "cause not recorded",
+}
+
+
+def filtered(counts: dict) -> str:
+    """The filtered presses of ``counts`` (from :meth:`kiosk.store.RatingStore.counts`), in all and by cause.
+
+        >>> filtered({"filtered": 3, "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 2, "unknown": 0}})
+        '3: too soon after the last 1, during service 2'
+        >>> filtered({"filtered": 0, "filtered_by_cause": {}})
+        '0'
+    """
+    causes = [f"{FILTER_CAUSE_WORDS.get(cause, cause)} {n}"
+              for cause, n in counts.get("filtered_by_cause", {}).items() if n]
+    return f"{counts['filtered']}" + (": " + ", ".join(causes) if causes else "")
 
 
 def service_summary(status: dict) -> str:

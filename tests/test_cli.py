@@ -32,7 +32,8 @@ def filled(config_path, tmp_path):
     store = RatingStore(tmp_path / "kiosk.db", terminal_id="hd-phucla-01")
     for rating in ["very_satisfied", "very_satisfied", "satisfied"]:
         store.record_press(rating, source="button")
-    store.record_press("satisfied", source="button", filtered=True)
+    store.record_press("satisfied", source="button", filtered=True, filter_cause="repeat")
+    store.record_press("very_satisfied", source="button", filtered=True, filter_cause="service")
     store.record_press("dissatisfied", source="touch", ask_reason=True)
     store.mark_started()
     store.close()
@@ -49,7 +50,8 @@ def test_status_in_words(filled, capsys):
     assert code == 0
     text = out.out
     assert "Terminal hd-phucla-01 — UBND phường Phúc La" in text
-    assert "Today: 4 ratings: very_satisfied 2, satisfied 1, dissatisfied 1 (filtered presses 1)" in text
+    assert ("Today: 4 ratings: very_satisfied 2, satisfied 1, dissatisfied 1 "
+            "(filtered presses 2: too soon after the last 1, during service 1)") in text
     assert "Waiting for a reason: 1; waiting to upload: 4" in text
     assert "Last start: 20" in text and "Clock: " in text
 
@@ -59,7 +61,8 @@ def test_status_json(filled, capsys, tmp_path):
     info = json.loads(out.out)
     assert code == 0
     assert info["terminal_id"] == "hd-phucla-01" and info["site"] == "UBND phường Phúc La"
-    assert info["total"] == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 1, "filtered": 1, "counted": 4}
+    assert info["total"] == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 1, "filtered": 2, "counted": 4,
+                             "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 1, "unknown": 0}}
     assert info["today"]["counted"] == 4
     assert (info["unsealed"], info["pending"]) == (1, 4)
     assert info["database"]["path"] == str(tmp_path / "kiosk.db") and info["database"]["size_bytes"] > 0
