@@ -52,7 +52,7 @@ def test_status_in_words(filled, capsys):
     assert "Terminal hd-phucla-01 — UBND phường Phúc La" in text
     assert ("Today: 4 ratings: very_satisfied 2, satisfied 1, dissatisfied 1 "
             "(filtered presses 2: too soon after the last 1, during service 1)") in text
-    assert "Waiting for a reason: 1; waiting to upload: 4" in text
+    assert "Waiting for a reason: 1; waiting to upload: 5" in text
     assert "Last start: 20" in text and "Clock: " in text
 
 
@@ -64,7 +64,7 @@ def test_status_json(filled, capsys, tmp_path):
     assert info["total"] == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 1, "filtered": 2, "counted": 4,
                              "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 1, "unknown": 0}}
     assert info["today"]["counted"] == 4
-    assert (info["unsealed"], info["pending"]) == (1, 4)
+    assert (info["unsealed"], info["pending"]) == (1, 5)
     assert info["database"]["path"] == str(tmp_path / "kiosk.db") and info["database"]["size_bytes"] > 0
     assert info["last_start"] and isinstance(info["clock"]["synced"], bool)
 
