@@ -228,3 +228,61 @@ def test_a_button_held_while_the_terminal_starts_opens_the_button_test_without_t
 def test_without_a_held_button_the_terminal_starts_on_home(start_kiosk):
     kiosk = start_kiosk(service=SERVICE)
     assert kiosk.screen == "home" and not kiosk.app.button_test.testing
+
+
+def press_button(kiosk, name: str) -> None:
+    """A physical button pressed and let go (gpiozero's mock pin), past the debounce interval."""
+    pin = kiosk.terminal.panel.buttons[name].pin
+    pin.drive_low()
+    kiosk.frames(2)
+    pin.drive_high()
+    kiosk.advance(0.06)
+
+
+def test_presses_during_service_are_stored_filtered_as_service_and_never_counted(start_kiosk):
+    """PIN pad, status, button test: a button pressed while a technician is at work is no citizen's rating."""
+    kiosk = start_kiosk(service=SERVICE, feedback={"repeat_interval_s": 0})
+    store = kiosk.terminal.store
+    kiosk.app.service_hold_s = 0.3
+    kiosk.touch_at(5, kiosk.app.root.height - 5, hold=0.6)  # the PIN pad
+    assert kiosk.screen == "service" and not kiosk.app.root.get_screen("service").unlocked
+    press_button(kiosk, "very_satisfied")
+    press_button(kiosk, "dissatisfied")
+    assert kiosk.screen == "service" and kiosk.terminal.flow.screen == "home"
+    keys = {w.text: w for w in kiosk.widget("service", "keypad").children}
+    for digit in PIN:
+        kiosk.touch(keys[digit])
+    kiosk.touch(kiosk.widget("service", "ok"))  # the status
+    press_button(kiosk, "satisfied")
+    kiosk.touch(kiosk.widget("service", "button_test"))  # the test takes the presses: nothing stored
+    press_button(kiosk, "satisfied")
+    kiosk.touch(kiosk.widget("service", "test_done"))
+    rows = kiosk.rows()
+    assert [(r["rating"], r["filtered"], r["filter_cause"], r["sealed"]) for r in rows] == [
+        ("very_satisfied", 1, "service", 1), ("dissatisfied", 1, "service", 1), ("satisfied", 1, "service", 1)]
+    counts = store.counts()
+    assert counts["counted"] == 0 and counts["filtered_by_cause"]["service"] == 3
+    assert "Lượt nhấn không tính hôm nay: 3: lúc bảo trì 3" in kiosk.widget("service", "status").text
+    kiosk.touch(kiosk.widget("service", "back"))
+    press_button(kiosk, "satisfied")  # the citizens' again
+    assert kiosk.screen == "thanks"
+    assert store.counts()["counted"] == 1 and kiosk.rows()[-1]["filter_cause"] is None
+
+
+@pytest.mark.parametrize(("language", "tiles"), [
+    ("vi", ["Rất hài lòng", "Hài lòng", "Không hài lòng", "Lý do 1: Thời gian giải quyết hồ sơ",
+            "Lý do 2: Thái độ của cán bộ", "Lý do 3: Hướng dẫn chưa rõ ràng", "Lý do 4: Thủ tục, giấy tờ phức tạp",
+            "Lý do 5: Phải đi lại nhiều lần", "Lý do 6: Cơ sở vật chất", "Bỏ qua"]),
+    ("en", ["Very satisfied", "Satisfied", "Dissatisfied", "Reason 1: Processing time", "Reason 2: Staff attitude",
+            "Reason 3: Unclear guidance", "Reason 4: Complicated procedure", "Reason 5: Too many visits",
+            "Reason 6: Facilities", "Skip"]),
+])
+def test_button_test_tiles_are_named_in_the_screens_language(start_kiosk, language, tiles):
+    kiosk = start_kiosk(service=SERVICE, pins={"reasons": [5, 6, 13, 19, 26, 21], "skip": 20})
+    if language == "en":
+        kiosk.touch(kiosk.widget("home", "language"))
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "button_test"))
+    assert [lamp.text for lamp in reversed(kiosk.widget("service", "lamps").children)] == tiles
+    if language == "vi":
+        kiosk.screenshot("service-buttons-reasons-800x480")
