@@ -98,3 +98,44 @@ def test_pin_hash_refuses_a_short_pin(capsys):
 def test_unknown_command_is_a_usage_error(capsys):
     code, out = run_kiosk(["frobnicate"], capsys)
     assert code == 2 and "No such command" in out.err
+
+
+def test_status_says_what_the_running_terminal_uses_mock_pins(config_path, tmp_path, capsys):
+    """The demo: `kiosk run --mock-pins` is running; `kiosk status` (which has no --mock-pins) must not say
+    "no GPIO" but what that terminal drives."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "SDL_VIDEODRIVER": "offscreen",
+           "KIVY_NO_ARGS": "1"}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config_path), "--mock-pins",
+                             "--windowed"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        for line in proc.stderr:
+            lines.append(line)
+            if "first frame drawn" in line or time.monotonic() > deadline:
+                break
+        assert any("first frame drawn" in line for line in lines), "".join(lines[-20:])
+        code, out = run_kiosk(["status", "--config", str(config_path)], capsys)
+        code_json, out_json = run_kiosk(["status", "--json", "--config", str(config_path)], capsys)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    assert code == 0 and code_json == 0
+    assert "OK      gpio: Mock pins (--mock-pins)" in out.out and "No buttons" not in out.out
+    assert "Buttons: mock pins driven by keys 1-9 and 0: very_satisfied on GPIO17" in out.out
+    info = json.loads(out_json.out)
+    [gpio] = [c for c in info["checks"] if c["name"] == "gpio"]
+    assert gpio["level"] == "ok" and gpio["message"].startswith("Mock pins")
+    assert info["hardware"].startswith("mock pins")
