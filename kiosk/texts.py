@@ -44,6 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "test_prompt": "Nhấn lần lượt từng nút (hoặc chạm vào ô). Đèn sáng khi nút được nhận.",
         "test_all_seen": "Tất cả {count} nút đều hoạt động.",
         "reason_number": "Lý do {number}",
+        "mock_pins": "giả lập, phím 1-9 và 0",
         # the service screen's facts (kiosk.status.service_summary)
         "fact_terminal": "Mã thiết bị",
         "fact_site": "Đơn vị",
@@ -106,6 +107,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "test_prompt": "Press each button in turn (or touch its tile). Its tile and LED light when it is seen.",
         "test_all_seen": "All {count} buttons work.",
         "reason_number": "Reason {number}",
+        "mock_pins": "mock pins, keys 1-9 and 0",
         "fact_terminal": "Terminal",
         "fact_site": "Site",
         "fact_counter": "Counter",
@@ -171,3 +173,13 @@ def button_label(name: str, reasons, language: str) -> str:
             words += f": {texts[reasons[number - 1]]}"
         return words
     return texts.get(name, name.replace("_", " "))
+
+
+def buttons_words(pins: dict[str, str], language: str, *, mock: bool = False) -> str:
+    """The wired buttons (name → pin name) in ``language``, for the service screen.
+
+        >>> buttons_words({"satisfied": "GPIO27", "reason_1": "GPIO5", "skip": "GPIO20"}, "vi", mock=True)
+        'Hài lòng GPIO27, Lý do 1 GPIO5, Bỏ qua GPIO20 (giả lập, phím 1-9 và 0)'
+    """
+    words = ", ".join(f"{button_label(name, (), language)} {pin}" for name, pin in pins.items())
+    return words + (f" ({screen_texts(language)['mock_pins']})" if mock else "")

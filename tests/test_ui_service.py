@@ -36,10 +36,12 @@ FACTS = {
     "vi": ("Mã thiết bị: test-ui-01", "Đơn vị: UBND phường Phúc La", "Quầy: Quầy 1", "Máy chủ: không có",
            "Đăng ký: Chưa đăng ký", "Chờ gửi: 0", "Gửi thành công gần nhất: chưa lần nào",
            "Lỗi gần nhất: không có", "Đồng hồ: ", "Địa chỉ IP: ", "Phiên bản: 0.1.0",
-           "Lượt nhấn không tính hôm nay: 0", "Nút bấm: ", "Kiểm tra khi khởi động:", "CẢNH BÁO renderer"),
+           "Lượt nhấn không tính hôm nay: 0",
+           "Nút bấm: Rất hài lòng GPIO17, Hài lòng GPIO27, Không hài lòng GPIO22 (giả lập, phím 1-9 và 0)", "Kiểm tra khi khởi động:", "CẢNH BÁO renderer"),
     "en": ("Terminal: test-ui-01", "Site: UBND phường Phúc La", "Counter: Quầy 1", "Server: none",
            "Provisioning: Not provisioned", "Waiting to upload: 0", "Last sync: never", "Last error: none",
-           "Clock: ", "IP address: ", "Version: 0.1.0", "Presses not counted today: 0", "Buttons: ", "Checks:",
+           "Clock: ", "IP address: ", "Version: 0.1.0", "Presses not counted today: 0",
+           "Buttons: Very satisfied GPIO17, Satisfied GPIO27, Dissatisfied GPIO22 (mock pins, keys 1-9 and 0)", "Checks:",
            "WARNING renderer"),
 }
 

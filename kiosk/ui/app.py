@@ -33,7 +33,7 @@ from ..flow import HOME, REASON, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
 from ..service_pin import check_pin
 from ..status import service_summary
-from ..texts import button_label, other_language, screen_texts
+from ..texts import button_label, buttons_words, other_language, screen_texts
 from . import theme
 from .button_test import ButtonTest
 from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
@@ -257,7 +257,12 @@ class KioskApp(App):
 
     def status_text(self) -> str:
         try:
-            return service_summary(self.terminal.status(), language=self.language)
+            status = self.terminal.status()
+            panel = self.terminal.panel
+            if panel is not None:  # the buttons in the screen's words, not the log's
+                pins = {name: button.pin.info.name for name, button in panel.buttons.items()}
+                status["hardware"] = buttons_words(pins, self.language, mock=self.keyboard is not None)
+            return service_summary(status, language=self.language)
         except Exception as exc:  # a technician needs words, even when the database fails
             log.exception("cannot read the terminal's status")
             return f"The status cannot be read: {exc}"
