@@ -191,7 +191,12 @@ def blocking(checks: list[Check]) -> list[Check]:
     return [c for c in checks if c.level == FAIL]
 
 
-def format_checks(checks: list[Check]) -> list[str]:
-    """One line per check: ``OK``, ``WARNING`` or ``FAILED`` and the sentence."""
-    marks = {OK: "OK     ", WARN: "WARNING", FAIL: "FAILED "}
-    return [f"{marks[c.level]} {c.name}: {c.message}" for c in checks]
+def format_checks(checks: list[Check], *, marks: dict[str, str] | None = None) -> list[str]:
+    """One line per check: ``OK``, ``WARNING`` or ``FAILED`` (or ``marks[level]``) and the sentence.
+
+        >>> format_checks([check_clock(True)], marks={OK: "ĐẠT", WARN: "CẢNH BÁO", FAIL: "LỖI"})
+        ['ĐẠT      clock: The clock is set by the network.']
+    """
+    marks = marks or {OK: "OK", WARN: "WARNING", FAIL: "FAILED"}
+    width = max(map(len, marks.values()))
+    return [f"{marks[c.level]:<{width}} {c.name}: {c.message}" for c in checks]

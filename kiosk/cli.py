@@ -96,8 +96,12 @@ def run(config_path, mock_pins, windowed):
     from .checks import check_clock
     from .timekeeping import clock_is_synced
 
-    terminal.checks = [database, disk, check_gpio(mock_pins=mock_pins, error=terminal.panel_error),
-                       check_clock(clock_is_synced())]
+    import hardware
+
+    gpio = check_gpio(mock_pins=mock_pins, probe=hardware.probe_gpio, error=terminal.panel_error)
+    terminal.checks = [database, disk, gpio, check_clock(clock_is_synced())]
+    # `kiosk status` cannot know this run's --mock-pins: it reads what the running terminal uses from here.
+    terminal.store.set_meta(gpio_check=json.dumps(gpio.to_dict()), buttons=terminal.hardware_note)
     for check, line in zip(terminal.checks, format_checks(terminal.checks)):
         (log.info if check.ok else log.warning)("startup check %s", line)
     if terminal.uploader is not None:
@@ -130,7 +134,7 @@ def status(config_path, as_json):
     """Show counts, backlog, database and clock state, startup checks and the last errors of this terminal."""
     import hardware
 
-    from .checks import check_renderer, format_checks, pi_model, startup_checks
+    from .checks import Check, check_renderer, format_checks, pi_model, startup_checks
     from .logs import log_path
     from .status import format_status, terminal_status
     from .store import RatingStore
@@ -154,11 +158,18 @@ def status(config_path, as_json):
         raise KioskError(f"the database {path.resolve()} cannot be read ({exc}); "
                          "`kiosk run` will move it aside and start a fresh one") from None
     try:
-        renderer = store.meta().get("gl_renderer")
+        meta = store.meta()
+        renderer = meta.get("gl_renderer")
         if renderer:  # what the screens saw when they last started
             seen = check_renderer(renderer, pi_model=pi_model())
             checks = [seen if check.name == seen.name else check for check in checks]
-        info = terminal_status(config, store, checks=checks, log_file=log_path(config))
+        if meta.get("gpio_check"):  # what `kiosk run` drives (mock pins, GPIO, or nothing) since its last start
+            run_gpio = Check(**json.loads(meta["gpio_check"]))
+            run_gpio = Check(run_gpio.name, run_gpio.level,
+                             f"{run_gpio.message} (as `kiosk run` found it at its start, {meta.get('last_start')})")
+            checks = [run_gpio if check.name == run_gpio.name else check for check in checks]
+        info = terminal_status(config, store, hardware=meta.get("buttons"), checks=checks,
+                               log_file=log_path(config))
     finally:
         store.close()
     click.echo(json.dumps(info, ensure_ascii=False, indent=2) if as_json else format_status(info))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .ratings import DISSATISFIED, GIVEN, REASONS, SKIPPED, TIMEOUT
+from .store import BUSY, REPEAT, SERVICE
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ class FlowEvent:
     """What happened, handed to every listener.
 
     ``kind`` is ``rated`` (a counted press), ``filtered`` (a press stored but
-    not counted), ``sealed`` (the reason question ended) or ``screen`` (the
-    screen changed without a press, e.g. after the thank-you).
+    not counted; ``filter_cause`` says why), ``sealed`` (the reason question
+    ended) or ``screen`` (the screen changed without a press, e.g. after the
+    thank-you).
     """
 
     kind: str
@@ -45,6 +47,7 @@ class FlowEvent:
     source: str | None = None
     reason: str | None = None
     outcome: str | None = None
+    filter_cause: str | None = None
 
 
 class RatingFlow:
@@ -70,6 +73,8 @@ class RatingFlow:
         self.last_rating: str | None = None
         self.deadline: float | None = None
         self._last_counted_at: float | None = None
+        #: True while a technician has the service screen (PIN pad, status, button test) up.
+        self.in_service = False
         self._listeners: list[Callable[[FlowEvent], None]] = []
         self._lock = threading.RLock()
 
@@ -85,17 +90,22 @@ class RatingFlow:
 
     # -- inputs ---------------------------------------------------------
     def press(self, rating: str, *, source: str = "button") -> FlowEvent:
-        """A rating button was pressed or touched: store it, then move on."""
+        """A rating button was pressed or touched: store it, then move on.
+
+        A press is counted only on home, outside the repeat interval and
+        outside service mode; otherwise it is stored filtered, with its cause.
+        """
         with self._lock:
             now = self.clock()
             self._expire(now)
-            counted = self.screen == HOME and (
-                self._last_counted_at is None or now - self._last_counted_at >= self.repeat_interval_s
-            )
+            cause = self._filter_cause(now)
+            counted = cause is None
             ask = counted and self.ask_reason and rating == DISSATISFIED
-            row = self.store.record_press(rating, source=source, filtered=not counted, ask_reason=ask)
+            row = self.store.record_press(rating, source=source, filtered=not counted, filter_cause=cause,
+                                          ask_reason=ask)
             if not counted:
-                return self._emit(FlowEvent("filtered", self.screen, row["id"], rating, source))
+                return self._emit(FlowEvent("filtered", self.screen, row["id"], rating, source,
+                                            filter_cause=cause))
             self._last_counted_at = now
             self.last_rating = rating
             if ask:
@@ -121,6 +131,18 @@ class RatingFlow:
         """The citizen chose "skip" on the reason screen."""
         return self._close_question(SKIPPED, None, source)
 
+    def begin_service(self) -> None:
+        """A technician opened the service screen: presses are stored as filtered (``service``) until
+        :meth:`end_service`, and never move the flow."""
+        with self._lock:
+            self.in_service = True
+
+    def end_service(self) -> None:
+        """The service screen closed: the flow starts again from home (see :meth:`reset`)."""
+        with self._lock:
+            self.in_service = False
+            self.reset()
+
     def tick(self) -> FlowEvent | None:
         """Let time pass: end the reason question or the thank-you when due."""
         with self._lock:
@@ -144,6 +166,17 @@ class RatingFlow:
             return None if self.deadline is None else max(0.0, self.deadline - self.clock())
 
     # -- inside ---------------------------------------------------------
+    def _filter_cause(self, now: float) -> str | None:
+        """Why a press now would not count (None: it counts). Service first, then the screen, then the
+        repeat interval: a press during the thank-you is ``busy`` even inside the repeat interval."""
+        if self.in_service:
+            return SERVICE
+        if self.screen != HOME:
+            return BUSY
+        if self._last_counted_at is not None and now - self._last_counted_at < self.repeat_interval_s:
+            return REPEAT
+        return None
+
     def _expire(self, now: float) -> FlowEvent | None:
         if self.deadline is None or now < self.deadline:
             return None

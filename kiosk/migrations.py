@@ -7,6 +7,9 @@ from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("kiosk")
 
+#: The shortest time the screen is away from home after a counted press (the config's minimum thanks_s).
+SHORTEST_BUSY_NS = 500_000_000
+
 
 @migrations()
 def m001_create_ratings(db):
@@ -45,3 +48,29 @@ def m003_drop_pending_index(db):
     # The uploader keeps its own partial index of unsynced rows (sync.local);
     # a full index over every rating cost ~39 bytes per rating for nothing.
     db.execute("DROP INDEX IF EXISTS idx_ratings_pending")
+
+
+@migrations()
+def m004_add_filter_cause(db):
+    # Why a filtered press was not counted (kiosk.store.FILTER_CAUSES); it stays on the terminal.
+    db.execute("ALTER TABLE ratings ADD COLUMN filter_cause TEXT")
+    # Older rows: only one cause is certain. Every counted press leaves home for at least the shortest
+    # thank-you the config allows (thanks_s >= 0.5 s; the reason question lasts >= 1 s, and a reason
+    # given ends on a thank-you), so a filtered press less than 0.5 s after a counted one on the same boot
+    # came while the screen was busy. The rest cannot be told apart (repeat or busy depends on the config
+    # of the day; presses during service were counted then) and stay NULL.
+    db.execute(
+        f"""
+        UPDATE ratings SET filter_cause = 'busy'
+        WHERE id IN (
+            SELECT id FROM (
+                SELECT id, filtered, monotonic_ns,
+                       max(CASE WHEN filtered = 0 THEN monotonic_ns END)
+                           OVER (PARTITION BY boot_id ORDER BY monotonic_ns ROWS UNBOUNDED PRECEDING)
+                           AS last_counted_ns
+                FROM ratings
+            )
+            WHERE filtered = 1 AND monotonic_ns - last_counted_ns < {SHORTEST_BUSY_NS}
+        )
+        """
+    )

@@ -14,6 +14,7 @@ from sync.vocabulary import round_half_up
 
 from . import __version__
 from .ratings import RATINGS
+from .texts import screen_texts
 from .timekeeping import clock_is_synced, iso_utc, read_boot_id
 
 
@@ -100,7 +101,7 @@ def sync_status(config, store) -> dict:
 def format_status(status: dict) -> str:
     """The status as short lines of words, for a technician."""
     def levels(counts):
-        return ", ".join(f"{r} {counts[r]}" for r in RATINGS) + f" (filtered presses {counts['filtered']})"
+        return ", ".join(f"{r} {counts[r]}" for r in RATINGS) + f" (filtered presses {filtered(counts)})"
 
     lines = [
         f"Terminal {status['terminal_id']} — {status['site']}, {status['counter']} (version {status['version']})",
@@ -145,33 +146,66 @@ def format_status(status: dict) -> str:
     return "\n".join(lines)
 
 
-def service_summary(status: dict) -> str:
-    """The service screen's facts, one per line (``status`` from :func:`terminal_status`)."""
+def filtered(counts: dict, language: str = "en") -> str:
+    """The filtered presses of ``counts`` (from :meth:`kiosk.store.RatingStore.counts`), in all and by cause.
+
+        >>> filtered({"filtered": 3, "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 2, "unknown": 0}})
+        '3: too soon after the last 1, during service 2'
+        >>> filtered({"filtered": 1, "filtered_by_cause": {"service": 1}}, "vi")
+        '1: lúc bảo trì 1'
+        >>> filtered({"filtered": 0, "filtered_by_cause": {}})
+        '0'
+    """
+    words = screen_texts(language)
+    causes = [f"{words.get('cause_' + cause, cause)} {n}" for cause, n in counts.get("filtered_by_cause", {}).items()
+              if n]
+    return f"{counts['filtered']}" + (": " + ", ".join(causes) if causes else "")
+
+
+def service_summary(status: dict, *, language: str = "en") -> str:
+    """The service screen's facts, one per line, in ``language`` (``status`` from :func:`terminal_status`).
+
+    The check sentences stay as :mod:`kiosk.checks` says them (they name commands and files).
+    """
+    words = screen_texts(language)
     sync = status.get("sync") or {}
-    clock = "set by the network" if status["clock"]["synced"] else "NOT confirmed by the network"
-    lines = [
-        f"Terminal: {status['terminal_id']}",
-        f"Site: {status['site']}",
-        f"Counter: {status['counter']}",
-        f"Server: {sync.get('server') or 'none'}",
-        f"Provisioning: {status.get('provisioning', '')}",
-        f"Waiting to upload: {status['pending']}",
-        f"Last sync: {sync.get('last_success_at') or 'never'}",
-        f"Last error: {sync.get('last_error') or 'none'}",
-        f"Clock: {clock}, now {status['clock']['now']}",
-        f"IP address: {status.get('ip_address') or 'none (no network)'}",
-        f"Version: {status['version']}",
+    clock = words["clock_synced"] if status["clock"]["synced"] else words["clock_not_synced"]
+    if sync.get("provisioned"):
+        provisioning = words["provisioned"].format(server=sync.get("server"))
+    elif sync.get("server"):
+        provisioning = words["token_missing"].format(server=sync.get("server"))
+    elif sync:
+        provisioning = words["not_provisioned"]
+    else:
+        provisioning = status.get("provisioning", "")
+    facts = [
+        ("fact_terminal", status["terminal_id"]),
+        ("fact_site", status["site"]),
+        ("fact_counter", status["counter"]),
+        ("fact_server", sync.get("server") or words["none"]),
+        ("fact_provisioning", provisioning),
+        ("fact_pending", status["pending"]),
+        ("fact_last_sync", sync.get("last_success_at") or words["never"]),
+        ("fact_last_error", sync.get("last_error") or words["none"]),
+        ("fact_clock", f"{clock}, {words['clock_now']} {status['clock']['now']}"),
+        ("fact_ip", status.get("ip_address") or words["no_network"]),
+        ("fact_version", status["version"]),
     ]
+    if "today" in status:
+        facts.append(("fact_filtered", filtered(status["today"], language)))
     if status.get("hardware"):
-        lines.append(f"Buttons: {status['hardware']}")
-    lines += _check_lines(status)
-    return "\n".join(lines)
+        facts.append(("fact_buttons", status["hardware"]))
+    lines = [f"{words[key]}: {value}" for key, value in facts]
+    return "\n".join(lines + _check_lines(status, language))
 
 
-def _check_lines(status: dict) -> list[str]:
+def _check_lines(status: dict, language: str = "en") -> list[str]:
     """The startup checks of ``status``, a heading and one indented line each (none: no lines)."""
     if not status.get("checks"):
         return []
-    from .checks import Check, format_checks
+    from .checks import FAIL, OK, WARN, Check, format_checks
 
-    return ["Checks:"] + ["  " + line for line in format_checks([Check(**c) for c in status["checks"]])]
+    words = screen_texts(language)
+    marks = {OK: words["check_ok"], WARN: words["check_warn"], FAIL: words["check_fail"]}
+    return [f"{words['fact_checks']}:"] + ["  " + line for line in format_checks(
+        [Check(**c) for c in status["checks"]], marks=marks)]

@@ -27,11 +27,19 @@ from .timekeeping import SystemClock, iso_utc
 
 log = logging.getLogger(__name__)
 
+#: Why a press was stored with ``filtered = 1`` (column ``filter_cause``; it stays on the terminal, the
+#: upload carries ``filtered`` only): sooner than ``repeat_interval_s`` after the last counted press; while
+#: the thank-you or the reason question was up; while a technician had the service screen up.
+REPEAT, BUSY, SERVICE = "repeat", "busy", "service"
+FILTER_CAUSES = (REPEAT, BUSY, SERVICE)
+#: The key of filtered rows without a cause (stored before causes were recorded) in :meth:`RatingStore.counts`.
+UNKNOWN_CAUSE = "unknown"
+
 _INSERT = (
     "INSERT INTO ratings (id, terminal_id, rating, reason, reason_outcome, source, created_at,"
-    " boot_id, monotonic_ns, clock_synced, filtered, sealed, synced_at)"
+    " boot_id, monotonic_ns, clock_synced, filtered, filter_cause, sealed, synced_at)"
     " VALUES (:id, :terminal_id, :rating, :reason, :reason_outcome, :source, :created_at,"
-    " :boot_id, :monotonic_ns, :clock_synced, :filtered, :sealed, :synced_at)"
+    " :boot_id, :monotonic_ns, :clock_synced, :filtered, :filter_cause, :sealed, :synced_at)"
 )
 
 
@@ -137,16 +145,20 @@ class RatingStore:
 
     # -- writes ---------------------------------------------------------
     def record_press(self, rating: str, *, source: str, filtered: bool = False,
-                     ask_reason: bool = False) -> dict:
+                     filter_cause: str | None = None, ask_reason: bool = False) -> dict:
         """Store one press and commit it; returns the row as stored.
 
         A counted dissatisfied press that will be asked its reason is stored
-        unsealed; everything else is sealed at once.
+        unsealed; everything else is sealed at once. ``filter_cause`` (one of
+        :data:`FILTER_CAUSES`) says why a filtered press was not counted.
         """
         if rating not in RATINGS:
             raise ValueError(f"unknown rating {rating!r}")
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
+        if filter_cause is not None and (filter_cause not in FILTER_CAUSES or not filtered):
+            raise ValueError(f"filter cause {filter_cause!r} goes with a filtered press and is one of "
+                             f"{', '.join(FILTER_CAUSES)}")
         stamp = self.clock.stamp()
         open_question = ask_reason and not filtered
         row = {
@@ -161,6 +173,7 @@ class RatingStore:
             "monotonic_ns": stamp.monotonic_ns,
             "clock_synced": stamp.clock_synced,
             "filtered": int(filtered),
+            "filter_cause": filter_cause,
             "sealed": 0 if open_question else 1,
             "synced_at": None,
         }
@@ -170,8 +183,9 @@ class RatingStore:
                 self.db.execute(_INSERT, row)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store the press: {exc}") from exc
-        log.info("stored rating id=%s rating=%s source=%s filtered=%d sealed=%d",
-                 row["id"], rating, source, row["filtered"], row["sealed"])
+        log.info("stored rating id=%s rating=%s source=%s filtered=%d%s sealed=%d",
+                 row["id"], rating, source, row["filtered"], f" ({filter_cause})" if filter_cause else "",
+                 row["sealed"])
         return row
 
     def seal(self, rating_id: str, outcome: str, reason: str | None = None) -> bool:
@@ -219,22 +233,35 @@ class RatingStore:
         with self._lock:
             return self.db["ratings"].get(rating_id)
 
-    def counts(self, since: str | None = None) -> dict[str, int]:
-        """Counted ratings per level, and filtered presses, from ``since`` (ISO UTC) on."""
+    def counts(self, since: str | None = None) -> dict:
+        """Counted ratings per level, and filtered presses (in all and by cause), from ``since`` (ISO UTC) on.
+
+            >>> from sqlite_utils import Database
+            >>> store = RatingStore(Database(memory=True), terminal_id="t1")
+            >>> _ = store.record_press("satisfied", source="button")
+            >>> _ = store.record_press("satisfied", source="button", filtered=True, filter_cause="service")
+            >>> counts = store.counts()
+            >>> counts["counted"], counts["filtered"], counts["filtered_by_cause"]
+            (1, 1, {'repeat': 0, 'busy': 0, 'service': 1, 'unknown': 0})
+        """
         where, params = ("WHERE created_at >= ?", [since]) if since else ("", [])
         sql = (
-            "SELECT rating, filtered, count(*) FROM ratings " + where + " GROUP BY rating, filtered"
+            "SELECT rating, filtered, filter_cause, count(*) FROM ratings " + where
+            + " GROUP BY rating, filtered, filter_cause"
         )
         result = {rating: 0 for rating in RATINGS}
         result["filtered"] = 0
+        by_cause = {cause: 0 for cause in (*FILTER_CAUSES, UNKNOWN_CAUSE)}
         with self._lock:
             found = self.db.execute(sql, params).fetchall()
-        for rating, filtered, n in found:
+        for rating, filtered, cause, n in found:
             if filtered:
                 result["filtered"] += n
+                by_cause[cause if cause in by_cause else UNKNOWN_CAUSE] += n
             else:
                 result[rating] += n
         result["counted"] = sum(result[r] for r in RATINGS)
+        result["filtered_by_cause"] = by_cause
         return result
 
     def backlog(self) -> dict[str, int]:

@@ -43,6 +43,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "sync_off": "Chưa thể gửi: {why}",
         "test_prompt": "Nhấn lần lượt từng nút (hoặc chạm vào ô). Đèn sáng khi nút được nhận.",
         "test_all_seen": "Tất cả {count} nút đều hoạt động.",
+        "reason_number": "Lý do {number}",
+        "mock_pins": "giả lập, phím 1-9 và 0",
+        # the service screen's facts (kiosk.status.service_summary)
+        "fact_terminal": "Mã thiết bị",
+        "fact_site": "Đơn vị",
+        "fact_counter": "Quầy",
+        "fact_server": "Máy chủ",
+        "fact_provisioning": "Đăng ký",
+        "fact_pending": "Chờ gửi",
+        "fact_last_sync": "Gửi thành công gần nhất",
+        "fact_last_error": "Lỗi gần nhất",
+        "fact_clock": "Đồng hồ",
+        "fact_ip": "Địa chỉ IP",
+        "fact_version": "Phiên bản",
+        "fact_buttons": "Nút bấm",
+        "fact_checks": "Kiểm tra khi khởi động",
+        "fact_filtered": "Lượt nhấn không tính hôm nay",
+        "none": "không có",
+        "never": "chưa lần nào",
+        "no_network": "không có (chưa nối mạng)",
+        "clock_synced": "đã đồng bộ qua mạng",
+        "clock_not_synced": "CHƯA được mạng xác nhận",
+        "clock_now": "bây giờ",
+        "provisioned": "Đã đăng ký; đánh giá được gửi về {server}.",
+        "token_missing": ("Đã đặt máy chủ ({server}) nhưng thiếu mã thiết bị: đăng ký lại bằng "
+                          "`kiosk provision --force`; đánh giá vẫn được giữ."),
+        "not_provisioned": ("Chưa đăng ký: đánh giá được giữ trên thiết bị và gửi đi sau khi đăng ký "
+                            "bằng `kiosk provision`."),
+        "check_ok": "ĐẠT",
+        "check_warn": "CẢNH BÁO",
+        "check_fail": "LỖI",
+        "cause_repeat": "nhấn lại quá sớm",
+        "cause_busy": "lúc đang cảm ơn hoặc hỏi lý do",
+        "cause_service": "lúc bảo trì",
+        "cause_unknown": "không rõ",
     },
     "en": {
         "question": "Please rate how satisfied you are",
@@ -71,6 +106,40 @@ TEXTS: dict[str, dict[str, str]] = {
         "sync_off": "Cannot sync: {why}",
         "test_prompt": "Press each button in turn (or touch its tile). Its tile and LED light when it is seen.",
         "test_all_seen": "All {count} buttons work.",
+        "reason_number": "Reason {number}",
+        "mock_pins": "mock pins, keys 1-9 and 0",
+        "fact_terminal": "Terminal",
+        "fact_site": "Site",
+        "fact_counter": "Counter",
+        "fact_server": "Server",
+        "fact_provisioning": "Provisioning",
+        "fact_pending": "Waiting to upload",
+        "fact_last_sync": "Last sync",
+        "fact_last_error": "Last error",
+        "fact_clock": "Clock",
+        "fact_ip": "IP address",
+        "fact_version": "Version",
+        "fact_buttons": "Buttons",
+        "fact_checks": "Checks",
+        "fact_filtered": "Presses not counted today",
+        "none": "none",
+        "never": "never",
+        "no_network": "none (no network)",
+        "clock_synced": "set by the network",
+        "clock_not_synced": "NOT confirmed by the network",
+        "clock_now": "now",
+        "provisioned": "Provisioned: ratings upload to {server}.",
+        "token_missing": ("The server is set ({server}) but the device token is missing: provision again with "
+                          "`kiosk provision --force`; ratings are kept until then."),
+        "not_provisioned": ("Not provisioned: ratings are kept on this terminal and upload once it is enrolled "
+                            "with `kiosk provision`."),
+        "check_ok": "OK",
+        "check_warn": "WARNING",
+        "check_fail": "FAILED",
+        "cause_repeat": "too soon after the last",
+        "cause_busy": "during thanks or the reason question",
+        "cause_service": "during service",
+        "cause_unknown": "cause not recorded",
     },
 }
 
@@ -85,3 +154,32 @@ def screen_texts(language: str) -> dict[str, str]:
 def other_language(language: str) -> str:
     """The language the toggle switches to from ``language``."""
     return LANGUAGES[(LANGUAGES.index(language) + 1) % len(LANGUAGES)]
+
+
+def button_label(name: str, reasons, language: str) -> str:
+    """The words for button ``name`` of a panel (a rating code, ``reason_<n>`` or ``skip``) in ``language``;
+    reason button n is named by the n-th of the terminal's ``reasons``.
+
+        >>> button_label("reason_1", ["processing_time"], "vi")
+        'Lý do 1: Thời gian giải quyết hồ sơ'
+        >>> button_label("skip", [], "vi"), button_label("satisfied", [], "en"), button_label("reason_6", [], "en")
+        ('Bỏ qua', 'Satisfied', 'Reason 6')
+    """
+    texts = screen_texts(language)
+    if name.startswith("reason_") and name[len("reason_"):].isdigit():
+        number = int(name[len("reason_"):])
+        words = texts["reason_number"].format(number=number)
+        if 1 <= number <= len(reasons):
+            words += f": {texts[reasons[number - 1]]}"
+        return words
+    return texts.get(name, name.replace("_", " "))
+
+
+def buttons_words(pins: dict[str, str], language: str, *, mock: bool = False) -> str:
+    """The wired buttons (name → pin name) in ``language``, for the service screen.
+
+        >>> buttons_words({"satisfied": "GPIO27", "reason_1": "GPIO5", "skip": "GPIO20"}, "vi", mock=True)
+        'Hài lòng GPIO27, Lý do 1 GPIO5, Bỏ qua GPIO20 (giả lập, phím 1-9 và 0)'
+    """
+    words = ", ".join(f"{button_label(name, (), language)} {pin}" for name, pin in pins.items())
+    return words + (f" ({screen_texts(language)['mock_pins']})" if mock else "")

@@ -32,7 +32,8 @@ def filled(config_path, tmp_path):
     store = RatingStore(tmp_path / "kiosk.db", terminal_id="hd-phucla-01")
     for rating in ["very_satisfied", "very_satisfied", "satisfied"]:
         store.record_press(rating, source="button")
-    store.record_press("satisfied", source="button", filtered=True)
+    store.record_press("satisfied", source="button", filtered=True, filter_cause="repeat")
+    store.record_press("very_satisfied", source="button", filtered=True, filter_cause="service")
     store.record_press("dissatisfied", source="touch", ask_reason=True)
     store.mark_started()
     store.close()
@@ -49,8 +50,9 @@ def test_status_in_words(filled, capsys):
     assert code == 0
     text = out.out
     assert "Terminal hd-phucla-01 — UBND phường Phúc La" in text
-    assert "Today: 4 ratings: very_satisfied 2, satisfied 1, dissatisfied 1 (filtered presses 1)" in text
-    assert "Waiting for a reason: 1; waiting to upload: 4" in text
+    assert ("Today: 4 ratings: very_satisfied 2, satisfied 1, dissatisfied 1 "
+            "(filtered presses 2: too soon after the last 1, during service 1)") in text
+    assert "Waiting for a reason: 1; waiting to upload: 5" in text
     assert "Last start: 20" in text and "Clock: " in text
 
 
@@ -59,9 +61,10 @@ def test_status_json(filled, capsys, tmp_path):
     info = json.loads(out.out)
     assert code == 0
     assert info["terminal_id"] == "hd-phucla-01" and info["site"] == "UBND phường Phúc La"
-    assert info["total"] == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 1, "filtered": 1, "counted": 4}
+    assert info["total"] == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 1, "filtered": 2, "counted": 4,
+                             "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 1, "unknown": 0}}
     assert info["today"]["counted"] == 4
-    assert (info["unsealed"], info["pending"]) == (1, 4)
+    assert (info["unsealed"], info["pending"]) == (1, 5)
     assert info["database"]["path"] == str(tmp_path / "kiosk.db") and info["database"]["size_bytes"] > 0
     assert info["last_start"] and isinstance(info["clock"]["synced"], bool)
 
@@ -95,3 +98,44 @@ def test_pin_hash_refuses_a_short_pin(capsys):
 def test_unknown_command_is_a_usage_error(capsys):
     code, out = run_kiosk(["frobnicate"], capsys)
     assert code == 2 and "No such command" in out.err
+
+
+def test_status_says_what_the_running_terminal_uses_mock_pins(config_path, tmp_path, capsys):
+    """The demo: `kiosk run --mock-pins` is running; `kiosk status` (which has no --mock-pins) must not say
+    "no GPIO" but what that terminal drives."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "SDL_VIDEODRIVER": "offscreen",
+           "KIVY_NO_ARGS": "1"}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config_path), "--mock-pins",
+                             "--windowed"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        for line in proc.stderr:
+            lines.append(line)
+            if "first frame drawn" in line or time.monotonic() > deadline:
+                break
+        assert any("first frame drawn" in line for line in lines), "".join(lines[-20:])
+        code, out = run_kiosk(["status", "--config", str(config_path)], capsys)
+        code_json, out_json = run_kiosk(["status", "--json", "--config", str(config_path)], capsys)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    assert code == 0 and code_json == 0
+    assert "OK      gpio: Mock pins (--mock-pins)" in out.out and "No buttons" not in out.out
+    assert "Buttons: mock pins driven by keys 1-9 and 0: very_satisfied on GPIO17" in out.out
+    info = json.loads(out_json.out)
+    [gpio] = [c for c in info["checks"] if c["name"] == "gpio"]
+    assert gpio["level"] == "ok" and gpio["message"].startswith("Mock pins")
+    assert info["hardware"].startswith("mock pins")

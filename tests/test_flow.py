@@ -117,6 +117,7 @@ def test_press_during_thanks_is_filtered_and_changes_nothing(flow, store, clock)
     assert (event.kind, flow.screen, flow.deadline) == ("filtered", THANKS, deadline)
     assert [r["filtered"] for r in rows(store)] == [0, 1]
     assert rows(store)[1]["sealed"] == 1  # a filtered dissatisfied is never asked why
+    assert event.filter_cause == rows(store)[1]["filter_cause"] == "busy"
 
 
 def test_press_within_repeat_interval_after_thanks_is_filtered(flow, store, clock):
@@ -129,6 +130,7 @@ def test_press_within_repeat_interval_after_thanks_is_filtered(flow, store, cloc
     clock.advance(1)
     assert flow.press("satisfied").kind == "rated"
     assert [r["filtered"] for r in rows(store)] == [0, 1, 0]
+    assert [r["filter_cause"] for r in rows(store)] == [None, "repeat", None]
 
 
 def test_press_on_reason_screen_is_filtered(flow, store, clock):
@@ -136,6 +138,30 @@ def test_press_on_reason_screen_is_filtered(flow, store, clock):
     clock.advance(8)
     assert flow.press("very_satisfied").kind == "filtered"
     assert flow.screen == REASON
+    assert rows(store)[1]["filter_cause"] == "busy"
+
+
+@pytest.mark.parametrize("rating", ["very_satisfied", "satisfied", "dissatisfied"])
+def test_press_in_service_mode_is_stored_filtered_and_moves_nothing(flow, store, clock, rating):
+    flow.begin_service()
+    event = flow.press(rating)
+    assert (event.kind, event.filter_cause, flow.screen, flow.deadline) == ("filtered", "service", HOME, None)
+    [row] = rows(store)
+    assert (row["filtered"], row["filter_cause"], row["sealed"]) == (1, "service", 1)
+    assert store.counts()["counted"] == 0
+    flow.end_service()
+    assert flow.press(rating).kind == "rated"  # the repeat interval is untouched by service presses
+
+
+def test_service_mode_outranks_the_busy_screen_and_end_service_goes_home(flow, store, clock):
+    flow.press("dissatisfied")
+    flow.begin_service()
+    clock.advance(1)
+    assert flow.press("satisfied").filter_cause == "service"
+    flow.end_service()
+    assert flow.screen == HOME and flow.in_service is False
+    assert [(r["filtered"], r["filter_cause"], r["reason_outcome"]) for r in rows(store)] == [
+        (0, None, "timeout"), (1, "service", None)]
 
 
 def test_mashing_yields_one_counted_rating(flow, store, clock):

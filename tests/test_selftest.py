@@ -193,3 +193,73 @@ def _importable(module):
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def test_a_wrong_button_is_named_and_the_wait_goes_on(factory):
+    """Reason buttons 1 and 6 wired to each other's pins: asked for reason 1, the technician presses the button
+    marked 1 and reason 6 answers. The test says so and waits on; pressing the right one still passes."""
+    panel = ButtonPanel(rating_pins={"satisfied": 27}, reason_pins=[5, 6, 13, 19, 26, 21], pin_factory=factory)
+    threads = []
+
+    def on_prompt(name):
+        def press():
+            time.sleep(0.02)
+            if name == "reason_1":  # the swapped one first, then (past the debounce time) the right one
+                for pin in (panel.buttons["reason_6"].pin, panel.buttons["reason_1"].pin):
+                    pin.drive_low()
+                    time.sleep(0.06)
+                    pin.drive_high()
+                    time.sleep(0.06)
+            else:
+                pin = panel.buttons[name].pin
+                pin.drive_low()
+                time.sleep(0.05)
+                pin.drive_high()
+
+        threads.append(threading.Thread(target=press))
+        threads[-1].start()
+
+    lines = []
+    try:
+        result = run_selftest(panel, say=lines.append, timeout_s=2, led_s=0, on_prompt=on_prompt,
+                              labels={"reason_1": "reason 1", "reason_6": "reason 6"})
+    finally:
+        for thread in threads:
+            thread.join(timeout=5)
+        panel.close()
+    assert "  pressed reason 6 while waiting for reason 1: wires swapped?" in lines
+    assert result.wrong == [("reason_6", "reason_1")]
+    assert result.ok and result.seen["reason_1"]
+    assert lines.index("  pressed reason 6 while waiting for reason 1: wires swapped?") < lines.index("  reason 1: seen")
+
+
+def test_only_a_wrong_button_leaves_the_awaited_one_missing(panel):
+    def on_prompt(name):
+        if name == "satisfied":  # the dissatisfied button answers instead, and nothing else
+            pin = panel.buttons["dissatisfied"].pin
+            pin.drive_low()
+            pin.drive_high()
+        else:
+            presser(panel)(name)
+
+    lines = []
+    result = run_selftest(panel, say=lines.append, timeout_s=0.3, led_s=0, on_prompt=on_prompt)
+    assert result.missing == ["satisfied"] and not result.ok
+    assert result.wrong == [("dissatisfied", "satisfied")]
+    assert "  pressed dissatisfied while waiting for satisfied: wires swapped?" in lines
+
+
+def test_the_panels_callbacks_are_given_back(panel):
+    mine = [lambda *_: None for _ in range(3)]
+    panel.when_rating, panel.when_reason, panel.when_skip = mine
+    run_selftest(panel, say=lambda _: None, timeout_s=0.01, led_s=0)
+    assert [panel.when_rating, panel.when_reason, panel.when_skip] == mine
+
+
+def test_cli_selftest_names_a_swapped_button_and_fails_only_if_one_is_never_seen(cli_config, tmp_path):
+    done = run_kiosk(["selftest", "--config", str(cli_config), "--mock-pins", "--timeout", "1"],
+                     stdin="1\n3\n3\n", cwd=tmp_path)
+    assert ("pressed the dissatisfied button (Không hài lòng) while waiting for the satisfied button (Hài lòng): "
+            "wires swapped?") in done.stdout
+    assert done.returncode == 1 and "Self-test FAILED: not seen: satisfied." in done.stderr
+    assert "Traceback" not in done.stderr

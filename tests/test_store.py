@@ -23,6 +23,8 @@ from kiosk.timekeeping import Stamp
 
 COLUMNS = ["id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
            "boot_id", "monotonic_ns", "clock_synced", "filtered", "sealed", "synced_at"]
+#: Kept on the terminal only (never uploaded): why a filtered press was not counted.
+TERMINAL_ONLY = ["filter_cause"]
 
 
 class FixedClock:
@@ -48,7 +50,7 @@ def store(db_path):
 
 def test_ratings_table_has_exactly_the_contract_columns(store):
     table = store.db["ratings"]
-    assert [c.name for c in table.columns] == COLUMNS
+    assert [c.name for c in table.columns] == COLUMNS + TERMINAL_ONLY
     assert table.pks == ["id"]
 
 
@@ -58,7 +60,8 @@ def test_migrations_are_named_and_applied_once(db_path):
     db = Database(db_path)
     applied = [r["name"] for r in db["_sqlite_migrations"].rows_where(order_by="id")]
     assert applied == [m.name for m in migrations._migrations]
-    assert applied == ["m001_create_ratings", "m002_create_kiosk_meta", "m003_drop_pending_index"]
+    assert applied == ["m001_create_ratings", "m002_create_kiosk_meta", "m003_drop_pending_index",
+                       "m004_add_filter_cause"]
 
 
 def test_file_is_wal_with_full_sync(store):
@@ -121,7 +124,8 @@ def test_counts_and_backlog(tmp_path):
     store.record_press("satisfied", source="button", filtered=True)
     store.record_press("dissatisfied", source="touch", ask_reason=True)
     counts = store.counts()
-    assert counts == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 2, "filtered": 1, "counted": 5}
+    assert counts == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 2, "filtered": 1, "counted": 5,
+                      "filtered_by_cause": {"repeat": 0, "busy": 0, "service": 0, "unknown": 1}}
     assert store.counts(since="2026-11-26T00:00:00.000Z")["counted"] == 0
     assert store.backlog() == {"unsealed": 1, "pending": 5}
 
@@ -228,3 +232,41 @@ def test_no_acknowledged_press_is_lost_when_killed(tmp_path):
     finally:
         conn.close()
     assert acknowledged <= stored
+
+
+def test_filter_cause_goes_only_with_a_filtered_press_and_a_known_cause(store):
+    row = store.record_press("satisfied", source="button", filtered=True, filter_cause="repeat")
+    assert store.get(row["id"])["filter_cause"] == "repeat"
+    with pytest.raises(ValueError):
+        store.record_press("satisfied", source="button", filter_cause="service")  # not filtered
+    with pytest.raises(ValueError):
+        store.record_press("satisfied", source="button", filtered=True, filter_cause="mashing")
+
+
+def test_migration_derives_the_cause_of_older_filtered_rows_where_it_is_certain(db_path):
+    """A database from before m004: a filtered press < 0.5 s after a counted one (same boot) was made while
+    the screen was busy (thanks_s >= 0.5 s); later ones, or after a counted press of another boot, stay NULL."""
+    from sqlite_utils.migrations import Migrations
+
+    db = Database(db_path)
+    before = Migrations("kiosk")
+    for step in migrations._migrations[:3]:  # m001..m003, as an older terminal has them
+        before._migrations.append(step)
+    before.apply(db)
+    rows = [  # (id, boot, seconds, filtered)
+        ("a", "boot-1", 10.0, 0), ("b", "boot-1", 10.2, 1), ("c", "boot-1", 10.45, 1), ("d", "boot-1", 12.0, 1),
+        ("e", "boot-2", 10.1, 1), ("f", "boot-2", 30.0, 0), ("g", "boot-2", 30.6, 1), ("h", "boot-2", 30.3, 0),
+    ]
+    db["ratings"].insert_all(
+        [{"id": i, "terminal_id": "t", "rating": "satisfied", "source": "button",
+          "created_at": "2026-11-25T09:30:12.345Z", "boot_id": boot, "monotonic_ns": int(s * 1e9),
+          "clock_synced": 1, "filtered": f, "sealed": 1} for i, boot, s, f in rows])
+    db.close()
+    store = RatingStore(db_path, terminal_id="t")
+    try:
+        causes = {r["id"]: r["filter_cause"] for r in store.db["ratings"].rows}
+        assert causes == {"a": None, "b": "busy", "c": "busy", "d": None, "e": None, "f": None,
+                          "g": "busy", "h": None}
+        assert store.counts()["filtered_by_cause"] == {"repeat": 0, "busy": 3, "service": 0, "unknown": 2}
+    finally:
+        store.close()

@@ -376,7 +376,8 @@ def test_presses_while_servicing_are_stored_but_keep_the_service_screen(start_ki
     kiosk.terminal.keyboard.tap("1")
     kiosk.frames(3)
     assert kiosk.screen == "service"
-    assert len(kiosk.rows()) == 1
+    [row] = kiosk.rows()
+    assert (row["filtered"], row["filter_cause"]) == (1, "service")
 
 
 # -- screenshots ---------------------------------------------------------------------------

@@ -32,17 +32,36 @@ def unlock(kiosk) -> None:
     assert kiosk.app.root.get_screen("service").unlocked
 
 
-def test_the_service_screen_shows_every_fact(start_kiosk):
+FACTS = {
+    "vi": ("Mã thiết bị: test-ui-01", "Đơn vị: UBND phường Phúc La", "Quầy: Quầy 1", "Máy chủ: không có",
+           "Đăng ký: Chưa đăng ký", "Chờ gửi: 0", "Gửi thành công gần nhất: chưa lần nào",
+           "Lỗi gần nhất: không có", "Đồng hồ: ", "Địa chỉ IP: ", "Phiên bản: 0.1.0",
+           "Lượt nhấn không tính hôm nay: 0",
+           "Nút bấm: Rất hài lòng GPIO17, Hài lòng GPIO27, Không hài lòng GPIO22 (giả lập, phím 1-9 và 0)", "Kiểm tra khi khởi động:", "CẢNH BÁO renderer"),
+    "en": ("Terminal: test-ui-01", "Site: UBND phường Phúc La", "Counter: Quầy 1", "Server: none",
+           "Provisioning: Not provisioned", "Waiting to upload: 0", "Last sync: never", "Last error: none",
+           "Clock: ", "IP address: ", "Version: 0.1.0", "Presses not counted today: 0",
+           "Buttons: Very satisfied GPIO17, Satisfied GPIO27, Dissatisfied GPIO22 (mock pins, keys 1-9 and 0)", "Checks:",
+           "WARNING renderer"),
+}
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_service_screen_shows_every_fact_in_the_screens_language(start_kiosk, language):
     kiosk = start_kiosk(service=SERVICE)
     kiosk.terminal.checks = []
     kiosk.app.check_renderer(model="Raspberry Pi 4 Model B")  # Mesa's llvmpipe here
+    if language == "en":
+        kiosk.touch(kiosk.widget("home", "language"))
     unlock(kiosk)
     text = kiosk.widget("service", "status").text
-    for label in ("Terminal: test-ui-01", "Site: UBND phường Phúc La", "Counter: Quầy 1", "Server: none",
-                  "Provisioning: Not provisioned", "Waiting to upload: 0", "Last sync: never",
-                  "Last error: none", "Clock: ", "IP address: ", "Version: 0.1.0", "Checks:"):
+    for label in FACTS[language]:
         assert label in text, label
-    assert "WARNING renderer" in text and "software renderer" in text
+    assert "software renderer" in text
+    if language == "vi":  # no English label or value is left (the checks' sentences name commands: English)
+        facts = [line for line in text.splitlines() if not line.startswith("  ")]
+        english = {label.split(":")[0] for label in FACTS["en"]}
+        assert not [line for line in facts if line.split(":")[0] in english or line.endswith((" never", " none"))]
     assert kiosk.terminal.store.meta()["gl_renderer"].startswith("llvmpipe")
 
 
@@ -67,7 +86,7 @@ def test_sync_now_sends_to_a_real_server(start_kiosk, server, tmp_path):
     kiosk.touch(kiosk.widget("service", "sync_now"))
     assert kiosk.wait_for(lambda: kiosk.app.service_message.startswith("Đã gửi"), timeout=15)
     assert server.count() == 1
-    assert "Waiting to upload: 0" in kiosk.widget("service", "status").text
+    assert "Chờ gửi: 0" in kiosk.widget("service", "status").text
 
 
 def test_sync_now_shows_the_failure_sentence(start_kiosk, tmp_path):
@@ -87,7 +106,7 @@ def test_button_test_lights_each_button_and_its_led_and_stores_nothing(start_kio
     kiosk.touch(kiosk.widget("service", "button_test"))
     service = kiosk.app.root.get_screen("service")
     assert service.ids.panels.current == "buttons"
-    kiosk.app.test_done_s = 30
+    kiosk.app.button_test.done_s = 30
     panel = kiosk.terminal.panel
     for key, name in (("1", "very_satisfied"), ("2", "satisfied"), ("3", "dissatisfied")):
         assert not service.lamp(name).lit
@@ -110,24 +129,24 @@ def test_button_test_by_touch_and_it_closes_itself_with_buttons_only(start_kiosk
     unlock(kiosk)
     kiosk.touch(kiosk.widget("service", "button_test"))
     service = kiosk.app.root.get_screen("service")
-    kiosk.app.test_done_s = 0.3
+    kiosk.app.button_test.done_s = 0.3
     kiosk.touch(service.lamp("satisfied"))
     assert service.lamp("satisfied").lit and not service.lamp("dissatisfied").lit
     kiosk.terminal.keyboard.tap("1")
     kiosk.terminal.keyboard.tap("3")
     assert kiosk.wait_for(lambda: service.ids.panels.current == "status", timeout=3)
-    assert not kiosk.app.testing and kiosk.rows() == []
+    assert not kiosk.app.button_test.testing and kiosk.rows() == []
 
 
 def test_button_test_with_a_dead_button_closes_itself_when_left_alone(start_kiosk):
     kiosk = start_kiosk(service=SERVICE)
     unlock(kiosk)
-    kiosk.app.test_idle_s = 0.6
+    kiosk.app.button_test.idle_s = 0.6
     kiosk.touch(kiosk.widget("service", "button_test"))
     kiosk.terminal.keyboard.tap("1")  # satisfied and dissatisfied never come
     kiosk.advance(0.3)
-    assert kiosk.app.testing
-    assert kiosk.wait_for(lambda: not kiosk.app.testing, timeout=3)
+    assert kiosk.app.button_test.testing
+    assert kiosk.wait_for(lambda: not kiosk.app.button_test.testing, timeout=3)
     assert kiosk.app.root.get_screen("service").ids.panels.current == "status"
 
 
@@ -189,9 +208,9 @@ def test_a_button_held_while_the_terminal_starts_opens_the_button_test_without_t
     monkeypatch.setattr(hardware, "mock_pin_factory", lambda: MockFactory(pin_class=held_pin_class(17)))
     kiosk = start_kiosk(service=SERVICE, leds=LEDS)
     service = kiosk.app.root.get_screen("service")
-    assert kiosk.screen == "service" and kiosk.app.testing
+    assert kiosk.screen == "service" and kiosk.app.button_test.testing
     assert service.ids.panels.current == "buttons" and not service.unlocked  # the test only, no status
-    kiosk.app.test_done_s = 0.3
+    kiosk.app.button_test.done_s = 0.3
     panel = kiosk.terminal.panel
     panel.buttons["very_satisfied"].pin.drive_high()  # let go of the held button ...
     kiosk.advance(0.06)  # past the debounce interval
@@ -202,7 +221,7 @@ def test_a_button_held_while_the_terminal_starts_opens_the_button_test_without_t
         kiosk.advance(0.06)  # past the debounce interval
         assert service.lamp(name).lit
     assert kiosk.wait_for(lambda: kiosk.screen == "home", timeout=3)
-    assert not kiosk.app.testing and not kiosk.app.servicing and kiosk.rows() == []
+    assert not kiosk.app.button_test.testing and not kiosk.app.servicing and kiosk.rows() == []
     kiosk.terminal.keyboard.tap("2")  # the buttons rate again
     kiosk.frames(2)
     assert [r["rating"] for r in kiosk.rows()] == ["satisfied"]
@@ -210,4 +229,62 @@ def test_a_button_held_while_the_terminal_starts_opens_the_button_test_without_t
 
 def test_without_a_held_button_the_terminal_starts_on_home(start_kiosk):
     kiosk = start_kiosk(service=SERVICE)
-    assert kiosk.screen == "home" and not kiosk.app.testing
+    assert kiosk.screen == "home" and not kiosk.app.button_test.testing
+
+
+def press_button(kiosk, name: str) -> None:
+    """A physical button pressed and let go (gpiozero's mock pin), past the debounce interval."""
+    pin = kiosk.terminal.panel.buttons[name].pin
+    pin.drive_low()
+    kiosk.frames(2)
+    pin.drive_high()
+    kiosk.advance(0.06)
+
+
+def test_presses_during_service_are_stored_filtered_as_service_and_never_counted(start_kiosk):
+    """PIN pad, status, button test: a button pressed while a technician is at work is no citizen's rating."""
+    kiosk = start_kiosk(service=SERVICE, feedback={"repeat_interval_s": 0})
+    store = kiosk.terminal.store
+    kiosk.app.service_hold_s = 0.3
+    kiosk.touch_at(5, kiosk.app.root.height - 5, hold=0.6)  # the PIN pad
+    assert kiosk.screen == "service" and not kiosk.app.root.get_screen("service").unlocked
+    press_button(kiosk, "very_satisfied")
+    press_button(kiosk, "dissatisfied")
+    assert kiosk.screen == "service" and kiosk.terminal.flow.screen == "home"
+    keys = {w.text: w for w in kiosk.widget("service", "keypad").children}
+    for digit in PIN:
+        kiosk.touch(keys[digit])
+    kiosk.touch(kiosk.widget("service", "ok"))  # the status
+    press_button(kiosk, "satisfied")
+    kiosk.touch(kiosk.widget("service", "button_test"))  # the test takes the presses: nothing stored
+    press_button(kiosk, "satisfied")
+    kiosk.touch(kiosk.widget("service", "test_done"))
+    rows = kiosk.rows()
+    assert [(r["rating"], r["filtered"], r["filter_cause"], r["sealed"]) for r in rows] == [
+        ("very_satisfied", 1, "service", 1), ("dissatisfied", 1, "service", 1), ("satisfied", 1, "service", 1)]
+    counts = store.counts()
+    assert counts["counted"] == 0 and counts["filtered_by_cause"]["service"] == 3
+    assert "Lượt nhấn không tính hôm nay: 3: lúc bảo trì 3" in kiosk.widget("service", "status").text
+    kiosk.touch(kiosk.widget("service", "back"))
+    press_button(kiosk, "satisfied")  # the citizens' again
+    assert kiosk.screen == "thanks"
+    assert store.counts()["counted"] == 1 and kiosk.rows()[-1]["filter_cause"] is None
+
+
+@pytest.mark.parametrize(("language", "tiles"), [
+    ("vi", ["Rất hài lòng", "Hài lòng", "Không hài lòng", "Lý do 1: Thời gian giải quyết hồ sơ",
+            "Lý do 2: Thái độ của cán bộ", "Lý do 3: Hướng dẫn chưa rõ ràng", "Lý do 4: Thủ tục, giấy tờ phức tạp",
+            "Lý do 5: Phải đi lại nhiều lần", "Lý do 6: Cơ sở vật chất", "Bỏ qua"]),
+    ("en", ["Very satisfied", "Satisfied", "Dissatisfied", "Reason 1: Processing time", "Reason 2: Staff attitude",
+            "Reason 3: Unclear guidance", "Reason 4: Complicated procedure", "Reason 5: Too many visits",
+            "Reason 6: Facilities", "Skip"]),
+])
+def test_button_test_tiles_are_named_in_the_screens_language(start_kiosk, language, tiles):
+    kiosk = start_kiosk(service=SERVICE, pins={"reasons": [5, 6, 13, 19, 26, 21], "skip": 20})
+    if language == "en":
+        kiosk.touch(kiosk.widget("home", "language"))
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "button_test"))
+    assert [lamp.text for lamp in reversed(kiosk.widget("service", "lamps").children)] == tiles
+    if language == "vi":
+        kiosk.screenshot("service-buttons-reasons-800x480")

@@ -24,7 +24,7 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, DictProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
 
 import assets
 
@@ -33,8 +33,9 @@ from ..flow import HOME, REASON, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
 from ..service_pin import check_pin
 from ..status import service_summary
-from ..texts import other_language, screen_texts
+from ..texts import button_label, buttons_words, other_language, screen_texts
 from . import theme
+from .button_test import ButtonTest
 from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
 from .widgets import ScreenSwitch
 
@@ -94,14 +95,8 @@ class KioskApp(App):
     sync_state = StringProperty("off")
     #: The service screen's last action outcome ("sync now"), in words.
     service_message = StringProperty("")
-    #: The button test: the buttons to press, and those seen so far.
-    test_names = ListProperty()
-    test_seen = DictProperty()
-    testing = BooleanProperty(False)
-    #: After every button was seen, the test closes itself after this long.
-    test_done_s = NumericProperty(3.0)
-    #: With no press for this long the test closes itself (a dead button and no touchscreen).
-    test_idle_s = NumericProperty(60.0)
+    #: The button and LED test (see :class:`kiosk.ui.button_test.ButtonTest`).
+    button_test = ObjectProperty()
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -118,7 +113,6 @@ class KioskApp(App):
         self.service_enabled = bool(config.service.pin_hash)
         self.language = self.default_language
         self.texts = screen_texts(self.language)
-        self.servicing = False
         self.use_kivy_settings = False
         self._screen_since = time.monotonic()
         self._follow = Clock.create_trigger(self._follow_flow, -1)  # before the next frame
@@ -128,9 +122,12 @@ class KioskApp(App):
         #: Why the app stopped: None (closed), "restart" or "leave" (see kiosk.restart).
         self.exit_action = None
         self._sync_asked = False
-        self._saved_callbacks = None
-        self._test_closing = None
-        self._test_idle = Clock.create_trigger(lambda _dt: self.end_button_test(), 60.0)
+        self.button_test = ButtonTest(terminal.panel, without_panel=RATINGS)
+
+    @property
+    def servicing(self) -> bool:
+        """A technician has the service screen up (PIN pad, status or button test): presses do not count."""
+        return self.flow.in_service
 
     # -- building -------------------------------------------------------
     def build(self):
@@ -250,7 +247,7 @@ class KioskApp(App):
         if not self.service_enabled or self.root.current != HOME:
             return
         log.info("service screen opened")
-        self.servicing = True
+        self.flow.begin_service()
         self.root.current = SERVICE
 
     def check_service_pin(self, pin: str) -> bool:
@@ -260,17 +257,21 @@ class KioskApp(App):
 
     def status_text(self) -> str:
         try:
-            return service_summary(self.terminal.status())
+            status = self.terminal.status()
+            panel = self.terminal.panel
+            if panel is not None:  # the buttons in the screen's words, not the log's
+                pins = {name: button.pin.info.name for name, button in panel.buttons.items()}
+                status["hardware"] = buttons_words(pins, self.language, mock=self.keyboard is not None)
+            return service_summary(status, language=self.language)
         except Exception as exc:  # a technician needs words, even when the database fails
             log.exception("cannot read the terminal's status")
             return f"The status cannot be read: {exc}"
 
     def close_service(self) -> None:
         """Back to the citizens: the flow starts again from home."""
-        self.end_button_test()
+        self.button_test.end()
         self.service_message = ""
-        self.servicing = False
-        self.flow.reset()
+        self.flow.end_service()
         self.language = self.default_language
         self.root.current = self.flow.screen
         self._screen_since = time.monotonic()
@@ -300,53 +301,13 @@ class KioskApp(App):
     def open_button_test_from_buttons(self) -> None:
         """For a terminal without a touchscreen: a button held while the terminal starts opens the button test
         alone (no PIN: it shows nothing but the buttons and stores nothing); it closes by itself, back home."""
-        self.servicing = True
+        self.flow.begin_service()
         self.root.current = SERVICE
         self.root.get_screen(SERVICE).open_button_test()
-    def start_button_test(self) -> None:
-        """Each press (button or touch on its tile) lights its tile and its LED; nothing is stored."""
-        panel = self.terminal.panel
-        self.test_seen = {}
-        self.test_names = list(panel.buttons) if panel is not None else list(RATINGS)
-        if panel is not None:
-            self._saved_callbacks = (panel.when_rating, panel.when_reason, panel.when_skip)
-            panel.when_rating = self._test_press_from_button
-            panel.when_reason = lambda number: self._test_press_from_button(f"reason_{number}")
-            panel.when_skip = lambda: self._test_press_from_button("skip")
-        self.testing = True
-        self._test_idle.timeout = self.test_idle_s
-        self._test_idle()
-        log.info("button test started: %s", ", ".join(self.test_names))
 
-    def _test_press_from_button(self, name: str) -> None:
-        # gpiozero's thread: hand over to Kivy's.
-        Clock.schedule_once(lambda _dt: self.test_press(name, source="button"))
-
-    def test_press(self, name: str, *, source: str = "touch") -> None:
-        if not self.testing or name not in self.test_names:
-            return
-        self.test_seen[name] = True
-        self._test_idle.cancel()
-        self._test_idle()
-        panel = self.terminal.panel
-        if panel is not None:
-            panel.show_rating(name, beep=True)  # its LED, where it has one, and a beep
-        log.info("button test: %s seen (%s)", name, source)
-        if len(self.test_seen) == len(self.test_names) and self._test_closing is None:
-            self._test_closing = Clock.schedule_once(lambda _dt: self.end_button_test(), self.test_done_s)
-
-    def end_button_test(self) -> None:
-        self._test_idle.cancel()
-        if self._test_closing is not None:
-            self._test_closing.cancel()
-            self._test_closing = None
-        panel = self.terminal.panel
-        if panel is not None and self._saved_callbacks is not None:
-            panel.when_rating, panel.when_reason, panel.when_skip = self._saved_callbacks
-            self._saved_callbacks = None
-        if self.testing:
-            log.info("button test ended: %d of %d buttons seen", len(self.test_seen), len(self.test_names))
-        self.testing = False
+    def button_label(self, name: str) -> str:
+        """The words on the button test's tile of button ``name``, in the screen's language."""
+        return button_label(name, self.flow.reasons, self.language)
 
     # -- following the flow ---------------------------------------------
     def _on_sync_changed(self, state, _pending) -> None:

@@ -67,31 +67,33 @@ class ServiceScreen(Screen):
         self.failures = 0
 
     def on_kv_post(self, base_widget):
-        App.get_running_app().bind(testing=self._on_testing, test_seen=self._light_lamps)
+        App.get_running_app().button_test.bind(testing=self._on_testing, seen=self._light_lamps)
 
     def on_unlocked(self, _screen, unlocked):
         self.ids.panels.current = "status" if unlocked else "pin"
 
     def open_button_test(self) -> None:
         app = App.get_running_app()
-        app.start_button_test()
+        test = app.button_test
+        test.start()
         lamps = self.ids.lamps
         lamps.clear_widgets()
-        lamps.cols = 3 if len(app.test_names) <= 3 else 4
-        for name in app.test_names:
-            lamps.add_widget(ButtonLamp(name=name, text=app.texts.get(name, name.replace("_", " "))))
+        lamps.cols = 3 if len(test.names) <= 3 else 4
+        for name in test.names:
+            lamps.add_widget(ButtonLamp(name=name, text=app.button_label(name)))
         self.ids.panels.current = "buttons"
 
     def lamp(self, name: str) -> ButtonLamp:
         return next(w for w in self.ids.lamps.children if w.name == name)
 
-    def _light_lamps(self, app, seen) -> None:
+    def _light_lamps(self, _test, seen) -> None:
         for lamp in self.ids.lamps.children:
             lamp.lit = bool(seen.get(lamp.name))
 
-    def _on_testing(self, app, testing) -> None:
+    def _on_testing(self, _test, testing) -> None:
         if testing:
             return
+        app = App.get_running_app()
         if self.unlocked:
             self.ids.panels.current = "status"
             self.refresh()

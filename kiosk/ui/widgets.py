@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from kivy.clock import Clock
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.label import Label
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
@@ -32,19 +33,32 @@ class ScreenSwitch(ScreenManager):
             previous.dispatch("on_leave")
 
 
-class RatingTile(ButtonBehavior, BoxLayout):
+class Bordered(Widget):
+    """A rounded surface with an outline, drawn once in ``widgets.kv`` for every widget that has one."""
+
+    fill_color = ColorProperty()
+    border_color = ColorProperty()
+    border_width = NumericProperty(1)
+    corner_radius = NumericProperty(8)
+
+
+class BorderedLabel(Bordered, Label):
+    """A label on a bordered surface (the PIN's dots)."""
+
+
+class RatingTile(ButtonBehavior, Bordered, BoxLayout):
     """One third of the home screen: a face and its label; ``code`` is the rating."""
 
     code = StringProperty("")
 
 
-class ReasonButton(Button):
+class ReasonButton(Bordered, Button):
     """A reason on the reason screen; ``code`` is the reason code."""
 
     code = StringProperty("")
 
 
-class KioskButton(Button):
+class KioskButton(Bordered, Button):
     """A large flat button; ``primary`` ones are filled with the brand colour."""
 
     primary = BooleanProperty(False)
