@@ -66,10 +66,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "clock_synced": "đã đồng bộ qua mạng",
         "clock_not_synced": "CHƯA được mạng xác nhận",
         "clock_now": "bây giờ",
-        "provisioned": "Đã đăng ký; đánh giá được gửi về {server}.",
+        "provisioned": "đã xong; đánh giá được gửi về {server}.",
         "token_missing": ("Đã đặt máy chủ ({server}) nhưng thiếu mã thiết bị: đăng ký lại bằng "
                           "`kiosk provision --force`; đánh giá vẫn được giữ."),
-        "not_provisioned": ("Chưa đăng ký: đánh giá được giữ trên thiết bị và gửi đi sau khi đăng ký "
+        "not_provisioned": ("chưa — đánh giá được giữ trên thiết bị và gửi đi sau khi đăng ký "
                             "bằng `kiosk provision`."),
         "check_ok": "ĐẠT",
         "check_warn": "CẢNH BÁO",

@@ -34,7 +34,7 @@ def unlock(kiosk) -> None:
 
 FACTS = {
     "vi": ("Mã thiết bị: test-ui-01", "Đơn vị: UBND phường Phúc La", "Quầy: Quầy 1", "Máy chủ: không có",
-           "Đăng ký: Chưa đăng ký", "Chờ gửi: 0", "Gửi thành công gần nhất: chưa lần nào",
+           "Đăng ký: chưa — đánh giá được giữ", "Chờ gửi: 0", "Gửi thành công gần nhất: chưa lần nào",
            "Lỗi gần nhất: không có", "Đồng hồ: ", "Địa chỉ IP: ", "Phiên bản: 0.1.0",
            "Lượt nhấn không tính hôm nay: 0",
            "Nút bấm: Rất hài lòng GPIO17, Hài lòng GPIO27, Không hài lòng GPIO22 (giả lập, phím 1-9 và 0)", "Kiểm tra khi khởi động:", "CẢNH BÁO renderer"),
