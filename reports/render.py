@@ -1,6 +1,7 @@
 """A report as people read it: a terminal table, CSV, an Excel workbook, a paragraph in Vietnamese.
 
-Every output says whether the totals reconcile (:func:`reconcile_line`).
+Every output says whether the totals reconcile (:func:`reconcile_line`). The paragraph and that line
+are written in :mod:`reports.paragraph`, the workbook in :mod:`reports.workbook`; both are named here too.
 
     >>> print(render_table(report))                 # doctest: +SKIP
     >>> write_csv(report, "quy4.csv")               # doctest: +SKIP
@@ -95,11 +96,15 @@ def _heatmap_lines(report: Report) -> list[str]:
 # -- CSV ------------------------------------------------------------------------------------------
 
 def csv_rows(report: Report) -> list[list]:
-    """The CSV's rows: a header, a row per group, the total, then the period and the check."""
+    """The CSV's rows: a header, a row per group, the total, then the period and the check.
+
+    Every row is as wide as the header (the last ones padded with empty fields), so a spreadsheet
+    or a CSV reader sees one table.
+    """
     reason_headers = [f"Không hài lòng – {reason_label(key)}" for key in report.reasons]
     header = ["Xếp hạng", f"Theo {report.grouping_label.lower()}", "Đơn vị", "Quầy", "Thiết bị", "Số lượt được tính",
               *[h for level in LEVELS for h in (LEVEL_LABELS[level], f"{LEVEL_LABELS[level]} (%)")],
-              "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", "Ít mẫu (dưới 30 lượt)",
+              "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", f"Ít mẫu (dưới {report.min_sample} lượt)",
               "Tỷ lệ dùng để xếp hạng (%)"]
     rows = [header]
 
@@ -115,7 +120,7 @@ def csv_rows(report: Report) -> list[list]:
     rows += [[], ["Kỳ báo cáo", report.period.label, report.period.first_day.isoformat(),
                   report.period.last_day.isoformat(), report.period.tz.key],
              ["Kiểm tra", "khớp" if report.reconciles else "KHÔNG khớp", reconcile_line(report)]]
-    return rows
+    return [row + [""] * (len(header) - len(row)) for row in rows]
 
 
 def _num(value):
