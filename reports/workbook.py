@@ -3,8 +3,10 @@
 Sheets: "Tổng hợp" (the figures, the paragraph, the ranked groups, the reasons,
 the check), "Theo thời gian" (the trend), "Giờ trong tuần" (hours × weekdays),
 then one sheet per site (its counters and terminals). Headings are Vietnamese,
-percentages are real numbers formatted ``0.0%``, headers are frozen, columns
-sized to their content.
+percentages are real numbers formatted ``0.0%`` (the figures' own values, rounded
+once by :func:`sync.vocabulary.one_decimal`), headers are frozen, columns sized to
+their content. Every sheet prints on A4, one page wide and as many pages tall as
+it needs, its header row repeated on each page (:func:`_print_setup`).
 """
 
 from __future__ import annotations
