@@ -1,6 +1,7 @@
 """A report as people read it: a terminal table, CSV, an Excel workbook, a paragraph in Vietnamese.
 
-Every output says whether the totals reconcile (:func:`reconcile_line`).
+Every output says whether the totals reconcile (:func:`reconcile_line`). The paragraph and that line
+are written in :mod:`reports.paragraph`, the workbook in :mod:`reports.workbook`; both are named here too.
 
     >>> print(render_table(report))                 # doctest: +SKIP
     >>> write_csv(report, "quy4.csv")               # doctest: +SKIP
@@ -16,68 +17,11 @@ import io
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import LEVEL_LABELS, LEVELS, NO_REASON, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .paragraph import reconcile_line, summary_vi
 from .workbook import write_xlsx
 
 __all__ = ["render_table", "write_csv", "write_xlsx", "summary_vi", "reconcile_line", "csv_rows"]
-
-
-def reconcile_line(report: Report) -> str:
-    """One sentence: the parts add up to the whole (with the sum written out), or which sums do not."""
-    total = report.total
-    if report.reconciles:
-        return (f"Kiểm tra: các số cộng lại khớp với tổng ({vi_int(total.very_satisfied)} + "
-                f"{vi_int(total.satisfied)} + {vi_int(total.dissatisfied)} = {vi_int(total.counted)} lượt được "
-                f"tính; {vi_int(total.filtered)} lượt bấm bị lọc tính riêng).")
-    wrong = "; ".join(f"{c.what}: {vi_int(c.parts)} ≠ {vi_int(c.whole)}" for c in report.checks if not c.ok)
-    return f"CẢNH BÁO: các số KHÔNG khớp với tổng ({wrong})."
-
-
-def _unit_phrase(report: Report) -> str:
-    filters = report.filters
-    if filters.get("terminal"):
-        return f"thiết bị {filters['terminal']} của bộ phận Một cửa"
-    if filters.get("site"):
-        where = filters["site"] + (f", {filters['counter']}" if filters.get("counter") else "")
-        return f"bộ phận Một cửa {where}"
-    if len(report.sites) > 1:
-        return f"bộ phận Một cửa của {len(report.sites)} đơn vị"
-    if len(report.sites) == 1:
-        return f"bộ phận Một cửa {next(iter(report.sites))}"
-    return "bộ phận Một cửa"
-
-
-def summary_vi(report: Report) -> str:
-    """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …"."""
-    total = report.total
-    pct = total.pct
-    text = (f"Trong kỳ ({report.period.label}), {_unit_phrase(report)} nhận được {vi_int(total.counted)} lượt "
-            f"đánh giá")
-    if not total.counted:
-        text += "."
-    else:
-        text += (f", trong đó {vi_int(total.very_satisfied)} lượt rất hài lòng ({vi_pct(pct['very_satisfied'])}), "
-                 f"{vi_int(total.satisfied)} lượt hài lòng ({vi_pct(pct['satisfied'])}), "
-                 f"{vi_int(total.dissatisfied)} lượt không hài lòng ({vi_pct(pct['dissatisfied'])})")
-        reasons = [(key, n) for key, n in total.dissatisfied_reasons.items() if n]
-        if total.dissatisfied and reasons:
-            order = {key: i for i, key in enumerate(report.reasons)}
-            parts = []
-            for key, n in sorted(reasons, key=lambda item: order.get(item[0], len(order))):
-                if key == NO_REASON:
-                    parts.append(f"{vi_int(n)} lượt không nêu lý do")
-                else:
-                    parts.append(f"{vi_int(n)} lượt về {reason_label(key)[0].lower() + reason_label(key)[1:]}")
-            text += ", gồm " + (parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " và " + parts[-1])
-        text += f"; tỷ lệ hài lòng đạt {vi_pct(total.satisfaction_rate)}."
-        if total.too_few:
-            text += f" Số lượt đánh giá dưới {report.min_sample}, chưa đủ để so sánh."
-    if total.filtered:
-        text += (f" Ngoài ra có {vi_int(total.filtered)} lượt bấm lặp lại quá nhanh đã được lọc, "
-                 "không tính vào kết quả.")
-    if total.unrecognised:
-        text += f" Có {vi_int(total.unrecognised)} bản ghi không rõ mức đánh giá, không tính vào kết quả."
-    return text + " " + reconcile_line(report)
 
 
 # -- the terminal table ---------------------------------------------------------------------------
@@ -152,11 +96,15 @@ def _heatmap_lines(report: Report) -> list[str]:
 # -- CSV ------------------------------------------------------------------------------------------
 
 def csv_rows(report: Report) -> list[list]:
-    """The CSV's rows: a header, a row per group, the total, then the period and the check."""
+    """The CSV's rows: a header, a row per group, the total, then the period and the check.
+
+    Every row is as wide as the header (the last ones padded with empty fields), so a spreadsheet
+    or a CSV reader sees one table.
+    """
     reason_headers = [f"Không hài lòng – {reason_label(key)}" for key in report.reasons]
     header = ["Xếp hạng", f"Theo {report.grouping_label.lower()}", "Đơn vị", "Quầy", "Thiết bị", "Số lượt được tính",
               *[h for level in LEVELS for h in (LEVEL_LABELS[level], f"{LEVEL_LABELS[level]} (%)")],
-              "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", "Ít mẫu (dưới 30 lượt)",
+              "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", f"Ít mẫu (dưới {report.min_sample} lượt)",
               "Tỷ lệ dùng để xếp hạng (%)"]
     rows = [header]
 
@@ -172,7 +120,7 @@ def csv_rows(report: Report) -> list[list]:
     rows += [[], ["Kỳ báo cáo", report.period.label, report.period.first_day.isoformat(),
                   report.period.last_day.isoformat(), report.period.tz.key],
              ["Kiểm tra", "khớp" if report.reconciles else "KHÔNG khớp", reconcile_line(report)]]
-    return rows
+    return [row + [""] * (len(header) - len(row)) for row in rows]
 
 
 def _num(value):

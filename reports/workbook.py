@@ -3,17 +3,21 @@
 Sheets: "Tổng hợp" (the figures, the paragraph, the ranked groups, the reasons,
 the check), "Theo thời gian" (the trend), "Giờ trong tuần" (hours × weekdays),
 then one sheet per site (its counters and terminals). Headings are Vietnamese,
-percentages are real numbers formatted ``0.0%``, headers are frozen, columns
-sized to their content.
+percentages are real numbers formatted ``0.0%`` (the figures' own values, rounded
+once by :func:`sync.vocabulary.one_decimal`), headers are frozen, columns sized to
+their content. Every sheet prints on A4, one page wide and as many pages tall as
+it needs, its header row repeated on each page (:func:`_print_setup`).
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 from .figures import Cell, Report
 from .labels import LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
+from .paragraph import reconcile_line, summary_vi
 
 PCT = "0.0%"
 COUNT = "#,##0"
@@ -25,13 +29,13 @@ def _styles():
 
     thin = Side(style="thin", color="999999")
     return {
-        "title": Font(bold=True, size=14),
-        "bold": Font(bold=True),
-        "header_font": Font(bold=True, color="FFFFFF"),
+        "title": Font(name="Calibri", bold=True, size=14),
+        "bold": Font(name="Calibri", bold=True),
+        "header_font": Font(name="Calibri", bold=True, color="FFFFFF"),
         "header_fill": PatternFill("solid", fgColor="1F4E78"),
         "total_fill": PatternFill("solid", fgColor="DDEBF7"),
         "few_fill": PatternFill("solid", fgColor="FFF2CC"),
-        "bad_font": Font(bold=True, color="C00000"),
+        "bad_font": Font(name="Calibri", bold=True, color="C00000"),
         "wrap": Alignment(wrap_text=True, vertical="top"),
         "center": Alignment(horizontal="center", vertical="center", wrap_text=True),
         "border": Border(left=thin, right=thin, top=thin, bottom=thin),
@@ -44,10 +48,12 @@ def _fraction(pct: float | None):
 
 
 class _Sheet:
-    """Rows written top to bottom, with the column widths remembered."""
+    """Rows written top to bottom; column widths, wrapped rows and the print set-up done by :meth:`finish`."""
 
     def __init__(self, ws, styles):
         self.ws, self.s, self.row, self.widths = ws, styles, 1, {}
+        self.header_rows: dict[int, dict[int, str]] = {}  # row -> {column: heading}, wrapped to the width
+        self.texts: list[tuple[int, str, float]] = []  # (row, text, font size): merged across the sheet, wrapped
 
     def put(self, col: int, value, *, fmt: str | None = None, font=None, fill=None, border=False, align=None):
         cell = self.ws.cell(row=self.row, column=col, value=value)
@@ -61,7 +67,7 @@ class _Sheet:
             cell.border = self.s["border"]
         if align:
             cell.alignment = align
-        if value is not None and not (align is self.s["wrap"]):
+        if value is not None and align is None:
             width = len(f"{value:.1%}") if fmt == PCT and isinstance(value, float) else len(str(value))
             self.widths[col] = max(self.widths.get(col, 0), width)
         return cell
@@ -71,11 +77,17 @@ class _Sheet:
             self.put(col, value, **style)
         self.row += 1
 
-    def header(self, headers: list[str]) -> int:
-        for col, text in enumerate(headers, 1):
+    def text(self, value: str, *, font=None) -> None:
+        """A line of words across the whole sheet (merged, wrapped, as tall as it needs)."""
+        self.put(1, value, font=font, align=self.s["wrap"])
+        self.texts.append((self.row, value, (font.sz if font is not None and font.sz else 11)))
+        self.row += 1
+
+    def header(self, headers: list[str], *, first: int = 1) -> int:
+        for col, text in enumerate(headers, first):
             self.put(col, text, font=self.s["header_font"], fill=self.s["header_fill"], border=True,
                      align=self.s["center"])
-            self.widths[col] = max(self.widths.get(col, 0), min(len(text), 18))
+        self.header_rows[self.row] = dict(enumerate(headers, first))
         self.row += 1
         return self.row - 1
 
@@ -115,13 +127,66 @@ class _Sheet:
             self.put(col, value, fmt=fmt, fill=row_fill, font=font, border=True)
         self.row += 1
 
-    def finish(self, *, freeze_row: int | None):
+    def finish(self, *, title_row: int | None, freeze_row: int | None = None, narrowest: int = 8,
+               min_widths: dict[int, int] | None = None):
+        """Size the columns and the wrapped rows, freeze the panes below ``freeze_row``, and set the page up
+        to print on A4 one page wide, ``title_row`` repeated at the top of every page."""
         from openpyxl.utils import get_column_letter
 
-        for col, width in self.widths.items():
-            self.ws.column_dimensions[get_column_letter(col)].width = min(max(width + 2, 8), 60)
+        last = max(self.ws.max_column, 1)
+        widths = {}
+        for col in range(1, last + 1):
+            need = self.widths.get(col, 0) + _PAD
+            for headings in self.header_rows.values():
+                if col in headings:  # a heading wraps, but never inside a word
+                    words = headings[col].split()
+                    need = max(need, min(len(headings[col]), _HEADING_WIDTH) + 2, *(len(w) + 2 for w in words))
+            widths[col] = min(max(need, (min_widths or {}).get(col, narrowest)), _MAX_WIDTH)
+            self.ws.column_dimensions[get_column_letter(col)].width = widths[col]
+        for row, headings in self.header_rows.items():
+            lines = max(_lines(text, widths[col]) for col, text in headings.items())
+            self.ws.row_dimensions[row].height = lines * _LINE_PT + 4
+        total_width = sum(widths.values())
+        for row, text, size in self.texts:
+            if last > 1:
+                self.ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last)
+            # Vietnamese capitals carry marks above (Ể, Ấ): a line is 1.9 times the font's size, not 1.4.
+            self.ws.row_dimensions[row].height = _lines(text, total_width * 11 / size) * size * 1.9 + 4
         if freeze_row:
             self.ws.freeze_panes = self.ws.cell(row=freeze_row + 1, column=1)
+        _print_setup(self.ws, landscape=total_width > _PORTRAIT_WIDTH, title_row=title_row)
+
+
+#: Column widths, in characters of the default font: a little room around values, headings wrapped at
+#: about this width, and no column wider than this.
+_PAD, _HEADING_WIDTH, _MAX_WIDTH = 3, 14, 60
+#: A line of 11-point text, in points (rows are sized by hand: Excel does not fit merged or wrapped rows).
+_LINE_PT = 15
+#: Wider than this (characters) prints across A4 in landscape; one page wide either way.
+_PORTRAIT_WIDTH = 100
+
+
+def _lines(text: str, width: float) -> int:
+    """How many lines ``text`` wraps to in a column ``width`` characters wide (a little pessimistic:
+    LibreOffice may show a wider font than the workbook asks for)."""
+    return max(len(textwrap.wrap(text, width=max(int(width * 0.85) - 1, 4))), 1)
+
+
+def _print_setup(ws, *, landscape: bool, title_row: int | None) -> None:
+    """A4, one page wide and as many tall as needed, the header row on every page, page numbers."""
+    from openpyxl.worksheet.page import PageMargins
+
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # 0: as many pages tall as the rows need
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.6, bottom=0.7, header=0.3, footer=0.3)
+    ws.print_options.horizontalCentered = True
+    if title_row:
+        ws.print_title_rows = f"{title_row}:{title_row}"
+    ws.oddFooter.center.text = "&A – trang &P/&N"
+    ws.oddFooter.center.size = 9
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
@@ -138,76 +203,70 @@ def write_xlsx(report: Report, path) -> None:
     """Write the report as an Excel workbook to ``path`` (or a binary file; see the module's docstring)."""
     from openpyxl import Workbook
 
-    from .render import reconcile_line, summary_vi
-
     styles = _styles()
     wb = Workbook()
     taken: set[str] = set()
 
     sheet = _Sheet(wb.active, styles)
     sheet.ws.title = _sheet_title("Tổng hợp", taken)
-    sheet.put(1, "BÁO CÁO KẾT QUẢ ĐÁNH GIÁ MỨC ĐỘ HÀI LÒNG", font=styles["title"])
-    sheet.widths.pop(1)
-    sheet.row += 2
+    sheet.text("BÁO CÁO KẾT QUẢ ĐÁNH GIÁ MỨC ĐỘ HÀI LÒNG", font=styles["title"])
+    sheet.row += 1
     sheet.line("Kỳ báo cáo:", report.period.label)
     sheet.line("Từ ngày – đến ngày:", f"{report.period.first_day:%d/%m/%Y} – {report.period.last_day:%d/%m/%Y}")
     sheet.line("Múi giờ:", report.period.tz.key)
     for name, value in report.filters.items():
         if value:
             sheet.line({"site": "Đơn vị:", "counter": "Quầy:", "terminal": "Thiết bị:"}[name], value)
+    sheet.widths.pop(1, None)  # the labels above may run into column B; the ranks below need little room
     sheet.row += 1
-    summary = sheet.ws.cell(row=sheet.row, column=1, value=summary_vi(report))
-    summary.alignment = styles["wrap"]
-    sheet.ws.merge_cells(start_row=sheet.row, start_column=1, end_row=sheet.row, end_column=10)
-    sheet.ws.row_dimensions[sheet.row].height = 90
-    sheet.row += 2
+    sheet.text(summary_vi(report))
+    sheet.row += 1
     grouping = report.group_by or "site"
     groups = report.groups if report.group_by else [
         cell for cell in (_site_total(report, site) for site in report.sites)]
     heading = {"site": "Đơn vị", "counter": "Đơn vị – quầy", "terminal": "Thiết bị"}[grouping]
     header_row = sheet.cells_table(heading, groups, report, total=report.total)
     sheet.row += 1
-    sheet.line(f"Xếp hạng theo tỷ lệ hài lòng điều chỉnh về mức chung ({report.prior_weight} lượt), để đơn vị ít "
+    sheet.text(f"Xếp hạng theo tỷ lệ hài lòng điều chỉnh về mức chung ({report.prior_weight} lượt), để đơn vị ít "
                "lượt không bị xếp đầu hay cuối chỉ vì vài lượt đánh giá.")
     sheet.row += 1
-    sheet.line("Lý do không hài lòng", "Số lượt", "Tỷ lệ trong số không hài lòng", font=styles["bold"])
+    # Under the groups' names (column B, wide enough for a reason's name), not under the narrow ranks.
+    sheet.header(["Lý do không hài lòng", "Số lượt", "Tỷ lệ trong số không hài lòng"], first=2)
     total = report.total
     for key in report.reasons:
         n = total.dissatisfied_reasons.get(key, 0)
-        sheet.line(reason_label(key), n, _fraction(one_decimal(n, total.dissatisfied)))
-        sheet.ws.cell(row=sheet.row - 1, column=3).number_format = PCT
+        sheet.put(2, reason_label(key), border=True)
+        sheet.put(3, n, fmt=COUNT, border=True)
+        sheet.put(4, _fraction(one_decimal(n, total.dissatisfied)), fmt=PCT, border=True)
+        sheet.row += 1
     sheet.row += 1
-    check = sheet.put(1, reconcile_line(report), font=None if report.reconciles else styles["bad_font"])
-    sheet.widths.pop(1, None)
-    check.alignment = styles["wrap"]
-    sheet.finish(freeze_row=header_row)
-    sheet.ws.column_dimensions["A"].width = max(sheet.ws.column_dimensions["A"].width, 22)
+    sheet.text(reconcile_line(report), font=None if report.reconciles else styles["bad_font"])
+    sheet.finish(title_row=header_row, freeze_row=header_row, min_widths={1: 22})
 
     trend = _Sheet(wb.create_sheet(_sheet_title("Theo thời gian", taken)), styles)
     unit = TREND_UNIT_LABELS_VI[report.trend_unit]
     header_row = trend.cells_table(unit, report.trend, report, ranked=False)
-    trend.finish(freeze_row=header_row)
+    trend.finish(title_row=header_row, freeze_row=header_row)
 
     hours = _Sheet(wb.create_sheet(_sheet_title("Giờ trong tuần", taken)), styles)
-    hours.line("Số lượt được tính theo giờ (giờ địa phương) và thứ trong tuần", font=styles["bold"])
-    hours.widths.pop(1, None)
+    hours.text("Số lượt được tính theo giờ (giờ địa phương) và thứ trong tuần", font=styles["bold"])
     header_row = hours.header(["Thứ", *[f"{h}h" for h in range(24)], "Cộng"])
     for day, name in enumerate(WEEKDAYS):
-        hours.line(name, *report.heatmap[day], sum(report.heatmap[day]), fmt=None)
-    hours.finish(freeze_row=header_row)
+        hours.line(name, *report.heatmap[day], sum(report.heatmap[day]), fmt=COUNT, border=True)
+    hours.finish(title_row=header_row, freeze_row=header_row, narrowest=6, min_widths={1: 12})
 
     for site, parts in report.sites.items():
         ws = _Sheet(wb.create_sheet(_sheet_title(site, taken)), styles)
-        ws.put(1, site, font=styles["title"])
-        ws.widths.pop(1)
+        ws.text(site, font=styles["title"])
         ws.row += 1
         ws.line("Kỳ báo cáo:", report.period.label)
+        ws.widths.pop(1, None)
         ws.row += 1
         header_row = ws.cells_table("Quầy", parts["counters"], report, total=_site_total(report, site),
                                     label=lambda cell: cell.counter or NO_COUNTER)
         ws.row += 1
         ws.cells_table("Thiết bị", parts["terminals"], report)
-        ws.finish(freeze_row=header_row)
+        ws.finish(title_row=header_row, freeze_row=header_row, min_widths={1: 12})
     wb.save(path if hasattr(path, "write") else Path(path))
 
 
