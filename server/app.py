@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     """The app for ``settings``: its database opened and migrated, its routes mounted.
 
     ``clock`` returns the server's wall clock in nanoseconds since the epoch
-    (``time.time_ns``); tests inject their own to check time correction.
+    (``time.time_ns``); tests inject their own to check time correction, alerts and the rate limit.
     Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
     """
     engine = open_engine(settings)
@@ -63,7 +63,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.clock = clock
     app.state.alert_monitor = monitor
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
-    app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
+                                         clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
     for resource in (enroll, batches, ratings, terminals, reports, alerts):
