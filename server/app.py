@@ -31,6 +31,7 @@ from .errors import ApiError
 from .ratelimit import RateLimiter
 from .dashboard import mount_dashboard
 from .routes import alerts, batches, enroll, health, ratings, reports, terminals
+from .routes.docs import mount_api_docs
 from .settings import Settings
 from .version import SERVER_VERSION
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
         engine.dispose()
 
     app = FastAPI(title="Hài Lòng central server", version=SERVER_VERSION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # FastAPI's load from a CDN: ours are served whole (routes/docs.py)
                   description="Satisfaction ratings from the terminals at one-stop counters: enrolment, "
                               "batch upload, and the administrators' pull API. Every error is "
                               '`{"ok": false, "error": "...", "field": ...}`.')
@@ -69,6 +71,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.include_router(health.router)
     for resource in (enroll, batches, ratings, terminals, reports, alerts):
         app.include_router(resource.router, prefix=API_PREFIX)
+    mount_api_docs(app)
     mount_dashboard(app)
     _install_error_handlers(app)
     _install_openapi(app)
