@@ -28,6 +28,7 @@ def pasted(export: str, command: str, folder: Path) -> subprocess.CompletedProce
 
 
 def check_the_banners_commands(commands: list[str], token: str, url: str, var: Path) -> None:
+    assert commands, "the banner printed no commands to copy and paste"
     export, *rest = commands
     assert export.startswith("export HAILONG_DB_URL=sqlite:///") and f"HAILONG_ADMIN_TOKEN={token}" in export
     elsewhere = var / "elsewhere"
@@ -66,8 +67,8 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
                 token = found.group(1)
             if line.startswith("    "):  # the commands to copy and paste
                 commands.append(line.strip())
-                if "kiosk-admin report" in line:
-                    break
+            if "kiosk-admin report" in line:  # the banner's last command
+                break
             assert time.monotonic() < deadline
         assert token and token.startswith("hl_adm_")
         url = f"http://127.0.0.1:{port}"
@@ -103,3 +104,26 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
     # Stopping the demo stopped the server too.
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_leaving_kiosk_mode_ends_the_demo_normally(tmp_path):
+    # `kiosk run` ending with status 4 ("Leave kiosk mode" on the service screen, kiosk/restart.py) is
+    # stood in for by a `kiosk` that runs the real one for everything but `run`: driving the service
+    # screen's PIN pad is tests/test_ui_service.py's job.
+    real = Path(sys.executable).parent
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "kiosk-server", "kiosk-admin"):
+        (bin_dir / name).symlink_to(real / name)
+    kiosk = bin_dir / "kiosk"
+    kiosk.write_text(f'#!/bin/sh\n[ "$1" = run ] && exit 4\nexec "{real / "kiosk"}" "$@"\n', encoding="utf-8")
+    kiosk.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "BIN": str(bin_dir), "DEMO_PORT": str(port), "DEMO_VAR": str(tmp_path / "var"),
+           "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1"}
+    done = subprocess.run(["bash", str(ROOT / "deploy" / "demo.sh")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "left kiosk mode" in done.stdout
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # the server stopped with it
