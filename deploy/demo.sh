@@ -9,10 +9,13 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 PORT=${DEMO_PORT:-8765}
 VAR=${DEMO_VAR:-var}
+mkdir -p "$VAR"
+# Absolute: the commands the banner prints work when pasted into any folder.
+BIN=$(cd "$BIN" && pwd)
+VAR=$(cd "$VAR" && pwd)
 SERVER_URL="http://127.0.0.1:${PORT}"
 SERVER_DB="sqlite:///${VAR}/demo-server.db"
 TERMINAL_CONFIG=${VAR}/demo-terminal.toml
-mkdir -p "$VAR"
 
 "$BIN/kiosk-server" serve --db "$SERVER_DB" --port "$PORT" >"$VAR/demo-server.log" 2>&1 &
 server_pid=$!
@@ -44,10 +47,22 @@ cat <<MSG
   central server : $SERVER_URL   (log: $VAR/demo-server.log)
   dashboard      : $SERVER_URL/   (log in with the admin token)
   admin token    : $token
-  pull ratings   : HAILONG_ADMIN_TOKEN=$token $BIN/kiosk-admin pull --server $SERVER_URL --out $VAR/ratings.db
-  report         : $BIN/kiosk-admin report --db $VAR/ratings.db
   terminal       : keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
-  close the kiosk window to stop both.
+  close the kiosk window (or "Leave kiosk mode") to stop both.
+
+  In another terminal, on this demo's server and database (copy and paste):
+    export HAILONG_DB_URL=$SERVER_DB HAILONG_ADMIN_TOKEN=$token
+    $BIN/kiosk-server terminals
+    $BIN/kiosk-server enroll-code --site "UBND phường Phúc La" --counter "Quầy 2" --server $SERVER_URL
+    $BIN/kiosk-admin pull --server $SERVER_URL --out $VAR/ratings.db
+    $BIN/kiosk-admin report --db $VAR/ratings.db
 
 MSG
-"$BIN/kiosk" run --config "$TERMINAL_CONFIG" --mock-pins --windowed
+status=0
+"$BIN/kiosk" run --config "$TERMINAL_CONFIG" --mock-pins --windowed || status=$?
+# 4 is "Leave kiosk mode" (kiosk/restart.py): a normal end of the demo, not a failure for make.
+if [ "$status" -eq 4 ]; then
+    echo "demo: left kiosk mode; the demo server stops too."
+    exit 0
+fi
+exit "$status"

@@ -31,6 +31,7 @@ from .errors import ApiError
 from .ratelimit import RateLimiter
 from .dashboard import mount_dashboard
 from .routes import alerts, batches, enroll, health, ratings, reports, terminals
+from .routes.docs import mount_api_docs
 from .settings import Settings
 from .version import SERVER_VERSION
 
@@ -41,7 +42,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     """The app for ``settings``: its database opened and migrated, its routes mounted.
 
     ``clock`` returns the server's wall clock in nanoseconds since the epoch
-    (``time.time_ns``); tests inject their own to check time correction.
+    (``time.time_ns``); tests inject their own to check time correction, alerts and the rate limit.
     Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
     """
     engine = open_engine(settings)
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
         engine.dispose()
 
     app = FastAPI(title="Hài Lòng central server", version=SERVER_VERSION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # FastAPI's load from a CDN: ours are served whole (routes/docs.py)
                   description="Satisfaction ratings from the terminals at one-stop counters: enrolment, "
                               "batch upload, and the administrators' pull API. Every error is "
                               '`{"ok": false, "error": "...", "field": ...}`.')
@@ -63,11 +65,13 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.clock = clock
     app.state.alert_monitor = monitor
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
-    app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
+                                         clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
     for resource in (enroll, batches, ratings, terminals, reports, alerts):
         app.include_router(resource.router, prefix=API_PREFIX)
+    mount_api_docs(app)
     mount_dashboard(app)
     _install_error_handlers(app)
     _install_openapi(app)

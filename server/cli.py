@@ -1,23 +1,24 @@
 """``kiosk-server``: run the central server and administer it.
 
-    kiosk-server serve [--host H] [--port P] [--db URL] [--timezone TZ] [--opening-hours HOURS]
-                       [--silent-after 2h] [--alert-dissatisfied-pct 50] [--alert-window 15m]
-                       [--alert-min-ratings 4] [--alert-interval 60] [--alert-webhook URL] [--dashboard-secret KEY]
+    kiosk-server serve [--db URL] [--host H] [--port P] [every setting: see server/settings.py] [--no-access-log]
     kiosk-server enroll-code --site S [--counter C] [--expires 7d] [--server URL] [--count N] [--qr FILE.png] [--pdf FILE.pdf]
     kiosk-server admin-token --name N
     kiosk-server revoke TERMINAL_ID
     kiosk-server revoke-admin --name N
     kiosk-server terminals
 
-Every command takes ``--db URL`` (or the environment variable
-``HAILONG_SERVER_DB``; default ``sqlite:///var/server.db``) and brings the
-schema up to date first. Bad options exit 2; known failures print one plain
-sentence and exit 1.
+``serve``'s options are made from the settings table (:mod:`server.settings`),
+and each setting can also come from ``HAILONG_<NAME>``. Every command finds the
+database the same way: ``--db URL``, else ``HAILONG_DB_URL`` (or the older
+``HAILONG_SERVER_DB``), else ``sqlite:///var/server.db``; only ``serve`` creates
+a SQLite file that is not there. Bad options and settings exit 2; known
+failures print one plain sentence and exit 1.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import re
 import sys
 import time
@@ -26,35 +27,54 @@ from pathlib import Path
 import click
 
 from .errors import ServerError, SettingsError
-from .settings import DEFAULT_DB_URL, DEFAULT_OPENING_HOURS, Settings
+from .settings import SPECS, SPECS_BY_NAME, Settings, setting_source, settings_from
 
-DB_ENV = "HAILONG_SERVER_DB"
-WEBHOOK_ENV = "HAILONG_ALERT_WEBHOOK"
-SECRET_ENV = "HAILONG_DASHBOARD_SECRET"
+DB_ENV = SPECS_BY_NAME["db_url"].env  # HAILONG_DB_URL
 PUBLIC_URL_ENV = "HAILONG_PUBLIC_URL"
 #: Most codes one ``enroll-code`` issues at once (a sheet of 100 cards is 20 pages).
 MAX_CODES_AT_ONCE = 500
 
-#: Setting name -> the ``serve`` option that sets it, for error messages.
-OPTION_OF = {"db_url": "--db", "terminal_silent_s": "--silent-after", "alert_window_s": "--alert-window",
-             "alert_check_interval_s": "--alert-interval", "alert_webhook_url": "--alert-webhook"}
 
-db_option = click.option("--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_ENV,
-                         show_envvar=True, help="database: sqlite:///path or postgresql://user:password@host/db")
+def setting_options(*names: str):
+    """Decorate a command with the options of the settings ``names`` (all when none), made from the table.
+
+    Each option is read as text (None when not given): :func:`settings_from` then reads the
+    environment for the rest, so a bad value is named by where it came from.
+    """
+    specs = [SPECS_BY_NAME[name] for name in names] if names else list(SPECS)
+
+    def decorate(command):
+        for spec in reversed(specs):
+            envs = ", ".join((spec.env, *spec.env_aliases))
+            command = click.option(spec.option, spec.name, default=None, metavar=spec.metavar,
+                                   help=f"{spec.help}  [default: {spec.shown_default}; env: {envs}]")(command)
+        return command
+    return decorate
 
 
-def _settings(**values) -> Settings:
+def _settings(given: dict[str, str | None]) -> Settings:
     try:
-        return Settings(**values)
+        return settings_from(given, os.environ)
     except SettingsError as exc:
-        name = str(exc).split(":")[0]
-        raise click.BadParameter(str(exc).split(": ", 1)[-1],
-                                 param_hint=OPTION_OF.get(name, f"--{name.replace('_', '-')}")) from None
+        source, _, reason = str(exc).partition(": ")
+        raise click.BadParameter(reason, param_hint=source) from None
 
 
-def _open(db_url: str):
+def _open(given: dict[str, str | None], *, create: bool = False):
+    """The engine of the database every command shares; a SQLite file that is not there is refused
+    (it would be a new, empty database, not the server's) unless ``create``."""
+    from sqlalchemy.engine import make_url
+
     from .db import open_engine
-    return open_engine(_settings(db_url=db_url))
+
+    settings = _settings(given)
+    url = make_url(settings.db_url)
+    if not create and url.get_backend_name() == "sqlite" and not Path(url.database).expanduser().is_file():
+        where = setting_source("db_url", given, os.environ)
+        raise SettingsError(f"there is no database at {Path(url.database).expanduser().resolve()} "
+                            f"({where if where != 'the default' else 'the default --db'}): give the server's "
+                            f"own with --db URL or HAILONG_DB_URL (only `kiosk-server serve` creates one)")
+    return open_engine(settings)
 
 
 def _parse_duration(value: str) -> int:
@@ -69,58 +89,23 @@ def cli() -> None:
     """Hài Lòng central server: receives ratings from the terminals, serves them to administrators."""
 
 
-def _duration_option(value: str | None, hint: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return _parse_duration(value)
-    except click.BadParameter as exc:
-        exc.param_hint = hint
-        raise
-
-
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port")
-@db_option
+@setting_options()
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="log every request")
-@click.option("--timezone", default=Settings.timezone, show_default=True,
-              help="the sites' time zone: report periods, opening hours")
-@click.option("--opening-hours", default=DEFAULT_OPENING_HOURS, show_default=True,
-              help="when the counters are open, local time")
-@click.option("--silent-after", default="2h", show_default=True,
-              help="a terminal silent this long in opening hours stands out and raises an alert (2h, 90m)")
-@click.option("--alert-dissatisfied-pct", default=Settings.alert_dissatisfied_pct, show_default=True,
-              type=float, help="alert when this %% of one site's recent ratings is dissatisfied")
-@click.option("--alert-window", default="15m", show_default=True, help="how far back 'recent' reaches (15m)")
-@click.option("--alert-min-ratings", default=Settings.alert_min_ratings, show_default=True, type=int,
-              help="the dissatisfied alert needs at least this many ratings in the window")
-@click.option("--alert-interval", default=Settings.alert_check_interval_s, show_default=True, type=int,
-              help="check the alert rules every N seconds (0: only on demand)")
-@click.option("--alert-webhook", default="", envvar=WEBHOOK_ENV, show_envvar=True,
-              help="http(s) URL that receives each alert fired or cleared as JSON")
-@click.option("--dashboard-secret", default="", envvar=SECRET_ENV, show_envvar=True,
-              help="key that signs dashboard logins (default: generated once, kept in the database)")
-def serve(host: str, port: int, db_url: str, access_log: bool, timezone: str, opening_hours: str,
-          silent_after: str, alert_dissatisfied_pct: float, alert_window: str, alert_min_ratings: int,
-          alert_interval: int, alert_webhook: str, dashboard_secret: str) -> None:
+def serve(access_log: bool, **given: str | None) -> None:
     """Run the server (one process) until interrupted."""
     import uvicorn
 
     from .app import create_app
 
-    settings = _settings(db_url=db_url, host=host, port=port, timezone=timezone, opening_hours=opening_hours,
-                         terminal_silent_s=_duration_option(silent_after, "--silent-after"),
-                         alert_dissatisfied_pct=alert_dissatisfied_pct,
-                         alert_window_s=_duration_option(alert_window, "--alert-window"),
-                         alert_min_ratings=alert_min_ratings, alert_check_interval_s=alert_interval,
-                         alert_webhook_url=alert_webhook, dashboard_secret=dashboard_secret)
+    settings = _settings(given)
     app = create_app(settings)
     # What start-up built (FastAPI, SQLAlchemy, pydantic schemas) lives as long as the process: keep
     # it out of the cyclic garbage collector, whose full passes over it stalled every request for
     # 50-80 ms under load (bench/fleet.py); young objects are still collected as usual.
     gc.collect()
     gc.freeze()
+    host, port = settings.host, settings.port
     click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)}); "
                f"dashboard at http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info",
@@ -140,7 +125,7 @@ def serve(host: str, port: int, db_url: str, access_log: bool, timezone: str, op
               help="also write the enrolment string as a QR code PNG (one code; needs --server)")
 @click.option("--pdf", "pdf_path", default=None, type=click.Path(dir_okay=False, writable=True),
               help="also write an A4 sheet of cards to print and cut, one per code (needs --server)")
-@db_option
+@setting_options("db_url")
 def enroll_code(site: str, counter: str | None, expires: str, server_url: str | None, count: int,
                 qr_path: str | None, pdf_path: str | None, db_url: str) -> None:
     """Print one-time enrolment codes for new terminals, one a line.
@@ -173,14 +158,15 @@ def enroll_code(site: str, counter: str | None, expires: str, server_url: str | 
         from .enrollment_cards import find_fonts
 
         fonts = find_fonts()  # before any code is issued
-    engine = _open(db_url)
+    timezone = _settings({"db_url": db_url}).timezone
+    engine = _open({"db_url": db_url})
     now_ns = time.time_ns()
     with engine.connect() as conn, write_transaction(conn):
         codes = [issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=now_ns)
                  for _ in range(count)]
     engine.dispose()
     where = f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}"
-    until = _local_time(now_ns + ttl_s * 1_000_000_000)
+    until = _local_time(now_ns + ttl_s * 1_000_000_000, timezone)
     if server_url is None:
         for code in codes:
             click.echo(code)
@@ -234,7 +220,7 @@ def _local_time(ns: int, timezone: str = Settings.timezone) -> str:
 
 @cli.command("admin-token")
 @click.option("--name", required=True, help="who or what will use it, e.g. 'Phòng Nội vụ'")
-@db_option
+@setting_options("db_url")
 def admin_token(name: str, db_url: str) -> None:
     """Print a new admin token (it is shown only this once)."""
     from .accounts import issue_admin_token
@@ -242,7 +228,7 @@ def admin_token(name: str, db_url: str) -> None:
 
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
-    engine = _open(db_url)
+    engine = _open({"db_url": db_url})
     with engine.connect() as conn, write_transaction(conn):
         token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
     engine.dispose()
@@ -252,13 +238,13 @@ def admin_token(name: str, db_url: str) -> None:
 
 @cli.command("revoke-admin")
 @click.option("--name", required=True, help="the name the token(s) were issued to")
-@db_option
+@setting_options("db_url")
 def revoke_admin(name: str, db_url: str) -> None:
     """Revoke every admin token of NAME: the API and the dashboard refuse them at once."""
     from .accounts import revoke_admin_tokens
     from .db import write_transaction
 
-    engine = _open(db_url)
+    engine = _open({"db_url": db_url})
     with engine.connect() as conn, write_transaction(conn):
         count = revoke_admin_tokens(conn, name, now_ns=time.time_ns())
     engine.dispose()
@@ -269,13 +255,13 @@ def revoke_admin(name: str, db_url: str) -> None:
 
 @cli.command()
 @click.argument("terminal_id")
-@db_option
+@setting_options("db_url")
 def revoke(terminal_id: str, db_url: str) -> None:
     """Cut a terminal off: its device token stops working at once (its ratings stay)."""
     from .accounts import revoke_terminal
     from .db import write_transaction
 
-    engine = _open(db_url)
+    engine = _open({"db_url": db_url})
     with engine.connect() as conn, write_transaction(conn):
         revoked_at = revoke_terminal(conn, terminal_id, now_ns=time.time_ns())
     engine.dispose()
@@ -283,12 +269,12 @@ def revoke(terminal_id: str, db_url: str) -> None:
 
 
 @cli.command()
-@db_option
+@setting_options("db_url")
 def terminals(db_url: str) -> None:
     """List the terminals: last seen, backlog, clock offset, last error."""
     from .accounts import list_terminals
 
-    engine = _open(db_url)
+    engine = _open({"db_url": db_url})
     with engine.connect() as conn:
         rows = list_terminals(conn)
     engine.dispose()
@@ -325,6 +311,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("kiosk-server: aborted", err=True)
         sys.exit(1)
+    except SettingsError as exc:  # a setting no option names (e.g. no database where it points)
+        click.echo(f"kiosk-server: {exc}", err=True)
+        sys.exit(2)
     except ServerError as exc:
         click.echo(f"kiosk-server: {exc}", err=True)
         sys.exit(1)

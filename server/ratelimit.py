@@ -1,13 +1,16 @@
 """Per-terminal rate limiting: a token bucket per key, in memory, in the app object.
 
 One server process (``kiosk-server serve`` runs one worker), so memory is the
-right place: nothing to share, nothing to clean up at restart.
+right place: nothing to share, nothing to clean up at restart. The app hands
+it its own clock (seconds); a clock set back refills nothing and takes nothing.
 
     >>> now = [0.0]
     >>> limiter = RateLimiter(rate_per_s=1.0, burst=2, clock=lambda: now[0])
     >>> limiter.take("t1"), limiter.take("t1"), limiter.take("t1")
     (None, None, 1.0)
     >>> now[0] = 1.0; limiter.take("t1")
+    >>> now[0] = 0.5; limiter.take("t1")   # the clock was set back: no refill, no debt
+    1.0
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             tokens, at = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+            tokens = min(float(self.burst), tokens + max(0.0, now - at) * self.rate_per_s)
             if tokens >= 1.0:
                 self._buckets[key] = (tokens - 1.0, now)
                 return None

@@ -1,8 +1,10 @@
 """The server's settings: one declared table of name, default and help.
 
 ``Settings`` is frozen and checked when built, so a bad value or a placeholder
-secret stops the server before it listens. Only the CLI reads the environment
-(``HAILONG_SERVER_DB``); everything else is handed a ``Settings``.
+secret stops the server before it listens. Every setting can be given as a
+``kiosk-server`` option or as the environment variable ``HAILONG_<NAME>``
+(:func:`settings_from` reads both; the CLI's options are made from this table);
+everything else is handed a ``Settings``.
 
     >>> Settings(db_url="sqlite:///var/server.db").port
     8080
@@ -10,12 +12,19 @@ secret stops the server before it listens. Only the CLI reads the environment
     Traceback (most recent call last):
     ...
     server.errors.SettingsError: db_url: the database password is a placeholder ('changeme'); set a real one
+    >>> settings_from({"port": "9000"}, {"HAILONG_SESSION_MAX_AGE_S": "8h"}).session_max_age_s
+    28800
+    >>> settings_from({}, {"HAILONG_PORT": "eighty"})
+    Traceback (most recent call last):
+    ...
+    server.errors.SettingsError: HAILONG_PORT: 'eighty' is not a whole number
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,8 +43,15 @@ PLACEHOLDER_SECRETS = frozenset({
 })
 
 
-def _setting(default, help: str):
-    return field(default=default, metadata={"help": help})
+ENV_PREFIX = "HAILONG_"
+
+
+def _setting(default, help: str, *, option: str | None = None, metavar: str | None = None,
+             env_aliases: tuple[str, ...] = (), duration: bool = False):
+    """One row of the table. ``option`` overrides ``--name-with-dashes``; ``env_aliases`` are older
+    variable names still read (after ``HAILONG_<NAME>``); a ``duration`` also takes ``90m``, ``2h``, ``7d``."""
+    return field(default=default, metadata={"help": help, "option": option, "metavar": metavar,
+                                            "env_aliases": env_aliases, "duration": duration})
 
 
 @dataclass(frozen=True)
@@ -43,30 +59,39 @@ class Settings:
     """Everything the server needs to start. Build with keywords; every field has a default."""
 
     db_url: str = _setting(DEFAULT_DB_URL,
-                           "database: sqlite:///path/to/file.db or postgresql://user:password@host/dbname")
-    host: str = _setting("127.0.0.1", "address `serve` listens on")
-    port: int = _setting(8080, "TCP port `serve` listens on")
+                           "database: sqlite:///path/to/file.db or postgresql://user:password@host/dbname; "
+                           "every command uses it, only `serve` creates a new SQLite file",
+                           option="--db", metavar="URL", env_aliases=("HAILONG_SERVER_DB",))
+    host: str = _setting("127.0.0.1", "address `serve` listens on", metavar="H")
+    port: int = _setting(8080, "TCP port `serve` listens on", metavar="P")
     rate_limit_per_s: float = _setting(
         50.0, "batches one terminal may send per second, sustained (429 with Retry-After beyond)")
     rate_limit_burst: int = _setting(100, "batches one terminal may send at once before the rate applies")
     ratings_page_max: int = _setting(10_000, "most ratings one GET /api/v1/ratings page returns")
-    enroll_code_ttl_s: int = _setting(7 * 24 * 3600, "default lifetime of an enrolment code, seconds")
-    sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock")
+    sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock, milliseconds")
     db_pool_size: int = _setting(16, "database connections kept open (a few more may open under bursts)")
-    timezone: str = _setting("Asia/Ho_Chi_Minh", "the sites' time zone: report periods and hours are local to it")
+    timezone: str = _setting("Asia/Ho_Chi_Minh", "the sites' time zone: report periods and hours are local to it",
+                             metavar="TZ")
     opening_hours: str = _setting(DEFAULT_OPENING_HOURS,
-                                  "when the counters are open, local time: `Mon-Fri 07:30-17:00; Sat 07:30-11:30`")
+                                  "when the counters are open, local time: `Mon-Fri 07:30-17:00; Sat 07:30-11:30`",
+                                  metavar="HOURS")
     terminal_silent_s: int = _setting(
-        7200, "a terminal not heard from for this many seconds of opening hours stands out and raises an alert")
+        7200, "a terminal not heard from for this long in opening hours stands out and raises an alert",
+        option="--silent-after", duration=True)
     alert_dissatisfied_pct: float = _setting(
         50.0, "alert when at least this percentage of one site's recent counted ratings is dissatisfied")
-    alert_window_s: int = _setting(900, "the recent ratings the dissatisfied alert looks at: the last N seconds")
+    alert_window_s: int = _setting(900, "how far back the dissatisfied alert looks for recent ratings",
+                                   option="--alert-window", duration=True)
     alert_min_ratings: int = _setting(4, "the dissatisfied alert needs at least this many counted ratings in the window")
-    alert_check_interval_s: int = _setting(60, "how often the alert rules are checked, seconds (0: only on demand)")
-    alert_webhook_url: str = _setting("", "http(s) URL that receives each alert fired or cleared as JSON (empty: none)")
+    alert_check_interval_s: int = _setting(60, "how often the alert rules are checked (0: only on demand)",
+                                           option="--alert-interval", duration=True)
+    alert_webhook_url: str = _setting("", "http(s) URL that receives each alert fired or cleared as JSON (empty: none)",
+                                      option="--alert-webhook", metavar="URL", env_aliases=("HAILONG_ALERT_WEBHOOK",))
     dashboard_secret: str = _setting(
-        "", "key that signs dashboard sessions (empty: generated once and kept in the database)")
-    session_max_age_s: int = _setting(12 * 3600, "a dashboard login lasts this many seconds")
+        "", "key that signs dashboard sessions, at least 32 characters (empty: generated once and kept in the "
+            "database)", metavar="KEY")
+    session_max_age_s: int = _setting(12 * 3600, "a dashboard login lasts this long",
+                                      option="--session-max-age", duration=True)
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -76,8 +101,7 @@ class Settings:
                 raise SettingsError(f"{f.name}: expected {f.type}, got {value!r}")
         if not 1 <= self.port <= 65535 and self.port != 0:
             raise SettingsError(f"port: {self.port} is not a TCP port (1-65535)")
-        for name in ("rate_limit_per_s", "rate_limit_burst", "ratings_page_max", "enroll_code_ttl_s",
-                     "db_pool_size"):
+        for name in ("rate_limit_per_s", "rate_limit_burst", "ratings_page_max", "db_pool_size"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
         if self.sqlite_busy_timeout_ms < 0:
@@ -115,7 +139,140 @@ class Settings:
     @classmethod
     def table(cls) -> list[tuple[str, object, str]]:
         """(name, default, help) of every setting, in declaration order."""
-        return [(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(cls)]
+        return [(spec.name, spec.default, spec.help) for spec in SPECS]
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting as the command line and the environment see it."""
+
+    name: str
+    type: type
+    default: object
+    help: str
+    option: str
+    env: str
+    env_aliases: tuple[str, ...]
+    metavar: str
+    duration: bool
+
+    @classmethod
+    def of(cls, f: dataclasses.Field) -> "SettingSpec":
+        kind = {"str": str, "int": int, "float": float}[f.type]
+        meta = f.metadata
+        metavar = meta["metavar"] or ("DURATION" if meta["duration"] else
+                                      {str: "TEXT", int: "N", float: "NUMBER"}[kind])
+        return cls(name=f.name, type=kind, default=f.default, help=meta["help"],
+                   option=meta["option"] or "--" + f.name.replace("_", "-"), env=ENV_PREFIX + f.name.upper(),
+                   env_aliases=meta["env_aliases"], metavar=metavar, duration=meta["duration"])
+
+    @property
+    def shown_default(self) -> str:
+        """The default as a person would type it (``2h`` rather than ``7200`` for a duration)."""
+        if self.duration:
+            return format_duration(self.default)
+        return str(self.default) if self.default != "" else "(empty)"
+
+    def parse(self, text: str, source: str):
+        """``text`` (from the option or variable ``source``) as this setting's type.
+
+        >>> spec = SPECS_BY_NAME["terminal_silent_s"]
+        >>> spec.parse("90m", "--silent-after"), spec.parse("45", "--silent-after")
+        (5400, 45)
+        >>> spec.parse("soon", "HAILONG_TERMINAL_SILENT_S")
+        Traceback (most recent call last):
+        ...
+        server.errors.SettingsError: HAILONG_TERMINAL_SILENT_S: 'soon' is not a duration such as 45 (seconds), 30m, 2h or 7d
+        """
+        if self.type is str:
+            return text
+        value = text.strip()
+        if self.duration:
+            match = re.fullmatch(r"(\d+)\s*([smhd])", value)
+            if match and int(match[1]) > 0:
+                return int(match[1]) * DURATION_UNITS[match[2]]
+            if not re.fullmatch(r"[+-]?\d+", value):
+                raise SettingsError(f"{source}: {text!r} is not a duration such as 45 (seconds), 30m, 2h or 7d")
+        try:
+            return self.type(value)
+        except ValueError:
+            what = "a whole number" if self.type is int else "a number"
+            raise SettingsError(f"{source}: {text!r} is not {what}") from None
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+#: The table, in declaration order, as the command line and the environment see it.
+SPECS: tuple[SettingSpec, ...] = tuple(SettingSpec.of(f) for f in dataclasses.fields(Settings))
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def format_duration(seconds: int) -> str:
+    """``7200`` as ``2h``: the largest unit that divides it.
+
+    >>> format_duration(7200), format_duration(900), format_duration(45), format_duration(0)
+    ('2h', '15m', '45s', '0')
+    """
+    if seconds <= 0:
+        return str(seconds)
+    for unit in "dhm":
+        if seconds % DURATION_UNITS[unit] == 0:
+            return f"{seconds // DURATION_UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def settings_from(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
+    """The settings from the command line's ``given`` values (text, None when not given), else from
+    the environment (``HAILONG_<NAME>``, then its older names), else the defaults.
+
+    A bad value raises :class:`SettingsError` whose message starts with where it came from: the
+    option (``--port: …``) or the variable (``HAILONG_PORT: …``).
+
+        >>> settings_from({"db_url": None}, {"HAILONG_SERVER_DB": "var/other.db"}).db_url
+        'sqlite:///var/other.db'
+    """
+    values, sources = {}, {}
+    for spec in SPECS:
+        text, source = given.get(spec.name), spec.option
+        if text is None:
+            found = [name for name in (spec.env, *spec.env_aliases) if environ.get(name)]
+            if len({environ[name] for name in found}) > 1:  # an old env file beside a new unit: say which wins
+                raise SettingsError(f"{found[0]}: {' and '.join(found)} (an older name) are both set, "
+                                    f"to different values; keep one")
+            source = found[0] if found else None
+            text = environ[source] if source else None
+        if text is not None:
+            values[spec.name] = spec.parse(text, source)
+            sources[spec.name] = source
+    try:
+        return Settings(**values)
+    except SettingsError as exc:
+        name, _, reason = str(exc).partition(": ")
+        if name in sources:
+            raise SettingsError(f"{sources[name]}: {reason}") from None
+        raise
+
+
+def setting_source(name: str, given: Mapping[str, str | None], environ: Mapping[str, str]) -> str:
+    """Where setting ``name`` came from: its option, its variable, or ``the default``.
+
+    >>> setting_source("db_url", {"db_url": None}, {"HAILONG_DB_URL": "x.db"})
+    'HAILONG_DB_URL'
+    """
+    spec = SPECS_BY_NAME[name]
+    if given.get(name) is not None:
+        return spec.option
+    return next((env for env in (spec.env, *spec.env_aliases) if environ.get(env)), "the default")
+
+
+def markdown_table() -> str:
+    """README's table of the settings, made from this table (tests/test_docs.py checks README has it)."""
+    lines = ["| option | environment variable | default | what it sets |", "| --- | --- | --- | --- |"]
+    for spec in SPECS:
+        env = " ".join(f"`{name}`" for name in (spec.env, *spec.env_aliases))
+        default = f"`{spec.shown_default}`" if spec.default != "" else "(empty)"
+        lines.append(f"| `{spec.option} {spec.metavar}` | {env} | {default} | {spec.help.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
 
 
 def normalise_db_url(url: str) -> str:

@@ -206,3 +206,37 @@ def test_alerts_page_checks_now_and_lists_the_alert(dash, browser, request):
     wait_for_url(browser, dash.url + "/login")
     browser.get(dash.url + "/alerts")
     assert browser.current_url.startswith(dash.url + "/login")
+
+
+@pytest.mark.parametrize("kind", ["day", "week", "month", "quarter", "half", "year"])
+def test_the_trend_chart_is_a_sensible_height_for_every_period(dash, browser, kind):
+    from selenium.webdriver.common.by import By
+
+    load_known_data_set(dash, dash.clock)
+    log_in(browser, dash, dash.admin_token())
+    for width, height in (DESKTOP, PHONE):
+        browser.set_window_size(width, height)
+        browser.get(f"{dash.url}/?period={kind}")
+        trend = browser.find_element(By.CSS_SELECTOR, "svg.trend")
+        shown = trend.size
+        assert 100 <= shown["height"] <= 400, (kind, width, shown)
+        assert shown["width"] >= 2 * shown["height"], (kind, width, shown)
+    browser.set_window_size(*DESKTOP)
+
+
+def test_the_api_docs_render_with_nothing_from_outside(dash, browser, request):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(dash.url + "/docs")
+    WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".opblock"),
+                                     "Swagger UI drew no operation on /docs")
+    paths = {element.get_attribute("data-path") for element in
+             browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/api/v1/batches", "/api/v1/enroll", "/api/v1/ratings"} <= paths
+    loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any(url.endswith("/docs/assets/swagger-ui-bundle.js") for url in loaded)
+    assert [url for url in loaded if not url.startswith(dash.url + "/")] == []
+    if backend_of(request) == "sqlite":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(SCREENSHOTS / "api-docs-desktop.png"))

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from reports import PERIOD_KINDS
 from dashboard_fixtures import SITE_A, SITE_B, load_known_data_set
 from server_fixtures import *  # noqa: F403
 
@@ -269,7 +270,7 @@ def test_no_page_or_static_file_refers_to_another_host(dash):
     session = requests.Session()
     texts = {"/login": session.get(dash.url + "/login", timeout=30).text}
     session = log_in(dash, dash.admin_token())
-    for path in [*PAGES, "/?period=year&group_by=counter"]:
+    for path in [*PAGES, "/?period=year&group_by=counter", *(f"/?period={kind}" for kind in PERIOD_KINDS if kind != "range")]:
         answer = session.get(dash.url + path, timeout=30)
         assert answer.status_code == 200
         assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
@@ -287,3 +288,17 @@ def test_no_page_or_static_file_refers_to_another_host(dash):
     # The check itself finds what it looks for.
     assert foreign_urls('<link href="https://cdn.example.com/x.css">', dash.url) == {"https://cdn.example.com"}
     assert foreign_urls("@import url(//fonts.example.net/a);", dash.url) == {"//fonts.example.net"}
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_api_docs_load_only_from_this_server(dash, path):
+    answer = dash.get(path)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert foreign_urls(answer.text, dash.url) == set()
+    loaded = set(re.findall(r'(?:href|src|spec-url)="([^"]+)"', answer.text)) | \
+        set(re.findall(r"url: '([^']+)'", answer.text))
+    assert "/openapi.json" in loaded and any(url.endswith(".js") for url in loaded)
+    for url in sorted(loaded):
+        assert url.startswith("/"), url
+        fetched = dash.get(url)
+        assert fetched.status_code == 200 and len(fetched.content) > 100, url

@@ -20,6 +20,38 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def pasted(export: str, command: str, folder: Path) -> subprocess.CompletedProcess:
+    """``command`` as a person pastes it, after the banner's ``export`` line, in another folder and shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_")}
+    return subprocess.run(["bash", "-c", f"{export}\n{command}"], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def check_the_banners_commands(commands: list[str], token: str, url: str, var: Path) -> None:
+    assert commands, "the banner printed no commands to copy and paste"
+    export, *rest = commands
+    assert export.startswith("export HAILONG_DB_URL=sqlite:///") and f"HAILONG_ADMIN_TOKEN={token}" in export
+    elsewhere = var / "elsewhere"
+    elsewhere.mkdir()
+    by_word = {next(w for w in ("terminals", "enroll-code", "pull", "report") if f" {w}" in c): c for c in rest}
+    enrolled = pasted(export, by_word["enroll-code"], elsewhere)
+    assert enrolled.returncode == 0, enrolled.stderr
+    string = enrolled.stdout.strip()
+    assert string.startswith("hailong1:")
+    from sync.enrollment import enroll, parse_enrollment_string
+
+    server_url, code = parse_enrollment_string(string)
+    assert server_url == url
+    assert enroll(url, code, session=requests.Session(), app_version="demo-test").terminal_id  # not a 401
+    listed = pasted(export, by_word["terminals"], elsewhere)
+    assert listed.returncode == 0 and listed.stdout.count("UBND phường Phúc La") == 2, listed.stdout + listed.stderr
+    pulled = pasted(export, by_word["pull"], elsewhere)
+    assert pulled.returncode == 0, pulled.stderr
+    reported = pasted(export, by_word["report"], elsewhere)
+    assert reported.returncode == 0 and reported.stdout.startswith("Báo cáo"), reported.stderr  # of the pulled file
+    assert not (elsewhere / "var").exists()  # nothing made a database of its own
+
+
 def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
     port = free_port()
     env = {**os.environ, "BIN": str(Path(sys.executable).parent), "DEMO_PORT": str(port),
@@ -27,12 +59,15 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
     demo = subprocess.Popen(["bash", str(ROOT / "deploy" / "demo.sh")], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=open(tmp_path / "demo.err", "w"), start_new_session=True)
     try:
-        token = None
+        token, commands = None, []
         deadline = time.monotonic() + 60
         for line in demo.stdout:
             found = re.search(r"admin token\s*:\s*(\S+)", line)
             if found:
                 token = found.group(1)
+            if line.startswith("    "):  # the commands to copy and paste
+                commands.append(line.strip())
+            if "kiosk-admin report" in line:  # the banner's last command
                 break
             assert time.monotonic() < deadline
         assert token and token.startswith("hl_adm_")
@@ -48,6 +83,7 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
         assert len(terminals) == 1 and terminals[0]["site"] == "UBND phường Phúc La"
         assert terminals[0]["last_seen_at"]
         assert (tmp_path / "kiosk.db").exists() and (tmp_path / "device.token").exists()
+        check_the_banners_commands(commands, token, url, tmp_path)
         # Closing the kiosk (as its window's close button or systemd would) ends the demo.
         children = subprocess.run(["pgrep", "-P", str(demo.pid)], capture_output=True, text=True).stdout.split()
         kiosk = [pid for pid in children
@@ -68,3 +104,26 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
     # Stopping the demo stopped the server too.
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_leaving_kiosk_mode_ends_the_demo_normally(tmp_path):
+    # `kiosk run` ending with status 4 ("Leave kiosk mode" on the service screen, kiosk/restart.py) is
+    # stood in for by a `kiosk` that runs the real one for everything but `run`: driving the service
+    # screen's PIN pad is tests/test_ui_service.py's job.
+    real = Path(sys.executable).parent
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python", "kiosk-server", "kiosk-admin"):
+        (bin_dir / name).symlink_to(real / name)
+    kiosk = bin_dir / "kiosk"
+    kiosk.write_text(f'#!/bin/sh\n[ "$1" = run ] && exit 4\nexec "{real / "kiosk"}" "$@"\n', encoding="utf-8")
+    kiosk.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "BIN": str(bin_dir), "DEMO_PORT": str(port), "DEMO_VAR": str(tmp_path / "var"),
+           "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1"}
+    done = subprocess.run(["bash", str(ROOT / "deploy" / "demo.sh")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "left kiosk mode" in done.stdout
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # the server stopped with it

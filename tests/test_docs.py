@@ -231,3 +231,13 @@ def test_the_readme_pictures_are_the_ones_the_tests_make():
     tests = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
     for name in ("service-status", "overview-desktop", "fleet-desktop", "overview-phone"):
         assert name in tests
+
+
+# -- the server's settings ---------------------------------------------------
+
+def test_readme_has_the_servers_settings_table_as_the_code_makes_it():
+    from server.settings import SPECS, markdown_table
+
+    table = markdown_table()
+    assert len(table.splitlines()) == 2 + len(SPECS)
+    assert table in README, "README's settings table is stale: paste markdown_table() from server/settings.py"

@@ -125,6 +125,14 @@ def test_bad_options_exit_2_and_issue_no_code(sqlite_db_url, capsys, tmp_path, m
     assert codes_stored(sqlite_db_url) == 0
 
 
+@pytest.fixture(autouse=True)
+def the_servers_database(request):
+    """The database is there, as once `kiosk-server serve` has run on it (enroll-code makes none)."""
+    for name in ("server_db_url", "sqlite_db_url"):
+        if name in request.fixturenames:
+            codes_stored(request.getfixturevalue(name))
+
+
 @pytest.fixture
 def sqlite_db_url(tmp_path):
     return f"sqlite:///{tmp_path / 'server.db'}"

@@ -13,32 +13,31 @@ import time
 import pytest
 import requests
 
+from cli_helpers import run_main
 from server.cli import main
+from server.settings import SPECS
 from server_fixtures import *  # noqa: F403
 
 
-def run(args, capsys, monkeypatch=None, env_db=None):
-    if monkeypatch is not None:
-        monkeypatch.delenv("HAILONG_SERVER_DB", raising=False)
-        if env_db:
-            monkeypatch.setenv("HAILONG_SERVER_DB", env_db)
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+@pytest.fixture(autouse=True)
+def no_settings_in_the_environment(monkeypatch):
+    for spec in SPECS:
+        for name in (spec.env, *spec.env_aliases):
+            monkeypatch.delenv(name, raising=False)
+
+
+def run(args, capsys):
+    return run_main(main, args, capsys)
 
 
 def test_enroll_code_prints_a_code_that_enrols_once(server_db_url, capsys, start_server):
+    server = start_server()
     code_status, out, err = run(["enroll-code", "--site", "UBND phường Phúc La", "--counter", "Quầy 3",
                                  "--expires", "2h", "--db", server_db_url], capsys)
     assert code_status == 0, err
     code = out.strip()
     assert re.fullmatch(r"hl_enr_[a-z2-7]{32}", code)
     assert "kiosk provision" in err
-    server = start_server()
     answer = server.post("/api/v1/enroll", json={"code": code})
     assert answer.status_code == 201 and answer.json()["counter"] == "Quầy 3"
     assert server.post("/api/v1/enroll", json={"code": code}).status_code == 409
@@ -47,11 +46,11 @@ def test_enroll_code_prints_a_code_that_enrols_once(server_db_url, capsys, start
 
 
 def test_admin_token_works_on_the_admin_api(server_db_url, capsys, start_server):
+    server = start_server()
     status, out, err = run(["admin-token", "--name", "Phòng Nội vụ", "--db", server_db_url], capsys)
     assert status == 0, err
     token = out.strip()
     assert token.startswith("hl_adm_")
-    server = start_server()
     assert server.get("/api/v1/terminals", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert token not in repr(server.rows("admin_tokens"))
 
@@ -68,7 +67,7 @@ def test_revoke_cuts_a_running_terminal_off(server_db_url, capsys, start_server)
     assert status == 0  # revoking again is harmless
 
 
-def test_revoke_unknown_terminal_is_a_plain_error(server_db_url, capsys):
+def test_revoke_unknown_terminal_is_a_plain_error(server, server_db_url, capsys):
     status, out, err = run(["revoke", "no-such-terminal", "--db", server_db_url], capsys)
     assert status == 1
     assert err.strip() == "kiosk-server: no terminal has the id 'no-such-terminal' (see `kiosk-server terminals`)"
@@ -76,9 +75,9 @@ def test_revoke_unknown_terminal_is_a_plain_error(server_db_url, capsys):
 
 
 def test_terminals_lists_them(server_db_url, capsys, start_server):
+    server = start_server()
     status, out, _err = run(["terminals", "--db", server_db_url], capsys)
     assert status == 0 and "no terminals yet" in out
-    server = start_server()
     terminal = server.enroll()
     server.upload(terminal, make_batch([], health={"pending": 12, "app_version": "0.4.0"}))
     status, out, _err = run(["terminals", "--db", server_db_url], capsys)
@@ -88,10 +87,52 @@ def test_terminals_lists_them(server_db_url, capsys, start_server):
     assert terminal.id in line and TERMINAL_SITE in line and "0.4.0" in line and " 12 " in line
 
 
-def test_db_comes_from_the_environment(server_db_url, capsys, monkeypatch, start_server):
-    status, out, err = run(["admin-token", "--name", "from env"], capsys, monkeypatch, env_db=server_db_url)
+@pytest.mark.parametrize("variable", ["HAILONG_DB_URL", "HAILONG_SERVER_DB"])
+def test_db_comes_from_the_environment(server_db_url, capsys, monkeypatch, start_server, variable):
+    server = start_server()
+    monkeypatch.setenv(variable, server_db_url)
+    status, out, err = run(["admin-token", "--name", "from env"], capsys)
     assert status == 0, err
-    assert start_server().count("admin_tokens") == 1
+    assert server.count("admin_tokens") == 1
+
+
+def test_every_command_finds_the_database_serve_uses(server_db_url, capsys, monkeypatch, start_server):
+    # HAILONG_DB_URL as a systemd unit sets it: the commands run beside the server need no --db.
+    server = start_server()
+    monkeypatch.setenv("HAILONG_DB_URL", server_db_url)
+    status, code, err = run(["enroll-code", "--site", TERMINAL_SITE], capsys)
+    assert status == 0, err
+    enrolled = server.post("/api/v1/enroll", json={"code": code.strip()})
+    assert enrolled.status_code == 201, enrolled.text
+    terminal_id = enrolled.json()["terminal_id"]
+    status, out, err = run(["terminals"], capsys)
+    assert status == 0 and terminal_id in out, err
+    status, token, err = run(["admin-token", "--name", "Phòng Nội vụ"], capsys)
+    assert status == 0, err
+    assert server.get("/api/v1/terminals", headers={"Authorization": f"Bearer {token.strip()}"}).status_code == 200
+    assert run(["revoke-admin", "--name", "Phòng Nội vụ"], capsys)[0] == 0
+    assert run(["revoke", terminal_id], capsys)[0] == 0
+    assert server.rows("terminals")[0]["revoked_at"]
+
+
+@pytest.mark.parametrize("args", [["enroll-code", "--site", "X"], ["admin-token", "--name", "N"],
+                                  ["revoke", "hd-x"], ["revoke-admin", "--name", "N"], ["terminals"]])
+@pytest.mark.parametrize("where", ["default", "option", "HAILONG_DB_URL"])
+def test_a_sqlite_file_that_is_not_there_is_refused_not_made(args, where, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "elsewhere" / "server.db"
+    if where == "option":
+        args = [*args, "--db", f"sqlite:///{missing}"]
+    elif where == "HAILONG_DB_URL":
+        monkeypatch.setenv("HAILONG_DB_URL", str(missing))
+    else:
+        missing = tmp_path / "var" / "server.db"
+    status, out, err = run(args, capsys)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"kiosk-server: there is no database at {missing} ")
+    assert {"default": "(the default --db)", "option": "(--db)", "HAILONG_DB_URL": "(HAILONG_DB_URL)"}[where] in err
+    assert "kiosk-server serve" in err
+    assert not missing.exists() and not missing.parent.exists() or list(missing.parent.iterdir()) == []
 
 
 @pytest.mark.parametrize("args, message", [

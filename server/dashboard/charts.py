@@ -50,11 +50,28 @@ def reasons_chart(cell: dict, reasons: list[str]) -> Markup:
     return _bars(rows, "Lý do không hài lòng", "reasons")
 
 
+#: The trend's drawing is between these widths, whatever its number of columns: it is scaled to the
+#: page's width, so a narrow drawing (a day is one column) would stand thousands of pixels tall, and
+#: a very wide one (years of months) would shrink to a sliver.
+TREND_MIN_WIDTH, TREND_MAX_WIDTH = 720, 960
+
+
 def trend_chart(trend: list[dict]) -> Markup:
-    """One column per day/week/month: the three levels stacked to 100 %, the count (n) beneath."""
+    """One column per day/week/month: the three levels stacked to 100 %, the count (n) beneath.
+
+    The drawing is :data:`TREND_MIN_WIDTH` to :data:`TREND_MAX_WIDTH` wide and 206 tall, so on the
+    page it is a fifth to a third as tall as it is wide, whatever the period:
+
+    >>> import re
+    >>> cell = {"label": "25/11/2026", "counted": 0, "pct": {}, "very_satisfied": 0, "satisfied": 0, "dissatisfied": 0}
+    >>> [re.search(r'viewBox="([^"]+)"', trend_chart([cell] * n)).group(1) for n in (1, 31, 120)]
+    ['0 0 720 206', '0 0 960 206', '0 0 960 206']
+    """
     n = max(len(trend), 1)
-    step = max(14, min(60, 900 // n))
-    width, top, plot_h = 40 + step * n, 10, 160
+    left, top, plot_h = 40, 10, 160
+    step = min(60.0, (TREND_MAX_WIDTH - left) / n)
+    width = max(TREND_MIN_WIDTH, round(left + step * n))
+    gap = min(2.0, step / 4)  # between columns
     body = [f'<line x1="38" y1="{top}" x2="{width}" y2="{top}" class="grid"/>',
             f'<line x1="38" y1="{top + plot_h / 2}" x2="{width}" y2="{top + plot_h / 2}" class="grid"/>',
             f'<text x="34" y="{top + 4}" class="axis" text-anchor="end">100%</text>',
@@ -62,25 +79,26 @@ def trend_chart(trend: list[dict]) -> Markup:
             f'<text x="34" y="{top + plot_h + 4}" class="axis" text-anchor="end">0%</text>']
     every = max(1, n // 12)  # labels on at most about a dozen columns
     for i, cell in enumerate(trend):
-        x = 40 + i * step
+        x = left + i * step
         y = top + plot_h
         for level in reversed(LEVELS):  # dissatisfied at the bottom, where a rise shows
             share = (cell[level] / cell["counted"]) if cell["counted"] else 0
             h = plot_h * share
             y -= h
             if h:
-                body.append(f'<rect x="{x + 1}" y="{y:.1f}" width="{step - 2}" height="{h:.1f}" '
+                body.append(f'<rect x="{x + gap / 2:.1f}" y="{y:.1f}" width="{step - gap:.1f}" height="{h:.1f}" '
                             f'class="{LEVEL_CLASSES[level]}"><title>{escape(cell["label"])} — '
                             f'{escape(LEVEL_LABELS[level])}: {vi_int(cell[level])} '
                             f'({vi_pct(cell["pct"].get(level))})</title></rect>')
         if not cell["counted"]:
-            body.append(f'<rect x="{x + 1}" y="{top}" width="{step - 2}" height="{plot_h}" class="empty">'
-                        f'<title>{escape(cell["label"])}: không có lượt đánh giá</title></rect>')
+            body.append(f'<rect x="{x + gap / 2:.1f}" y="{top}" width="{step - gap:.1f}" height="{plot_h}" '
+                        f'class="empty"><title>{escape(cell["label"])}: không có lượt đánh giá</title></rect>')
         if i % every == 0:
             body.append(f'<text x="{x + step / 2:.1f}" y="{top + plot_h + 16}" class="axis" '
                         f'text-anchor="middle">{escape(_short(cell["label"]))}</text>')
-        body.append(f'<text x="{x + step / 2:.1f}" y="{top + plot_h + 30}" class="axis n" '
-                    f'text-anchor="middle">{cell["counted"]}</text>')
+        if step >= 14 or i % every == 0:  # narrower, the counts would overlap: each column's title has it
+            body.append(f'<text x="{x + step / 2:.1f}" y="{top + plot_h + 30}" class="axis n" '
+                        f'text-anchor="middle">{cell["counted"]}</text>')
     body.append(f'<text x="34" y="{top + plot_h + 30}" class="axis n" text-anchor="end">n=</text>')
     return _svg(width, top + plot_h + 36, body, "Xu hướng theo thời gian", "trend")
 
