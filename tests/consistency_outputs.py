@@ -342,7 +342,7 @@ def read_csv(data: bytes | str) -> dict:
     groups, ranks, total = {}, [], None
     reason_cols = {h.split(" – ", 1)[1]: h for h in header if h.startswith("Không hài lòng – ")}
     for values in rows[1:]:
-        if not values:
+        if not any(values):  # the blank row before the footer (as wide as the header: the CSV is one table)
             break
         cell = dict(zip(header, values))
         row = {"counted": int(cell["Số lượt được tính"]), "filtered": int(cell["Lượt bấm bị lọc (không tính)"]),
