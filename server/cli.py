@@ -272,6 +272,8 @@ def revoke(terminal_id: str, db_url: str) -> None:
 @setting_options("db_url")
 def terminals(db_url: str) -> None:
     """List the terminals: last seen, backlog, clock offset, last error."""
+    from sync.vocabulary import round_half_up
+
     from .accounts import list_terminals
 
     engine = _open({"db_url": db_url})
@@ -284,7 +286,7 @@ def terminals(db_url: str) -> None:
     header = ("id", "site", "counter", "last seen", "version", "pending", "clock offset", "state")
     table = [header]
     for row in rows:
-        offset = "" if row["clock_offset_s"] is None else f"{row['clock_offset_s']:+.1f} s"
+        offset = "" if row["clock_offset_s"] is None else f"{round_half_up(row['clock_offset_s'], 1):+.1f} s"
         state = f"revoked {row['revoked_at']}" if row["revoked_at"] else (row["last_error"] or "ok")
         table.append((row["id"], row["site"], row["counter"] or "", row["last_seen_at"] or "never",
                       row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]), offset,

@@ -24,6 +24,7 @@ from reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlal
 from reports.labels import LEVEL_LABELS, LEVELS, reason_label, vi_int, vi_pct
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
+from sync.vocabulary import round_half_up
 
 from ..accounts import list_terminals
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
@@ -201,6 +202,8 @@ def fleet_rows(request: Request) -> list[dict]:
         silent_s = terminal_silence(row["last_seen_at"], row["enrolled_at"], monitor.rules, now_ns)
         row["silent"] = not row["revoked"] and silent_s >= monitor.rules.silent_s
         row["last_seen_local"] = local_time(request, row["last_seen_at"])
+        if row["clock_offset_s"] is not None:  # shown to a tenth of a second, by the one rounding rule
+            row["clock_offset_s"] = round_half_up(row["clock_offset_s"], 1)
     return rows
 
 
@@ -238,7 +241,8 @@ def alerts_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admi
     rules = request.app.state.alert_monitor.rules
     return page(request, "alerts.html", admin=admin, active_alerts=active, recent_alerts=recent,
                 when=lambda iso: local_time(request, iso), settings=settings,
-                hours=rules.opening_hours.describe_vi(), window_min=round(settings.alert_window_s / 60),
+                hours=rules.opening_hours.describe_vi(),
+                window_min=int(round_half_up(settings.alert_window_s / 60, 0)),
                 silent_h=settings.terminal_silent_s / 3600, checked=request.query_params.get("checked"))
 
 
