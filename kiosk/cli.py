@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .config import load_config
 from .errors import ConfigError, KioskError
+from .ratings import RATING_LABELS, RATINGS
 
 log = logging.getLogger("kiosk")
 
@@ -24,9 +25,8 @@ log = logging.getLogger("kiosk")
 SYSTEM_CONFIG = Path("/etc/hai-long/kiosk.toml")
 
 RATING_LABELS_FOR_TECHNICIANS = {
-    "very_satisfied": "the very-satisfied button (Rất hài lòng)",
-    "satisfied": "the satisfied button (Hài lòng)",
-    "dissatisfied": "the dissatisfied button (Không hài lòng)",
+    **{level: f"the {RATING_LABELS['en'][level].lower().replace(' ', '-')} button ({RATING_LABELS['vi'][level]})"
+       for level in RATINGS},
     "skip": "the skip button (Bỏ qua)",
     **{f"reason_{n}": f"reason button {n}" for n in range(1, 7)},
 }

@@ -3,8 +3,10 @@
 Rating and reason labels live in :mod:`kiosk.ratings`; :func:`screen_texts`
 merges them with the screen texts, so a screen looks every text up by one key.
 
-    >>> screen_texts("en")["skip"], screen_texts("vi")["dissatisfied"]
-    ('Skip', 'Không hài lòng')
+    >>> screen_texts("en")["skip"], screen_texts("vi")["skip"]
+    ('Skip', 'Bỏ qua')
+    >>> screen_texts("vi")["dissatisfied"] == RATING_LABELS["vi"]["dissatisfied"]
+    True
 """
 
 from __future__ import annotations

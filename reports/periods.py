@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sync.vocabulary import TREND_UNIT_LABELS_VI
+
 from .errors import PeriodError
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
@@ -23,8 +25,8 @@ DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 PERIOD_KINDS = ("day", "week", "month", "quarter", "half", "year", "range")
 
 #: How each kind is written in Vietnamese headings.
-KIND_LABELS_VI = {"day": "Ngày", "week": "Tuần", "month": "Tháng", "quarter": "Quý", "half": "6 tháng",
-                  "year": "Năm", "range": "Khoảng thời gian"}
+KIND_LABELS_VI = {**TREND_UNIT_LABELS_VI, "quarter": "Quý", "half": "6 tháng", "year": "Năm",
+                  "range": "Khoảng thời gian"}
 
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 

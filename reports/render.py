@@ -101,7 +101,7 @@ def csv_rows(report: Report) -> list[list]:
     Every row is as wide as the header (the last ones padded with empty fields), so a spreadsheet
     or a CSV reader sees one table.
     """
-    reason_headers = [f"Không hài lòng – {reason_label(key)}" for key in report.reasons]
+    reason_headers = [f"{LEVEL_LABELS['dissatisfied']} – {reason_label(key)}" for key in report.reasons]
     header = ["Xếp hạng", f"Theo {report.grouping_label.lower()}", "Đơn vị", "Quầy", "Thiết bị", "Số lượt được tính",
               *[h for level in LEVELS for h in (LEVEL_LABELS[level], f"{LEVEL_LABELS[level]} (%)")],
               "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", f"Ít mẫu (dưới {report.min_sample} lượt)",

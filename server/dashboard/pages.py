@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlalchemy_source
-from reports.labels import LEVEL_LABELS, LEVELS, reason_label, vi_int, vi_pct
+from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from sync.vocabulary import round_half_up
@@ -36,7 +36,8 @@ from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardAdmin, admin_t
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
-                             LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI)
+                             LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI,
+                             TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GROUPINGS = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết bị"}
