@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench bundle screenshots clean
+.PHONY: install demo test soak bench bundle screenshots clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The long versions of the property-based suites (CI runs their short versions in `make test`).
+soak: install
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -p no:cacheprovider tests/test_report_consistency.py
 
 bench: install
 	$(BIN)/python bench/press_latency.py

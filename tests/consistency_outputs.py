@@ -417,7 +417,8 @@ def read_xlsx(data: bytes) -> dict:
     header_row = column_a.index("Xếp hạng") + 1
     first = summary.cell(row=header_row, column=2).value
     groups, ranks, total = _ranked(_sheet_table(summary, header_row), first)
-    reasons_row = column_a.index("Lý do không hài lòng") + 1
+    # The reasons' table may start in any column (today B, the wide label column): find its heading.
+    reasons_row = next(c.row for row in summary.iter_rows() for c in row if c.value == "Lý do không hài lòng")
     reason_cells = _sheet_table(summary, reasons_row)
     reasons = _reasons_from_labels({r["Lý do không hài lòng"]: r["Số lượt"] for r in reason_cells})
     paragraph = next(v for v in column_a if isinstance(v, str) and v.startswith("Trong kỳ"))
