@@ -1,9 +1,11 @@
 """Reports: one module for ``kiosk-admin report``, the server's report API and its dashboard.
 
-    >>> from reports import build_report, parse_period, sqlite_source
-    >>> report = build_report(sqlite_source("ratings.db"), parse_period("quarter", on="2026-11-25"))  # doctest: +SKIP
-    >>> report.total.counted, report.total.satisfaction_rate, report.reconciles                       # doctest: +SKIP
-    (2939, 99.9, True)
+For example::
+
+    from reports import build_report, parse_period, sqlite_source
+    report = build_report(sqlite_source("ratings.db"), parse_period("quarter", on="2026-11-25"))
+    report.total.counted, report.total.satisfaction_rate, report.reconciles
+    # → (2939, 99.9, True)
 
 Renderers are in :mod:`reports.render` (terminal table, CSV, Excel, the
 Vietnamese paragraph).

@@ -14,9 +14,11 @@ database's tallies of one period and folds them into a :class:`Report`:
 - every figure is added up again another way (``Report.checks``), and
   ``Report.reconciles`` says whether all the sums agree.
 
-    >>> report = build_report(sqlite_source("ratings.db"), parse_period("quarter"))   # doctest: +SKIP
-    >>> report.total.counted, report.total.satisfaction_rate, report.reconciles         # doctest: +SKIP
-    (2939, 99.9, True)
+For example::
+
+    report = build_report(sqlite_source("ratings.db"), parse_period("quarter"))
+    report.total.counted, report.total.satisfaction_rate, report.reconciles
+    # → (2939, 99.9, True)
 """
 
 from __future__ import annotations

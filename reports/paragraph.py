@@ -2,8 +2,10 @@
 
 Every rendering (table, CSV, workbook, dashboard) ends with :func:`reconcile_line`.
 
-    >>> summary_vi(report)                          # doctest: +SKIP
-    'Trong kỳ (Quý IV/2026), bộ phận Một cửa nhận được 2.939 lượt đánh giá, trong đó …'
+For example::
+
+    summary_vi(report)
+    # → 'Trong kỳ (Quý IV/2026), bộ phận Một cửa nhận được 2.939 lượt đánh giá, trong đó …'
 """
 
 from __future__ import annotations

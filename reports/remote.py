@@ -27,7 +27,9 @@ def fetch_report(server: str, token: str, params: dict, *, session: requests.Ses
     ``verify`` is a CA bundle to trust (``--ca-bundle``), or True for the system's;
     it is used when no ``session`` is given.
 
-        >>> fetch_report("https://hl.example.vn", token, {"period": "quarter", "on": "2026-11-25"})  # doctest: +SKIP
+    For example::
+
+        fetch_report("https://hl.example.vn", token, {"period": "quarter", "on": "2026-11-25"})
     """
     query = {key: value for key, value in params.items() if value is not None}
     # One GET that the administrator repeats at will: no retries hidden behind it.

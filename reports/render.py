@@ -3,11 +3,13 @@
 Every output says whether the totals reconcile (:func:`reconcile_line`). The paragraph and that line
 are written in :mod:`reports.paragraph`, the workbook in :mod:`reports.workbook`; both are named here too.
 
-    >>> print(render_table(report))                 # doctest: +SKIP
-    >>> write_csv(report, "quy4.csv")               # doctest: +SKIP
-    >>> write_xlsx(report, "quy4.xlsx")             # doctest: +SKIP
-    >>> summary_vi(report)                          # doctest: +SKIP
-    'Trong kỳ (Quý IV/2026), bộ phận Một cửa nhận được 2.939 lượt đánh giá, trong đó …'
+For example::
+
+    print(render_table(report))
+    write_csv(report, "quy4.csv")
+    write_xlsx(report, "quy4.xlsx")
+    summary_vi(report)
+    # → 'Trong kỳ (Quý IV/2026), bộ phận Một cửa nhận được 2.939 lượt đánh giá, trong đó …'
 """
 
 from __future__ import annotations

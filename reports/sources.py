@@ -8,9 +8,11 @@ pulled file over the ratings, each query reading an index in its own order (no
 sort of a million rows). Only a few thousand tallies come back to Python, which
 folds the UTC hours into local time (see :mod:`reports.figures`).
 
-    >>> source = sqlite_source("ratings.db")                       # doctest: +SKIP
-    >>> with engine.connect() as conn:                              # doctest: +SKIP
-    ...     report = build_report(sqlalchemy_source(conn), period)
+For example::
+
+    source = sqlite_source("ratings.db")
+    with engine.connect() as conn:
+        report = build_report(sqlalchemy_source(conn), period)
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The central server: ingest, enrolment, admin API and the ``kiosk-server`` CLI.
 
-    >>> from server import Settings, create_app
-    >>> app = create_app(Settings(db_url="sqlite:///var/server.db"))   # doctest: +SKIP
+For example::
+
+    from server import Settings, create_app
+    app = create_app(Settings(db_url="sqlite:///var/server.db"))
 
 Public API: :func:`create_app`, :class:`Settings`, :func:`open_engine`, and the
 account operations in :mod:`server.accounts` that the CLI uses.

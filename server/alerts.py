@@ -19,9 +19,11 @@ runs it in the background every ``alert_check_interval_s`` seconds (never on
 the ingest path) and sends each change to ``alert_webhook_url`` as JSON,
 retrying failed deliveries at the next check.
 
-    >>> changes = evaluate_alerts(conn, AlertRules.from_settings(settings), now_ns=clock())   # doctest: +SKIP
-    >>> [a.message for a in changes.fired]                                                      # doctest: +SKIP
-    ['UBND phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) trong 15 phút qua là không hài lòng']
+For example::
+
+    changes = evaluate_alerts(conn, AlertRules.from_settings(settings), now_ns=clock())
+    [a.message for a in changes.fired]
+    # → ['UBND phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) trong 15 phút qua là không hài lòng']
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 Nothing lives in module globals: each call builds its own app with its own
 engine, rate limiter and clock, so tests can run many side by side.
 
-    >>> app = create_app(Settings(db_url="sqlite:///var/server.db"))   # doctest: +SKIP
-    >>> uvicorn.run(app)                                                 # doctest: +SKIP
+For example::
+
+    app = create_app(Settings(db_url="sqlite:///var/server.db"))
+    uvicorn.run(app)
 """
 
 from __future__ import annotations

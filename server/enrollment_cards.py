@@ -4,10 +4,12 @@ The district prints the sheet, cuts it along the dashed lines and hands one
 card to each technician; on the terminal ``kiosk provision STRING`` (typed,
 pasted, or scanned from the QR code by a USB scanner) does the rest.
 
-    >>> card = EnrollmentCard(site="UBND phường Phúc La", counter="Quầy 1",
-    ...                       string="hailong1:eyJ1Ijoi...", server_url="https://hailong.example.vn",
-    ...                       code="hl_enr_...", expires="2026-12-02 16:30 (Asia/Ho_Chi_Minh)")
-    >>> write_sheet_pdf([card], "sheet.pdf")      # doctest: +SKIP
+For example::
+
+    card = EnrollmentCard(site="UBND phường Phúc La", counter="Quầy 1",
+                          string="hailong1:eyJ1Ijoi...", server_url="https://hailong.example.vn",
+                          code="hl_enr_...", expires="2026-12-02 16:30 (Asia/Ho_Chi_Minh)")
+    write_sheet_pdf([card], "sheet.pdf")
 
 The QR code is made by segno, the sheet by reportlab, with DejaVu Sans
 (Debian: fonts-dejavu-core) embedded so that Vietnamese letters print.

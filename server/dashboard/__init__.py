@@ -4,7 +4,9 @@ Server-rendered (Jinja2 templates, charts as inline SVG), styled by one CSS
 file the server serves itself: it works with no internet and on a phone.
 Administrators log in once with an admin token (see :mod:`.session`).
 
-    >>> mount_dashboard(app)   # done by create_app   # doctest: +SKIP
+For example::
+
+    mount_dashboard(app)   # done by create_app
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ where the server has no internet (a district's network often has none). The
 same scripts come here from the ``fastapi-offline`` package and are served
 under ``/docs/assets``: the pages load nothing from outside.
 
-    >>> mount_api_docs(app)   # done by create_app, which turns FastAPI's own pages off   # doctest: +SKIP
+For example::
+
+    mount_api_docs(app)   # done by create_app, which turns FastAPI's own pages off
 """
 
 from __future__ import annotations
