@@ -51,7 +51,9 @@ def fill(path: Path, terminal_id: str, n: int) -> None:
              stamp.created_at, stamp.boot_id, stamp.monotonic_ns + i, stamp.clock_synced, 0, 1, None)
             for i in range(n)]
     with store.db.atomic():
-        store.db.conn.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        store.db.conn.executemany(
+            "INSERT INTO ratings (id, terminal_id, rating, reason, reason_outcome, source, created_at, boot_id, "
+            "monotonic_ns, clock_synced, filtered, sealed, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     store.close()
 
 

@@ -79,7 +79,9 @@ def main(args) -> None:
         rows = [(str(uuid.uuid4()), terminal_id, "satisfied", None, None, "button", stamp.created_at,
                  stamp.boot_id, stamp.monotonic_ns, 0, 0, 1, None) for _ in range(args.backlog)]
         with store.db.atomic():
-            store.db.conn.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            store.db.conn.executemany(
+                "INSERT INTO ratings (id, terminal_id, rating, reason, reason_outcome, source, created_at, boot_id, "
+                "monotonic_ns, clock_synced, filtered, sealed, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         store.close()
 
         terminal = open_terminal(config, mock_pins=True, sync=True)
