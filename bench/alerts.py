@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.seed import seed_server_db  # noqa: E402
+from server_fixtures import LiveServer  # noqa: E402
 
 NS = 1_000_000_000
 
@@ -49,7 +50,7 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args(argv)
 
-    from fastapi.testclient import TestClient
+    import requests
     from sqlalchemy import insert
 
     from server import Settings, create_app
@@ -92,15 +93,20 @@ def main(argv=None) -> None:
               f"{1000 * median_s(monitor.check, args.runs):.1f} ms median, of which the write lock "
               f"{1000 * median_s(locked_part, args.runs):.1f} ms")
 
-        with TestClient(app) as client:
-            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-            client.post("/login", data={"token": token, "csrf": csrf})
+        # The pages through a real server on a loopback port, as a browser gets them.
+        live = LiveServer(app)
+        try:
+            client = requests.Session()
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(live.url + "/login").text).group(1)
+            client.post(live.url + "/login", data={"token": token, "csrf": csrf})
             for label, path in [("overview, month", "/?period=month"), ("overview, year", "/?period=year"),
                                 ("fleet", "/fleet"), ("alerts", "/alerts")]:
                 def get(path=path):
-                    answer = client.get(path)
+                    answer = client.get(live.url + path, timeout=120)
                     assert answer.status_code == 200, answer.status_code
                 print(f"GET {path:<18} ({label}): {1000 * median_s(get, args.runs):.0f} ms median")
+        finally:
+            live.stop()
         app.state.engine.dispose()
     finally:
         if args.workdir is None:
