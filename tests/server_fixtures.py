@@ -68,8 +68,10 @@ class ThrowawayPostgres:
 
     ``durable=False`` turns fsync off (tests); benchmarks keep it on.
 
-        >>> with ThrowawayPostgres() as pg:    # doctest: +SKIP
-        ...     pg.url   # 'postgresql://postgres@127.0.0.1:41234/postgres'
+    For example::
+
+        with ThrowawayPostgres() as pg:
+            pg.url   # 'postgresql://postgres@127.0.0.1:41234/postgres'
     """
 
     def __init__(self, *, durable: bool = False, max_connections: int = 200):
