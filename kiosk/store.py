@@ -52,7 +52,8 @@ class DiskFull(StoreError):
 
 
 #: Errors that say nothing about the file itself (a full disk too): it stays where it is.
-_NOT_THE_FILE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+#: An I/O error is one too: on a full disk, opening a WAL database that needs a new -shm file gives one.
+_NOT_THE_FILE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR)
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -93,7 +94,7 @@ def open_database(path: str | Path) -> tuple[Database, Recovery | None]:
     try:
         db = _connect(path)
     except (sqlite3.DatabaseError, OSError) as exc:
-        if is_disk_full(exc) or getattr(exc, "sqlite_errorcode", None) in _NOT_THE_FILE:
+        if is_disk_full(exc) or (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in _NOT_THE_FILE:
             # A full disk or a locked file says nothing about the file: it stays where it is.
             raise _store_error(f"cannot open the database {path}", exc) from None
         recovery = _move_aside(path, exc)

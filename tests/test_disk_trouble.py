@@ -40,14 +40,16 @@ def tmpfs(folder: Path, *, size: str = "1m"):
 def fill(folder: Path) -> Path:
     """Fill the filesystem of ``folder`` to the last byte; the filler's path (delete it to free the space)."""
     filler = folder / "filler"
-    with open(filler, "wb") as out:
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
         for size in (65536, 4096, 512, 1):
             try:
                 while True:
-                    out.write(b"\0" * size)
-                    out.flush()
+                    os.write(fd, b"\0" * size)
             except OSError:
                 pass
+    finally:
+        os.close(fd)
     return filler
 
 
@@ -237,3 +239,66 @@ def test_an_idle_terminal_checkpoints_its_wal(tmp_path):
             assert conn.execute("SELECT count(*) FROM ratings").fetchone()[0] == 10
     finally:
         store.close()
+
+
+# -- a full disk: one plain line per refused press, out of service, back by itself ------------------
+
+@pytest.mark.ui
+def test_a_full_disk_refuses_presses_calmly_and_recovers(start_kiosk, tmp_path, caplog):
+    from kiosk.ui.app import KioskApp  # noqa: F401  (the app's module logs the screens' state)
+
+    with tmpfs(tmp_path / "tiny") as folder:
+        kiosk = start_kiosk(storage={"path": str(folder / "kiosk.db")}, feedback={"thanks_s": 0.5})
+        filler = fill(folder)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            kiosk.touch(kiosk.widget("home", "satisfied"))
+            kiosk.frames(2)
+            assert kiosk.screen == "home" and kiosk.app.out_of_service  # no thank-you for a press not stored
+            assert kiosk.widget("home", "question").text == kiosk.app.texts["out_of_service"]
+            kiosk.terminal.keyboard.tap("1")  # a button press too
+            kiosk.frames(2)
+            assert kiosk.screen == "home" and kiosk.rows() == []
+        refused = [r for r in caplog.records if r.name == "kiosk.terminal" and "not stored" in r.getMessage()]
+        assert len(refused) == 2 and all(r.exc_info is None for r in refused)
+        assert "the disk is full" in refused[0].getMessage()
+        assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
+        assert kiosk.terminal.watch.step() is None and kiosk.terminal.store.refusing == "the disk is full"
+        filler.unlink()
+        kiosk.terminal.watch.probe_s = 0  # the next look probes at once
+        kiosk.terminal.watch.step()
+        assert kiosk.wait_for(lambda: not kiosk.app.out_of_service) and kiosk.terminal.store.refusing is None
+        kiosk.touch(kiosk.widget("home", "satisfied"))
+        assert kiosk.screen == "thanks" and len(kiosk.rows()) == 1
+
+
+def test_status_on_a_full_disk_fails_and_says_so_live(tmp_path):
+    with tmpfs(tmp_path / "tiny") as folder:
+        filled_database(folder / "kiosk.db", 10)
+        config = write_config(tmp_path, folder / "kiosk.db")
+        earlier = RatingStore(folder / "kiosk.db", terminal_id="hd-phucla-01")  # a running terminal
+        fill(folder)
+        words = kiosk("status", "--config", str(config))
+        info = kiosk("status", "--json", "--config", str(config))
+        earlier.close()
+    assert words.returncode == 1 and info.returncode == 1
+    assert "FAILED" in words.stdout and "Traceback" not in words.stderr
+    last = json.loads(info.stdout)["recent_errors"][-1]
+    assert last["level"] == "ERROR" and "the disk is full" in last["message"]
+
+
+def test_kiosk_run_on_a_full_disk_starts_out_of_service_and_recovers(tmp_path):
+    with tmpfs(tmp_path / "tiny") as folder:
+        filled_database(folder / "kiosk.db", 10)
+        config = write_config(tmp_path, folder / "kiosk.db")
+        # The terminal stopped while the disk filled (its WAL index, -shm, is still there), then restarts.
+        earlier = RatingStore(folder / "kiosk.db", terminal_id="hd-phucla-01")
+        filler = fill(folder)
+        with running_kiosk(tmp_path, config) as (proc, lines):
+            assert any("out of service" in line for line in lines), "".join(lines[-30:])
+            filler.unlink()
+            wait_for_line(proc, lines, "taking ratings again", 30)
+            assert proc.poll() is None
+    earlier.close()
+    assert proc.returncode == 0, "".join(lines[-30:])
+    assert "Traceback" not in "".join(lines)

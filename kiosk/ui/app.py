@@ -204,6 +204,8 @@ class KioskApp(App):
         self.terminal.checks = [c for c in self.terminal.checks if c.name != "renderer"] + [check]
         try:
             self.terminal.store.set_meta(gl_renderer=renderer)
+        except StoreError as exc:
+            log.warning("cannot keep the GL renderer for `kiosk status`: %s", exc)
         except Exception:
             log.exception("cannot keep the GL renderer in the database")
 
