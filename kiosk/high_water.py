@@ -14,7 +14,10 @@ can still hide: the presses since the last sync.
     >>> mark = HighWaterMark(Path(tempfile.mkdtemp()) / "kiosk.db-mark")
     >>> mark.read() is None
     True
-    >>> mark.note(41); mark.sync(); mark.read()
+    >>> mark.note(41)
+    >>> mark.sync()
+    True
+    >>> mark.read()
     41
     >>> mark.close()
 """
