@@ -46,14 +46,8 @@ class Check:
         return asdict(self)
 
 
-def check_database(path: str | Path) -> Check:
-    """The database's folder can be written (a file created, written, synced) and so can the file.
-
-    The test is a real write, so it holds for root too (whom file modes do
-    not stop): a read-only filesystem, a full disk or a missing folder fail.
-    """
-    path = Path(path).resolve()
-    folder = path.parent
+def _write_probe(folder: Path) -> OSError | None:
+    """Create, write and sync a file in ``folder``; the error, or None when it worked."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / PROBE_NAME
@@ -65,9 +59,31 @@ def check_database(path: str | Path) -> Check:
             os.close(fd)
             probe.unlink(missing_ok=True)
     except OSError as exc:
+        return exc
+    return None
+
+
+def disk_is_full(path: str | Path) -> bool:
+    """True when a write beside the database at ``path`` is refused because the disk is full."""
+    exc = _write_probe(Path(path).resolve().parent)
+    return exc is not None and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def check_database(path: str | Path, *, file: bool = True) -> Check:
+    """The database's folder can be written (a file created, written, synced) and, with ``file``, so can the file.
+
+    The test is a real write, so it holds for root too (whom file modes do
+    not stop): a read-only filesystem, a full disk or a missing folder fail.
+    ``kiosk run`` checks the folder first and the file after its recovery
+    has moved a damaged one aside.
+    """
+    path = Path(path).resolve()
+    folder = path.parent
+    exc = _write_probe(folder)
+    if exc is not None:
         return Check("database", FAIL, f"The database folder {folder} cannot be written ({_why(exc)}): "
                      f"{_fix(exc, folder)}")
-    if path.exists():
+    if file and path.exists():
         try:
             conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5)
             try:
@@ -90,7 +106,8 @@ def _fix(exc: OSError, folder: Path) -> str:
         return ("it is on a read-only filesystem; remount it read-write or set [storage] path to a "
                 "writable place (e.g. /var/lib/hai-long/kiosk.db).")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk is full; free some space (old logs, files in /tmp) and start the terminal again."
+        return ("the disk is full; free some space (old logs, files in /tmp): the terminal takes ratings "
+                "again by itself.")
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"give the terminal's user write access (e.g. chown hailong {folder}) or set [storage] path."
     return "set [storage] path to a folder the terminal's user can write."

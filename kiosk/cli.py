@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .config import load_config
-from .errors import ConfigError, KioskError
+from .errors import ConfigError, KioskError, StoreError
 from .ratings import RATING_LABELS, RATINGS
 
 log = logging.getLogger("kiosk")
@@ -72,13 +72,16 @@ def cli():
 @click.option("--windowed", is_flag=True, help="A normal window with a cursor, not fullscreen kiosk mode.")
 def run(config_path, mock_pins, windowed):
     """Run the terminal: rating screens, buttons, local storage."""
-    from .checks import blocking, check_database, check_disk, check_gpio, format_checks
+    from .checks import blocking, check_database, check_disk, check_gpio, disk_is_full, format_checks
 
     config = resolve_config(config_path)
-    # The database first: the log file lives beside it.
-    database = check_database(config.storage.path)
-    if blocking([database]):
-        raise KioskError(f"cannot start: {database.message}")
+    # The database's folder first: the log file lives beside it. The file itself is checked after the
+    # store has opened it, which moves a damaged file aside. A full disk does not stop the terminal: its
+    # screens say that it cannot take ratings, and it takes them again once space returns.
+    folder = check_database(config.storage.path, file=False)
+    full = bool(blocking([folder])) and disk_is_full(config.storage.path)
+    if blocking([folder]) and not full:
+        raise KioskError(f"cannot start: {folder.message}")
     setup_logging(config.log.level, config)
     disk = check_disk(config.storage.path, config.storage.min_free_mb)
     kivy_home = Path(config.storage.path).resolve().parent / "kivy"
@@ -91,6 +94,7 @@ def run(config_path, mock_pins, windowed):
     from .terminal import open_terminal
 
     terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
+    database = folder if full else check_database(config.storage.path)
     log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, config.source,
              terminal.hardware_note, terminal.sync_note)
     from .checks import check_clock
@@ -101,11 +105,15 @@ def run(config_path, mock_pins, windowed):
     gpio = check_gpio(mock_pins=mock_pins, probe=hardware.probe_gpio, error=terminal.panel_error)
     terminal.checks = [database, disk, gpio, check_clock(clock_is_synced())]
     # `kiosk status` cannot know this run's --mock-pins: it reads what the running terminal uses from here.
-    terminal.store.set_meta(gpio_check=json.dumps(gpio.to_dict()), buttons=terminal.hardware_note)
+    try:
+        terminal.store.set_meta(gpio_check=json.dumps(gpio.to_dict()), buttons=terminal.hardware_note)
+    except StoreError as exc:
+        log.warning("cannot note the buttons for `kiosk status`: %s", exc)
     for check, line in zip(terminal.checks, format_checks(terminal.checks)):
         (log.info if check.ok else log.warning)("startup check %s", line)
     if terminal.uploader is not None:
         terminal.uploader.start()
+    terminal.watch.start()
     # systemd stops the terminal with SIGTERM: leave through the same door as Ctrl-C, surely.
     from .stopping import exit_on_sigterm
 
@@ -134,7 +142,7 @@ def status(config_path, as_json):
     """Show counts, backlog, database and clock state, startup checks and the last errors of this terminal."""
     import hardware
 
-    from .checks import Check, check_renderer, format_checks, pi_model, startup_checks
+    from .checks import FAIL, Check, check_renderer, format_checks, pi_model, startup_checks
     from .logs import log_path
     from .status import format_status, terminal_status
     from .store import RatingStore
@@ -173,6 +181,8 @@ def status(config_path, as_json):
     finally:
         store.close()
     click.echo(json.dumps(info, ensure_ascii=False, indent=2) if as_json else format_status(info))
+    if any(check.level == FAIL for check in checks):
+        sys.exit(1)
 
 
 @cli.command()

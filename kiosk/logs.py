@@ -15,6 +15,7 @@ where ``kiosk status`` finds the last errors.
 
 from __future__ import annotations
 
+import errno
 import logging
 import logging.handlers
 import re
@@ -26,6 +27,17 @@ LOG_NAME = "kiosk.log"
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FILE_DATE = "%Y-%m-%dT%H:%M:%S%z"
 _LINE = re.compile(r"^(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}) (?P<level>[A-Z]+) (?P<name>[\w.]+): (?P<message>.*)$")
+
+
+class QuietOnFullDisk(logging.handlers.RotatingFileHandler):
+    """The log file, which shares the database's disk: when that disk is full, a line that cannot be written is
+    dropped without a traceback on stderr (the journal still has it; ``kiosk status`` says the disk is full)."""
+
+    def handleError(self, record):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return
+        super().handleError(record)
 
 
 def log_path(config) -> Path:
@@ -54,8 +66,7 @@ def setup_logging(level: str, *, log_file: Path | None = None, under_systemd: bo
     if log_file is not None and max_kb > 0:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-            rotating = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_kb * 1024,
-                                                            backupCount=count, encoding="utf-8")
+            rotating = QuietOnFullDisk(log_file, maxBytes=max_kb * 1024, backupCount=count, encoding="utf-8")
         except OSError as exc:
             problem, log_file = f"no log file at {log_file} ({exc.strerror or exc}); logging to stderr only", None
         else:

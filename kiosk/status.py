@@ -73,7 +73,12 @@ def terminal_status(config, store, *, hardware: str | None = None, checks=None,
         "ip_address": ip_address(),
         "checks": [c.to_dict() for c in checks or ()],
         "recent_errors": recent_errors(log_file) if log_file is not None else [],
+        "ratings_missing": store.ratings_missing(),
     }
+    # The log may share a full disk and stop at the moment trouble began: what fails now is said live.
+    now = iso_utc(datetime.now(timezone.utc))
+    status["recent_errors"] += [{"at": now, "level": "ERROR", "name": "kiosk.checks (now)", "message": c.message}
+                                for c in checks or () if c.level == "fail"]
     if "recovered_from" in meta:
         status["recovered"] = {"moved_to": meta["recovered_from"], "at": meta.get("recovered_at"),
                                "why": meta.get("recovered_why")}
@@ -137,6 +142,12 @@ def format_status(status: dict) -> str:
     if status.get("recent_errors"):
         lines.append("Last errors and warnings (kiosk.log):")
         lines += [f"  {e['at']} {e['level']} {e['message']}" for e in status["recent_errors"]]
+    if status.get("ratings_missing"):
+        lost = status["ratings_missing"]
+        lines.append(
+            f"WARNING: {lost['ratings']} rating(s) were missing when the terminal started at {lost['at']} "
+            f"({lost['expected']} had been stored, {lost['found']} were found): the database's write-ahead log "
+            "was damaged. Check the SD card (and its power supply); report the number to the district.")
     if status.get("recovered"):
         rec = status["recovered"]
         lines.append(

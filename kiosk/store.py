@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +23,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .errors import StoreError
+from .high_water import SUFFIX as MARK_SUFFIX
+from .high_water import HighWaterMark, mark_path
 from .migrations import migrations
 from .ratings import GIVEN, REASON_OUTCOMES, RATINGS, SOURCES, TIMEOUT
 from .timekeeping import SystemClock, iso_utc
@@ -41,6 +45,28 @@ _INSERT = (
     " VALUES (:id, :terminal_id, :rating, :reason, :reason_outcome, :source, :created_at,"
     " :boot_id, :monotonic_ns, :clock_synced, :filtered, :filter_cause, :sealed, :synced_at)"
 )
+
+
+class DiskFull(StoreError):
+    """A write was refused because the database's disk is full."""
+
+
+#: Errors that say nothing about the file itself (a full disk too): it stays where it is.
+#: An I/O error is one too: on a full disk, opening a WAL database that needs a new -shm file gives one.
+_NOT_THE_FILE = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (an sqlite3 or OS error) says the disk is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+
+
+def _store_error(what: str, exc: BaseException) -> StoreError:
+    if is_disk_full(exc):
+        return DiskFull(f"{what}: the disk is full")
+    return StoreError(f"{what}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +94,9 @@ def open_database(path: str | Path) -> tuple[Database, Recovery | None]:
     try:
         db = _connect(path)
     except (sqlite3.DatabaseError, OSError) as exc:
+        if is_disk_full(exc) or (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in _NOT_THE_FILE:
+            # A full disk or a locked file says nothing about the file: it stays where it is.
+            raise _store_error(f"cannot open the database {path}", exc) from None
         recovery = _move_aside(path, exc)
         log.warning("database %s was unreadable (%s); moved aside to %s, starting a fresh one",
                     path, recovery.why, recovery.moved_to)
@@ -104,7 +133,7 @@ def _move_aside(path: Path, exc: BaseException) -> Recovery:
         moved_to = moved_to.with_name(f"{path.name}.corrupt-{when.strftime('%Y%m%dT%H%M%SZ')}-{n}")
         n += 1
     try:
-        for suffix in ("-wal", "-shm"):
+        for suffix in ("-wal", "-shm", MARK_SUFFIX):
             side = path.with_name(path.name + suffix)
             if side.exists():
                 side.rename(moved_to.with_name(moved_to.name + suffix))
@@ -136,6 +165,10 @@ class RatingStore:
         self._lock = threading.RLock()
         self.terminal_id = terminal_id
         self.clock = clock or SystemClock()
+        #: Why the last write was refused (e.g. "the disk is full"), or None when the last write worked.
+        self.refusing: str | None = None
+        self.mark: HighWaterMark | None = None
+        self._count = 0
         if self.recovery:
             self.set_meta(
                 recovered_from=self.recovery.moved_to,
@@ -177,12 +210,12 @@ class RatingStore:
             "sealed": 0 if open_question else 1,
             "synced_at": None,
         }
-        try:
+        with self._writing("cannot store the press"):
             # execute() commits at once: WAL + synchronous=FULL make it durable.
-            with self._lock:
-                self.db.execute(_INSERT, row)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot store the press: {exc}") from exc
+            self.db.execute(_INSERT, row)
+            self._count += 1
+            if self.mark is not None:
+                self._note_mark()
         log.info("stored rating id=%s rating=%s source=%s filtered=%d%s sealed=%d",
                  row["id"], rating, source, row["filtered"], f" ({filter_cause})" if filter_cause else "",
                  row["sealed"])
@@ -194,7 +227,7 @@ class RatingStore:
             raise ValueError(f"unknown reason outcome {outcome!r}")
         if (outcome == GIVEN) != (reason is not None):
             raise ValueError("a reason goes with outcome 'given' and only with it")
-        with self._lock:
+        with self._writing("cannot seal the rating"):
             cursor = self.db.execute(
                 "UPDATE ratings SET reason = ?, reason_outcome = ?, sealed = 1 WHERE id = ? AND sealed = 0",
                 [reason, outcome, rating_id],
@@ -205,9 +238,10 @@ class RatingStore:
 
     def seal_open_ratings(self) -> int:
         """Seal every row left open (by a crash or power cut) as ``timeout``."""
-        cursor = self.db.execute(
-            "UPDATE ratings SET reason_outcome = ?, sealed = 1 WHERE sealed = 0", [TIMEOUT]
-        )
+        with self._writing("cannot seal the ratings left open"):
+            cursor = self.db.execute(
+                "UPDATE ratings SET reason_outcome = ?, sealed = 1 WHERE sealed = 0", [TIMEOUT]
+            )
         if cursor.rowcount:
             log.warning("sealed %d rating(s) left open by an earlier stop as timeout", cursor.rowcount)
         return cursor.rowcount
@@ -216,13 +250,136 @@ class RatingStore:
         self.set_meta(last_start=iso_utc(datetime.now(timezone.utc)))
 
     def set_meta(self, **values: str) -> None:
-        with self._lock, self.db.atomic():
+        with self._writing("cannot write the terminal's notes"), self.db.atomic():
             for key, value in values.items():
                 self.db.execute(
                     "INSERT INTO kiosk_meta (key, value) VALUES (?, ?)"
                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     [key, value],
                 )
+
+    @contextmanager
+    def _writing(self, what: str):
+        """One write under the lock: an sqlite3 error becomes a :class:`StoreError` (:class:`DiskFull` for a
+        full disk) and :attr:`refusing` follows whether writes work, said once in the log when it changes."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                error = _store_error(what, exc)
+                why = "the disk is full" if isinstance(error, DiskFull) else str(exc)
+                if self.refusing != why:
+                    log.error("the database refuses writes (%s): presses are not stored until this is fixed", why)
+                self.refusing = why
+                raise error from None
+            if self.refusing is not None:
+                log.warning("the database takes writes again (it refused them: %s)", self.refusing)
+                self.refusing = None
+
+    def probe_write(self) -> bool:
+        """Try one small real write (a note of the time); True when it worked (:attr:`refusing` is cleared)."""
+        try:
+            self.set_meta(last_write_probe=iso_utc(datetime.now(timezone.utc)))
+        except StoreError:
+            return False
+        return True
+
+    # -- the high-water mark and the WAL ----------------------------------
+    def keep_mark(self) -> int:
+        """Compare the ratings with the high-water mark beside the file, then keep the mark from now on.
+
+        Returns how many ratings are missing (0: none, or no mark yet). A loss
+        is logged and kept in the notes (``ratings_missing``) for ``kiosk status``.
+        Only for a store opened by path (the running terminal).
+        """
+        path = self._path()
+        if path is None:
+            return 0
+        self.mark = HighWaterMark(mark_path(path))
+        expected = self.mark.read()
+        with self._lock:
+            self._count = self.db.execute("SELECT count(*) FROM ratings").fetchone()[0]
+        missing = max(0, (expected or 0) - self._count)
+        if missing:
+            log.error("%d rating(s) committed before the last stop are missing from the database (%d expected, "
+                      "%d found): its write-ahead log %s-wal was damaged or lost", missing, expected,
+                      self._count, path.name)
+            try:
+                self.set_meta(ratings_missing=str(missing), ratings_missing_at=iso_utc(datetime.now(timezone.utc)),
+                              ratings_expected=str(expected), ratings_found=str(self._count))
+            except StoreError:
+                log.warning("cannot keep the count of missing ratings in the database")
+        self._note_mark()
+        self.sync_mark()
+        return missing
+
+    def ratings_missing(self) -> dict | None:
+        """What :meth:`keep_mark` found missing at a start (``{"ratings", "at", "expected", "found"}``), or None."""
+        meta = self.meta()
+        if "ratings_missing" not in meta:
+            return self._missing_now()
+        return {"ratings": int(meta["ratings_missing"]), "at": meta.get("ratings_missing_at"),
+                "expected": int(meta.get("ratings_expected", 0)), "found": int(meta.get("ratings_found", 0))}
+
+    def _missing_now(self) -> dict | None:
+        """Ratings missing now against the mark (for ``kiosk status`` before the terminal restarts), or None."""
+        path = self._path()
+        if path is None:
+            return None
+        # The mark first: it is written after each commit, so read before the count it can only be lower.
+        expected = HighWaterMark(mark_path(path)).read()
+        if expected is None:
+            return None
+        with self._lock:
+            found = self.db.execute("SELECT count(*) FROM ratings").fetchone()[0]
+        if found >= expected:
+            return None
+        return {"ratings": expected - found, "at": iso_utc(datetime.now(timezone.utc)), "expected": expected,
+                "found": found}
+
+    def _note_mark(self) -> None:
+        try:
+            self.mark.note(self._count)
+        except OSError as exc:  # the press is stored: a mark that lags only weakens the check
+            log.debug("cannot update the high-water mark: %s", exc)
+
+    def sync_mark(self) -> bool:
+        """Fsync the high-water mark (idle, close); True when there was something to sync."""
+        if self.mark is None:
+            return False
+        with self._lock:
+            try:
+                return self.mark.sync()
+            except OSError as exc:
+                log.debug("cannot sync the high-water mark: %s", exc)
+                return False
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database file (and empty it), so a damaged WAL can lose nothing older.
+
+        True when the whole WAL was copied. On a connection of its own and PASSIVE, so presses are never
+        held up by it (they go on into the WAL); for idle moments, off Kivy's thread (it fsyncs the file).
+        """
+        path = self._path()
+        if path is None:
+            return False
+        try:
+            conn = sqlite3.connect(str(path), timeout=0.5)
+            try:
+                busy, wal_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            log.debug("checkpoint failed: %s", exc)
+            return False
+        return busy == 0 and wal_frames == copied
+
+    def _path(self) -> Path | None:
+        with self._lock:
+            for _seq, name, file in self.db.execute("PRAGMA database_list").fetchall():
+                if name == "main" and file:
+                    return Path(file)
+        return None
 
     # -- reads ----------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -274,4 +431,6 @@ class RatingStore:
         return {"unsealed": unsealed, "pending": pending}
 
     def close(self) -> None:
+        if self.mark is not None:
+            self.mark.close()
         self.db.close()

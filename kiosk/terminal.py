@@ -18,7 +18,8 @@ from . import __version__
 from .config import Config
 from .flow import FlowEvent, RatingFlow
 from .status import terminal_status
-from .store import RatingStore
+from .storage_watch import StorageWatch
+from .store import RatingStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class Terminal:
     panel_error: str | None = None
     #: The startup checks (kiosk.checks.Check) that ``kiosk run`` made.
     checks: list = field(default_factory=list)
+    #: Checkpoints when idle, probes a full disk (see kiosk.storage_watch); started by ``kiosk run``.
+    watch: StorageWatch | None = None
 
     def status(self) -> dict:
         from .logs import log_path
@@ -45,19 +48,41 @@ class Terminal:
                                log_file=log_path(self.config))
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         if self.uploader is not None:
             self.uploader.stop()
             self.uploader.local.close()
         if self.panel is not None:
             self.panel.close()
+        self.store.sync_mark()
+        self.store.checkpoint()
         self.store.close()
+
+
+def refused_press(what: str, exc: StoreError) -> None:
+    """A press the store refused (e.g. a full disk): one plain line in the log, no traceback."""
+    log.warning("%s not stored: %s", what, exc)
+
+
+def guarded(what: str, action):
+    """``action`` for a button: a press the store refuses is said in one line, not raised into gpiozero."""
+    def call(*args, **kwargs):
+        try:
+            return action(*args, **kwargs)
+        except StoreError as exc:
+            refused_press(what, exc)
+            return None
+
+    return call
 
 
 def wire_panel(flow: RatingFlow, panel, *, beep: bool = True) -> None:
     """Buttons feed the flow; counted ratings light their LED and beep."""
-    panel.when_rating = lambda code: flow.press(code, source="button")
-    panel.when_reason = lambda number: flow.choose_reason_number(number, source="button")
-    panel.when_skip = lambda: flow.skip_reason(source="button")
+    panel.when_rating = guarded("button press", lambda code: flow.press(code, source="button"))
+    panel.when_reason = guarded("reason button press",
+                                lambda number: flow.choose_reason_number(number, source="button"))
+    panel.when_skip = guarded("skip button press", lambda: flow.skip_reason(source="button"))
 
     def feedback(event: FlowEvent) -> None:
         if event.kind == "rated":
@@ -105,8 +130,13 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     made (not started) when the terminal is provisioned.
     """
     store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id)
-    store.seal_open_ratings()
-    store.mark_started()
+    store.keep_mark()
+    try:
+        store.seal_open_ratings()
+        store.mark_started()
+    except StoreError as exc:
+        # A full disk: the screens still start, and say that no rating can be taken until space returns.
+        log.error("the terminal starts without taking ratings: %s", exc)
     flow = RatingFlow.from_config(store, config, **({"clock": clock} if clock else {}))
     if mock_pins and pin_factory is None:
         pin_factory = hardware.mock_pin_factory()
@@ -125,4 +155,6 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     uploader, sync_note = open_uploader(config, store.clock.stamp) if sync else (None, "off")
     if uploader is not None:
         flow.add_listener(lambda event: uploader.wake())
-    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error)
+    watch = StorageWatch(store)
+    flow.add_listener(watch.pressed)
+    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error, watch=watch)

@@ -25,6 +25,9 @@ TEXTS: dict[str, dict[str, str]] = {
         # thanks
         "thanks": "Cảm ơn Quý khách!",
         "thanks_line": "Ý kiến của Quý khách đã được ghi nhận.",
+        # out of service (the database cannot store a rating, e.g. a full disk)
+        "out_of_service": "Tạm ngừng nhận đánh giá",
+        "out_of_service_line": "Thiết bị đang được kiểm tra. Xin cảm ơn Quý khách đã thông cảm.",
         # service
         "service_title": "Dành cho kỹ thuật viên",
         "pin_prompt": "Nhập mã PIN",
@@ -89,6 +92,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "countdown": "Closes by itself in {seconds} s",
         "thanks": "Thank you!",
         "thanks_line": "Your feedback has been recorded.",
+        "out_of_service": "Not taking ratings at the moment",
+        "out_of_service_line": "The terminal is being looked after. Thank you for your patience.",
         "service_title": "For technicians",
         "pin_prompt": "Enter the PIN",
         "pin_wrong": "Wrong PIN. Please try again.",

@@ -33,6 +33,8 @@ from ..flow import HOME, REASON, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
 from ..service_pin import check_pin
 from ..status import service_summary
+from ..store import StoreError
+from ..terminal import refused_press
 from ..texts import button_label, buttons_words, other_language, screen_texts
 from . import theme
 from .button_test import ButtonTest
@@ -95,6 +97,9 @@ class KioskApp(App):
     sync_state = StringProperty("off")
     #: The service screen's last action outcome ("sync now"), in words.
     service_message = StringProperty("")
+    #: True while the database refuses writes (e.g. a full disk): home says calmly that no rating is taken
+    #: and shows no tiles; it comes back by itself when a write works again (see kiosk.storage_watch).
+    out_of_service = BooleanProperty(False)
     #: The button and LED test (see :class:`kiosk.ui.button_test.ButtonTest`).
     button_test = ObjectProperty()
 
@@ -157,6 +162,7 @@ class KioskApp(App):
             self.flow.add_listener(self._on_flow_event)
             self._listening = True
         self._ticker = Clock.schedule_interval(self._tick, 0.1)
+        self._follow_storage()
         self._follow_flow()
         uploader = self.terminal.uploader
         if uploader is not None:
@@ -198,6 +204,8 @@ class KioskApp(App):
         self.terminal.checks = [c for c in self.terminal.checks if c.name != "renderer"] + [check]
         try:
             self.terminal.store.set_meta(gl_renderer=renderer)
+        except StoreError as exc:
+            log.warning("cannot keep the GL renderer for `kiosk status`: %s", exc)
         except Exception:
             log.exception("cannot keep the GL renderer in the database")
 
@@ -217,18 +225,26 @@ class KioskApp(App):
         """A rating tile was touched."""
         # Touches count only while the flow is home: a touchscreen that sends
         # one touch twice (mouse emulation + touch) must not store a second press.
-        if self.servicing or self.flow.screen != HOME:
+        if self.servicing or self.out_of_service or self.flow.screen != HOME:
             log.debug("touch on %s ignored: the flow is on %s", rating, self.flow.screen)
             return
-        self.flow.press(rating, source="touch")
+        self._storing("touch", self.flow.press, rating, source="touch")
 
     def choose_reason(self, reason: str) -> None:
         if self._reason_touch_allowed():
-            self.flow.choose_reason(reason, source="touch")
+            self._storing("reason touch", self.flow.choose_reason, reason, source="touch")
 
     def skip_reason(self) -> None:
         if self._reason_touch_allowed():
-            self.flow.skip_reason(source="touch")
+            self._storing("skip touch", self.flow.skip_reason, source="touch")
+
+    def _storing(self, what: str, action, *args, **kwargs) -> None:
+        """Run a flow input; a press the store refuses is one line in the log and the out-of-service state."""
+        try:
+            action(*args, **kwargs)
+        except StoreError as exc:
+            refused_press(what, exc)
+            self._follow_storage()
 
     def toggle_language(self) -> None:
         self.language = other_language(self.language)
@@ -329,10 +345,23 @@ class KioskApp(App):
         # Any thread, under the flow's lock: only hand over to Kivy's thread.
         self._follow()
 
+    def _follow_storage(self) -> None:
+        """Out of service while the store refuses writes; back to the flow's screen when it takes them again."""
+        refusing = self.terminal.store.refusing
+        if (refusing is not None) == self.out_of_service:
+            return
+        self.out_of_service = refusing is not None
+        if self.out_of_service:
+            log.warning("screens: out of service, no rating is taken (%s)", refusing)
+        else:
+            log.info("screens: taking ratings again")
+        self._follow_flow()
+
     def _follow_flow(self, *_) -> None:
         if self.servicing or self.root is None:
             return
-        target = self.flow.screen
+        # Out of service: home says so, whatever the flow was showing (no thank-you for a press not stored).
+        target = HOME if self.out_of_service else self.flow.screen
         if target == self.root.current:
             return
         if target == THANKS:
@@ -344,7 +373,12 @@ class KioskApp(App):
         self._update_countdown()
 
     def _tick(self, _dt) -> None:
-        self.flow.tick()
+        self._follow_storage()
+        if not self.out_of_service:  # an open question is sealed once writes work again
+            try:
+                self.flow.tick()
+            except StoreError:
+                self._follow_storage()
         self._update_countdown()
 
     def _update_countdown(self) -> None:
