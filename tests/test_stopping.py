@@ -25,10 +25,14 @@ SWALLOWING = """
 import time
 from kiosk.stopping import exit_on_sigterm
 exit_on_sigterm(grace_s=1.0)
-print("ready", flush=True)
+said_ready = False
 while True:
-    try:
-        time.sleep(0.05)
+    try:  # "ready" is said inside the try, so the signal can only land where it is swallowed
+        if not said_ready:
+            said_ready = True
+            print("ready", flush=True)
+        while True:
+            time.sleep(0.05)
     except BaseException:
         pass
 """
