@@ -10,10 +10,10 @@ import re
 import pytest
 import requests
 
-from server.dashboard.login_throttle import FREE_FAILURES, MAX_LOCK_S, LoginThrottle
 from server_fixtures import *  # noqa: F403
 
 WRONG = "hl_adm_wrong-guess-0001"
+FREE_FAILURES = 5  # server.dashboard.login_throttle.FREE_FAILURES, checked below
 BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 
@@ -86,6 +86,10 @@ def test_a_burst_of_wrong_tokens_reaches_only_the_free_tries(dash, caplog):
 
 
 def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_quiet():
+    from server.dashboard import login_throttle
+    from server.dashboard.login_throttle import MAX_LOCK_S, LoginThrottle
+
+    assert login_throttle.FREE_FAILURES == FREE_FAILURES
     now = [0]
     throttle = LoginThrottle(clock=lambda: now[0])
     locks = []
