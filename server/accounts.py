@@ -21,11 +21,11 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .errors import ServerError, UnknownTerminal
-from .schema import admin_tokens, enrollment_codes, terminals
+from .schema import admin_tokens, dashboard_sessions, enrollment_codes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"
@@ -201,6 +201,8 @@ def list_terminals(conn: Connection) -> list[dict]:
 
 def revoke_admin_tokens(conn: Connection, name: str, *, now_ns: int) -> int:
     """Revoke every live admin token issued to ``name``; return how many. Their dashboard sessions end too."""
+    live = select(admin_tokens.c.id).where(admin_tokens.c.name == name.strip(), admin_tokens.c.revoked_at.is_(None))
+    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.admin_token_id.in_(live)))
     result = conn.execute(update(admin_tokens)
                           .where(admin_tokens.c.name == name.strip(), admin_tokens.c.revoked_at.is_(None))
                           .values(revoked_at=iso_from_ns(now_ns)))

@@ -31,6 +31,7 @@ from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
 from .errors import ApiError
 from .ratelimit import RateLimiter
+from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
 from .routes import alerts, batches, enroll, health, ratings, reports, terminals
 from .routes.docs import mount_api_docs
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     mount_dashboard(app)
     _install_error_handlers(app)
     _install_openapi(app)
+    app.add_middleware(SecurityHeaders)  # on every answer: pages, exports, static files, the API
     return app
 
 

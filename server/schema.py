@@ -152,3 +152,15 @@ server_secrets = Table(
     Column("value", Text, nullable=False),
     Column("created_at", ISO_TIME, nullable=False),
 )
+
+#: Dashboard logins, one row per session: the cookie carries the session id (signed), the row makes it
+#: live. Logout deletes the row; revoking the admin token deletes its rows; ``expires_at`` is checked
+#: by the server's clock. Only the SHA-256 hash of the session id is stored.
+dashboard_sessions = Table(
+    "dashboard_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("admin_token_id", CursorKey, ForeignKey("admin_tokens.id"), nullable=False),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("expires_at", ISO_TIME, nullable=False),
+    Index(None, "admin_token_id"),
+)

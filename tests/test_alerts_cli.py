@@ -86,3 +86,30 @@ def test_revoke_admin_ends_the_dashboard_session(start_server, server_db_url, ca
         main(["revoke-admin", "--name", "Phòng Nội vụ", "--db", server_db_url])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.strip() == "kiosk-server: no live admin token has the name 'Phòng Nội vụ'"
+
+
+def test_revoke_admin_ends_every_copy_of_its_sessions_and_no_other(start_server, server_db_url, capsys):
+    import re
+
+    import requests
+
+    server = start_server(alert_check_interval_s=0)
+    sessions = {}
+    for name in ("Phòng Nội vụ", "Văn phòng UBND"):
+        token = server.admin_token(name)
+        sessions[name] = requests.Session()
+        form = sessions[name].get(server.url + "/login", timeout=30).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        sessions[name].post(server.url + "/login", data={"token": token, "csrf": csrf}, timeout=30)
+    saved = sessions["Phòng Nội vụ"].cookies["hl_session"]
+    assert len(server.rows("dashboard_sessions")) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["revoke-admin", "--name", "Phòng Nội vụ", "--db", server_db_url])
+    assert exit_.value.code == 0
+    capsys.readouterr()
+    assert len(server.rows("dashboard_sessions")) == 1  # the revoked token's session row is gone
+    replay = requests.Session()
+    replay.cookies.set("hl_session", saved)
+    answer = replay.get(server.url + "/", allow_redirects=False, timeout=30)
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/login")
+    assert sessions["Văn phòng UBND"].get(server.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200

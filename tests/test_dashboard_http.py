@@ -142,6 +142,42 @@ def test_logout_ends_the_session(dash):
     assert session.get(dash.url + "/", allow_redirects=False, timeout=30).status_code == 303
 
 
+def test_a_cookie_replayed_after_logout_opens_nothing(dash):
+    session = log_in(dash, dash.admin_token())
+    saved = session.cookies["hl_session"]
+    html = session.get(dash.url + "/fleet", timeout=30).text
+    answer = session.post(dash.url + "/logout", data={"csrf": page_csrf(html)}, allow_redirects=False, timeout=30)
+    assert answer.status_code == 303
+    thief = requests.Session()
+    thief.cookies.set("hl_session", saved)
+    for path in [*PAGES, "/export/fleet.csv", "/export/alerts.csv", "/export/report.csv"]:
+        answer = thief.get(dash.url + path, allow_redirects=False, timeout=30)
+        assert answer.status_code == 303 and answer.headers["Location"].startswith("/login"), path
+    answer = thief.post(dash.url + "/alerts/check", data={"csrf": page_csrf(html)}, allow_redirects=False,
+                        timeout=30)
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/login")
+    assert dash.rows("dashboard_sessions") == []
+
+
+def test_logging_out_ends_only_that_session(dash):
+    token = dash.admin_token()
+    first, second = log_in(dash, token), log_in(dash, token)
+    html = first.get(dash.url + "/", timeout=30).text
+    first.post(dash.url + "/logout", data={"csrf": page_csrf(html)}, allow_redirects=False, timeout=30)
+    assert second.get(dash.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+
+
+def test_a_session_ends_when_the_servers_clock_says_so(dash):
+    session = log_in(dash, dash.admin_token())
+    dash.clock.advance(12 * 3600 - 1)
+    assert session.get(dash.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+    dash.clock.advance(1)
+    answer = session.get(dash.url + "/fleet", allow_redirects=False, timeout=30)
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/login")
+    log_in(dash, dash.admin_token("another admin"))  # a new login clears the expired rows
+    assert len(dash.rows("dashboard_sessions")) == 1
+
+
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
 def test_login_never_redirects_off_the_server(dash, target):
     session = requests.Session()
@@ -174,7 +210,10 @@ def test_a_configured_session_key_is_used(start_server):
     session = log_in(server, server.admin_token())
     from itsdangerous import URLSafeTimedSerializer
     data = URLSafeTimedSerializer(key, salt="hailong-dashboard-session").loads(session.cookies["hl_session"])
-    assert set(data) == {"t", "c"}
+    assert set(data) == {"s", "c"}
+    # The server keeps only the hash of the session id.
+    from server.accounts import secret_hash
+    assert [row["id_hash"] for row in server.rows("dashboard_sessions")] == [secret_hash(data["s"])]
 
 
 # -- what the pages show ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from .pages import SECURITY_HEADERS, router
+from .login_throttle import LoginThrottle
 from .session import CsrfRejected, LoginRequired, Sessions, signing_key
 
 STATIC = Path(__file__).parent / "static"
@@ -27,8 +28,10 @@ STATIC = Path(__file__).parent / "static"
 def mount_dashboard(app: FastAPI) -> None:
     """Add the dashboard's pages and static files to ``app`` (its engine open, its settings set)."""
     settings = app.state.settings
-    app.state.dashboard_sessions = Sessions(signing_key(app.state.engine, settings, app.state.clock()),
-                                            max_age_s=settings.session_max_age_s)
+    engine, clock = app.state.engine, app.state.clock
+    app.state.dashboard_sessions = Sessions(engine, signing_key(engine, settings, clock()),
+                                            max_age_s=settings.session_max_age_s, clock=clock)
+    app.state.login_throttle = LoginThrottle(clock=clock)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

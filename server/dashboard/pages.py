@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,12 +30,16 @@ from sync.vocabulary import round_half_up
 from ..accounts import list_terminals
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
 from ..schema import terminals
-from . import charts
+from ..security_headers import HEADERS
+from . import charts, names
 from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardAdmin, admin_token_id, check_csrf,
                       dashboard_admin, set_cookie)
 
+log = logging.getLogger("hailong.server.dashboard")
+
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(name=names.isolated, plain_name=names.without_bidi_controls)
 templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
                              LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI,
                              TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
@@ -42,15 +47,9 @@ templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_l
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GROUPINGS = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết bị"}
 
-#: Every dashboard page: only this server's own scripts, styles and images; never inside a frame.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
+#: Every dashboard page: the server's security headers (also added to every other answer by
+#: :class:`server.security_headers.SecurityHeaders`), and never kept in a cache.
+SECURITY_HEADERS = {**HEADERS, "Cache-Control": "no-store"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,13 +87,27 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
-    token_id, why = await run_in_threadpool(admin_token_id, request.app.state.engine, token)
-    if token_id is None:
-        response = page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
+    throttle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait_s = throttle.wait_s(address)
+    if wait_s:  # locked out: the token is not even looked at
+        log.warning("dashboard login refused from %s: locked out for %d s more after %d wrong tokens",
+                    address, wait_s, throttle.failures(address))
+        response = page(request, "login.html", status=429, csrf=csrf, next=_safe_next(next),
+                        error=f"Đã nhập sai quá nhiều lần. Hãy thử lại sau {wait_s} giây.")
+        response.headers["Retry-After"] = str(wait_s)
         return response
+    token_id, why, kind = await run_in_threadpool(admin_token_id, request.app.state.engine, token)
+    if token_id is None:
+        lock_s = throttle.failed(address)
+        # Never the token itself: a mistyped real token would land in the log.
+        log.warning("dashboard login failed from %s: %s admin token (%d wrong in a row%s)", address, kind,
+                    throttle.failures(address), f"; locked out for {lock_s} s" if lock_s else "")
+        return page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
+    throttle.succeeded(address)
+    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, token_id)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_cookie(response, request, SESSION_COOKIE, request.app.state.dashboard_sessions.cookie_for(token_id),
-               max_age=request.app.state.settings.session_max_age_s)
+    set_cookie(response, request, SESSION_COOKIE, cookie, max_age=request.app.state.settings.session_max_age_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
@@ -102,8 +115,10 @@ async def login(request: Request, token: str = Form(""), csrf: str = Form(""), n
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
     check_csrf(admin.csrf, csrf)
+    request.app.state.dashboard_sessions.end(admin.session_id)  # every copy of the cookie dies with it
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
     return response
 
 

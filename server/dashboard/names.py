@@ -1,0 +1,35 @@
+"""Names on the dashboard's pages, safe from direction tricks.
+
+A name can hold invisible bidirectional controls (U+202E RIGHT-TO-LEFT
+OVERRIDE and its kin) that make ``exe.txt`` read as ``txt.exe``, or spill
+over the figures beside it. No site, counter or terminal name needs them, so
+the pages drop them; what is left is escaped and wrapped in ``<bdi>``, so even
+a name in a right-to-left script cannot reorder the text around it. The
+stored name is unchanged: only its display is.
+
+    >>> str(isolated("Quầy \\u202e1 ạb"))
+    '<bdi>Quầy 1 ạb</bdi>'
+    >>> str(isolated("<b>x</b>"))
+    '<bdi>&lt;b&gt;x&lt;/b&gt;</bdi>'
+    >>> without_bidi_controls("a\\u2066b\\u200fc")
+    'abc'
+"""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+#: LRM, RLM, ALM, the embeddings and overrides (U+202A-U+202E), the isolates (U+2066-U+2069).
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+def without_bidi_controls(value: object) -> str:
+    """``value`` as text without bidirectional control characters (for ``<option>`` and attributes)."""
+    return BIDI_CONTROLS.sub("", "" if value is None else str(value))
+
+
+def isolated(value: object) -> Markup:
+    """``value`` escaped, without bidirectional controls, inside ``<bdi>`` (the ``name`` filter)."""
+    return Markup("<bdi>{}</bdi>").format(escape(without_bidi_controls(value)))

@@ -1,0 +1,204 @@
+"""The dashboard as a target: login brute force, security headers, Secure cookies behind TLS, bidi names."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+
+import pytest
+import requests
+
+from server_fixtures import *  # noqa: F403
+
+WRONG = "hl_adm_wrong-guess-0001"
+FREE_FAILURES = 5  # server.dashboard.login_throttle.FREE_FAILURES, checked below
+BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.fixture
+def dash(start_server):
+    clock = FakeClock()
+    server = start_server(clock=clock, alert_check_interval_s=0)
+    server.clock = clock
+    return server
+
+
+def login_form(server, session: requests.Session) -> str:
+    answer = session.get(server.url + "/login", timeout=30)
+    return re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)
+
+
+def try_token(server, session: requests.Session, csrf: str, token: str) -> requests.Response:
+    return session.post(server.url + "/login", data={"token": token, "csrf": csrf}, allow_redirects=False,
+                        timeout=30)
+
+
+def log_in(server, token: str) -> requests.Session:
+    session = requests.Session()
+    assert try_token(server, session, login_form(server, session), token).status_code == 303
+    return session
+
+
+# -- login brute force --------------------------------------------------------------------------------
+
+def test_wrong_tokens_lock_the_address_out_for_longer_and_longer(dash, caplog):
+    caplog.set_level(logging.WARNING, logger="hailong.server.dashboard")
+    good = dash.admin_token()
+    session = requests.Session()
+    csrf = login_form(dash, session)
+    for _ in range(FREE_FAILURES):  # people mistype: these cost nothing
+        assert try_token(dash, session, csrf, WRONG).status_code == 401
+    assert try_token(dash, session, csrf, WRONG).status_code == 401  # one too many: locked for 1 s
+    refused = try_token(dash, session, csrf, good)  # even the right token is not looked at
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert "thử lại sau 1 giây" in refused.text and "hl_session" not in session.cookies
+    dash.clock.advance(1)
+    assert try_token(dash, session, csrf, WRONG).status_code == 401  # now locked for 2 s
+    dash.clock.advance(1)
+    assert try_token(dash, session, csrf, good).headers.get("Retry-After") == "1"
+    dash.clock.advance(1)
+    assert try_token(dash, session, csrf, good).status_code == 303
+    # A success forgives the address.
+    other = requests.Session()
+    assert try_token(dash, other, login_form(dash, other), WRONG).status_code == 401
+
+    failed = [r.getMessage() for r in caplog.records if "dashboard login failed from 127.0.0.1" in r.getMessage()]
+    locked = [r.getMessage() for r in caplog.records if "dashboard login refused from 127.0.0.1" in r.getMessage()]
+    assert len(failed) == FREE_FAILURES + 3 and len(locked) == 2
+    assert "unknown admin token (6 wrong in a row; locked out for 1 s)" in failed[FREE_FAILURES]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert WRONG not in logged and good not in logged and WRONG[7:] not in logged
+
+
+def test_a_burst_of_wrong_tokens_reaches_only_the_free_tries(dash, caplog):
+    caplog.set_level(logging.WARNING, logger="hailong.server.dashboard")
+    session = requests.Session()
+    csrf = login_form(dash, session)
+    burst = 200
+    statuses = [try_token(dash, session, csrf, f"hl_adm_guess-{i:04d}").status_code for i in range(burst)]
+    checked = statuses.count(401)
+    print(f"\nlogin brute force: {burst} wrong tokens in a burst, {checked} checked, "
+          f"{statuses.count(429)} refused with 429 and a Retry-After")
+    assert checked == FREE_FAILURES + 1 and statuses.count(429) == burst - checked
+    assert sum("dashboard login" in r.getMessage() for r in caplog.records) == burst
+
+
+def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_quiet():
+    from server.dashboard import login_throttle
+    from server.dashboard.login_throttle import MAX_LOCK_S, LoginThrottle
+
+    assert login_throttle.FREE_FAILURES == FREE_FAILURES
+    now = [0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    locks = []
+    for _ in range(FREE_FAILURES + 14):
+        locks.append(throttle.failed("198.51.100.7"))
+        now[0] += locks[-1] * 10**9
+    assert locks[:FREE_FAILURES] == [0] * FREE_FAILURES
+    assert locks[FREE_FAILURES:FREE_FAILURES + 5] == [1, 2, 4, 8, 16]
+    assert max(locks) == locks[-1] == MAX_LOCK_S
+    assert throttle.wait_s("203.0.113.1") == 0  # another address is not held up
+    now[0] += 3600 * 10**9
+    assert throttle.failures("198.51.100.7") == 0 and throttle.wait_s("198.51.100.7") == 0
+
+
+# -- security headers --------------------------------------------------------------------------------
+
+def _answers(dash) -> dict[str, requests.Response]:
+    """One answer of every kind the server gives: pages, redirects, exports, static files, API, errors."""
+    session = log_in(dash, dash.admin_token())
+    html = session.get(dash.url + "/alerts", timeout=30).text
+    admin = dash.admin_headers()
+    anonymous = requests.Session()
+    answers = {path: session.get(dash.url + path, allow_redirects=False, timeout=30)
+               for path in ["/", "/fleet", "/alerts", "/?period=year", "/export/report.csv", "/export/report.xlsx",
+                            "/export/fleet.csv", "/export/alerts.csv", "/static/dashboard.css",
+                            "/static/favicon.svg", "/docs/assets/swagger-ui-bundle.js", "/docs", "/redoc",
+                            "/healthz", "/openapi.json", "/no/such/page"]}
+    answers["login page"] = anonymous.get(dash.url + "/login", timeout=30)
+    answers["redirect to login"] = anonymous.get(dash.url + "/fleet", allow_redirects=False, timeout=30)
+    answers["wrong token"] = try_token(dash, anonymous, login_form(dash, anonymous), WRONG)
+    answers["CSRF refused"] = session.post(dash.url + "/alerts/check", data={"csrf": "x"}, timeout=30)
+    answers["form post"] = session.post(dash.url + "/alerts/check", data={"csrf": re.search(
+        r'name="csrf" value="([^"]+)"', html).group(1)}, allow_redirects=False, timeout=30)
+    answers["API, admin"] = requests.get(dash.url + "/api/v1/terminals", headers=admin, timeout=30)
+    answers["API ratings CSV"] = requests.get(dash.url + "/api/v1/ratings", params={"format": "csv"},
+                                              headers=admin, timeout=30)
+    answers["API, no token"] = requests.post(dash.url + "/api/v1/batches", json={}, timeout=30)
+    answers["API, bad body"] = requests.post(dash.url + "/api/v1/enroll", data="{", timeout=30)
+    return answers
+
+
+def test_every_answer_carries_the_security_headers(dash):
+    answers = _answers(dash)
+    assert answers["form post"].status_code == 303 and answers["CSRF refused"].status_code == 403
+    assert answers["/export/report.xlsx"].status_code == 200 and answers["/static/favicon.svg"].status_code == 200
+    missing = {}
+    for what, answer in answers.items():
+        policy = answer.headers.get("Content-Security-Policy", "")
+        wrong = [name for name, ok in [
+            ("nosniff", answer.headers.get("X-Content-Type-Options") == "nosniff"),
+            ("no-referrer", answer.headers.get("Referrer-Policy") == "no-referrer"),
+            ("frame-ancestors", "frame-ancestors 'none'" in policy),
+            ("X-Frame-Options", answer.headers.get("X-Frame-Options") == "DENY"),
+            ("script-src", re.search(r"script-src 'self'( 'sha256-[A-Za-z0-9+/=]+')*(;|$)", policy) is not None),
+            ("no inline script", "unsafe" not in policy.split("script-src")[1].split(";")[0] if policy else False),
+        ] if not ok]
+        if wrong:
+            missing[what] = (answer.status_code, wrong)
+    assert missing == {}
+    print(f"\nsecurity headers: {len(answers)} kinds of answer, {len(missing)} without them")
+
+
+@pytest.mark.parametrize("path, inline_scripts", [("/docs", 1), ("/redoc", 0)])
+def test_the_api_docs_may_run_only_their_own_scripts(dash, path, inline_scripts):
+    answer = dash.get(path)
+    policy = answer.headers["Content-Security-Policy"]
+    bodies = re.findall(r"<script>(.*?)</script>", answer.text, re.S)
+    assert len(bodies) == inline_scripts
+    script_src = re.search(r"script-src ([^;]+)", policy).group(1).split()
+    expected = ["'self'", *(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'"
+                            for b in bodies)]
+    assert script_src == expected
+    assert "http" not in policy and "*" not in policy
+
+
+# -- cookies behind TLS ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("proto", ["https", "http"])
+def test_cookies_are_secure_when_the_request_came_over_tls(dash, proto):
+    # uvicorn trusts X-Forwarded-Proto from a proxy on loopback (its default), as behind nginx on the host.
+    via = {"X-Forwarded-Proto": proto}
+    form = requests.get(dash.url + "/login", headers=via, timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    assert ("Secure" in form.headers["Set-Cookie"]) == (proto == "https")
+    answer = requests.post(dash.url + "/login", data={"token": dash.admin_token(), "csrf": csrf},
+                           headers={**via, "Cookie": f"hl_login_csrf={form.cookies['hl_login_csrf']}"},
+                           allow_redirects=False, timeout=30)
+    assert answer.status_code == 303
+    session_cookie = [c for c in answer.headers["Set-Cookie"].split(", hl_") if c.startswith("hl_session=")][0]
+    assert ("Secure" in session_cookie) == (proto == "https")
+    assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie
+
+
+# -- names that would turn themselves around ---------------------------------------------------------
+
+def test_bidi_controls_cannot_disguise_a_name_on_any_page(dash):
+    site = "UBND \u202egnol cuhp\u202c"  # would read "UBND phuc long" in a browser
+    terminal = dash.enroll(site=site, counter="Quầy \u20661\u2069 \u200f")
+    assert dash.upload(terminal, make_batch([make_rating(terminal.id)])).status_code == 200
+    session = log_in(dash, dash.admin_token("Quản trị \u202eviên"))
+    pages = {path: session.get(dash.url + path, timeout=30).text
+             for path in ["/", "/?period=month&group_by=counter", f"/?site={site}", "/fleet", "/alerts"]}
+    # What a person reads: everything but the values forms send back (those must stay the stored name).
+    shown = {path: re.sub(r'value="[^"]*"', "", text) for path, text in pages.items()}
+    assert {path: BIDI.findall(text) for path, text in shown.items() if BIDI.search(text)} == {}
+    assert "<bdi>UBND gnol cuhp</bdi>" in pages["/fleet"] and "<bdi>Quầy 1 </bdi>" in pages["/fleet"]
+    assert "<bdi>UBND gnol cuhp</bdi>" in pages["/"]  # the comparison table
+    assert ">UBND gnol cuhp</option>" in pages["/"]  # plain text inside a select
+    assert "<bdi>Quản trị viên</bdi>" in pages["/fleet"]
+    # The stored name is untouched; the filter still finds it.
+    assert dash.rows("terminals")[0]["site"] == site
+    assert f'value="{site}" selected' in pages[f"/?site={site}"]
