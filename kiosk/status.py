@@ -10,6 +10,7 @@ import socket
 from datetime import datetime, time, timezone
 from pathlib import Path
 
+from sync.local import kept_aside_causes
 from sync.vocabulary import round_half_up
 
 from . import __version__
@@ -91,7 +92,8 @@ def sync_status(config, store) -> dict:
     state = {}
     if db["sync_state"].exists():
         state = {row["key"]: json.loads(row["value"]) for row in db["sync_state"].rows}
-    quarantined = db["sync_quarantine"].count if db["sync_quarantine"].exists() else 0
+    causes = kept_aside_causes(db)
+    quarantined = sum(causes.values())
     return {
         "server": config.server.url or None,
         "provisioned": bool(config.server.url) and Path(config.server.token_file).exists(),
@@ -100,6 +102,9 @@ def sync_status(config, store) -> dict:
         "auth_refused": bool(state.get("auth_refused")),
         "clock_offset_s": state.get("clock_offset_s"),
         "quarantined": quarantined,
+        # Conflicts and ratings the server refused (or the terminal could not send): never deleted, never resent.
+        "kept_aside": quarantined,
+        "kept_aside_causes": causes,
     }
 
 
@@ -133,7 +138,8 @@ def format_status(status: dict) -> str:
             offset = round_half_up(sync["clock_offset_s"], 1)
             lines.append(f"Clock offset reported by the server: {offset:+.1f} s")
         if sync["quarantined"]:
-            lines.append(f"Kept aside (the server holds a different rating with the same id): {sync['quarantined']}")
+            lines.append(f"Kept aside (not sent again; they stay in the database): {sync['quarantined']}")
+            lines += [f"  {n} × {cause}" for cause, n in sync.get("kept_aside_causes", {}).items()]
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
     if "ip_address" in status:
@@ -173,6 +179,19 @@ def filtered(counts: dict, language: str = "en") -> str:
     return f"{counts['filtered']}" + (": " + ", ".join(causes) if causes else "")
 
 
+def kept_aside(sync: dict) -> str:
+    """The ratings kept aside, in all and by cause (the causes as the server or the uploader said them).
+
+        >>> kept_aside({"kept_aside": 3, "kept_aside_causes": {"refused by the server: monotonic_ns: negative": 2,
+        ...                                                    "the server holds a different rating with this id": 1}})
+        '3: refused by the server: monotonic_ns: negative (2); the server holds a different rating with this id (1)'
+        >>> kept_aside({})
+        '0'
+    """
+    causes = sync.get("kept_aside_causes") or {}
+    return f"{sync.get('kept_aside', 0)}" + (": " + "; ".join(f"{c} ({n})" for c, n in causes.items()) if causes else "")
+
+
 def service_summary(status: dict, *, language: str = "en") -> str:
     """The service screen's facts, one per line, in ``language`` (``status`` from :func:`terminal_status`).
 
@@ -198,6 +217,7 @@ def service_summary(status: dict, *, language: str = "en") -> str:
         ("fact_pending", status["pending"]),
         ("fact_last_sync", sync.get("last_success_at") or words["never"]),
         ("fact_last_error", sync.get("last_error") or words["none"]),
+        ("fact_kept_aside", kept_aside(sync)),
         ("fact_clock", f"{clock}, {words['clock_now']} {status['clock']['now']}"),
         ("fact_ip", status.get("ip_address") or words["no_network"]),
         ("fact_version", status["version"]),

@@ -37,6 +37,15 @@ async def read_model(request: Request, model: type[Model], *, max_bytes: int,
 
     ``max_items`` maps a list field to its cap: exceeding it is "too large" (413), not a bad value.
     """
+    data = await read_body(request, max_bytes=max_bytes)
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise api_error(exc.errors(include_url=False), max_items or {}) from None
+
+
+async def read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The raw JSON body, at most ``max_bytes`` read; raises :class:`ApiError` (400, 413 or 415)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, f"the body must be JSON (Content-Type: application/json), "
@@ -54,29 +63,40 @@ async def read_model(request: Request, model: type[Model], *, max_bytes: int,
         if size > max_bytes:
             raise ApiError(413, f"the body is over {max_bytes} bytes; send smaller batches")
         chunks.append(chunk)
-    try:
-        return model.model_validate_json(b"".join(chunks))
-    except ValidationError as exc:
-        raise _api_error(exc, max_items or {}) from None
+    return b"".join(chunks)
 
 
 _FIELD_IN_MESSAGE = re.compile(r"^([a-z_]+): ")
 
 
-def _api_error(exc: ValidationError, max_items: dict[str, int]) -> ApiError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = [str(part) for part in first["loc"]]
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "json_invalid":
-        return ApiError(422, f"the body is not valid JSON: {first['ctx'].get('error', message)}"
-                        if first.get("ctx") else f"the body is not valid JSON: {message}")
-    if first["type"] == "model_type" and not loc:
-        return ApiError(422, "the body must be a JSON object")
+def error_words(error: dict) -> tuple[list[str], str]:
+    """One pydantic error as (the field's path, plain words): a validator may name the field itself.
+
+        >>> error_words({"loc": ("ratings", 3), "msg": "Value error, id: expected a UUID", "type": "value_error"})
+        (['ratings', '3', 'id'], 'expected a UUID')
+    """
+    loc = [str(part) for part in error["loc"]]
+    message = error["msg"].removeprefix("Value error, ")
     named = _FIELD_IN_MESSAGE.match(message)
     if named:  # a validator that names the field itself ("id: expected a UUID …")
         loc.append(named.group(1))
         message = message[named.end():]
+    return loc, message
+
+
+def api_error(errors: list[dict], max_items: dict[str, int]) -> ApiError:
+    """The 422 (or 413 for a list over its cap) for a body that failed validation, naming the first field.
+
+    ``errors``: pydantic's ``ValidationError.errors()``.
+    """
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        message = first["msg"]
+        return ApiError(422, f"the body is not valid JSON: {first['ctx'].get('error', message)}"
+                        if first.get("ctx") else f"the body is not valid JSON: {message}")
+    if first["type"] == "model_type" and not first["loc"]:
+        return ApiError(422, "the body must be a JSON object")
+    loc, message = error_words(first)
     field = ".".join(loc) or None
     if first["type"] == "too_long" and field in max_items:
         return ApiError(413, f"{field}: at most {max_items[field]} per request; send smaller batches", field=field)

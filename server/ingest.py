@@ -1,9 +1,11 @@
 """Storing a batch of ratings: exactly once, atomically, with a true timestamp.
 
-:func:`check_batch` refuses what the protocol model cannot express (a rating
-id twice in one batch, a rating taken after the batch was sent, numbers a
-database column cannot hold, text a database cannot store); :func:`ingest_batch`
-then stores it in three steps, the last two in one transaction:
+:func:`check_batch` finds what the protocol model cannot express: a rating id
+twice in one batch or another terminal's rating refuse the whole batch; a rating
+taken after the batch was sent, numbers a database column cannot hold, text a
+database cannot store refuse that rating only (:mod:`server.refusals` answers it
+``refused``); :func:`ingest_batch` then stores the rest in three steps, the last
+two in one transaction:
 
 1. :func:`prepare_rows` (before the transaction): each rating's corrected time and its row.
 2. :func:`write_batch`: the boot's base time is recorded (the lowest seen, i.e. the
@@ -48,14 +50,19 @@ class TerminalRevoked(ServerError, PermissionError):
     """The terminal was revoked after its token was checked; nothing of the batch is kept."""
 
 
-def check_batch(batch: Batch, terminal: Terminal) -> None:
-    """Raise :class:`ApiError` (422, or 403 for another terminal's rating) naming the field at fault."""
-    _check_text(batch)
+def check_batch(batch: Batch, terminal: Terminal) -> dict[int, str]:
+    """The ratings a database cannot take, by position in ``batch.ratings``: a reason ("field: why") each.
+
+    The envelope stays strict: raises :class:`ApiError` (422 naming the field, or 403 for a rating of
+    another terminal, an access rule) for what is wrong with the batch as a whole.
+    """
+    _check_envelope_text(batch)
     for name in ("monotonic_ns",):
         if getattr(batch, name) > INT64_MAX:
             raise ApiError(422, f"{name}: larger than a 64-bit integer", field=name)
-    if batch.health.pending > INT64_MAX:
-        raise ApiError(422, "health.pending: larger than a 64-bit integer", field="health.pending")
+    for name in ("pending", "kept_aside"):
+        if (getattr(batch.health, name) or 0) > INT64_MAX:
+            raise ApiError(422, f"health.{name}: larger than a 64-bit integer", field=f"health.{name}")
     _check_date(batch.sent_at, "sent_at")
     seen: dict = {}
     for i, rating in enumerate(batch.ratings):
@@ -65,18 +72,37 @@ def check_batch(batch: Batch, terminal: Terminal) -> None:
                                 f"(also at ratings.{seen[rating.id]}); send each rating once",
                            field=f"{where}.id")
         seen[rating.id] = i
-        if rating.monotonic_ns > INT64_MAX:
-            raise ApiError(422, f"{where}.monotonic_ns: larger than a 64-bit integer",
-                           field=f"{where}.monotonic_ns")
-        if rating.boot_id == batch.boot_id and rating.monotonic_ns > batch.monotonic_ns:
-            raise ApiError(422, f"{where}.monotonic_ns: later than the batch's monotonic_ns of the same boot "
-                                "(a rating cannot be taken after its batch was sent)",
-                           field=f"{where}.monotonic_ns")
-        _check_date(rating.created_at, f"{where}.created_at")
         if rating.terminal_id != terminal.id:
             raise ApiError(403, f"{where}.terminal_id: {rating.terminal_id!r} is not this terminal "
                                 f"({terminal.id!r}); a terminal may only upload its own ratings",
                            field=f"{where}.terminal_id")
+    refused: dict[int, str] = {}
+    checked: set[str] = set()  # a batch repeats its terminal and boot ids: check each text once
+    for i, rating in enumerate(batch.ratings):
+        reason = _rating_problem(rating, batch, checked)
+        if reason:
+            refused[i] = reason
+    return refused
+
+
+def _rating_problem(rating: Rating, batch: Batch, checked: set[str]) -> str | None:
+    """Why the database cannot take ``rating`` though the protocol model did, or None."""
+    for name in ("terminal_id", "boot_id"):
+        value = getattr(rating, name)
+        if value not in checked:
+            if _unstorable(value):
+                return f"{name}: contains a character that cannot be stored (NUL or a lone surrogate)"
+            checked.add(value)
+    if rating.monotonic_ns > INT64_MAX:
+        return "monotonic_ns: larger than a 64-bit integer"
+    if rating.boot_id == batch.boot_id and rating.monotonic_ns > batch.monotonic_ns:
+        return ("monotonic_ns: later than the batch's monotonic_ns of the same boot "
+                "(a rating cannot be taken after its batch was sent)")
+    try:
+        ns_from_iso(rating.created_at)
+    except ValueError:
+        return f"created_at: {rating.created_at!r} is not a real date and time"
+    return None
 
 
 def _check_date(text: str, field: str) -> None:
@@ -86,36 +112,25 @@ def _check_date(text: str, field: str) -> None:
         raise ApiError(422, f"{field}: {text!r} is not a real date and time", field=field) from None
 
 
-def _check_text(batch: Batch) -> None:
+def _unstorable(value: str | None) -> bool:
     # NUL and lone surrogates pass JSON and pydantic but no database can store them.
-    def bad(value: str | None) -> bool:
-        if value is None:
-            return False
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
+    if value is None:
         return False
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
-    def refuse(field: str):
-        raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
-                       field=field)
 
+def _check_envelope_text(batch: Batch) -> None:
     for field, value in (("boot_id", batch.boot_id), ("health.app_version", batch.health.app_version),
                          ("health.last_error", batch.health.last_error)):
-        if bad(value):
-            refuse(field)
-    # The same order as the fields are named; a field name is only formatted for the one refused.
-    checked: set[str] = set()  # a batch repeats its terminal and boot ids: check each text once
-    for i, rating in enumerate(batch.ratings):
-        for name in ("terminal_id", "boot_id"):
-            value = getattr(rating, name)
-            if value not in checked:
-                if bad(value):
-                    refuse(f"ratings.{i}.{name}")
-                checked.add(value)
+        if _unstorable(value):
+            raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
+                           field=field)
 
 
 #: The columns a batch writes into ``ratings`` (the cursor is the database's).
@@ -286,10 +301,27 @@ def remaining_backlog(pending: int, answered: int) -> int:
     return max(0, pending - answered)
 
 
+def kept_aside_words(kept_aside: int | None) -> str | None:
+    """The fleet page's words for ratings a terminal keeps aside (carried in ``last_error``), or None.
+
+        >>> kept_aside_words(3)
+        '3 đánh giá bị giữ lại trên thiết bị, không gửi được (máy chủ từ chối hoặc trùng mã); xem kiosk status'
+        >>> kept_aside_words(0) is None
+        True
+    """
+    if not kept_aside:
+        return None
+    return (f"{kept_aside} đánh giá bị giữ lại trên thiết bị, không gửi được (máy chủ từ chối hoặc trùng mã); "
+            "xem kiosk status")
+
+
 def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: PreparedBatch, *,
-                received_ns: int, received_at: str, clock_offset_s: float) -> set[str]:
+                received_ns: int, received_at: str, clock_offset_s: float, refused: int = 0) -> set[str]:
     """Step 2, inside the transaction: the boot's base, the terminal's health, the new ratings and their
-    tallies; the ids the database took. Raises :class:`TerminalRevoked` if the terminal was revoked."""
+    tallies; the ids the database took. Raises :class:`TerminalRevoked` if the terminal was revoked.
+
+    ``refused``: how many ratings of the sent batch were refused (answered too, so off the backlog).
+    """
     sql = _STATEMENTS[conn.dialect.name]
     health = batch.health
     # Health and the boot's base first: the ratings insert holds the cursor lock until the commit.
@@ -298,8 +330,10 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
                                         "first_seen_at": received_at, "updated_at": received_at})
     touched = conn.execute(sql.update_health, {
         "terminal_id": terminal.id, "last_seen_at": received_at, "app_version": health.app_version,
-        "pending": remaining_backlog(health.pending, len(batch.ratings)), "clock_synced": health.clock_synced,
-        "clock_offset_s": clock_offset_s, "last_error": health.last_error, "last_boot_id": batch.boot_id})
+        "pending": remaining_backlog(health.pending, len(batch.ratings) + refused),
+        "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
+        # The fleet page has no column for ratings kept aside: they show where errors show (no DB migration).
+        "last_error": health.last_error or kept_aside_words(health.kept_aside), "last_boot_id": batch.boot_id})
     if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
         raise TerminalRevoked(f"terminal {terminal.id} is revoked")
     if not prepared.by_id:  # a heartbeat
@@ -342,11 +376,14 @@ def classify_acks(conn: Connection, terminal: Terminal, prepared: PreparedBatch,
     return acks
 
 
-def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int) -> BatchReceipt:
+def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int,
+                 refused: dict[int, Ack] | None = None) -> BatchReceipt:
     """Store ``batch`` from ``terminal`` in one write transaction on ``conn``; return the receipt.
 
     ``received_ns`` is the server's clock when the request arrived. The batch
-    must have passed :func:`check_batch`. Raises :class:`TerminalRevoked`
+    must have passed :func:`check_batch`. ``refused``: the refused ratings' acks by
+    their position in the batch as sent (``batch`` holds the others, in order);
+    the receipt answers every rating in the order sent. Raises :class:`TerminalRevoked`
     (nothing stored) if the terminal was revoked meanwhile.
 
     Rows are prepared before the transaction (:func:`prepare_rows`), so the write
@@ -356,8 +393,12 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
     received_at = iso_from_ns(received_ns)
     clock_offset_s = (ns_from_iso(batch.sent_at) - received_ns) / NS_PER_S
     prepared = prepare_rows(conn, terminal, batch, received_ns=received_ns, received_at=received_at)
+    refused = refused or {}
     with write_transaction(conn):
         inserted = write_batch(conn, terminal, batch, prepared, received_ns=received_ns, received_at=received_at,
-                               clock_offset_s=clock_offset_s)
+                               clock_offset_s=clock_offset_s, refused=len(refused))
         acks = classify_acks(conn, terminal, prepared, inserted, received_at=received_at) if prepared.by_id else []
+    if refused:
+        answered = iter(acks)
+        acks = [refused[i] if i in refused else next(answered) for i in range(len(acks) + len(refused))]
     return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)

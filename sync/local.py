@@ -30,6 +30,20 @@ def s001_sync_state(db):
     db["sync_state"].create({"key": str, "value": str}, pk="key")
 
 
+#: The causes kept with a rating set aside (``sync_quarantine.detail``).
+CONFLICT_CAUSE = "the server holds a different rating with this id"
+REFUSED_CAUSE = "refused by the server: {reason}"
+UNSENDABLE_CAUSE = "cannot be sent: {reason}"
+
+
+def kept_aside_causes(db: Database) -> dict[str, int]:
+    """Ratings kept aside by cause, most first (read-only: ``kiosk status`` uses it on its own connection)."""
+    if not db["sync_quarantine"].exists():
+        return {}
+    rows = db.execute("SELECT detail, count(*) AS n FROM sync_quarantine GROUP BY detail ORDER BY n DESC, detail")
+    return {detail or "unknown": n for detail, n in rows.fetchall()}
+
+
 class LocalRatings:
     """Pending ratings, acknowledgements and the sync's own state in the terminal's file."""
 
@@ -65,20 +79,35 @@ class LocalRatings:
         ).fetchone()[0]
         return unsynced - self.quarantined()
 
-    def acknowledge(self, acks: list[tuple[str, str]], at: str) -> None:
-        """Mark stored/duplicate ids synced and quarantine conflicts, in one transaction."""
+    def acknowledge(self, acks: list[tuple[str, str]], at: str, reasons: dict[str, str] | None = None) -> None:
+        """Mark stored/duplicate ids synced and keep conflicts and refusals aside, in one transaction.
+
+        ``reasons``: the server's reason for each refused id (kept as its cause).
+        """
         synced = [(at, rid) for rid, status in acks if status in ("stored", "duplicate")]
-        conflicts = [(rid, status, at, "the server holds a different rating with this id")
-                     for rid, status in acks if status == "conflict"]
+        aside = [(rid, status, at, CONFLICT_CAUSE if status == "conflict"
+                  else REFUSED_CAUSE.format(reason=(reasons or {}).get(rid) or "no reason given"))
+                 for rid, status in acks if status in ("conflict", "refused")]
         with self.db.atomic():
             self.db.conn.executemany("UPDATE ratings SET synced_at = ? WHERE id = ?", synced)
-            self.db.conn.executemany(
-                "INSERT OR REPLACE INTO sync_quarantine (id, status, at, detail) VALUES (?, ?, ?, ?)",
-                conflicts,
-            )
+            self._keep_aside(aside)
+
+    def keep_aside(self, causes: dict[str, str], at: str, *, status: str = "refused") -> None:
+        """Keep ratings aside (never deleted, never resent) with their cause, e.g. one the terminal cannot send."""
+        with self.db.atomic():
+            self._keep_aside([(rid, status, at, cause) for rid, cause in causes.items()])
+
+    def _keep_aside(self, rows: list[tuple]) -> None:
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO sync_quarantine (id, status, at, detail) VALUES (?, ?, ?, ?)", rows)
 
     def quarantined(self) -> int:
+        """How many ratings are kept aside (conflicts and refusals)."""
         return self.db.execute("SELECT count(*) FROM sync_quarantine").fetchone()[0]
+
+    def kept_aside_causes(self) -> dict[str, int]:
+        """How many ratings are kept aside for each cause, most first."""
+        return kept_aside_causes(self.db)
 
     def relabel_unsynced(self, terminal_id: str) -> int:
         """Give ratings that never reached a server the terminal's new id (provisioning)."""

@@ -32,7 +32,7 @@ MAX_BATCH_BYTES = 512 * 1024
 RatingCode = Literal[LEVELS]
 ReasonCode = Literal[REASONS]
 ReasonOutcome = Literal[REASON_OUTCOMES]
-AckStatus = Literal["stored", "duplicate", "conflict"]
+AckStatus = Literal["stored", "duplicate", "conflict", "refused"]
 #: ISO 8601 UTC with milliseconds, as the terminal writes it.
 ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -85,6 +85,9 @@ class Health(BaseModel):
     app_version: str = Field(max_length=32)
     clock_synced: bool
     last_error: str | None = Field(default=None, max_length=500)
+    kept_aside: int | None = Field(default=None, ge=0, description=(
+        "ratings the terminal keeps aside and no longer sends (conflicts and refusals); "
+        "absent from older terminals"))
 
 
 class Batch(BaseModel):
@@ -103,12 +106,22 @@ class Batch(BaseModel):
 
 
 class Ack(BaseModel):
+    """What became of one rating: ``stored``, ``duplicate``, ``conflict``, or ``refused`` with a ``reason``.
+
+    ``reason`` ("field: why") is present only on a refusal; nothing of a refused rating is stored.
+    """
+
     id: UUID
     status: AckStatus
+    reason: str | None = Field(default=None, description="only with status 'refused': the field at fault and why")
 
 
 class BatchReceipt(BaseModel):
-    """The answer to a batch: one acknowledgement per rating id, in order."""
+    """The answer to a batch: one acknowledgement per rating id, in order.
+
+    Serialised without empty fields (``exclude_none``): a batch of valid ratings is
+    answered exactly as before refusals existed.
+    """
 
     ok: Literal[True] = True
     acks: list[Ack]

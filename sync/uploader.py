@@ -5,6 +5,12 @@ synced only when a well-formed receipt from the server acknowledges its id;
 anything else (no network, a stall, a 5xx, a captive portal's page) is a
 failure, retried with capped exponential backoff and full jitter.
 
+A rating the server refuses (``refused`` in the receipt, or a whole-batch 422
+naming ``ratings.N``), or one the terminal cannot even encode, is kept aside
+with its cause (never deleted, never resent) and the rest keeps flowing. A
+whole batch refused for itself (400, 415, 422 on the envelope) is not retried
+blindly: the error is permanent and the next try waits ``auth_retry_s``.
+
     uploader = Uploader(local, server_url="https://hailong.example.vn", token=token,
                         stamp=clock.stamp, app_version="0.1.0")
     uploader.start()          # background thread
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,6 +37,7 @@ from . import http
 from .addresses import check_server_url
 from .errors import response_message
 from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status
+from .local import REFUSED_CAUSE, UNSENDABLE_CAUSE
 from .protocol import MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,10 @@ class SyncState:
     sent_total: int = 0
     conflicts: int = 0
     failures_in_a_row: int = 0
+    #: Ratings kept aside because the server refused them or they could not be encoded.
+    refused: int = 0
+    #: The server refused a whole batch for itself: retrying soon cannot help.
+    batch_refused: bool = False
 
 
 @dataclass
@@ -79,6 +91,12 @@ class Attempt:
     auth_refused: bool = False
     #: Ratings still waiting after this attempt (counted once per batch: cheap to read).
     pending: int = 0
+    #: The server's reason for each refused id.
+    reasons: dict = field(default_factory=dict)
+    #: Not delivered, but the queue moved (a rating kept aside, a smaller batch): try again now.
+    progressed: bool = False
+    #: The server refused the batch for itself: retrying soon cannot help.
+    permanent: bool = False
 
 
 class Uploader:
@@ -124,40 +142,68 @@ class Uploader:
         ratings = self.local.pending(self.batch_size)
         pending = self._pending_now(len(ratings))
         stamp = self.stamp()
+        kept_aside = self.local.quarantined()
         health = Health(pending=pending, app_version=self.app_version,
-                        clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error)
+                        clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error,
+                        kept_aside=kept_aside or None)
         # The envelope goes through the protocol model; the ratings are the
         # terminal's own rows, dumped as they are (the server validates them).
         envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
                          health=health).model_dump(mode="json")
+        if not kept_aside:  # a server older than kept_aside refuses the field: send it only when it says something
+            del envelope["health"]["kept_aside"]
         envelope["ratings"] = ratings
-        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            body = _encode(envelope)
+        except (TypeError, ValueError):  # a damaged row (bytes, an infinite number) that JSON cannot carry
+            self._set_aside_unsendable(ratings)
+            envelope["ratings"] = ratings = [r for r in ratings if _unsendable(r) is None]
+            body = _encode(envelope)
         self._hold()  # the batch is ready; what is left of the pause passes now
-        attempt = self._post(body, {r["id"] for r in ratings})
+        attempt = self._post(body, ratings)
         self.state.last_attempt_at = now_iso()
         if attempt.ok:
-            self.local.acknowledge(list(attempt.acks.items()), now_iso())
-            # Conflicts leave the queue too (kept aside), so every sent rating is off it.
+            self.local.acknowledge(list(attempt.acks.items()), now_iso(), attempt.reasons)
+            # Conflicts and refusals leave the queue too (kept aside), so every sent rating is off it.
             attempt.pending = pending - len(ratings)
             self._pending_estimate = attempt.pending
             conflicts = sum(1 for s in attempt.acks.values() if s == "conflict")
             if conflicts:
                 log.warning("%d rating(s) conflict with what the server holds; kept aside locally", conflicts)
+            if attempt.reasons:
+                log.warning("%d rating(s) refused by the server, kept aside locally: %s", len(attempt.reasons),
+                            "; ".join(sorted(set(attempt.reasons.values()))[:3]))
             self.state.sent_total += len(ratings)
             self.state.conflicts += conflicts
+            self.state.refused += len(attempt.reasons)
             self.state.last_success_at = self.state.last_attempt_at
             self.state.last_error = None
             self.state.auth_refused = False
+            self.state.batch_refused = False
             self.state.failures_in_a_row = 0
             self._last_contact = self.monotonic()
         else:
             self.state.last_error = attempt.error
             self.state.auth_refused = attempt.auth_refused
-            self.state.failures_in_a_row += 1
+            self.state.batch_refused = attempt.permanent
             attempt.pending = pending
+            if attempt.progressed:  # the server answered and the queue moved: not a failure to back off from
+                attempt.pending = self.local.pending_count()
+                self._pending_estimate = None
+                self._last_contact = self.monotonic()
+            else:
+                self.state.failures_in_a_row += 1
             log.warning("sync failed: %s", attempt.error)
         self._save()
         return attempt
+
+    def _set_aside_unsendable(self, ratings: list[dict]) -> None:
+        causes = {str(r["id"]): UNSENDABLE_CAUSE.format(reason=why)
+                  for r in ratings if (why := _unsendable(r)) is not None}
+        self.local.keep_aside(causes, now_iso())
+        self.state.refused += len(causes)
+        log.warning("%d rating(s) cannot be encoded, kept aside locally: %s", len(causes),
+                    "; ".join(sorted(set(causes.values()))[:3]))
 
     def _pending_now(self, batch_len: int) -> int:
         """How many ratings wait, this batch included.
@@ -186,7 +232,8 @@ class Uploader:
             if remaining > 0:
                 self._stop.wait(remaining)
 
-    def _post(self, body: bytes, ids: set[str]) -> Attempt:
+    def _post(self, body: bytes, ratings: list[dict]) -> Attempt:
+        ids = {r["id"] for r in ratings}
         try:
             response = self.session.post(
                 self.batches_url, data=body, timeout=self.timeout,
@@ -202,7 +249,7 @@ class Uploader:
         if status == 429 or status >= 500:
             return Attempt(False, error=describe_status(response), retry_after_s=_retry_after(response))
         if status != 200:
-            return Attempt(False, error=f"the server rejected the batch ({status}: {response_message(response)})")
+            return self._refused_batch(status, response, ratings)
         try:
             receipt = BatchReceipt.model_validate_json(response.content)
         except ValidationError:
@@ -212,7 +259,28 @@ class Uploader:
         if set(acks) != ids:
             return Attempt(False, error="the receipt does not acknowledge exactly the ratings sent")
         self.state.clock_offset_s = receipt.clock_offset_s
-        return Attempt(True, sent=len(ids), acks=acks)
+        reasons = {str(ack.id): ack.reason or "no reason given" for ack in receipt.acks if ack.status == "refused"}
+        return Attempt(True, sent=len(ids), acks=acks, reasons=reasons)
+
+    def _refused_batch(self, status: int, response, ratings: list[dict]) -> Attempt:
+        """A 4xx for the whole batch: keep aside the one rating it names, send smaller, or stop retrying."""
+        message = response_message(response)
+        at_fault = _rating_at_fault(response, len(ratings)) if status == 422 else None
+        if at_fault is None and status == 413 and len(ratings) == 1:
+            at_fault = 0  # a single rating too large to send ever
+        if at_fault is not None:
+            rating_id = str(ratings[at_fault]["id"])
+            self.local.keep_aside({rating_id: REFUSED_CAUSE.format(reason=message)}, now_iso())
+            self.state.refused += 1
+            return Attempt(False, progressed=True, error=f"the server refused rating {rating_id} ({status}: "
+                           f"{message}); it is kept aside on this terminal and the others are sent")
+        if status == 413:  # too large: halve the batches (kept for the rest of this run)
+            self.batch_size = max(1, len(ratings) // 2)
+            return Attempt(False, progressed=True, error=f"the server found the batch too large ({message}); "
+                           f"sending {self.batch_size} rating(s) at a time")
+        return Attempt(False, permanent=True, error=(
+            f"the server refuses this terminal's batches ({status}: {message}); retrying will not help: "
+            "update the terminal's software or call support (the ratings stay on the terminal)"))
 
     # -- loops --------------------------------------------------------------
     def drain(self, *, max_failures: int = 1) -> dict:
@@ -225,9 +293,9 @@ class Uploader:
                 sent += attempt.sent
                 if attempt.pending == 0:
                     break
-            else:
+            elif not attempt.progressed:
                 failures += 1
-                if failures >= max_failures:
+                if attempt.permanent or failures >= max_failures:
                     break
                 time.sleep(self.backoff_delay())
         return {"sent": sent, "batches": batches, "pending": self.local.pending_count(),
@@ -235,7 +303,7 @@ class Uploader:
 
     def backoff_delay(self, retry_after_s: float | None = None) -> float:
         """Full jitter: uniform(0, min(cap, base · 2^failures)), never below Retry-After."""
-        if self.state.auth_refused:
+        if self.state.auth_refused or self.state.batch_refused:
             return self.auth_retry_s
         exponent = min(self.state.failures_in_a_row, 30)
         delay = self.rng.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2 ** exponent))
@@ -255,7 +323,7 @@ class Uploader:
                 attempt = self.send_batch()
                 pending = attempt.pending
                 self._notify(attempt.pending)
-                if not attempt.ok:  # after a success, the next send_batch keeps the pause itself
+                if not attempt.ok and not attempt.progressed:  # else the next send_batch keeps the pause itself
                     self._wait(self.backoff_delay(attempt.retry_after_s))
             except Exception:  # never let the thread die: the next loop tries again
                 log.exception("uploader loop error")
@@ -290,6 +358,46 @@ class Uploader:
 
     def _save(self) -> None:
         self.local.save_state(asdict(self.state))
+
+
+_RATING_FIELD = re.compile(r"^ratings\.(\d+)(\.|$)")
+
+
+def _rating_at_fault(response, batch_len: int) -> int | None:
+    """The position of the rating a whole-batch 422 names (``field: ratings.N…``), if any.
+
+    An older server refuses the whole batch for one invalid rating; so does any
+    server for a rating without a usable id.
+    """
+    try:
+        field_name = json.loads(response.content).get("field") or ""
+    except (ValueError, AttributeError):
+        return None
+    match = _RATING_FIELD.match(str(field_name))
+    if match and int(match.group(1)) < batch_len:
+        return int(match.group(1))
+    return None
+
+
+def _encode(envelope: dict) -> bytes:
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _unsendable(row: dict) -> str | None:
+    """Why a stored row cannot be put in JSON (a damaged value), or None.
+
+        >>> _unsendable({"id": "x", "monotonic_ns": float("inf")})
+        'monotonic_ns: inf is not a number JSON can carry'
+        >>> _unsendable({"id": "x", "monotonic_ns": b"\\x00"}) is not None
+        True
+    """
+    for name, value in row.items():
+        try:
+            _encode({name: value})
+        except (TypeError, ValueError):
+            return f"{name}: {value!r:.40} is not a number JSON can carry" if isinstance(value, float) \
+                else f"{name}: a {type(value).__name__} value, not text or a number"
+    return None
 
 
 def _retry_after(response) -> float | None:

@@ -82,14 +82,62 @@ def test_uuid_in_capitals_is_the_same_rating(server):
         {rating["id"]: "duplicate"}
 
 
-def test_one_invalid_rating_stores_nothing_of_the_batch(server):
+def test_a_mixed_batch_stores_only_the_valid_ratings_and_refuses_the_others_with_a_reason(server):
     terminal = server.enroll()
-    batch = make_batch([make_rating(terminal.id) for _ in range(4)] + [make_rating(terminal.id, rating="meh")])
-    answer = server.upload(terminal, batch)
+    old = make_rating(terminal.id)
+    acks(server.upload(terminal, make_batch([old])))
+    good = [make_rating(terminal.id, monotonic_ns=1_000 * i) for i in range(4)]
+    negative = make_rating(terminal.id, monotonic_ns=-5)
+    not_integer = make_rating(terminal.id, monotonic_ns="12abc")
+    a_float = make_rating(terminal.id, monotonic_ns=6.5)
+    sent = [good[0], negative, good[1], old, not_integer, good[2], {**old, "id": make_rating(terminal.id)["id"],
+            "rating": "meh"}, a_float, good[3]]
+    answer = server.upload(terminal, make_batch(sent, health={"pending": len(sent) + 2}))
+    assert answer.status_code == 200, answer.text
+    answered = answer.json()["acks"]
+    assert [a["id"] for a in answered] == [r["id"] for r in sent]
+    assert [a["status"] for a in answered] == ["stored", "refused", "stored", "duplicate", "refused", "stored",
+                                               "refused", "refused", "stored"]
+    reasons = [a.get("reason") for a in answered]
+    assert reasons[1].startswith("monotonic_ns: ") and "greater than or equal to 0" in reasons[1]
+    assert reasons[4].startswith("monotonic_ns: ") and "integer" in reasons[4]
+    assert reasons[6].startswith("rating: ") and reasons[7].startswith("monotonic_ns: ")
+    assert [r for i, r in enumerate(reasons) if i not in (1, 4, 6, 7)] == [None] * 5  # only refusals explain
+    # Nothing of a refused rating is stored: not the row, not a conflict, not a tally.
+    assert {r["id"] for r in server.rows("ratings")} == {old["id"]} | {r["id"] for r in good}
+    assert server.count("rating_conflicts") == 0
+    assert sum(r["n"] for r in server.rows("rating_tallies")) == 5
+    assert server.rows("terminals")[0]["pending"] == 2  # every rating sent was answered
+
+
+def test_a_batch_of_valid_ratings_is_answered_exactly_as_before(server):
+    # Old terminals read the receipt with the old model (no "refused", no "reason"): nothing new appears.
+    terminal = server.enroll()
+    answer = server.upload(terminal, make_batch([make_rating(terminal.id) for _ in range(3)]))
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"ok", "acks", "received_at", "clock_offset_s"}
+    assert all(set(ack) == {"id", "status"} for ack in answer.json()["acks"])
+
+
+def test_a_rating_without_a_usable_id_refuses_the_whole_batch(server):
+    # It could not be answered by id, so the terminal is told which one, and nothing is stored.
+    terminal = server.enroll()
+    answer = server.upload(terminal, make_batch([make_rating(terminal.id), make_rating(terminal.id, id="nope",
+                                                                                         monotonic_ns=-1)]))
     assert answer.status_code == 422
-    assert answer.json()["field"] == "ratings.4.rating"
+    assert answer.json()["field"] == "ratings.1.id"
     assert server.count("ratings") == 0
-    assert server.rows("terminals")[0]["last_seen_at"] is None  # not even the health
+
+
+def test_ratings_kept_aside_on_a_terminal_show_on_the_fleet_page(server):
+    terminal = server.enroll()
+    acks(server.upload(terminal, make_batch([], health={"kept_aside": 3})))
+    listed, = server.get("/api/v1/terminals", headers=server.admin_headers()).json()["terminals"]
+    assert listed["last_error"].startswith("3 đánh giá bị giữ lại trên thiết bị")
+    from test_dashboard_http import log_in
+
+    page = log_in(server, server.admin_token(), next_path="/fleet").get(server.url + "/fleet", timeout=30)
+    assert page.status_code == 200 and "3 đánh giá bị giữ lại trên thiết bị" in page.text
 
 
 def test_failure_inside_the_transaction_rolls_back_every_rating(server, monkeypatch):

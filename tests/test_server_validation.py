@@ -1,4 +1,5 @@
-"""Malformed batches: each gets its 4xx with a plain message and a field, and nothing is stored.
+"""Malformed batches: each gets its 4xx with a plain message and a field, and nothing is stored;
+an invalid rating in a valid envelope is answered ``refused`` with its reason, and only it is left out.
 
 No request, however malformed, gets a 500.
 """
@@ -36,30 +37,9 @@ CASES = {
     "bad JSON": (raw(b'{"sent_at": "2026-11-25T09:30:15.000Z", '), 422, None),
     "empty body": (raw(b""), 422, None),
     "JSON but not an object": (raw(b"[1, 2, 3]"), 422, None),
-    "unknown rating": (rating_case(rating="meh"), 422, "ratings.1.rating"),
     "missing id": (without("id"), 422, "ratings.0.id"),
-    "missing terminal_id": (without("terminal_id"), 422, "ratings.0.terminal_id"),
     "id not a UUID": (rating_case(id="not-a-uuid"), 422, "ratings.1.id"),
     "id a number": (rating_case(id=12345), 422, "ratings.1.id"),
-    "monotonic_ns as text": (rating_case(monotonic_ns="6000000000"), 422, "ratings.1.monotonic_ns"),
-    "monotonic_ns negative": (rating_case(monotonic_ns=-1), 422, "ratings.1.monotonic_ns"),
-    "monotonic_ns a float": (rating_case(monotonic_ns=6.5), 422, "ratings.1.monotonic_ns"),
-    "monotonic_ns beyond 64 bits": (rating_case(monotonic_ns=10**30, boot_id="boot-0"), 422,
-                                    "ratings.1.monotonic_ns"),
-    "clock_synced as text": (rating_case(clock_synced="1"), 422, "ratings.1.clock_synced"),
-    "clock_synced 2": (rating_case(clock_synced=2), 422, "ratings.1.clock_synced"),
-    "created_at not ISO": (rating_case(created_at="25/11/2026 09:30"), 422, "ratings.1.created_at"),
-    "created_at not a real date": (rating_case(created_at="2026-13-45T09:30:12.345Z"), 422,
-                                   "ratings.1.created_at"),
-    "reason on a satisfied rating": (rating_case(reason="processing_time", reason_outcome="given"), 422,
-                                     "ratings.1"),
-    "reason without outcome given": (rating_case(rating="dissatisfied", reason="processing_time",
-                                                 reason_outcome="skipped"), 422, "ratings.1"),
-    "unknown reason": (rating_case(rating="dissatisfied", reason="weather", reason_outcome="given"), 422,
-                       "ratings.1.reason"),
-    "unknown field in a rating": (rating_case(colour="blue"), 422, "ratings.1.colour"),
-    "rating after the batch was sent": (rating_case(monotonic_ns=9_000_000_001), 422, "ratings.1.monotonic_ns"),
-    "NUL in boot_id": (rating_case(boot_id="boot\x00-1"), 422, "ratings.1.boot_id"),
     "lone surrogate in boot_id": (raw(None), 422, None),  # built below: JSON escapes cannot be made by json.dumps
     "ratings not a list": (lambda tid: make_batch([]) | {"ratings": {"a": 1}}, 422, "ratings"),
     "health missing": (lambda tid: {k: v for k, v in make_batch([]).items() if k != "health"}, 422, "health"),
@@ -78,6 +58,27 @@ CASES = {
     "not UTF-8": (raw(b'{"sent_at": "\xff\xfe\x00\xc3(", "boot_id": "b"}'), 422, None),
     "UTF-16": (lambda tid: raw(json.dumps(make_batch([make_rating(tid)])).encode("utf-16")), 422, None),
     "deeply nested junk": (raw(b'{"ratings": ' + b"[" * 5000 + b"]" * 5000 + b"}"), 422, None),
+}
+
+# name -> (body builder, position of the refused rating, the field its reason names ("" for the rating whole))
+REFUSED = {
+    "unknown rating": (rating_case(rating="meh"), 1, "rating"),
+    "missing terminal_id": (without("terminal_id"), 0, "terminal_id"),
+    "monotonic_ns as text": (rating_case(monotonic_ns="6000000000"), 1, "monotonic_ns"),
+    "monotonic_ns negative": (rating_case(monotonic_ns=-1), 1, "monotonic_ns"),
+    "monotonic_ns a float": (rating_case(monotonic_ns=6.5), 1, "monotonic_ns"),
+    "monotonic_ns beyond 64 bits": (rating_case(monotonic_ns=10**30, boot_id="boot-0"), 1, "monotonic_ns"),
+    "clock_synced as text": (rating_case(clock_synced="1"), 1, "clock_synced"),
+    "clock_synced 2": (rating_case(clock_synced=2), 1, "clock_synced"),
+    "created_at not ISO": (rating_case(created_at="25/11/2026 09:30"), 1, "created_at"),
+    "created_at not a real date": (rating_case(created_at="2026-13-45T09:30:12.345Z"), 1, "created_at"),
+    "reason on a satisfied rating": (rating_case(reason="processing_time", reason_outcome="given"), 1, ""),
+    "reason without outcome given": (rating_case(rating="dissatisfied", reason="processing_time",
+                                                 reason_outcome="skipped"), 1, ""),
+    "unknown reason": (rating_case(rating="dissatisfied", reason="weather", reason_outcome="given"), 1, "reason"),
+    "unknown field in a rating": (rating_case(colour="blue"), 1, "colour"),
+    "rating after the batch was sent": (rating_case(monotonic_ns=9_000_000_001), 1, "monotonic_ns"),
+    "NUL in boot_id": (rating_case(boot_id="boot\x00-1"), 1, "boot_id"),
 }
 
 
@@ -109,6 +110,25 @@ def test_malformed_batch(server, case):
         assert body["error"].startswith(field), body
     assert server.count("ratings") == 0
     assert server.rows("terminals", id=terminal.id)[0]["last_seen_at"] is None
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_an_invalid_rating_is_refused_with_its_reason_and_the_rest_stored(server, case):
+    terminal = server.enroll()
+    builder, position, field = REFUSED[case]
+    document = builder(terminal.id)
+    answer = server.upload(terminal, document)
+    assert answer.status_code == 200, answer.text
+    acks = answer.json()["acks"]
+    assert [a["id"] for a in acks] == [r["id"] for r in document["ratings"]]  # every rating, in order
+    refused = acks[position]
+    assert refused["status"] == "refused" and len(refused["reason"]) > 10, refused
+    if field:
+        assert refused["reason"].startswith(f"{field}: "), refused
+    others = [a for i, a in enumerate(acks) if i != position]
+    assert all(a["status"] == "stored" and "reason" not in a for a in others)
+    assert {r["id"] for r in server.rows("ratings")} == {a["id"] for a in others}
+    assert server.rows("terminals", id=terminal.id)[0]["pending"] == 0  # the refused one is answered too
 
 
 def test_oversized_content_length_is_refused_before_reading(server):

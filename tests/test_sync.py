@@ -6,9 +6,11 @@ a clock years off that the network then sets.
 
 from __future__ import annotations
 
+import json
 import random
 import stat
 import time
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -254,6 +256,84 @@ def test_a_conflict_is_kept_aside_and_not_resent(server, terminal_for):
     assert terminal.local_rows()[rating_id]["synced_at"] is None  # kept, never marked delivered
     assert server.rows("ratings", id=rating_id)[0]["rating"] == clash["rating"]  # nothing overwritten
     assert server.count("rating_conflicts") == 1
+
+
+#: Damaged rows a bad SD card or an old bug can leave: (monotonic_ns as SQL, the field the cause names).
+DAMAGED = {"negative": ("-1", "monotonic_ns"), "text": ("'12abc'", "monotonic_ns"), "float": ("1.5", "monotonic_ns"),
+           "bytes": ("X'00ff'", "monotonic_ns"), "bad id": (None, "id")}
+
+
+def damage(db: Database, n_good: int) -> dict[str, str]:
+    """Copy rows of ``db`` as damaged ones, spread among the good ones (raw SQL); their ids by kind."""
+    good = [r for r in db["ratings"].rows if r["sealed"]]
+    made = {}
+    for k, (kind, (monotonic_sql, _)) in enumerate(DAMAGED.items()):
+        row = good[(k * 7) % n_good]
+        rating_id = "not-a-uuid-" + kind.replace(" ", "") if monotonic_sql is None else str(uuid.uuid4())
+        columns = [c for c in row if c not in ("id", "monotonic_ns", "synced_at")]
+        db.execute(f"INSERT INTO ratings (id, monotonic_ns, {', '.join(columns)}) "
+                   f"VALUES (?, {monotonic_sql or '5'}, {', '.join('?' * len(columns))})",
+                   [rating_id, *[row[c] for c in columns]])
+        made[kind] = rating_id
+    db.conn.commit()
+    return made
+
+
+def test_damaged_rows_are_kept_aside_with_their_cause_and_everything_else_flows(server, terminal_for):
+    terminal = terminal_for(server, batch_size=10)
+    terminal.press_many(30)
+    bad = damage(terminal.store.db, 30)
+    terminal.press_many(25)  # more good ratings behind the damaged ones
+    report = terminal.uploader.drain()
+    assert report["pending"] == 0 and report["quarantined"] == len(DAMAGED)
+    good = {i: c for i, c in local_content(terminal).items() if i not in bad.values()}
+    assert len(good) == 55 and server_content(server) == good  # every good rating, nothing of a damaged one
+    causes = {row["id"]: (row["status"], row["detail"]) for row in terminal.store.db["sync_quarantine"].rows}
+    for kind, rating_id in bad.items():
+        status, cause = causes[rating_id]
+        assert status == "refused" and DAMAGED[kind][1] + ": " in cause, (kind, cause)
+        assert terminal.local_rows()[rating_id]["synced_at"] is None  # kept, never marked delivered
+    # Not resent: the next drain is a heartbeat, and the server hears how many wait aside.
+    again = terminal.uploader.drain()
+    assert again["sent"] == 0 and again["batches"] == 1 and terminal.local.pending(100) == []
+    assert "5 đánh giá bị giữ lại" in server.rows("terminals")[0]["last_error"]
+
+
+def test_a_batch_refused_for_itself_is_not_retried_blindly(server, terminal_for):
+    class BrokenBootId(TerminalClock):  # the terminal's own envelope is what the server refuses
+        def stamp(self):
+            return Stamp(super().stamp().created_at, "boot\x00damaged", self.mono_ns, self.synced)
+
+    terminal = terminal_for(server, clock=BrokenBootId(time.time_ns()), backoff_base_s=0.2)
+    terminal.press_many(3)
+    report = terminal.uploader.drain(max_failures=3)
+    assert report["batches"] == 1 and report["pending"] == 3 and report["batch_refused"]
+    assert report["last_error"].startswith("the server refuses this terminal's batches (422: boot_id: ")
+    assert "retrying will not help" in report["last_error"]
+    assert terminal.uploader.backoff_delay() == terminal.uploader.auth_retry_s  # the thread waits long too
+    assert server.count() == 0
+
+
+def test_kiosk_sync_once_and_status_with_damaged_rows(server, tmp_path, capsys):
+    config_path = write_terminal_config(tmp_path)
+    provision_terminal(config_path, server.url, server.issue_code())
+    terminal_id = tomlkit.parse(config_path.read_text(encoding="utf-8"))["terminal"]["id"]
+    store = RatingStore(tmp_path / "kiosk.db", terminal_id=terminal_id)
+    for _ in range(40):
+        store.record_press("satisfied", source="touch")
+    damage(store.db, 40)
+    store.close()
+    kiosk_main(["sync", "--once", "--config", str(config_path)])  # ends; no SystemExit: nothing left waiting
+    out = capsys.readouterr().out
+    assert "Still waiting to upload: 0" in out and server.count() == 40
+    kiosk_main(["status", "--json", "--config", str(config_path)])
+    sync = json.loads(capsys.readouterr().out)["sync"]
+    assert sync["kept_aside"] == len(DAMAGED) and sum(sync["kept_aside_causes"].values()) == len(DAMAGED)
+    assert any("monotonic_ns: " in cause for cause in sync["kept_aside_causes"])
+    kiosk_main(["status", "--config", str(config_path)])
+    text = capsys.readouterr().out
+    assert f"Kept aside (not sent again; they stay in the database): {len(DAMAGED)}" in text
+    assert "refused by the server: monotonic_ns: " in text
 
 
 def test_a_clock_years_off_then_set_by_the_network_is_corrected(start_server, terminal_for):

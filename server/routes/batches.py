@@ -2,11 +2,12 @@
 
 Order of checks, cheapest first: device token (401/403), rate limit (429 with
 ``Retry-After``), content type (415), size (413: over 512 KiB, or over 500
-ratings), JSON and the protocol model, whole (422 naming the field), then
-rules across fields (422; 403 for a rating of another terminal). Only then is
-anything written, in one transaction. A rating id twice in the same batch is
-refused (422): the terminal's own primary key makes that impossible, so it can
-only be a bug, and guessing which copy to keep would hide it.
+ratings), JSON and the envelope (422 naming the field), then each rating on its
+own (:mod:`server.refusals`): an invalid rating is answered ``refused`` with its
+reason and nothing of it is stored, the others are stored, in one transaction.
+A rating of another terminal refuses the whole batch (403); so does a rating id
+twice in the same batch (422): the terminal's own primary key makes that
+impossible, so it can only be a bug, and guessing which copy to keep would hide it.
 """
 
 from __future__ import annotations
@@ -19,32 +20,38 @@ from sqlalchemy import Engine
 from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RATINGS, Batch, BatchReceipt, ErrorEnvelope
 
 from ..accounts import Terminal
-from ..bodies import json_body, read_model
+from ..bodies import json_body, read_body
 from ..dependencies import forget_device_token, rate_limited_terminal, received_ns
 from ..errors import ApiError
-from ..ingest import TerminalRevoked, check_batch, ingest_batch
+from ..ingest import TerminalRevoked, ingest_batch
+from ..refusals import ReceivedBatch, receive_batch
 
 router = APIRouter(tags=["terminals"])
 
 
 @router.post("/batches", response_model=BatchReceipt, summary="upload a batch of ratings, or a heartbeat",
+             description=(
+                 "Each rating is judged on its own: an invalid one is answered `refused` with a `reason` "
+                 "(the field and why) and nothing of it is stored; the others are stored. A fault in the envelope "
+                 "(clock, health, the list itself), a rating without a valid id, an id twice (422) or a rating of "
+                 "another terminal (403) refuses the whole batch, and nothing of it is stored."),
              openapi_extra=json_body(Batch, f"at most {MAX_BATCH_RATINGS} ratings and {MAX_BATCH_BYTES} bytes"),
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 413, 415, 422, 429)})
 async def post_batch(request: Request, now_ns: int = Depends(received_ns),
                      terminal: Terminal = Depends(rate_limited_terminal)) -> Response:
-    batch = await read_model(request, Batch, max_bytes=MAX_BATCH_BYTES, max_items={"ratings": MAX_BATCH_RATINGS})
-    check_batch(batch, terminal)
+    received = receive_batch(await read_body(request, max_bytes=MAX_BATCH_BYTES), terminal)
     try:
-        receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, batch, now_ns)
+        receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, received, now_ns)
     except TerminalRevoked:
         forget_device_token(request)
         raise ApiError(401, "this terminal's token was revoked; provision the terminal again with a new "
                             "enrolment code", headers={"WWW-Authenticate": "Bearer"}) from None
-    # Serialised by pydantic-core directly (the model is built by ingest_batch from checked values).
-    return Response(receipt.model_dump_json(), media_type="application/json")
+    # Serialised by pydantic-core directly (the model is built by ingest_batch from checked values);
+    # without empty fields, so only a refusal carries a reason.
+    return Response(receipt.model_dump_json(exclude_none=True), media_type="application/json")
 
 
-def _store(engine: Engine, terminal: Terminal, batch: Batch, now_ns: int) -> BatchReceipt:
+def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int) -> BatchReceipt:
     # A connection only for the write: none is held while the body streams in.
     with engine.connect() as conn:
-        return ingest_batch(conn, terminal, batch, received_ns=now_ns)
+        return ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused)
