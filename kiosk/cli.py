@@ -298,7 +298,8 @@ def sync_command(config_path, once):
         finally:
             uploader.local.close()
         click.echo(f"Sent {report['sent']} rating(s) in {report['batches']} request(s) to {config.server.url}.")
-        click.echo(f"Still waiting to upload: {report['pending']}; kept aside as conflicts: {report['quarantined']}.")
+        click.echo(f"Still waiting to upload: {report['pending']}; "
+                   f"kept aside (conflicts and refused ratings, not sent again): {report['quarantined']}.")
         if report["clock_offset_s"] is not None:
             click.echo(f"Clock offset reported by the server: {report['clock_offset_s']:+.1f} s.")
         if report["last_error"]:
