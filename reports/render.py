@@ -21,6 +21,7 @@ from pathlib import Path
 from .figures import Cell, Report
 from .labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
 from .paragraph import reconcile_line, summary_vi
+from .spreadsheet_text import csv_row
 from .workbook import write_xlsx
 
 __all__ = ["render_table", "write_csv", "write_xlsx", "summary_vi", "reconcile_line", "csv_rows"]
@@ -132,11 +133,12 @@ def _num(value):
 def write_csv(report: Report, file) -> None:
     """Write the report as CSV, UTF-8 with a byte-order mark (Excel then shows Vietnamese right).
 
-    ``file`` is a path or an open text file (written as it is, BOM included).
+    ``file`` is a path or an open text file (written as it is, BOM included). A text that a spreadsheet
+    would read as a formula (a unit named "=…") gets a leading quote (:func:`reports.spreadsheet_text.csv_field`).
     """
     buffer = io.StringIO()
     buffer.write("\ufeff")
-    csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(report))
+    csv.writer(buffer, lineterminator="\r\n").writerows(map(csv_row, csv_rows(report)))
     if hasattr(file, "write"):
         file.write(buffer.getvalue())
     else:

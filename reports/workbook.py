@@ -18,6 +18,7 @@ from pathlib import Path
 from .figures import Cell, Report
 from .labels import LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
 from .paragraph import reconcile_line, summary_vi
+from .spreadsheet_text import write_text
 
 PCT = "0.0%"
 COUNT = "#,##0"
@@ -56,7 +57,11 @@ class _Sheet:
         self.texts: list[tuple[int, str, float]] = []  # (row, text, font size): merged across the sheet, wrapped
 
     def put(self, col: int, value, *, fmt: str | None = None, font=None, fill=None, border=False, align=None):
-        cell = self.ws.cell(row=self.row, column=col, value=value)
+        cell = self.ws.cell(row=self.row, column=col)
+        if isinstance(value, str):
+            write_text(cell, value)  # a unit named "=…" is text, never a formula
+        else:
+            cell.value = value
         if fmt:
             cell.number_format = fmt
         if font:

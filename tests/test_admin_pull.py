@@ -69,6 +69,12 @@ def served_rows(server, token) -> list[dict]:
         after = body["next"]
 
 
+def as_typed(field: str) -> str:
+    """A pulled CSV's text field as it was typed: the pull puts ``'`` before a text a spreadsheet would
+    read as a formula (a site named "=…")."""
+    return field[1:] if field.startswith("'") and field[1:2] in ("=", "+", "-", "@", "\t", "\r") else field
+
+
 def read_back(path) -> list[dict]:
     """The ratings in a pulled file, read with the format's own reader, typed like the server's JSON."""
     suffix = path.suffix
@@ -86,7 +92,7 @@ def read_back(path) -> list[dict]:
         assert raw.startswith("\ufeff".encode()) and raw.count(b"\r\ncursor,") == 0
         reader = csv.reader(raw.decode("utf-8-sig").splitlines())
         assert tuple(next(reader)) == RATING_FIELDS
-        return [{name: (int(value) if name in INTEGER_FIELDS else value) if value != "" else None
+        return [{name: (int(value) if name in INTEGER_FIELDS else as_typed(value)) if value != "" else None
                  for name, value in zip(RATING_FIELDS, row)} for row in reader]
     if suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -20,6 +20,8 @@ import os
 import zipfile
 from datetime import datetime, timezone
 
+from reports.spreadsheet_text import looks_like_formula, write_text
+
 from ..client import RATING_FIELDS, PullError
 from .base import PulledFile, sync_folder
 
@@ -27,9 +29,6 @@ RATINGS_SHEET = "ratings"
 STATE_SHEET = "pull_state"
 #: Excel's rows per sheet, less the header row.
 MAX_RATINGS = 1_048_576 - 1
-#: Columns that may hold text typed by people (site names): kept as text, never read as a formula.
-FREE_TEXT = ("site", "counter", "terminal_id", "boot_id")
-_FREE_TEXT_AT = tuple(RATING_FIELDS.index(name) for name in FREE_TEXT)
 
 
 #: The pull state is also kept in the workbook's custom document properties, read without loading the sheets
@@ -131,17 +130,13 @@ class ExcelPulledFile(PulledFile):
         self.last_cursor = last_cursor
 
     def _cells(self, row: list) -> list:
-        """``row`` with its free-text values as text cells: a site named "=…" is not a formula."""
+        """``row`` with its texts as text cells: a site named "=…" or a boot id sent as "@…" is not a formula."""
         from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-        for i in _FREE_TEXT_AT:
-            value = row[i]
-            if isinstance(value, str):
-                cell = WriteOnlyCell(self.sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
-                cell.data_type = "s"
-                row[i] = cell
-        return row
+        # Plain printable text is written as text anyway; a cell object for each would slow a long pull.
+        return [write_text(WriteOnlyCell(self.sheet), value)
+                if isinstance(value, str) and (looks_like_formula(value) or not value.isprintable()) else value
+                for value in row]
 
     def _discard(self) -> None:
         """Drop the new workbook unsaved (and openpyxl's temporary file behind it)."""

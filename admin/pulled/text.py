@@ -19,6 +19,8 @@ import io
 import json
 import os
 
+from reports.spreadsheet_text import csv_row
+
 from ..client import RATING_FIELDS, PullError
 from .base import PulledFile, replace_atomically
 
@@ -95,7 +97,7 @@ class CsvPulledFile(TextPulledFile):
     def encode(self, ratings: list[dict]) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerows([rating[name] for name in RATING_FIELDS] for rating in ratings)
+        writer.writerows(csv_row(rating[name] for name in RATING_FIELDS) for rating in ratings)
         return out.getvalue().encode("utf-8")
 
 

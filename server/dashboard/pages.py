@@ -25,6 +25,7 @@ from reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlal
 from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
+from reports.spreadsheet_text import csv_row
 from sync.vocabulary import round_half_up
 
 from ..accounts import list_terminals
@@ -201,7 +202,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response:
 def _csv(rows: list[list], filename: str) -> Response:
     out = io.StringIO()
     out.write("\ufeff")  # so Excel reads the Vietnamese as UTF-8
-    csv.writer(out).writerows(rows)
+    csv.writer(out).writerows(map(csv_row, rows))
     return _download(out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", filename)
 
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, select
 
+from reports.spreadsheet_text import csv_row
 from sync.protocol import ErrorEnvelope
 
 from ..dependencies import admin_name, db_connection
@@ -50,7 +51,7 @@ def list_ratings(request: Request,
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(RATING_OUTPUT_FIELDS)
-    writer.writerows([row[name] for name in RATING_OUTPUT_FIELDS] for row in page)
+    writer.writerows(csv_row(row[name] for name in RATING_OUTPUT_FIELDS) for row in page)
     return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"X-Next-Cursor": "" if next_cursor is None else str(next_cursor),
                              "Content-Disposition": f'attachment; filename="ratings-after-{after}.csv"'})
