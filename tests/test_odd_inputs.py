@@ -76,6 +76,9 @@ def test_the_openapi_document_states_the_date_range_and_whole_numbers(server):
         assert parameters[name]["schema"]["pattern"] == DATE_PATTERN  # for the text; null has no pattern
         assert "2000-01-01 to 2100-12-31" in parameters[name]["description"]
     assert "period=range" in parameters["start"]["description"]
+    for name in ("site", "counter", "terminal"):
+        pattern = re.compile(parameters[name]["schema"]["pattern"])
+        assert pattern.match("UBND phường Phúc La") and not pattern.match(CONTROL)
     rating = document["components"]["schemas"]["Rating"]["properties"]["monotonic_ns"]
     assert rating["type"] == "integer" and rating["maximum"] == 2**63 - 1
 

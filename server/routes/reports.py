@@ -28,6 +28,10 @@ router = APIRouter(tags=["reports"])
 #: How the date parameters describe their range.
 DATES = f"an ISO date from {FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
 
+#: The filters hold no control character (no name does; see reports.filters), as the schema says.
+NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+NO_CONTROL = "only this name (no control characters: no stored name holds one)"
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -112,9 +116,12 @@ def report_summary(
                                 description=f"last local day of a range (inclusive, not before start), {DATES}; "
                                             "needed by period=range and used only with it"),
         group_by: Literal["site", "counter", "terminal", "none"] = Query("site"),
-        site: str | None = Query(None, max_length=500),
-        counter: str | None = Query(None, max_length=500),
-        terminal: str | None = Query(None, max_length=64),
+        site: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
+                                 description=NO_CONTROL),
+        counter: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
+                                    description=NO_CONTROL),
+        terminal: str | None = Query(None, max_length=64, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
+                                     description=NO_CONTROL),
         trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
         tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
         format: Literal["json", "csv", "xlsx"] = Query("json"),
