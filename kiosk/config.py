@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from sync.addresses import check_server_url
 from sync.errors import SyncConfigError
+from sync.names import name_problem
 
 from .errors import ConfigError
 from .ratings import LANGUAGES, MAX_REASONS, RATINGS, REASONS
@@ -32,7 +33,7 @@ GPIO_RANGE = range(2, 28)
 class Key:
     """One config key: its kind, its default and what it is for."""
 
-    kind: str  # str, choice, bool, seconds, count, pin, pins, reasons
+    kind: str  # str, name, choice, bool, seconds, count, pin, pins, reasons
     default: Any
     help: str
     choices: tuple = ()
@@ -44,8 +45,8 @@ class Key:
 SCHEMA: dict[str, dict[str, Key]] = {
     "terminal": {
         "id": Key("str", "unprovisioned", "the terminal's id; set by provisioning"),
-        "site": Key("str", "Bộ phận Một cửa", "the office, shown on the home screen"),
-        "counter": Key("str", "Quầy 1", "the counter, shown on the home screen"),
+        "site": Key("name", "Bộ phận Một cửa", "the office, shown on the home screen"),
+        "counter": Key("name", "Quầy 1", "the counter, shown on the home screen"),
         "language": Key("choice", "vi", "language of the screens", LANGUAGES),
     },
     "storage": {
@@ -302,6 +303,15 @@ def _check_str(name: str, value: Any, key: Key) -> str:
     return value
 
 
+def _check_name(name: str, value: Any, key: Key) -> str:
+    """A site or counter name: text, bounded, no control characters (see :mod:`sync.names`)."""
+    value = _check_str(name, value, key)
+    problem = name_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{name}: the name {problem}")
+    return value
+
+
 def _check_choice(name: str, value: Any, key: Key) -> str:
     if value not in key.choices:
         raise ConfigError(f"{name}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
@@ -359,6 +369,7 @@ def _check_reasons(name: str, value: Any, key: Key) -> tuple[str, ...]:
 
 _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "str": _check_str,
+    "name": _check_name,
     "choice": _check_choice,
     "bool": _check_bool,
     "seconds": _check_seconds,

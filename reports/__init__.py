@@ -11,11 +11,12 @@ Renderers are in :mod:`reports.render` (terminal table, CSV, Excel, the
 Vietnamese paragraph).
 """
 
-from .errors import PeriodError, ReportError, SourceError
+from .errors import FilterError, PeriodError, ReportError, SourceError
+from .filters import check_filters
 from .figures import MIN_SAMPLE, PRIOR_WEIGHT, Cell, Check, Report, build_report
 from .periods import DEFAULT_TZ, PERIOD_KINDS, Period, parse_period
 from .sources import sqlalchemy_source, sqlite_source
 
 __all__ = ["Period", "parse_period", "Report", "Cell", "Check", "build_report", "sqlalchemy_source",
-           "sqlite_source", "PeriodError", "ReportError", "SourceError", "PERIOD_KINDS", "DEFAULT_TZ",
+           "sqlite_source", "PeriodError", "FilterError", "check_filters", "ReportError", "SourceError", "PERIOD_KINDS", "DEFAULT_TZ",
            "MIN_SAMPLE", "PRIOR_WEIGHT"]

@@ -3,7 +3,7 @@
     kiosk-admin report --db ratings.db --period quarter --on 2026-11-25 --by site --format xlsx --out q4.xlsx
     kiosk-admin report --server https://hl.example.vn --period half --format summary
 
-Bad options exit 2; a missing or foreign file, or a server that refuses, exits 1 with one sentence.
+Bad options exit 2 (a bad date or filter with one sentence naming the option); a missing or foreign file, or a server that refuses, exits 1 with one sentence.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import click
 
 from sync.addresses import check_server_url
 from sync.errors import SyncConfigError
-from .errors import PeriodError, ReportError
+from .errors import FilterError, PeriodError, ReportError
+from .filters import check_filters
 from .figures import GROUPINGS, TREND_UNITS, build_report
 from .periods import DEFAULT_TZ, PERIOD_KINDS, parse_period
 from .sources import sqlite_source
@@ -73,10 +74,14 @@ def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end
     if fmt == "xlsx" and out is None:
         raise click.UsageError("--format xlsx needs --out FILE.xlsx")
     try:
+        check_filters(site=site, counter=counter, terminal=terminal)
         chosen = parse_period(period, on=on, start=start, end=end, tz=tz or DEFAULT_TZ)
-    except PeriodError as exc:
-        option = {"on": "--on", "start": "--from", "end": "--to", "tz": "--tz"}.get(exc.field, "--period")
-        raise click.BadParameter(str(exc).split(": ", 1)[-1], param_hint=option) from None
+    except (FilterError, PeriodError) as exc:
+        option = {"on": "--on", "start": "--from", "end": "--to", "tz": "--tz", "site": "--site",
+                  "counter": "--counter", "terminal": "--terminal"}.get(exc.field, "--period")
+        # One sentence naming the option, like every other refusal of this command, never a usage screen.
+        click.echo(f"kiosk-admin: {option}: {str(exc).split(': ', 1)[-1]}", err=True)
+        sys.exit(2)
     by = None if group_by == "none" else group_by
     try:
         if server:

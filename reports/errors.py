@@ -15,5 +15,13 @@ class PeriodError(ReportError, ValueError):
         self.field = field
 
 
+class FilterError(ReportError, ValueError):
+    """A site, counter or terminal filter that no name can match (e.g. it holds a control character)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
 class SourceError(ReportError, OSError):
     """The ratings cannot be read: a missing file, or one that is not a pulled ratings file."""

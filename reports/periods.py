@@ -93,15 +93,41 @@ class Period:
                    datetime.fromisoformat(data["end"]).astimezone(tz), data["label"])
 
 
+#: The dates a report may be asked about: the product's range (ratings are stored from 2000 on, and
+#: a period around a date near year 1 or 9999 cannot even be computed).
+FIRST_DATE = date(2000, 1, 1)
+LAST_DATE = date(2100, 12, 31)
+
+#: An ISO date from :data:`FIRST_DATE` to :data:`LAST_DATE` and nothing else, as the API documents ``on``,
+#: ``start`` and ``end`` (leap days included exactly: 2100 is not a leap year).
+DATE_PATTERN = ("^(?:(?:20[0-9]{2}|2100)-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+                "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+                "|20(?:[02468][048]|[13579][26])-02-29)$")
+
+
 def _as_date(value, field: str) -> date | None:
-    if value is None or isinstance(value, date) and not isinstance(value, datetime):
-        return value
+    """``value`` (a date or ISO text) as a date inside the product's range, or :class:`PeriodError`.
+
+        >>> _as_date("0001-01-01", "on")
+        Traceback (most recent call last):
+        ...
+        reports.errors.PeriodError: on: 0001-01-01 is outside the dates reports cover (2000-01-01 to 2100-12-31)
+    """
+    if value is None:
+        return None
     if isinstance(value, datetime):
-        return value.date()
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise PeriodError(f"{field}: {value!r} is not a date such as 2026-11-25", field=field) from None
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise PeriodError(f"{field}: {value!r} is not a date such as 2026-11-25", field=field) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise PeriodError(f"{field}: {day.isoformat()} is outside the dates reports cover "
+                          f"({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})", field=field)
+    return day
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sync.names import name_problem
+
 from .errors import ServerError, UnknownTerminal
 from .schema import admin_tokens, dashboard_sessions, enrollment_codes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
@@ -63,6 +65,10 @@ def issue_enrollment_code(conn: Connection, *, site: str, counter: str | None, t
     """Store a one-time enrolment code for a terminal at ``site``/``counter``; return the code."""
     if not site.strip():
         raise ValueError("site: must not be empty")
+    for field, value in (("site", site), ("counter", counter)):
+        problem = name_problem(value.strip()) if value is not None else None
+        if problem is not None:  # the name reaches the terminal's screen and every report
+            raise ValueError(f"{field}: the name {problem}")
     if ttl_s <= 0:
         raise ValueError("expires: must be in the future")
     code = new_secret(ENROLLMENT_PREFIX)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import click
 
+from sync.names import name_problem
+
 from .errors import ServerError, SettingsError
 from .settings import SPECS, SPECS_BY_NAME, Settings, setting_source, settings_from
 
@@ -143,6 +145,10 @@ def enroll_code(site: str, counter: str | None, expires: str, server_url: str | 
         raise
     if not site.strip():
         raise click.BadParameter("must not be empty", param_hint="--site")
+    for value, option in ((site, "--site"), (counter, "--counter")):
+        problem = name_problem(value.strip()) if value is not None else None
+        if problem is not None:
+            raise click.BadParameter(f"the name {problem}", param_hint=option)
     if server_url is not None:
         server_url = _public_url(server_url)
     for path, option in ((qr_path, "--qr"), (pdf_path, "--pdf")):

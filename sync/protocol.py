@@ -17,10 +17,10 @@ field here changes the contract: bump the API version instead.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .vocabulary import LEVELS, RATING_CONTENT_FIELDS, REASON_OUTCOMES, REASONS, SOURCES
 
@@ -37,6 +37,23 @@ AckStatus = Literal["stored", "duplicate", "conflict", "refused"]
 ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+#: The largest whole number the databases hold (a signed 64-bit integer).
+INT64_MAX = 2**63 - 1
+
+
+def _whole_number(value):
+    """JSON's ``10.0`` is the integer 10, as the documented schema (JSON Schema) says; a fraction stays an error.
+
+        >>> _whole_number(10.0), _whole_number(10.5), _whole_number("10")
+        (10, 10.5, '10')
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A whole number however JSON writes it (``10`` or ``10.0``), never text or a fraction, even in strict models.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class Rating(BaseModel):
@@ -53,7 +70,7 @@ class Rating(BaseModel):
     source: Literal[SOURCES]
     created_at: str = Field(pattern=ISO_UTC_PATTERN, description="the terminal's wall clock, UTC")
     boot_id: str = Field(min_length=1, max_length=64)
-    monotonic_ns: int = Field(ge=0, description="the terminal's monotonic clock at the press")
+    monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX, description="the terminal's monotonic clock at the press")
     clock_synced: Literal[0, 1]
     filtered: Literal[0, 1] = 0
 
@@ -81,7 +98,7 @@ class Health(BaseModel):
 
     model_config = _STRICT
 
-    pending: int = Field(ge=0, description="sealed ratings not yet acknowledged, this batch included")
+    pending: WholeNumber = Field(ge=0, le=INT64_MAX, description="sealed ratings not yet acknowledged, this batch included")
     app_version: str = Field(max_length=32)
     clock_synced: bool
     last_error: str | None = Field(default=None, max_length=500)
@@ -100,7 +117,7 @@ class Batch(BaseModel):
 
     sent_at: str = Field(pattern=ISO_UTC_PATTERN)
     boot_id: str = Field(min_length=1, max_length=64)
-    monotonic_ns: int = Field(ge=0)
+    monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX)
     health: Health
     ratings: list[Rating] = Field(default_factory=list, max_length=MAX_BATCH_RATINGS)
 

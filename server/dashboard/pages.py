@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from reports import PERIOD_KINDS, PeriodError, build_report, parse_period, sqlalchemy_source
+from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
 from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
@@ -137,6 +137,7 @@ def _report_query(request: Request, period: str, on: str | None, start: str | No
     """(the Report, the query's values) — or PeriodError/ValueError for input that makes no sense."""
     values = {"period": period, "on": _blank(on), "start": _blank(start), "end": _blank(end),
               "site": _blank(site), "group_by": group_by if group_by in GROUPINGS else "site"}
+    check_filters(site=values["site"])  # a FilterError, so a ValueError like a bad date
     ranged = values["period"] == "range"
     # "Today" is the app's clock's (tests inject one), in the sites' time zone.
     today = datetime.fromtimestamp(request.app.state.clock() / 1e9, request.app.state.alert_monitor.rules.tz).date()

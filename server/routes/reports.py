@@ -8,7 +8,6 @@ server's ``timezone`` setting unless ``tz`` says otherwise.
 from __future__ import annotations
 
 import io
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,13 +16,21 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from sync.protocol import ErrorEnvelope
-from reports import PeriodError, build_report, parse_period, sqlalchemy_source
+from reports import FilterError, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
+from reports.periods import DATE_PATTERN, FIRST_DATE, LAST_DATE
 from reports.render import write_csv, write_xlsx
 
 from ..dependencies import admin_name, db_connection
 from ..errors import ApiError
 
 router = APIRouter(tags=["reports"])
+
+#: How the date parameters describe their range.
+DATES = f"an ISO date from {FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
+
+#: The filters hold no control character (no name does; see reports.filters), as the schema says.
+NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+NO_CONTROL = "only this name (no control characters: no stored name holds one)"
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -99,21 +106,33 @@ def report_summary(
         request: Request,
         period: Literal["day", "week", "month", "quarter", "half", "year", "range"] = Query(
             "month", description="half = six months; range uses start and end"),
-        on: date | None = Query(None, description="a local date inside the period (default: today)"),
-        start: date | None = Query(None, description="first local day of a range"),
-        end: date | None = Query(None, description="last local day of a range (inclusive)"),
+        on: str | None = Query(None, json_schema_extra={"pattern": DATE_PATTERN, "format": "date"},
+                               description=f"a local date inside the period (default: today), {DATES}; "
+                                           "not used with period=range"),
+        start: str | None = Query(None, json_schema_extra={"pattern": DATE_PATTERN, "format": "date"},
+                                  description=f"first local day of a range, {DATES}; needed by period=range "
+                                              "and used only with it"),
+        end: str | None = Query(None, json_schema_extra={"pattern": DATE_PATTERN, "format": "date"},
+                                description=f"last local day of a range (inclusive, not before start), {DATES}; "
+                                            "needed by period=range and used only with it"),
         group_by: Literal["site", "counter", "terminal", "none"] = Query("site"),
-        site: str | None = Query(None, max_length=500),
-        counter: str | None = Query(None, max_length=500),
-        terminal: str | None = Query(None, max_length=64),
+        site: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
+                                 description=NO_CONTROL),
+        counter: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
+                                    description=NO_CONTROL),
+        terminal: str | None = Query(None, max_length=64, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
+                                     description=NO_CONTROL),
         trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
         tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
         format: Literal["json", "csv", "xlsx"] = Query("json"),
         _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+    ranged = period == "range"
     try:
-        chosen = parse_period(period, on=on, start=start, end=end,
-                              tz=tz or request.app.state.settings.timezone)
-    except PeriodError as exc:
+        check_filters(site=site, counter=counter, terminal=terminal)
+        # Like the dashboard's form: the dates a period does not use are left aside, not refused.
+        chosen = parse_period(period, on=None if ranged else on, start=start if ranged else None,
+                              end=end if ranged else None, tz=tz or request.app.state.settings.timezone)
+    except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
     report = build_report(sqlalchemy_source(conn), chosen, group_by=None if group_by == "none" else group_by,
                           site=site, counter=counter, terminal=terminal, trend=trend)

@@ -1,0 +1,39 @@
+"""Site and counter names: what a name may be wherever it enters (enrolment codes, the terminal's config).
+
+A name is shown on the terminal's home screen and in every report, so it is
+bounded (:data:`NAME_MAX` characters) and holds no control characters (a tab,
+a newline or a NUL would break a table row, and spreadsheets refuse them).
+
+    >>> name_problem("UBND phường Phúc La") is None
+    True
+    >>> name_problem("x" * 121)
+    'is 121 characters long; at most 120 are allowed'
+    >>> name_problem("Quầy\\t1")
+    'contains a control character (U+0009); remove it'
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: The longest site or counter name accepted, in characters.
+NAME_MAX = 120
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` (C0, DEL or C1), or None.
+
+        >>> control_character("a\\x01b"), control_character("Phúc La")
+        ('\\x01', None)
+    """
+    return next((char for char in text if unicodedata.category(char) == "Cc"), None)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a site or counter name (a sentence without the field), or None when it can."""
+    if len(name) > NAME_MAX:
+        return f"is {len(name)} characters long; at most {NAME_MAX} are allowed"
+    char = control_character(name)
+    if char is not None:
+        return f"contains a control character (U+{ord(char):04X}); remove it"
+    return None
