@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 
 def write_terminal_config(tmp_path: Path, text: str = "") -> Path:
@@ -25,3 +30,21 @@ def run_main(main, args, capsys) -> tuple[int, str, str]:
         status = exc.code
     captured = capsys.readouterr()
     return status, captured.out, captured.err
+
+
+@contextmanager
+def tmpfs(folder: Path, *, size: str = "1m", read_only: bool = False):
+    """A real tmpfs at ``folder`` (needs root, as in CI); read-only or tiny."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        why = f"cannot mount a tmpfs at {folder} ({done.stderr.strip()}): these tests need root"
+        if os.environ.get("CI"):  # in CI a missing mount fails, never skips
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

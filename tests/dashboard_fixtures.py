@@ -1,4 +1,5 @@
-"""What the dashboard and alert tests share: ratings sent at the (fake) server clock's time, a known data set.
+"""What the dashboard and alert tests share: ratings sent at the (fake) server clock's time, a known data set,
+a server on a fake clock (``dash``) and logging in over HTTP.
 
 Each terminal's boot is placed so that its monotonic clock agrees with the
 server's fake wall clock; a rating sent ``age_s`` seconds before the batch is
@@ -7,7 +8,11 @@ then dated (``corrected_at``) exactly ``age_s`` seconds before the clock.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+
+import pytest
+import requests
 
 from server_fixtures import FakeClock, make_batch, make_rating
 from server.timekeeping import iso_from_ns
@@ -76,3 +81,31 @@ def load_known_data_set(server, clock: FakeClock):
             rating("dissatisfied", skipped=True, age_s=1100),
             rating("very_satisfied", filtered=1, age_s=1099)], pending=3, last_error=None)
     return a, b
+
+
+# -- a server on a fake clock, and logging in ---------------------------------------------------------
+
+@pytest.fixture
+def dash(start_server):
+    """A server whose clock the test sets (``dash.clock``), alerts checked only when asked."""
+    clock = FakeClock()
+    server = start_server(clock=clock, alert_check_interval_s=0)
+    server.clock = clock
+    return server
+
+
+def login_form(server, session: requests.Session, next_path: str = "/") -> str:
+    """Open the login page in ``session``: its CSRF token."""
+    answer = session.get(server.url + "/login", params={"next": next_path}, timeout=30)
+    assert answer.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)
+
+
+def log_in(server, token: str, *, next_path: str = "/") -> requests.Session:
+    """A session logged in to the dashboard with ``token``."""
+    session = requests.Session()
+    csrf = login_form(server, session, next_path)
+    answer = session.post(server.url + "/login", data={"token": token, "csrf": csrf, "next": next_path},
+                          allow_redirects=False, timeout=30)
+    assert answer.status_code == 303, answer.text
+    return session

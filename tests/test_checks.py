@@ -7,34 +7,16 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import tmpfs
 from kiosk.checks import (FAIL, OK, WARN, check_clock, check_database, check_disk, check_gpio,
                           check_renderer, pi_model, startup_checks)
 from kiosk.config import parse_config
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def tmpfs(folder: Path, *, size: str = "1m", read_only: bool = False):
-    """A real tmpfs at ``folder`` (needs root, as in CI); read-only or tiny."""
-    folder.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        why = f"cannot mount a tmpfs here ({done.stderr.strip()}); the checks need a real filesystem"
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def run_kiosk(*args, env=None, timeout=60):

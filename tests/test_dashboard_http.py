@@ -11,37 +11,14 @@ import pytest
 import requests
 
 from reports import PERIOD_KINDS
-from dashboard_fixtures import SITE_A, SITE_B, load_known_data_set
+from dashboard_fixtures import SITE_A, SITE_B, dash, load_known_data_set, log_in, login_form  # noqa: F401
 from server_fixtures import *  # noqa: F403
 
 PAGES = ["/", "/fleet", "/alerts"]
 
 
-def login_form(server, session: requests.Session, next_path: str = "/") -> str:
-    answer = session.get(server.url + "/login", params={"next": next_path}, timeout=30)
-    assert answer.status_code == 200
-    return re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)
-
-
-def log_in(server, token: str, *, next_path: str = "/") -> requests.Session:
-    session = requests.Session()
-    csrf = login_form(server, session, next_path)
-    answer = session.post(server.url + "/login", data={"token": token, "csrf": csrf, "next": next_path},
-                          allow_redirects=False, timeout=30)
-    assert answer.status_code == 303, answer.text
-    return session
-
-
 def page_csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-@pytest.fixture
-def dash(start_server):
-    clock = FakeClock()
-    server = start_server(clock=clock, alert_check_interval_s=0)
-    server.clock = clock
-    return server
 
 
 @pytest.mark.parametrize("path", [*PAGES, "/?period=year", "/export/report.csv", "/export/fleet.csv"])

@@ -10,6 +10,7 @@ import re
 import pytest
 import requests
 
+from dashboard_fixtures import dash, log_in, login_form  # noqa: F401
 from server_fixtures import *  # noqa: F403
 
 WRONG = "hl_adm_wrong-guess-0001"
@@ -17,28 +18,9 @@ FREE_FAILURES = 5  # server.dashboard.login_throttle.FREE_FAILURES, checked belo
 BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 
-@pytest.fixture
-def dash(start_server):
-    clock = FakeClock()
-    server = start_server(clock=clock, alert_check_interval_s=0)
-    server.clock = clock
-    return server
-
-
-def login_form(server, session: requests.Session) -> str:
-    answer = session.get(server.url + "/login", timeout=30)
-    return re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)
-
-
 def try_token(server, session: requests.Session, csrf: str, token: str) -> requests.Response:
     return session.post(server.url + "/login", data={"token": token, "csrf": csrf}, allow_redirects=False,
                         timeout=30)
-
-
-def log_in(server, token: str) -> requests.Session:
-    session = requests.Session()
-    assert try_token(server, session, login_form(server, session), token).status_code == 303
-    return session
 
 
 # -- login brute force --------------------------------------------------------------------------------

@@ -15,26 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import tmpfs
 from kiosk.store import RatingStore
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def tmpfs(folder: Path, *, size: str = "1m"):
-    """A real tiny tmpfs at ``folder`` (needs root, as in CI, where failing to mount fails the test)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        why = f"cannot mount a tmpfs at {folder} ({done.stderr.strip()}): the full-disk tests need root"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def fill(folder: Path) -> Path:

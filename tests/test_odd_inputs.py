@@ -21,7 +21,7 @@ from server.accounts import issue_enrollment_code
 from server.cli import main as server_main
 from server_fixtures import *  # noqa: F403
 from sync.names import NAME_MAX
-from test_dashboard_http import log_in
+from dashboard_fixtures import log_in
 
 CONTROL = "a\x01b"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard_fixtures import SITE_A, SITE_B, at, rating, send
+from dashboard_fixtures import SITE_A, SITE_B, at, log_in, rating, send
 from kiosk.config import parse_config
 from kiosk.status import format_status, terminal_status
 from kiosk.store import RatingStore
@@ -83,20 +83,12 @@ def test_the_terminal_status_rounds_the_clock_offset_half_up(tmp_path, offset, s
 
 def test_the_fleet_page_and_its_export_round_the_clock_offset_half_up(start_server):
     # A heartbeat sent 0.25 s ahead of the server's clock: shown +0.3 s (Python's "%+.1f" says +0.2).
-    import re
-
-    import requests
-
     clock = FakeClock(at("2026-11-25T02:30:00Z"))  # noqa: F405
     server = start_server(clock=clock, alert_check_interval_s=0)
     terminal = server.enroll(site=SITE_A)
     heartbeat = make_batch([], boot_id="boot-x", monotonic_ns=10**9,  # noqa: F405
                            sent_at=iso_from_ns(clock.now_ns + 250_000_000))
     assert server.upload(terminal, heartbeat).status_code == 200
-    session = requests.Session()
-    form = session.get(server.url + "/login", timeout=30).text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-    assert session.post(server.url + "/login", data={"token": server.admin_token(), "csrf": csrf, "next": "/"},
-                        allow_redirects=False, timeout=30).status_code == 303
+    session = log_in(server, server.admin_token())
     assert "+0.3 s" in session.get(server.url + "/fleet", timeout=30).text
     assert ",0.3," in session.get(server.url + "/export/fleet.csv", timeout=30).text

@@ -134,7 +134,7 @@ def test_ratings_kept_aside_on_a_terminal_show_on_the_fleet_page(server):
     acks(server.upload(terminal, make_batch([], health={"kept_aside": 3})))
     listed, = server.get("/api/v1/terminals", headers=server.admin_headers()).json()["terminals"]
     assert listed["last_error"].startswith("3 đánh giá bị giữ lại trên thiết bị")
-    from test_dashboard_http import log_in
+    from dashboard_fixtures import log_in
 
     page = log_in(server, server.admin_token(), next_path="/fleet").get(server.url + "/fleet", timeout=30)
     assert page.status_code == 200 and "3 đánh giá bị giữ lại trên thiết bị" in page.text
