@@ -21,9 +21,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# The long versions of the property-based suites (CI runs their short versions in `make test`).
+# The long versions of the reliability suites (CI runs their short versions in `make test`);
+# then the README's Reliability table from the figures they recorded.
 soak: install
-	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -p no:cacheprovider tests/test_report_consistency.py
+	HAILONG_SOAK=1 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -p no:cacheprovider -m reliability tests
+	$(BIN)/python bench/reliability_table.py --mode soak
 
 bench: install
 	$(BIN)/python bench/press_latency.py

@@ -242,3 +242,18 @@ def held_pin_class(*numbers: int):
                 self.drive_low()
 
     return HeldAtStartPin
+
+
+# -- the reliability suites' figures (tests/reliability.py) ----------------------
+
+def pytest_terminal_summary(terminalreporter):
+    """Print every reliability figure recorded in this run, one line per suite."""
+    from reliability import RECORDED
+
+    if not RECORDED:
+        return
+    terminalreporter.section("reliability figures")
+    for row in RECORDED:
+        extra = {k: v for k, v in row.items() if k not in ("suite", "mode", "command")}
+        terminalreporter.write_line(f"{row['suite']} [{row['mode']}]: "
+                                    + ", ".join(f"{k}={v}" for k, v in extra.items()))

@@ -33,6 +33,8 @@ from sync.vocabulary import LEVELS, REASONS
 
 SUMMARY = "/api/v1/reports/summary"
 
+pytestmark = pytest.mark.reliability
+
 PROFILES = {
     "ci": {"max_examples": 25, "derandomize": True, "database": None},
     "soak": {"max_examples": 500},
