@@ -41,7 +41,7 @@ from .accounts import Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
 from .schema import boot_offsets, rating_conflicts, rating_tallies, ratings, terminals
-from .timekeeping import NS_PER_S, correct_time, iso_from_ns, ns_from_iso
+from .timekeeping import NS_PER_S, correct_time, device_bases, iso_from_ns, ns_from_iso
 
 INT64_MAX = 2**63 - 1
 
@@ -263,6 +263,10 @@ def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received
     if earlier_boots:
         bases = dict(conn.execute(sql.boot_bases, {"terminal_id": terminal.id,
                                                    "boot_ids": sorted(earlier_boots)}).all())
+    # Boots the server never heard from (offline all along): dated by the terminal's clock once the
+    # network set it, when a press of that boot made after that is in this batch.
+    unmeasured = earlier_boots - bases.keys()
+    by_device = device_bases(batch.ratings, unmeasured) if unmeasured else {}
     # One tuple per rating, in INSERT_COLUMNS order; the content dicts (for duplicates and
     # conflicts) are built only for the ratings the database did not take.
     batch_boot, batch_monotonic_ns = batch.boot_id, batch.monotonic_ns
@@ -276,7 +280,7 @@ def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received
             created_at=rating.created_at, clock_synced=rating.clock_synced, rating_boot=rating.boot_id,
             rating_monotonic_ns=rating.monotonic_ns, batch_boot=batch_boot,
             batch_monotonic_ns=batch_monotonic_ns, received_ns=received_ns,
-            known_base_ns=bases.get(rating.boot_id))
+            known_base_ns=bases.get(rating.boot_id), device_base_ns=by_device.get(rating.boot_id))
         rows.append((rating_id, rating.terminal_id, rating.rating, rating.reason, rating.reason_outcome,
                      rating.source, rating.created_at, rating.boot_id, rating.monotonic_ns, rating.clock_synced,
                      rating.filtered, site, counter, received_at, corrected_at, quality))

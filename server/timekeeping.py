@@ -16,9 +16,15 @@ monotonic distance to a moment it measured itself.
     Both are measured by the server's clock, so both are "exact" (late by at
     most the network delay of the batch that measured them).
 ``device``
-    No base is known for the rating's boot, and the terminal says its clock
-    was set by the network at the press (``clock_synced = 1``): its
-    ``created_at`` is trusted.
+    No base is known for the rating's boot (the terminal was offline for the
+    whole boot), but the terminal's clock was set by the network during that
+    boot: a rating of that boot in the same batch with ``clock_synced = 1``
+    gives the boot's base by the terminal's own clock (its ``created_at``
+    minus its monotonic reading), and ``corrected = base + rating.monotonic_ns``.
+    So a press made before the network set the clock is dated too, and a
+    boot's presses keep their order whichever way the clock jumped. Without
+    such a rating, a rating pressed with ``clock_synced = 1`` keeps its
+    ``created_at``.
 ``estimated``
     No base is known and the terminal's clock was not synced: ``created_at``
     is kept as the best guess there is, and marked as such so reports can
@@ -76,11 +82,12 @@ def ns_from_iso(text: str) -> int:
 
 def correct_time(*, created_at: str, clock_synced: int, rating_boot: str, rating_monotonic_ns: int,
                  batch_boot: str, batch_monotonic_ns: int, received_ns: int,
-                 known_base_ns: int | None) -> tuple[str, TimeQuality]:
+                 known_base_ns: int | None, device_base_ns: int | None = None) -> tuple[str, TimeQuality]:
     """The corrected time of one rating and how it was obtained (see the module docstring).
 
     ``known_base_ns`` is the stored base of the rating's boot when it is an
-    earlier boot, else None.
+    earlier boot, else None; ``device_base_ns`` the base of an earlier boot by
+    the terminal's synced clock (:func:`device_bases`), else None.
 
     >>> correct_time(created_at="2019-01-01T00:00:00.000Z", clock_synced=0, rating_boot="b",
     ...              rating_monotonic_ns=6 * NS_PER_S, batch_boot="b", batch_monotonic_ns=9 * NS_PER_S,
@@ -94,4 +101,39 @@ def correct_time(*, created_at: str, clock_synced: int, rating_boot: str, rating
         corrected_ns = known_base_ns + rating_monotonic_ns
     if corrected_ns is not None and _EARLIEST_PLAUSIBLE_NS <= corrected_ns <= received_ns:
         return iso_from_ns(corrected_ns), "exact"
+    if device_base_ns is not None and rating_boot != batch_boot:
+        corrected_ns = device_base_ns + rating_monotonic_ns
+        if _EARLIEST_PLAUSIBLE_NS <= corrected_ns <= received_ns:
+            return iso_from_ns(corrected_ns), "device"
     return created_at, ("device" if clock_synced else "estimated")
+
+
+def device_bases(ratings, boots: set[str]) -> dict[str, int]:
+    """For each boot of ``boots``, its base (wall time at monotonic zero) by the terminal's own clock, from
+    the earliest rating of that boot pressed with ``clock_synced = 1``; boots without one are left out.
+
+    ``ratings`` are protocol ratings (``boot_id``, ``monotonic_ns``, ``clock_synced``, ``created_at``).
+    The earliest synced press is taken, not any: the uploader sends in press order, so every batch of a
+    boot that holds one picks the same press, and the boot's times stay in press order across batches.
+
+    >>> from types import SimpleNamespace as Press
+    >>> presses = [Press(boot_id="a", monotonic_ns=m * NS_PER_S, clock_synced=s, created_at=at) for m, s, at in [
+    ...     (2, 0, "2019-01-01T00:00:00.000Z"),    # before the network set the clock
+    ...     (9, 1, "2026-11-25T09:30:09.000Z"),    # the earliest synced press: base 09:30:00
+    ...     (12, 1, "2026-11-25T09:30:11.000Z")]]  # (a later step of the clock is not taken)
+    >>> device_bases(presses, {"a", "b"}) == {"a": ns_from_iso("2026-11-25T09:30:00.000Z")}
+    True
+    """
+    earliest: dict[str, tuple[int, str]] = {}
+    for rating in ratings:
+        if rating.clock_synced and rating.boot_id in boots:
+            seen = earliest.get(rating.boot_id)
+            if seen is None or rating.monotonic_ns < seen[0]:
+                earliest[rating.boot_id] = (rating.monotonic_ns, rating.created_at)
+    bases = {}
+    for boot, (monotonic_ns, created_at) in earliest.items():
+        try:
+            bases[boot] = ns_from_iso(created_at) - monotonic_ns
+        except ValueError:  # not a date: no evidence from this press
+            continue
+    return bases

@@ -103,3 +103,20 @@ def test_receipt_and_terminal_report_the_clock_offset(clocked):
     answer = server.upload(terminal, make_batch([], sent_at=iso_from_ns(clock.now_ns - 7 * 86400 * S)))
     assert answer.json()["clock_offset_s"] == pytest.approx(-7 * 86400)
     assert server.rows("terminals", id=terminal.id)[0]["clock_offset_s"] == pytest.approx(-7 * 86400)
+
+
+@pytest.mark.parametrize("jump_s", [-3 * 365 * 86400, +2 * 86400], ids=["stale-then-forward", "ahead-then-backward"])
+def test_a_boot_spent_offline_is_dated_by_its_synced_presses_and_keeps_press_order(clocked, jump_s):
+    server, clock, terminal = clocked
+    boot_zero = clock.now_ns - 100 * S  # boot A began 100 s ago; the server never hears from it
+    # Three presses while the wall clock is off by jump_s, then the network sets it, two more presses.
+    monotonic = [110, 130, 150, 170, 190]
+    presses = [make_rating(terminal.id, boot_id="boot-A", monotonic_ns=m * S, clock_synced=int(i >= 3),
+                           created_at=iso_from_ns(boot_zero + m * S + (0 if i >= 3 else -jump_s * S)))
+               for i, m in enumerate(monotonic)]
+    clock.advance(3600)  # rebooted (offline boot A ended): boot B uploads A's presses
+    answer = server.upload(terminal, make_batch(presses, boot_id="boot-B", monotonic_ns=20 * S))
+    assert answer.status_code == 200, answer.text
+    rows = [stored(server, p["id"]) for p in presses]
+    assert [r["time_quality"] for r in rows] == ["device"] * 5
+    assert [ns_from_iso(r["corrected_at"]) for r in rows] == [boot_zero + m * S for m in monotonic]
