@@ -95,6 +95,16 @@ class FaultProxy:
         with self._lock:
             self.script.extend(faults)
 
+    def queued(self) -> int:
+        """Faults injected and not met yet."""
+        with self._lock:
+            return len(self.script)
+
+    def clear(self) -> None:
+        """No more faults: every new connection passes."""
+        with self._lock:
+            self.script.clear()
+
     def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -132,9 +132,7 @@ def server_ratings(db_url: str) -> list[tuple]:
 def keep_faults_coming(proxy: FaultProxy, rng: random.Random, stop: threading.Event) -> None:
     """Every fault in turn, in a shuffled order, each followed by a few requests that pass."""
     while not stop.is_set():
-        with proxy._lock:
-            low = len(proxy.script) < 4
-        if low:
+        if proxy.queued() < 4:
             round_ = list(INJECTED)
             rng.shuffle(round_)
             proxy.inject(*[step for fault in round_ for step in (fault, *["pass"] * rng.randint(1, 3))])
@@ -197,8 +195,8 @@ def test_network_and_server_faults_lose_nothing_and_duplicate_nothing(server_db_
         # The faults stop (a stalled or trickling request may still be on its way); the backlog drains.
         stop_faults.set()
         faults.join()
-        with proxy._lock:
-            proxy.script.clear()
+        proxy.clear()
+        backlog = sum(t.local.pending_count() for t in terminals)
         stopped = time.monotonic()
         deadline = stopped + scale(120, 300)
         while any(t.local.pending_count() for t in terminals) and time.monotonic() < deadline:
@@ -227,7 +225,8 @@ def test_network_and_server_faults_lose_nothing_and_duplicate_nothing(server_db_
     injected = Counter(f for f in proxy.seen if f != "pass")
     record(f"Network and server faults ({backend})", cases=len(local), lost=missing, duplicated=duplicated,
            server_errors=server_errors, command=COMMAND, server_kills=server.kills, kills_mid_batch=sum(mid_batch),
-           faults=sum(injected.values()), drain_s=round(drain_s, 1), terminals=TERMINALS)
+           faults=sum(injected.values()), backlog_at_stop=backlog, drain_s=round(drain_s, 1),
+           terminals=TERMINALS)
 
     assert len(local) == RATINGS == sum(t.pressed for t in terminals)  # every press was stored
     assert waiting == 0, f"{waiting} rating(s) still waiting {drain_s:.0f} s after the faults stopped"
