@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from http.client import BadStatusLine, RemoteDisconnected
 from importlib import metadata
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -92,6 +94,45 @@ def api_url(base: str, path: str) -> str:
     """
     root = base.rstrip("/")
     return f"{root}{path}" if path.startswith("/") else f"{root}{API_PREFIX}/{path}"
+
+
+class AnswerTooSlow(requests.ReadTimeout):
+    """An answer that kept coming, a few bytes at a time, past its deadline."""
+
+
+def read_within(response: requests.Response, deadline: float, *, clock=time.monotonic) -> bytes:
+    """Read the body of a ``stream=True`` answer whole by ``deadline`` (a ``clock()`` time); it is then
+    ``response.content`` as usual. Raises :class:`AnswerTooSlow` past the deadline, and a
+    ``requests.RequestException`` when the connection breaks.
+
+    A read timeout bounds each wait for a byte, not the whole answer: without a
+    deadline, an answer dribbled out by a failing link keeps the caller as long
+    as the dribble lasts.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", raw.read)  # read1: whatever has arrived, so the deadline is checked often
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if clock() > deadline:
+                raise AnswerTooSlow(f"the answer was still arriving after its deadline ({len(b''.join(chunks))} bytes)")
+            chunk = read(65536, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        response.close()
+        raise requests.ReadTimeout(exc) from exc
+    except urllib3.exceptions.HTTPError as exc:  # a reset or a cut answer
+        response.close()
+        raise requests.ConnectionError(exc) from exc
+    except AnswerTooSlow:
+        response.close()
+        raise
+    # What requests itself keeps after reading a body (Response.content reads these).
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+    return response._content
 
 
 class ForeignAnswer(requests.RequestException):

@@ -36,7 +36,7 @@ from urllib3.util.retry import Retry
 from . import http
 from .addresses import check_server_url
 from .errors import response_message
-from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status
+from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status, read_within
 from .local import REFUSED_CAUSE, UNSENDABLE_CAUSE
 from .protocol import MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
 
@@ -47,6 +47,10 @@ def now_iso() -> str:
     now = datetime.now(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
+
+#: Seconds an answer may take to arrive whole (a 500-rating receipt is ~30 kB): the read timeout
+#: bounds each wait for a byte, this the whole answer, so a trickling link cannot hold an upload.
+ANSWER_DEADLINE_S = 60.0
 
 #: Quick retries inside one attempt, for a refused connection or a 502/503/504 (a proxy between
 #: restarts); the uploader's own backoff handles everything longer, Retry-After included (urllib3
@@ -106,8 +110,8 @@ class Uploader:
                  session: requests.Session | None = None, batch_size: int = MAX_BATCH_RATINGS,
                  pause_s: float = 0.01, heartbeat_s: float = 300.0, backoff_base_s: float = 1.0,
                  backoff_cap_s: float = 300.0, auth_retry_s: float = 3600.0,
-                 allow_http: bool = False, timeout=TIMEOUT, rng: random.Random | None = None,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 allow_http: bool = False, timeout=TIMEOUT, answer_deadline_s: float = ANSWER_DEADLINE_S,
+                 rng: random.Random | None = None, monotonic: Callable[[], float] = time.monotonic):
         self.local = local
         self.server_url = check_server_url(server_url, allow_http=allow_http)
         self.batches_url = http.api_url(self.server_url, "batches")
@@ -122,6 +126,7 @@ class Uploader:
         self.backoff_cap_s = backoff_cap_s
         self.auth_retry_s = auth_retry_s
         self.timeout = timeout
+        self.answer_deadline_s = answer_deadline_s
         self.rng = rng or random.Random()
         self.monotonic = monotonic
         self.state = SyncState(**{k: v for k, v in local.load_state().items()
@@ -234,11 +239,13 @@ class Uploader:
 
     def _post(self, body: bytes, ratings: list[dict]) -> Attempt:
         ids = {r["id"] for r in ratings}
+        deadline = time.monotonic() + self.answer_deadline_s  # real time, whatever clock the pauses use
         try:
             response = self.session.post(
-                self.batches_url, data=body, timeout=self.timeout,
+                self.batches_url, data=body, timeout=self.timeout, stream=True,
                 headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
             )
+            read_within(response, deadline)
         except (requests.RequestException, OSError) as exc:
             return Attempt(False, error=describe_error(exc))
         self._answered_at = self.monotonic()

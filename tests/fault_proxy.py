@@ -2,7 +2,9 @@
 
 Each new connection takes the next fault from a script (then passes
 traffic through): the network failures a terminal meets in the field.
-One request per connection; the proxy closes after answering.
+One request per connection; the proxy closes after answering. The proxy
+also counts what the server itself answered (``upstream_statuses``), so a
+test can tell the server's own 5xx from the injected ones.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 FAULTS = (
     "pass",          # forward the request and the answer
@@ -22,6 +24,7 @@ FAULTS = (
     "http_500",      # an internal error from a proxy in between
     "http_429",      # too many requests, with Retry-After
     "html_200",      # a captive portal's "200 OK" page
+    "trickle",       # the server commits, its answer comes back a byte at a time, slowly
 )
 
 
@@ -59,12 +62,17 @@ def _answer(status: str, body: bytes, content_type: str, extra: str = "") -> byt
 
 
 class FaultProxy:
-    def __init__(self, upstream: tuple[str, int], *, retry_after_s: int = 1):
+    def __init__(self, upstream: tuple[str, int], *, retry_after_s: int = 1, trickle_s: float = 0.02):
         self.upstream = upstream
         self.retry_after_s = retry_after_s
+        self.trickle_s = trickle_s  # between two bytes of a trickled answer
         self.script: deque[str] = deque()
         self.seen: list[str] = []
         self.forwarded = 0
+        #: Requests the server is working on now (sent to it, its answer not yet read).
+        self.in_flight = 0
+        #: The server's own answers, by status code (none counted when it died before answering).
+        self.upstream_statuses: Counter[int] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
@@ -86,6 +94,16 @@ class FaultProxy:
             assert fault in FAULTS, fault
         with self._lock:
             self.script.extend(faults)
+
+    def queued(self) -> int:
+        """Faults injected and not met yet."""
+        with self._lock:
+            return len(self.script)
+
+    def clear(self) -> None:
+        """No more faults: every new connection passes."""
+        with self._lock:
+            self.script.clear()
 
     def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -143,22 +161,44 @@ class FaultProxy:
                 page = "<html><body><h1>Đăng nhập Wi-Fi</h1>Please log in</body></html>".encode()
                 client.sendall(_answer("200 OK", page, "text/html; charset=utf-8"))
                 client.close()
-            else:  # pass, reset_after
-                upstream = socket.create_connection(self.upstream, timeout=10)
-                try:
-                    upstream.sendall(request)
-                    response = _read_http_message(upstream)
-                finally:
-                    upstream.close()
-                with self._lock:
-                    self.forwarded += 1
+            else:  # pass, reset_after, trickle
+                response = self._forward(request)
                 if fault == "reset_after":
                     _reset(client)
+                elif fault == "trickle":
+                    for i in range(len(response)):
+                        if self._stop.wait(self.trickle_s):
+                            break
+                        client.sendall(response[i:i + 1])
+                    client.close()
                 else:
                     client.sendall(response)
                     client.close()
         except OSError:
             client.close()
+
+    def _forward(self, request: bytes) -> bytes:
+        """Send ``request`` to the server and return its answer; counts its status."""
+        with self._lock:
+            self.in_flight += 1
+        try:
+            upstream = socket.create_connection(self.upstream, timeout=10)
+            try:
+                upstream.sendall(request)
+                response = _read_http_message(upstream)
+            finally:
+                upstream.close()
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        status = response.split(b" ", 2)[1] if response.startswith(b"HTTP/") else b""
+        with self._lock:
+            self.forwarded += 1
+            if status.isdigit():
+                self.upstream_statuses[int(status)] += 1
+        if not status.isdigit():  # the server died mid-request: no answer at all
+            raise OSError("the server closed the connection without answering")
+        return response
 
     def stop(self) -> None:
         self._stop.set()
