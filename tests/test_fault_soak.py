@@ -8,8 +8,10 @@ and an answer that trickles in a byte at a time. Meanwhile the server — a real
 ``kiosk-server serve`` process — is killed with SIGKILL at random moments,
 mostly while a batch is in flight, and started again on the same database.
 
-Then the faults stop, the time until every terminal's backlog is empty is
-measured (``drain_s``), and the server's ratings are compared with every
+For the last ``OUTAGE_S`` seconds of pressing the network is down (every
+connection refused), so a backlog builds up as it does in the field. Then the
+network returns and the faults stop, the time until every terminal's backlog
+is empty is measured (``drain_s``), and the server's ratings are compared with every
 terminal's, id by id and field by field: none missing, none twice, none
 changed, no server error (5xx) but the injected ones. On SQLite and PostgreSQL.
 
@@ -33,7 +35,7 @@ from fault_proxy import FAULTS, FaultProxy
 from kiosk.flow import RatingFlow
 from kiosk.store import RatingStore
 from kiosk.timekeeping import SystemClock
-from reliability import record, scale
+from reliability import SOAK, record, scale
 from server_fixtures import server_db_url  # noqa: F401 - the two backends (PostgreSQL fails, not skips, in CI)
 from server_process import ServerProcess
 from sync.local import LocalRatings
@@ -43,6 +45,7 @@ RATINGS = scale(2_000, 30_000)
 KILLS = scale(3, 24)
 TERMINALS = scale(3, 6)
 PRESSING_S = scale(10.0, 240.0)  # presses are spread over this long, while faults and kills go on
+OUTAGE_S = scale(3.0, 30.0)  # the end of the pressing, with the network down: the backlog to drain
 COMMAND = "HAILONG_SOAK=1 .venv/bin/python -m pytest -m reliability tests/test_fault_soak.py"
 #: The uploaders' settings in this soak; everything else is the terminal's own (session, retries, batch size).
 UPLOADER = {"timeout": (1.0, 2.0), "answer_deadline_s": 3.0, "backoff_base_s": 0.1, "backoff_cap_s": 2.0}
@@ -129,14 +132,18 @@ def server_ratings(db_url: str) -> list[tuple]:
         engine.dispose()
 
 
-def keep_faults_coming(proxy: FaultProxy, rng: random.Random, stop: threading.Event) -> None:
-    """Every fault in turn, in a shuffled order, each followed by a few requests that pass."""
-    while not stop.is_set():
+def keep_faults_coming(proxy: FaultProxy, rng: random.Random, stop: threading.Event, outage_at: float) -> None:
+    """Every fault in turn, in a shuffled order, each followed by a few requests that pass; from ``outage_at``
+    (monotonic) on, the network is down until the faults stop."""
+    while not stop.is_set() and time.monotonic() < outage_at:
         if proxy.queued() < 4:
             round_ = list(INJECTED)
             rng.shuffle(round_)
             proxy.inject(*[step for fault in round_ for step in (fault, *["pass"] * rng.randint(1, 3))])
         stop.wait(0.05)
+    if not stop.is_set():
+        proxy.clear()
+        proxy.inject(*["refuse"] * 1_000_000)  # every connection refused until clear()
 
 
 def kill_and_restart(server: ServerProcess, proxy: FaultProxy, rng: random.Random, kills: int,
@@ -168,11 +175,12 @@ def test_network_and_server_faults_lose_nothing_and_duplicate_nothing(server_db_
             terminal.uploader.start()
 
         stop_faults = threading.Event()
-        faults = threading.Thread(target=keep_faults_coming, args=(proxy, rng, stop_faults), daemon=True)
+        outage_at = time.monotonic() + PRESSING_S - OUTAGE_S
+        faults = threading.Thread(target=keep_faults_coming, args=(proxy, rng, stop_faults, outage_at), daemon=True)
         faults.start()
         mid_batch: list[bool] = []
         killer = threading.Thread(target=kill_and_restart, daemon=True,
-                                  args=(server, proxy, random.Random(rng.random()), KILLS, PRESSING_S / KILLS,
+                                  args=(server, proxy, random.Random(rng.random()), KILLS, (PRESSING_S - OUTAGE_S) / KILLS,
                                         mid_batch))
         killer.start()
 
@@ -192,7 +200,8 @@ def test_network_and_server_faults_lose_nothing_and_duplicate_nothing(server_db_
             presser.join()
         killer.join()
 
-        # The faults stop (a stalled or trickling request may still be on its way); the backlog drains.
+        # The network returns and the faults stop (a stalled or trickling request may still be on its way);
+        # the backlog drains.
         stop_faults.set()
         faults.join()
         proxy.clear()
@@ -225,7 +234,7 @@ def test_network_and_server_faults_lose_nothing_and_duplicate_nothing(server_db_
     injected = Counter(f for f in proxy.seen if f != "pass")
     record(f"Network and server faults ({backend})", cases=len(local), lost=missing, duplicated=duplicated,
            server_errors=server_errors, command=COMMAND, server_kills=server.kills, kills_mid_batch=sum(mid_batch),
-           faults=sum(injected.values()), backlog_at_stop=backlog, drain_s=round(drain_s, 1),
+           faults=sum(injected.values()), outage_s=OUTAGE_S, backlog_at_stop=backlog, drain_s=round(drain_s, 1),
            terminals=TERMINALS)
 
     assert len(local) == RATINGS == sum(t.pressed for t in terminals)  # every press was stored
@@ -233,5 +242,8 @@ def test_network_and_server_faults_lose_nothing_and_duplicate_nothing(server_db_
     assert (missing, duplicated, foreign, changed, kept_aside) == (0, 0, 0, 0, 0)
     assert server_errors == 0, proxy.upstream_statuses
     assert "Traceback" not in server.log_text(), server.log_tail(40)
-    assert server.kills == KILLS and sum(mid_batch) >= 1
+    assert server.kills == KILLS
+    if SOAK:  # with 24 kills some land mid-batch; with CI's 3 on a loaded machine, maybe none
+        assert sum(mid_batch) >= 1
     assert set(injected) == set(INJECTED), injected  # every fault was met
+    assert backlog > 0, "the outage at the end left nothing to drain"
