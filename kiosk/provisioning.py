@@ -70,13 +70,19 @@ def _token_present(path: Path) -> bool:
         return False
 
 
-def write_token(path: Path, token: str) -> None:
-    """Write ``token`` to ``path`` with mode 0600, replacing it atomically."""
+def write_token(path: Path, token: str, *, owner: tuple[int, int] | None = None) -> None:
+    """Write ``token`` to ``path`` with mode 0600 (and ``owner`` (uid, gid) if given), replacing it atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The folder belongs to the terminal's user, and provisioning runs as root: a file or link left at the
+    # temporary name must never be followed (a link to /etc/shadow would be emptied and handed over), so
+    # it is removed, and the new file is created exclusively, never through a link.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         os.fchmod(fd, 0o600)
+        if owner is not None:
+            os.fchown(fd, *owner)
         os.write(fd, (token + "\n").encode())
         os.fsync(fd)
     finally:
@@ -126,8 +132,7 @@ def provision_terminal(config_path: Path, server_url: str, code: str, *, force: 
         parse_config(document.unwrap(), source=str(config_path))
     except ConfigError as exc:  # enroll() checked the address already; this is a last guard
         raise KioskError(f"the server address cannot be used: {exc}") from None
-    write_token(token_path, receipt.device_token)
-    _give_to_folder_owner(token_path)
+    write_token(token_path, receipt.device_token, owner=_folder_owner(token_path))
     _write_config(config_path, tomlkit.dumps(document))
 
     where = f"{receipt.site}{', ' + receipt.counter if receipt.counter else ''}"
@@ -162,20 +167,22 @@ def _check_writable(path: Path) -> None:
                          "with sudo, or pass --config with a file you may change")
 
 
-def _give_to_folder_owner(path: Path) -> None:
-    """Run as root (sudo), hand the token to the owner of its folder: the terminal's own user."""
+def _folder_owner(path: Path) -> tuple[int, int] | None:
+    """Run as root (sudo), the token goes to the owner of its folder: the terminal's own user."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return
+        return None
     folder = path.parent.stat()
-    if folder.st_uid != 0:
-        os.chown(path, folder.st_uid, folder.st_gid)
+    return (folder.st_uid, folder.st_gid) if folder.st_uid != 0 else None
 
 
 def _write_config(path: Path, text: str) -> None:
     """Replace the config atomically, keeping its mode and owner (it may be root:hailong 0640)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.unlink(missing_ok=True)  # as for the token: never write through a file or link left at this name
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
     if path.exists():
         old = path.stat()
         os.chmod(tmp, old.st_mode & 0o7777)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 import unicodedata
@@ -195,14 +196,33 @@ def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
 
 
 TERMINAL_FIELDS = ("id", "site", "counter", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
-                   "pending", "clock_synced", "clock_offset_s", "last_error")
+                   "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes")
 
 
 def list_terminals(conn: Connection) -> list[dict]:
-    """Every terminal with its health, by site, counter and id."""
+    """Every terminal with its health, by site, counter and id.
+
+    ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it.
+    """
     columns = [terminals.c[name] for name in TERMINAL_FIELDS]
     rows = conn.execute(select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
-    return [dict(row._mapping) for row in rows]
+    listed = [dict(row._mapping) for row in rows]
+    for row in listed:
+        row["kept_aside_causes"] = json.loads(row["kept_aside_causes"]) if row["kept_aside_causes"] else None
+    return listed
+
+
+def kept_aside_causes_words(causes: dict[str, int] | None) -> str:
+    """The causes of ratings kept aside in one line, for the CLI and the fleet CSV.
+
+        >>> kept_aside_causes_words({"refused by the server: monotonic_ns: negative": 3, "cannot be sent: x": 1})
+        'refused by the server: monotonic_ns: negative (3); cannot be sent: x (1)'
+        >>> kept_aside_causes_words(None)
+        'cause not reported'
+    """
+    if not causes:
+        return "cause not reported"
+    return "; ".join(f"{cause} ({n})" for cause, n in causes.items())
 
 
 def revoke_admin_tokens(conn: Connection, name: str, *, now_ns: int) -> int:

@@ -280,7 +280,7 @@ def terminals(db_url: str) -> None:
     """List the terminals: last seen, backlog, clock offset, last error."""
     from sync.vocabulary import round_half_up
 
-    from .accounts import list_terminals
+    from .accounts import kept_aside_causes_words, list_terminals
 
     engine = _open({"db_url": db_url})
     with engine.connect() as conn:
@@ -289,17 +289,21 @@ def terminals(db_url: str) -> None:
     if not rows:
         click.echo("no terminals yet (enrol one with `kiosk-server enroll-code`)")
         return
-    header = ("id", "site", "counter", "last seen", "version", "pending", "clock offset", "state")
+    header = ("id", "site", "counter", "last seen", "version", "pending", "kept aside", "clock offset", "state")
     table = [header]
     for row in rows:
         offset = "" if row["clock_offset_s"] is None else f"{round_half_up(row['clock_offset_s'], 1):+.1f} s"
         state = f"revoked {row['revoked_at']}" if row["revoked_at"] else (row["last_error"] or "ok")
         table.append((row["id"], row["site"], row["counter"] or "", row["last_seen_at"] or "never",
-                      row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]), offset,
-                      state))
+                      row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]),
+                      str(row["kept_aside"] or 0), offset, state))
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    for row in rows:  # the causes under the table: one line per terminal that keeps ratings aside
+        if row["kept_aside"]:
+            click.echo(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "
+                       f"{kept_aside_causes_words(row['kept_aside_causes'])}")
 
 
 def _shown(url: str) -> str:

@@ -127,7 +127,8 @@ def _unstorable(value: str | None) -> bool:
 
 def _check_envelope_text(batch: Batch) -> None:
     for field, value in (("boot_id", batch.boot_id), ("health.app_version", batch.health.app_version),
-                         ("health.last_error", batch.health.last_error)):
+                         ("health.last_error", batch.health.last_error),
+                         *(("health.kept_aside_causes", cause) for cause in batch.health.kept_aside_causes or ())):
         if _unstorable(value):
             raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
                            field=field)
@@ -185,7 +186,8 @@ class _Statements:
             last_seen_at=bindparam("last_seen_at"), app_version=bindparam("app_version"),
             pending=bindparam("pending"), clock_synced=bindparam("clock_synced"),
             clock_offset_s=bindparam("clock_offset_s"), last_error=bindparam("last_error"),
-            last_boot_id=bindparam("last_boot_id"))
+            last_boot_id=bindparam("last_boot_id"), kept_aside=bindparam("kept_aside"),
+            kept_aside_causes=bindparam("kept_aside_causes"))
 
     def insert(self, conn: Connection, rows) -> set[str]:
         """Insert a batch's rows (tuples in INSERT_COLUMNS order, or PostgreSQL's arrays); the ids inserted."""
@@ -305,18 +307,21 @@ def remaining_backlog(pending: int, answered: int) -> int:
     return max(0, pending - answered)
 
 
-def kept_aside_words(kept_aside: int | None) -> str | None:
-    """The fleet page's words for ratings a terminal keeps aside (carried in ``last_error``), or None.
+def kept_aside_columns(health) -> dict:
+    """The ``terminals`` columns for the ratings a terminal keeps aside, from its heartbeat.
 
-        >>> kept_aside_words(3)
-        '3 đánh giá bị giữ lại trên thiết bị, không gửi được (máy chủ từ chối hoặc trùng mã); xem kiosk status'
-        >>> kept_aside_words(0) is None
-        True
+    Absent (none kept aside, or a terminal older than the field) stores NULL, which the pages show as 0.
+
+        >>> from sync.protocol import Health
+        >>> kept_aside_columns(Health(pending=0, app_version="1", clock_synced=True, kept_aside=2,
+        ...                           kept_aside_causes={"refused by the server: monotonic_ns: negative": 2}))
+        {'kept_aside': 2, 'kept_aside_causes': '{"refused by the server: monotonic_ns: negative": 2}'}
+        >>> kept_aside_columns(Health(pending=0, app_version="1", clock_synced=True))
+        {'kept_aside': None, 'kept_aside_causes': None}
     """
-    if not kept_aside:
-        return None
-    return (f"{kept_aside} đánh giá bị giữ lại trên thiết bị, không gửi được (máy chủ từ chối hoặc trùng mã); "
-            "xem kiosk status")
+    causes = health.kept_aside_causes
+    return {"kept_aside": health.kept_aside,
+            "kept_aside_causes": json.dumps(causes, ensure_ascii=False) if causes else None}
 
 
 def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: PreparedBatch, *,
@@ -336,8 +341,7 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
         "terminal_id": terminal.id, "last_seen_at": received_at, "app_version": health.app_version,
         "pending": remaining_backlog(health.pending, len(batch.ratings) + refused),
         "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
-        # The fleet page has no column for ratings kept aside: they show where errors show (no DB migration).
-        "last_error": health.last_error or kept_aside_words(health.kept_aside), "last_boot_id": batch.boot_id})
+        "last_error": health.last_error, "last_boot_id": batch.boot_id, **kept_aside_columns(health)})
     if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
         raise TerminalRevoked(f"terminal {terminal.id} is revoked")
     if not prepared.by_id:  # a heartbeat

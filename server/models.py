@@ -53,6 +53,10 @@ class TerminalOut(BaseModel):
     clock_synced: bool | None
     clock_offset_s: float | None = Field(description="terminal wall clock minus server clock, last contact")
     last_error: str | None
+    kept_aside: int | None = Field(description=(
+        "ratings the terminal keeps aside and no longer sends (refused or conflicting), at its last contact; "
+        "null when it has none or is older than this field"))
+    kept_aside_causes: dict[str, int] | None = Field(description="those ratings by cause, the most frequent first")
 
 
 class TerminalsList(BaseModel):

@@ -40,6 +40,10 @@ terminals = Table(
     Column("clock_offset_s", Float),
     Column("last_error", Text),
     Column("last_boot_id", String(64)),
+    # Ratings the terminal keeps aside (refused or conflicting; migration 0005), and their causes as a
+    # JSON object {cause: count}; NULL until a terminal that knows them says so.
+    Column("kept_aside", BigInteger),
+    Column("kept_aside_causes", Text),
 )
 
 enrollment_codes = Table(

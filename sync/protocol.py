@@ -93,6 +93,12 @@ class Rating(BaseModel):
         return {"id": str(self.id), **{name: getattr(self, name) for name in RATING_CONTENT_FIELDS[1:]}}
 
 
+#: A heartbeat names at most this many causes of ratings kept aside, each at most this long.
+MAX_KEPT_ASIDE_CAUSES = 10
+MAX_KEPT_ASIDE_CAUSE_CHARS = 200
+KeptAsideCause = Annotated[str, Field(min_length=1, max_length=MAX_KEPT_ASIDE_CAUSE_CHARS)]
+
+
 class Health(BaseModel):
     """What the terminal says about itself with every batch and heartbeat."""
 
@@ -105,6 +111,10 @@ class Health(BaseModel):
     kept_aside: int | None = Field(default=None, ge=0, description=(
         "ratings the terminal keeps aside and no longer sends (conflicts and refusals); "
         "absent from older terminals"))
+    kept_aside_causes: dict[KeptAsideCause, Annotated[int, Field(ge=0, le=INT64_MAX)]] | None = Field(
+        default=None, max_length=MAX_KEPT_ASIDE_CAUSES, description=(
+            "the ratings kept aside by cause (the server's refusal reason, or why they cannot be sent), "
+            "the most frequent first; absent from older terminals"))
 
 
 class Batch(BaseModel):

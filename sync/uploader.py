@@ -38,7 +38,8 @@ from .addresses import check_server_url
 from .errors import response_message
 from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status, read_within
 from .local import REFUSED_CAUSE, UNSENDABLE_CAUSE
-from .protocol import MAX_BATCH_RATINGS, Batch, BatchReceipt, Health
+from .protocol import (MAX_BATCH_RATINGS, MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch,
+                       BatchReceipt, Health)
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +151,14 @@ class Uploader:
         kept_aside = self.local.quarantined()
         health = Health(pending=pending, app_version=self.app_version,
                         clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error,
-                        kept_aside=kept_aside or None)
+                        kept_aside=kept_aside or None,
+                        kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None)
         # The envelope goes through the protocol model; the ratings are the
         # terminal's own rows, dumped as they are (the server validates them).
         envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
                          health=health).model_dump(mode="json")
-        if not kept_aside:  # a server older than kept_aside refuses the field: send it only when it says something
-            del envelope["health"]["kept_aside"]
+        if not kept_aside:  # a server older than kept_aside refuses the fields: send them only when they say something
+            del envelope["health"]["kept_aside"], envelope["health"]["kept_aside_causes"]
         envelope["ratings"] = ratings
         try:
             body = _encode(envelope)
@@ -413,3 +415,24 @@ def _retry_after(response) -> float | None:
     except ValueError:
         return None
 
+
+def heartbeat_causes(causes: dict[str, int]) -> dict[str, int]:
+    """The causes of ratings kept aside as a heartbeat carries them: the most frequent first, at most
+    ``MAX_KEPT_ASIDE_CAUSES`` (the rest counted as "other causes"), each cut to a storable length.
+
+        >>> [len(cause) for cause in heartbeat_causes({"refused by the server: " + "x" * 300: 2})]
+        [200]
+        >>> heartbeat_causes({f"cause {i}": 1 for i in range(12)})["other causes"]
+        3
+    """
+    cleaned: dict[str, int] = {}
+    for cause, n in sorted(causes.items(), key=lambda item: -item[1]):
+        # NUL and lone surrogates cannot be stored by the server (it refuses the batch): replaced.
+        text = cause.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8") or "unknown"
+        if len(text) > MAX_KEPT_ASIDE_CAUSE_CHARS:
+            text = text[:MAX_KEPT_ASIDE_CAUSE_CHARS - 1] + "…"
+        cleaned[text] = cleaned.get(text, 0) + n
+    if len(cleaned) <= MAX_KEPT_ASIDE_CAUSES:
+        return cleaned
+    kept = dict(list(cleaned.items())[:MAX_KEPT_ASIDE_CAUSES - 1])
+    return {**kept, "other causes": sum(cleaned.values()) - sum(kept.values())}

@@ -237,7 +237,7 @@ def test_exports_reuse_the_reports(dash):
     fleet = list(csv.reader(io.StringIO(session.get(dash.url + "/export/fleet.csv", timeout=30)
                                         .content.decode("utf-8-sig"))))
     assert fleet[0][0] == "Thiết bị" and len(fleet) == 3
-    silent = {row[1]: row[8] for row in fleet[1:]}
+    silent = {row[1]: row[fleet[0].index("Im lặng quá lâu")] for row in fleet[1:]}
     assert silent == {SITE_A: "không", SITE_B: "có"}
 
 

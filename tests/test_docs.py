@@ -241,3 +241,27 @@ def test_readme_has_the_servers_settings_table_as_the_code_makes_it():
     table = markdown_table()
     assert len(table.splitlines()) == 2 + len(SPECS)
     assert table in README, "README's settings table is stale: paste markdown_table() from server/settings.py"
+
+
+# -- SECURITY.md: the rotation commands it gives exist, with the options it shows -----------------
+
+def _all_commands() -> dict[str, set[str]]:
+    """'kiosk provision' -> its options, for the three programs."""
+    from admin.cli import cli as admin_cli
+    from server.cli import cli as server_cli
+
+    return {f"{program} {name}": {opt for param in command.params if isinstance(param, click.Option)
+                                  for opt in param.opts}
+            for program, group in (("kiosk", cli), ("kiosk-server", server_cli), ("kiosk-admin", admin_cli))
+            for name, command in group.commands.items()}
+
+
+def test_every_command_in_security_md_exists_with_its_options():
+    security = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
+    commands = _all_commands()
+    used = re.findall(r"`(?:sudo )?(?:[A-Z_]+=\S+ )*(kiosk(?:-server|-admin)? [a-z-]+)([^`]*)`", security)
+    assert len(used) >= 10  # the rotation steps name the commands
+    for command, rest in used:
+        assert command in commands, f"SECURITY.md names `{command}`, which does not exist"
+        unknown = set(re.findall(r"(?<![\w-])--[a-z-]+", rest)) - commands[command]
+        assert not unknown, f"SECURITY.md gives `{command}` options it does not have: {unknown}"

@@ -296,7 +296,10 @@ def test_damaged_rows_are_kept_aside_with_their_cause_and_everything_else_flows(
     # Not resent: the next drain is a heartbeat, and the server hears how many wait aside.
     again = terminal.uploader.drain()
     assert again["sent"] == 0 and again["batches"] == 1 and terminal.local.pending(100) == []
-    assert "5 đánh giá bị giữ lại" in server.rows("terminals")[0]["last_error"]
+    heard = server.rows("terminals")[0]
+    assert heard["kept_aside"] == len(DAMAGED) and heard["last_error"] is None
+    causes = json.loads(heard["kept_aside_causes"])
+    assert causes == terminal.local.kept_aside_causes() and sum(causes.values()) == len(DAMAGED)
 
 
 def test_a_batch_refused_for_itself_is_not_retried_blindly(server, terminal_for):

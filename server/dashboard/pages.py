@@ -28,7 +28,7 @@ from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
 from sync.vocabulary import round_half_up
 
-from ..accounts import list_terminals
+from ..accounts import kept_aside_causes_words, list_terminals
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
 from ..schema import terminals
 from ..security_headers import HEADERS
@@ -230,15 +230,18 @@ def fleet(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) ->
     rows = fleet_rows(request)
     rules = request.app.state.alert_monitor.rules
     return page(request, "fleet.html", admin=admin, rows=rows, silent_count=sum(r["silent"] for r in rows),
+                kept_aside_count=sum(1 for r in rows if r["kept_aside"] and not r["revoked"]),
                 silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(),
                 now=datetime.fromtimestamp(request.app.state.clock() / 1e9, rules.tz).strftime("%d/%m/%Y %H:%M"))
 
 
 @router.get("/export/fleet.csv")
 def export_fleet(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
-    header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Phiên bản",
-              "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu", "Đã thu hồi"]
+    header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Giữ lại trên thiết bị",
+              "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu",
+              "Đã thu hồi"]
     rows = [[r["id"], r["site"], r["counter"] or "", r["last_seen_at"] or "", r["pending"] or 0,
+             r["kept_aside"] or 0, kept_aside_causes_words(r["kept_aside_causes"]) if r["kept_aside"] else "",
              r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
              r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
             for r in fleet_rows(request)]
