@@ -18,6 +18,7 @@ failures print one plain sentence and exit 1.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 import click
 
 from sync.names import name_problem
+from sync.plain_text import OneLineFormatter, one_line
 
 from .errors import ServerError, SettingsError
 from .settings import SPECS, SPECS_BY_NAME, Settings, setting_source, settings_from
@@ -110,8 +112,22 @@ def serve(access_log: bool, **given: str | None) -> None:
     host, port = settings.host, settings.port
     click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)}); "
                f"dashboard at http://{host}:{port}/", err=True)
+    log_to_stderr()
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info",
                 timeout_graceful_shutdown=10)
+
+
+def log_to_stderr() -> logging.Handler:
+    """Send the server's own log lines (``hailong.*``: alerts, refused logins, database trouble) to stderr, at INFO,
+    each message on one line (:class:`sync.plain_text.OneLineFormatter`): a site's name or an error text quoted in
+    one cannot forge a second line. uvicorn logs its own lines as before. Returns the handler."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("hailong")
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return handler
 
 
 @cli.command("enroll-code")
@@ -234,6 +250,9 @@ def admin_token(name: str, db_url: str) -> None:
 
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
+    problem = name_problem(name.strip())
+    if problem is not None:  # the name is shown on the dashboard and printed here
+        raise click.BadParameter(f"the name {problem}", param_hint="--name")
     engine = _open({"db_url": db_url})
     with engine.connect() as conn, write_transaction(conn):
         token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
@@ -297,6 +316,8 @@ def terminals(db_url: str) -> None:
         table.append((row["id"], row["site"], row["counter"] or "", row["last_seen_at"] or "never",
                       row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]), offset,
                       state))
+    # What a terminal said about itself (its error, its version) is on one line, without escapes.
+    table = [tuple(one_line(cell) for cell in line) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
