@@ -159,6 +159,20 @@ def test_a_name_that_cannot_be_is_refused_where_it_enters(key, tmp_path, capsys,
         assert status == 2 and out == "", (args, out, err)
         assert "the name " in err
         tally.check("entry: kiosk-server " + args[0])
+    from server.accounts import issue_admin_token, issue_enrollment_code
+    from server.db import open_engine, write_transaction
+    from server.settings import Settings
+
+    engine = open_engine(Settings(db_url=db))
+    try:
+        with engine.connect() as conn, write_transaction(conn):
+            with pytest.raises(ValueError, match="the name "):
+                issue_enrollment_code(conn, site=text, counter=None, ttl_s=60, now_ns=0)
+            with pytest.raises(ValueError, match="the name "):
+                issue_admin_token(conn, name=text, now_ns=0)
+    finally:
+        engine.dispose()
+    tally.check("entry: server library", 2)
     for section in ({"site": text}, {"counter": text}):
         with pytest.raises(ConfigError, match="the name "):
             parse_config({"terminal": section})
