@@ -187,7 +187,7 @@ def enroll_code(site: str, counter: str | None, expires: str, server_url: str | 
         codes = [issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=now_ns)
                  for _ in range(count)]
     engine.dispose()
-    where = f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}"
+    where = one_line(f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}")
     until = _local_time(now_ns + ttl_s * 1_000_000_000, timezone)
     if server_url is None:
         for code in codes:
@@ -258,7 +258,7 @@ def admin_token(name: str, db_url: str) -> None:
         token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
     engine.dispose()
     click.echo(token)
-    click.echo(f"admin token for {name}: keep it secret; it is shown only this once", err=True)
+    click.echo(f"admin token for {one_line(name.strip())}: keep it secret; it is shown only this once", err=True)
 
 
 @cli.command("revoke-admin")
@@ -275,7 +275,7 @@ def revoke_admin(name: str, db_url: str) -> None:
     engine.dispose()
     if not count:
         raise ServerError(f"no live admin token has the name {name!r}")
-    click.echo(f"{count} admin token(s) of {name} revoked")
+    click.echo(f"{count} admin token(s) of {one_line(name.strip())} revoked")
 
 
 @cli.command()

@@ -556,7 +556,8 @@ def test_the_enrolment_sheet_prints_each_name_as_text(tmp_path, capsys, tally):
     from server.settings import Settings
 
     open_engine(Settings(db_url=db)).dispose()
-    keys = sorted(ACCEPTED_NAMES)[:scale(6, len(ACCEPTED_NAMES))]
+    keys = scale(["right-to-left override", "other bidi controls", "line separator", "Vietnamese with combining marks",
+                  "DDE formula", "script tag"], sorted(ACCEPTED_NAMES))
     for i, key in enumerate(keys):
         name = ACCEPTED_NAMES[key]
         sheet = tmp_path / f"sheet{i}.pdf"
