@@ -229,11 +229,13 @@ def hostile(start_server, tally, capfd):
 
         if full != sent:  # too long for its field: refused whole, nothing of it stored
             answer = server.upload(terminal, batch(full))
+            tally.server_errors += answer.status_code >= 500
             assert answer.status_code == 422, answer.text
             assert server.count("ratings", terminal_id=terminal.id) == 0
             assert server.rows("terminals", id=terminal.id)[0]["last_seen_at"] is None
             tally.check("bound: batch envelope", 3)
         answer = server.upload(terminal, batch(sent))
+        tally.server_errors += answer.status_code >= 500
         assert answer.status_code == 200, answer.text
         assert [ack["status"] for ack in answer.json()["acks"]] == ["stored"] * 4
         found.terminals[terminal.id] = {"key": key, "site": site, "counter": counter, **sent}
@@ -369,10 +371,16 @@ def test_every_csv_and_workbook_shows_text_and_evaluates_nothing(hostile, tally,
     terminal_sent = [text for field, text in hostile.terminal_texts() if field != "boot_id"]
     boot_ids = [text for field, text in hostile.terminal_texts() if field == "boot_id"]
 
-    def api(path, **params):
+    def api(path, expected=200, **params):
         answer = server.get(path, params=params, headers=headers)
-        assert answer.status_code == 200, (path, answer.text[:300])
+        tally.server_errors += answer.status_code >= 500
+        assert answer.status_code == expected, (path, answer.text[:300])
         return answer
+
+    for text in (CATALOGUE["ANSI escapes"], CATALOGUE["forged log line"], CATALOGUE["C1 controls"]):
+        for fmt in ("json", "csv", "xlsx"):  # a filter no name can match is refused, naming the field
+            assert api("/api/v1/reports/summary", 422, **report_params(fmt, site=text)).json()["field"] == "site"
+            tally.check("API report filter refused")
 
     check_csv(tally, "API report CSV", api("/api/v1/reports/summary", **report_params("csv")).text, names)
     check_workbook(tally, "API report xlsx", api("/api/v1/reports/summary", **report_params("xlsx")).content, names)
@@ -405,6 +413,10 @@ def test_every_csv_and_workbook_shows_text_and_evaluates_nothing(hostile, tally,
     printed = CliRunner().invoke(admin_cli, [*options, "--format", "csv"], env=env)
     assert printed.exit_code == 0, printed.output
     check_csv(tally, "kiosk-admin report CSV", printed.output, names)
+    name = ACCEPTED_NAMES["hyperlink formula"]
+    filtered = CliRunner().invoke(admin_cli, [*options, "--site", name, "--format", "csv"], env=env)
+    assert filtered.exit_code == 0, filtered.output
+    check_csv(tally, "kiosk-admin report CSV, site filter", filtered.output, [name])
     written = CliRunner().invoke(admin_cli, [*options, "--out", str(tmp_path / "report.xlsx")], env=env)
     assert written.exit_code == 0, written.output
     check_workbook(tally, "kiosk-admin report xlsx", tmp_path / "report.xlsx", names)
@@ -642,22 +654,30 @@ def test_generated_text_through_every_rule(tally):
     tally.check("generated: csv, workbook, line, page, name rules", 5 * len(seen))
 
 
-def test_generated_names_through_a_live_server(start_server, tally):
+def test_generated_names_and_terminal_texts_through_a_live_server(start_server, tally, capfd):
+    """Generated names enrol terminals, each of which reports a generated app version and last error: the fleet
+    page, the fleet CSV and ``kiosk-server terminals`` show each as text, on its line."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     server = start_server()
     session = log_in(server, server.admin_token())
     names = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=NAME_MAX)
-    sent: list[str] = []
+    said = st.text(st.characters(codec="utf-8", exclude_characters="\x00", exclude_categories=("Cs",)),
+                   min_size=1, max_size=LAST_ERROR_MAX)
+    sent: list[dict] = []
 
-    @settings(max_examples=scale(5, 100), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-    @given(names)
-    def each(name):
-        if not name.strip() or "\x00" in name:
+    @settings(max_examples=scale(5, 300), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(names, said)
+    def each(name, error):
+        if not name.strip():
             return
-        server.enroll(site=name, counter=name)
-        sent.append(name.strip())
+        terminal = server.enroll(site=name, counter=name)
+        version = error[:APP_VERSION_MAX]
+        answer = server.upload(terminal, make_batch([], health={"app_version": version, "last_error": error}))
+        tally.server_errors += answer.status_code >= 500
+        assert answer.status_code == 200, answer.text
+        sent.append({"id": terminal.id, "name": name.strip(), "app_version": version, "last_error": error})
 
     each()
     page = session.get(server.url + "/fleet", timeout=30).text
@@ -665,8 +685,17 @@ def test_generated_names_through_a_live_server(start_server, tally):
     tally.unescaped += len(problems)
     assert problems == []
     text = page_text(page)
+    for terminal in sent:
+        for field in ("name", "app_version", "last_error"):
+            assert without_bidi_controls(terminal[field]).strip() in text, (field, terminal[field])
+    tally.check("generated: fleet page", 3 * len(sent))
     fleet = session.get(server.url + "/export/fleet.csv", timeout=30).content.decode("utf-8")
-    check_csv(tally, "generated: fleet CSV", fleet, sent)
-    for name in sent:
-        assert without_bidi_controls(name).strip() in text or not without_bidi_controls(name).strip()
-    tally.check("generated: fleet page", len(sent))
+    check_csv(tally, "generated: fleet CSV", fleet,
+              [t[f] for t in sent for f in ("name", "app_version", "last_error")])
+    status, out, err = run_main(server_main, ["terminals", "--db", server.app.state.settings.db_url], capfd)
+    assert status == 0, err
+    rows = assert_one_line_each(tally, "generated: kiosk-server terminals", out, 1 + len(sent))
+    for terminal in sent:
+        row = next(line for line in rows if line.startswith(terminal["id"] + " "))
+        assert one_line(terminal["last_error"]).rstrip() in row
+    tally.check("generated: kiosk-server terminals", len(sent))
