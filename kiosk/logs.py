@@ -3,7 +3,9 @@
 Under systemd, stderr goes to the journal, which stamps each line itself;
 ``journalctl -u kiosk`` reads it. The rotating file ``kiosk.log`` (beside
 the database) is for terminals where nobody can read the journal, and it is
-where ``kiosk status`` finds the last errors.
+where ``kiosk status`` finds the last errors. Each message is written on one
+line (:class:`sync.plain_text.OneLineFormatter`): a server's answer or a name
+quoted in it cannot forge a second line or send escapes to a screen.
 
     >>> import tempfile, logging
     >>> folder = Path(tempfile.mkdtemp())
@@ -21,6 +23,8 @@ import logging.handlers
 import re
 import sys
 from pathlib import Path
+
+from sync.plain_text import OneLineFormatter
 
 LOG_NAME = "kiosk.log"
 #: Lines of the file: ``2026-11-25T09:30:12 ERROR kiosk.ui.app: message``.
@@ -60,7 +64,7 @@ def setup_logging(level: str, *, log_file: Path | None = None, under_systemd: bo
     # Under systemd, journald stamps each line itself.
     fmt = "%(levelname)s %(name)s: %(message)s" if under_systemd else "%(asctime)s %(levelname)s %(name)s: %(message)s"
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(logging.Formatter(fmt))
+    stderr.setFormatter(OneLineFormatter(fmt))
     handlers: list[logging.Handler] = [stderr]
     problem = None
     if log_file is not None and max_kb > 0:
@@ -70,7 +74,7 @@ def setup_logging(level: str, *, log_file: Path | None = None, under_systemd: bo
         except OSError as exc:
             problem, log_file = f"no log file at {log_file} ({exc.strerror or exc}); logging to stderr only", None
         else:
-            rotating.setFormatter(logging.Formatter(FILE_FORMAT, FILE_DATE))
+            rotating.setFormatter(OneLineFormatter(FILE_FORMAT, FILE_DATE))
             handlers.append(rotating)
     else:
         log_file = None

@@ -11,6 +11,7 @@ from datetime import datetime, time, timezone
 from pathlib import Path
 
 from sync.local import kept_aside_causes
+from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
 from . import __version__
@@ -160,7 +161,8 @@ def format_status(status: dict) -> str:
             f"WARNING: the database was unreadable at {rec['at']} ({rec['why']}); it was moved to "
             f"{rec['moved_to']} and a fresh one started. Keep that file for inspection."
         )
-    return "\n".join(lines)
+    # Names, the server's words and log messages are quoted here: each line stays one line, without escapes.
+    return "\n".join(one_line(line) for line in lines)
 
 
 def filtered(counts: dict, language: str = "en") -> str:

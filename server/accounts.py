@@ -171,9 +171,15 @@ def admin_for_token(conn: Connection, token: str) -> tuple[str | None, str | Non
 # -- administration ----------------------------------------------------------------------------------
 
 def issue_admin_token(conn: Connection, *, name: str, now_ns: int) -> str:
-    """Store a new admin token for ``name`` (a person or a script); return the token."""
+    """Store a new admin token for ``name`` (a person or a script); return the token.
+
+    The name follows the rule of every name (:func:`sync.names.name_problem`): it is shown on the dashboard and
+    printed by the CLI."""
     if not name.strip():
         raise ValueError("name: must not be empty")
+    problem = name_problem(name.strip())
+    if problem is not None:
+        raise ValueError(f"name: the name {problem}")
     token = new_secret(ADMIN_PREFIX)
     conn.execute(insert(admin_tokens).values(name=name.strip(), token_hash=secret_hash(token),
                                              created_at=iso_from_ns(now_ns)))

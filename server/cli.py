@@ -18,6 +18,7 @@ failures print one plain sentence and exit 1.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 import click
 
 from sync.names import name_problem
+from sync.plain_text import OneLineFormatter, one_line
 
 from .errors import ServerError, SettingsError
 from .settings import SPECS, SPECS_BY_NAME, Settings, setting_source, settings_from
@@ -110,8 +112,22 @@ def serve(access_log: bool, **given: str | None) -> None:
     host, port = settings.host, settings.port
     click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)}); "
                f"dashboard at http://{host}:{port}/", err=True)
+    log_to_stderr()
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info",
                 timeout_graceful_shutdown=10)
+
+
+def log_to_stderr() -> logging.Handler:
+    """Send the server's own log lines (``hailong.*``: alerts, refused logins, database trouble) to stderr, at INFO,
+    each message on one line (:class:`sync.plain_text.OneLineFormatter`): a site's name or an error text quoted in
+    one cannot forge a second line. uvicorn logs its own lines as before. Returns the handler."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("hailong")
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return handler
 
 
 @cli.command("enroll-code")
@@ -171,7 +187,7 @@ def enroll_code(site: str, counter: str | None, expires: str, server_url: str | 
         codes = [issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=now_ns)
                  for _ in range(count)]
     engine.dispose()
-    where = f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}"
+    where = one_line(f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}")
     until = _local_time(now_ns + ttl_s * 1_000_000_000, timezone)
     if server_url is None:
         for code in codes:
@@ -234,12 +250,15 @@ def admin_token(name: str, db_url: str) -> None:
 
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
+    problem = name_problem(name.strip())
+    if problem is not None:  # the name is shown on the dashboard and printed here
+        raise click.BadParameter(f"the name {problem}", param_hint="--name")
     engine = _open({"db_url": db_url})
     with engine.connect() as conn, write_transaction(conn):
         token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
     engine.dispose()
     click.echo(token)
-    click.echo(f"admin token for {name}: keep it secret; it is shown only this once", err=True)
+    click.echo(f"admin token for {one_line(name.strip())}: keep it secret; it is shown only this once", err=True)
 
 
 @cli.command("revoke-admin")
@@ -256,7 +275,7 @@ def revoke_admin(name: str, db_url: str) -> None:
     engine.dispose()
     if not count:
         raise ServerError(f"no live admin token has the name {name!r}")
-    click.echo(f"{count} admin token(s) of {name} revoked")
+    click.echo(f"{count} admin token(s) of {one_line(name.strip())} revoked")
 
 
 @cli.command()
@@ -297,13 +316,15 @@ def terminals(db_url: str) -> None:
         table.append((row["id"], row["site"], row["counter"] or "", row["last_seen_at"] or "never",
                       row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]),
                       str(row["kept_aside"] or 0), offset, state))
+    # What a terminal said about itself (its error, its version) is on one line, without escapes.
+    table = [tuple(one_line(cell) for cell in line) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
     for row in rows:  # the causes under the table: one line per terminal that keeps ratings aside
         if row["kept_aside"]:
-            click.echo(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "
-                       f"{kept_aside_causes_words(row['kept_aside_causes'])}")
+            click.echo(one_line(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "
+                                f"{kept_aside_causes_words(row['kept_aside_causes'])}"))
 
 
 def _shown(url: str) -> str:

@@ -22,6 +22,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.plain_text import without_bidi_controls
+
 from .errors import ServerError
 
 #: Where Linux distributions keep DejaVu Sans (Debian/Ubuntu: fonts-dejavu-core; Fedora; Arch).
@@ -134,9 +136,10 @@ def _draw_card(pdf, card: EnrollmentCard, x: float, y: float, w: float, h: float
         line_y -= step * MM
 
     line("Hài Lòng — mã đăng ký thiết bị / terminal enrolment", "HaiLong-bold", 11, 6)
-    line(f"Đơn vị / Site: {card.site}", "HaiLong-regular", 10, 5)
+    # Printed as the dashboard shows names: without bidi controls, which a PDF would carry into copied text.
+    line(f"Đơn vị / Site: {without_bidi_controls(card.site)}", "HaiLong-regular", 10, 5)
     if card.counter:
-        line(f"Quầy / Counter: {card.counter}", "HaiLong-regular", 10, 5)
+        line(f"Quầy / Counter: {without_bidi_controls(card.counter)}", "HaiLong-regular", 10, 5)
     line(f"Hết hạn / Expires: {card.expires}; dùng một lần / one use only", "HaiLong-regular", 9, 4.5)
     line(f"Máy chủ / Server: {card.server_url}", "HaiLong-regular", 9, 4.5)
     line(f"Mã / Code: {card.code}", "HaiLong-regular", 9, 5.5)

@@ -36,6 +36,10 @@ AckStatus = Literal["stored", "duplicate", "conflict", "refused"]
 #: ISO 8601 UTC with milliseconds, as the terminal writes it.
 ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
+#: The longest app version and last error a terminal may report, in characters (longer: the batch is refused).
+APP_VERSION_MAX = 32
+LAST_ERROR_MAX = 500
+
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 #: The largest whole number the databases hold (a signed 64-bit integer).
 INT64_MAX = 2**63 - 1
@@ -105,9 +109,9 @@ class Health(BaseModel):
     model_config = _STRICT
 
     pending: WholeNumber = Field(ge=0, le=INT64_MAX, description="sealed ratings not yet acknowledged, this batch included")
-    app_version: str = Field(max_length=32)
+    app_version: str = Field(max_length=APP_VERSION_MAX)
     clock_synced: bool
-    last_error: str | None = Field(default=None, max_length=500)
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX)
     kept_aside: int | None = Field(default=None, ge=0, description=(
         "ratings the terminal keeps aside and no longer sends (conflicts and refusals); "
         "absent from older terminals"))
@@ -162,7 +166,7 @@ class Enrollment(BaseModel):
     model_config = _STRICT
 
     code: str = Field(min_length=4, max_length=128)
-    app_version: str | None = Field(default=None, max_length=32)
+    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
 
 
 class EnrollmentReceipt(BaseModel):

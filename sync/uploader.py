@@ -38,7 +38,7 @@ from .addresses import check_server_url
 from .errors import response_message
 from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status, read_within
 from .local import REFUSED_CAUSE, UNSENDABLE_CAUSE
-from .protocol import (MAX_BATCH_RATINGS, MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch,
+from .protocol import (LAST_ERROR_MAX, MAX_BATCH_RATINGS, MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch,
                        BatchReceipt, Health)
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,19 @@ class Attempt:
     permanent: bool = False
 
 
+def reportable(error: str | None) -> str | None:
+    """The terminal's last error as a heartbeat may carry it: cut to :data:`LAST_ERROR_MAX` characters.
+
+    A long server address or answer must not make every batch invalid (nor the terminal fail to build it).
+
+        >>> len(reportable("x" * 10_000)), reportable("cannot reach the server"), reportable(None)
+        (500, 'cannot reach the server', None)
+    """
+    if error is None or len(error) <= LAST_ERROR_MAX:
+        return error
+    return error[:LAST_ERROR_MAX - 1] + "…"
+
+
 class Uploader:
     """Sends batches from :class:`sync.local.LocalRatings` to the server."""
 
@@ -150,7 +163,7 @@ class Uploader:
         stamp = self.stamp()
         kept_aside = self.local.quarantined()
         health = Health(pending=pending, app_version=self.app_version,
-                        clock_synced=bool(stamp.clock_synced), last_error=self.state.last_error,
+                        clock_synced=bool(stamp.clock_synced), last_error=reportable(self.state.last_error),
                         kept_aside=kept_aside or None,
                         kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None)
         # The envelope goes through the protocol model; the ratings are the

@@ -17,17 +17,11 @@ stored name is unchanged: only its display is.
 
 from __future__ import annotations
 
-import re
-
 from markupsafe import Markup, escape
 
-#: LRM, RLM, ALM, the embeddings and overrides (U+202A-U+202E), the isolates (U+2066-U+2069).
-BIDI_CONTROLS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
-
-
-def without_bidi_controls(value: object) -> str:
-    """``value`` as text without bidirectional control characters (for ``<option>`` and attributes)."""
-    return BIDI_CONTROLS.sub("", "" if value is None else str(value))
+# The one rule for bidi controls (also used on terminals' screens and in logs); used here for ``<option>``
+# and attributes.
+from sync.plain_text import BIDI_CONTROLS, without_bidi_controls  # noqa: F401
 
 
 def isolated(value: object) -> Markup:
