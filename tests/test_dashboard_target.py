@@ -13,6 +13,8 @@ import requests
 from dashboard_fixtures import dash, log_in, login_form  # noqa: F401
 from server_fixtures import *  # noqa: F403
 
+pytestmark = pytest.mark.reliability
+
 WRONG = "hl_adm_wrong-guess-0001"
 FREE_FAILURES = 5  # server.dashboard.login_throttle.FREE_FAILURES, checked below
 BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
@@ -67,13 +69,16 @@ def test_a_burst_of_wrong_tokens_reaches_only_the_free_tries(dash, caplog):
     assert sum("dashboard login" in r.getMessage() for r in caplog.records) == burst
 
 
-def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_quiet():
+def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_quiet(tmp_path):
     from server.dashboard import login_throttle
     from server.dashboard.login_throttle import MAX_LOCK_S, LoginThrottle
+    from server.db import open_engine
+    from server.settings import Settings
 
     assert login_throttle.FREE_FAILURES == FREE_FAILURES
     now = [0]
-    throttle = LoginThrottle(clock=lambda: now[0])
+    engine = open_engine(Settings(db_url=f"sqlite:///{tmp_path / 'throttle.db'}"))
+    throttle = LoginThrottle(engine, clock=lambda: now[0])
     locks = []
     for _ in range(FREE_FAILURES + 14):
         locks.append(throttle.failed("198.51.100.7"))
@@ -84,6 +89,33 @@ def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_qu
     assert throttle.wait_s("203.0.113.1") == 0  # another address is not held up
     now[0] += 3600 * 10**9
     assert throttle.failures("198.51.100.7") == 0 and throttle.wait_s("198.51.100.7") == 0
+    engine.dispose()
+
+
+def test_a_restart_or_a_second_worker_does_not_forgive_a_locked_out_address(start_server):
+    clock = FakeClock()
+    first = start_server(clock=clock, alert_check_interval_s=0)
+    good = first.admin_token()
+    session = requests.Session()
+    csrf = login_form(first, session)
+    for _ in range(FREE_FAILURES + 1):  # the last one locks 127.0.0.1 out for 1 s
+        assert try_token(first, session, csrf, WRONG).status_code == 401
+    second = start_server(clock=clock, alert_check_interval_s=0)  # another worker on the same database
+    other = requests.Session()
+    refused = try_token(second, other, login_form(second, other), good)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    first.live.stop()  # the first process is gone; what it counted is not
+    third = start_server(clock=clock, alert_check_interval_s=0)
+    assert try_token(third, other, login_form(third, other), good).status_code == 429
+    assert try_token(second, other, login_form(second, other), WRONG).status_code == 429  # still not looked at
+    clock.advance(1)
+    assert try_token(third, other, login_form(third, other), WRONG).status_code == 401  # 7 in a row: 2 s now
+    clock.advance(1)
+    assert try_token(second, other, login_form(second, other), good).status_code == 429
+    clock.advance(1)
+    assert try_token(second, other, login_form(second, other), good).status_code == 303
+    assert try_token(third, other, login_form(third, other), WRONG).status_code == 401  # forgiven everywhere
+    assert second.rows("login_failures")[0]["failures"] == 1
 
 
 # -- security headers --------------------------------------------------------------------------------
