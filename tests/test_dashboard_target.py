@@ -5,7 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import requests
@@ -195,6 +201,64 @@ def test_cookies_are_secure_when_the_request_came_over_tls(dash, proto):
     session_cookie = [c for c in answer.headers["Set-Cookie"].split(", hl_") if c.startswith("hl_session=")][0]
     assert ("Secure" in session_cookie) == (proto == "https")
     assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie
+
+
+def self_signed_certificate(folder) -> tuple[str, str]:
+    """(certificate, key) for 127.0.0.1, made with the openssl command."""
+    cert, key = str(folder / "server.pem"), str(folder / "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_cookies_are_secure_over_a_real_tls_connection(start_server, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    server = start_server(uvicorn={"ssl_certfile": cert, "ssl_keyfile": key})
+    assert server.url.startswith("https://")
+    session = requests.Session()
+    form = session.get(server.url + "/login", verify=cert, timeout=30)
+    assert "Secure" in form.headers["Set-Cookie"]
+    answer = session.post(server.url + "/login", verify=cert, allow_redirects=False, timeout=30, data={
+        "token": server.admin_token(), "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)})
+    assert answer.status_code == 303
+    session_cookie = [c for c in answer.headers["Set-Cookie"].split(", hl_") if c.startswith("hl_session=")][0]
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+    assert session.get(server.url + "/fleet", verify=cert, allow_redirects=False, timeout=30).status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("options, believed", [([], True), (["--trusted-proxies", "192.0.2.10"], False)],
+                         ids=["loopback proxy (default)", "another proxy"])
+def test_serve_believes_x_forwarded_proto_only_from_its_trusted_proxies(tmp_path, options, believed):
+    """`kiosk-server serve` as deployed: a request from 127.0.0.1 saying X-Forwarded-Proto: https is believed
+    (Secure cookies) only when 127.0.0.1 is a trusted proxy, never from uvicorn's own reading of the environment."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_") and k != "FORWARDED_ALLOW_IPS"}
+    process = subprocess.Popen([sys.executable, "-c", "from server.cli import main; main()", "serve", "--port",
+                                str(port), "--db", f"sqlite:///{tmp_path / 'server.db'}", *options],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                form = requests.get(f"http://127.0.0.1:{port}/login", headers={"X-Forwarded-Proto": "https"},
+                                    timeout=5)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        assert form.status_code == 200
+        assert ("Secure" in form.headers["Set-Cookie"]) is believed
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
 
 
 # -- names that would turn themselves around ---------------------------------------------------------
