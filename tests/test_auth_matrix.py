@@ -90,8 +90,8 @@ EXPECTED = {
     "POST /login":
         "401 401 401 401 401 401 401 401 →/ 401 401 401 401 401",
     "POST /logout":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login →/login →/login →/login "
-        "→/login",
+        "→/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login →/login →/login →/login",
     "GET /":
         "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /fleet":
@@ -99,8 +99,8 @@ EXPECTED = {
     "GET /alerts":
         "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
     "POST /alerts/check":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login →/alerts →/login →/login "
-        "→/login",
+        "→/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/alerts →/login →/login →/login",
     "GET /export/report.{fmt}":
         "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /export/fleet.csv":

@@ -12,11 +12,12 @@ import socket
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 
 import pytest
 import requests
 
-from dashboard_fixtures import dash, log_in, login_form  # noqa: F401
+from dashboard_fixtures import dash, load_known_data_set, log_in, login_form  # noqa: F401
 from server_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.reliability
@@ -259,6 +260,81 @@ def test_serve_believes_x_forwarded_proto_only_from_its_trusted_proxies(tmp_path
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+# -- CSRF on every form --------------------------------------------------------------------------------
+
+class Forms(HTMLParser):
+    """The forms of a page (method, action, fields with their values) and the same-origin links it has."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({"method": (attrs.get("method") or "get").lower(), "action": attrs.get("action") or "",
+                               "fields": {}})
+        elif tag in ("input", "select", "textarea", "button") and self.forms and attrs.get("name"):
+            self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+        elif tag == "a" and (attrs.get("href") or "").startswith("/") and not attrs["href"].startswith("//"):
+            self.links.append(attrs["href"])
+
+
+def crawl(server, session: requests.Session, start: str, *, limit: int = 40) -> dict[str, list[dict]]:
+    """Every HTML page reachable by links from ``start`` (at most ``limit``): its forms."""
+    found, queue = {}, [start]
+    while queue and len(found) < limit:
+        path = queue.pop(0)
+        if path in found:
+            continue
+        answer = session.get(server.url + path, allow_redirects=False, timeout=30)
+        if not answer.headers.get("Content-Type", "").startswith("text/html"):
+            continue
+        parser = Forms()
+        parser.feed(answer.text)
+        found[path] = parser.forms
+        queue += [link for link in parser.links if link not in found]
+    return found
+
+
+def test_every_form_on_every_page_refuses_a_post_without_its_csrf_token(dash):
+    load_known_data_set(dash, dash.clock)
+    good = dash.admin_token()
+    anonymous = requests.Session()
+    pages = {**crawl(dash, anonymous, "/login"), **crawl(dash, log_in(dash, good), "/")}
+    assert {"/login", "/", "/fleet", "/alerts"} <= set(pages)
+    forms = {(form["action"], tuple(sorted(form["fields"]))): form
+             for forms in pages.values() for form in forms if form["method"] == "post"}
+    assert {action for action, _fields in forms} == {"/login", "/logout", "/alerts/check"}
+    assert all("csrf" in fields for _action, fields in forms)  # every POST form carries the token
+    def visitor(action: str) -> tuple[requests.Session, str]:
+        """A browser that opened the form (a login page, or a logged-in page), and the form's CSRF token."""
+        if action == "/login":
+            session = requests.Session()
+            return session, login_form(dash, session)
+        session = log_in(dash, good)
+        return session, re.search(r'name="csrf" value="([^"]+)"', session.get(dash.url + "/fleet").text).group(1)
+
+    refused = {}
+    for (action, _fields), form in forms.items():
+        session, csrf = visitor(action)
+        values = {**form["fields"], "csrf": csrf, **({"token": good} if action == "/login" else {})}
+        for label, sent in (("without", {k: v for k, v in values.items() if k != "csrf"}),
+                            ("with a wrong", {**values, "csrf": csrf[:-4] + ("AAAA", "BBBB")[csrf.endswith("AAAA")]}),
+                            ("with another visitor's", {**values, "csrf": visitor(action)[1]})):
+            answer = session.post(dash.url + action, data=sent, allow_redirects=False, timeout=30)
+            refused[f"{action} {label} token"] = answer.status_code
+        # Nothing happened: no session started, the session not ended; then the right token works.
+        assert "hl_session" not in session.cookies if action == "/login" else \
+            session.get(dash.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+        control = session.post(dash.url + action, data=values, allow_redirects=False, timeout=30)
+        assert control.status_code == 303, (action, control.text[:300])
+    print(f"\nCSRF: {len(pages)} pages, {len(forms)} POST forms, {len(refused)} forged posts, "
+          f"{sum(status == 403 for status in refused.values())} refused")
+    assert refused == {what: 403 for what in refused}
 
 
 # -- names that would turn themselves around ---------------------------------------------------------
