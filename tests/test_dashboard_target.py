@@ -18,9 +18,26 @@ import pytest
 import requests
 
 from dashboard_fixtures import dash, load_known_data_set, log_in, login_form  # noqa: F401
+from reliability import record, scale
 from server_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.reliability
+
+COMMAND = "HAILONG_SOAK=1 .venv/bin/python -m pytest -m reliability tests/test_dashboard_target.py"
+FIGURES: dict[str, int] = {}  # requests made as an attacker, summed over the backends; recorded once
+
+
+def count(**figures: int) -> None:
+    for name, figure in figures.items():
+        FIGURES[name] = FIGURES.get(name, 0) + figure
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_figures():
+    FIGURES.clear()
+    yield
+    if FIGURES:
+        record("Dashboard as a target", command=COMMAND, **FIGURES)
 
 WRONG = "hl_adm_wrong-guess-0001"
 FREE_FAILURES = 5  # server.dashboard.login_throttle.FREE_FAILURES, checked below
@@ -67,11 +84,12 @@ def test_a_burst_of_wrong_tokens_reaches_only_the_free_tries(dash, caplog):
     caplog.set_level(logging.WARNING, logger="hailong.server.dashboard")
     session = requests.Session()
     csrf = login_form(dash, session)
-    burst = 200
+    burst = scale(200, 1000)
     statuses = [try_token(dash, session, csrf, f"hl_adm_guess-{i:04d}").status_code for i in range(burst)]
     checked = statuses.count(401)
     print(f"\nlogin brute force: {burst} wrong tokens in a burst, {checked} checked, "
           f"{statuses.count(429)} refused with 429 and a Retry-After")
+    count(cases=burst, server_errors=sum(status >= 500 for status in statuses), brute_force_checked=checked)
     assert checked == FREE_FAILURES + 1 and statuses.count(429) == burst - checked
     assert sum("dashboard login" in r.getMessage() for r in caplog.records) == burst
 
@@ -169,8 +187,10 @@ def test_every_answer_carries_the_security_headers(dash):
         ] if not ok]
         if wrong:
             missing[what] = (answer.status_code, wrong)
-    assert missing == {}
     print(f"\nsecurity headers: {len(answers)} kinds of answer, {len(missing)} without them")
+    count(cases=len(answers), server_errors=sum(a.status_code >= 500 for a in answers.values()),
+          answers_without_headers=len(missing))
+    assert missing == {}
 
 
 @pytest.mark.parametrize("path, inline_scripts", [("/docs", 1), ("/redoc", 0)])
@@ -334,6 +354,8 @@ def test_every_form_on_every_page_refuses_a_post_without_its_csrf_token(dash):
         assert control.status_code == 303, (action, control.text[:300])
     print(f"\nCSRF: {len(pages)} pages, {len(forms)} POST forms, {len(refused)} forged posts, "
           f"{sum(status == 403 for status in refused.values())} refused")
+    count(cases=len(refused), server_errors=sum(status >= 500 for status in refused.values()),
+          csrf_forged_accepted=sum(status != 403 for status in refused.values()))
     assert refused == {what: 403 for what in refused}
 
 
