@@ -11,7 +11,7 @@ check, that is tested). The answer is compared with :data:`EXPECTED`, which
 is also the README's table ("Who can reach what"). With the access log and
 the app's log captured, the run then looks for every secret it used
 (tokens, codes, session ids, cookies, CSRF tokens, the signing key) in every
-log line and every URL requested or redirected to.
+log line and every URL requested, redirected to or linked from a page.
 """
 
 from __future__ import annotations
@@ -256,6 +256,8 @@ class Matrix:
     def send(self, method: str, path: str, **kwargs) -> requests.Response:
         answer = requests.request(method, self.server.url + path, allow_redirects=False, timeout=30, **kwargs)
         self.urls += [answer.url, answer.headers.get("Location", "")]
+        if answer.headers.get("Content-Type", "").startswith("text/html"):  # and every link a page offers
+            self.urls += re.findall(r'(?:href|src|action)="([^"]*)"', answer.text)
         return answer
 
     def ask(self, route: str, credential: str) -> requests.Response:
