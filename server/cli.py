@@ -113,8 +113,11 @@ def serve(access_log: bool, **given: str | None) -> None:
     click.echo(f"kiosk-server: listening on http://{host}:{port} (database {_shown(settings.db_url)}); "
                f"dashboard at http://{host}:{port}/", err=True)
     log_to_stderr()
+    # Forwarded headers only from the configured proxies (never uvicorn's own reading of the environment):
+    # a client that reaches the port directly cannot claim HTTPS, nor another address for the login lock-out.
+    proxies = [address.strip() for address in settings.trusted_proxies.split(",") if address.strip()]
     uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info",
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 def log_to_stderr() -> logging.Handler:

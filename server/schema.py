@@ -168,3 +168,14 @@ dashboard_sessions = Table(
     Column("expires_at", ISO_TIME, nullable=False),
     Index(None, "admin_token_id"),
 )
+
+#: Wrong dashboard logins in a row per client address, and its lock-out (see dashboard/login_throttle.py).
+#: Kept here, not in the process, so a restart or a second worker does not forgive an address. Times are
+#: the server's clock in nanoseconds since the epoch (the throttle's arithmetic is in those).
+login_failures = Table(
+    "login_failures", metadata,
+    Column("address", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until_ns", BigInteger, nullable=False),
+    Column("last_failure_ns", BigInteger, nullable=False),
+)

@@ -92,6 +92,11 @@ class Settings:
             "database)", metavar="KEY")
     session_max_age_s: int = _setting(12 * 3600, "a dashboard login lasts this long",
                                       option="--session-max-age", duration=True)
+    trusted_proxies: str = _setting(
+        "127.0.0.1,::1", "addresses of the reverse proxies whose X-Forwarded-Proto and X-Forwarded-For `serve` "
+                         "believes, comma-separated (* for any; empty: none): behind HTTPS, dashboard cookies are "
+                         "then Secure",
+        metavar="ADDRESSES", env_aliases=("FORWARDED_ALLOW_IPS",))
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

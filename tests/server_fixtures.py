@@ -212,11 +212,12 @@ def server_db_url(request, tmp_path):
 class LiveServer:
     """uvicorn serving ``app`` on 127.0.0.1, port 0 (the kernel picks), in a thread."""
 
-    def __init__(self, app):
+    def __init__(self, app, **config):
+        """``config``: more ``uvicorn.Config`` options (e.g. ``access_log=True``, ``ssl_certfile``)."""
         import uvicorn
 
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                                lifespan="on")
+        config = uvicorn.Config(app, **{"host": "127.0.0.1", "port": 0, "log_level": "warning",
+                                        "access_log": False, "lifespan": "on", **config})
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.thread.start()
@@ -226,7 +227,7 @@ class LiveServer:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.005)
         port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if config.is_ssl else 'http'}://127.0.0.1:{port}"
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -332,14 +333,15 @@ class ServerHarness:
 
 @pytest.fixture
 def start_server(server_db_url):
-    """``start_server(clock=None, **settings)`` builds an app on this test's database and serves it."""
+    """``start_server(clock=None, uvicorn=None, **settings)`` builds an app on this test's database and serves
+    it (``uvicorn``: more ``uvicorn.Config`` options, see :class:`LiveServer`)."""
     from server import Settings, create_app
 
     started: list[ServerHarness] = []
 
-    def start(*, clock=None, **settings) -> ServerHarness:
+    def start(*, clock=None, uvicorn: dict | None = None, **settings) -> ServerHarness:
         app = create_app(Settings(db_url=server_db_url, **settings), **({"clock": clock} if clock else {}))
-        harness = ServerHarness(app, LiveServer(app))
+        harness = ServerHarness(app, LiveServer(app, **(uvicorn or {})))
         started.append(harness)
         return harness
 

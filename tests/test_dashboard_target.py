@@ -5,13 +5,39 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
 
 import pytest
 import requests
 
-from dashboard_fixtures import dash, log_in, login_form  # noqa: F401
+from dashboard_fixtures import dash, load_known_data_set, log_in, login_form  # noqa: F401
+from reliability import record, scale
 from server_fixtures import *  # noqa: F403
+
+pytestmark = pytest.mark.reliability
+
+COMMAND = "HAILONG_SOAK=1 .venv/bin/python -m pytest -m reliability tests/test_dashboard_target.py"
+FIGURES: dict[str, int] = {}  # requests made as an attacker, summed over the backends; recorded once
+
+
+def count(**figures: int) -> None:
+    for name, figure in figures.items():
+        FIGURES[name] = FIGURES.get(name, 0) + figure
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_figures():
+    FIGURES.clear()
+    yield
+    if FIGURES:
+        record("Dashboard as a target", command=COMMAND, **FIGURES)
 
 WRONG = "hl_adm_wrong-guess-0001"
 FREE_FAILURES = 5  # server.dashboard.login_throttle.FREE_FAILURES, checked below
@@ -58,22 +84,26 @@ def test_a_burst_of_wrong_tokens_reaches_only_the_free_tries(dash, caplog):
     caplog.set_level(logging.WARNING, logger="hailong.server.dashboard")
     session = requests.Session()
     csrf = login_form(dash, session)
-    burst = 200
+    burst = scale(200, 1000)
     statuses = [try_token(dash, session, csrf, f"hl_adm_guess-{i:04d}").status_code for i in range(burst)]
     checked = statuses.count(401)
     print(f"\nlogin brute force: {burst} wrong tokens in a burst, {checked} checked, "
           f"{statuses.count(429)} refused with 429 and a Retry-After")
+    count(cases=burst, server_errors=sum(status >= 500 for status in statuses), brute_force_checked=checked)
     assert checked == FREE_FAILURES + 1 and statuses.count(429) == burst - checked
     assert sum("dashboard login" in r.getMessage() for r in caplog.records) == burst
 
 
-def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_quiet():
+def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_quiet(tmp_path):
     from server.dashboard import login_throttle
     from server.dashboard.login_throttle import MAX_LOCK_S, LoginThrottle
+    from server.db import open_engine
+    from server.settings import Settings
 
     assert login_throttle.FREE_FAILURES == FREE_FAILURES
     now = [0]
-    throttle = LoginThrottle(clock=lambda: now[0])
+    engine = open_engine(Settings(db_url=f"sqlite:///{tmp_path / 'throttle.db'}"))
+    throttle = LoginThrottle(engine, clock=lambda: now[0])
     locks = []
     for _ in range(FREE_FAILURES + 14):
         locks.append(throttle.failed("198.51.100.7"))
@@ -84,6 +114,33 @@ def test_the_lock_out_doubles_up_to_its_cap_and_is_forgotten_after_an_hour_of_qu
     assert throttle.wait_s("203.0.113.1") == 0  # another address is not held up
     now[0] += 3600 * 10**9
     assert throttle.failures("198.51.100.7") == 0 and throttle.wait_s("198.51.100.7") == 0
+    engine.dispose()
+
+
+def test_a_restart_or_a_second_worker_does_not_forgive_a_locked_out_address(start_server):
+    clock = FakeClock()
+    first = start_server(clock=clock, alert_check_interval_s=0)
+    good = first.admin_token()
+    session = requests.Session()
+    csrf = login_form(first, session)
+    for _ in range(FREE_FAILURES + 1):  # the last one locks 127.0.0.1 out for 1 s
+        assert try_token(first, session, csrf, WRONG).status_code == 401
+    second = start_server(clock=clock, alert_check_interval_s=0)  # another worker on the same database
+    other = requests.Session()
+    refused = try_token(second, other, login_form(second, other), good)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    first.live.stop()  # the first process is gone; what it counted is not
+    third = start_server(clock=clock, alert_check_interval_s=0)
+    assert try_token(third, other, login_form(third, other), good).status_code == 429
+    assert try_token(second, other, login_form(second, other), WRONG).status_code == 429  # still not looked at
+    clock.advance(1)
+    assert try_token(third, other, login_form(third, other), WRONG).status_code == 401  # 7 in a row: 2 s now
+    clock.advance(1)
+    assert try_token(second, other, login_form(second, other), good).status_code == 429
+    clock.advance(1)
+    assert try_token(second, other, login_form(second, other), good).status_code == 303
+    assert try_token(third, other, login_form(third, other), WRONG).status_code == 401  # forgiven everywhere
+    assert second.rows("login_failures")[0]["failures"] == 1
 
 
 # -- security headers --------------------------------------------------------------------------------
@@ -130,8 +187,10 @@ def test_every_answer_carries_the_security_headers(dash):
         ] if not ok]
         if wrong:
             missing[what] = (answer.status_code, wrong)
-    assert missing == {}
     print(f"\nsecurity headers: {len(answers)} kinds of answer, {len(missing)} without them")
+    count(cases=len(answers), server_errors=sum(a.status_code >= 500 for a in answers.values()),
+          answers_without_headers=len(missing))
+    assert missing == {}
 
 
 @pytest.mark.parametrize("path, inline_scripts", [("/docs", 1), ("/redoc", 0)])
@@ -163,6 +222,141 @@ def test_cookies_are_secure_when_the_request_came_over_tls(dash, proto):
     session_cookie = [c for c in answer.headers["Set-Cookie"].split(", hl_") if c.startswith("hl_session=")][0]
     assert ("Secure" in session_cookie) == (proto == "https")
     assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie
+
+
+def self_signed_certificate(folder) -> tuple[str, str]:
+    """(certificate, key) for 127.0.0.1, made with the openssl command."""
+    cert, key = str(folder / "server.pem"), str(folder / "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_cookies_are_secure_over_a_real_tls_connection(start_server, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    server = start_server(uvicorn={"ssl_certfile": cert, "ssl_keyfile": key})
+    assert server.url.startswith("https://")
+    session = requests.Session()
+    form = session.get(server.url + "/login", verify=cert, timeout=30)
+    assert "Secure" in form.headers["Set-Cookie"]
+    answer = session.post(server.url + "/login", verify=cert, allow_redirects=False, timeout=30, data={
+        "token": server.admin_token(), "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)})
+    assert answer.status_code == 303
+    session_cookie = [c for c in answer.headers["Set-Cookie"].split(", hl_") if c.startswith("hl_session=")][0]
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+    assert session.get(server.url + "/fleet", verify=cert, allow_redirects=False, timeout=30).status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("options, believed", [([], True), (["--trusted-proxies", "192.0.2.10"], False)],
+                         ids=["loopback proxy (default)", "another proxy"])
+def test_serve_believes_x_forwarded_proto_only_from_its_trusted_proxies(tmp_path, options, believed):
+    """`kiosk-server serve` as deployed: a request from 127.0.0.1 saying X-Forwarded-Proto: https is believed
+    (Secure cookies) only when 127.0.0.1 is a trusted proxy, never from uvicorn's own reading of the environment."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_") and k != "FORWARDED_ALLOW_IPS"}
+    process = subprocess.Popen([sys.executable, "-c", "from server.cli import main; main()", "serve", "--port",
+                                str(port), "--db", f"sqlite:///{tmp_path / 'server.db'}", *options],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                form = requests.get(f"http://127.0.0.1:{port}/login", headers={"X-Forwarded-Proto": "https"},
+                                    timeout=5)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        assert form.status_code == 200
+        assert ("Secure" in form.headers["Set-Cookie"]) is believed
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+# -- CSRF on every form --------------------------------------------------------------------------------
+
+class Forms(HTMLParser):
+    """The forms of a page (method, action, fields with their values) and the same-origin links it has."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({"method": (attrs.get("method") or "get").lower(), "action": attrs.get("action") or "",
+                               "fields": {}})
+        elif tag in ("input", "select", "textarea", "button") and self.forms and attrs.get("name"):
+            self.forms[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+        elif tag == "a" and (attrs.get("href") or "").startswith("/") and not attrs["href"].startswith("//"):
+            self.links.append(attrs["href"])
+
+
+def crawl(server, session: requests.Session, start: str, *, limit: int = 40) -> dict[str, list[dict]]:
+    """Every HTML page reachable by links from ``start`` (at most ``limit``): its forms."""
+    found, queue = {}, [start]
+    while queue and len(found) < limit:
+        path = queue.pop(0)
+        if path in found:
+            continue
+        answer = session.get(server.url + path, allow_redirects=False, timeout=30)
+        if not answer.headers.get("Content-Type", "").startswith("text/html"):
+            continue
+        parser = Forms()
+        parser.feed(answer.text)
+        found[path] = parser.forms
+        queue += [link for link in parser.links if link not in found]
+    return found
+
+
+def test_every_form_on_every_page_refuses_a_post_without_its_csrf_token(dash):
+    load_known_data_set(dash, dash.clock)
+    good = dash.admin_token()
+    anonymous = requests.Session()
+    pages = {**crawl(dash, anonymous, "/login"), **crawl(dash, log_in(dash, good), "/")}
+    assert {"/login", "/", "/fleet", "/alerts"} <= set(pages)
+    forms = {(form["action"], tuple(sorted(form["fields"]))): form
+             for forms in pages.values() for form in forms if form["method"] == "post"}
+    assert {action for action, _fields in forms} == {"/login", "/logout", "/alerts/check"}
+    assert all("csrf" in fields for _action, fields in forms)  # every POST form carries the token
+    def visitor(action: str) -> tuple[requests.Session, str]:
+        """A browser that opened the form (a login page, or a logged-in page), and the form's CSRF token."""
+        if action == "/login":
+            session = requests.Session()
+            return session, login_form(dash, session)
+        session = log_in(dash, good)
+        return session, re.search(r'name="csrf" value="([^"]+)"', session.get(dash.url + "/fleet").text).group(1)
+
+    refused = {}
+    for (action, _fields), form in forms.items():
+        session, csrf = visitor(action)
+        values = {**form["fields"], "csrf": csrf, **({"token": good} if action == "/login" else {})}
+        for label, sent in (("without", {k: v for k, v in values.items() if k != "csrf"}),
+                            ("with a wrong", {**values, "csrf": csrf[:-4] + ("AAAA", "BBBB")[csrf.endswith("AAAA")]}),
+                            ("with another visitor's", {**values, "csrf": visitor(action)[1]})):
+            answer = session.post(dash.url + action, data=sent, allow_redirects=False, timeout=30)
+            refused[f"{action} {label} token"] = answer.status_code
+        # Nothing happened: no session started, the session not ended; then the right token works.
+        assert "hl_session" not in session.cookies if action == "/login" else \
+            session.get(dash.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+        control = session.post(dash.url + action, data=values, allow_redirects=False, timeout=30)
+        assert control.status_code == 303, (action, control.text[:300])
+    print(f"\nCSRF: {len(pages)} pages, {len(forms)} POST forms, {len(refused)} forged posts, "
+          f"{sum(status == 403 for status in refused.values())} refused")
+    count(cases=len(refused), server_errors=sum(status >= 500 for status in refused.values()),
+          csrf_forged_accepted=sum(status != 403 for status in refused.values()))
+    assert refused == {what: 403 for what in refused}
 
 
 # -- names that would turn themselves around ---------------------------------------------------------

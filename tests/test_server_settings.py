@@ -31,6 +31,7 @@ OTHER_VALUES = {
     "alert_webhook_url": ("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook"),
     "dashboard_secret": ("k" * 40, "k" * 40),
     "session_max_age_s": ("8h", 28800),
+    "trusted_proxies": ("10.0.0.5, 10.0.0.6", "10.0.0.5, 10.0.0.6"),
 }
 
 

@@ -31,7 +31,7 @@ def mount_dashboard(app: FastAPI) -> None:
     engine, clock = app.state.engine, app.state.clock
     app.state.dashboard_sessions = Sessions(engine, signing_key(engine, settings, clock()),
                                             max_age_s=settings.session_max_age_s, clock=clock)
-    app.state.login_throttle = LoginThrottle(clock=clock)
+    app.state.login_throttle = LoginThrottle(engine, clock=clock)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -90,22 +90,23 @@ async def login(request: Request, token: str = Form(""), csrf: str = Form(""), n
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
     throttle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
-    wait_s = throttle.wait_s(address)
+    wait_s = await run_in_threadpool(throttle.wait_s, address)
     if wait_s:  # locked out: the token is not even looked at
         log.warning("dashboard login refused from %s: locked out for %d s more after %d wrong tokens",
-                    address, wait_s, throttle.failures(address))
+                    address, wait_s, await run_in_threadpool(throttle.failures, address))
         response = page(request, "login.html", status=429, csrf=csrf, next=_safe_next(next),
                         error=f"Đã nhập sai quá nhiều lần. Hãy thử lại sau {wait_s} giây.")
         response.headers["Retry-After"] = str(wait_s)
         return response
     token_id, why, kind = await run_in_threadpool(admin_token_id, request.app.state.engine, token)
     if token_id is None:
-        lock_s = throttle.failed(address)
+        lock_s = await run_in_threadpool(throttle.failed, address)
         # Never the token itself: a mistyped real token would land in the log.
+        failures = await run_in_threadpool(throttle.failures, address)
         log.warning("dashboard login failed from %s: %s admin token (%d wrong in a row%s)", address, kind,
-                    throttle.failures(address), f"; locked out for {lock_s} s" if lock_s else "")
+                    failures, f"; locked out for {lock_s} s" if lock_s else "")
         return page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
-    throttle.succeeded(address)
+    await run_in_threadpool(throttle.succeeded, address)
     cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, token_id)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, max_age=request.app.state.settings.session_max_age_s)

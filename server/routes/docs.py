@@ -27,13 +27,15 @@ from importlib.resources import files
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, swagger_ui_default_parameters
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs/assets"
 #: Swagger UI, ReDoc and their stylesheet, as the package ships them (fastapi_offline/static).
 ASSETS = files("fastapi_offline") / "static"
 FAVICON_URL = "/static/favicon.svg"  # the dashboard's
+#: ReDoc's "powered by" logo, an image it loads from Redocly's CDN (refused by the policy, and third-party).
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
@@ -58,8 +60,25 @@ def _with_policy(page: HTMLResponse) -> Callable[[], HTMLResponse]:
     return lambda: HTMLResponse(body, headers=headers)
 
 
+def redoc_script() -> bytes:
+    """ReDoc as the package ships it, but with an empty image (``data:,``) for its logo: ReDoc hides an image that
+    does not load, so ``/redoc`` shows and loads nothing from another site (the "API docs by Redocly" link stays).
+
+    >>> script = redoc_script(); REDOC_LOGO in script, b'src:"data:,"' in script
+    (False, True)
+    """
+    return (ASSETS / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, b"data:,")
+
+
 def mount_api_docs(app: FastAPI) -> None:
     """Add ``/docs``, ``/redoc`` and their scripts to ``app`` (made with ``docs_url=None, redoc_url=None``)."""
+    redoc_js = redoc_script()
+
+    @app.get(f"{ASSETS_URL}/redoc.standalone.js", include_in_schema=False)
+    async def redoc_standalone_js() -> Response:  # before the mount, which serves the package's own copy
+        return Response(redoc_js, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
     app.mount(ASSETS_URL, StaticFiles(directory=str(ASSETS)), name="docs-assets")
     # validatorUrl None: Swagger UI would otherwise send the document to validator.swagger.io.
     parameters = {**swagger_ui_default_parameters, "validatorUrl": None}
