@@ -287,7 +287,7 @@ def sync_command(config_path, once):
     from .terminal import open_uploader
 
     config = resolve_config(config_path)
-    setup_logging("WARNING")
+    setup_logging("ERROR")  # each failed try is summed up below, in one sentence
     store = RatingStore(config.storage.path, terminal_id=config.terminal.id)
     try:
         uploader, why = open_uploader(config, store.clock.stamp)
@@ -304,7 +304,8 @@ def sync_command(config_path, once):
             click.echo(f"Clock offset reported by the server: {report['clock_offset_s']:+.1f} s.")
         if report["last_error"]:
             click.echo(f"Last error: {report['last_error']}", err=True)
-        if report["pending"]:
+        # A refusal the server will repeat (a revoked token, a refused batch) fails even when nothing waits.
+        if report["pending"] or report["auth_refused"] or report["batch_refused"]:
             sys.exit(1)
     finally:
         store.close()
