@@ -163,6 +163,12 @@ def status(config_path, as_json):
     try:
         store = RatingStore(Database(path), terminal_id=config.terminal.id)
     except sqlite3.DatabaseError as exc:
+        from .checks import disk_is_full
+
+        if disk_is_full(path):  # nothing wrong with the file: no room for its index, or the terminal holds it
+            raise KioskError(f"the database {path.resolve()} cannot be read while the disk is full ({exc}): "
+                             "free some space (old logs, files in /tmp); the terminal takes ratings again by "
+                             "itself") from None
         raise KioskError(f"the database {path.resolve()} cannot be read ({exc}); "
                          "`kiosk run` will move it aside and start a fresh one") from None
     try:
