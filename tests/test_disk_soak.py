@@ -64,7 +64,12 @@ class Citizen:
         self.acknowledged: list[tuple] = []
         self.refused = 0
         self.shown: list[str] = []
+        self.out_of_service_seen = False
         kiosk.app.root.bind(current=lambda _screens, name: self.shown.append(name))
+        kiosk.app.bind(out_of_service=self._out_of_service)
+
+    def _out_of_service(self, _app, value) -> None:
+        self.out_of_service_seen = self.out_of_service_seen or value
 
     def at_home(self) -> bool:
         # A question left open while the disk was full comes back, then times out: wait for home.
@@ -79,7 +84,9 @@ class Citizen:
         while time.monotonic() - start < 30:
             if any(name in screens for name in self.shown):
                 return True
-            if kiosk.app.out_of_service and frames >= 5 and time.monotonic() - start >= ANSWER_S:
+            # Out of service at the press or since (a touch on that home is not taken, the screen may be
+            # back in service by now): refused once no thank-you came in time.
+            if self.out_of_service_seen and frames >= 5 and time.monotonic() - start >= ANSWER_S:
                 return False
             kiosk.frames(1)
             frames += 1
@@ -94,20 +101,23 @@ class Citizen:
         source = rng.choice(["touch", "button"])
         self.presses += 1
         self.shown.clear()
+        self.out_of_service_seen = kiosk.app.out_of_service
         if source == "touch":
             kiosk.touch(kiosk.widget("home", rating))
         else:
             kiosk.terminal.keyboard.tap(KEYS[rating])
         if not self.answer(("thanks", "reason")):
             self.refused += 1
-            assert kiosk.screen == "home"
-            assert kiosk.widget("home", "question").text == kiosk.app.texts["out_of_service"]
+            assert kiosk.screen == "home" and "thanks" not in self.shown
+            if kiosk.app.out_of_service:
+                assert kiosk.widget("home", "question").text == kiosk.app.texts["out_of_service"]
             return False
         outcome = None
         if "reason" in self.shown:
             assert kiosk.wait_for(lambda: kiosk.screen == "reason" or kiosk.app.out_of_service, timeout=10)
             key = rng.choice(REASON_KEYS + "0")
             self.shown.clear()
+            self.out_of_service_seen = kiosk.app.out_of_service
             kiosk.terminal.keyboard.tap(key)
             if self.answer(("thanks", "home")) and "thanks" in self.shown:
                 outcome = "skipped" if key == "0" else f"given:{kiosk.terminal.flow.reasons[REASON_KEYS.index(key)]}"
@@ -139,52 +149,59 @@ def fill_cycles(start_kiosk, tmp_path, rng: random.Random) -> dict:
     with tmpfs(tmp_path / "tiny", size="2m") as folder:
         db = folder / "kiosk.db"
         log_file = setup_logging("INFO", log_file=folder / "kiosk.log", max_kb=64, count=2)  # as `kiosk run`
-        config = write_config(tmp_path, db)
-        kiosk = start_kiosk(storage={"path": str(db)}, pins={"reasons": [5, 6, 13, 19, 26, 21], "skip": 20},
-                            feedback={"thanks_s": THANKS_S, "repeat_interval_s": 0, "reason_timeout_s": 5})
-        watch = kiosk.terminal.watch
-        watch.probe_s, watch.idle_s = 0.2, 1.0
-        watch.start()  # as `kiosk run`: it probes the full disk and checkpoints when idle
-        citizen = Citizen(kiosk, rng)
-        for _cycle in range(FILL_CYCLES):
-            for _ in range(rng.randint(2, 5)):
-                assert citizen.press(), "a press with room on the disk"
-            # Another file grows while presses go on, until the disk is full.
-            filler = folder / "filler"
-            while True:
-                free = shutil.disk_usage(folder).free
-                if free < 8192:
-                    fill(folder)
-                    break
-                with open(filler, "ab") as file:
-                    file.write(b"\0" * (free // 2))
-                citizen.press()
-            refused_before = citizen.refused
-            for _ in range(60):  # the WAL may have room left from before: press until the disk says no
-                citizen.press()
-                if citizen.refused - refused_before >= 2:
-                    break
-            if citizen.refused > refused_before:
-                status = kiosk_status(config)
-                assert status.returncode == 1 and "Traceback" not in status.stderr
-                assert "FAILED" in status.stdout and "the disk is full; free some space" in status.stdout
-            filler.unlink()
-            assert kiosk.wait_for(lambda: not kiosk.app.out_of_service, timeout=10), "recording did not resume"
-            for _ in range(rng.randint(1, 3)):
-                assert citizen.press(), "a press once space returned"
-            assert integrity(db) == "ok"
-            kiosk.advance(watch.idle_s + 0.3)  # a lull: the WAL is checkpointed, its room is reused
-        assert citizen.at_home()
-        rows = stored(db)
-        missing = Counter(citizen.acknowledged) - Counter(rows)
-        unthanked = Counter(rows) - Counter(citizen.acknowledged)
-        assert not missing, f"acknowledged but not stored: {missing}"
-        assert not unthanked, f"stored without a thank-you: {unthanked}"
+        try:
+            return run_fill_cycles(start_kiosk, tmp_path, rng, folder, db, log_file)
+        finally:
+            stop_logging_to(folder)
+
+
+def run_fill_cycles(start_kiosk, tmp_path, rng, folder: Path, db: Path, log_file) -> dict:
+    """Presses, a filling disk and space coming back, :data:`FILL_CYCLES` times; the figures."""
+    config = write_config(tmp_path, db)
+    kiosk = start_kiosk(storage={"path": str(db)}, pins={"reasons": [5, 6, 13, 19, 26, 21], "skip": 20},
+                        feedback={"thanks_s": THANKS_S, "repeat_interval_s": 0, "reason_timeout_s": 5})
+    watch = kiosk.terminal.watch
+    watch.probe_s, watch.idle_s = 0.2, 1.0
+    watch.start()  # as `kiosk run`: it probes the full disk and checkpoints when idle
+    citizen = Citizen(kiosk, rng)
+    for _cycle in range(FILL_CYCLES):
+        for _ in range(rng.randint(2, 5)):
+            assert citizen.press(), "a press with room on the disk"
+        # Another file grows while presses go on, until the disk is full.
+        filler = folder / "filler"
+        while True:
+            free = shutil.disk_usage(folder).free
+            if free < 8192:
+                fill(folder)
+                break
+            with open(filler, "ab") as file:
+                file.write(b"\0" * (free // 2))
+            citizen.press()
+        refused_before = citizen.refused
+        for _ in range(60):  # the WAL may have room left from before: press until the disk says no
+            citizen.press()
+            if citizen.refused - refused_before >= 2:
+                break
+        if citizen.refused > refused_before:
+            status = kiosk_status(config)
+            assert status.returncode == 1 and "Traceback" not in status.stderr
+            assert "FAILED" in status.stdout and "the disk is full; free some space" in status.stdout
+        filler.unlink()
+        assert kiosk.wait_for(lambda: not kiosk.app.out_of_service, timeout=10), "recording did not resume"
+        for _ in range(rng.randint(1, 3)):
+            assert citizen.press(), "a press once space returned"
         assert integrity(db) == "ok"
-        text = "".join(p.read_text(encoding="utf-8") for p in folder.glob("kiosk.log*"))
-        assert "Traceback" not in text and "unexpected error" not in text
-        assert log_file is not None
-        stop_logging_to(folder)
+        kiosk.advance(watch.idle_s + 0.3)  # a lull: the WAL is checkpointed, its room is reused
+    assert citizen.at_home()
+    rows = stored(db)
+    missing = Counter(citizen.acknowledged) - Counter(rows)
+    unthanked = Counter(rows) - Counter(citizen.acknowledged)
+    assert not missing, f"acknowledged but not stored: {missing}"
+    assert not unthanked, f"stored without a thank-you: {unthanked}"
+    assert integrity(db) == "ok"
+    text = "".join(p.read_text(encoding="utf-8") for p in folder.glob("kiosk.log*"))
+    assert "Traceback" not in text and "unexpected error" not in text
+    assert log_file is not None
     return {"presses": citizen.presses, "acknowledged": len(citizen.acknowledged),
             "refused_while_full": citizen.refused, "lost": sum(missing.values())}
 
@@ -197,7 +214,10 @@ def stop_logging_to(folder: Path) -> None:
     for handler in list(root.handlers):
         if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == folder:
             root.removeHandler(handler)
-            handler.close()
+            try:
+                handler.close()
+            except OSError:  # a suite that failed may leave the disk full: the last lines cannot be flushed
+                pass
 
 
 # -- damage: at a kill's state, then the terminal starts ------------------------------------------------------
