@@ -163,6 +163,12 @@ def status(config_path, as_json):
     try:
         store = RatingStore(Database(path), terminal_id=config.terminal.id)
     except sqlite3.DatabaseError as exc:
+        from .checks import disk_is_full
+
+        if disk_is_full(path):  # nothing wrong with the file: no room for its index, or the terminal holds it
+            raise KioskError(f"the database {path.resolve()} cannot be read while the disk is full ({exc}): "
+                             "free some space (old logs, files in /tmp); the terminal takes ratings again by "
+                             "itself") from None
         raise KioskError(f"the database {path.resolve()} cannot be read ({exc}); "
                          "`kiosk run` will move it aside and start a fresh one") from None
     try:
@@ -287,7 +293,7 @@ def sync_command(config_path, once):
     from .terminal import open_uploader
 
     config = resolve_config(config_path)
-    setup_logging("WARNING")
+    setup_logging("ERROR")  # each failed try is summed up below, in one sentence
     store = RatingStore(config.storage.path, terminal_id=config.terminal.id)
     try:
         uploader, why = open_uploader(config, store.clock.stamp)
@@ -304,7 +310,8 @@ def sync_command(config_path, once):
             click.echo(f"Clock offset reported by the server: {report['clock_offset_s']:+.1f} s.")
         if report["last_error"]:
             click.echo(f"Last error: {report['last_error']}", err=True)
-        if report["pending"]:
+        # A refusal the server will repeat (a revoked token, a refused batch) fails even when nothing waits.
+        if report["pending"] or report["auth_refused"] or report["batch_refused"]:
             sys.exit(1)
     finally:
         store.close()

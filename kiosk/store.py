@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from .checks import disk_is_full
 from .errors import StoreError
 from .high_water import SUFFIX as MARK_SUFFIX
 from .high_water import HighWaterMark, mark_path
@@ -78,12 +79,17 @@ class Recovery:
     why: str
 
 
-def open_database(path: str | Path) -> tuple[Database, Recovery | None]:
+def open_database(path: str | Path, *, alone_when_full: bool = False) -> tuple[Database, Recovery | None]:
     """Open (or create) the SQLite file at ``path`` in WAL mode with full sync.
 
     A file that is not a database, fails its integrity check or cannot be
     read is renamed to ``<name>.corrupt-<UTC time>`` (never deleted) and a
     fresh file is started; the returned :class:`Recovery` says so.
+
+    With ``alone_when_full``, a file that cannot be opened only because the
+    disk is full (WAL mode needs room for its shared index, ``-shm``) is
+    opened for this connection alone (``locking_mode=EXCLUSIVE`` keeps that
+    index in memory): it can be read, and written once space returns.
     """
     path = Path(path)
     try:
@@ -94,7 +100,18 @@ def open_database(path: str | Path) -> tuple[Database, Recovery | None]:
     try:
         db = _connect(path)
     except (sqlite3.DatabaseError, OSError) as exc:
-        if is_disk_full(exc) or (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in _NOT_THE_FILE:
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if alone_when_full and path.exists() and (is_disk_full(exc) or code == sqlite3.SQLITE_IOERR) \
+                and disk_is_full(path):
+            try:
+                db = _connect(path, alone=True)
+            except (sqlite3.DatabaseError, OSError):
+                pass
+            else:
+                log.warning("the disk is full: database %s opened for this process alone until space returns",
+                            path)
+                return db, None
+        if is_disk_full(exc) or code in _NOT_THE_FILE:
             # A full disk or a locked file says nothing about the file: it stays where it is.
             raise _store_error(f"cannot open the database {path}", exc) from None
         recovery = _move_aside(path, exc)
@@ -107,11 +124,13 @@ def open_database(path: str | Path) -> tuple[Database, Recovery | None]:
     return db, recovery
 
 
-def _connect(path: Path) -> Database:
+def _connect(path: Path, *, alone: bool = False) -> Database:
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
         raise PermissionError(f"no permission to read and write {path}")
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     try:
+        if alone:  # before the first read: the WAL index then lives in this process's memory, not in -shm
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -154,19 +173,22 @@ class RatingStore:
     anything with a ``stamp()`` method (see :class:`kiosk.timekeeping.SystemClock`).
     """
 
-    def __init__(self, db: Database | str | Path, *, terminal_id: str, clock=None):
+    def __init__(self, db: Database | str | Path, *, terminal_id: str, clock=None, alone_when_full: bool = False):
         self.recovery: Recovery | None = None
         if isinstance(db, Database):
             migrations.apply(db)
         else:
-            db, self.recovery = open_database(db)
+            db, self.recovery = open_database(db, alone_when_full=alone_when_full)
         self.db = db
+        #: True while the file is open for this process alone (the disk was full at the start, see
+        #: :func:`open_database`); the first write that works opens it shared again.
+        self.alone = db.execute("PRAGMA locking_mode").fetchone()[0] == "exclusive"
         # One connection serves gpiozero's threads and Kivy's: one statement at a time.
         self._lock = threading.RLock()
         self.terminal_id = terminal_id
         self.clock = clock or SystemClock()
         #: Why the last write was refused (e.g. "the disk is full"), or None when the last write worked.
-        self.refusing: str | None = None
+        self.refusing: str | None = "the disk is full" if self.alone else None
         self.mark: HighWaterMark | None = None
         self._count = 0
         if self.recovery:
@@ -272,9 +294,25 @@ class RatingStore:
                     log.error("the database refuses writes (%s): presses are not stored until this is fixed", why)
                 self.refusing = why
                 raise error from None
+            if self.alone:
+                self._share()
             if self.refusing is not None:
                 log.warning("the database takes writes again (it refused them: %s)", self.refusing)
                 self.refusing = None
+
+    def _share(self) -> None:
+        """Open the file shared again (a write worked: there is room for its index), so the uploader and
+        ``kiosk status`` can read it; kept alone if that still fails."""
+        path = self._path()
+        self.db.close()  # the last connection: it checkpoints the WAL and lets the file go
+        try:
+            self.db = _connect(path)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            log.warning("the database stays open for this process alone: %s", exc)
+            self.db = _connect(path, alone=True)
+        else:
+            self.alone = False
+            log.info("database %s is shared again", path)
 
     def probe_write(self) -> bool:
         """Try one small real write (a note of the time); True when it worked (:attr:`refusing` is cleared)."""

@@ -129,7 +129,7 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     touch only, and says so in its status. With ``sync``, an uploader is
     made (not started) when the terminal is provisioned.
     """
-    store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id)
+    store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id, alone_when_full=True)
     store.keep_mark()
     try:
         store.seal_open_ratings()
@@ -152,7 +152,12 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
         note = ("mock pins driven by keys 1-9 and 0: " if mock_pins else "") + panel.describe()
         if mock_pins:
             keyboard = hardware.KeyboardBridge(panel)
-    uploader, sync_note = open_uploader(config, store.clock.stamp) if sync else (None, "off")
+    if sync and store.alone:
+        # The file is this process's alone until space returns: the uploader's connection cannot open it.
+        uploader, sync_note = None, ("not started: the disk was full when the terminal started; restart the "
+                                     "terminal once space is back to upload")
+    else:
+        uploader, sync_note = open_uploader(config, store.clock.stamp) if sync else (None, "off")
     if uploader is not None:
         flow.add_listener(lambda event: uploader.wake())
     watch = StorageWatch(store)

@@ -267,7 +267,8 @@ class Uploader:
         status = response.status_code
         if status in (401, 403):
             return Attempt(False, error=f"the server refused this terminal's token ({status}: "
-                           f"{response_message(response)}); re-provision it", auth_refused=True)
+                           f"{response_message(response)}); re-provision it (`kiosk provision --force` with a new "
+                           "enrolment)", auth_refused=True)
         if status == 429 or status >= 500:
             return Attempt(False, error=describe_status(response), retry_after_s=_retry_after(response))
         if status != 200:
@@ -317,7 +318,8 @@ class Uploader:
                     break
             elif not attempt.progressed:
                 failures += 1
-                if attempt.permanent or failures >= max_failures:
+                # A refused token or batch stays refused: waiting (an hour for a token) cannot help.
+                if attempt.permanent or attempt.auth_refused or failures >= max_failures:
                     break
                 time.sleep(self.backoff_delay())
         return {"sent": sent, "batches": batches, "pending": self.local.pending_count(),

@@ -286,3 +286,23 @@ def test_kiosk_run_on_a_full_disk_starts_out_of_service_and_recovers(tmp_path):
     earlier.close()
     assert proc.returncode == 0, "".join(lines[-30:])
     assert "Traceback" not in "".join(lines)
+
+
+def test_kiosk_run_on_a_full_disk_after_a_clean_stop_starts_out_of_service_and_recovers(tmp_path):
+    with tmpfs(tmp_path / "tiny") as folder:
+        filled_database(folder / "kiosk.db", 10)  # closed cleanly: no WAL index (-shm) is left behind
+        assert not (folder / "kiosk.db-shm").exists()
+        config = write_config(tmp_path, folder / "kiosk.db")
+        filler = fill(folder)
+        with running_kiosk(tmp_path, config) as (proc, lines):
+            assert any("out of service" in line for line in lines), "".join(lines[-30:])
+            full = kiosk("status", "--config", str(config))
+            assert full.returncode == 1 and "Traceback" not in full.stderr
+            assert "kiosk: the database" in full.stderr and "while the disk is full" in full.stderr
+            filler.unlink()
+            wait_for_line(proc, lines, "taking ratings again", 30)
+            assert proc.poll() is None
+            back = json.loads(kiosk("status", "--json", "--config", str(config)).stdout)  # shared again
+            assert back["total"]["counted"] == 10
+    assert proc.returncode == 0, "".join(lines[-30:])
+    assert "Traceback" not in "".join(lines)

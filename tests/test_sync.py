@@ -463,3 +463,26 @@ def test_the_uploader_thread_drains_through_faults_and_stops(server, terminal_fo
         assert terminal.local.pending_count() == 0 and server_content(server) == local_content(terminal)
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("waiting", [0, 3], ids=["heartbeat", "with-ratings"])
+def test_kiosk_sync_once_ends_promptly_when_the_token_is_revoked(server, tmp_path, waiting):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config_path = write_terminal_config(tmp_path)
+    provision_terminal(config_path, server.url, server.issue_code())
+    terminal_id = tomlkit.parse(config_path.read_text(encoding="utf-8"))["terminal"]["id"]
+    store = RatingStore(tmp_path / "kiosk.db", terminal_id=terminal_id)
+    for _ in range(waiting):
+        store.record_press("satisfied", source="touch")
+    store.close()
+    server.revoke(terminal_id)
+    # Its own process: before the fix it waited an hour (the back-off of a refused token) between tries.
+    done = subprocess.run([sys.executable, "-m", "kiosk", "sync", "--once", "--config", str(config_path)],
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 1
+    [sentence] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "refused this terminal's token" in sentence and "kiosk provision" in sentence
+    assert f"Still waiting to upload: {waiting}" in done.stdout and server.count() == 0
