@@ -121,10 +121,12 @@ def start_terminal(loop: Loop, config: Path, round_no: int) -> tuple[subprocess.
 
 
 def lines_of(path: Path) -> list[str]:
+    """The complete lines of ``path`` (a line being written by a running terminal is left for later)."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
+    return text[:text.rfind("\n") + 1].splitlines()
 
 
 def wait_for_first_frame(proc: subprocess.Popen, said: Path) -> str | None:
