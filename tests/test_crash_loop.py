@@ -10,16 +10,15 @@ unchanged.
 
 Each round starts the terminal, waits for its home screen (one round in eight,
 the very first included, is killed at a random moment of its start instead),
-checks the file, lets the citizen press for a random while and kills it. Checked after every kill and
-every restart:
+checks the file, lets the citizen press for a random while and kills it.
+Checked after every kill and every restart:
 
 - ``PRAGMA integrity_check`` is ok;
 - every acknowledged press is in the file, as acknowledged (rating, reason,
   outcome), and so is every press the terminal logged as stored;
 - no press is stored twice (one ``boot_id`` + ``monotonic_ns`` per press);
 - the rows a kill left unsealed (a reason question open) are sealed as
-  ``timeout`` by the next start (README: "rows left unsealed by a crash are
-  sealed with reason_outcome = timeout");
+  ``timeout`` by the next start, as README's "The local database" says;
 - every start that is not killed reaches the home screen, with no traceback
   and no alarm of the high-water mark (``kiosk.db-mark``).
 
@@ -294,7 +293,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_press(tmp_path):
     assert loop.unknown_thanks == 0, f"a thank-you without a press {where}"
     assert tracebacks == [], f"errors in {tracebacks} {where}"
     assert stop_code == 0, f"the last start did not stop cleanly on SIGTERM {where}"
-    # The loop really did what it claims: presses acknowledged, questions left open, every kind of action.
+    # The loop really did what it claims: presses acknowledged, questions left open by a kill.
     assert loop.homes == KILLS - loop.startup_kills + 1
     assert len(loop.acknowledged) >= KILLS // 2 and loop.sealed_at_start >= 1, (len(loop.acknowledged),
                                                                            loop.sealed_at_start)
