@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from reliability import SOAK, record, scale
 from server_fixtures import *  # noqa: F403
 from server_fixtures import make_batch, make_rating
+from stored_rules import invalid_rows
 from sync.protocol import INT64_MAX, MAX_BATCH_RATINGS
 from sync.vocabulary import LEVELS, RATING_CONTENT_FIELDS, REASONS, SOURCES
 
@@ -233,9 +234,27 @@ def test_generated_batches_store_the_valid_once_and_refuse_the_invalid_with_a_re
     # Every valid rating sent is in the database once; nothing else is.
     assert server.count("ratings") == figures["valid_ratings"]
     assert figures["server_errors"] == 0
+    invalid = invalid_rows(server.engine)
+    assert not invalid, "\n".join(invalid[:20])
     backend = "SQLite" if server_db_url.startswith("sqlite") else "PostgreSQL"
     stored = Counter(row["id"] for row in server.rows("ratings"))
     record(f"Generated batches ({backend})", cases=figures["batches"], server_errors=figures["server_errors"],
            duplicated=sum(n - 1 for n in stored.values()), lost=figures["valid_ratings"] - len(stored),
            ratings_stored=len(stored), ratings_refused=figures["refused_ratings"],
-           envelopes_refused=figures["envelopes_refused"], command=COMMAND)
+           envelopes_refused=figures["envelopes_refused"], invalid_stored=len(invalid), command=COMMAND)
+
+
+# -- a defect the generated batches found ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("field, value", [("clock_synced", True), ("filtered", False), ("filtered", True)])
+def test_a_flag_sent_as_true_or_false_is_refused_as_the_documented_schema_says(server, field, value):
+    # The schema documents clock_synced and filtered as the integers 0 and 1; JSON's true and false were
+    # stored as 1 and 0.
+    terminal = server.enroll()
+    ratings = [make_rating(terminal.id, **{field: value}), make_rating(terminal.id)]
+    answer = server.upload(terminal, make_batch(ratings))
+    assert answer.status_code == 200, answer.text
+    first, second = answer.json()["acks"]
+    assert first["status"] == "refused" and first["reason"].startswith(f"{field}:"), first
+    assert second["status"] == "stored"
+    assert server.count("ratings", id=ratings[0]["id"]) == 0 and server.count("ratings", id=ratings[1]["id"]) == 1
