@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -179,7 +180,7 @@ def _health(server, terminal_id: str) -> dict:
     return {k: row[k] for k in ("last_seen_at", "pending", "app_version", "last_error", "last_boot_id")}
 
 
-def _post(server, terminal, body) -> "requests.Response":  # noqa: F821
+def _post(server, terminal, body: bytes | dict) -> requests.Response:
     if isinstance(body, bytes):
         return server.post("/api/v1/batches", data=body,
                            headers={**terminal.headers, "Content-Type": "application/json"})
