@@ -298,9 +298,14 @@ def _check_across(config: Config) -> None:
         )
 
 
-def _check_str(name: str, value: Any, key: Key) -> str:
+def _text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{name}: expected text in quotes, got {value!r}")
+    return value
+
+
+def _check_str(name: str, value: Any, key: Key) -> str:
+    value = _text(name, value)
     char = control_character(value)
     if char is not None:
         # A NUL cannot even be a file name (the terminal stopped with a traceback), and no id, address,
@@ -319,7 +324,7 @@ def _check_path(name: str, value: Any, key: Key) -> str:
 
 def _check_name(name: str, value: Any, key: Key) -> str:
     """A site or counter name: text, bounded, no control characters (see :mod:`sync.names`)."""
-    value = _check_str(name, value, key)
+    value = _text(name, value)
     problem = name_problem(value)
     if problem is not None:
         raise ConfigError(f"{name}: the name {problem}")
