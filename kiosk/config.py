@@ -11,6 +11,7 @@ message names the key, and returns a frozen :class:`Config`.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 from sync.addresses import check_server_url
 from sync.errors import SyncConfigError
-from sync.names import name_problem
+from sync.names import control_character, name_problem
 
 from .errors import ConfigError
 from .ratings import LANGUAGES, MAX_REASONS, RATINGS, REASONS
@@ -33,7 +34,7 @@ GPIO_RANGE = range(2, 28)
 class Key:
     """One config key: its kind, its default and what it is for."""
 
-    kind: str  # str, name, choice, bool, seconds, count, pin, pins, reasons
+    kind: str  # str, path, name, choice, bool, seconds, count, pin, pins, reasons
     default: Any
     help: str
     choices: tuple = ()
@@ -50,7 +51,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "language": Key("choice", "vi", "language of the screens", LANGUAGES),
     },
     "storage": {
-        "path": Key("str", "var/kiosk.db", "the local SQLite file (relative to the working directory)"),
+        "path": Key("path", "var/kiosk.db", "the local SQLite file (relative to the working directory)"),
         "min_free_mb": Key("count", 100, "warn when less than this many MB are free beside the database",
                            minimum=0, maximum=1_000_000),
     },
@@ -86,7 +87,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "server": {
         "url": Key("str", "", "the central server, e.g. https://hailong.example.vn; set by `kiosk provision`"),
-        "token_file": Key("str", "var/device.token", "file holding the device token (mode 0600); written by `kiosk provision`"),
+        "token_file": Key("path", "var/device.token", "file holding the device token (mode 0600); written by `kiosk provision`"),
         "ca_bundle": Key("str", "", "a private CA bundle to trust for the server's TLS certificate"),
         "allow_http": Key("bool", False, "allow plain http:// to a server that is not on this machine"),
         "batch_size": Key("count", 500, "ratings per upload batch, 1-500", minimum=1, maximum=500),
@@ -297,15 +298,33 @@ def _check_across(config: Config) -> None:
         )
 
 
-def _check_str(name: str, value: Any, key: Key) -> str:
+def _text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{name}: expected text in quotes, got {value!r}")
     return value
 
 
+def _check_str(name: str, value: Any, key: Key) -> str:
+    value = _text(name, value)
+    char = control_character(value)
+    if char is not None:
+        # A NUL cannot even be a file name (the terminal stopped with a traceback), and no id, address,
+        # path or hash holds a tab or a newline.
+        raise ConfigError(f"{name}: contains a control character (U+{ord(char):04X}); remove it")
+    return value
+
+
+def _check_path(name: str, value: Any, key: Key) -> str:
+    """A file the terminal writes: text, not empty (an empty path is the working directory)."""
+    value = _check_str(name, value, key)
+    if not value.strip():
+        raise ConfigError(f"{name}: expected the path of a file, got {value!r}")
+    return value
+
+
 def _check_name(name: str, value: Any, key: Key) -> str:
     """A site or counter name: text, bounded, no control characters (see :mod:`sync.names`)."""
-    value = _check_str(name, value, key)
+    value = _text(name, value)
     problem = name_problem(value)
     if problem is not None:
         raise ConfigError(f"{name}: the name {problem}")
@@ -313,7 +332,8 @@ def _check_name(name: str, value: Any, key: Key) -> str:
 
 
 def _check_choice(name: str, value: Any, key: Key) -> str:
-    if value not in key.choices:
+    # Compared with the type too: TOML's false equals 0 and 90.0 equals 90 in Python, yet neither is a choice.
+    if not any(type(value) is type(choice) and value == choice for choice in key.choices):
         raise ConfigError(f"{name}: expected one of {', '.join(map(repr, key.choices))}, got {value!r}")
     return value
 
@@ -327,6 +347,8 @@ def _check_bool(name: str, value: Any, key: Key) -> bool:
 def _check_seconds(name: str, value: Any, key: Key) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}: expected a number of seconds, got {value!r}")
+    if not math.isfinite(value):  # TOML writes nan and inf; no timer can wait for them
+        raise ConfigError(f"{name}: expected a finite number of seconds, got {value!r}")
     if value < key.minimum:
         raise ConfigError(f"{name}: expected at least {key.minimum:g} seconds, got {value!r}")
     return float(value)
@@ -369,6 +391,7 @@ def _check_reasons(name: str, value: Any, key: Key) -> tuple[str, ...]:
 
 _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "str": _check_str,
+    "path": _check_path,
     "name": _check_name,
     "choice": _check_choice,
     "bool": _check_bool,

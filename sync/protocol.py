@@ -60,6 +60,25 @@ def _whole_number(value):
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
+def _flag(value):
+    """A 0/1 field is a number, as the documented schema (an integer) says: ``true`` is not read as 1.
+
+        >>> _flag(1), _flag(0.0)
+        (1, 0)
+        >>> _flag(True)
+        Traceback (most recent call last):
+        ...
+        ValueError: expected 0 or 1, got true
+    """
+    if isinstance(value, bool):  # Python's True == 1, so the Literal alone lets JSON's true through
+        raise ValueError(f"expected 0 or 1, got {str(value).lower()}")
+    return _whole_number(value)
+
+
+#: 0 or 1 (``clock_synced``, ``filtered``), never ``true``/``false``.
+Flag = Annotated[Literal[0, 1], BeforeValidator(_flag)]
+
+
 class Rating(BaseModel):
     """One sealed rating, exactly as the terminal stored it."""
 
@@ -75,8 +94,8 @@ class Rating(BaseModel):
     created_at: str = Field(pattern=ISO_UTC_PATTERN, description="the terminal's wall clock, UTC")
     boot_id: str = Field(min_length=1, max_length=64)
     monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX, description="the terminal's monotonic clock at the press")
-    clock_synced: Literal[0, 1]
-    filtered: Literal[0, 1] = 0
+    clock_synced: Flag
+    filtered: Flag = 0
 
     @model_validator(mode="after")
     def _reason_rules(self):

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from consistency_outputs import (ASPECTS, GROUP_BY_SQL, VN, PeriodSpec, expected_figures, read_csv,
                                  read_dashboard, read_json, read_paragraph, read_table, read_xlsx)
+from reliability import record
 from server_fixtures import FakeClock, LiveServer, ServerHarness, make_batch, make_rating
 from sync.vocabulary import LEVELS, REASONS
 
@@ -346,9 +347,23 @@ def compare(outputs: dict[str, dict], expected: dict) -> None:
         raise DISAGREEMENTS[first]("\n".join(message for messages in failed.values() for message in messages))
 
 
+COMMAND = ("HAILONG_SOAK=1 HYPOTHESIS_PROFILE=soak .venv/bin/python -m pytest -m reliability "
+           "tests/test_report_consistency.py")
+#: Examples run and ratings sent by this run's proof, for its recorded figures.
+TALLY = Counter()
+
+
+def test_every_output_of_a_report_shows_the_numbers_of_the_ratings_table():
+    TALLY.clear()
+    _every_output_shows_the_numbers_of_the_ratings_table()
+    assert TALLY["examples"] > 0
+    record("Report consistency", cases=TALLY["examples"], ratings=TALLY["ratings"],
+           outputs_compared=TALLY["outputs"], command=COMMAND)
+
+
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], **PROFILE)
 @given(data=datasets())
-def test_every_output_of_a_report_shows_the_numbers_of_the_ratings_table(data):
+def _every_output_shows_the_numbers_of_the_ratings_table(data):
     from server import Settings, create_app
 
     with tempfile.TemporaryDirectory(prefix="hl-consistency-") as folder:
@@ -358,6 +373,7 @@ def test_every_output_of_a_report_shows_the_numbers_of_the_ratings_table(data):
             ids = upload(harness, data)
             with app.state.engine.connect() as conn:
                 stored = [tuple(row) for row in conn.exec_driver_sql(GROUP_BY_SQL)]
+                sent = conn.exec_driver_sql("SELECT count(*) FROM ratings").scalar()
             assert set(stored) == set(dataset_rows(data, ids)), "the ratings table does not hold what the batches sent"
             expected = expected_figures(stored, data.period, group_by=data.group_by, site=data.site)
             expected |= {"group_by": data.group_by, "unit": data.period.unit}
@@ -368,3 +384,4 @@ def test_every_output_of_a_report_shows_the_numbers_of_the_ratings_table(data):
             app.state.engine.dispose()
     assert len(outputs) == 13 and all(set(shown) & set(ASPECTS) for shown in outputs.values())
     compare(outputs, expected)
+    TALLY.update(examples=1, ratings=sent, outputs=len(outputs))
