@@ -20,11 +20,11 @@ monotonic distance to a moment it measured itself.
     whole boot), but the terminal's clock was set by the network during that
     boot: a rating of that boot in the same batch with ``clock_synced = 1``
     gives the boot's base by the terminal's own clock (its ``created_at``
-    minus its monotonic reading), and ``corrected = base + rating.monotonic_ns``.
+    minus its monotonic reading), and a rating of that boot pressed before
+    the clock was set (``clock_synced = 0``) gets ``base + its monotonic_ns``.
     So a press made before the network set the clock is dated too, and a
-    boot's presses keep their order whichever way the clock jumped. Without
-    such a rating, a rating pressed with ``clock_synced = 1`` keeps its
-    ``created_at``.
+    boot's presses keep their order whichever way the clock jumped. A rating
+    pressed with ``clock_synced = 1`` keeps its own ``created_at``.
 ``estimated``
     No base is known and the terminal's clock was not synced: ``created_at``
     is kept as the best guess there is, and marked as such so reports can
@@ -93,6 +93,17 @@ def correct_time(*, created_at: str, clock_synced: int, rating_boot: str, rating
     ...              rating_monotonic_ns=6 * NS_PER_S, batch_boot="b", batch_monotonic_ns=9 * NS_PER_S,
     ...              received_ns=1_795_599_015_000_000_000, known_base_ns=None)
     ('2026-11-25T09:30:12.000Z', 'exact')
+
+    An earlier boot known only by its synced presses (base 09:30:00): a press made before the network set
+    the clock is re-dated from it; a synced press keeps its own time, even if the clock stepped again.
+
+    >>> earlier = dict(rating_boot="a", rating_monotonic_ns=2 * NS_PER_S, batch_boot="b", batch_monotonic_ns=0,
+    ...                received_ns=1_795_599_015_000_000_000, known_base_ns=None,
+    ...                device_base_ns=ns_from_iso("2026-11-25T09:30:00.000Z"))
+    >>> correct_time(created_at="2019-01-01T00:00:00.000Z", clock_synced=0, **earlier)
+    ('2026-11-25T09:30:02.000Z', 'device')
+    >>> correct_time(created_at="2026-11-25T09:40:00.000Z", clock_synced=1, **earlier)
+    ('2026-11-25T09:40:00.000Z', 'device')
     """
     corrected_ns = None
     if rating_boot == batch_boot:
@@ -101,7 +112,9 @@ def correct_time(*, created_at: str, clock_synced: int, rating_boot: str, rating
         corrected_ns = known_base_ns + rating_monotonic_ns
     if corrected_ns is not None and _EARLIEST_PLAUSIBLE_NS <= corrected_ns <= received_ns:
         return iso_from_ns(corrected_ns), "exact"
-    if device_base_ns is not None and rating_boot != batch_boot:
+    if device_base_ns is not None and rating_boot != batch_boot and not clock_synced:
+        # Only a press made before the network set the clock is re-dated: a synced press's own time is the
+        # better evidence (the clock may have been stepped again later in the boot).
         corrected_ns = device_base_ns + rating_monotonic_ns
         if _EARLIEST_PLAUSIBLE_NS <= corrected_ns <= received_ns:
             return iso_from_ns(corrected_ns), "device"
