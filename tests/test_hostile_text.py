@@ -28,6 +28,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import unicodedata
 from html.parser import HTMLParser
@@ -515,7 +516,16 @@ def test_the_terminals_log_and_kiosk_status_hold_one_line_per_event(refusing_ser
     """The server's answer (its ``error``) is quoted in the terminal's log and in ``kiosk status``: each time one
     line, however hostile; the terminal's id, site and counter in its config are shown the same way."""
     site, counter = ACCEPTED_NAMES["right-to-left override"], ACCEPTED_NAMES["script tag"]
-    terminal_id = CATALOGUE["ANSI escapes"] + CATALOGUE["forged log line"]
+    # A terminal id with escapes or a line break is refused by the config itself (exit 2, one line, naming it).
+    hostile_id = CATALOGUE["ANSI escapes"] + CATALOGUE["forged log line"]
+    (tmp_path / "refused").mkdir()
+    refused = write_terminal_config(tmp_path / "refused", f"url = {json.dumps(refusing_server)}\nallow_http = true\n"
+                                    f"[terminal]\nid = {json.dumps(hostile_id)}\n")
+    refusal = subprocess.run([sys.executable, "-m", "kiosk", "status", "--config", str(refused)],
+                             capture_output=True, text=True, timeout=60)
+    assert refusal.returncode == 2 and "[terminal] id" in refusal.stderr, refusal.stderr
+    assert_one_line_each(tally, "kiosk status: config error", refusal.stderr, lines=1)
+    terminal_id = "ubnd-phuc-la-quay-1"
     config = write_terminal_config(tmp_path, f"url = {json.dumps(refusing_server)}\nallow_http = true\n"
                                    f"[terminal]\nid = {json.dumps(terminal_id)}\nsite = {json.dumps(site)}\n"
                                    f"counter = {json.dumps(counter)}\n")
