@@ -28,7 +28,8 @@ def table(rows: list[dict]) -> str:
     lines = ["| Suite | Cases tried | Lost | Duplicated | Server errors | Other figures | Reproduce with |",
              "|---|---:|---:|---:|---:|---|---|"]
     for row in rows:
-        other = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row.items() if k not in STANDARD)
+        other = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) and k != "seed" else f"{k.replace('_', ' ')} {v}"
+                          for k, v in row.items() if k not in STANDARD and not isinstance(v, (dict, list)))
         lines.append(f"| {row['suite']} | {row['cases']:,} | {row['lost']} | {row['duplicated']} | "
                      f"{row['server_errors']} | {other} | `{row['command']}` |")
     return "\n".join(lines)
@@ -37,10 +38,11 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("soak", "ci"), default="soak")
+    parser.add_argument("--figures", type=Path, default=OUTPUT, help="the folder of recorded figures")
     args = parser.parse_args()
-    rows = [json.loads(path.read_text()) for path in sorted(OUTPUT.glob(f"*.{args.mode}.json"))]
+    rows = [json.loads(path.read_text()) for path in sorted(args.figures.glob(f"*.{args.mode}.json"))]
     if not rows:
-        raise SystemExit(f"no figures in {OUTPUT} for mode {args.mode}: run `make soak` (or `make test`) first")
+        raise SystemExit(f"no figures in {args.figures} for mode {args.mode}: run `make soak` (or `make test`) first")
     print(table(rows))
 
 
