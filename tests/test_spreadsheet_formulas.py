@@ -22,6 +22,7 @@ from admin.cli import cli
 from dashboard_fixtures import BOOT_NS, NS
 from server.timekeeping import iso_from_ns
 from server_fixtures import *  # noqa: F403
+from spreadsheet_checks import csv_fields, is_number
 from test_dashboard_http import log_in
 from test_reports_print import soffice
 
@@ -62,16 +63,6 @@ def hostile(start_server):
     return server
 
 
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def csv_fields(text: str) -> list[str]:
-    return [field for row in csv.reader(io.StringIO(text.removeprefix("\ufeff"))) for field in row]
 
 
 def assert_csv_is_text_only(text: str, names) -> list[str]:
