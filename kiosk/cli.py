@@ -111,8 +111,7 @@ def run(config_path, mock_pins, windowed):
         log.warning("cannot note the buttons for `kiosk status`: %s", exc)
     for check, line in zip(terminal.checks, format_checks(terminal.checks)):
         (log.info if check.ok else log.warning)("startup check %s", line)
-    if terminal.uploader is not None:
-        terminal.uploader.start()
+    terminal.start_uploading()
     terminal.watch.start()
     # systemd stops the terminal with SIGTERM: leave through the same door as Ctrl-C, surely.
     from .stopping import exit_on_sigterm
