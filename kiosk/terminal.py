@@ -154,7 +154,9 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
 
     Without GPIO (and without ``mock_pins``) the terminal still runs, by
     touch only, and says so in its status. With ``sync``, an uploader is
-    made (not started) when the terminal is provisioned.
+    made (not started) when the terminal is provisioned; when the disk was
+    full at the start, :meth:`Terminal.start_uploading` makes it once the
+    file is shared again.
     """
     store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id, alone_when_full=True)
     store.keep_mark()
