@@ -92,7 +92,7 @@ def run(config_path, mock_pins, windowed):
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
     # Before Kivy reads it: a config cut short by a power cut would stop every start with a traceback.
-    from .kivy_home import repair_kivy_config
+    from .ui.kivy_home import repair_kivy_config
 
     repair_kivy_config(Path(os.environ["KIVY_HOME"]) / "config.ini")
     from .terminal import open_terminal

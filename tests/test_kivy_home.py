@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.kivy_home import INPUT_PROVIDERS, config_problem
+from kiosk.ui.kivy_home import INPUT_PROVIDERS, config_problem
 from test_disk_trouble import wait_for_line
 
 REPO = Path(__file__).resolve().parent.parent
