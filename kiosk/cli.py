@@ -91,6 +91,10 @@ def run(config_path, mock_pins, windowed):
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    # Before Kivy reads it: a config cut short by a power cut would stop every start with a traceback.
+    from .ui.kivy_home import repair_kivy_config
+
+    repair_kivy_config(Path(os.environ["KIVY_HOME"]) / "config.ini")
     from .terminal import open_terminal
 
     terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
@@ -111,8 +115,7 @@ def run(config_path, mock_pins, windowed):
         log.warning("cannot note the buttons for `kiosk status`: %s", exc)
     for check, line in zip(terminal.checks, format_checks(terminal.checks)):
         (log.info if check.ok else log.warning)("startup check %s", line)
-    if terminal.uploader is not None:
-        terminal.uploader.start()
+    terminal.start_uploading()
     terminal.watch.start()
     # systemd stops the terminal with SIGTERM: leave through the same door as Ctrl-C, surely.
     from .stopping import exit_on_sigterm

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from sync.addresses import check_server_url
 from sync.errors import SyncConfigError
-from sync.names import control_character, name_problem
+from sync.names import control_character, name_problem, terminal_id_problem
 
 from .errors import ConfigError
 from .ratings import LANGUAGES, MAX_REASONS, RATINGS, REASONS
@@ -45,7 +45,7 @@ class Key:
 # The declared table. README's config section is checked against it by a test.
 SCHEMA: dict[str, dict[str, Key]] = {
     "terminal": {
-        "id": Key("str", "unprovisioned", "the terminal's id; set by provisioning"),
+        "id": Key("terminal_id", "unprovisioned", "the terminal's id; set by provisioning"),
         "site": Key("name", "Bộ phận Một cửa", "the office, shown on the home screen"),
         "counter": Key("name", "Quầy 1", "the counter, shown on the home screen"),
         "language": Key("choice", "vi", "language of the screens", LANGUAGES),
@@ -331,6 +331,15 @@ def _check_name(name: str, value: Any, key: Key) -> str:
     return value
 
 
+def _check_terminal_id(name: str, value: Any, key: Key) -> str:
+    """The terminal's id: what the server accepts as one (see :mod:`sync.names`)."""
+    value = _text(name, value)
+    problem = terminal_id_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{name}: the id {problem}")
+    return value
+
+
 def _check_choice(name: str, value: Any, key: Key) -> str:
     # Compared with the type too: TOML's false equals 0 and 90.0 equals 90 in Python, yet neither is a choice.
     if not any(type(value) is type(choice) and value == choice for choice in key.choices):
@@ -393,6 +402,7 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "str": _check_str,
     "path": _check_path,
     "name": _check_name,
+    "terminal_id": _check_terminal_id,
     "choice": _check_choice,
     "bool": _check_bool,
     "seconds": _check_seconds,

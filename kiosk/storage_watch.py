@@ -7,6 +7,8 @@
 - While the database refuses writes (a full disk): try one small write every
   ``probe_s`` seconds, so the terminal takes ratings again by itself once
   space returns.
+- Once a database opened alone (the disk was full at the start) is shared
+  again: call ``when_shared`` once, so the uploader can start then.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class StorageWatch:
         self._settled = True  # nothing written since the last checkpoint
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Called once, from this thread, when the store is no longer open alone (see RatingStore.alone).
+        self.when_shared = None
 
     def pressed(self, *_event) -> None:
         """A press or seal was written (a flow listener): the idle time starts again."""
@@ -44,7 +48,8 @@ class StorageWatch:
         self._settled = False
 
     def step(self) -> None:
-        """One look: probe a refusing store, or checkpoint a store idle long enough."""
+        """One look: probe a refusing store, or checkpoint a store idle long enough; say when it is shared."""
+        self._notice_shared()
         if self.store.refusing is not None:
             now = self.clock()
             if now - self._last_probe < self.probe_s:
@@ -52,12 +57,19 @@ class StorageWatch:
             self._last_probe = now
             if self.store.probe_write():
                 log.info("ratings can be stored again")
+                self._notice_shared()
             return
         if not self._settled and self.clock() - self._last_press >= self.idle_s:
             self.store.sync_mark()
             if self.store.checkpoint():
                 self._settled = True
                 log.debug("idle: WAL checkpointed")
+
+    def _notice_shared(self) -> None:
+        # A press on another thread may have shared the file too: whoever did, it is noticed here.
+        if self.when_shared is not None and not self.store.alone:
+            shared, self.when_shared = self.when_shared, None
+            shared()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="storage-watch", daemon=True)

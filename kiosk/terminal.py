@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import hardware
 from sync.local import LocalRatings
@@ -40,6 +41,32 @@ class Terminal:
     checks: list = field(default_factory=list)
     #: Checkpoints when idle, probes a full disk (see kiosk.storage_watch); started by ``kiosk run``.
     watch: StorageWatch | None = None
+    #: The uploader waits until the file is shared again (the disk was full at the start).
+    upload_when_shared: bool = False
+    #: Called with an uploader that arrived after the start (from the storage watch's thread): the screens
+    #: follow it from then on.
+    when_uploader: Callable[[Uploader], None] | None = None
+
+    def start_uploading(self) -> None:
+        """Start the uploader now, or, when the disk was full at the start, as soon as the file is shared again."""
+        if self.uploader is not None:
+            self.uploader.start()
+        elif self.upload_when_shared and self.watch is not None:
+            self.watch.when_shared = self._upload_now_shared
+
+    def _upload_now_shared(self) -> None:
+        """The file is shared again: open the uploader that could not open at the start, and start it."""
+        self.upload_when_shared = False
+        uploader, self.sync_note = open_uploader(self.config, self.store.clock.stamp)
+        if uploader is None:
+            log.warning("upload: %s", self.sync_note)
+            return
+        self.flow.add_listener(lambda event: uploader.wake())
+        self.uploader = uploader
+        uploader.start()
+        log.info("space is back: uploads start (%s)", self.sync_note)
+        if self.when_uploader is not None:
+            self.when_uploader(uploader)
 
     def status(self) -> dict:
         from .logs import log_path
@@ -127,7 +154,9 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
 
     Without GPIO (and without ``mock_pins``) the terminal still runs, by
     touch only, and says so in its status. With ``sync``, an uploader is
-    made (not started) when the terminal is provisioned.
+    made (not started) when the terminal is provisioned; when the disk was
+    full at the start, :meth:`Terminal.start_uploading` makes it once the
+    file is shared again.
     """
     store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id, alone_when_full=True)
     store.keep_mark()
@@ -152,14 +181,17 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
         note = ("mock pins driven by keys 1-9 and 0: " if mock_pins else "") + panel.describe()
         if mock_pins:
             keyboard = hardware.KeyboardBridge(panel)
-    if sync and store.alone:
-        # The file is this process's alone until space returns: the uploader's connection cannot open it.
-        uploader, sync_note = None, ("not started: the disk was full when the terminal started; restart the "
-                                     "terminal once space is back to upload")
+    later = sync and store.alone
+    if later:
+        # The file is this process's alone until space returns: the uploader's connection cannot open it yet;
+        # Terminal.start_uploading opens it once the storage watch sees the file shared again.
+        uploader, sync_note = None, ("waiting: the disk was full when the terminal started; uploads start by "
+                                     "themselves once space is back")
     else:
         uploader, sync_note = open_uploader(config, store.clock.stamp) if sync else (None, "off")
     if uploader is not None:
         flow.add_listener(lambda event: uploader.wake())
     watch = StorageWatch(store)
     flow.add_listener(watch.pressed)
-    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error, watch=watch)
+    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error, watch=watch,
+                    upload_when_shared=later)

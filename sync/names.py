@@ -18,6 +18,8 @@ import unicodedata
 
 #: The longest site or counter name accepted, in characters.
 NAME_MAX = 120
+#: The longest terminal id the server accepts and stores, in characters.
+TERMINAL_ID_MAX = 64
 
 
 def control_character(text: str) -> str | None:
@@ -34,6 +36,28 @@ def name_problem(name: str) -> str | None:
     if len(name) > NAME_MAX:
         return f"is {len(name)} characters long; at most {NAME_MAX} are allowed"
     char = control_character(name)
+    if char is not None:
+        return f"contains a control character (U+{ord(char):04X}); remove it"
+    return None
+
+
+def terminal_id_problem(terminal_id: str) -> str | None:
+    """Why ``terminal_id`` cannot be a terminal's id (a sentence without the field), or None when it can.
+
+    The server takes 1 to :data:`TERMINAL_ID_MAX` characters; a longer id would have every batch refused.
+
+        >>> terminal_id_problem("ubnd-phuong-phuc-la-quay-1-k3x9q2") is None
+        True
+        >>> terminal_id_problem("x" * 65)
+        'is 65 characters long; at most 64 are allowed'
+        >>> terminal_id_problem("")
+        'is empty; set it with `kiosk provision`'
+    """
+    if not terminal_id:
+        return "is empty; set it with `kiosk provision`"
+    if len(terminal_id) > TERMINAL_ID_MAX:
+        return f"is {len(terminal_id)} characters long; at most {TERMINAL_ID_MAX} are allowed"
+    char = control_character(terminal_id)
     if char is not None:
         return f"contains a control character (U+{ord(char):04X}); remove it"
     return None

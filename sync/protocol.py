@@ -22,6 +22,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from .names import TERMINAL_ID_MAX
 from .vocabulary import LEVELS, RATING_CONTENT_FIELDS, REASON_OUTCOMES, REASONS, SOURCES
 
 API_PREFIX = "/api/v1"
@@ -86,7 +87,7 @@ class Rating(BaseModel):
 
     # JSON has no UUID type: the text form is accepted even though the model is strict.
     id: UUID = Field(strict=False, description="made by the terminal when the press was stored; never changes")
-    terminal_id: str = Field(min_length=1, max_length=64)
+    terminal_id: str = Field(min_length=1, max_length=TERMINAL_ID_MAX)
     rating: RatingCode
     reason: ReasonCode | None = None
     reason_outcome: ReasonOutcome | None = None

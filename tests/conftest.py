@@ -210,8 +210,7 @@ def start_kiosk(tmp_path):
     def start(*, windowed: bool = True, sync: bool = False, **sections) -> KioskDriver:
         terminal = open_terminal(parse_config(kiosk_config_data(tmp_path, **sections)), mock_pins=True,
                                  sync=sync)
-        if terminal.uploader is not None:
-            terminal.uploader.start()
+        terminal.start_uploading()
         try:
             driver = KioskDriver(terminal, windowed=windowed)
         except BaseException:

@@ -50,6 +50,9 @@ BAD = [
     ("[feedback]\nbeep = \"yes\"\n", "[feedback] beep: expected true or false"),
     ("[terminal]\nlanguage = \"fr\"\n", "[terminal] language: expected one of 'vi', 'en'"),
     ("[terminal]\nsite = 7\n", "[terminal] site: expected text in quotes"),
+    # The server stores at most 64 characters of a terminal id and refuses every batch with a longer one.
+    ("[terminal]\nid = \"" + "t" * 65 + "\"\n", "[terminal] id: the id is 65 characters long; at most 64"),
+    ("[terminal]\nid = \"\"\n", "[terminal] id: the id is empty"),
     ("[pins]\nsatisfied = 17\n", "[pins] satisfied: pin 17 is already used by [pins] very_satisfied"),
     ("[leds]\nsatisfied = 22\n", "[leds] satisfied: pin 22 is already used by [pins] dissatisfied"),
     ("[buzzer]\npin = 27\n", "[buzzer] pin: pin 27 is already used by [pins] satisfied"),
@@ -80,6 +83,12 @@ def test_bad_config_names_the_key_and_exits_2(tmp_path, capsys, text, message):
     assert message in out.err
     assert out.err.startswith("kiosk: config error: ") and out.err.count("\n") == 1
     assert "Traceback" not in out.err
+
+
+def test_a_terminal_id_of_64_characters_is_accepted(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f"[terminal]\nid = \"{'t' * 64}\"\n", encoding="utf-8")
+    assert load_config(path).terminal.id == "t" * 64
 
 
 def test_missing_config_file_exits_2(tmp_path, capsys):

@@ -24,7 +24,7 @@ from kiosk.config import GPIO_RANGE, SCHEMA, load_config
 from kiosk.errors import ConfigError
 from kiosk.ratings import MAX_REASONS, REASONS
 from reliability import SOAK, record, scale
-from sync.names import NAME_MAX
+from sync.names import NAME_MAX, TERMINAL_ID_MAX
 
 pytestmark = pytest.mark.reliability
 
@@ -90,6 +90,7 @@ def _value(section: str, name: str, key):
         "str": lambda: st.text(PRINTABLE, max_size=40),
         "path": lambda: st.text(PRINTABLE, min_size=1, max_size=40).filter(str.strip),
         "name": lambda: st.text(PRINTABLE, max_size=NAME_MAX),
+        "terminal_id": lambda: st.text(PRINTABLE, min_size=1, max_size=TERMINAL_ID_MAX),
         "choice": lambda: st.sampled_from(key.choices),
         "bool": st.booleans,
         "seconds": lambda: _seconds(key),
@@ -163,6 +164,9 @@ BAD_VALUES = {
     "path": lambda key: st.one_of(_control_text(), st.sampled_from(["", "  ", 7, False, ["var/kiosk.db"]])),
     "name": lambda key: st.one_of(_control_text(), st.text(PRINTABLE, min_size=NAME_MAX + 1, max_size=300),
                                   st.sampled_from([1, True, ["Quầy 1"]])),
+    "terminal_id": lambda key: st.one_of(_control_text(), st.text(PRINTABLE, min_size=TERMINAL_ID_MAX + 1,
+                                                                  max_size=300),
+                                         st.sampled_from(["", 1, True, ["t1"]])),
     "choice": lambda key: st.one_of(
         st.text(PRINTABLE, max_size=8).filter(lambda v: v not in key.choices),
         st.integers(-400, 400).filter(lambda v: v not in key.choices),

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import tmpfs
 from kiosk.restart import restart_argv, restart_terminal
 from kiosk.service_pin import hash_pin
 from kiosk.texts import TEXTS
 from server_fixtures import *  # noqa: F401,F403 - server_db_url, start_server, server
+from test_disk_trouble import fill, filled_database
 
 pytestmark = pytest.mark.ui
 PIN = "2468"
@@ -87,6 +89,29 @@ def test_sync_now_sends_to_a_real_server(start_kiosk, server, tmp_path):
     assert kiosk.wait_for(lambda: kiosk.app.service_message.startswith("Đã gửi"), timeout=15)
     assert server.count() == 1
     assert "Chờ gửi: 0" in kiosk.widget("service", "status").text
+
+
+def test_an_uploader_arriving_once_space_is_back_drives_the_indicator_and_sync_now(start_kiosk, server, tmp_path):
+    enrolled = server.enroll()
+    token = tmp_path / "device.token"
+    token.write_text(enrolled.token)
+    with tmpfs(tmp_path / "tiny") as folder:
+        filled_database(folder / "kiosk.db", 3)
+        filler = fill(folder)
+        kiosk = start_kiosk(service=SERVICE, sync=True, terminal={"id": enrolled.id},
+                            storage={"path": str(folder / "kiosk.db")},
+                            server={"url": server.url, "token_file": str(token), "pause_s": 0,
+                                    "heartbeat_s": 3600})
+        assert kiosk.terminal.uploader is None and kiosk.app.sync_state == "off"
+        filler.unlink()
+        kiosk.terminal.watch.step()  # the storage watch's look: the disk takes writes and the file is shared
+        assert kiosk.wait_for(lambda: kiosk.app.sync_state == "ok", timeout=15)
+        assert server.count() == 3
+        kiosk.terminal.store.record_press("satisfied", source="touch")  # stored, uploader not woken
+        unlock(kiosk)
+        kiosk.touch(kiosk.widget("service", "sync_now"))
+        assert kiosk.wait_for(lambda: kiosk.app.service_message.startswith("Đã gửi"), timeout=15)
+        assert server.count() == 4
 
 
 def test_sync_now_shows_the_failure_sentence(start_kiosk, tmp_path):

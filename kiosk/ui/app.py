@@ -164,10 +164,20 @@ class KioskApp(App):
         self._ticker = Clock.schedule_interval(self._tick, 0.1)
         self._follow_storage()
         self._follow_flow()
+        # An uploader may arrive later (the disk was full at the start); asked for before looking, so that
+        # one arriving in between is not missed (following it twice does no harm).
+        self.terminal.when_uploader = self._on_uploader_arrived
         uploader = self.terminal.uploader
         if uploader is not None:
-            self.sync_state = sync_state_of(uploader.state)
-            uploader.when_changed = self._on_sync_changed
+            self._follow_uploader(uploader)
+
+    def _follow_uploader(self, uploader) -> None:
+        self.sync_state = sync_state_of(uploader.state)
+        uploader.when_changed = self._on_sync_changed
+
+    def _on_uploader_arrived(self, uploader) -> None:
+        # The storage watch's thread: follow it on Kivy's thread.
+        Clock.schedule_once(lambda _dt: self._follow_uploader(uploader))
 
     def on_stop(self):
         if self._ticker is not None:
