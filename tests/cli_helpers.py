@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,3 +50,25 @@ def tmpfs(folder: Path, *, size: str = "1m", read_only: bool = False):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def wait_for_line(proc, lines: list[str], text: str, timeout: float) -> None:
+    """Read ``proc``'s stderr into ``lines`` until a line holds ``text`` (or ``timeout`` passes); assert it came."""
+    deadline = time.monotonic() + timeout
+    for line in proc.stderr:
+        lines.append(line)
+        if text in line or time.monotonic() > deadline:
+            break
+    assert any(text in line for line in lines), f"no {text!r} in:\n" + "".join(lines[-30:])
+
+
+def stop_and_collect(proc, lines: list[str]) -> None:
+    """SIGTERM ``proc`` if it still runs and add the rest of its stderr to ``lines``; kill it if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, rest = proc.communicate(timeout=20)
+        lines.append(rest)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()

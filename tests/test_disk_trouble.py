@@ -9,13 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import tmpfs
+from cli_helpers import tmpfs, wait_for_line
 from kiosk.store import RatingStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,15 +67,6 @@ def running_kiosk(tmp_path: Path, config: Path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
-
-
-def wait_for_line(proc, lines: list[str], text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for line in proc.stderr:
-        lines.append(line)
-        if text in line or time.monotonic() > deadline:
-            break
-    assert any(text in line for line in lines), f"no {text!r} in:\n" + "".join(lines[-30:])
 
 
 def filled_database(path: Path, n: int = 1500) -> None:

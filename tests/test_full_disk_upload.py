@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import tmpfs
+from cli_helpers import stop_and_collect, tmpfs, wait_for_line
 from server_fixtures import *  # noqa: F401,F403 - server_db_url, start_server
-from test_disk_trouble import fill, filled_database, wait_for_line
+from test_disk_trouble import fill, filled_database
 
 REPO = Path(__file__).resolve().parent.parent
 PRESS_KEYS = Path(__file__).parent / "kivy_mods" / "press_keys.py"
@@ -59,14 +58,7 @@ def test_a_terminal_started_on_a_full_disk_uploads_once_space_is_back(tmp_path, 
             uploaded = server.count("ratings", terminal_id=enrolled.id)
             assert proc.poll() is None
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                _, rest = proc.communicate(timeout=20)
-                lines.append(rest)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+            stop_and_collect(proc, lines)
     log = "".join(lines)
     assert uploaded == 11, log[-3000:]  # the 10 stored before, and the press made after space came back
     assert "uploads start" in log

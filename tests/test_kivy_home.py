@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import configparser
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.ui.kivy_home import INPUT_PROVIDERS, config_problem
-from test_disk_trouble import wait_for_line
+from cli_helpers import stop_and_collect, wait_for_line
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY_KIVY_CONFIG = REPO / "deploy" / "kivy-config.ini"
@@ -66,14 +65,7 @@ def test_kiosk_run_with_kivys_config_cut_short_starts_and_keeps_the_touchscreen_
         wait_for_line(proc, lines, "first frame drawn", 90)
         running = proc.poll() is None
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            _, rest = proc.communicate(timeout=20)
-            lines.append(rest)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop_and_collect(proc, lines)
     log = "".join(lines)
     assert running and "first frame drawn (home screen)" in log, log[-3000:]
     assert proc.returncode == 0 and "Traceback" not in log, log[-3000:]
