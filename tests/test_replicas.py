@@ -10,7 +10,8 @@ and an alert check every second each. Through the balancer, the tests prove:
   replica checks the rules every second and admins ask for checks through the balancer at the same time;
 - each webhook event reaches the (slow) receiver once;
 - a dashboard login made on one replica opens pages on all three (``X-Served-By`` names the replica
-  that answered; HAProxy adds it), and logging out on one ends it on all.
+  that answered; HAProxy adds it), and logging out on one ends it on all;
+- wrong dashboard logins spread over the three add up to one lock-out.
 
 Needs PostgreSQL (see ``server_fixtures``) and haproxy (Debian: ``apt-get install haproxy``): skipped
 without them, failed under ``CI=true``.
@@ -293,6 +294,24 @@ def test_a_dashboard_login_holds_on_every_replica_and_a_logout_ends_it_on_all(de
     assert {page.headers["X-Served-By"] for page in after} == {replica_name(i) for i in range(REPLICAS)}
     assert [page.status_code for page in after] == [303] * REPLICAS
     assert all(page.headers["location"].startswith("/login") for page in after)
+
+
+def test_wrong_logins_count_across_replicas(deployment):
+    """The login throttle is in the database: wrong tokens spread over three processes add up to one lock-out."""
+    client = {"X-Forwarded-For": "198.51.100.23"}  # a client of its own (HAProxy appends the address it saw)
+    browser = requests.Session()
+    answers = []
+    for _ in range(9):  # 6 wrong in a row lock the address for a second, 7 for two (login_throttle.py)
+        form = browser.get(deployment.url + "/login", headers=client, timeout=30)
+        answer = browser.post(deployment.url + "/login", headers=client, timeout=30,
+                              data={"token": "hl_adm_wrong", "csrf": _form_csrf(form.text), "next": "/"})
+        answers.append((answer.status_code, answer.headers["X-Served-By"]))
+        if answer.status_code == 429:
+            break
+    statuses = [status for status, _ in answers]
+    assert 429 in statuses and statuses.index(429) <= 7, answers  # kept per process, it would take 16 or more
+    assert {served for _, served in answers} == {replica_name(i) for i in range(REPLICAS)}
+    assert "dashboard login failed from 198.51.100.23" in "".join(deployment.logs())
 
 
 # -- the example configuration ---------------------------------------------------------------------
