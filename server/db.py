@@ -168,19 +168,32 @@ def migrate(engine: Engine) -> None:
     so the first one upgrades and the others, once they hold the lock, find it at head and do nothing.
     The lock is released when the upgrade is committed (or with the connection, if the process dies).
     SQLite needs no lock: its writers are serialised by the database file's own lock.
+
+    On SQLite, foreign keys are off while a migration copies a table to change it (SQLite cannot drop a
+    table others refer to otherwise), then checked: a row left pointing nowhere stops the upgrade.
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     with engine.connect() as conn:
+        sqlite_file = conn.dialect.name == "sqlite"
         locked = conn.dialect.name == "postgresql"
+        if sqlite_file:  # outside any transaction (the driver is in autocommit mode: see _tune_sqlite)
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         if locked:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             conn.commit()  # the lock outlives this transaction; alembic then reads the schema afresh
         try:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+            if sqlite_file:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} row(s) pointing nowhere, e.g. {broken[0]}")
             conn.commit()
         finally:
+            if sqlite_file:
+                conn.rollback()
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
             if locked:
                 _unlock(conn, MIGRATION_LOCK)
 
