@@ -63,7 +63,7 @@ class HAProxy:
         return self.folder / "haproxy.cfg"
 
     def config(self) -> str:
-        servers = "\n".join(f"    server {replica_name(i)} 127.0.0.1:{port} check inter 1s fall 2 rise 1"
+        servers = "\n".join(f"    server {replica_name(i)} 127.0.0.1:{port} check inter 1s fall 3 rise 1"
                             for i, port in enumerate(self.server_ports))
         return f"""global
     maxconn {self.maxconn}
@@ -73,6 +73,7 @@ defaults
     timeout connect 5s
     timeout client 60s
     timeout server 60s
+    timeout check 5s
     option forwardfor
 
 frontend hailong

@@ -33,7 +33,7 @@ import pytest
 import requests
 
 from balancer import HAProxy, haproxy_binary, replica_name
-from server_fixtures import _pg_admin_execute, in_ci, make_batch, make_rating, postgres_admin_url
+from server_fixtures import in_ci, make_batch, make_rating, postgres_admin_url, postgres_database
 from server_process import ServerProcess
 from webhook_receiver import WebhookReceiver
 
@@ -56,17 +56,11 @@ def _missing(reason: str):
 def empty_database():
     """The URL of a new, EMPTY PostgreSQL database (no template: the replicas must migrate it)."""
     try:
-        admin_url = postgres_admin_url()
+        postgres_admin_url()
     except Exception as exc:  # noqa: BLE001 - any reason PostgreSQL is missing
         _missing(f"PostgreSQL is not available: {exc}")
-    from sqlalchemy.engine import make_url
-
-    name = f"hl_replicas_{uuid.uuid4().hex[:12]}"
-    _pg_admin_execute(f"CREATE DATABASE {name}")
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        _pg_admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with postgres_database("hl_replicas") as url:
+        yield url
 
 
 class Deployment:
