@@ -365,16 +365,16 @@ async def bench_backend(name: str, db_url: str, args) -> None:
     profile_to = str(ROOT / "var" / "bench" / f"fleet-{name}.prof") if args.profile else None
     servers = start_servers(db_url, ports, profile_to, args.workdir, name)  # they migrate the empty database
     pids = [server.pid for server in servers]
-    balancer = None
-    if replicas > 1:
-        from balancer import HAProxy
-        balancer = HAProxy(ports, folder=args.workdir / f"haproxy-{name}").start()
-        name = f"{name}, {replicas} replicas behind HAProxy"
-    codes = issue_codes(db_url, args.terminals)
-    pool = HttpPool(balancer.port if balancer else ports[0], size=args.connections)
-    steps = {"server_pids": pids, "balancer_pid": balancer.process.pid if balancer else None,
-             "timeline_out": args.timeline}
+    balancer = pool = None
     try:
+        if replicas > 1:
+            from balancer import HAProxy
+            balancer = HAProxy(ports, folder=args.workdir / f"haproxy-{name}").start()
+            name = f"{name}, {replicas} replicas behind HAProxy"
+        codes = issue_codes(db_url, args.terminals)
+        pool = HttpPool(balancer.port if balancer else ports[0], size=args.connections)
+        steps = {"server_pids": pids, "balancer_pid": balancer.process.pid if balancer else None,
+                 "timeline_out": args.timeline}
         t0 = time.monotonic()
         fleet = await enroll_fleet(pool, codes)
         gc.collect()
@@ -409,7 +409,8 @@ async def bench_backend(name: str, db_url: str, args) -> None:
               f"{f'{passing:,.0f} ratings/s' if passing else 'none found'}"
               f"{f' (first miss at {failing:,.0f})' if failing else ''}", flush=True)
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
         if balancer is not None:
             balancer.stop()
         for server in servers:
