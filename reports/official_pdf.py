@@ -50,6 +50,8 @@ FONT_PACKAGE = "fonts-liberation2"
 MM = 72 / 25.4  # PDF points per millimetre
 #: Decree 30's margins, in millimetres.
 MARGINS = {"top": 20, "bottom": 20, "left": 30, "right": 15}
+#: reportlab's frames keep 6 points inside their edges.
+FRAME_PADDING = 6
 BODY_PT = 13
 TABLE_PT = 10.5
 #: The longest a letterhead field may be: a name, not a document.
@@ -74,11 +76,11 @@ class Letterhead:
     """
 
     parent_body: str = ""
-    issuing_body: str = "BỘ PHẬN MỘT CỬA"
+    issuing_body: str = "Bộ phận Một cửa"
     issuer_code: str = "BPMC"
     number: str = ""
     place: str = "Hà Nội"
-    signer_title: tuple[str, ...] = ("THỦ TRƯỞNG ĐƠN VỊ",)
+    signer_title: tuple[str, ...] = ("Thủ trưởng đơn vị",)
     signer_name: str = ""
     recipients: tuple[str, ...] = ("Lãnh đạo đơn vị", "Lưu: VT")
 
@@ -231,9 +233,20 @@ class _Styles:
 
 
 def _p(text: str, style) -> "object":
+    """A paragraph of plain ``text`` (escaped; a line break in it stays one)."""
     from reportlab.platypus import Paragraph
 
-    return Paragraph(escape(unicodedata.normalize("NFC", without_bidi_controls(text))), style)
+    plain = unicodedata.normalize("NFC", without_bidi_controls(text))
+    return Paragraph("<br/>".join(escape(line) for line in plain.split("\n")), style)
+
+
+def _table(rows, widths, styles: _Styles, *commands, repeat_rows: int = 0):
+    """A table in the serif font throughout (even an empty cell would otherwise name Helvetica)."""
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(rows, colWidths=widths, repeatRows=repeat_rows)
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), styles.family), *commands]))
+    return table
 
 
 def _rule(width: float):
@@ -242,12 +255,11 @@ def _rule(width: float):
     from reportlab.platypus import Spacer
     from reportlab.platypus.flowables import HRFlowable
 
-    return [Spacer(1, 3), HRFlowable(width=width, thickness=0.6, color="black", hAlign="CENTER")]
+    return [Spacer(1, 4), HRFlowable(width=width, thickness=0.6, color="black", hAlign="CENTER")]
 
 
 def _header(report: Report, letterhead: Letterhead, issued_on: date, styles: _Styles, text_width: float):
     from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.platypus import Table, TableStyle
 
     left_w = 70 * MM
     right_w = text_width - left_w
@@ -260,13 +272,11 @@ def _header(report: Report, letterhead: Letterhead, issued_on: date, styles: _St
     motto = "Độc lập - Tự do - Hạnh phúc"
     right = [_p("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", styles["national"]), _p(motto, styles["motto"]),
              *_rule(stringWidth(motto, styles["motto"].fontName, 13))]
-    table = Table([[left, right], [_p(number_line(letterhead), styles["number"]),
+    return _table([[left, right], [_p(number_line(letterhead), styles["number"]),
                                    _p(date_line(letterhead.place, issued_on), styles["dateline"])]],
-                  colWidths=[left_w, right_w], hAlign="CENTER")
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
-                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                               ("TOPPADDING", (0, 1), (-1, 1), 6)]))
-    return table
+                  [left_w, right_w], styles, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                  ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                  ("TOPPADDING", (0, 1), (-1, 1), 6))
 
 
 def _level_text(cell: Cell, level: str) -> str:
@@ -274,37 +284,28 @@ def _level_text(cell: Cell, level: str) -> str:
 
 
 def _groups_table(report: Report, styles: _Styles, text_width: float):
-    from reportlab.platypus import Paragraph, Table, TableStyle
-
-    def lines(text, style):
-        return Paragraph("<br/>".join(escape(unicodedata.normalize("NFC", without_bidi_controls(part)))
-                                      for part in text.split("\n")), style)
-
     head = ["Hạng", report.grouping_label, "Số lượt được tính", *[LEVEL_LABELS[level] for level in LEVELS],
             "Tỷ lệ hài lòng", "Tỷ lệ dùng xếp hạng"]
-    rows = [[lines(h, styles["cell_head"]) for h in head]]
+    rows = [[_p(h, styles["cell_head"]) for h in head]]
 
     def row(cell: Cell, rank: str, label: str, total=False):
         num, text = styles["cell_total_num" if total else "cell_num"], styles["cell_total" if total else "cell"]
         mark = " (*)" if cell.too_few else ""
-        return [lines(rank, num), lines(label + mark, text), lines(vi_int(cell.counted), num),
-                *[lines(_level_text(cell, level), num) for level in LEVELS],
-                lines(vi_pct(cell.satisfaction_rate), num), lines("" if total else vi_pct(cell.shrunk_rate), num)]
+        return [_p(rank, num), _p(label + mark, text), _p(vi_int(cell.counted), num),
+                *[_p(_level_text(cell, level), num) for level in LEVELS],
+                _p(vi_pct(cell.satisfaction_rate), num), _p("" if total else vi_pct(cell.shrunk_rate), num)]
 
     rows += [row(cell, str(cell.rank or ""), cell.label) for cell in report.groups]
     rows.append(row(report.total, "", "Tổng cộng", total=True))
     widths = [11, 45, 17, 20, 20, 20, 16, 16]
     scale = text_width / (sum(widths) * MM)
-    table = Table(rows, colWidths=[w * MM * scale for w in widths], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                               ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-                               ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 3)]))
-    return table
+    return _table(rows, [w * MM * scale for w in widths], styles, ("GRID", (0, 0), (-1, -1), 0.5, "black"),
+                  ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                  ("RIGHTPADDING", (0, 0), (-1, -1), 3), ("TOPPADDING", (0, 0), (-1, -1), 2),
+                  ("BOTTOMPADDING", (0, 0), (-1, -1), 3), repeat_rows=1)
 
 
 def _reasons_table(report: Report, styles: _Styles, text_width: float):
-    from reportlab.platypus import Table, TableStyle
-
     total = report.total
     rows = [[_p("Lý do không hài lòng", styles["cell_head"]), _p("Số lượt", styles["cell_head"]),
              _p("Tỷ lệ", styles["cell_head"])]]
@@ -314,13 +315,12 @@ def _reasons_table(report: Report, styles: _Styles, text_width: float):
                      _p(vi_pct(one_decimal(n, total.dissatisfied)), styles["cell_num"])])
     rows.append([_p("Cộng", styles["cell_total"]), _p(vi_int(total.dissatisfied), styles["cell_total_num"]),
                  _p("100%" if total.dissatisfied else "–", styles["cell_total_num"])])
-    table = Table(rows, colWidths=[text_width * 0.6, text_width * 0.2, text_width * 0.2], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
-    return table
+    return _table(rows, [text_width * 0.6, text_width * 0.2, text_width * 0.2], styles,
+                  ("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), repeat_rows=1)
 
 
 def _closing(letterhead: Letterhead, styles: _Styles, text_width: float):
-    from reportlab.platypus import Spacer, Table, TableStyle
+    from reportlab.platypus import Spacer
 
     recipients = [_p("Nơi nhận:", styles["recipients_head"])]
     for i, line in enumerate(letterhead.recipients):
@@ -329,10 +329,9 @@ def _closing(letterhead: Letterhead, styles: _Styles, text_width: float):
     signer = [_p(line.upper(), styles["signer"]) for line in letterhead.signer_title]
     signer.append(Spacer(1, 30 * MM))  # the signature and the seal
     signer.append(_p(letterhead.signer_name or "\u00a0", styles["signer"]))
-    table = Table([[recipients, signer]], colWidths=[text_width * 0.45, text_width * 0.55])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0),
-                               ("TOPPADDING", (0, 0), (-1, -1), 10)]))
-    return table
+    return _table([[recipients, signer]], [text_width * 0.45, text_width * 0.55], styles,
+                  ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0),
+                  ("TOPPADDING", (0, 0), (-1, -1), 10))
 
 
 def _story(report: Report, letterhead: Letterhead, issued_on: date, title: str, styles: _Styles, text_width):
@@ -380,18 +379,20 @@ def official_pdf_bytes(report: Report, *, letterhead: Letterhead | None = None, 
     family = _register_fonts(fonts or find_serif_fonts())
     styles = _Styles(family)
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=MARGINS["top"] * MM, bottomMargin=MARGINS["bottom"] * MM,
-                            leftMargin=MARGINS["left"] * MM, rightMargin=MARGINS["right"] * MM,
+    pad = FRAME_PADDING  # the frame's own padding: the text itself starts at the margins
+    doc = SimpleDocTemplate(out, pagesize=A4, topMargin=MARGINS["top"] * MM - pad,
+                            bottomMargin=MARGINS["bottom"] * MM - pad, leftMargin=MARGINS["left"] * MM - pad,
+                            rightMargin=MARGINS["right"] * MM - pad,
                             title=f"Báo cáo: {title}", author=letterhead.issuing_body, subject=report.period.label,
-                            creator="Hài Lòng", lang="vi")
+                            creator="Hài Lòng", lang="vi", initialFontName=family, initialFontSize=BODY_PT)
 
     def page_number(canvas, document):  # from page 2, centred in the top margin
         canvas.saveState()
         canvas.setFont(family, 13)
-        canvas.drawCentredString(MARGINS["left"] * MM + document.width / 2, A4[1] - 12 * MM, str(document.page))
+        canvas.drawCentredString(document.leftMargin + document.width / 2, A4[1] - 12 * MM, str(document.page))
         canvas.restoreState()
 
-    doc.build(_story(report, letterhead, issued_on, title, styles, doc.width), onLaterPages=page_number)
+    doc.build(_story(report, letterhead, issued_on, title, styles, doc.width - 2 * pad), onLaterPages=page_number)
     return out.getvalue()
 
 
