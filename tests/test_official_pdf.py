@@ -166,6 +166,13 @@ def test_the_serif_font_is_embedded_and_has_every_letter(known_pdf):
         assert not missing, (role, missing)
 
 
+def test_a_missing_font_says_what_to_install(tmp_path):
+    from reports import ReportError
+
+    with pytest.raises(ReportError, match=r"LiberationSerif-Regular\.ttf.*apt-get install fonts-liberation2$"):
+        find_serif_fonts(folders=[tmp_path])
+
+
 def test_page_one_rendered_is_a_page_of_text(known_report, tmp_path):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     pdf = tmp_path / "official.pdf"
@@ -258,6 +265,20 @@ def test_kiosk_admin_writes_the_pdf(known_report, tmp_path):
     assert holds_in_a_row(tokens_of(out.read_bytes()), row_tokens(known_report.total, "", "Tổng cộng", total=True))
     both = admin("--db", db, "--on", "2026-11-10", "--pdf", tmp_path / "b.pdf", "--format", "summary")
     assert both.exit_code == 0 and summary_vi(known_report) in both.output and (tmp_path / "b.pdf").is_file()
+
+
+def test_kiosk_admin_pdf_from_the_server_equals_the_one_from_a_pulled_file(server, tmp_path):
+    upload_known(server)
+    token = server.admin_token()
+    pull_to_db(server, {"Authorization": f"Bearer {token}"}, tmp_path / "pulled.db")
+    options = ["--on", "2026-11-10", "--by", "counter", "--issued-on", "2026-12-02", "--issuer", "UBND phường Phúc La"]
+    online = admin("--server", server.url, "--pdf", tmp_path / "online.pdf", *options,
+                   env={"HAILONG_ADMIN_TOKEN": token})
+    offline = admin("--db", tmp_path / "pulled.db", "--pdf", tmp_path / "offline.pdf", *options)
+    assert online.exit_code == 0 and offline.exit_code == 0, online.output + offline.output
+    assert text_of(tmp_path / "online.pdf") == text_of(tmp_path / "offline.pdf")
+    text = words(text_of(tmp_path / "online.pdf"))
+    assert "2. Kết quả theo quầy" in text and "126 lượt đánh giá" in text
 
 
 @pytest.mark.parametrize(("args", "message"), [
