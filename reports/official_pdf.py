@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape
 from sync.plain_text import without_bidi_controls
 
 from .errors import ReportError
+from .fonts import font_files
 from .figures import Cell, Report
 from .labels import LEVEL_LABELS, LEVELS, one_decimal, reason_label, vi_int, vi_pct
 from .paragraph import reconcile_line, summary_vi
@@ -156,14 +157,7 @@ def _in_words(label: str) -> str:
 
 def find_serif_fonts(folders=FONT_FOLDERS) -> dict[str, str]:
     """Paths of Liberation Serif regular, bold, italic and bold italic; :class:`ReportError` says what to install."""
-    found = {}
-    for role, name in FONT_FILES.items():
-        for folder in folders:
-            candidate = Path(folder) / name
-            if candidate.is_file():
-                found[role] = str(candidate)
-                break
-    missing = [FONT_FILES[role] for role in FONT_FILES if role not in found]
+    found, missing = font_files(FONT_FILES, folders)
     if missing:
         raise ReportError(f"the official PDF needs the font {', '.join(missing)} (Times New Roman's metrics, with "
                           f"Vietnamese letters) and it is not installed; on Debian or Ubuntu: apt-get install "
