@@ -252,7 +252,7 @@ def _rule(width: float):
     return [Spacer(1, 4), HRFlowable(width=width, thickness=0.6, color="black", hAlign="CENTER")]
 
 
-def _header(report: Report, letterhead: Letterhead, issued_on: date, styles: _Styles, text_width: float):
+def _header(letterhead: Letterhead, issued_on: date, styles: _Styles, text_width: float):
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
     left_w = 70 * MM
@@ -332,7 +332,7 @@ def _story(report: Report, letterhead: Letterhead, issued_on: date, title: str, 
     from reportlab.platypus import KeepTogether, Spacer
 
     period = report.period
-    story = [_header(report, letterhead, issued_on, styles, text_width), _p("BÁO CÁO", styles["kind"]),
+    story = [_header(letterhead, issued_on, styles, text_width), _p("BÁO CÁO", styles["kind"]),
              _p(title, styles["title"]), *_rule(45 * MM), Spacer(1, 6)]
     story.append(_p(f"{letterhead.issuing_body} báo cáo kết quả đánh giá mức độ hài lòng của "
                     f"người dân, tổ chức đối với việc giải quyết thủ tục hành chính {_in_words(period.label)} (từ "
