@@ -11,6 +11,9 @@ database's tallies of one period and folds them into a :class:`Report`:
 - groups (sites, counters or terminals) are ranked by a rate shrunk toward the
   overall average — ``(satisfied + m·p̄) / (counted + m)`` with a prior weight
   ``m`` of 30 ratings — so one dissatisfied rating out of one does not rank last;
+- the total and each group are compared with the previous period of the same kind
+  (:mod:`reports.comparison`: n on both sides, the gap in points, its 95 % interval,
+  and "tăng"/"giảm" only when the interval excludes 0);
 - every figure is added up again another way (``Report.checks``), and
   ``Report.reconciles`` says whether all the sums agree.
 
@@ -30,7 +33,8 @@ from sync.vocabulary import TREND_UNITS
 
 from .labels import (GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, NO_SITE, REASON_ORDER, one_decimal,
                      reason_label)
-from .periods import Period, vi_date
+from .comparison import Change, compare
+from .periods import Period, previous_period, vi_date
 
 #: Fewer counted ratings than this in a cell: too few to compare.
 MIN_SAMPLE = 30
@@ -58,6 +62,8 @@ class Cell:
     shrunk_rate: float | None = None
     rank: int | None = None
     min_sample: int = MIN_SAMPLE
+    #: Against the previous period (None when the report was built without it).
+    change: Change | None = None
 
     @property
     def counted(self) -> int:
@@ -107,7 +113,7 @@ class Cell:
                 "pct": self.pct, "satisfaction_rate": self.satisfaction_rate,
                 "dissatisfied_reasons": dict(self.dissatisfied_reasons), "filtered": self.filtered,
                 "unrecognised": self.unrecognised, "too_few": self.too_few, "shrunk_rate": self.shrunk_rate,
-                "rank": self.rank}
+                "rank": self.rank, "change": self.change.to_dict() if self.change else None}
 
     @classmethod
     def from_dict(cls, data: dict, *, min_sample: int = MIN_SAMPLE) -> "Cell":
@@ -115,7 +121,8 @@ class Cell:
                    dissatisfied_reasons=dict(data.get("dissatisfied_reasons") or {}), site=data.get("site"),
                    counter=data.get("counter"), terminal=data.get("terminal"),
                    unrecognised=data.get("unrecognised", 0), shrunk_rate=data.get("shrunk_rate"),
-                   rank=data.get("rank"), min_sample=min_sample)
+                   rank=data.get("rank"), min_sample=min_sample,
+                   change=Change.from_dict(data["change"], min_sample=min_sample) if data.get("change") else None)
 
 
 @dataclass
@@ -154,6 +161,7 @@ class Report:
     min_sample: int = MIN_SAMPLE
     prior_weight: int = PRIOR_WEIGHT
     source: str = ""
+    previous_period: Period | None = None   # what ``change`` compares with
 
     @property
     def reconciles(self) -> bool:
@@ -174,7 +182,8 @@ class Report:
                           for site, parts in self.sites.items()},
                 "reconciles": self.reconciles, "checks": [c.to_dict() for c in self.checks],
                 "average_rate": self.average_rate, "min_sample": self.min_sample,
-                "prior_weight": self.prior_weight, "source": self.source}
+                "prior_weight": self.prior_weight, "source": self.source,
+                "previous_period": self.previous_period.to_dict() if self.previous_period else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Report":
@@ -194,7 +203,8 @@ class Report:
                    checks=[Check(c["what"], c["parts"], c["whole"]) for c in data["checks"]],
                    filters=dict(data.get("filters") or {}), average_rate=data.get("average_rate"),
                    min_sample=m, prior_weight=data.get("prior_weight", PRIOR_WEIGHT),
-                   source=data.get("source", ""))
+                   source=data.get("source", ""),
+                   previous_period=Period.from_dict(data["previous_period"]) if data.get("previous_period") else None)
 
 
 # -- building -----------------------------------------------------------------------------------
@@ -269,7 +279,8 @@ def _rank(cells: list[Cell], total: Cell, prior_weight: int) -> list[Cell]:
     return ranked
 
 
-def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, min_sample) -> list[Cell]:
+def _merge(units: dict[tuple, Cell], grouping: str, min_sample: int) -> dict[tuple, Cell]:
+    """The terminals' cells added up into cells of ``grouping``, by the grouping's key."""
     folded: dict[tuple, Cell] = {}
     for (site, counter, terminal), cell in units.items():
         key = _unit_key(grouping, site, counter, terminal)
@@ -278,7 +289,11 @@ def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, mi
             target = folded[key] = _unit_cell(grouping, key)
             target.min_sample = min_sample
         target.merge(cell)
-    return _rank(list(folded.values()), total, prior_weight)
+    return folded
+
+
+def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, min_sample) -> list[Cell]:
+    return _rank(list(_merge(units, grouping, min_sample).values()), total, prior_weight)
 
 
 def _reason_order(total: Cell) -> list[str]:
@@ -290,27 +305,21 @@ def _reason_order(total: Cell) -> list[str]:
 
 def build_report(source, period: Period, *, group_by: str | None = "site", site: str | None = None,
                  counter: str | None = None, terminal: str | None = None, trend: str | None = None,
-                 min_sample: int = MIN_SAMPLE, prior_weight: int = PRIOR_WEIGHT) -> Report:
+                 min_sample: int = MIN_SAMPLE, prior_weight: int = PRIOR_WEIGHT,
+                 with_previous: bool = True) -> Report:
     """The report of ``period`` over the ratings of ``source``, optionally of one site/counter/terminal.
 
     ``group_by`` is site, counter, terminal or None (the total only); ``trend`` is
-    day, week or month (None: chosen from the period's length).
+    day, week or month (None: chosen from the period's length). ``with_previous``
+    compares the total and each group with the previous period (one more query).
     """
     if group_by not in (*GROUPINGS, None):
         raise ValueError(f"group_by: {group_by!r} is not one of {', '.join(GROUPINGS)}")
     if trend not in (*TREND_UNITS, None):
         raise ValueError(f"trend: {trend!r} is not one of {', '.join(TREND_UNITS)}")
-    tallies = source.tallies(period, site=site, counter=counter, terminal=terminal)
-
-    total = Cell("Tổng cộng", min_sample=min_sample)
-    units: dict[tuple, Cell] = {}
-    for u_site, u_counter, u_terminal, rating, reason, filtered, n in tallies.units:
-        key = (u_site, u_counter, u_terminal)
-        cell = units.get(key)
-        if cell is None:
-            cell = units[key] = Cell(u_terminal, site=u_site, counter=u_counter, terminal=u_terminal)
-        cell.add(rating, reason, int(filtered or 0), int(n))
-        total.add(rating, reason, int(filtered or 0), int(n))
+    filters = {"site": site, "counter": counter, "terminal": terminal}
+    tallies = source.tallies(period, **filters)
+    total, units = _count_units(tallies.units, min_sample)
     # The overall average is the total's satisfaction rate: the same figure, rounded the same way.
     total.shrunk_rate = total.satisfaction_rate
     reasons = _reason_order(total)
@@ -353,12 +362,45 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
                         total.counted))
     checks.append(Check("bản đồ giờ × thứ cộng lại = tổng (không hài lòng)", sum(map(sum, heatmap_bad)),
                         total.dissatisfied))
+    previous = None
+    if with_previous:
+        previous = previous_period(period)
+        checks += _compare_previous(source.tallies(previous, units_only=True, **filters).units, total, groups,
+                                    group_by, min_sample)
 
     return Report(period=period, group_by=group_by, total=total, groups=groups, trend_unit=unit,
                   trend=trend_cells, heatmap=heatmap, heatmap_dissatisfied=heatmap_bad, reasons=reasons,
-                  sites=sites, checks=checks, filters={"site": site, "counter": counter, "terminal": terminal},
-                  average_rate=total.shrunk_rate, min_sample=min_sample, prior_weight=prior_weight,
-                  source=getattr(source, "name", ""))
+                  sites=sites, checks=checks, filters=filters, average_rate=total.shrunk_rate, min_sample=min_sample,
+                  prior_weight=prior_weight, source=getattr(source, "name", ""), previous_period=previous)
+
+
+def _count_units(rows, min_sample: int) -> tuple[Cell, dict[tuple, Cell]]:
+    """The total and a cell per (site, counter, terminal) of the units query's rows."""
+    total = Cell("Tổng cộng", min_sample=min_sample)
+    units: dict[tuple, Cell] = {}
+    for u_site, u_counter, u_terminal, rating, reason, filtered, n in rows:
+        key = (u_site, u_counter, u_terminal)
+        cell = units.get(key)
+        if cell is None:
+            cell = units[key] = Cell(u_terminal, site=u_site, counter=u_counter, terminal=u_terminal)
+        cell.add(rating, reason, int(filtered or 0), int(n))
+        total.add(rating, reason, int(filtered or 0), int(n))
+    return total, units
+
+
+def _compare_previous(rows, total: Cell, groups: list[Cell], group_by: str | None, min_sample: int) -> list[Check]:
+    """Set ``change`` on the total and each group from the previous period's rows; its checks."""
+    before, before_units = _count_units(rows, min_sample)
+    total.change = compare(total.content, total.counted, before.content, before.counted, min_sample=min_sample)
+    if not group_by:
+        return []
+    before_groups = _merge(before_units, group_by, min_sample)
+    empty = Cell("")
+    for cell in groups:
+        old = before_groups.get(_unit_key(group_by, cell.site, cell.counter, cell.terminal), empty)
+        cell.change = compare(cell.content, cell.counted, old.content, old.counted, min_sample=min_sample)
+    return [Check(f"kỳ trước: cộng các dòng theo {GROUPINGS_VI[group_by].lower()} = tổng số lượt được tính",
+                  sum(c.counted for c in before_groups.values()), before.counted)]
 
 
 def _sum_reasons(cells: list[Cell]) -> dict[str, int]:

@@ -90,9 +90,11 @@ def report_queries(period: Period, *, site=None, counter=None, terminal=None,
 SCAN_SHARE = 6
 
 
-def _tallies(execute, period: Period, filters: dict, *, sqlite: bool) -> Tallies:
+def _tallies(execute, period: Period, filters: dict, *, sqlite: bool, units_only: bool = False) -> Tallies:
     """Hours first: their sum is the period's size, which picks the cheaper form of the units query."""
     _units, hours_sql, params = report_queries(period, **filters)
+    if units_only:
+        return Tallies([tuple(row) for row in execute(_units, params)], [])
     hours = [tuple(row) for row in execute(hours_sql, params)]
     by_scan = False
     if sqlite:
@@ -155,7 +157,8 @@ class SqlAlchemySource:
     def name(self) -> str:
         return f"server database ({self.connection.dialect.name})"
 
-    def tallies(self, period: Period, **filters) -> Tallies:
+    def tallies(self, period: Period, *, units_only: bool = False, **filters) -> Tallies:
+        """The period's counts; ``units_only`` skips the hours (the previous period needs no trend)."""
         from sqlalchemy import text
 
         def execute(sql, params):
@@ -172,8 +175,9 @@ class SqlAlchemySource:
         if queries is not None:
             units_sql, hours_sql, params = queries
             return Tallies([tuple(row) for row in execute(units_sql, params)],
-                           [tuple(row) for row in execute(hours_sql, params)])
-        return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite")
+                           [] if units_only else [tuple(row) for row in execute(hours_sql, params)])
+        return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite",
+                        units_only=units_only)
 
 
 class SqliteFileSource:
@@ -211,10 +215,10 @@ class SqliteFileSource:
                 conn.rollback()
         return conn
 
-    def tallies(self, period: Period, **filters) -> Tallies:
+    def tallies(self, period: Period, *, units_only: bool = False, **filters) -> Tallies:
         conn = self._connect()
         try:
-            return _tallies(conn.execute, period, filters, sqlite=True)
+            return _tallies(conn.execute, period, filters, sqlite=True, units_only=units_only)
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"{self.path} could not be read: {exc}") from None
         finally:

@@ -35,6 +35,23 @@ NO_CONTROL = "only this name (no control characters: no stored name holds one)"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+class ChangeOut(BaseModel):
+    counted: int = Field(description="this period's counted ratings (n)")
+    content: int = Field(description="this period's very satisfied + satisfied")
+    rate: float | None
+    previous_counted: int = Field(description="the previous period's counted ratings (n)")
+    previous_content: int
+    previous_rate: float | None
+    difference: float | None = Field(description="rate − previous_rate, in points, from the exact counts")
+    low: float | None = Field(description="the difference's 95% interval (Newcombe's hybrid score), points; "
+                                          "null when either side has fewer than `min_sample`")
+    high: float | None
+    confidence: float
+    verdict: Literal["up", "down", "no_clear_change", "too_few"] = Field(
+        description="up/down only when the interval excludes 0")
+    verdict_vi: str
+
+
 class CellOut(BaseModel):
     label: str
     site: str | None
@@ -53,6 +70,7 @@ class CellOut(BaseModel):
     shrunk_rate: float | None = Field(description="the satisfaction rate shrunk toward the overall average, "
                                                   "used for ranking")
     rank: int | None
+    change: ChangeOut | None = Field(description="against the previous period (total and groups only)")
 
 
 class CheckOut(BaseModel):
@@ -92,6 +110,8 @@ class ReportOut(BaseModel):
     min_sample: int
     prior_weight: int
     source: str
+    previous_period: PeriodOut | None = Field(description="the period of the same kind just before, which "
+                                                          "`change` compares with")
 
 
 class ReportAnswer(BaseModel):
