@@ -10,10 +10,10 @@ For example::
 
 from __future__ import annotations
 
-from .figures import Report
-from .labels import NO_REASON, reason_label, vi_int, vi_pct
+from .figures import Cell, Report
+from .labels import NO_REASON, reason_label, vi_int, vi_pct, vi_points
 
-__all__ = ["summary_vi", "reconcile_line"]
+__all__ = ["summary_vi", "reconcile_line", "change_sentence"]
 
 
 def reconcile_line(report: Report) -> str:
@@ -41,6 +41,30 @@ def _unit_phrase(report: Report) -> str:
     return "bộ phận Một cửa"
 
 
+def change_sentence(cell: Cell, previous_label: str) -> str:
+    """How ``cell``'s satisfaction rate compares with the previous period, in one sentence.
+
+    "Tăng"/"giảm" only when the 95 % interval of the difference excludes 0 (see
+    :mod:`reports.comparison`); otherwise the gap is given as a figure and called no clear change,
+    and under the small-sample guard it is called too few to compare.
+    """
+    change = cell.change
+    before = f"So với kỳ trước ({previous_label}: "
+    if change.previous_counted:
+        before += f"{vi_pct(change.previous_rate)} trên {vi_int(change.previous_counted)} lượt)"
+    else:
+        before += "không có lượt đánh giá nào)"
+    if change.verdict == "too_few":
+        return (f"{before}: quá ít để so sánh (cần ít nhất {vi_int(change.min_sample)} lượt mỗi kỳ, kỳ này có "
+                f"{vi_int(change.counted)} lượt).")
+    interval = f"khoảng tin cậy 95%: từ {vi_points(change.low)} đến {vi_points(change.high)} điểm"
+    if change.verdict == "no_clear_change":
+        return (f"{before}, tỷ lệ hài lòng không đổi rõ rệt: chênh lệch {vi_points(change.difference)} điểm "
+                f"phần trăm nằm trong mức dao động ngẫu nhiên ({interval}).")
+    return (f"{before}, tỷ lệ hài lòng {change.verdict_vi} {vi_points(change.difference, signed=False)} điểm "
+            f"phần trăm ({interval}).")
+
+
 def summary_vi(report: Report) -> str:
     """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …"."""
     total = report.total
@@ -66,6 +90,8 @@ def summary_vi(report: Report) -> str:
         text += f"; tỷ lệ hài lòng đạt {vi_pct(total.satisfaction_rate)}."
         if total.too_few:
             text += f" Số lượt đánh giá dưới {report.min_sample}, chưa đủ để so sánh."
+        if total.change is not None and report.previous_period is not None:
+            text += " " + change_sentence(total, report.previous_period.label)
     if total.filtered:
         text += (f" Ngoài ra có {vi_int(total.filtered)} lượt bấm lặp lại quá nhanh đã được lọc, "
                  "không tính vào kết quả.")

@@ -19,7 +19,7 @@ import io
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .labels import CHANGE_HEADERS, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
 from .paragraph import reconcile_line, summary_vi
 from .spreadsheet_text import csv_row
 from .workbook import write_xlsx
@@ -109,6 +109,9 @@ def csv_rows(report: Report) -> list[list]:
               *[h for level in LEVELS for h in (LEVEL_LABELS[level], f"{LEVEL_LABELS[level]} (%)")],
               "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", f"Ít mẫu (dưới {report.min_sample} lượt)",
               "Tỷ lệ dùng để xếp hạng (%)"]
+    compared = report.previous_period is not None
+    if compared:
+        header += CHANGE_HEADERS
     rows = [header]
 
     def row(cell: Cell, rank, label):
@@ -116,14 +119,26 @@ def csv_rows(report: Report) -> list[list]:
         return [rank if rank is not None else "", label, cell.site or "", cell.counter or "", cell.terminal or "",
                 cell.counted, *[v for level in LEVELS for v in (getattr(cell, level), _num(pct[level]))],
                 _num(cell.satisfaction_rate), *[cell.dissatisfied_reasons.get(k, 0) for k in report.reasons],
-                cell.filtered, "có" if cell.too_few else "không", _num(cell.shrunk_rate)]
+                cell.filtered, "có" if cell.too_few else "không", _num(cell.shrunk_rate),
+                *(change_values(cell) if compared else [])]
 
     rows += [row(cell, cell.rank, cell.label) for cell in report.groups]
     rows.append(row(report.total, None, "Tổng cộng"))
     rows += [[], ["Kỳ báo cáo", report.period.label, report.period.first_day.isoformat(),
                   report.period.last_day.isoformat(), report.period.tz.key],
+             *([["Kỳ trước", report.previous_period.label, report.previous_period.first_day.isoformat(),
+                 report.previous_period.last_day.isoformat(), report.previous_period.tz.key]] if compared else []),
              ["Kiểm tra", "khớp" if report.reconciles else "KHÔNG khớp", reconcile_line(report)]]
     return [row + [""] * (len(header) - len(row)) for row in rows]
+
+
+def change_values(cell: Cell) -> list:
+    """The :data:`CHANGE_HEADERS` values of ``cell`` (empty when it has no comparison)."""
+    change = cell.change
+    if change is None:
+        return [""] * len(CHANGE_HEADERS)
+    return [change.previous_counted, _num(change.previous_rate), _num(change.difference), _num(change.low),
+            _num(change.high), change.verdict_vi]
 
 
 def _num(value):
