@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
-from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
+from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct, vi_points
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
@@ -41,7 +41,7 @@ log = logging.getLogger("hailong.server.dashboard")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(name=names.isolated, plain_name=names.without_bidi_controls)
-templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
+templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, vi_points=vi_points, reason_label=reason_label, LEVELS=LEVELS,
                              LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI,
                              TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
 
