@@ -21,7 +21,8 @@ REASON_ORDER = tuple(REASON_LABELS)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 WEEKDAYS_SHORT = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")
 
-GROUPINGS_VI = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết bị", None: "Tổng"}
+GROUPINGS_VI = {"site": "Đơn vị", "unit": "Xã/Phường", "office": "Bộ phận Một cửa", "counter": "Quầy",
+                "terminal": "Thiết bị", None: "Tổng"}
 
 NO_COUNTER = "(không ghi quầy)"
 NO_SITE = "(không ghi đơn vị)"
