@@ -365,7 +365,7 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     if trend not in (*TREND_UNITS, None):
         raise ValueError(f"trend: {trend!r} is not one of {', '.join(TREND_UNITS)}")
     filters = {"site": site, "counter": counter, "terminal": terminal}
-    tree, levels, node_info = {}, (), None
+    tree, levels, node_info, where = {}, (), None, dict(filters)
     if by_tree:
         tree, place, levels = _tree_scope(source, node)
         node_info = node_summary(tree, node) if node is not None else None
@@ -373,9 +373,9 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
             group_by = levels[0]
         if group_by is not None and group_by not in levels:
             raise FilterError(f"group_by: a report of {_node_words(node_info)} ranks its "
-                              f"{', '.join(levels)}, not {group_by}", field="group_by")
-        filters["place"] = place
-    tallies = source.tallies(period, **filters)
+                              f"{', '.join(levels)} (or children: the level just below), not {group_by}", field="group_by")
+        where["place"] = place
+    tallies = source.tallies(period, **where)
     total, units, placed = _count_units(tallies.units, min_sample)
     # The overall average is the total's satisfaction rate: the same figure, rounded the same way.
     total.shrunk_rate = total.satisfaction_rate
@@ -429,7 +429,7 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     if with_previous:
         previous = previous_period(period)
         before, before_units, before_placed = _count_units(
-            source.tallies(previous, units_only=True, **filters).units, min_sample)
+            source.tallies(previous, units_only=True, **where).units, min_sample)
         if not group_by:
             before_keyed = {}
         elif by_tree:

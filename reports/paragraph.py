@@ -27,7 +27,19 @@ def reconcile_line(report: Report) -> str:
     return f"CẢNH BÁO: các số KHÔNG khớp với tổng ({wrong})."
 
 
+def _node_phrase(node: dict) -> str:
+    """Who a report by the tree speaks of: the node's current name, and its unit's for an office or counter."""
+    path = node["path"]
+    if node["kind"] == "province":
+        return f"bộ phận Một cửa các xã, phường của {node['name']}"
+    if node["kind"] == "unit":
+        return f"bộ phận Một cửa {node['name']}"
+    return ", ".join(step["name"] for step in reversed(path[1:]))
+
+
 def _unit_phrase(report: Report) -> str:
+    if report.node:
+        return _node_phrase(report.node)
     filters = report.filters
     if filters.get("terminal"):
         return f"thiết bị {filters['terminal']} của bộ phận Một cửa"

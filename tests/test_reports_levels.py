@@ -186,3 +186,46 @@ def test_a_pulled_file_has_no_tree_and_says_so(tmp_path):
     with pytest.raises(FilterError, match="a pulled file keeps site and counter names"):
         build_report(sqlite_source(path), parse_period("month", on="2026-11-10"), node=1)
     assert build_report(sqlite_source(path), parse_period("month", on="2026-11-10")).total.counted == 1
+
+
+def test_the_paragraph_names_the_node(province):
+    server, headers, ids, _terminals = province
+    assert report(server, headers, node=ids["01"])["total"]["counted"] == 341
+    with server.engine.connect() as conn:
+        from reports import sqlalchemy_source
+        from reports.paragraph import summary_vi
+
+        period = parse_period("month", on="2026-11-10")
+        whole = summary_vi(build_report(sqlalchemy_source(conn), period, node=ids["01"], group_by="children"))
+        counter = summary_vi(build_report(sqlalchemy_source(conn), period, node=ids["U1-MC-Q1"], group_by=None))
+    assert whole.startswith("Trong kỳ (Tháng 11/2026), bộ phận Một cửa các xã, phường của Tỉnh Thử nhận được 341")
+    assert counter.startswith("Trong kỳ (Tháng 11/2026), Quầy 1, Bộ phận Một cửa phường Một, Phường Một nhận được 60")
+
+
+def test_the_answer_keeps_its_documented_shape(province):
+    server, headers, ids, _terminals = province
+    from server.routes.reports import ReportAnswer
+
+    answer = server.get(SUMMARY, params={**MONTH, "node": ids["U1"], "group_by": "counter"}, headers=headers)
+    assert ReportAnswer.model_validate(answer.json()).report.node.path[-1].name == "Phường Một"
+    assert answer.json()["report"]["filters"] == {"site": None, "counter": None, "terminal": None}
+
+
+def test_kiosk_admin_report_asks_the_server_for_a_node(province, tmp_path):
+    from click.testing import CliRunner
+
+    from admin.cli import cli
+
+    server, headers, ids, _terminals = province
+    token = headers["Authorization"].split()[1]
+    result = CliRunner().invoke(cli, ["report", "--server", server.url, "--token", token, "--period", "month", "--on",
+                                      "2026-11-10", "--node", str(ids["U1"]), "--format", "summary"])
+    assert result.exit_code == 0, result.output
+    assert "bộ phận Một cửa Phường Một nhận được 180 lượt" in result.output
+    table = CliRunner().invoke(cli, ["report", "--server", server.url, "--token", token, "--on", "2026-11-10",
+                                     "--node", str(ids["U1"]), "--by", "counter"])
+    assert table.exit_code == 0 and "không thuộc quầy nào (Bộ phận Một cửa phường Một)" in table.output
+    path = tmp_path / "pulled.db"
+    write_pulled_db(path, [rating_row("t", "Phường Một", "Quầy 1", "satisfied", spread(1)[0])])
+    refused = CliRunner().invoke(cli, ["report", "--db", str(path), "--node", str(ids["U1"])])
+    assert refused.exit_code == 2 and "--node: a pulled file has no organisation tree" in refused.output
