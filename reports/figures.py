@@ -322,6 +322,17 @@ def _merge_tree(placed: dict[tuple, Cell], level: str, tree: dict, min_sample: i
     return folded
 
 
+def _sites_by_tree(placed: dict[tuple, Cell], tree: dict, total: Cell, prior_weight: int,
+                   min_sample: int) -> dict[str, dict[str, list[Cell]]]:
+    """Per unit (by its current name): its counters and terminals, ranked — what ``sites`` holds by name."""
+    sites = {}
+    for key, unit in _merge_tree(placed, "unit", tree, min_sample).items():
+        own = {place: cell for place, cell in placed.items() if place_key("unit", place) == key}
+        sites[unit.label] = {level + "s": _rank(list(_merge_tree(own, level, tree, min_sample).values()), total,
+                                                prior_weight) for level in ("counter", "terminal")}
+    return sites
+
+
 def _level_checks(placed: dict[tuple, Cell], levels: tuple[str, ...], total: Cell, tree: dict,
                   min_sample: int) -> list[Check]:
     """Every level adds up to the total, and every line of a level to the lines below it that it holds."""
@@ -393,8 +404,8 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     else:
         keyed = _merge(units, group_by, min_sample) if group_by else {}
     groups = _rank(list(keyed.values()), total, prior_weight)
-    sites = {}
-    for site_cell in _fold(units, "site", total, prior_weight, min_sample):
+    sites = _sites_by_tree(placed, tree, total, prior_weight, min_sample) if by_tree else {}
+    for site_cell in [] if by_tree else _fold(units, "site", total, prior_weight, min_sample):
         own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
         sites[site_cell.label] = {"counters": _fold(own, "counter", total, prior_weight, min_sample),
                                  "terminals": _fold(own, "terminal", total, prior_weight, min_sample)}

@@ -56,6 +56,8 @@ def render_table(report: Report) -> str:
     filters = ", ".join(f"{k} = {v}" for k, v in report.filters.items() if v)
     if filters:
         out.append(f"Chỉ gồm: {filters}")
+    if report.node:
+        out.append("Cấp tổ chức: " + " › ".join(step["name"] for step in report.node["path"]))
     out.append("")
     rows = []
     for cell in report.groups:

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import CHANGE_HEADERS, LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
+from .labels import CHANGE_HEADERS, GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
 from .paragraph import reconcile_line, summary_vi
 from .spreadsheet_text import write_text
 
@@ -223,6 +223,8 @@ def write_xlsx(report: Report, path) -> None:
     for name, value in report.filters.items():
         if value:
             sheet.line({"site": "Đơn vị:", "counter": "Quầy:", "terminal": "Thiết bị:"}[name], value)
+    if report.node:
+        sheet.line("Cấp tổ chức:", " › ".join(step["name"] for step in report.node["path"]))
     sheet.widths.pop(1, None)  # the labels above may run into column B; the ranks below need little room
     sheet.row += 1
     sheet.text(summary_vi(report))
@@ -230,7 +232,10 @@ def write_xlsx(report: Report, path) -> None:
     grouping = report.group_by or "site"
     groups = report.groups if report.group_by else [
         cell for cell in (_site_total(report, site) for site in report.sites)]
-    heading = {"site": "Đơn vị", "counter": "Đơn vị – quầy", "terminal": "Thiết bị"}[grouping]
+    if report.node is not None or grouping in ("unit", "office"):  # by the tree: each line is one node
+        heading = GROUPINGS_VI[grouping]
+    else:
+        heading = {"site": "Đơn vị", "counter": "Đơn vị – quầy", "terminal": "Thiết bị"}[grouping]
     header_row = sheet.cells_table(heading, groups, report, total=report.total)
     sheet.row += 1
     if report.previous_period is not None:

@@ -5,8 +5,10 @@ and ratings with no node are a line of their own."""
 
 from __future__ import annotations
 
+import io
 import re
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 
@@ -139,6 +141,13 @@ def test_a_renamed_unit_shows_its_new_name_and_keeps_its_ratings(province, serve
     import_tree(tmp_path, server_db_url, PROVINCE_CSV.replace("U2,Phường Hai,", "U2,Phường Hai Mới,"), capsys)
     whole = report(server, headers, node=ids["01"])
     assert lines(whole) == {"Phường Một": (149, 180), "Phường Hai Mới": (141, 161)}
+    # Its counters and terminals (the workbook's sheet per unit) follow the new name too.
+    assert set(whole["sites"]) == {"Phường Một", "Phường Hai Mới"}
+    assert sum(c["counted"] for c in whole["sites"]["Phường Hai Mới"]["counters"]) == 161
+    book = openpyxl.load_workbook(io.BytesIO(server.get(
+        SUMMARY, params={**MONTH, "node": ids["01"], "format": "xlsx"}, headers=headers).content))
+    assert "Phường Hai Mới" in book.sheetnames and "Phường Hai" not in book.sheetnames
+    assert any(c.value == "Tỉnh Thử" for row in book["Tổng hợp"].iter_rows() for c in row)
     assert report(server, headers, node=ids["U2"])["node"]["name"] == "Phường Hai Mới"
 
 
@@ -229,3 +238,16 @@ def test_kiosk_admin_report_asks_the_server_for_a_node(province, tmp_path):
     write_pulled_db(path, [rating_row("t", "Phường Một", "Quầy 1", "satisfied", spread(1)[0])])
     refused = CliRunner().invoke(cli, ["report", "--db", str(path), "--node", str(ids["U1"])])
     assert refused.exit_code == 2 and "--node: a pulled file has no organisation tree" in refused.output
+
+
+def test_every_level_downloads_as_csv_and_xlsx(province):
+    server, headers, ids, _terminals = province
+    for group_by in ("unit", "office", "counter", "terminal"):
+        for fmt in ("csv", "xlsx"):
+            answer = server.get(SUMMARY, params={**MONTH, "node": ids["01"], "group_by": group_by, "format": fmt},
+                                headers=headers)
+            assert answer.status_code == 200, (group_by, fmt, answer.text)
+        rows = server.get(SUMMARY, params={**MONTH, "node": ids["01"], "group_by": group_by,
+                                                         "format": "csv"}, headers=headers)
+        total = next(line for line in rows.content.decode("utf-8-sig").splitlines() if ",Tổng cộng," in line)
+        assert ",341," in total, group_by
