@@ -19,7 +19,7 @@ import io
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import CHANGE_HEADERS, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .labels import CHANGE_HEADERS, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct, vi_points
 from .paragraph import reconcile_line, summary_vi
 from .spreadsheet_text import csv_row
 from .workbook import write_xlsx
@@ -60,11 +60,14 @@ def render_table(report: Report) -> str:
         out.append("Cấp tổ chức: " + " › ".join(step["name"] for step in report.node["path"]))
     out.append("")
     rows = []
+    compared = report.previous_period is not None
     for cell in report.groups:
         rows.append([str(cell.rank), cell.label, *_level_cells(cell), vi_pct(cell.shrunk_rate),
-                     "ít mẫu" if cell.too_few else ""])
-    rows.append(["", "Tổng cộng", *_level_cells(report.total), "", "ít mẫu" if report.total.too_few else ""])
-    headers = ["#", report.grouping_label, *_LEVEL_HEADERS, "Xếp hạng theo", "Ghi chú"]
+                     "ít mẫu" if cell.too_few else "", *([_change_words(cell)] if compared else [])])
+    rows.append(["", "Tổng cộng", *_level_cells(report.total), "", "ít mẫu" if report.total.too_few else "",
+                 *([_change_words(report.total)] if compared else [])])
+    headers = ["#", report.grouping_label, *_LEVEL_HEADERS, "Xếp hạng theo", "Ghi chú",
+               *([f"So với kỳ trước ({report.previous_period.label})"] if compared else [])]
     out += _table(headers, rows, right=set(range(2, 12)))
     if any(cell.too_few for cell in report.groups):
         out.append(f"ít mẫu: dưới {report.min_sample} lượt được tính, chưa đủ để so sánh. Thứ hạng theo tỷ lệ "
@@ -85,6 +88,17 @@ def render_table(report: Report) -> str:
     out.append("")
     out.append(reconcile_line(report))
     return "\n".join(out) + "\n"
+
+
+def _change_words(cell: Cell) -> str:
+    """``không đổi rõ rệt (+4,8; KTC 95% −0,2…+9,7; n trước 400)`` — the verdict with its figures."""
+    change = cell.change
+    if change is None:
+        return ""
+    if change.verdict == "too_few":
+        return f"{change.verdict_vi} (n trước {vi_int(change.previous_counted)})"
+    return (f"{change.verdict_vi} ({vi_points(change.difference)} điểm; KTC 95% {vi_points(change.low)}…"
+            f"{vi_points(change.high)}; n trước {vi_int(change.previous_counted)})")
 
 
 def _heatmap_lines(report: Report) -> list[str]:

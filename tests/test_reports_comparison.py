@@ -209,3 +209,12 @@ def test_the_dashboard_shows_the_comparison(uploaded):
     assert "kỳ trước 82,9% (n=420)" in " ".join(found.split()) and "từ −0,6 đến +9,1 điểm" in found
     groups = re.search(r'<table class="rates" id="groups">(.*?)</table>', html, re.S).group(1)
     assert "<th>So với kỳ trước</th>" in groups and "quá ít để so sánh · n trước=20" in groups
+
+
+def test_the_terminal_table_shows_the_verdict_with_n(pulled):
+    from reports.render import render_table
+
+    table = render_table(build_report(sqlite_source(pulled), NOVEMBER))
+    assert "So với kỳ trước (Tháng 10/2026)" in table
+    assert "không đổi rõ rệt (+4,8 điểm; KTC 95% −0,2…+9,7; n trước 400)" in table
+    assert "quá ít để so sánh (n trước 20)" in table
