@@ -77,8 +77,11 @@ def change_sentence(cell: Cell, previous_label: str) -> str:
             f"phần trăm ({interval}).")
 
 
-def summary_vi(report: Report) -> str:
-    """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …"."""
+def summary_vi(report: Report, *, with_check: bool = True) -> str:
+    """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …".
+
+    It ends with :func:`reconcile_line` unless ``with_check`` is false (the official PDF prints that line
+    under its own heading)."""
     total = report.total
     pct = total.pct
     text = (f"Trong kỳ ({report.period.label}), {_unit_phrase(report)} nhận được {vi_int(total.counted)} lượt "
@@ -109,4 +112,4 @@ def summary_vi(report: Report) -> str:
                  "không tính vào kết quả.")
     if total.unrecognised:
         text += f" Có {vi_int(total.unrecognised)} bản ghi không rõ mức đánh giá, không tính vào kết quả."
-    return text + " " + reconcile_line(report)
+    return text + " " + reconcile_line(report) if with_check else text

@@ -30,6 +30,8 @@ from sync.vocabulary import round_half_up
 
 from ..accounts import kept_aside_causes_words, list_terminals
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
+from ..errors import ApiError
+from ..official_report import PDF, official_pdf, pdf_filename
 from ..org_tree import KINDS, all_nodes, path_words
 from ..schema import terminals
 from ..security_headers import HEADERS
@@ -210,13 +212,18 @@ def export_report(request: Request, fmt: str, period: str = "month", on: str | N
                   start: str | None = None, end: str | None = None, site: str | None = None,
                   group_by: str = "site", node: str | None = None,
                   _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
-    if fmt not in ("csv", "xlsx"):
-        return Response("csv or xlsx", status_code=404)
+    if fmt not in ("csv", "xlsx", "pdf"):
+        return Response("csv, xlsx or pdf", status_code=404)
     try:
         report, values = _report_query(request, period, on, start, end, site, group_by, node)
     except (PeriodError, ValueError) as exc:
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
     name = f"bao-cao-{report.period.kind}-{report.period.first_day.isoformat()}"
+    if fmt == "pdf":
+        try:
+            return _download(official_pdf(request.app.state, report), PDF, pdf_filename(report))
+        except ApiError as exc:  # the font is missing: say which package, in plain text like the 422 above
+            return Response(exc.message, status_code=exc.status, media_type="text/plain; charset=utf-8")
     if fmt == "csv":
         out = io.StringIO()
         write_csv(report, out)

@@ -1,4 +1,5 @@
-"""``GET /api/v1/reports/summary``: a period's report over the server's ratings, as JSON, CSV or Excel.
+"""``GET /api/v1/reports/summary``: a period's report over the server's ratings, as JSON, CSV, Excel, or the
+official PDF for signing (:mod:`server.official_report`).
 
 The figures are :mod:`reports`' own, so they are the same as
 ``kiosk-admin report --db`` on a pulled file. Periods are local to the
@@ -22,6 +23,7 @@ from reports.render import write_csv, write_xlsx
 
 from ..dependencies import admin_name, db_connection
 from ..errors import ApiError
+from ..official_report import PDF, official_pdf, pdf_filename
 
 router = APIRouter(tags=["reports"])
 
@@ -133,8 +135,9 @@ class ReportAnswer(BaseModel):
 
 
 @router.get("/reports/summary", response_model=ReportAnswer, summary="a period's report: levels, rates, reasons",
-            responses={200: {"content": {"text/csv": {}, XLSX: {}}}, 401: {"model": ErrorEnvelope},
-                       403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}})
+            responses={200: {"content": {"text/csv": {}, XLSX: {}, PDF: {}}}, 401: {"model": ErrorEnvelope},
+                       403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope},
+                       503: {"model": ErrorEnvelope, "description": "format=pdf: the serif font is not installed"}})
 def report_summary(
         request: Request,
         period: Literal["day", "week", "month", "quarter", "half", "year", "range"] = Query(
@@ -162,7 +165,9 @@ def report_summary(
                                      description=NO_CONTROL),
         trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
         tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
-        format: Literal["json", "csv", "xlsx"] = Query("json"),
+        format: Literal["json", "csv", "xlsx", "pdf"] = Query(
+            "json", description="pdf: the official report for signing (Decree 30/2020/NĐ-CP's form), its "
+                                "letterhead from the server's report_* settings"),
         _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
     ranged = period == "range"
     try:
@@ -178,6 +183,9 @@ def report_summary(
     if format == "json":
         return JSONResponse({"ok": True, "report": report.to_dict()})
     name = f"bao-cao-{chosen.kind}-{chosen.first_day.isoformat()}"
+    if format == "pdf":
+        return Response(official_pdf(request.app.state, report), media_type=PDF,
+                        headers={"Content-Disposition": f'attachment; filename="{pdf_filename(report)}"'})
     if format == "csv":
         out = io.StringIO()
         write_csv(report, out)
