@@ -43,8 +43,11 @@ _SUFFIX_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".txt": "table"}
 @click.option("--on", "on", metavar="DATE", help="a date inside the period, e.g. 2026-11-25 (default: today)")
 @click.option("--from", "start", metavar="DATE", help="first day of a range (inclusive)")
 @click.option("--to", "end", metavar="DATE", help="last day of a range (inclusive)")
-@click.option("--by", "group_by", type=click.Choice((*GROUPINGS, "none")), default="site", show_default=True,
-              help="one row per site, counter or terminal")
+@click.option("--by", "group_by", type=click.Choice((*GROUPINGS, "unit", "office", "none")), default=None,
+              help="one row per site (the default), counter or terminal; with --server also per unit or office "
+                   "of the organisation tree (with --node: the level below the node by default)")
+@click.option("--node", type=click.IntRange(min=1), default=None,
+              help="with --server: report on this node of the organisation tree (an id from kiosk-server tree)")
 @click.option("--site", help="only this site")
 @click.option("--counter", help="only this counter")
 @click.option("--terminal", help="only this terminal id")
@@ -67,14 +70,20 @@ _SUFFIX_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".txt": "table"}
                                      "e.g. 'KT. CHỦ TỊCH; PHÓ CHỦ TỊCH'")
 @click.option("--signer-name", help="with --pdf: the signer's full name (default: a blank line)")
 @click.option("--recipient", "recipients", multiple=True, help="with --pdf: one line of 'Nơi nhận:' (repeat it)")
-def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end, group_by, site, counter, terminal, trend, tz, fmt,
-           out, pdf, issuer, parent_body, issuer_code, number, place, issued_on, signer_title, signer_name,
-           recipients) -> None:
+def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end, group_by, node, site, counter,
+           terminal, trend, tz, fmt, out, pdf, issuer, parent_body, issuer_code, number, place, issued_on,
+           signer_title, signer_name, recipients) -> None:
     """Print a period's report: counts, percentages, satisfaction rate, reasons, filtered presses.
 
     With --pdf, also the official report for signing (Decree 30/2020/NĐ-CP's form)."""
     if (db_file is None) == (server is None):
         raise click.UsageError("give either --db FILE (a pulled file) or --server URL")
+    if db_file is not None and (node is not None or group_by in ("unit", "office")):
+        # One sentence, like every other refusal: a pulled file keeps names, not the tree.
+        what = "--node" if node is not None else f"--by {group_by}"
+        click.echo(f"kiosk-admin: {what}: a pulled file has no organisation tree; use --server, or --by site, "
+                   "counter or terminal", err=True)
+        sys.exit(2)
     if server and not token:
         raise click.UsageError(f"--server needs an admin token: --token or ${TOKEN_ENV}")
     if server:
@@ -108,13 +117,16 @@ def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end
         # One sentence naming the option, like every other refusal of this command, never a usage screen.
         click.echo(f"kiosk-admin: {option}: {str(exc).split(': ', 1)[-1]}", err=True)
         sys.exit(2)
+    if group_by is None and node is None:
+        group_by = "site"
     by = None if group_by == "none" else group_by
     try:
         if server:
             from .remote import fetch_report
 
             figures = fetch_report(server, token, {
-                "period": period, "on": on, "start": start, "end": end, "group_by": group_by, "site": site,
+                "period": period, "on": on, "start": start, "end": end, "group_by": group_by, "node": node,
+                "site": site,
                 "counter": counter, "terminal": terminal, "trend": trend, "tz": tz}, verify=ca_bundle or True)
         else:
             figures = build_report(sqlite_source(db_file), chosen, group_by=by, site=site, counter=counter,

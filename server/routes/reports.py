@@ -37,6 +37,23 @@ NO_CONTROL = "only this name (no control characters: no stored name holds one)"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+class ChangeOut(BaseModel):
+    counted: int = Field(description="this period's counted ratings (n)")
+    content: int = Field(description="this period's very satisfied + satisfied")
+    rate: float | None
+    previous_counted: int = Field(description="the previous period's counted ratings (n)")
+    previous_content: int
+    previous_rate: float | None
+    difference: float | None = Field(description="rate − previous_rate, in points, from the exact counts")
+    low: float | None = Field(description="the difference's 95% interval (Newcombe's hybrid score), points; "
+                                          "null when either side has fewer than `min_sample`")
+    high: float | None
+    confidence: float
+    verdict: Literal["up", "down", "no_clear_change", "too_few"] = Field(
+        description="up/down only when the interval excludes 0")
+    verdict_vi: str
+
+
 class CellOut(BaseModel):
     label: str
     site: str | None
@@ -55,6 +72,19 @@ class CellOut(BaseModel):
     shrunk_rate: float | None = Field(description="the satisfaction rate shrunk toward the overall average, "
                                                   "used for ranking")
     rank: int | None
+    change: ChangeOut | None = Field(description="against the previous period (total and groups only)")
+    node_id: int | None = Field(None, description="the tree node this group is, in a report by tree level "
+                                                  "(0: the ratings that belong to no node of that level)")
+
+
+class NodeStep(BaseModel):
+    id: int
+    kind: str
+    name: str = Field(description="the node's current name")
+
+
+class NodeOut(NodeStep):
+    path: list[NodeStep] = Field(description="from the province down to this node")
 
 
 class CheckOut(BaseModel):
@@ -94,6 +124,9 @@ class ReportOut(BaseModel):
     min_sample: int
     prior_weight: int
     source: str
+    previous_period: PeriodOut | None = Field(description="the period of the same kind just before, which "
+                                                          "`change` compares with")
+    node: NodeOut | None = Field(description="the tree node reported on (null: the whole server)")
 
 
 class ReportAnswer(BaseModel):
@@ -118,7 +151,12 @@ def report_summary(
         end: str | None = Query(None, json_schema_extra={"pattern": DATE_PATTERN, "format": "date"},
                                 description=f"last local day of a range (inclusive, not before start), {DATES}; "
                                             "needed by period=range and used only with it"),
-        group_by: Literal["site", "counter", "terminal", "none"] = Query("site"),
+        node: int | None = Query(None, ge=1, le=2**62, description="report on this node of the organisation tree "
+                                 "and its subtree (see `kiosk-server tree`); its groups are the nodes below it"),
+        group_by: Literal["site", "unit", "office", "counter", "terminal", "none"] | None = Query(
+            None, description="default: site; with a node, the level just below it. unit and office (and, with "
+                              "a node, counter and terminal) group by the tree's nodes, shown by their current "
+                              "names; site and counter without a node group by the names stored with each rating"),
         site: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
                                  description=NO_CONTROL),
         counter: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
@@ -137,10 +175,11 @@ def report_summary(
         # Like the dashboard's form: the dates a period does not use are left aside, not refused.
         chosen = parse_period(period, on=None if ranged else on, start=start if ranged else None,
                               end=end if ranged else None, tz=tz or request.app.state.settings.timezone)
+        grouping = {None: "children" if node is not None else "site", "none": None}.get(group_by, group_by)
+        report = build_report(sqlalchemy_source(conn), chosen, group_by=grouping, site=site, counter=counter,
+                              terminal=terminal, trend=trend, node=node)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
-    report = build_report(sqlalchemy_source(conn), chosen, group_by=None if group_by == "none" else group_by,
-                          site=site, counter=counter, terminal=terminal, trend=trend)
     if format == "json":
         return JSONResponse({"ok": True, "report": report.to_dict()})
     name = f"bao-cao-{chosen.kind}-{chosen.first_day.isoformat()}"
