@@ -59,6 +59,15 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def code_label(secret: str) -> str:
+    """The first 12 hex digits of a code's or token's hash: names it in the audit trail, reveals nothing of it.
+
+        >>> len(code_label("hl_enr_abc"))
+        12
+    """
+    return secret_hash(secret)[:12]
+
+
 # -- enrolment -----------------------------------------------------------------------------------
 
 def issue_enrollment_code(conn: Connection, *, site: str, counter: str | None, ttl_s: int,

@@ -30,6 +30,8 @@ POOL_TIMEOUT_S = 10
 
 # Any constant: the key of the PostgreSQL advisory lock that orders ratings inserts (see ingest.py).
 RATINGS_INSERT_LOCK = 0x484C5241  # "HLRA"
+# And the one that serializes appends to the audit trail (see audit.py).
+AUDIT_APPEND_LOCK = 0x484C4155  # "HLAU"
 
 
 def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:

@@ -20,7 +20,9 @@ from reports import FilterError, PeriodError, build_report, check_filters, parse
 from reports.periods import DATE_PATTERN, FIRST_DATE, LAST_DATE
 from reports.render import write_csv, write_xlsx
 
-from ..dependencies import admin_name, db_connection
+from ..audit import Actor, record
+from ..db import write_transaction
+from ..dependencies import admin_actor, client_address, db_connection
 from ..errors import ApiError
 
 router = APIRouter(tags=["reports"])
@@ -125,7 +127,7 @@ def report_summary(
         trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
         tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
         format: Literal["json", "csv", "xlsx"] = Query("json"),
-        _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+        actor: Actor = Depends(admin_actor), conn: Connection = Depends(db_connection)) -> Response:
     ranged = period == "range"
     try:
         check_filters(site=site, counter=counter, terminal=terminal)
@@ -136,6 +138,12 @@ def report_summary(
         raise ApiError(422, str(exc), field=exc.field) from None
     report = build_report(sqlalchemy_source(conn), chosen, group_by=None if group_by == "none" else group_by,
                           site=site, counter=counter, terminal=terminal, trend=trend)
+    with write_transaction(conn):
+        record(conn, actor=actor, action="export", subject="report", rows=report.total.counted,
+               details={"format": format, "period": chosen.kind, "first_day": chosen.first_day.isoformat(),
+                        "last_day": chosen.last_day.isoformat(), "group_by": group_by, "site": site,
+                        "counter": counter, "terminal": terminal, "via": "api"},
+               address=client_address(request), now_ns=request.app.state.clock())
     if format == "json":
         return JSONResponse({"ok": True, "report": report.to_dict()})
     name = f"bao-cao-{chosen.kind}-{chosen.first_day.isoformat()}"
