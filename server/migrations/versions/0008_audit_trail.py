@@ -1,14 +1,14 @@
 """The audit trail: one chained row per action (logins, pulls, exports, enrolments, revocations, tokens).
 
 Revision ID: 0008_audit_trail
-Revises: 0006_login_failures
+Revises: 0007_org_tree
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_audit_trail"
-down_revision = "0006_login_failures"
+down_revision = "0007_org_tree"
 branch_labels = None
 depends_on = None
 
