@@ -90,6 +90,7 @@ class Actor:
     name: str
     account_id: int | None = None
     role: str | None = None
+    scope_node_id: int | None = None  # the node its account is limited to: the entry's scope unless one is given
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def record(conn: Connection, *, actor: Actor, action: str, subject: str | None =
            now_ns: int | None = None) -> Appended:
     """Append one entry to the trail, inside the caller's ``write_transaction``; returns its id and hash.
 
+    ``scope`` is the node the action was limited to (default: the actor's scope); ``rows`` how many ratings or
+    rows it read or wrote; ``address`` the client's, for HTTP; ``now_ns`` the app's clock (default: the system's).
     ``action`` is a word of :data:`ACTIONS` (anything else is a ValueError: a typo at a call site must not
     write an entry nobody will search for). ``details`` is a JSON object; never put a secret in it.
     """
@@ -138,7 +141,7 @@ def record(conn: Connection, *, actor: Actor, action: str, subject: str | None =
     last = conn.execute(select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)).first()
     entry = {"id": (last.id if last else 0) + 1, "at": iso_from_ns(time.time_ns() if now_ns is None else now_ns),
              "actor_account_id": actor.account_id, "actor": actor.name, "role": actor.role, "action": action,
-             "scope_node_id": scope, "subject": subject, "row_count": rows,
+             "scope_node_id": actor.scope_node_id if scope is None else scope, "subject": subject, "row_count": rows,
              "details": canonical_json(details or {}), "address": address,
              "prev_hash": last.hash if last else GENESIS}
     entry["hash"] = entry_hash(entry)

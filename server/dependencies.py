@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from .accounts import Terminal, admin_for_token, secret_hash, terminal_for_token
+from .accounts import Terminal, admin_for_token, secret_hash, terminal_for_token, token_actor
 from .audit import Actor
 from .errors import ApiError
 
@@ -106,9 +106,10 @@ def admin_name(credentials: HTTPAuthorizationCredentials | None = Depends(admin_
     raise ApiError(401, "the admin token is not known to this server", headers=_CHALLENGE)
 
 
-def admin_actor(name: str = Depends(admin_name)) -> Actor:
-    """The caller of an admin route as the audit trail names it."""
-    return Actor(name, role="admin")
+def admin_actor(_name: str = Depends(admin_name), credentials: HTTPAuthorizationCredentials = Depends(admin_bearer),
+                conn: Connection = Depends(db_connection)) -> Actor:
+    """The caller of an admin route (its token checked by ``admin_name``) as the audit trail names it."""
+    return token_actor(conn, token=credentials.credentials)
 
 
 def client_address(request: Request) -> str | None:

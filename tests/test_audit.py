@@ -152,6 +152,26 @@ def test_pulls_are_recorded_per_page_with_rows_and_cursors(server):
     assert all(r["address"] == "127.0.0.1" for r in pulls)
 
 
+def test_a_token_of_an_account_is_recorded_with_its_account_role_and_scope(server):
+    from server.schema import accounts, admin_tokens, nodes
+
+    token = server.admin_token("Chị Lan")
+    with server.engine.connect() as conn, write_transaction(conn):
+        now = "2026-12-02T09:00:00.000Z"
+        province = conn.execute(nodes.insert().values(kind="province", name="Hà Nội", created_at=now,
+                                                  updated_at=now).returning(nodes.c.id)).scalar_one()
+        account = conn.execute(accounts.insert().values(
+            username="lan", display_name="Chị Lan", role="viewer", scope_node_id=province, created_at=now,
+            must_change_password=False, failed_logins=0).returning(accounts.c.id)).scalar_one()
+        conn.execute(update(admin_tokens).where(admin_tokens.c.name == "Chị Lan").values(account_id=account))
+    terminal = server.enroll()
+    server.upload(terminal, make_batch([make_rating(terminal.id)]))
+    assert server.get("/api/v1/ratings", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    pull, = [r for r in entries(server.engine) if r["action"] == "pull"]
+    assert (pull["actor"], pull["actor_account_id"], pull["role"], pull["scope_node_id"], pull["row_count"]) == \
+        ("Chị Lan", account, "viewer", province, 1)
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
 def test_report_exports_through_the_api_are_recorded_with_filters_and_counts(server, fmt):
     terminal = server.enroll()

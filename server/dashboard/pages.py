@@ -28,7 +28,7 @@ from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
 from sync.vocabulary import round_half_up
 
-from ..accounts import kept_aside_causes_words, list_terminals
+from ..accounts import kept_aside_causes_words, list_terminals, token_actor
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
 from ..audit import record
 from ..db import write_transaction
@@ -208,7 +208,7 @@ def export_report(request: Request, fmt: str, period: str = "month", on: str | N
 def record_export(request: Request, admin: DashboardAdmin, subject: str, rows: int, details: dict) -> None:
     """Record a download in the audit trail (``export``) before it is served: who, what, how many, which filters."""
     with request.app.state.engine.connect() as conn, write_transaction(conn):
-        record(conn, actor=admin.actor, action="export", subject=subject, rows=rows,
+        record(conn, actor=token_actor(conn, token_id=admin.token_id), action="export", subject=subject, rows=rows,
                details={**details, "via": "dashboard"}, address=client_address(request),
                now_ns=request.app.state.clock())
 

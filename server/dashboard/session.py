@@ -30,7 +30,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts import secret_hash
+from ..accounts import secret_hash, token_actor
 from ..audit import Actor, record
 from ..db import write_transaction
 from ..schema import admin_tokens, dashboard_sessions, server_secrets
@@ -59,10 +59,6 @@ class DashboardAdmin:
     csrf: str
     session_id: str
 
-    @property
-    def actor(self) -> Actor:
-        """As the audit trail names this administrator."""
-        return Actor(self.name, role="admin")
 
 
 def signing_key(engine: Engine, settings: Settings, now_ns: int) -> str:
@@ -105,8 +101,7 @@ class Sessions:
             conn.execute(insert(dashboard_sessions).values(
                 id_hash=secret_hash(session_id), admin_token_id=token_id, created_at=iso_from_ns(now_ns),
                 expires_at=iso_from_ns(now_ns + self.max_age_s * NS_PER_S)))
-            name = conn.execute(select(admin_tokens.c.name).where(admin_tokens.c.id == token_id)).scalar_one()
-            record(conn, actor=Actor(name, role="admin"), action="login", subject="dashboard",
+            record(conn, actor=token_actor(conn, token_id=token_id), action="login", subject="dashboard",
                    details={"session": secret_hash(session_id)[:12]}, address=address, now_ns=now_ns)
         return self.serializer.dumps({"s": session_id, "c": secrets.token_urlsafe(24)})
 
@@ -147,17 +142,14 @@ class Sessions:
         with self.engine.connect() as conn, write_transaction(conn):
             conn.execute(delete(dashboard_sessions)
                          .where(dashboard_sessions.c.id_hash == secret_hash(admin.session_id)))
-            record(conn, actor=admin.actor, action="logout", subject="dashboard",
+            record(conn, actor=token_actor(conn, token_id=admin.token_id), action="logout", subject="dashboard",
                    details={"session": secret_hash(admin.session_id)[:12]}, address=address, now_ns=now_ns)
 
     def record_failure(self, token: str, kind: str, *, address: str | None, locked_for_s: int) -> None:
         """Record a refused login (``login_failed``): whose token it was when it is a revoked one, never the token."""
-        name = None
         with self.engine.connect() as conn, write_transaction(conn):
-            if kind == "revoked":
-                name = conn.execute(select(admin_tokens.c.name)
-                                    .where(admin_tokens.c.token_hash == secret_hash(token))).scalar()
-            record(conn, actor=Actor(name or "(unknown)"), action="login_failed", subject="dashboard",
+            actor = token_actor(conn, token=token) if kind == "revoked" else Actor("(unknown)")
+            record(conn, actor=actor, action="login_failed", subject="dashboard",
                    details={"why": kind, "locked_for_s": locked_for_s}, address=address, now_ns=self.clock())
 
 
