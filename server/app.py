@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync.protocol import API_PREFIX
 
 from .alerts import AlertMonitor
+from .audit_settings import record_settings_change
 from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
 from .errors import ApiError
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
     """
     engine = open_engine(settings)
+    record_settings_change(engine, settings, now_ns=clock())
     monitor = AlertMonitor(engine, settings, clock)
 
     @asynccontextmanager

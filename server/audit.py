@@ -134,10 +134,7 @@ def record(conn: Connection, *, actor: Actor, action: str, subject: str | None =
     """
     if action not in ACTIONS:
         raise ValueError(f"action: {action!r} is not in the audit vocabulary (server/audit.py ACTIONS)")
-    if not conn.get_execution_options().get("hl_write"):
-        raise RuntimeError("audit.record must run inside db.write_transaction (appends are serialized there)")
-    if conn.dialect.name == "postgresql":  # held to the commit: the next append reads this one's hash
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_APPEND_LOCK})
+    lock_chain(conn)
     last = conn.execute(select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)).first()
     entry = {"id": (last.id if last else 0) + 1, "at": iso_from_ns(time.time_ns() if now_ns is None else now_ns),
              "actor_account_id": actor.account_id, "actor": actor.name, "role": actor.role, "action": action,
@@ -150,6 +147,17 @@ def record(conn: Connection, *, actor: Actor, action: str, subject: str | None =
     # table alone (its last entries deleted) can be checked against it.
     log.info("audit #%d %s by %s: %s", entry["id"], action, actor.name, entry["hash"])
     return Appended(entry["id"], entry["hash"])
+
+
+def lock_chain(conn: Connection) -> None:
+    """Take the trail's append lock now, for a caller that reads the trail before deciding what to record.
+
+    PostgreSQL: an advisory lock held to the commit (taking it again is harmless); SQLite: the caller's
+    ``write_transaction`` already holds the database's write lock."""
+    if not conn.get_execution_options().get("hl_write"):
+        raise RuntimeError("audit.record must run inside db.write_transaction (appends are serialized there)")
+    if conn.dialect.name == "postgresql":  # held to the commit: the next append reads this one's hash
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_APPEND_LOCK})
 
 
 def entry_out(row) -> dict:

@@ -53,9 +53,11 @@ def run(args, capsys):
     return run_main(main, args, capsys)
 
 
-def entries(engine) -> list[dict]:
+def entries(engine, *, starts: bool = False) -> list[dict]:
+    """The trail, oldest first; without the ``settings_change`` that each app's start may record unless ``starts``."""
     with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(select(audit_log).order_by(audit_log.c.id)).mappings()]
+        rows = [dict(row) for row in conn.execute(select(audit_log).order_by(audit_log.c.id)).mappings()]
+    return [r for r in rows if starts or r["action"] != "settings_change"]
 
 
 def append(engine, n: int, *, actor: str = "tester", now_ns: int | None = None) -> None:
@@ -373,12 +375,13 @@ def test_the_api_pages_the_trail_by_id_as_json_and_csv(server):
         body = answer.json()
         got += body["entries"]
         after = body["next"]
-    assert [e["id"] for e in got] == list(range(1, 26))
-    assert got[4]["details"] == {"format": "csv", "i": 4} and got[4]["rows"] == 4 and got[4]["actor"] == "tester"
-    answer = server.get("/api/v1/audit", params={"after": 20, "limit": 10, "format": "csv"}, headers=headers)
+    assert [e["id"] for e in got] == list(range(1, 27))  # 1: the server's start (settings_change)
+    assert got[0]["action"] == "settings_change"
+    assert got[5]["details"] == {"format": "csv", "i": 4} and got[5]["rows"] == 4 and got[5]["actor"] == "tester"
+    answer = server.get("/api/v1/audit", params={"after": 21, "limit": 10, "format": "csv"}, headers=headers)
     assert answer.headers["X-Next-Cursor"] == ""
     table = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
-    assert [int(r["id"]) for r in table] == [21, 22, 23, 24, 25]
+    assert [int(r["id"]) for r in table] == [22, 23, 24, 25, 26]
     assert json.loads(table[0]["details"]) == {"format": "csv", "i": 20}
     assert table[-1]["hash"] == got[-1]["hash"]
     # Reading the trail adds nothing to it (each read would add the entry the next read returns).
@@ -426,23 +429,23 @@ def test_the_dashboard_page_lists_filters_and_exports(dash):
     page = browser.get(dash.url + "/audit", timeout=30)
     assert page.status_code == 200
     assert "Nhật ký hoạt động" in page.text and 'aria-current="page">Nhật ký' in page.text
-    for entry_id in (1, 2, 3, 4):
+    for entry_id in (1, 2, 3, 4, 5):  # 1: the server's start, 2: the login, 3-5: Anh Minh's
         assert f'id="entry-{entry_id}"' in page.text
-    assert page.text.index('id="entry-4"') < page.text.index('id="entry-1"')  # newest first
-    assert 'id="audit-head">#4<' in page.text
+    assert page.text.index('id="entry-5"') < page.text.index('id="entry-2"')  # newest first
+    assert 'id="audit-head">#5<' in page.text
     logins = browser.get(dash.url + "/audit", params={"action": "login"}, timeout=30).text
-    assert 'id="entry-1"' in logins and 'id="entry-2"' not in logins
+    assert 'id="entry-2"' in logins and 'id="entry-3"' not in logins
     by_actor = browser.get(dash.url + "/audit", params={"actor": "Minh"}, timeout=30).text
-    assert 'id="entry-1"' not in by_actor and 'id="entry-4"' in by_actor
+    assert 'id="entry-2"' not in by_actor and 'id="entry-5"' in by_actor
     today = browser.get(dash.url + "/audit", params={"start": "2026-11-25", "end": "2026-11-25"}, timeout=30).text
-    assert 'id="entry-4"' in today  # the fake clock is 25/11/2026 16:30 in Hà Nội
-    assert 'id="entry-4"' not in browser.get(dash.url + "/audit", params={"end": "2026-11-24"}, timeout=30).text
+    assert 'id="entry-5"' in today  # the fake clock is 25/11/2026 16:30 in Hà Nội
+    assert 'id="entry-5"' not in browser.get(dash.url + "/audit", params={"end": "2026-11-24"}, timeout=30).text
     bad = browser.get(dash.url + "/audit", params={"start": "hôm qua"}, timeout=30)
     assert bad.status_code == 422 and "Ngày không hợp lệ" in bad.text
     download = browser.get(dash.url + "/export/audit.csv", params={"actor": "Minh"}, timeout=30)
     assert download.status_code == 200 and download.headers["Content-Type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
-    assert table[0][:3] == ["Số", "Thời điểm (UTC)", "Người thực hiện"] and [r[0] for r in table[1:]] == ["2", "3", "4"]
+    assert table[0][:3] == ["Số", "Thời điểm (UTC)", "Người thực hiện"] and [r[0] for r in table[1:]] == ["3", "4", "5"]
     last = entries(dash.engine)[-1]
     assert (last["action"], last["actor"], last["subject"], last["row_count"]) == ("export", "Chị Lan", "audit", 3)
 
@@ -451,8 +454,36 @@ def test_the_dashboard_page_pages_back_in_time(dash):
     browser = log_in(dash, dash.admin_token())
     append(dash.engine, 120, now_ns=dash.clock())
     first = browser.get(dash.url + "/audit", timeout=30).text
-    assert 'id="entry-121"' in first and 'id="entry-22"' in first and 'id="entry-21"' not in first
-    older = re.search(r'href="(/audit\?[^"]*before=22)"', first)
+    assert 'id="entry-122"' in first and 'id="entry-23"' in first and 'id="entry-22"' not in first
+    older = re.search(r'href="(/audit\?[^"]*before=23)"', first)
     assert older, "no link to older entries"
     second = browser.get(dash.url + older.group(1).replace("&amp;", "&"), timeout=30).text
-    assert 'id="entry-21"' in second and 'id="entry-1"' in second and 'id="entry-22"' not in second
+    assert 'id="entry-22"' in second and 'id="entry-1"' in second and 'id="entry-23"' not in second
+
+
+# -- settings changes: recorded at the start that brings them ------------------------------------------------
+
+def test_a_start_records_the_settings_once_and_then_only_their_changes(server_db_url):
+    from server import create_app
+
+    def start(**settings):
+        app = create_app(Settings(db_url=server_db_url, alert_check_interval_s=0, **settings))
+        app.state.engine.dispose()
+
+    start(dashboard_secret="s" * 40)
+    start(dashboard_secret="s" * 40)  # the same settings: nothing new
+    start(dashboard_secret="t" * 40, timezone="Asia/Bangkok", alert_webhook_url="https://hooks.example/k3y")
+    engine = open_engine(Settings(db_url=server_db_url))
+    try:
+        first, second = entries(engine, starts=True)
+    finally:
+        engine.dispose()
+    assert first["action"] == second["action"] == "settings_change"
+    assert first["actor"].startswith("kiosk-server serve (") and first["role"] == "server"
+    assert json.loads(first["details"])["changed"] is None and json.loads(first["details"])["settings"]["port"] == 8080
+    changed = json.loads(second["details"])["changed"]
+    assert set(changed) == {"dashboard_secret", "timezone", "alert_webhook_url"}
+    assert changed["timezone"] == ["Asia/Ho_Chi_Minh", "Asia/Bangkok"]
+    assert changed["dashboard_secret"][1].startswith("sha256:") and changed["alert_webhook_url"][0] == ""
+    for secret in ("s" * 40, "t" * 40, "k3y"):
+        assert secret not in first["details"] + second["details"]
