@@ -36,7 +36,7 @@ POSTGRES_URL_ENV = "HAILONG_TEST_POSTGRES_URL"
 
 __all__ = ["server_db_url", "start_server", "server", "make_rating", "make_batch", "ServerHarness",
            "FakeClock", "LiveServer", "ThrowawayPostgres", "postgres_admin_url", "TERMINAL_SITE",
-           "TERMINAL_COUNTER", "in_ci"]
+           "TERMINAL_COUNTER", "in_ci", "no_server_settings"]
 
 TERMINAL_SITE = "UBND phường Phúc La"
 TERMINAL_COUNTER = "Quầy 1"
@@ -205,6 +205,16 @@ def server_db_url(request, tmp_path):
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         _pg_admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def no_server_settings(monkeypatch):
+    """No ``HAILONG_*`` setting from the environment of whoever runs the tests (for tests of the commands)."""
+    from server.settings import SPECS
+
+    for spec in SPECS:
+        for name in (spec.env, *spec.env_aliases):
+            monkeypatch.delenv(name, raising=False)
 
 
 # -- a real server on a loopback port --------------------------------------------------------------

@@ -29,17 +29,13 @@ from server.audit import ACTION_LABELS_VI, ACTIONS, GENESIS, Actor, entry_hash, 
 from server.cli import main
 from server.db import open_engine, write_transaction
 from server.schema import audit_log
-from server.settings import SPECS, Settings
+from server.settings import Settings
 from server_fixtures import *  # noqa: F403
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def no_settings_in_the_environment(monkeypatch):
-    for spec in SPECS:
-        for name in (spec.env, *spec.env_aliases):
-            monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_server_settings")
 
 
 @pytest.fixture
