@@ -174,7 +174,7 @@ def entry_out(row) -> dict:
 def list_entries(conn: Connection, *, after: int = 0, before: int | None = None, action: str | None = None,
                  actor: str | None = None, since: str | None = None, until: str | None = None,
                  limit: int = 100, newest_first: bool = False) -> list[dict]:
-    """Entries with ``after < id < before``, of ``action``, whose actor's name contains ``actor``, at or after
+    """Entries with ``after < id < before``, of ``action``, whose actor's name contains ``actor`` (any case), at or after
     ``since`` and before ``until`` (ISO UTC texts); oldest first unless ``newest_first``."""
     query = select(audit_log).where(audit_log.c.id > after)
     if before is not None:
@@ -182,7 +182,7 @@ def list_entries(conn: Connection, *, after: int = 0, before: int | None = None,
     if action:
         query = query.where(audit_log.c.action == action)
     if actor:
-        query = query.where(audit_log.c.actor.contains(actor, autoescape=True))
+        query = query.where(audit_log.c.actor.icontains(actor, autoescape=True))
     if since:
         query = query.where(audit_log.c.at >= since)
     if until:

@@ -30,7 +30,7 @@ from sync.vocabulary import round_half_up
 
 from ..accounts import kept_aside_causes_words, list_terminals, token_actor
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
-from ..audit import record
+from ..audit import may_read_audit, record
 from ..db import write_transaction
 from ..dependencies import client_address
 from ..schema import terminals
@@ -44,7 +44,7 @@ log = logging.getLogger("hailong.server.dashboard")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(name=names.isolated, plain_name=names.without_bidi_controls)
-templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
+templates.env.globals.update(may_read_audit=may_read_audit, vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
                              LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI,
                              TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
 
