@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/pull.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/audit.py
 
 # One-folder PyInstaller bundle of the terminal: dist/kiosk/kiosk (see kiosk.spec).
 bundle: install

@@ -29,7 +29,7 @@ from sync.names import name_problem
 
 from .errors import ServerError, UnknownTerminal
 from .org_tree import node_for_place, placement
-from .schema import admin_tokens, dashboard_sessions, enrollment_codes, terminals
+from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"
@@ -58,6 +58,15 @@ def secret_hash(secret: str) -> str:
     if secret.lower().startswith(ENROLLMENT_PREFIX):
         secret = secret.lower()
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def code_label(secret: str) -> str:
+    """The first 12 hex digits of a code's or token's hash: names it in the audit trail, reveals nothing of it.
+
+        >>> len(code_label("hl_enr_abc"))
+        12
+    """
+    return secret_hash(secret)[:12]
 
 
 # -- enrolment -----------------------------------------------------------------------------------
@@ -190,6 +199,18 @@ def admin_for_token(conn: Connection, token: str) -> tuple[str | None, str | Non
     if row.revoked_at is not None:
         return None, row.revoked_at
     return row.name, None
+
+
+def token_actor(conn: Connection, *, token_id: int | None = None, token: str | None = None):
+    """The :class:`~server.audit.Actor` of an admin token (by id or by the token): its name, and the account it
+    belongs to with that account's role and scope (role ``admin`` for a token of no account)."""
+    from .audit import Actor
+
+    query = (select(admin_tokens.c.name, admin_tokens.c.account_id, accounts.c.role, accounts.c.scope_node_id)
+             .select_from(admin_tokens.outerjoin(accounts, accounts.c.id == admin_tokens.c.account_id)))
+    query = query.where(admin_tokens.c.id == token_id if token is None else admin_tokens.c.token_hash == secret_hash(token))
+    row = conn.execute(query).one()
+    return Actor(row.name, account_id=row.account_id, role=row.role or "admin", scope_node_id=row.scope_node_id)
 
 
 # -- administration ----------------------------------------------------------------------------------

@@ -27,13 +27,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync.protocol import API_PREFIX
 
 from .alerts import AlertMonitor
+from .audit_settings import record_settings_change
 from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
 from .errors import ApiError
 from .ratelimit import RateLimiter
 from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
-from .routes import alerts, batches, enroll, health, ratings, reports, terminals
+from .routes import alerts, audit, batches, enroll, health, ratings, reports, terminals
 from .routes.docs import mount_api_docs
 from .settings import Settings
 from .version import SERVER_VERSION
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
     """
     engine = open_engine(settings)
+    record_settings_change(engine, settings, now_ns=clock())
     monitor = AlertMonitor(engine, settings, clock)
 
     @asynccontextmanager
@@ -72,7 +74,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
                                          clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
-    for resource in (enroll, batches, ratings, terminals, reports, alerts):
+    for resource in (enroll, batches, ratings, terminals, reports, alerts, audit):
         app.include_router(resource.router, prefix=API_PREFIX)
     mount_api_docs(app)
     mount_dashboard(app)

@@ -7,6 +7,7 @@
     kiosk-server revoke-admin --name N
     kiosk-server terminals
     kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
+    kiosk-server audit verify|list|export   (see server/audit_cli.py)
 
 ``serve``'s options are made from the settings table (:mod:`server.settings`),
 and each setting can also come from ``HAILONG_<NAME>``. Every command finds the
@@ -31,6 +32,8 @@ import click
 from sync.names import name_problem
 from sync.plain_text import OneLineFormatter, one_line
 
+from .audit import record
+from .audit_cli import audit, cli_actor
 from .errors import ServerError, SettingsError
 from .settings import SPECS, SPECS_BY_NAME, Settings, setting_source, settings_from
 
@@ -159,7 +162,7 @@ def enroll_code(node_ref: str | None, site: str | None, counter: str | None, exp
     With --server, each line is an enrolment string (server address and code in one, for
     `kiosk provision STRING`), and --qr / --pdf write it as a QR code and a printable sheet.
     """
-    from .accounts import issue_enrollment_code
+    from .accounts import code_label, issue_enrollment_code
     from .db import write_transaction
 
     try:
@@ -204,13 +207,18 @@ def enroll_code(node_ref: str | None, site: str | None, counter: str | None, exp
             codes = [issue_enrollment_code(conn, site=site, counter=counter, node_id=node_id, ttl_s=ttl_s,
                                            now_ns=now_ns) for _ in range(count)]
             place = placement(conn, find_node(conn, node_ref).id) if node_ref is not None else None
+            shown = (place["site"], place["counter"]) if place is not None else (site, counter)
+            record(conn, actor=cli_actor(), action="enroll_code", subject=_where(*shown), scope=node_id, rows=count,
+                   details={"site": shown[0].strip(), "counter": (shown[1] or "").strip() or None,
+                            "node": node_ref, "expires_s": ttl_s, "codes": [code_label(code) for code in codes]},
+                   now_ns=now_ns)
     except (TreeError, UnknownNode) as exc:
         raise click.BadParameter(str(exc), param_hint="--node") from None
     finally:
         engine.dispose()
     if place is not None:
         site, counter = place["site"], place["counter"]
-    where = one_line(f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}")
+    where = one_line(_where(site, counter))
     until = _local_time(now_ns + ttl_s * 1_000_000_000, timezone)
     if server_url is None:
         for code in codes:
@@ -241,6 +249,10 @@ def enroll_code(node_ref: str | None, site: str | None, counter: str | None, exp
                    "them safe until used (each enrols one terminal)", err=True)
 
 
+def _where(site: str, counter: str | None) -> str:
+    return f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}"
+
+
 def _codes(count: int) -> str:
     return "one-time code" if count == 1 else f"{count} one-time codes"
 
@@ -268,7 +280,7 @@ def _local_time(ns: int, timezone: str = Settings.timezone) -> str:
 @setting_options("db_url")
 def admin_token(name: str, db_url: str) -> None:
     """Print a new admin token (it is shown only this once)."""
-    from .accounts import issue_admin_token
+    from .accounts import code_label, issue_admin_token
     from .db import write_transaction
 
     if not name.strip():
@@ -277,8 +289,11 @@ def admin_token(name: str, db_url: str) -> None:
     if problem is not None:  # the name is shown on the dashboard and printed here
         raise click.BadParameter(f"the name {problem}", param_hint="--name")
     engine = _open({"db_url": db_url})
+    now_ns = time.time_ns()
     with engine.connect() as conn, write_transaction(conn):
-        token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
+        token = issue_admin_token(conn, name=name, now_ns=now_ns)
+        record(conn, actor=cli_actor(), action="token_issue", subject=name.strip(),
+               details={"token": code_label(token)}, now_ns=now_ns)
     engine.dispose()
     click.echo(token)
     click.echo(f"admin token for {one_line(name.strip())}: keep it secret; it is shown only this once", err=True)
@@ -293,8 +308,11 @@ def revoke_admin(name: str, db_url: str) -> None:
     from .db import write_transaction
 
     engine = _open({"db_url": db_url})
+    now_ns = time.time_ns()
     with engine.connect() as conn, write_transaction(conn):
-        count = revoke_admin_tokens(conn, name, now_ns=time.time_ns())
+        count = revoke_admin_tokens(conn, name, now_ns=now_ns)
+        if count:
+            record(conn, actor=cli_actor(), action="token_revoke", subject=name.strip(), rows=count, now_ns=now_ns)
     engine.dispose()
     if not count:
         raise ServerError(f"no live admin token has the name {name!r}")
@@ -308,10 +326,14 @@ def revoke(terminal_id: str, db_url: str) -> None:
     """Cut a terminal off: its device token stops working at once (its ratings stay)."""
     from .accounts import revoke_terminal
     from .db import write_transaction
+    from .timekeeping import iso_from_ns
 
     engine = _open({"db_url": db_url})
+    now_ns = time.time_ns()
     with engine.connect() as conn, write_transaction(conn):
-        revoked_at = revoke_terminal(conn, terminal_id, now_ns=time.time_ns())
+        revoked_at = revoke_terminal(conn, terminal_id, now_ns=now_ns)
+        record(conn, actor=cli_actor(), action="revoke", subject=terminal_id,
+               details={"revoked_at": revoked_at, "already": revoked_at != iso_from_ns(now_ns)}, now_ns=now_ns)
     engine.dispose()
     click.echo(f"terminal {terminal_id} revoked at {revoked_at}")
 
@@ -348,6 +370,11 @@ def terminals(db_url: str) -> None:
         if row["kept_aside"]:
             click.echo(one_line(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "
                                 f"{kept_aside_causes_words(row['kept_aside_causes'])}"))
+
+
+for _command in audit.commands.values():  # each finds the database like every other command
+    setting_options("db_url")(_command)
+cli.add_command(audit)
 
 
 def _shown(url: str) -> str:

@@ -36,6 +36,7 @@ RATINGS_INSERT_LOCK = 0x484C5241  # "HLRA"
 MIGRATION_LOCK = 0x484C4D47  # "HLMG"
 ALERT_CHECK_LOCK = 0x484C414C  # "HLAL"
 WEBHOOK_LOCK = 0x484C5748  # "HLWH"
+AUDIT_APPEND_LOCK = 0x484C4155  # "HLAU": serializes appends to the audit trail (see audit.py)
 
 
 def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:

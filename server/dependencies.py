@@ -16,7 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from .accounts import Terminal, admin_for_token, secret_hash, terminal_for_token
+from .accounts import Terminal, admin_for_token, secret_hash, terminal_for_token, token_actor
+from .audit import Actor
 from .errors import ApiError
 
 device_bearer = HTTPBearer(scheme_name="DeviceToken", auto_error=False,
@@ -103,3 +104,14 @@ def admin_name(credentials: HTTPAuthorizationCredentials | None = Depends(admin_
     if terminal_for_token(conn, credentials.credentials)[0] is not None:
         raise ApiError(403, "a device token cannot do this; it needs an admin token")
     raise ApiError(401, "the admin token is not known to this server", headers=_CHALLENGE)
+
+
+def admin_actor(_name: str = Depends(admin_name), credentials: HTTPAuthorizationCredentials = Depends(admin_bearer),
+                conn: Connection = Depends(db_connection)) -> Actor:
+    """The caller of an admin route (its token checked by ``admin_name``) as the audit trail names it."""
+    return token_actor(conn, token=credentials.credentials)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the server sees it (through the trusted proxies only; see ``serve``)."""
+    return request.client.host if request.client else None

@@ -250,3 +250,28 @@ login_failures = Table(
     Column("locked_until_ns", BigInteger, nullable=False),
     Column("last_failure_ns", BigInteger, nullable=False),
 )
+
+#: The audit trail (see server/audit.py): who did what, when, from where, one row per action. Append-only and
+#: chained: each row's ``hash`` is SHA-256 over its own fields and ``prev_hash`` (the row before's ``hash``), so an
+#: edited, deleted or moved row breaks the chain at that row (``kiosk-server audit verify``). ``id`` is given by
+#: ``audit.record`` (the last id + 1, under a lock), never by a sequence: a gap means a deleted row. No foreign
+#: keys: the trail keeps the account and node numbers it was given whatever becomes of them.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=False),
+    Column("at", ISO_TIME, nullable=False),
+    Column("actor_account_id", BigInteger),           # the account, where the actor has one
+    Column("actor", Text, nullable=False),            # its name: a username, "kiosk-server CLI (user@host)", a terminal
+    Column("role", String(32)),
+    Column("action", String(32), nullable=False),     # one of audit.ACTIONS
+    Column("scope_node_id", BigInteger),              # the node of the tree the action was limited to, if any
+    Column("subject", Text),                          # what was acted on
+    Column("row_count", BigInteger),                  # ratings or rows pulled or exported
+    Column("details", Text, nullable=False),          # JSON object, canonical (sorted keys)
+    Column("address", String(64)),                   # the client's address, for actions over HTTP
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "at"),
+    Index(None, "action"),
+    Index(None, "actor"),
+)

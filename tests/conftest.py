@@ -34,16 +34,21 @@ SCREENSHOTS = Path(__file__).parent / "output" / "screens"
 
 @pytest.fixture(autouse=True)
 def restore_root_logger():
-    """A command run in-process sets up logging (``force=True``): undo it, or its handler, bound to this test's
-    captured stderr, would outlive it and its level would hide later tests' records from ``caplog``."""
-    root = logging.getLogger()
+    """A command run in-process sets up logging (``force=True``; ``kiosk-server serve``: the ``hailong`` logger):
+    undo it, or its handler, bound to this test's captured stderr, would outlive it (a later record, e.g. an audit
+    entry's INFO line, would then write "--- Logging error ---" into whatever output is captured) and its level would
+    hide later tests' records from ``caplog``."""
+    root, server = logging.getLogger(), logging.getLogger("hailong")
     before, level = list(root.handlers), root.level
+    server_before = list(server.handlers), server.level, server.propagate
     yield
     for handler in list(root.handlers):
         if handler not in before and not type(handler).__module__.startswith("_pytest"):
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
+    server.handlers, server.propagate = server_before[0], server_before[2]
+    server.setLevel(server_before[1])  # through setLevel: it clears the loggers' cached levels
 
 
 # -- time that tests move by hand (flow and hardware tests) ---------------------

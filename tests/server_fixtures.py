@@ -37,7 +37,7 @@ POSTGRES_URL_ENV = "HAILONG_TEST_POSTGRES_URL"
 
 __all__ = ["server_db_url", "start_server", "server", "make_rating", "make_batch", "ServerHarness",
            "FakeClock", "LiveServer", "ThrowawayPostgres", "postgres_admin_url", "TERMINAL_SITE",
-           "TERMINAL_COUNTER", "in_ci", "postgres_database"]
+           "TERMINAL_COUNTER", "in_ci", "postgres_database", "no_server_settings"]
 
 TERMINAL_SITE = "UBND phường Phúc La"
 TERMINAL_COUNTER = "Quầy 1"
@@ -212,6 +212,16 @@ def postgres_database(prefix: str, *, template: str | None = None):
         yield make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
     finally:
         _pg_admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def no_server_settings(monkeypatch):
+    """No ``HAILONG_*`` setting from the environment of whoever runs the tests (for tests of the commands)."""
+    from server.settings import SPECS
+
+    for spec in SPECS:
+        for name in (spec.env, *spec.env_aliases):
+            monkeypatch.delenv(name, raising=False)
 
 
 # -- a real server on a loopback port --------------------------------------------------------------

@@ -85,6 +85,8 @@ EXPECTED = {
         "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
     "POST /api/v1/alerts/check":
         "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
+    "GET /api/v1/audit":
+        "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
     "GET /login":
         "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
     "POST /login":
@@ -106,6 +108,10 @@ EXPECTED = {
     "GET /export/fleet.csv":
         "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /export/alerts.csv":
+        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+    "GET /audit":
+        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+    "GET /export/audit.csv":
         "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
 }
 TABLE = {route: dict(zip(CREDENTIALS, cells.split(), strict=True)) for route, cells in EXPECTED.items()}

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from . import audit_page
 from .pages import SECURITY_HEADERS, router
 from .login_throttle import LoginThrottle
 from .session import CsrfRejected, LoginRequired, Sessions, signing_key
@@ -33,6 +34,7 @@ def mount_dashboard(app: FastAPI) -> None:
                                             max_age_s=settings.session_max_age_s, clock=clock)
     app.state.login_throttle = LoginThrottle(engine, clock=clock)
     app.include_router(router)
+    app.include_router(audit_page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -28,8 +28,11 @@ from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
 from sync.vocabulary import round_half_up
 
-from ..accounts import kept_aside_causes_words, list_terminals
+from ..accounts import kept_aside_causes_words, list_terminals, token_actor
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
+from ..audit import may_read_audit, record
+from ..db import write_transaction
+from ..dependencies import client_address
 from ..errors import ApiError
 from ..official_report import PDF, official_pdf, pdf_filename
 from ..org_tree import KINDS, all_nodes, path_words
@@ -44,8 +47,9 @@ log = logging.getLogger("hailong.server.dashboard")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(name=names.isolated, plain_name=names.without_bidi_controls)
-templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, vi_points=vi_points, reason_label=reason_label, LEVELS=LEVELS,
-                             LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI, GROUPINGS_VI=GROUPINGS_VI,
+templates.env.globals.update(may_read_audit=may_read_audit, vi_int=vi_int, vi_pct=vi_pct, vi_points=vi_points,
+                             reason_label=reason_label, LEVELS=LEVELS, LEVEL_LABELS=LEVEL_LABELS,
+                             RULE_LABELS=RULE_LABELS_VI, GROUPINGS_VI=GROUPINGS_VI,
                              TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -111,9 +115,11 @@ async def login(request: Request, token: str = Form(""), csrf: str = Form(""), n
         failures = await run_in_threadpool(throttle.failures, address)
         log.warning("dashboard login failed from %s: %s admin token (%d wrong in a row%s)", address, kind,
                     failures, f"; locked out for {lock_s} s" if lock_s else "")
+        await run_in_threadpool(request.app.state.dashboard_sessions.record_failure, token, kind, address=address,
+                                locked_for_s=lock_s)
         return page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
     await run_in_threadpool(throttle.succeeded, address)
-    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, token_id)
+    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, token_id, address=address)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, max_age=request.app.state.settings.session_max_age_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -123,7 +129,7 @@ async def login(request: Request, token: str = Form(""), csrf: str = Form(""), n
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
     check_csrf(admin.csrf, csrf)
-    request.app.state.dashboard_sessions.end(admin.session_id)  # every copy of the cookie dies with it
+    request.app.state.dashboard_sessions.end(admin, address=client_address(request))  # every copy of the cookie dies
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.url.scheme == "https")
@@ -211,13 +217,17 @@ def overview(request: Request, period: str = "month", on: str | None = None, sta
 def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
                   start: str | None = None, end: str | None = None, site: str | None = None,
                   group_by: str = "site", node: str | None = None,
-                  _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                  admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
     if fmt not in ("csv", "xlsx", "pdf"):
         return Response("csv, xlsx or pdf", status_code=404)
     try:
         report, values = _report_query(request, period, on, start, end, site, group_by, node)
     except (PeriodError, ValueError) as exc:
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
+    record_export(request, admin, "report", report.total.counted,
+                  {"format": fmt, "period": report.period.kind, "first_day": report.period.first_day.isoformat(),
+                   "last_day": report.period.last_day.isoformat(), "group_by": values["group_by"],
+                   "site": values["site"]})
     name = f"bao-cao-{report.period.kind}-{report.period.first_day.isoformat()}"
     if fmt == "pdf":
         try:
@@ -231,6 +241,14 @@ def export_report(request: Request, fmt: str, period: str = "month", on: str | N
     out = io.BytesIO()
     write_xlsx(report, out)
     return _download(out.getvalue(), XLSX, f"{name}.xlsx")
+
+
+def record_export(request: Request, admin: DashboardAdmin, subject: str, rows: int, details: dict) -> None:
+    """Record a download in the audit trail (``export``) before it is served: who, what, how many, which filters."""
+    with request.app.state.engine.connect() as conn, write_transaction(conn):
+        record(conn, actor=token_actor(conn, token_id=admin.token_id), action="export", subject=subject, rows=rows,
+               details={**details, "via": "dashboard"}, address=client_address(request),
+               now_ns=request.app.state.clock())
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:
@@ -274,7 +292,7 @@ def fleet(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) ->
 
 
 @router.get("/export/fleet.csv")
-def export_fleet(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def export_fleet(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
     header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Giữ lại trên thiết bị",
               "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu",
               "Đã thu hồi"]
@@ -283,6 +301,7 @@ def export_fleet(request: Request, _admin: DashboardAdmin = Depends(dashboard_ad
              r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
              r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
             for r in fleet_rows(request)]
+    record_export(request, admin, "fleet", len(rows), {"format": "csv"})
     return _csv([header, *rows], "thiet-bi.csv")
 
 
@@ -314,9 +333,10 @@ async def alerts_check(request: Request, csrf: str = Form(""),
 
 
 @router.get("/export/alerts.csv")
-def export_alerts(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def export_alerts(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
     active, recent = _alerts(request)
     header = ["Mã", "Quy tắc", "Đối tượng", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
     rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.fired_at, a.cleared_at or "", a.message]
             for a in [*active, *recent]]
+    record_export(request, admin, "alerts", len(rows), {"format": "csv"})
     return _csv([header, *rows], "canh-bao.csv")

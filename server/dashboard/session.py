@@ -30,7 +30,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts import secret_hash
+from ..accounts import secret_hash, token_actor
+from ..audit import Actor, record
 from ..db import write_transaction
 from ..schema import admin_tokens, dashboard_sessions, server_secrets
 from ..settings import Settings
@@ -57,6 +58,7 @@ class DashboardAdmin:
     name: str
     csrf: str
     session_id: str
+
 
 
 def signing_key(engine: Engine, settings: Settings, now_ns: int) -> str:
@@ -89,8 +91,9 @@ class Sessions:
         self.max_age_s = max_age_s
         self.clock = clock
 
-    def start(self, token_id: int) -> str:
-        """A new session for the admin token ``token_id``; returns its cookie. Drops expired sessions."""
+    def start(self, token_id: int, *, address: str | None = None) -> str:
+        """A new session for the admin token ``token_id``, recorded in the audit trail (``login``, from ``address``);
+        returns its cookie. Drops expired sessions."""
         session_id = secrets.token_urlsafe(32)
         now_ns = self.clock()
         with self.engine.connect() as conn, write_transaction(conn):
@@ -98,6 +101,8 @@ class Sessions:
             conn.execute(insert(dashboard_sessions).values(
                 id_hash=secret_hash(session_id), admin_token_id=token_id, created_at=iso_from_ns(now_ns),
                 expires_at=iso_from_ns(now_ns + self.max_age_s * NS_PER_S)))
+            record(conn, actor=token_actor(conn, token_id=token_id), action="login", subject="dashboard",
+                   details={"session": secret_hash(session_id)[:12]}, address=address, now_ns=now_ns)
         return self.serializer.dumps({"s": session_id, "c": secrets.token_urlsafe(24)})
 
     def read(self, cookie: str | None) -> tuple[str, str] | None:
@@ -131,10 +136,21 @@ class Sessions:
             return None
         return DashboardAdmin(row.id, row.name, csrf, session_id)
 
-    def end(self, session_id: str) -> None:
-        """End a session: its cookie, and every copy of it, opens nothing from now on."""
+    def end(self, admin: DashboardAdmin, *, address: str | None = None) -> None:
+        """End ``admin``'s session (recorded: ``logout``): its cookie, and every copy of it, opens nothing from now on."""
+        now_ns = self.clock()
         with self.engine.connect() as conn, write_transaction(conn):
-            conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.id_hash == secret_hash(session_id)))
+            conn.execute(delete(dashboard_sessions)
+                         .where(dashboard_sessions.c.id_hash == secret_hash(admin.session_id)))
+            record(conn, actor=token_actor(conn, token_id=admin.token_id), action="logout", subject="dashboard",
+                   details={"session": secret_hash(admin.session_id)[:12]}, address=address, now_ns=now_ns)
+
+    def record_failure(self, token: str, kind: str, *, address: str | None, locked_for_s: int) -> None:
+        """Record a refused login (``login_failed``): whose token it was when it is a revoked one, never the token."""
+        with self.engine.connect() as conn, write_transaction(conn):
+            actor = token_actor(conn, token=token) if kind == "revoked" else Actor("(unknown)")
+            record(conn, actor=actor, action="login_failed", subject="dashboard",
+                   details={"why": kind, "locked_for_s": locked_for_s}, address=address, now_ns=self.clock())
 
 
 def admin_token_id(engine: Engine, token: str) -> tuple[int | None, str, str]:

@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 
 from sync.protocol import Enrollment, EnrollmentReceipt, ErrorEnvelope
 
-from ..accounts import EnrollmentRefused, enroll_terminal
+from ..accounts import EnrollmentRefused, code_label, enroll_terminal
+from ..audit import Actor, record
 from ..bodies import json_body, read_model
 from ..db import write_transaction
-from ..dependencies import received_ns
+from ..dependencies import client_address, received_ns
 from ..errors import ApiError
 
 router = APIRouter(tags=["terminals"])
@@ -32,13 +33,16 @@ async def enroll(request: Request, now_ns: int = Depends(received_ns)) -> Enroll
     enrollment = await read_model(request, Enrollment, max_bytes=MAX_ENROLLMENT_BYTES)
     if enrollment.app_version is not None and "\x00" in enrollment.app_version:
         raise ApiError(422, "app_version: contains a NUL character", field="app_version")
-    return await run_in_threadpool(_enroll, request.app.state.engine, enrollment, now_ns)
+    return await run_in_threadpool(_enroll, request.app.state.engine, enrollment, now_ns, client_address(request))
 
 
-def _enroll(engine: Engine, enrollment: Enrollment, now_ns: int) -> EnrollmentReceipt:
+def _enroll(engine: Engine, enrollment: Enrollment, now_ns: int, address: str | None) -> EnrollmentReceipt:
     try:
         with engine.connect() as conn, write_transaction(conn):
             new = enroll_terminal(conn, enrollment.code, app_version=enrollment.app_version, now_ns=now_ns)
+            record(conn, actor=Actor(new.terminal_id, role="terminal"), action="enroll", subject=new.terminal_id,
+                   details={"site": new.site, "counter": new.counter, "code": code_label(enrollment.code),
+                            "app_version": enrollment.app_version}, address=address, now_ns=now_ns)
     except EnrollmentRefused as exc:
         raise ApiError(exc.status, str(exc), field="code") from None
     return EnrollmentReceipt(terminal_id=new.terminal_id, device_token=new.device_token, site=new.site,

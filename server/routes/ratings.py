@@ -1,7 +1,8 @@
 """``GET /api/v1/ratings``: every stored rating, paged by the server's cursor, as JSON or CSV.
 
 Pull with ``after=0``, then ``after=<next>`` until ``next`` is null; keep the
-last cursor and ask again later for what arrived since. Cursors increase in
+last cursor and ask again later for what arrived since. Each page that holds a
+rating is recorded in the audit trail (who, how many, the cursors). Cursors increase in
 commit order, so paging never skips or repeats a rating. CSV (``Accept:
 text/csv`` or ``?format=csv``) is UTF-8 with a byte-order mark, so Excel reads
 Vietnamese names right; its next cursor is in the ``X-Next-Cursor`` header.
@@ -20,7 +21,9 @@ from sqlalchemy import Connection, select
 from reports.spreadsheet_text import csv_row
 from sync.protocol import ErrorEnvelope
 
-from ..dependencies import admin_name, db_connection
+from ..audit import Actor, record
+from ..db import write_transaction
+from ..dependencies import admin_actor, client_address, db_connection
 from ..ingest import INT64_MAX
 from ..models import RATING_OUTPUT_FIELDS, RatingsPage
 from ..schema import ratings
@@ -36,7 +39,7 @@ def list_ratings(request: Request,
                  limit: int = Query(1000, ge=1, le=INT64_MAX,
                                     description="most ratings in this page (capped by the server, 10,000 by default)"),
                  format: Literal["json", "csv"] | None = Query(None, description="else chosen by the Accept header"),
-                 _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+                 actor: Actor = Depends(admin_actor), conn: Connection = Depends(db_connection)) -> Response:
     limit = min(limit, request.app.state.settings.ratings_page_max)
     columns = [ratings.c[name] for name in RATING_OUTPUT_FIELDS]
     rows = conn.execute(select(*columns).where(ratings.c.cursor > after)
@@ -45,6 +48,11 @@ def list_ratings(request: Request,
     next_cursor = page[-1]["cursor"] if len(rows) > limit else None
     if format is None:
         format = "csv" if "text/csv" in request.headers.get("accept", "") else "json"
+    if page:  # an empty page (a script polling for what is new) serves no rating and is not recorded
+        with write_transaction(conn):
+            record(conn, actor=actor, action="pull", subject="ratings", rows=len(page),
+                   details={"after": after, "next": next_cursor, "limit": limit, "format": format},
+                   address=client_address(request), now_ns=request.app.state.clock())
     if format == "json":
         return JSONResponse({"ok": True, "ratings": page, "next": next_cursor})
     out = io.StringIO()

@@ -21,7 +21,9 @@ from reports import FilterError, PeriodError, build_report, check_filters, parse
 from reports.periods import DATE_PATTERN, FIRST_DATE, LAST_DATE
 from reports.render import write_csv, write_xlsx
 
-from ..dependencies import admin_name, db_connection
+from ..audit import Actor, record
+from ..db import write_transaction
+from ..dependencies import admin_actor, client_address, db_connection
 from ..errors import ApiError
 from ..official_report import PDF, official_pdf, pdf_filename
 
@@ -168,7 +170,7 @@ def report_summary(
         format: Literal["json", "csv", "xlsx", "pdf"] = Query(
             "json", description="pdf: the official report for signing (Decree 30/2020/NĐ-CP's form), its "
                                 "letterhead from the server's report_* settings"),
-        _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+        actor: Actor = Depends(admin_actor), conn: Connection = Depends(db_connection)) -> Response:
     ranged = period == "range"
     try:
         check_filters(site=site, counter=counter, terminal=terminal)
@@ -180,6 +182,12 @@ def report_summary(
                               terminal=terminal, trend=trend, node=node)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
+    with write_transaction(conn):
+        record(conn, actor=actor, action="export", subject="report", rows=report.total.counted,
+               details={"format": format, "period": chosen.kind, "first_day": chosen.first_day.isoformat(),
+                        "last_day": chosen.last_day.isoformat(), "group_by": group_by, "site": site,
+                        "counter": counter, "terminal": terminal, "node": node, "via": "api"},
+               address=client_address(request), now_ns=request.app.state.clock())
     if format == "json":
         return JSONResponse({"ok": True, "report": report.to_dict()})
     name = f"bao-cao-{chosen.kind}-{chosen.first_day.isoformat()}"
