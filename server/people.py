@@ -130,7 +130,7 @@ def create_account(conn: Connection, *, username: str, display_name: str, role: 
     if check_username and (problem := username_problem(username)):
         raise AccountRefused(problem, field="username")
     if (problem := name_problem(display_name)) is not None:
-        raise AccountRefused(f"Tên hiển thị: the name {problem}", field="display_name")
+        raise AccountRefused(f"Tên hiển thị không hợp lệ (the name {problem}).", field="display_name")
     _check_role_scope(conn, role, scope_node_id)
     if password is not None and (problem := password_problem(password, username=username)):
         raise AccountRefused(problem, field="password")
