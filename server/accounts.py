@@ -32,8 +32,9 @@ from sync.names import name_problem
 
 from .access import Caller
 from .errors import ServerError, UnknownTerminal
+from .org_tree import node_for_place, placement
 from .people import create_account, find_account
-from .schema import accounts, admin_tokens, enrollment_codes, terminals
+from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"
@@ -66,20 +67,28 @@ def secret_hash(secret: str) -> str:
 
 # -- enrolment -----------------------------------------------------------------------------------
 
-def issue_enrollment_code(conn: Connection, *, site: str, counter: str | None, ttl_s: int,
-                          now_ns: int) -> str:
-    """Store a one-time enrolment code for a terminal at ``site``/``counter``; return the code."""
-    if not site.strip():
-        raise ValueError("site: must not be empty")
-    for field, value in (("site", site), ("counter", counter)):
-        problem = name_problem(value.strip()) if value is not None else None
-        if problem is not None:  # the name reaches the terminal's screen and every report
-            raise ValueError(f"{field}: the name {problem}")
+def issue_enrollment_code(conn: Connection, *, site: str | None = None, counter: str | None = None,
+                          node_id: int | None = None, ttl_s: int, now_ns: int) -> str:
+    """Store a one-time enrolment code for a terminal at ``node_id`` (a counter or an office); return the code.
+
+    Named the old way (``site``/``counter`` instead of a node), the place is found or made in the tree
+    (:func:`~server.org_tree.node_for_place`).
+    """
+    if node_id is None:
+        if site is None or not site.strip():
+            raise ValueError("site: must not be empty")
+        for field, value in (("site", site), ("counter", counter)):
+            problem = name_problem(value.strip()) if value is not None else None
+            if problem is not None:  # the name reaches the terminal's screen and every report
+                raise ValueError(f"{field}: the name {problem}")
     if ttl_s <= 0:
         raise ValueError("expires: must be in the future")
+    if node_id is None:
+        node_id = node_for_place(conn, site, counter, now_ns=now_ns)
+    placed = placement(conn, node_id)
     code = new_secret(ENROLLMENT_PREFIX)
     conn.execute(insert(enrollment_codes).values(
-        code_hash=secret_hash(code), site=site.strip(), counter=(counter or "").strip() or None,
+        code_hash=secret_hash(code), site=placed["site"], counter=placed["counter"], node_id=node_id,
         created_at=iso_from_ns(now_ns), expires_at=iso_from_ns(now_ns + ttl_s * NS_PER_S)))
     return code
 
@@ -111,13 +120,16 @@ def enroll_terminal(conn: Connection, code: str, *, app_version: str | None, now
         raise EnrollmentRefused(410, f"this enrolment code expired on {row.expires_at}; "
                                      "ask the administrator for a new one")
     device_token = new_secret(DEVICE_PREFIX)
+    # Where it will stand, as the tree says now (a node renamed since the code was printed shows its new name).
+    placed = (placement(conn, row.node_id) if row.node_id is not None
+              else {"site": row.site, "counter": row.counter})
     for _attempt in range(5):
-        terminal_id = _terminal_id(row.site, row.counter)
+        terminal_id = _terminal_id(placed["site"], placed["counter"])
         try:
             with conn.begin_nested():
                 conn.execute(insert(terminals).values(
-                    id=terminal_id, site=row.site, counter=row.counter, token_hash=secret_hash(device_token),
-                    enrolled_at=now, app_version=app_version))
+                    id=terminal_id, token_hash=secret_hash(device_token), enrolled_at=now,
+                    app_version=app_version, **placed))
             break
         except IntegrityError:
             continue  # the random suffix collided: draw another
@@ -128,7 +140,7 @@ def enroll_terminal(conn: Connection, code: str, *, app_version: str | None, now
                            .values(used_at=now, terminal_id=terminal_id))
     if claimed.rowcount != 1:
         raise EnrollmentRefused(409, "this enrolment code was just used by another terminal")
-    return NewTerminal(terminal_id, device_token, row.site, row.counter)
+    return NewTerminal(terminal_id, device_token, placed["site"], placed["counter"])
 
 
 def _terminal_id(site: str, counter: str | None) -> str:
@@ -142,24 +154,36 @@ def _terminal_id(site: str, counter: str | None) -> str:
 
 # -- lookups ---------------------------------------------------------------------------------------
 
+#: A terminal's place, as ingest copies it into each rating: its names, and its lineage in the tree.
+PLACE_COLUMNS = ("site", "counter", "province_id", "unit_id", "office_id", "counter_id")
+
+
 @dataclass(frozen=True)
 class Terminal:
-    """An authenticated terminal, as the routes see it."""
+    """An authenticated terminal, as the routes see it: its id and where it stands (see PLACE_COLUMNS)."""
 
     id: str
     site: str
     counter: str | None
+    province_id: int | None = None
+    unit_id: int | None = None
+    office_id: int | None = None
+    counter_id: int | None = None
+
+    @property
+    def place(self) -> tuple:
+        return (self.site, self.counter, self.province_id, self.unit_id, self.office_id, self.counter_id)
 
 
 def terminal_for_token(conn: Connection, token: str) -> tuple[Terminal | None, str | None]:
     """(terminal, None) for a live device token, else (None, revoked_at or None)."""
-    row = conn.execute(select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.revoked_at)
+    row = conn.execute(select(terminals.c.id, terminals.c.revoked_at, *[terminals.c[name] for name in PLACE_COLUMNS])
                        .where(terminals.c.token_hash == secret_hash(token))).first()
     if row is None:
         return None, None
     if row.revoked_at is not None:
         return None, row.revoked_at
-    return Terminal(row.id, row.site, row.counter), None
+    return Terminal(row.id, *(row._mapping[name] for name in PLACE_COLUMNS)), None
 
 
 def admin_for_token(conn: Connection, token: str) -> tuple[str | None, str | None]:
@@ -238,7 +262,7 @@ def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
     return revoked_at
 
 
-TERMINAL_FIELDS = ("id", "site", "counter", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
+TERMINAL_FIELDS = ("id", "site", "counter", "node_id", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
                    "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes")
 
 

@@ -1,11 +1,12 @@
 """``kiosk-server``: run the central server and administer it.
 
     kiosk-server serve [--db URL] [--host H] [--port P] [every setting: see server/settings.py] [--no-access-log]
-    kiosk-server enroll-code --site S [--counter C] [--expires 7d] [--server URL] [--count N] [--qr FILE.png] [--pdf FILE.pdf]
+    kiosk-server enroll-code --node CODE | --site S [--counter C] [--expires 7d] [--server URL] [--count N] [--qr FILE.png] [--pdf FILE.pdf]
     kiosk-server admin-token (--account USERNAME | --name N)
     kiosk-server revoke TERMINAL_ID
     kiosk-server revoke-admin --name N
     kiosk-server terminals
+    kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
     kiosk-server accounts
     kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
@@ -137,8 +138,12 @@ def log_to_stderr() -> logging.Handler:
 
 
 @cli.command("enroll-code")
-@click.option("--site", required=True, help="the unit, e.g. 'UBND phường Phúc La'")
-@click.option("--counter", default=None, help="the counter, e.g. 'Quầy 1'")
+@click.option("--node", "node_ref", default=None,
+              help="where the terminal will stand: the code (or #id) of a counter or an office of the tree "
+                   "(see `kiosk-server tree`)")
+@click.option("--site", default=None, help="instead of --node, the unit's name, e.g. 'UBND phường Phúc La' "
+                                           "(found or added in the tree)")
+@click.option("--counter", default=None, help="with --site, the counter, e.g. 'Quầy 1'")
 @click.option("--expires", "expires", default="7d", show_default=True, help="lifetime: 7d, 12h, 30m")
 @click.option("--server", "server_url", default=None, envvar=PUBLIC_URL_ENV, show_envvar=True,
               help="the address terminals reach this server at, e.g. https://hailong.example.vn: "
@@ -150,8 +155,8 @@ def log_to_stderr() -> logging.Handler:
 @click.option("--pdf", "pdf_path", default=None, type=click.Path(dir_okay=False, writable=True),
               help="also write an A4 sheet of cards to print and cut, one per code (needs --server)")
 @setting_options("db_url")
-def enroll_code(site: str, counter: str | None, expires: str, server_url: str | None, count: int,
-                qr_path: str | None, pdf_path: str | None, db_url: str) -> None:
+def enroll_code(node_ref: str | None, site: str | None, counter: str | None, expires: str, server_url: str | None,
+                count: int, qr_path: str | None, pdf_path: str | None, db_url: str) -> None:
     """Print one-time enrolment codes for new terminals, one a line.
 
     With --server, each line is an enrolment string (server address and code in one, for
@@ -165,7 +170,12 @@ def enroll_code(site: str, counter: str | None, expires: str, server_url: str | 
     except click.BadParameter as exc:
         exc.param_hint = "--expires"
         raise
-    if not site.strip():
+    if node_ref is not None and (site is not None or counter is not None):
+        raise click.BadParameter("give either --node or --site/--counter, not both", param_hint="--node")
+    if node_ref is None and site is None:
+        raise click.BadParameter("say where the terminal will stand: --node CODE (see `kiosk-server tree`), "
+                                 "or --site NAME [--counter NAME]", param_hint="--node")
+    if node_ref is None and not site.strip():
         raise click.BadParameter("must not be empty", param_hint="--site")
     for value, option in ((site, "--site"), (counter, "--counter")):
         problem = name_problem(value.strip()) if value is not None else None
@@ -189,10 +199,20 @@ def enroll_code(site: str, counter: str | None, expires: str, server_url: str | 
     timezone = _settings({"db_url": db_url}).timezone
     engine = _open({"db_url": db_url})
     now_ns = time.time_ns()
-    with engine.connect() as conn, write_transaction(conn):
-        codes = [issue_enrollment_code(conn, site=site, counter=counter, ttl_s=ttl_s, now_ns=now_ns)
-                 for _ in range(count)]
-    engine.dispose()
+    from .org_tree import TreeError, UnknownNode, find_node, placement
+
+    try:
+        with engine.connect() as conn, write_transaction(conn):
+            node_id = find_node(conn, node_ref).id if node_ref is not None else None
+            codes = [issue_enrollment_code(conn, site=site, counter=counter, node_id=node_id, ttl_s=ttl_s,
+                                           now_ns=now_ns) for _ in range(count)]
+            place = placement(conn, find_node(conn, node_ref).id) if node_ref is not None else None
+    except (TreeError, UnknownNode) as exc:
+        raise click.BadParameter(str(exc), param_hint="--node") from None
+    finally:
+        engine.dispose()
+    if place is not None:
+        site, counter = place["site"], place["counter"]
     where = one_line(f"{site.strip()}{' / ' + counter.strip() if counter and counter.strip() else ''}")
     until = _local_time(now_ns + ttl_s * 1_000_000_000, timezone)
     if server_url is None:
@@ -463,6 +483,9 @@ def terminals(db_url: str) -> None:
 def _shown(url: str) -> str:
     from sqlalchemy.engine import make_url
     return make_url(url).render_as_string(hide_password=True)
+
+
+from . import tree_cli  # noqa: E402,F401  (its commands join `cli`)
 
 
 def main(argv: list[str] | None = None) -> None:

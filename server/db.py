@@ -120,13 +120,29 @@ def lock_ratings_cursor(conn: Connection) -> None:
 
 
 def migrate(engine: Engine) -> None:
-    """Apply every migration in ``server/migrations/versions`` that the database lacks."""
+    """Apply every migration in ``server/migrations/versions`` that the database lacks.
+
+    On SQLite, foreign keys are off while a migration copies a table to change it (SQLite cannot drop a
+    table others refer to otherwise), then checked: a row left pointing nowhere stops the upgrade.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     with engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-        conn.commit()
+        sqlite_file = conn.dialect.name == "sqlite"
+        if sqlite_file:  # outside any transaction (the driver is in autocommit mode: see _tune_sqlite)
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            if sqlite_file:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} row(s) pointing nowhere, e.g. {broken[0]}")
+            conn.commit()
+        finally:
+            if sqlite_file:
+                conn.rollback()
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def check_database(conn: Connection) -> None:

@@ -73,6 +73,11 @@ def lookup_device_token(engine: Engine, token: str) -> Terminal:
     raise ApiError(401, "the device token is not known to this server", headers=_CHALLENGE)
 
 
+def remember_device_token(request: Request, terminal: Terminal) -> None:
+    """Remember where the request's terminal stands now (it was moved since its token was looked up)."""
+    request.app.state.device_tokens[request.state.device_token_hash] = terminal
+
+
 def forget_device_token(request: Request) -> None:
     """Drop the request's device token from the app's memory (it was found revoked)."""
     request.app.state.device_tokens.pop(request.state.device_token_hash, None)

@@ -27,6 +27,7 @@ import hashlib
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -37,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sync.protocol import Ack, Batch, BatchReceipt, Rating
 from sync.vocabulary import RATING_CONTENT_FIELDS
 
-from .accounts import Terminal
+from .accounts import PLACE_COLUMNS, Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
 from .schema import boot_offsets, rating_conflicts, rating_tallies, ratings, terminals
@@ -135,9 +136,11 @@ def _check_envelope_text(batch: Batch) -> None:
 
 
 #: The columns a batch writes into ``ratings`` (the cursor is the database's).
-INSERT_COLUMNS = RATING_CONTENT_FIELDS + ("site", "counter", "received_at", "corrected_at", "time_quality")
+INSERT_COLUMNS = RATING_CONTENT_FIELDS + PLACE_COLUMNS + ("received_at", "corrected_at", "time_quality")
 #: Columns with one value for the whole batch (check_batch made sure of terminal_id).
-BATCH_COLUMNS = ("terminal_id", "site", "counter", "received_at")
+BATCH_COLUMNS = ("terminal_id", *PLACE_COLUMNS, "received_at")
+#: Where the place's columns sit in a row tuple.
+_PLACE_AT = slice(INSERT_COLUMNS.index(PLACE_COLUMNS[0]), INSERT_COLUMNS.index(PLACE_COLUMNS[-1]) + 1)
 
 
 def _unnest_insert():
@@ -187,7 +190,7 @@ class _Statements:
             pending=bindparam("pending"), clock_synced=bindparam("clock_synced"),
             clock_offset_s=bindparam("clock_offset_s"), last_error=bindparam("last_error"),
             last_boot_id=bindparam("last_boot_id"), kept_aside=bindparam("kept_aside"),
-            kept_aside_causes=bindparam("kept_aside_causes"))
+            kept_aside_causes=bindparam("kept_aside_causes")).returning(*[terminals.c[name] for name in PLACE_COLUMNS])
 
     def insert(self, conn: Connection, rows) -> set[str]:
         """Insert a batch's rows (tuples in INSERT_COLUMNS order, or PostgreSQL's arrays); the ids inserted."""
@@ -222,10 +225,13 @@ _TALLY_AT = tuple(INSERT_COLUMNS.index(name) for name in ("corrected_at", "ratin
 #: Counts ``rating_tallies`` afresh from the ratings (after rows were written other than by ingest).
 REBUILD_TALLIES_SQL = (
     "DELETE FROM rating_tallies; "
-    "INSERT INTO rating_tallies (hour, terminal_id, site, counter, rating, reason, filtered, n) "
-    "SELECT SUBSTR(corrected_at, 1, 13), terminal_id, site, COALESCE(counter, ''), rating, COALESCE(reason, ''), "
+    "INSERT INTO rating_tallies (hour, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, "
+    "rating, reason, filtered, n) "
+    "SELECT SUBSTR(corrected_at, 1, 13), terminal_id, site, COALESCE(counter, ''), COALESCE(province_id, 0), "
+    "COALESCE(unit_id, 0), COALESCE(office_id, 0), COALESCE(counter_id, 0), rating, COALESCE(reason, ''), "
     "filtered, COUNT(*) FROM ratings GROUP BY SUBSTR(corrected_at, 1, 13), terminal_id, site, "
-    "COALESCE(counter, ''), rating, COALESCE(reason, ''), filtered")
+    "COALESCE(counter, ''), COALESCE(province_id, 0), COALESCE(unit_id, 0), COALESCE(office_id, 0), "
+    "COALESCE(counter_id, 0), rating, COALESCE(reason, ''), filtered")
 
 
 def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[dict]:
@@ -234,8 +240,10 @@ def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[
     everything = len(inserted) == len(rows)
     counts = Counter((row[at_time][:13], row[at_rating], row[at_reason] or "", row[at_filtered])
                      for row in rows if everything or row[0] in inserted)
-    return [{"hour": hour, "terminal_id": terminal.id, "site": terminal.site, "counter": terminal.counter or "",
-             "rating": rating, "reason": reason, "filtered": filtered, "n": n}
+    place = {"terminal_id": terminal.id, "site": terminal.site, "counter": terminal.counter or "",
+             "province_id": terminal.province_id or 0, "unit_id": terminal.unit_id or 0,
+             "office_id": terminal.office_id or 0, "counter_id": terminal.counter_id or 0}
+    return [{"hour": hour, **place, "rating": rating, "reason": reason, "filtered": filtered, "n": n}
             for (hour, rating, reason, filtered), n in sorted(counts.items())]
 
 
@@ -272,7 +280,7 @@ def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received
     # One tuple per rating, in INSERT_COLUMNS order; the content dicts (for duplicates and
     # conflicts) are built only for the ratings the database did not take.
     batch_boot, batch_monotonic_ns = batch.boot_id, batch.monotonic_ns
-    site, counter = terminal.site, terminal.counter
+    place = terminal.place
     by_id: dict[str, Rating] = {}
     rows = []
     for rating in batch.ratings:
@@ -285,12 +293,21 @@ def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received
             known_base_ns=bases.get(rating.boot_id), device_base_ns=by_device.get(rating.boot_id))
         rows.append((rating_id, rating.terminal_id, rating.rating, rating.reason, rating.reason_outcome,
                      rating.source, rating.created_at, rating.boot_id, rating.monotonic_ns, rating.clock_synced,
-                     rating.filtered, site, counter, received_at, corrected_at, quality))
-    insert_rows: list[tuple] | dict[str, object] = rows
+                     rating.filtered, *place, received_at, corrected_at, quality))
+    return PreparedBatch(by_id, rows, _insert_rows(sql, rows))
+
+
+def _insert_rows(sql: _Statements, rows: list[tuple]) -> list[tuple] | dict[str, object]:
     if sql.by_column and rows:
-        insert_rows = {name: (rows[0][i] if name in BATCH_COLUMNS else [row[i] for row in rows])
-                       for i, name in enumerate(INSERT_COLUMNS)}
-    return PreparedBatch(by_id, rows, insert_rows)
+        return {name: (rows[0][i] if name in BATCH_COLUMNS else [row[i] for row in rows])
+                for i, name in enumerate(INSERT_COLUMNS)}
+    return rows
+
+
+def _placed_again(sql: _Statements, prepared: PreparedBatch, place: tuple) -> PreparedBatch:
+    """The batch's rows at the terminal's place as its row says now (it was moved since its token was read)."""
+    rows = [row[:_PLACE_AT.start] + place + row[_PLACE_AT.stop:] for row in prepared.row_tuples]
+    return PreparedBatch(prepared.by_id, rows, _insert_rows(sql, rows))
 
 
 def remaining_backlog(pending: int, answered: int) -> int:
@@ -325,11 +342,14 @@ def kept_aside_columns(health) -> dict:
 
 
 def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: PreparedBatch, *,
-                received_ns: int, received_at: str, clock_offset_s: float, refused: int = 0) -> set[str]:
+                received_ns: int, received_at: str, clock_offset_s: float, refused: int = 0,
+                on_moved: Callable[[Terminal], None] | None = None) -> set[str]:
     """Step 2, inside the transaction: the boot's base, the terminal's health, the new ratings and their
     tallies; the ids the database took. Raises :class:`TerminalRevoked` if the terminal was revoked.
 
     ``refused``: how many ratings of the sent batch were refused (answered too, so off the backlog).
+    The ratings take the terminal's place from its row, read in this transaction: if it was moved since
+    ``terminal`` was read, they are stored at the new place and ``on_moved`` hears of it.
     """
     sql = _STATEMENTS[conn.dialect.name]
     health = batch.health
@@ -342,8 +362,14 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
         "pending": remaining_backlog(health.pending, len(batch.ratings) + refused),
         "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
         "last_error": health.last_error, "last_boot_id": batch.boot_id, **kept_aside_columns(health)})
-    if touched.rowcount != 1:  # revoked since its token was checked: roll back, store nothing
+    place = touched.first()
+    if place is None:  # revoked since its token was checked: roll back, store nothing
         raise TerminalRevoked(f"terminal {terminal.id} is revoked")
+    if tuple(place) != terminal.place:  # moved since its token was read: the row is right, the memory is not
+        terminal = Terminal(terminal.id, *place)
+        prepared = _placed_again(sql, prepared, terminal.place)
+        if on_moved is not None:
+            on_moved(terminal)
     if not prepared.by_id:  # a heartbeat
         return set()
     lock_ratings_cursor(conn)
@@ -385,7 +411,8 @@ def classify_acks(conn: Connection, terminal: Terminal, prepared: PreparedBatch,
 
 
 def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int,
-                 refused: dict[int, Ack] | None = None) -> BatchReceipt:
+                 refused: dict[int, Ack] | None = None,
+                 on_moved: Callable[[Terminal], None] | None = None) -> BatchReceipt:
     """Store ``batch`` from ``terminal`` in one write transaction on ``conn``; return the receipt.
 
     ``received_ns`` is the server's clock when the request arrived. The batch
@@ -404,7 +431,7 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
     refused = refused or {}
     with write_transaction(conn):
         inserted = write_batch(conn, terminal, batch, prepared, received_ns=received_ns, received_at=received_at,
-                               clock_offset_s=clock_offset_s, refused=len(refused))
+                               clock_offset_s=clock_offset_s, refused=len(refused), on_moved=on_moved)
         acks = classify_acks(conn, terminal, prepared, inserted, received_at=received_at) if prepared.by_id else []
     if refused:
         answered = iter(acks)

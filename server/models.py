@@ -44,6 +44,7 @@ class TerminalOut(BaseModel):
     id: str
     site: str
     counter: str | None
+    node_id: int | None = Field(description="the node of the organisation tree it stands at (a counter or an office)")
     enrolled_at: str
     revoked: bool
     revoked_at: str | None

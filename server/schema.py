@@ -24,11 +24,44 @@ CursorKey = BigInteger().with_variant(Integer(), "sqlite")
 
 ISO_TIME = String(24)  # 2026-11-25T09:30:12.345Z
 
+#: The organisation: province → commune-level unit (xã, phường, đặc khu) → one-stop office → counter.
+#: ``code`` is the official code where one exists (administrative unit codes); a renamed node keeps its id,
+#: so the ratings it holds stay its own (see org_tree.py).
+nodes = Table(
+    "nodes", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),        # province | unit | office | counter
+    Column("code", String(64), unique=True),
+    Column("name", Text, nullable=False),
+    Column("parent_id", CursorKey, ForeignKey("nodes.id")),  # NULL only for a province
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("updated_at", ISO_TIME, nullable=False),
+    Index(None, "parent_id"),
+)
+
+#: Where each flat site and counter of a server from before the tree went (migration 0007), kept for
+#: the record and for enrolment codes that still name a site.
+legacy_places = Table(
+    "legacy_places", metadata,
+    Column("site", Text, nullable=False),
+    Column("counter", Text, nullable=False),          # '' for none
+    Column("node_id", CursorKey, ForeignKey("nodes.id"), nullable=False),
+    PrimaryKeyConstraint("site", "counter"),
+)
+
 terminals = Table(
     "terminals", metadata,
     Column("id", String(64), primary_key=True),
+    # Where it stands, by name (the unit's and the counter's, as ratings copy them)…
     Column("site", Text, nullable=False),
     Column("counter", Text),
+    # …and in the tree: its node (a counter, or an office) and that node's lineage, kept together by
+    # org_tree.place_terminals, so ingest copies the lineage into each rating without a lookup.
+    Column("node_id", CursorKey, ForeignKey("nodes.id")),
+    Column("province_id", CursorKey),
+    Column("unit_id", CursorKey),
+    Column("office_id", CursorKey),
+    Column("counter_id", CursorKey),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("enrolled_at", ISO_TIME, nullable=False),
     Column("revoked_at", ISO_TIME),
@@ -51,16 +84,40 @@ enrollment_codes = Table(
     Column("code_hash", String(64), primary_key=True),
     Column("site", Text, nullable=False),
     Column("counter", Text),
+    Column("node_id", CursorKey, ForeignKey("nodes.id")),  # where the terminal will stand
     Column("created_at", ISO_TIME, nullable=False),
     Column("expires_at", ISO_TIME, nullable=False),
     Column("used_at", ISO_TIME),
     Column("terminal_id", String(64), ForeignKey("terminals.id")),
 )
 
+#: People (and scripts) who use the dashboard and the admin API. ``scope_node_id`` is the node whose
+#: subtree they may see (NULL: the whole server). Passwords are argon2 hashes; an account made from an
+#: admin token of before migration 0007 has none (it logs in with its tokens).
+accounts = Table(
+    "accounts", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # province_admin | unit_admin | viewer | technician | inspector
+    Column("scope_node_id", CursorKey, ForeignKey("nodes.id")),
+    Column("password_hash", Text),
+    Column("must_change_password", Boolean, nullable=False, default=False),
+    Column("password_changed_at", ISO_TIME),
+    Column("totp_secret", Text),
+    Column("totp_last_step", BigInteger),             # the last TOTP step accepted: no code is used twice
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", ISO_TIME),
+    Column("last_login_at", ISO_TIME),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("disabled_at", ISO_TIME),
+)
+
 admin_tokens = Table(
     "admin_tokens", metadata,
     Column("id", CursorKey, primary_key=True, autoincrement=True),
     Column("name", Text, nullable=False),
+    Column("account_id", CursorKey, ForeignKey("accounts.id")),  # whose role and scope it carries
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", ISO_TIME, nullable=False),
     Column("revoked_at", ISO_TIME),
@@ -84,11 +141,17 @@ ratings = Table(
     # Copied at ingest, so a later move of the terminal does not rewrite history.
     Column("site", Text, nullable=False),
     Column("counter", Text),
+    # The terminal's place in the tree when the rating arrived (NULL: none), also copied at ingest.
+    Column("province_id", CursorKey),
+    Column("unit_id", CursorKey),
+    Column("office_id", CursorKey),
+    Column("counter_id", CursorKey),
     Column("received_at", ISO_TIME, nullable=False),
     Column("corrected_at", ISO_TIME, nullable=False),
     Column("time_quality", String(9), nullable=False),  # exact | device | estimated
     Index(None, "terminal_id", "corrected_at"),
     Index(None, "corrected_at"),
+    Index(None, "unit_id", "cursor"),  # a unit's pull, in cursor order
 )
 
 #: How many ratings each terminal stored per UTC hour of ``corrected_at``, level, reason
@@ -102,11 +165,16 @@ rating_tallies = Table(
     Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),
     Column("site", Text, nullable=False),
     Column("counter", Text, nullable=False),
+    Column("province_id", CursorKey, nullable=False),  # 0: none
+    Column("unit_id", CursorKey, nullable=False),
+    Column("office_id", CursorKey, nullable=False),
+    Column("counter_id", CursorKey, nullable=False),
     Column("rating", String(16), nullable=False),
     Column("reason", String(32), nullable=False),
     Column("filtered", SmallInteger, nullable=False),
     Column("n", BigInteger, nullable=False),
-    PrimaryKeyConstraint("hour", "terminal_id", "site", "counter", "rating", "reason", "filtered"),
+    PrimaryKeyConstraint("hour", "terminal_id", "site", "counter", "province_id", "unit_id", "office_id",
+                         "counter_id", "rating", "reason", "filtered"),
 )
 
 #: The protocol fields of a rating: what must match for a resend to be a duplicate.
@@ -163,10 +231,13 @@ server_secrets = Table(
 dashboard_sessions = Table(
     "dashboard_sessions", metadata,
     Column("id_hash", String(64), primary_key=True),
-    Column("admin_token_id", CursorKey, ForeignKey("admin_tokens.id"), nullable=False),
+    Column("admin_token_id", CursorKey, ForeignKey("admin_tokens.id")),  # a login by token (before 0007)
+    Column("account_id", CursorKey, ForeignKey("accounts.id")),
     Column("created_at", ISO_TIME, nullable=False),
     Column("expires_at", ISO_TIME, nullable=False),
+    Column("last_used_at", ISO_TIME),
     Index(None, "admin_token_id"),
+    Index(None, "account_id"),
 )
 
 #: Wrong dashboard logins in a row per client address, and its lock-out (see dashboard/login_throttle.py).

@@ -136,7 +136,7 @@ def test_a_sqlite_file_that_is_not_there_is_refused_not_made(args, where, capsys
 
 
 @pytest.mark.parametrize("args, message", [
-    (["enroll-code"], "Missing option '--site'"),
+    (["enroll-code"], "say where the terminal will stand: --node CODE"),
     (["enroll-code", "--site", "X", "--expires", "3w"], "Invalid value for --expires"),
     (["enroll-code", "--site", "  "], "must not be empty"),
     (["admin-token"], "Missing option '--name'"),

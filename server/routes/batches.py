@@ -21,7 +21,7 @@ from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RATINGS, Batch, BatchReceip
 
 from ..accounts import Terminal
 from ..bodies import json_body, read_body
-from ..dependencies import forget_device_token, rate_limited_terminal, received_ns
+from ..dependencies import forget_device_token, rate_limited_terminal, received_ns, remember_device_token
 from ..errors import ApiError
 from ..ingest import TerminalRevoked, ingest_batch
 from ..refusals import ReceivedBatch, receive_batch
@@ -41,7 +41,8 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
                      terminal: Terminal = Depends(rate_limited_terminal)) -> Response:
     received = receive_batch(await read_body(request, max_bytes=MAX_BATCH_BYTES), terminal)
     try:
-        receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, received, now_ns)
+        receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, received, now_ns,
+                                          lambda moved: remember_device_token(request, moved))
     except TerminalRevoked:
         forget_device_token(request)
         raise ApiError(401, "this terminal's token was revoked; provision the terminal again with a new "
@@ -51,7 +52,8 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
     return Response(receipt.model_dump_json(exclude_none=True), media_type="application/json")
 
 
-def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int) -> BatchReceipt:
+def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int, on_moved) -> BatchReceipt:
     # A connection only for the write: none is held while the body streams in.
     with engine.connect() as conn:
-        return ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused)
+        return ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused,
+                            on_moved=on_moved)
