@@ -25,7 +25,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
@@ -266,13 +266,13 @@ TERMINAL_FIELDS = ("id", "site", "counter", "node_id", "enrolled_at", "revoked_a
                    "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes")
 
 
-def list_terminals(conn: Connection) -> list[dict]:
-    """Every terminal with its health, by site, counter and id.
+def list_terminals(conn: Connection, *, where: ColumnElement[bool] | None = None) -> list[dict]:
+    """Every terminal with its health (or those ``where`` selects: a caller's scope), by site, counter and id.
 
     ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it.
     """
     columns = [terminals.c[name] for name in TERMINAL_FIELDS]
-    rows = conn.execute(select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
+    rows = conn.execute(select(*columns).where(true() if where is None else where).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
     listed = [dict(row._mapping) for row in rows]
     for row in listed:
         row["kept_aside_causes"] = json.loads(row["kept_aside_causes"]) if row["kept_aside_causes"] else None

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, insert, or_, select, true, update
 
 from sync.vocabulary import one_decimal, round_half_up
 
@@ -230,13 +230,15 @@ def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, 
     return changes
 
 
-def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600,
-                limit: int = 200) -> tuple[list[Alert], list[Alert]]:
-    """(active alerts, newest first; alerts cleared within ``recent_s``, newest first)."""
-    active = conn.execute(select(alerts).where(alerts.c.cleared_at.is_(None))
+def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600, limit: int = 200,
+                where: ColumnElement[bool] | None = None) -> tuple[list[Alert], list[Alert]]:
+    """(active alerts, newest first; alerts cleared within ``recent_s``, newest first), of those ``where``
+    selects (a caller's scope: :func:`server.scoped.alert_scope`) when given."""
+    where = true() if where is None else where
+    active = conn.execute(select(alerts).where(alerts.c.cleared_at.is_(None), where)
                           .order_by(alerts.c.fired_at.desc(), alerts.c.id.desc()).limit(limit))
     since = iso_from_ns(now_ns - recent_s * NS_PER_S)
-    recent = conn.execute(select(alerts).where(alerts.c.cleared_at >= since)
+    recent = conn.execute(select(alerts).where(alerts.c.cleared_at >= since, where)
                           .order_by(alerts.c.cleared_at.desc(), alerts.c.id.desc()).limit(limit))
     return [Alert.from_row(r) for r in active], [Alert.from_row(r) for r in recent]
 

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from .access import Caller
+from .access import Caller, require
 from .accounts import Terminal, admin_for_token, caller_for_token, secret_hash, terminal_for_token
 from .errors import ApiError
 
@@ -111,3 +111,13 @@ def api_caller(credentials: HTTPAuthorizationCredentials | None = Depends(admin_
 def admin_name(caller: Caller = Depends(api_caller)) -> str:
     """The user name of the token's account (for routes that only need someone authenticated)."""
     return caller.username
+
+
+def caller_allowed(action: str):
+    """``Depends(caller_allowed("read_ratings"))``: the API caller, once its role is known to allow
+    ``action`` (see :mod:`server.access`); else 403. Which rows it sees is its scope's business."""
+    def allowed_caller(caller: Caller = Depends(api_caller)) -> Caller:
+        require(caller, action)
+        return caller
+
+    return allowed_caller

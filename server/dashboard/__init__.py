@@ -17,12 +17,15 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from html import escape
 
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from . import people_pages
 from .login_throttle import LoginThrottle
 from .logins import AccountLogins
+from sync.protocol import API_PREFIX
+
+from ..access import Forbidden
 from .pages import SECURITY_HEADERS, router
 from .session import CsrfRejected, LoginRequired, NotAllowed, PasswordChangeRequired, Sessions, signing_key
 
@@ -56,6 +59,15 @@ def mount_dashboard(app: FastAPI) -> None:
     async def _not_allowed(_request: Request, exc: NotAllowed):
         return HTMLResponse('<!doctype html><html lang="vi"><meta charset="utf-8"><title>403</title>'
                             f"<p>{escape(str(exc))} Hãy hỏi quản trị viên nếu bạn cần trang này. "
+                            '<a href="/">Về trang tổng quan</a>.</p></html>', status_code=403, headers=SECURITY_HEADERS)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden):
+        """A role that may not do this (:func:`server.access.require`): the API's envelope, or a page."""
+        if request.url.path.startswith(API_PREFIX + "/"):
+            return JSONResponse({"ok": False, "error": exc.message, "field": None}, status_code=403)
+        return HTMLResponse('<!doctype html><html lang="vi"><meta charset="utf-8"><title>403</title>'
+                            f"<p>{escape(exc.message_vi)} Hãy hỏi quản trị viên nếu bạn cần trang này. "
                             '<a href="/">Về trang tổng quan</a>.</p></html>', status_code=403, headers=SECURITY_HEADERS)
 
     @app.exception_handler(CsrfRejected)

@@ -19,9 +19,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
-from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
+from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period
 from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
@@ -29,9 +28,10 @@ from reports.spreadsheet_text import csv_row
 from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
+from ..access import Caller, may, require, terminal_scope
 from ..accounts import kept_aside_causes_words, list_terminals
 from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
-from ..schema import terminals
+from ..scoped import alert_scope, scope_sites, scoped_source, visible_alerts
 from ..security_headers import HEADERS
 from . import charts, names
 from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, check_csrf, dashboard_user,
@@ -42,7 +42,7 @@ log = logging.getLogger("hailong.server.dashboard")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(name=names.isolated, plain_name=names.without_bidi_controls)
-templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
+templates.env.globals.update(may=may, vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
                              LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI,
                              TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
 
@@ -54,6 +54,16 @@ GROUPINGS = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết b�
 SECURITY_HEADERS = {**HEADERS, "Cache-Control": "no-store"}
 
 router = APIRouter(include_in_schema=False)
+
+
+def allowed_user(action: str):
+    """``Depends(allowed_user("read_fleet"))``: the logged-in person, once their role is known to allow
+    ``action`` (see :mod:`server.access`); else a 403 page saying so. Which rows they see is their scope's."""
+    def allowed(user: DashboardUser = Depends(dashboard_user)) -> DashboardUser:
+        require(user.caller, action)
+        return user
+
+    return allowed
 
 
 def page(request: Request, name: str, *, status: int = 200, admin: DashboardUser | None = None,
@@ -146,8 +156,8 @@ def _safe_next(target: str | None) -> str:
 
 # -- overview ---------------------------------------------------------------------------------------
 
-def _report_query(request: Request, period: str, on: str | None, start: str | None, end: str | None,
-                  site: str | None, group_by: str):
+def _report_query(request: Request, caller: Caller, period: str, on: str | None, start: str | None,
+                  end: str | None, site: str | None, group_by: str):
     """(the Report, the query's values) — or PeriodError/ValueError for input that makes no sense."""
     values = {"period": period, "on": _blank(on), "start": _blank(start), "end": _blank(end),
               "site": _blank(site), "group_by": group_by if group_by in GROUPINGS else "site"}
@@ -159,23 +169,26 @@ def _report_query(request: Request, period: str, on: str | None, start: str | No
                           start=values["start"] if ranged else None, end=values["end"] if ranged else None,
                           tz=request.app.state.settings.timezone)
     with request.app.state.engine.connect() as conn:
-        report = build_report(sqlalchemy_source(conn), chosen, group_by=values["group_by"], site=values["site"])
+        report = build_report(scoped_source(conn, caller), chosen, group_by=values["group_by"], site=values["site"])
     return report, values
 
 
-def _sites(request: Request) -> list[str]:
+def _sites(request: Request, caller: Caller) -> list[str]:
     with request.app.state.engine.connect() as conn:
-        return list(conn.execute(select(terminals.c.site).distinct().order_by(terminals.c.site)).scalars())
+        return scope_sites(conn, caller)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, response_model=None)
 def overview(request: Request, period: str = "month", on: str | None = None, start: str | None = None,
              end: str | None = None, site: str | None = None, group_by: str = "site",
-             admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
-    common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS], "sites": _sites(request),
-              "groupings": GROUPINGS}
+             admin: DashboardUser = Depends(dashboard_user)) -> Response:
+    if not may(admin.caller, "read_reports") and may(admin.caller, "read_fleet"):
+        return RedirectResponse("/fleet", status_code=303)  # a technician's home: no ratings, the fleet
+    require(admin.caller, "read_reports")
+    common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS],
+              "sites": _sites(request, admin.caller), "groupings": GROUPINGS}
     try:
-        report, values = _report_query(request, period, on, start, end, site, group_by)
+        report, values = _report_query(request, admin.caller, period, on, start, end, site, group_by)
     except (PeriodError, ValueError) as exc:
         values = {"period": period, "on": on, "start": start, "end": end, "site": site, "group_by": group_by}
         return page(request, "overview.html", status=422, error=str(exc), q=values, r=None, **common)
@@ -192,11 +205,11 @@ def overview(request: Request, period: str = "month", on: str | None = None, sta
 @router.get("/export/report.{fmt}")
 def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
                   start: str | None = None, end: str | None = None, site: str | None = None,
-                  group_by: str = "site", _admin: DashboardUser = Depends(dashboard_user)) -> Response:
+                  group_by: str = "site", user: DashboardUser = Depends(allowed_user("export"))) -> Response:
     if fmt not in ("csv", "xlsx"):
         return Response("csv or xlsx", status_code=404)
     try:
-        report, values = _report_query(request, period, on, start, end, site, group_by)
+        report, values = _report_query(request, user.caller, period, on, start, end, site, group_by)
     except (PeriodError, ValueError) as exc:
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
     name = f"bao-cao-{report.period.kind}-{report.period.first_day.isoformat()}"
@@ -223,12 +236,13 @@ def _csv(rows: list[list], filename: str) -> Response:
 
 # -- fleet ------------------------------------------------------------------------------------------
 
-def fleet_rows(request: Request) -> list[dict]:
-    """Every terminal with its health, and whether it has been silent too long in opening hours."""
+def fleet_rows(request: Request, caller: Caller) -> list[dict]:
+    """Every terminal in ``caller``'s scope with its health, and whether it has been silent too long in
+    opening hours."""
     monitor = request.app.state.alert_monitor
     now_ns = request.app.state.clock()
     with request.app.state.engine.connect() as conn:
-        rows = list_terminals(conn)
+        rows = list_terminals(conn, where=terminal_scope(caller, conn))
     for row in rows:
         row["revoked"] = row["revoked_at"] is not None
         silent_s = terminal_silence(row["last_seen_at"], row["enrolled_at"], monitor.rules, now_ns)
@@ -240,8 +254,8 @@ def fleet_rows(request: Request) -> list[dict]:
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-def fleet(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
-    rows = fleet_rows(request)
+def fleet(request: Request, admin: DashboardUser = Depends(allowed_user("read_fleet"))) -> HTMLResponse:
+    rows = fleet_rows(request, admin.caller)
     rules = request.app.state.alert_monitor.rules
     return page(request, "fleet.html", admin=admin, rows=rows, silent_count=sum(r["silent"] for r in rows),
                 kept_aside_count=sum(1 for r in rows if r["kept_aside"] and not r["revoked"]),
@@ -250,7 +264,7 @@ def fleet(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> H
 
 
 @router.get("/export/fleet.csv")
-def export_fleet(request: Request, _admin: DashboardUser = Depends(dashboard_user)) -> Response:
+def export_fleet(request: Request, user: DashboardUser = Depends(allowed_user("read_fleet"))) -> Response:
     header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Giữ lại trên thiết bị",
               "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu",
               "Đã thu hồi"]
@@ -258,20 +272,20 @@ def export_fleet(request: Request, _admin: DashboardUser = Depends(dashboard_use
              r["kept_aside"] or 0, kept_aside_causes_words(r["kept_aside_causes"]) if r["kept_aside"] else "",
              r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
              r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
-            for r in fleet_rows(request)]
+            for r in fleet_rows(request, user.caller)]
     return _csv([header, *rows], "thiet-bi.csv")
 
 
 # -- alerts -----------------------------------------------------------------------------------------
 
-def _alerts(request: Request):
+def _alerts(request: Request, caller: Caller):
     with request.app.state.engine.connect() as conn:
-        return list_alerts(conn, now_ns=request.app.state.clock())
+        return list_alerts(conn, now_ns=request.app.state.clock(), where=alert_scope(conn, caller))
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
-    active, recent = _alerts(request)
+def alerts_page(request: Request, admin: DashboardUser = Depends(allowed_user("read_alerts"))) -> HTMLResponse:
+    active, recent = _alerts(request, admin.caller)
     settings = request.app.state.settings
     rules = request.app.state.alert_monitor.rules
     return page(request, "alerts.html", admin=admin, active_alerts=active, recent_alerts=recent,
@@ -283,15 +297,17 @@ def alerts_page(request: Request, admin: DashboardUser = Depends(dashboard_user)
 
 @router.post("/alerts/check")
 async def alerts_check(request: Request, csrf: str = Form(""),
-                       admin: DashboardUser = Depends(dashboard_user)) -> Response:
+                       admin: DashboardUser = Depends(allowed_user("check_alerts"))) -> Response:
     check_csrf(admin.csrf, csrf)
     changes = await run_in_threadpool(request.app.state.alert_monitor.check)
-    return RedirectResponse(f"/alerts?checked={len(changes.fired)}-{len(changes.cleared)}", status_code=303)
+    with request.app.state.engine.connect() as conn:  # counted in the person's scope only
+        fired, cleared = (len(visible_alerts(conn, admin.caller, found)) for found in (changes.fired, changes.cleared))
+    return RedirectResponse(f"/alerts?checked={fired}-{cleared}", status_code=303)
 
 
 @router.get("/export/alerts.csv")
-def export_alerts(request: Request, _admin: DashboardUser = Depends(dashboard_user)) -> Response:
-    active, recent = _alerts(request)
+def export_alerts(request: Request, user: DashboardUser = Depends(allowed_user("read_alerts"))) -> Response:
+    active, recent = _alerts(request, user.caller)
     header = ["Mã", "Quy tắc", "Đối tượng", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
     rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.fired_at, a.cleared_at or "", a.message]
             for a in [*active, *recent]]

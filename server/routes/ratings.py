@@ -1,4 +1,4 @@
-"""``GET /api/v1/ratings``: every stored rating, paged by the server's cursor, as JSON or CSV.
+"""``GET /api/v1/ratings``: every stored rating in the caller's scope, paged by the server's cursor, as JSON or CSV.
 
 Pull with ``after=0``, then ``after=<next>`` until ``next`` is null; keep the
 last cursor and ask again later for what arrived since. Cursors increase in
@@ -20,7 +20,8 @@ from sqlalchemy import Connection, select
 from reports.spreadsheet_text import csv_row
 from sync.protocol import ErrorEnvelope
 
-from ..dependencies import admin_name, db_connection
+from ..access import Caller, rating_scope
+from ..dependencies import caller_allowed, db_connection
 from ..ingest import INT64_MAX
 from ..models import RATING_OUTPUT_FIELDS, RatingsPage
 from ..schema import ratings
@@ -36,10 +37,10 @@ def list_ratings(request: Request,
                  limit: int = Query(1000, ge=1, le=INT64_MAX,
                                     description="most ratings in this page (capped by the server, 10,000 by default)"),
                  format: Literal["json", "csv"] | None = Query(None, description="else chosen by the Accept header"),
-                 _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+                 caller: Caller = Depends(caller_allowed("read_ratings")), conn: Connection = Depends(db_connection)) -> Response:
     limit = min(limit, request.app.state.settings.ratings_page_max)
     columns = [ratings.c[name] for name in RATING_OUTPUT_FIELDS]
-    rows = conn.execute(select(*columns).where(ratings.c.cursor > after)
+    rows = conn.execute(select(*columns).where(ratings.c.cursor > after, rating_scope(caller, conn))
                         .order_by(ratings.c.cursor).limit(limit + 1)).mappings().all()
     page = [dict(row) for row in rows[:limit]]
     next_cursor = page[-1]["cursor"] if len(rows) > limit else None

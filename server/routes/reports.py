@@ -16,12 +16,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from sync.protocol import ErrorEnvelope
-from reports import FilterError, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
+from reports import FilterError, PeriodError, build_report, check_filters, parse_period
 from reports.periods import DATE_PATTERN, FIRST_DATE, LAST_DATE
 from reports.render import write_csv, write_xlsx
 
-from ..dependencies import admin_name, db_connection
+from ..access import Caller, require
+from ..dependencies import caller_allowed, db_connection
 from ..errors import ApiError
+from ..scoped import scoped_source
 
 router = APIRouter(tags=["reports"])
 
@@ -125,7 +127,7 @@ def report_summary(
         trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
         tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
         format: Literal["json", "csv", "xlsx"] = Query("json"),
-        _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
+        caller: Caller = Depends(caller_allowed("read_reports")), conn: Connection = Depends(db_connection)) -> Response:
     ranged = period == "range"
     try:
         check_filters(site=site, counter=counter, terminal=terminal)
@@ -134,7 +136,9 @@ def report_summary(
                               end=end if ranged else None, tz=tz or request.app.state.settings.timezone)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
-    report = build_report(sqlalchemy_source(conn), chosen, group_by=None if group_by == "none" else group_by,
+    if format != "json":
+        require(caller, "export")
+    report = build_report(scoped_source(conn, caller), chosen, group_by=None if group_by == "none" else group_by,
                           site=site, counter=counter, terminal=terminal, trend=trend)
     if format == "json":
         return JSONResponse({"ok": True, "report": report.to_dict()})
