@@ -1,4 +1,5 @@
-"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts.
+"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts, the organisation
+tree.
 
 Server-rendered (Jinja2 templates, charts as inline SVG), styled by one CSS
 file the server serves itself: it works with no internet and on a phone.
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from . import terminal_pages, tree_pages
 from .pages import SECURITY_HEADERS, router
 from .login_throttle import LoginThrottle
 from .session import CsrfRejected, LoginRequired, Sessions, signing_key
@@ -33,6 +35,8 @@ def mount_dashboard(app: FastAPI) -> None:
                                             max_age_s=settings.session_max_age_s, clock=clock)
     app.state.login_throttle = LoginThrottle(engine, clock=clock)
     app.include_router(router)
+    app.include_router(tree_pages.router)
+    app.include_router(terminal_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -1,0 +1,97 @@
+"""One terminal of the fleet page, and what can be done to it: stand it at another counter, revoke it.
+
+Both are forms (POST with the session's CSRF token) that go through :mod:`server.fleet_actions`, as the admin
+API does; revoking needs its confirmation box ticked.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from ..errors import UnknownTerminal
+from ..fleet_actions import NotAllowed, move, paths_of, places, revoke
+from ..org_tree import TreeError, UnknownNode
+from ..schema import terminals
+from .pages import acting_of, local_time, page
+from .session import DashboardAdmin, check_csrf, dashboard_admin
+
+router = APIRouter(include_in_schema=False)
+
+#: Above this many counters, the move form offers those of the terminal's own unit (and a code field for others).
+MAX_COUNTER_CHOICES = 1000
+
+
+def _terminal(request: Request, terminal_id: str) -> dict | None:
+    """The terminal's row, where it stands and the counters it may move to; None if there is no such terminal."""
+    if len(terminal_id) > 64 or not terminal_id.isprintable():
+        return None
+    with request.app.state.engine.connect() as conn:
+        found = conn.execute(select(terminals).where(terminals.c.id == terminal_id)).first()
+        if found is None:
+            return None
+        row = dict(found._mapping)
+        row["path"] = paths_of(conn, {row["node_id"]}).get(row["node_id"], "") if row["node_id"] else ""
+        choices = places(conn)
+        if len(choices) > MAX_COUNTER_CHOICES and row["unit_id"] is not None:
+            choices = places(conn, within=row["unit_id"])
+    row["choices"] = choices
+    return row
+
+
+def _terminal_page(request: Request, admin: DashboardAdmin, terminal_id: str, *, status: int = 200,
+                   error: str | None = None, done: str | None = None) -> Response:
+    found = _terminal(request, terminal_id)
+    if found is None:
+        return page(request, "terminal.html", status=404, admin=admin, t=None, error=None, done=None,
+                    missing=terminal_id)
+    return page(request, "terminal.html", status=status, admin=admin, t=found, error=error, done=done,
+                last_seen=local_time(request, found["last_seen_at"]), revoked=local_time(request, found["revoked_at"]))
+
+
+@router.get("/fleet/terminal/{terminal_id}", response_class=HTMLResponse)
+def terminal_page(request: Request, terminal_id: str, done: str | None = None,
+                  admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    return _terminal_page(request, admin, terminal_id, done=done)
+
+
+@router.post("/fleet/terminal/{terminal_id}/move", response_class=HTMLResponse)
+async def terminal_move(request: Request, terminal_id: str, node: str = Form(""), csrf: str = Form(""),
+                        admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    check_csrf(admin.csrf, csrf)
+    if not node.strip():
+        return _terminal_page(request, admin, terminal_id, status=422, error="Hãy chọn quầy mới.")
+    try:
+        await run_in_threadpool(move, request.app.state.engine, terminal_id, node, acting=acting_of(request, admin),
+                                now_ns=request.app.state.clock())
+    except UnknownTerminal:
+        return _terminal_page(request, admin, terminal_id)
+    except UnknownNode:
+        return _terminal_page(request, admin, terminal_id, status=422, error=f"Không có nút nào có mã “{node}”.")
+    except TreeError:
+        return _terminal_page(request, admin, terminal_id, status=422,
+                              error="Thiết bị chỉ đặt ở một quầy (hoặc một bộ phận Một cửa); hãy chọn một quầy.")
+    except NotAllowed:
+        return _terminal_page(request, admin, terminal_id, status=403, error="Ngoài phạm vi của bạn.")
+    return RedirectResponse(f"/fleet/terminal/{quote(terminal_id, safe='')}?done=moved", status_code=303)
+
+
+@router.post("/fleet/terminal/{terminal_id}/revoke", response_class=HTMLResponse)
+async def terminal_revoke(request: Request, terminal_id: str, confirm: str = Form(""), csrf: str = Form(""),
+                          admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+    check_csrf(admin.csrf, csrf)
+    if confirm != "yes":
+        return _terminal_page(request, admin, terminal_id, status=422,
+                              error="Hãy đánh dấu ô xác nhận trước khi thu hồi.")
+    try:
+        await run_in_threadpool(revoke, request.app.state.engine, terminal_id, acting=acting_of(request, admin),
+                                now_ns=request.app.state.clock())
+    except UnknownTerminal:
+        return _terminal_page(request, admin, terminal_id)
+    except NotAllowed:
+        return _terminal_page(request, admin, terminal_id, status=403, error="Ngoài phạm vi của bạn.")
+    return RedirectResponse(f"/fleet/terminal/{quote(terminal_id, safe='')}?done=revoked", status_code=303)
