@@ -231,15 +231,19 @@ def parse_tree(text: str) -> list[TreeRow]:
     if not text.strip():
         raise TreeError("the file is empty; it needs a header line: code,name,kind,parent_code")
     dialect = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=dialect)
-    header = [cell.strip().lower() for cell in next(reader)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect)
+    try:
+        lines = [(reader.line_num, cells) for cells in reader]
+    except csv.Error as exc:  # e.g. a stray carriage return, or a quote left open
+        raise TreeError(f"is not readable as CSV ({exc}); save the file as “CSV UTF-8”",
+                        line=reader.line_num) from None
+    header = [cell.strip().lower() for cell in lines[0][1]] if lines else []
     if header[:4] != list(CSV_COLUMNS):
         raise TreeError(f"the header must be {','.join(CSV_COLUMNS)} (found {','.join(header) or 'nothing'})",
                         line=1)
     rows: list[TreeRow] = []
     seen: dict[str, int] = {}
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in lines[1:]:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) < 3 or len(cells) > 4:
