@@ -92,6 +92,8 @@ class Settings:
             "database)", metavar="KEY")
     session_max_age_s: int = _setting(12 * 3600, "a dashboard login lasts this long",
                                       option="--session-max-age", duration=True)
+    session_idle_s: int = _setting(3600, "a dashboard login ends after this long without a page opened (0: only "
+                                         "--session-max-age ends it)", option="--session-idle", duration=True)
     trusted_proxies: str = _setting(
         "127.0.0.1,::1", "addresses of the reverse proxies whose X-Forwarded-Proto and X-Forwarded-For `serve` "
                          "believes, comma-separated (* for any; empty: none): behind HTTPS, dashboard cookies are "
@@ -136,6 +138,8 @@ class Settings:
         for name in ("terminal_silent_s", "alert_window_s", "alert_min_ratings", "session_max_age_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if self.session_idle_s < 0:
+            raise SettingsError(f"session_idle_s: must not be negative (0: no idle timeout), got {self.session_idle_s!r}")
         if self.alert_check_interval_s < 0:
             raise SettingsError("alert_check_interval_s: must not be negative (0 checks only on demand)")
         if not 0 < self.alert_dissatisfied_pct <= 100:

@@ -26,6 +26,7 @@ from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_la
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
+from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
 from ..accounts import count_terminals, kept_aside_causes_words, list_terminals, terminals_within
@@ -35,8 +36,8 @@ from ..org_tree import UnknownNode, find_node
 from ..schema import terminals
 from ..security_headers import HEADERS
 from . import charts, names
-from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardAdmin, admin_token_id, check_csrf,
-                      dashboard_admin, set_cookie)
+from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, check_csrf, dashboard_user,
+                      set_cookie, signed_in_user)
 
 log = logging.getLogger("hailong.server.dashboard")
 
@@ -57,7 +58,7 @@ SECURITY_HEADERS = {**HEADERS, "Cache-Control": "no-store"}
 router = APIRouter(include_in_schema=False)
 
 
-def page(request: Request, name: str, *, status: int = 200, admin: DashboardAdmin | None = None,
+def page(request: Request, name: str, *, status: int = 200, admin: DashboardUser | None = None,
          **context) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, {"admin": admin, "active": name.split(".")[0],
                                                           **context}, status_code=status)
@@ -73,7 +74,7 @@ def local_time(request: Request, iso: str | None) -> str:
     return moment.astimezone(request.app.state.alert_monitor.rules.tz).strftime("%d/%m/%Y %H:%M")
 
 
-def acting_of(request: Request, admin: DashboardAdmin) -> Acting:
+def acting_of(request: Request, admin: DashboardUser) -> Acting:
     """Who acts on a dashboard page: for now every admin token's session, as a province admin."""
     return Acting(admin.name, address=request.client.host if request.client else None)
 
@@ -87,42 +88,54 @@ def _blank(value: str | None) -> str | None:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     csrf = secrets.token_urlsafe(24)
-    response = page(request, "login.html", csrf=csrf, next=_safe_next(next), error=None)
+    response = page(request, "login.html", csrf=csrf, next=_safe_next(next), error=None, username="",
+                    ask_code=False)
     set_cookie(response, request, LOGIN_CSRF_COOKIE, csrf, max_age=3600)
     return response
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
+async def login(request: Request, username: str = Form(""), password: str = Form(""), code: str = Form(""),
+                csrf: str = Form(""), next: str = Form("/")) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
     throttle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
+    shown = {"csrf": csrf, "next": _safe_next(next), "username": username.strip()[:64]}
     wait_s = await run_in_threadpool(throttle.wait_s, address)
-    if wait_s:  # locked out: the token is not even looked at
-        log.warning("dashboard login refused from %s: locked out for %d s more after %d wrong tokens",
+    if wait_s:  # locked out: the password is not even looked at
+        log.warning("dashboard login refused from %s: locked out for %d s more after %d wrong logins",
                     address, wait_s, await run_in_threadpool(throttle.failures, address))
-        response = page(request, "login.html", status=429, csrf=csrf, next=_safe_next(next),
+        response = page(request, "login.html", status=429, ask_code=False, **shown,
                         error=f"Đã nhập sai quá nhiều lần. Hãy thử lại sau {wait_s} giây.")
         response.headers["Retry-After"] = str(wait_s)
         return response
-    token_id, why, kind = await run_in_threadpool(admin_token_id, request.app.state.engine, token)
-    if token_id is None:
-        lock_s = await run_in_threadpool(throttle.failed, address)
-        # Never the token itself: a mistyped real token would land in the log.
+    outcome = await run_in_threadpool(request.app.state.account_logins.attempt, username, password, code)
+    if not outcome.ok:
+        lock_s = 0
+        if outcome.kind != "totp_needed":
+            lock_s = await run_in_threadpool(throttle.failed, address)
+        # The user name only when it is an account's: a password typed into that box must not reach the log.
+        who = f"account {one_line(outcome.account.username)!r}" if outcome.account else "an unknown user name"
         failures = await run_in_threadpool(throttle.failures, address)
-        log.warning("dashboard login failed from %s: %s admin token (%d wrong in a row%s)", address, kind,
-                    failures, f"; locked out for {lock_s} s" if lock_s else "")
-        return page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
+        log.warning("dashboard login failed from %s: %s for %s (%d wrong from this address in a row%s)", address,
+                    outcome.kind, who, failures, f"; address locked out for {lock_s} s" if lock_s else "")
+        response = page(request, "login.html", status=429 if outcome.kind == "locked" else 401, error=outcome.message,
+                        ask_code=outcome.kind in ("totp_needed", "totp_wrong"), **shown)
+        if outcome.kind == "locked":
+            response.headers["Retry-After"] = str(outcome.locked_s)
+        return response
     await run_in_threadpool(throttle.succeeded, address)
-    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, token_id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    log.info("dashboard login from %s: account %r", address, one_line(outcome.account.username))
+    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, outcome.account.id)
+    target = "/account" if outcome.account.must_change_password else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, max_age=request.app.state.settings.session_max_age_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def logout(request: Request, csrf: str = Form(""), admin: DashboardUser = Depends(signed_in_user)) -> Response:
     check_csrf(admin.csrf, csrf)
     request.app.state.dashboard_sessions.end(admin.session_id)  # every copy of the cookie dies with it
     response = RedirectResponse("/login", status_code=303)
@@ -165,7 +178,7 @@ def _sites(request: Request) -> list[str]:
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, period: str = "month", on: str | None = None, start: str | None = None,
              end: str | None = None, site: str | None = None, group_by: str = "site",
-             admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+             admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS], "sites": _sites(request),
               "groupings": GROUPINGS}
     try:
@@ -186,7 +199,7 @@ def overview(request: Request, period: str = "month", on: str | None = None, sta
 @router.get("/export/report.{fmt}")
 def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
                   start: str | None = None, end: str | None = None, site: str | None = None,
-                  group_by: str = "site", _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                  group_by: str = "site", _admin: DashboardUser = Depends(dashboard_user)) -> Response:
     if fmt not in ("csv", "xlsx"):
         return Response("csv or xlsx", status_code=404)
     try:
@@ -243,7 +256,7 @@ def fleet_rows(request: Request, *, within: int | None = None, limit: int | None
     return rows
 
 
-def fleet_filter(request: Request, admin: DashboardAdmin, node: str | None) -> tuple[int | None, str | None]:
+def fleet_filter(request: Request, admin: DashboardUser, node: str | None) -> tuple[int | None, str | None]:
     """(the node id the fleet is narrowed to, an error in Vietnamese) for ``?node=`` (a code, #id or id)."""
     node = _blank(node)
     with request.app.state.engine.connect() as conn:
@@ -269,7 +282,7 @@ def fleet_summary(request: Request, within: int | None) -> dict:
 
 @router.get("/fleet", response_class=HTMLResponse)
 def fleet(request: Request, node: str | None = None, page_no: int = Query(1, alias="page", ge=1, le=1_000_000),
-          admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+          admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     rules = request.app.state.alert_monitor.rules
     within, error = fleet_filter(request, admin, node)
     summary = fleet_summary(request, within) if error is None else {"total": 0, "silent_count": 0,
@@ -294,7 +307,7 @@ def fleet(request: Request, node: str | None = None, page_no: int = Query(1, ali
 
 @router.get("/export/fleet.csv")
 def export_fleet(request: Request, node: str | None = None,
-                 admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                 admin: DashboardUser = Depends(dashboard_user)) -> Response:
     within, error = fleet_filter(request, admin, node)
     if error is not None:
         return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
@@ -317,7 +330,7 @@ def _alerts(request: Request):
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+def alerts_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     active, recent = _alerts(request)
     settings = request.app.state.settings
     rules = request.app.state.alert_monitor.rules
@@ -330,14 +343,14 @@ def alerts_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admi
 
 @router.post("/alerts/check")
 async def alerts_check(request: Request, csrf: str = Form(""),
-                       admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                       admin: DashboardUser = Depends(dashboard_user)) -> Response:
     check_csrf(admin.csrf, csrf)
     changes = await run_in_threadpool(request.app.state.alert_monitor.check)
     return RedirectResponse(f"/alerts?checked={len(changes.fired)}-{len(changes.cleared)}", status_code=303)
 
 
 @router.get("/export/alerts.csv")
-def export_alerts(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def export_alerts(request: Request, _admin: DashboardUser = Depends(dashboard_user)) -> Response:
     active, recent = _alerts(request)
     header = ["Mã", "Quy tắc", "Đối tượng", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
     rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.fired_at, a.cleared_at or "", a.message]

@@ -18,7 +18,7 @@ from ..fleet_actions import NotAllowed, move, paths_of, places, revoke
 from ..org_tree import TreeError, UnknownNode
 from ..schema import terminals
 from .pages import acting_of, local_time, page
-from .session import DashboardAdmin, check_csrf, dashboard_admin
+from .session import DashboardUser, check_csrf, dashboard_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +43,7 @@ def _terminal(request: Request, terminal_id: str) -> dict | None:
     return row
 
 
-def _terminal_page(request: Request, admin: DashboardAdmin, terminal_id: str, *, status: int = 200,
+def _terminal_page(request: Request, admin: DashboardUser, terminal_id: str, *, status: int = 200,
                    error: str | None = None, done: str | None = None) -> Response:
     found = _terminal(request, terminal_id)
     if found is None:
@@ -55,13 +55,13 @@ def _terminal_page(request: Request, admin: DashboardAdmin, terminal_id: str, *,
 
 @router.get("/fleet/terminal/{terminal_id}", response_class=HTMLResponse)
 def terminal_page(request: Request, terminal_id: str, done: str | None = None,
-                  admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                  admin: DashboardUser = Depends(dashboard_user)) -> Response:
     return _terminal_page(request, admin, terminal_id, done=done)
 
 
 @router.post("/fleet/terminal/{terminal_id}/move", response_class=HTMLResponse)
 async def terminal_move(request: Request, terminal_id: str, node: str = Form(""), csrf: str = Form(""),
-                        admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                        admin: DashboardUser = Depends(dashboard_user)) -> Response:
     check_csrf(admin.csrf, csrf)
     if not node.strip():
         return _terminal_page(request, admin, terminal_id, status=422, error="Hãy chọn quầy mới.")
@@ -82,7 +82,7 @@ async def terminal_move(request: Request, terminal_id: str, node: str = Form("")
 
 @router.post("/fleet/terminal/{terminal_id}/revoke", response_class=HTMLResponse)
 async def terminal_revoke(request: Request, terminal_id: str, confirm: str = Form(""), csrf: str = Form(""),
-                          admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                          admin: DashboardUser = Depends(dashboard_user)) -> Response:
     check_csrf(admin.csrf, csrf)
     if confirm != "yes":
         return _terminal_page(request, admin, terminal_id, status=422,

@@ -24,7 +24,7 @@ from ..routes.tree import MAX_TREE_BYTES
 from ..schema import enrollment_codes
 from ..timekeeping import iso_from_ns
 from .pages import _download, acting_of, local_time, page
-from .session import DashboardAdmin, check_csrf, dashboard_admin
+from .session import DashboardUser, check_csrf, dashboard_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +35,7 @@ MAX_DASHBOARD_CODES = 100
 CHANGE_WORDS = {"added": "Thêm", "renamed": "Đổi tên", "moved": "Chuyển sang nút cha khác", "coded": "Gán mã"}
 
 
-def _tree_page(request: Request, admin: DashboardAdmin, *, status: int = 200, **context) -> HTMLResponse:
+def _tree_page(request: Request, admin: DashboardUser, *, status: int = 200, **context) -> HTMLResponse:
     with request.app.state.engine.connect() as conn:
         listed = tree_nodes(conn)
     return page(request, "tree.html", status=status, admin=admin, nodes=listed, kind_words=KIND_WORDS,
@@ -43,12 +43,12 @@ def _tree_page(request: Request, admin: DashboardAdmin, *, status: int = 200, **
 
 
 @router.get("/tree", response_class=HTMLResponse)
-def tree_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+def tree_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     return _tree_page(request, admin)
 
 
 @router.get("/export/tree.csv")
-def export_tree(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def export_tree(request: Request, _admin: DashboardUser = Depends(dashboard_user)) -> Response:
     with request.app.state.engine.connect() as conn:
         text = tree_csv(conn)
     return _download(("\ufeff" + text).encode("utf-8"), "text/csv; charset=utf-8", "co-cau-to-chuc.csv")
@@ -56,7 +56,7 @@ def export_tree(request: Request, _admin: DashboardAdmin = Depends(dashboard_adm
 
 @router.post("/tree/import", response_class=HTMLResponse)
 async def tree_import(request: Request, file: UploadFile | None = File(None), action: str = Form("check"),
-                      csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+                      csrf: str = Form(""), admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     check_csrf(admin.csrf, csrf)
     dry_run = action != "import"
     data = await file.read(MAX_TREE_BYTES + 1) if file is not None else b""
@@ -87,7 +87,7 @@ def _reason(exc: TreeError) -> str:
 
 # -- enrolment codes ----------------------------------------------------------------------------------------
 
-def _codes_form(request: Request, admin: DashboardAdmin, *, node: str | None, status: int = 200,
+def _codes_form(request: Request, admin: DashboardUser, *, node: str | None, status: int = 200,
                 error: str | None = None, count: int = 1, ttl_s: int = 7 * 86400) -> HTMLResponse:
     with request.app.state.engine.connect() as conn:
         choices = places(conn)
@@ -98,13 +98,13 @@ def _codes_form(request: Request, admin: DashboardAdmin, *, node: str | None, st
 
 @router.get("/tree/codes", response_class=HTMLResponse)
 def codes_form(request: Request, node: str | None = None,
-               admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+               admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     return _codes_form(request, admin, node=node)
 
 
 @router.post("/tree/codes", response_class=HTMLResponse)
 async def codes_issue(request: Request, node: str = Form(""), count: int = Form(1), ttl_s: int = Form(7 * 86400),
-                      csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+                      csrf: str = Form(""), admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     check_csrf(admin.csrf, csrf)
     again = {"node": node, "count": count, "ttl_s": ttl_s}
     if not 1 <= count <= MAX_DASHBOARD_CODES:
@@ -137,7 +137,7 @@ async def codes_issue(request: Request, node: str = Form(""), count: int = Form(
 
 @router.post("/tree/codes/sheet.pdf")
 async def codes_sheet(request: Request, code: list[str] = Form([]), csrf: str = Form(""),
-                      admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                      admin: DashboardUser = Depends(dashboard_user)) -> Response:
     """The A4 sheet of cards for codes just issued (each checked: known, unused, unexpired)."""
     check_csrf(admin.csrf, csrf)
     public_url = request.app.state.settings.public_url
