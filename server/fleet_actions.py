@@ -1,27 +1,28 @@
 """What administrators do to the tree and the fleet: import the tree, issue enrolment codes, move and revoke
 terminals — the same whether asked on the dashboard or through the admin API.
 
-Each action is one function taking the engine, who acts (:class:`Acting`) and the server's clock; it checks
-who may (one ``check_may_…`` function per action, the one place that decides), does its work in one write
-transaction and raises a :class:`~server.errors.ServerError` subclass whose message says what to do:
-:class:`NotAllowed` (403), :class:`~server.org_tree.TreeError` (422, naming the line of a tree file),
-:class:`~server.org_tree.UnknownNode` and :class:`~server.errors.UnknownTerminal`.
+Each action is one function taking the engine, who acts (a :class:`~server.access.Caller`) and the server's
+clock; it checks who may (one ``check_may_…`` function per action, asking :func:`server.access.require` and
+the caller's scope), does its work in one write transaction and raises an exception whose message says what
+to do: :class:`~server.access.Forbidden` (403), :class:`~server.org_tree.TreeError` (422, naming the line of a
+tree file), :class:`~server.org_tree.UnknownNode` and :class:`~server.errors.UnknownTerminal` (also for what
+lies outside the caller's scope).
 
-    with_codes = issue_codes(engine, "00001-Q1", count=3, ttl_s=7 * 86400, acting=Acting("Nguyễn An"),
-                             now_ns=time.time_ns())
+    issued = issue_codes(engine, "00001-Q1", count=3, ttl_s=7 * 86400, caller=caller, now_ns=time.time_ns())
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
+from .access import Caller, node_in_scope, require, terminal_in_scope
 from .accounts import issue_enrollment_code, revoke_terminal
 from .db import write_transaction
-from .errors import ServerError, UnknownTerminal
-from .org_tree import (KINDS, Node, TreeChanges, TreeError, all_nodes, apply_tree, find_node,
-                       move_terminal, parse_tree, path_words, placement, subtree_ids)
+from .errors import UnknownTerminal
+from .org_tree import (KINDS, Node, TreeChanges, TreeError, UnknownNode, all_nodes, apply_tree, find_node,
+                       lineage, move_terminal, parse_tree, path_words, placement, subtree_ids)
 from .schema import nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
@@ -31,71 +32,50 @@ MAX_CODES_AT_ONCE = 500
 MAX_CODE_TTL_S = 366 * 86400
 #: Shortest: a minute.
 MIN_CODE_TTL_S = 60
-#: Roles that may enrol, move and revoke terminals (in their scope); only a province admin imports the tree.
-FLEET_ROLES = ("province_admin", "unit_admin", "technician")
 
 
-class NotAllowed(ServerError, PermissionError):
-    """The caller is known but may not do this (its role, or a node outside its scope)."""
+# -- who may: one function per action (the vocabulary and the roles' reach are server.access's) -------------
+#
+# A node or terminal outside the caller's scope is answered like one that does not exist (404/422), so a
+# scoped account cannot learn what other units hold; a role without the action is 403 (access.Forbidden).
+
+def check_may_import_tree(caller: Caller) -> None:
+    require(caller, "import_tree")
 
 
-@dataclass(frozen=True)
-class Acting:
-    """Who acts: the name shown in the server's log (and the audit trail), the account's role and scope
-    (a node id; None: the whole server), and the client's address.
-
-    Until named accounts reach these pages, every admin token acts as a province admin of the whole server.
-    """
-
-    name: str
-    role: str = "province_admin"
-    scope_node_id: int | None = None
-    address: str | None = None
+def check_may_enrol(conn: Connection, caller: Caller, node_id: int) -> None:
+    require(caller, "enrol")
+    _check_node_in_scope(conn, caller, node_id)
 
 
-# -- who may: one function per action ------------------------------------------------------------------------
-
-def check_may_import_tree(acting: Acting) -> None:
-    if acting.role != "province_admin":
-        raise NotAllowed("only a province administrator may import the organisation tree")
-
-
-def check_may_enrol(conn: Connection, acting: Acting, node_id: int) -> None:
-    _check_fleet_role(acting, "issue enrolment codes")
-    _check_in_scope(conn, acting, node_id)
+def check_may_move(conn: Connection, caller: Caller, terminal_id: str, to_node_id: int) -> None:
+    require(caller, "move_terminal")
+    _check_terminal_in_scope(conn, caller, terminal_id)
+    _check_node_in_scope(conn, caller, to_node_id)
 
 
-def check_may_move(conn: Connection, acting: Acting, terminal_node_id: int | None, to_node_id: int) -> None:
-    _check_fleet_role(acting, "move terminals")
-    if terminal_node_id is not None:
-        _check_in_scope(conn, acting, terminal_node_id)
-    _check_in_scope(conn, acting, to_node_id)
+def check_may_revoke(conn: Connection, caller: Caller, terminal_id: str) -> None:
+    require(caller, "revoke_terminal")
+    _check_terminal_in_scope(conn, caller, terminal_id)
 
 
-def check_may_revoke(conn: Connection, acting: Acting, terminal_node_id: int | None) -> None:
-    _check_fleet_role(acting, "revoke terminals")
-    if terminal_node_id is not None:
-        _check_in_scope(conn, acting, terminal_node_id)
-
-
-def check_may_see_fleet(conn: Connection, acting: Acting, node_id: int | None) -> int | None:
+def check_may_see_fleet(conn: Connection, caller: Caller, node_id: int | None) -> int | None:
     """The node the fleet list is narrowed to: ``node_id`` (inside the caller's scope), else its scope."""
-    if acting.role not in (*FLEET_ROLES, "inspector"):
-        raise NotAllowed("this role does not see the fleet")
+    require(caller, "read_fleet")
     if node_id is None:
-        return acting.scope_node_id
-    _check_in_scope(conn, acting, node_id)
+        return caller.scope_node_id
+    _check_node_in_scope(conn, caller, node_id)
     return node_id
 
 
-def _check_fleet_role(acting: Acting, what: str) -> None:
-    if acting.role not in FLEET_ROLES:
-        raise NotAllowed(f"this role may not {what}; ask a province or unit administrator or a technician")
+def _check_node_in_scope(conn: Connection, caller: Caller, node_id: int) -> None:
+    if not node_in_scope(conn, caller, node_id):
+        raise UnknownNode(f"no node has the id {node_id} in your part of the tree")
 
 
-def _check_in_scope(conn: Connection, acting: Acting, node_id: int) -> None:
-    if acting.scope_node_id is not None and node_id not in subtree_ids(conn, acting.scope_node_id):
-        raise NotAllowed("this node is outside your part of the tree")
+def _check_terminal_in_scope(conn: Connection, caller: Caller, terminal_id: str) -> None:
+    if not terminal_in_scope(conn, caller, terminal_id):
+        raise UnknownTerminal(f"no terminal has the id {terminal_id!r}")
 
 
 # -- the tree --------------------------------------------------------------------------------------------------
@@ -127,9 +107,9 @@ def tree_text(data: bytes) -> str:
         raise TreeError(f"the file is not UTF-8 text (byte {exc.start}); save it as “CSV UTF-8”") from None
 
 
-def import_tree(engine: Engine, text: str, *, acting: Acting, dry_run: bool, now_ns: int) -> TreeImport:
+def import_tree(engine: Engine, text: str, *, caller: Caller, dry_run: bool, now_ns: int) -> TreeImport:
     """Apply a tree CSV all or nothing (``dry_run``: apply, count, roll back). Raises :class:`TreeError`."""
-    check_may_import_tree(acting)
+    check_may_import_tree(caller)
     rows = parse_tree(text)
     found: TreeImport | None = None
     try:
@@ -164,11 +144,13 @@ def tree_changes(before: dict[int, Node], after: dict[int, Node]) -> list[dict]:
     return changed
 
 
-def tree_nodes(conn: Connection) -> list[dict]:
-    """Every node with its terminals (not revoked) standing at it and below it, parents first."""
-    from sqlalchemy import func
-
+def tree_nodes(conn: Connection, *, within: int | None = None) -> list[dict]:
+    """Every node (``within``: that node, its ancestors and everything below it) with its terminals (not
+    revoked) standing at it and below it, parents first."""
     tree = all_nodes(conn)
+    if within is not None:
+        keep = subtree_ids(conn, within, tree=tree) | set(lineage(conn, within, tree=tree).values())
+        tree = {node_id: one for node_id, one in tree.items() if node_id in keep}
     standing = dict(conn.execute(select(terminals.c.node_id, func.count())
                                  .where(terminals.c.revoked_at.is_(None), terminals.c.node_id.is_not(None))
                                  .group_by(terminals.c.node_id)).all())
@@ -224,7 +206,7 @@ class IssuedCodes:
     expires_at: str
 
 
-def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, acting: Acting,
+def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, caller: Caller,
                 now_ns: int) -> IssuedCodes:
     """``count`` one-time codes for terminals that will stand at ``node_ref`` (a counter or office: code or #id)."""
     if not 1 <= count <= MAX_CODES_AT_ONCE:
@@ -233,7 +215,7 @@ def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, acting
         raise ValueError(f"expires_s: from {MIN_CODE_TTL_S} seconds to {MAX_CODE_TTL_S // 86400} days")
     with engine.connect() as conn, write_transaction(conn):
         node = find_node(conn, node_ref)
-        check_may_enrol(conn, acting, node.id)
+        check_may_enrol(conn, caller, node.id)
         placed = placement(conn, node.id)
         codes = [issue_enrollment_code(conn, node_id=node.id, ttl_s=ttl_s, now_ns=now_ns) for _ in range(count)]
         # TODO(audit): record(conn, actor=…, action="enroll_code", subject=path, rows=count, …)
@@ -261,12 +243,12 @@ def _terminal_node(conn: Connection, terminal_id: str) -> int | None:
     return row.node_id
 
 
-def move(engine: Engine, terminal_id: str, node_ref: str, *, acting: Acting, now_ns: int) -> Moved:
+def move(engine: Engine, terminal_id: str, node_ref: str, *, caller: Caller, now_ns: int) -> Moved:
     """Stand a terminal at another counter (code or #id); its next ratings count there, the earlier ones stay."""
     with engine.connect() as conn, write_transaction(conn):
         was = _terminal_node(conn, terminal_id)
         node = find_node(conn, node_ref)
-        check_may_move(conn, acting, was, node.id)
+        check_may_move(conn, caller, terminal_id, node.id)
         placed = move_terminal(conn, terminal_id, node.id)
         tree = all_nodes(conn)
         moved = Moved(terminal_id, node.id, placed["site"], placed["counter"], path_words(tree, was),
@@ -275,10 +257,10 @@ def move(engine: Engine, terminal_id: str, node_ref: str, *, acting: Acting, now
     return moved
 
 
-def revoke(engine: Engine, terminal_id: str, *, acting: Acting, now_ns: int) -> str:
+def revoke(engine: Engine, terminal_id: str, *, caller: Caller, now_ns: int) -> str:
     """Cut a terminal off (its next batch is refused 401); returns when it was revoked (the first time)."""
     with engine.connect() as conn, write_transaction(conn):
-        check_may_revoke(conn, acting, _terminal_node(conn, terminal_id))
+        check_may_revoke(conn, caller, terminal_id)
         revoked_at = revoke_terminal(conn, terminal_id, now_ns=now_ns)
         # TODO(audit): record(conn, actor=…, action="revoke", subject=terminal_id)
     return revoked_at

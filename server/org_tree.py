@@ -362,9 +362,13 @@ def _uncoded_match(tree: dict[int, Node], row: TreeRow, parent_id: int | None) -
     return same[0] if len(same) == 1 else None
 
 
-def tree_csv(conn: Connection) -> str:
-    """The whole tree as a CSV the import takes back (nodes without a code get ``#id``)."""
+def tree_csv(conn: Connection, *, within: int | None = None) -> str:
+    """The whole tree (``within``: that node, its ancestors and its subtree) as a CSV the import takes back
+    (nodes without a code get ``#id``)."""
     tree = all_nodes(conn)
+    if within is not None:
+        keep = subtree_ids(conn, within, tree=tree) | set(lineage(conn, within, tree=tree).values())
+        tree = {node_id: one for node_id, one in tree.items() if node_id in keep}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

@@ -27,7 +27,7 @@ def page_csrf(html: str) -> str:
 
 @pytest.fixture
 def session(dash):
-    return log_in(dash, dash.admin_token())
+    return log_in(dash, dash.person())
 
 
 def upload(dash, session, text: str, action: str):
@@ -82,7 +82,7 @@ def test_codes_from_the_dashboard_enrol_a_terminal_over_the_api(dash, session):
 
 def test_with_the_public_url_codes_come_with_a_qr_code_and_a_printable_sheet(start_server):
     server = start_server(public_url="https://hailong.example.vn")
-    session = log_in(server, server.admin_token())
+    session = log_in(server, server.person())
     assert post_tree(server, TREE_CSV, server.admin_headers()).status_code == 200
     form = session.get(server.url + "/tree/codes", timeout=30).text
     answer = session.post(server.url + "/tree/codes", timeout=30, data={

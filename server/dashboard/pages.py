@@ -31,13 +31,14 @@ from sync.vocabulary import round_half_up
 
 from ..accounts import count_terminals, kept_aside_causes_words, list_terminals, terminals_within
 from ..alerts import RULE_LABELS_VI, list_alerts, silent_terminals, terminal_silence
-from ..fleet_actions import Acting, NotAllowed, check_may_see_fleet, paths_of, places
+from ..access import Forbidden, may, require
+from ..fleet_actions import check_may_see_fleet, paths_of, places
 from ..org_tree import UnknownNode, find_node
 from ..schema import terminals
 from ..security_headers import HEADERS
 from . import charts, names
-from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, check_csrf, dashboard_user,
-                      set_cookie, signed_in_user)
+from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, NotAllowed, check_csrf,
+                      dashboard_user, set_cookie, signed_in_user)
 
 log = logging.getLogger("hailong.server.dashboard")
 
@@ -74,9 +75,12 @@ def local_time(request: Request, iso: str | None) -> str:
     return moment.astimezone(request.app.state.alert_monitor.rules.tz).strftime("%d/%m/%Y %H:%M")
 
 
-def acting_of(request: Request, admin: DashboardUser) -> Acting:
-    """Who acts on a dashboard page: for now every admin token's session, as a province admin."""
-    return Acting(admin.name, address=request.client.host if request.client else None)
+def require_on_page(user: DashboardUser, action: str) -> None:
+    """Nothing if ``user`` may do ``action`` (:func:`server.access.require`), else the 403 page saying so."""
+    try:
+        require(user.caller, action)
+    except Forbidden as exc:
+        raise NotAllowed(exc.message_vi) from None
 
 
 def _blank(value: str | None) -> str | None:
@@ -258,15 +262,14 @@ def fleet_rows(request: Request, *, within: int | None = None, limit: int | None
 
 def fleet_filter(request: Request, admin: DashboardUser, node: str | None) -> tuple[int | None, str | None]:
     """(the node id the fleet is narrowed to, an error in Vietnamese) for ``?node=`` (a code, #id or id)."""
+    require_on_page(admin, "read_fleet")
     node = _blank(node)
     with request.app.state.engine.connect() as conn:
         try:
             wanted = find_node(conn, node).id if node else None
-            return check_may_see_fleet(conn, acting_of(request, admin), wanted), None
+            return check_may_see_fleet(conn, admin.caller, wanted), None
         except UnknownNode:
-            return None, f"Không có nút nào có mã “{node}”. Chọn một đơn vị trong danh sách."
-        except NotAllowed:
-            return None, "Nút này nằm ngoài phạm vi của bạn."
+            return None, f"Không có nút nào có mã “{node}” trong phạm vi của bạn. Chọn một đơn vị trong danh sách."
 
 
 def fleet_summary(request: Request, within: int | None) -> dict:
@@ -292,7 +295,7 @@ def fleet(request: Request, node: str | None = None, page_no: int = Query(1, ali
     rows = fleet_rows(request, within=within, limit=FLEET_PAGE_SIZE,
                       offset=(page_no - 1) * FLEET_PAGE_SIZE) if error is None else []
     with request.app.state.engine.connect() as conn:
-        choices = places(conn, ("unit", "office"))
+        choices = places(conn, ("unit", "office"), within=admin.caller.scope_node_id)
     node_q = {"node": _blank(node)} if _blank(node) else {}
     return page(request, "fleet.html", status=422 if error else 200, admin=admin, rows=rows, error=error,
                 **summary, page_no=page_no, pages=pages, first=(page_no - 1) * FLEET_PAGE_SIZE + 1,
@@ -301,6 +304,7 @@ def fleet(request: Request, node: str | None = None, page_no: int = Query(1, ali
                 prev_url=f"/fleet?{urlencode({**node_q, 'page': page_no - 1})}" if page_no > 1 else None,
                 next_url=f"/fleet?{urlencode({**node_q, 'page': page_no + 1})}" if page_no < pages else None,
                 csv_url="/export/fleet.csv" + (f"?{urlencode(node_q)}" if node_q else ""),
+                may_act=may(admin.caller, "move_terminal") or may(admin.caller, "revoke_terminal"),
                 silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(),
                 now=datetime.fromtimestamp(request.app.state.clock() / 1e9, rules.tz).strftime("%d/%m/%Y %H:%M"))
 

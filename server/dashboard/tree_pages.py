@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sync.enrollment import enrollment_string
 
 from ..accounts import secret_hash
-from ..fleet_actions import (MAX_CODE_TTL_S, NotAllowed, TreeImport, import_tree, issue_codes, places, tree_nodes,
-                             tree_text)
+from ..access import Forbidden, may
+from ..fleet_actions import MAX_CODE_TTL_S, TreeImport, import_tree, issue_codes, places, tree_nodes, tree_text
 from ..org_tree import KIND_WORDS, TreeError, UnknownNode, tree_csv
 from ..routes.tree import MAX_TREE_BYTES
 from ..schema import enrollment_codes
 from ..timekeeping import iso_from_ns
-from .pages import _download, acting_of, local_time, page
+from .pages import _download, local_time, page, require_on_page
 from .session import DashboardUser, check_csrf, dashboard_user
 
 router = APIRouter(include_in_schema=False)
@@ -36,10 +36,12 @@ CHANGE_WORDS = {"added": "Thêm", "renamed": "Đổi tên", "moved": "Chuyển s
 
 
 def _tree_page(request: Request, admin: DashboardUser, *, status: int = 200, **context) -> HTMLResponse:
+    require_on_page(admin, "read_tree")
     with request.app.state.engine.connect() as conn:
-        listed = tree_nodes(conn)
+        listed = tree_nodes(conn, within=admin.caller.scope_node_id)
     return page(request, "tree.html", status=status, admin=admin, nodes=listed, kind_words=KIND_WORDS,
-                change_words=CHANGE_WORDS, **{"result": None, "error": None, **context})
+                change_words=CHANGE_WORDS, may_import=may(admin.caller, "import_tree"),
+                may_enrol=may(admin.caller, "enrol"), **{"result": None, "error": None, **context})
 
 
 @router.get("/tree", response_class=HTMLResponse)
@@ -48,9 +50,10 @@ def tree_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) 
 
 
 @router.get("/export/tree.csv")
-def export_tree(request: Request, _admin: DashboardUser = Depends(dashboard_user)) -> Response:
+def export_tree(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> Response:
+    require_on_page(admin, "read_tree")
     with request.app.state.engine.connect() as conn:
-        text = tree_csv(conn)
+        text = tree_csv(conn, within=admin.caller.scope_node_id)
     return _download(("\ufeff" + text).encode("utf-8"), "text/csv; charset=utf-8", "co-cau-to-chuc.csv")
 
 
@@ -58,6 +61,7 @@ def export_tree(request: Request, _admin: DashboardUser = Depends(dashboard_user
 async def tree_import(request: Request, file: UploadFile | None = File(None), action: str = Form("check"),
                       csrf: str = Form(""), admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     check_csrf(admin.csrf, csrf)
+    require_on_page(admin, "import_tree")
     dry_run = action != "import"
     data = await file.read(MAX_TREE_BYTES + 1) if file is not None else b""
     if len(data) > MAX_TREE_BYTES:
@@ -68,14 +72,14 @@ async def tree_import(request: Request, file: UploadFile | None = File(None), ac
     name = file.filename or "tệp"
     try:
         done: TreeImport = await run_in_threadpool(
-            lambda: import_tree(request.app.state.engine, tree_text(data), acting=acting_of(request, admin),
+            lambda: import_tree(request.app.state.engine, tree_text(data), caller=admin.caller,
                                 dry_run=dry_run, now_ns=request.app.state.clock()))
     except TreeError as exc:
         where = f"Dòng {exc.line} của {name}" if exc.line is not None else name
         return _tree_page(request, admin, status=422, error=f"{where} có lỗi: {_reason(exc)}. Không có gì được "
                                                             "nhập; hãy sửa tệp rồi thử lại.")
-    except NotAllowed:
-        return _tree_page(request, admin, status=403, error="Chỉ quản trị cấp tỉnh được nhập cơ cấu tổ chức.")
+    except Forbidden as exc:
+        return _tree_page(request, admin, status=403, error=exc.message_vi)
     return _tree_page(request, admin, result=done, file_name=name)
 
 
@@ -89,8 +93,9 @@ def _reason(exc: TreeError) -> str:
 
 def _codes_form(request: Request, admin: DashboardUser, *, node: str | None, status: int = 200,
                 error: str | None = None, count: int = 1, ttl_s: int = 7 * 86400) -> HTMLResponse:
+    require_on_page(admin, "enrol")
     with request.app.state.engine.connect() as conn:
-        choices = places(conn)
+        choices = places(conn, within=admin.caller.scope_node_id)
     return page(request, "codes.html", status=status, admin=admin, choices=choices, node=node or "", error=error,
                 count=count, ttl_s=ttl_s, lifetimes=LIFETIMES, max_count=MAX_DASHBOARD_CODES, issued=None,
                 public_url=request.app.state.settings.public_url)
@@ -106,6 +111,7 @@ def codes_form(request: Request, node: str | None = None,
 async def codes_issue(request: Request, node: str = Form(""), count: int = Form(1), ttl_s: int = Form(7 * 86400),
                       csrf: str = Form(""), admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     check_csrf(admin.csrf, csrf)
+    require_on_page(admin, "enrol")
     again = {"node": node, "count": count, "ttl_s": ttl_s}
     if not 1 <= count <= MAX_DASHBOARD_CODES:
         return _codes_form(request, admin, status=422, error=f"Số mã: từ 1 đến {MAX_DASHBOARD_CODES}.", **again)
@@ -115,14 +121,15 @@ async def codes_issue(request: Request, node: str = Form(""), count: int = Form(
         return _codes_form(request, admin, status=422, error="Hãy chọn quầy sẽ đặt thiết bị.", **again)
     try:
         issued = await run_in_threadpool(issue_codes, request.app.state.engine, node, count=count, ttl_s=ttl_s,
-                                         acting=acting_of(request, admin), now_ns=request.app.state.clock())
+                                         caller=admin.caller, now_ns=request.app.state.clock())
     except UnknownNode:
-        return _codes_form(request, admin, status=422, error=f"Không có nút nào có mã “{node}”.", **again)
+        return _codes_form(request, admin, status=422, error=f"Không có nút nào có mã “{node}” trong phạm vi "
+                                                             "của bạn.", **again)
     except TreeError:
         return _codes_form(request, admin, status=422, error="Thiết bị chỉ đặt ở một quầy (hoặc một bộ phận "
                                                              "Một cửa); hãy chọn một quầy.", **again)
-    except NotAllowed:
-        return _codes_form(request, admin, status=403, error="Quầy này nằm ngoài phạm vi của bạn.", **again)
+    except Forbidden as exc:
+        return _codes_form(request, admin, status=403, error=exc.message_vi, **again)
     public_url = request.app.state.settings.public_url
     cards = [{"code": code, "string": enrollment_string(public_url, code) if public_url else None}
              for code in issued.codes]
@@ -140,6 +147,7 @@ async def codes_sheet(request: Request, code: list[str] = Form([]), csrf: str = 
                       admin: DashboardUser = Depends(dashboard_user)) -> Response:
     """The A4 sheet of cards for codes just issued (each checked: known, unused, unexpired)."""
     check_csrf(admin.csrf, csrf)
+    require_on_page(admin, "enrol")
     public_url = request.app.state.settings.public_url
     if not public_url or not code or len(code) > MAX_DASHBOARD_CODES:
         return Response("Cần public_url của máy chủ và các mã vừa cấp.", status_code=422,

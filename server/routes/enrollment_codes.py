@@ -11,9 +11,11 @@ from sync.protocol import ErrorEnvelope
 
 from ..bodies import json_body, read_model
 from ..dependencies import received_ns
-from ..fleet_actions import Acting, issue_codes
+from ..access import Caller
+from ..dependencies import api_caller
+from ..fleet_actions import issue_codes
 from ..models import EnrollmentCodesOut, EnrollmentCodesRequest
-from .tree import FLEET_ERRORS, api_acting, fleet_api_error
+from .tree import FLEET_ERRORS, fleet_api_error
 
 router = APIRouter(tags=["organisation tree"])
 
@@ -22,12 +24,12 @@ router = APIRouter(tags=["organisation tree"])
              summary="issue one-time enrolment codes for a counter (or an office)",
              openapi_extra=json_body(EnrollmentCodesRequest, "the node (code or #id), how many, how long they last"),
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 413, 415, 422)})
-async def post_enrollment_codes(request: Request, acting: Acting = Depends(api_acting),
+async def post_enrollment_codes(request: Request, caller: Caller = Depends(api_caller),
                                 now_ns: int = Depends(received_ns)) -> JSONResponse:
     asked = await read_model(request, EnrollmentCodesRequest, max_bytes=4096)
     try:
         issued = await run_in_threadpool(issue_codes, request.app.state.engine, asked.node, count=asked.count,
-                                         ttl_s=asked.expires_s, acting=acting, now_ns=now_ns)
+                                         ttl_s=asked.expires_s, caller=caller, now_ns=now_ns)
     except FLEET_ERRORS as exc:
         raise fleet_api_error(exc) from None
     public_url = request.app.state.settings.public_url

@@ -12,19 +12,20 @@ from sync.protocol import ErrorEnvelope
 
 from ..accounts import list_terminals
 from ..bodies import json_body, read_model
-from ..dependencies import admin_name, db_connection, received_ns
+from ..dependencies import api_caller, db_connection, received_ns
 from ..errors import ApiError
-from ..fleet_actions import Acting, move, revoke
+from ..access import Caller
+from ..fleet_actions import check_may_see_fleet, move, revoke
 from ..models import MoveRequest, TerminalMovedOut, TerminalRevokedOut, TerminalsList
-from .tree import FLEET_ERRORS, api_acting, fleet_api_error
+from .tree import FLEET_ERRORS, fleet_api_error
 
 router = APIRouter(tags=["administration"])
 
 
 @router.get("/terminals", response_model=TerminalsList, summary="every terminal: last seen, backlog, clock",
             responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
-def get_terminals(_admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> JSONResponse:
-    rows = list_terminals(conn)
+def get_terminals(caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> JSONResponse:
+    rows = list_terminals(conn, within=check_may_see_fleet(conn, caller, None))
     for row in rows:
         row["revoked"] = row["revoked_at"] is not None
         if row["clock_synced"] is not None:
@@ -47,12 +48,12 @@ def _known_shape(terminal_id: str) -> str:
              summary="stand a terminal at another counter; its next ratings count there",
              openapi_extra=json_body(MoveRequest, "the counter (or office) it now stands at: code or #id"),
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404, 413, 415, 422)})
-async def post_move(request: Request, terminal_id: str, acting: Acting = Depends(api_acting),
+async def post_move(request: Request, terminal_id: str, caller: Caller = Depends(api_caller),
                     now_ns: int = Depends(received_ns)) -> JSONResponse:
     asked = await read_model(request, MoveRequest, max_bytes=1024)
     try:
         moved = await run_in_threadpool(move, request.app.state.engine, _known_shape(terminal_id), asked.node,
-                                        acting=acting, now_ns=now_ns)
+                                        caller=caller, now_ns=now_ns)
     except FLEET_ERRORS as exc:
         raise fleet_api_error(exc) from None
     return JSONResponse({"ok": True, "terminal_id": moved.terminal_id, "node_id": moved.node_id, "site": moved.site,
@@ -62,11 +63,11 @@ async def post_move(request: Request, terminal_id: str, acting: Acting = Depends
 @router.post("/terminals/{terminal_id}/revoke", response_model=TerminalRevokedOut,
              summary="revoke a terminal: its device token stops working at once (its ratings stay)",
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404)})
-async def post_revoke(request: Request, terminal_id: str, acting: Acting = Depends(api_acting),
+async def post_revoke(request: Request, terminal_id: str, caller: Caller = Depends(api_caller),
                       now_ns: int = Depends(received_ns)) -> JSONResponse:
     try:
         revoked_at = await run_in_threadpool(revoke, request.app.state.engine, _known_shape(terminal_id),
-                                             acting=acting, now_ns=now_ns)
+                                             caller=caller, now_ns=now_ns)
     except FLEET_ERRORS as exc:
         raise fleet_api_error(exc) from None
     return JSONResponse({"ok": True, "terminal_id": terminal_id, "revoked_at": revoked_at})

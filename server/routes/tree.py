@@ -15,10 +15,11 @@ from sqlalchemy import Connection
 
 from sync.protocol import ErrorEnvelope
 
+from ..access import Caller, Forbidden, require
 from ..bodies import read_body
-from ..dependencies import admin_name, db_connection, received_ns
+from ..dependencies import api_caller, db_connection, received_ns
 from ..errors import ApiError, UnknownTerminal
-from ..fleet_actions import Acting, NotAllowed, import_tree, tree_nodes, tree_text
+from ..fleet_actions import import_tree, tree_nodes, tree_text
 from ..models import TreeImportOut, TreeList
 from ..org_tree import TreeError, UnknownNode, tree_csv
 
@@ -29,15 +30,10 @@ MAX_TREE_BYTES = 8 * 1024 * 1024
 CSV_TYPE = "text/csv"
 
 
-def api_acting(request: Request, name: str = Depends(admin_name)) -> Acting:
-    """Who acts through the admin API (``Depends``): for now every admin token, as a province admin."""
-    return Acting(name, address=request.client.host if request.client else None)
-
-
 def fleet_api_error(exc: Exception, *, node_field: str = "node") -> ApiError:
     """The answer to a refused fleet action: 403 not allowed, 404 unknown terminal, 422 bad node, count or file."""
-    if isinstance(exc, NotAllowed):
-        return ApiError(403, str(exc))
+    if isinstance(exc, Forbidden):
+        return exc
     if isinstance(exc, UnknownTerminal):
         return ApiError(404, str(exc))
     if isinstance(exc, UnknownNode):
@@ -49,7 +45,7 @@ def fleet_api_error(exc: Exception, *, node_field: str = "node") -> ApiError:
     return ApiError(422, str(exc), field=field if message else None)
 
 
-FLEET_ERRORS = (NotAllowed, UnknownTerminal, UnknownNode, TreeError, ValueError)
+FLEET_ERRORS = (Forbidden, UnknownTerminal, UnknownNode, TreeError, ValueError)
 
 
 @router.get("/tree", response_model=TreeList, summary="the organisation tree: every node, with its terminals",
@@ -57,11 +53,12 @@ FLEET_ERRORS = (NotAllowed, UnknownTerminal, UnknownNode, TreeError, ValueError)
                              "description": "JSON, or with ?format=csv the CSV POST /api/v1/tree takes back"},
                        401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}})
 def get_tree(format: Literal["json", "csv"] = Query("json", description="json, or csv (code,name,kind,parent_code)"),
-             _acting: Acting = Depends(api_acting), conn: Connection = Depends(db_connection)) -> Response:
+             caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> Response:
+    require(caller, "read_tree")
     if format == "csv":
-        return Response(tree_csv(conn), media_type=f"{CSV_TYPE}; charset=utf-8",
+        return Response(tree_csv(conn, within=caller.scope_node_id), media_type=f"{CSV_TYPE}; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="tree.csv"'})
-    return JSONResponse({"ok": True, "nodes": tree_nodes(conn)})
+    return JSONResponse({"ok": True, "nodes": tree_nodes(conn, within=caller.scope_node_id)})
 
 
 @router.post("/tree", response_model=TreeImportOut,
@@ -72,16 +69,15 @@ def get_tree(format: Literal["json", "csv"] = Query("json", description="json, o
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 413, 415, 422)})
 async def post_tree(request: Request,
                     dry_run: bool = Query(False, description="true: say what the file would change, change nothing"),
-                    acting: Acting = Depends(api_acting), now_ns: int = Depends(received_ns)) -> JSONResponse:
+                    caller: Caller = Depends(api_caller), now_ns: int = Depends(received_ns)) -> JSONResponse:
+    require(caller, "import_tree")
     data = await read_body(request, max_bytes=MAX_TREE_BYTES, media_type=CSV_TYPE)
     try:
-        done = await run_in_threadpool(lambda: import_tree(request.app.state.engine, tree_text(data), acting=acting,
+        done = await run_in_threadpool(lambda: import_tree(request.app.state.engine, tree_text(data), caller=caller,
                                                            dry_run=dry_run, now_ns=now_ns))
     except TreeError as exc:
         error = fleet_api_error(exc, node_field="body")
         raise ApiError(422, f"{error.message}; nothing was imported", field=error.field) from None
-    except NotAllowed as exc:
-        raise fleet_api_error(exc) from None
     return JSONResponse({"ok": True, "dry_run": dry_run, **done.counts(),
                          "changes": [{key: entry[key] for key in ("change", "id", "kind", "code", "name", "path")}
                                      for entry in done.changed]})
