@@ -177,3 +177,57 @@ def test_moving_or_revoking_what_is_not_there(server, admin, tree):
     device = server.post(f"/api/v1/terminals/{terminal.id}/revoke", headers=terminal.headers)
     assert device.status_code == 403
     assert server.rows("terminals", id=terminal.id)[0]["revoked_at"] is None
+
+
+def token_of(server, username: str, role: str, scope_code: str | None = None) -> dict:
+    """Admin headers of an account with ``role``, scoped to the node of ``scope_code`` (None: the whole server)."""
+    from server.accounts import issue_admin_token
+    from server.db import write_transaction
+
+    person = server.person(username, role=role, scope_node_id=node_id(server, scope_code) if scope_code else None)
+    with server.engine.connect() as conn, write_transaction(conn):
+        token = issue_admin_token(conn, name=username, account_id=person.id, now_ns=server.app.state.clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_technician_enrols_moves_and_revokes_inside_their_unit_only(server, admin, tree):
+    theirs, other = enrol_at(server, admin, "NH-Q1"), enrol_at(server, admin, "BD-Q1")
+    post_tree(server, TREE_CSV + "NH-Q2,Quầy 2,counter,NH-MC\n", admin)
+    tech = token_of(server, "ky.thuat", "technician", "00008")
+
+    nodes = {node["code"] for node in server.get("/api/v1/tree", headers=tech).json()["nodes"]}
+    assert nodes == {"01", "00008", "NH-MC", "NH-Q1", "NH-Q2"}
+    assert [t["id"] for t in server.get("/api/v1/terminals", headers=tech).json()["terminals"]] == [theirs.id]
+    assert server.post("/api/v1/enrollment-codes", json={"node": "NH-Q2"}, headers=tech).status_code == 201
+    outside = server.post("/api/v1/enrollment-codes", json={"node": "BD-Q1"}, headers=tech)
+    assert outside.status_code == 422 and outside.json()["field"] == "node"
+    assert server.post(f"/api/v1/terminals/{theirs.id}/move", json={"node": "BD-Q2"},
+                       headers=tech).status_code == 422
+    assert server.post(f"/api/v1/terminals/{other.id}/move", json={"node": "NH-Q2"}, headers=tech).status_code == 404
+    assert server.post(f"/api/v1/terminals/{other.id}/revoke", headers=tech).status_code == 404
+    assert server.post(f"/api/v1/terminals/{theirs.id}/move", json={"node": "NH-Q2"},
+                       headers=tech).status_code == 200
+    assert server.post(f"/api/v1/terminals/{theirs.id}/revoke", headers=tech).status_code == 200
+    refused = post_tree(server, TREE_CSV, tech)
+    assert refused.status_code == 403 and refused.json()["ok"] is False
+    assert server.rows("terminals", id=other.id)[0]["revoked_at"] is None
+    assert server.rows("terminals", id=other.id)[0]["counter_id"] == node_id(server, "BD-Q1")
+
+
+@pytest.mark.parametrize("role, scope", [("inspector", None), ("viewer", None), ("unit_admin", "00004")])
+def test_who_may_not_change_the_tree_or_the_fleet_gets_403_and_changes_nothing(server, admin, tree, role, scope):
+    terminal = enrol_at(server, admin, "BD-Q1")
+    headers = token_of(server, f"user.{role}", role, scope)
+    assert post_tree(server, TREE_CSV.replace("Quầy 2", "Quầy hai"), headers).status_code == 403
+    writes = role != "unit_admin"  # a unit admin enrols, moves and revokes in their unit
+    expected = 403 if writes else 201
+    assert server.post("/api/v1/enrollment-codes", json={"node": "BD-Q2"}, headers=headers).status_code == expected
+    expected = 403 if writes else 200
+    assert server.post(f"/api/v1/terminals/{terminal.id}/move", json={"node": "BD-Q2"},
+                       headers=headers).status_code == expected
+    assert server.post(f"/api/v1/terminals/{terminal.id}/revoke", headers=headers).status_code == expected
+    assert server.get("/api/v1/tree", headers=headers).status_code == 200
+    assert server.rows("nodes", code="BD-Q2")[0]["name"] == "Quầy 2"
+    if writes:
+        assert server.count("enrollment_codes") == 1
+        assert server.rows("terminals", id=terminal.id)[0]["revoked_at"] is None

@@ -207,3 +207,31 @@ def test_the_fleet_is_paged_and_filtered_by_node(dash, session):
                                             "Quầy 1"}
     unknown = session.get(dash.url + "/fleet", params={"node": "KHONG-CO"}, timeout=30)
     assert unknown.status_code == 422 and "Không có nút nào có mã “KHONG-CO”" in shown(unknown)
+
+
+def test_each_role_sees_and_does_what_it_may_on_the_pages(dash):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    theirs, other = enrol_with_api(dash, "NH-Q1"), enrol_with_api(dash, "BD-Q1")
+    tech = log_in(dash, dash.person("ky.thuat", role="technician", scope_node_id=node_id(dash, "00008")))
+    tree = shown(tech.get(dash.url + "/tree", timeout=30))
+    assert "Phường Ngọc Hà" in tree and "Phường Ba Đình" not in tree and 'id="import-form"' not in tree
+    assert "Cấp mã</a>" in tree
+    refused = tech.post(dash.url + "/tree/import", data={"csrf": page_csrf(tree), "action": "import"},
+                        files={"file": ("x.csv", TREE_CSV.replace("Quầy 2", "Quầy hai").encode(), "text/csv")},
+                        timeout=30)
+    assert refused.status_code == 403 and "không được nhập cây tổ chức" in refused.text
+    fleet = tech.get(dash.url + "/fleet", timeout=30).text
+    assert listed_ids(fleet) == [theirs.id]
+    assert tech.get(dash.url + f"/fleet/terminal/{other.id}", timeout=30).status_code == 404
+    outside = tech.post(dash.url + f"/fleet/terminal/{other.id}/revoke", timeout=30,
+                        data={"csrf": page_csrf(fleet), "confirm": "yes"})
+    assert outside.status_code == 404 and dash.rows("terminals", id=other.id)[0]["revoked_at"] is None
+
+    inspector = log_in(dash, dash.person("thanh.tra", role="inspector"))
+    fleet = inspector.get(dash.url + "/fleet", timeout=30).text
+    assert set(listed_ids(fleet)) == {theirs.id, other.id} and "Chuyển quầy / Thu hồi" not in fleet
+    refused = inspector.post(dash.url + f"/fleet/terminal/{other.id}/revoke", timeout=30,
+                             data={"csrf": page_csrf(fleet), "confirm": "yes"})
+    assert refused.status_code == 403 and dash.rows("terminals", id=other.id)[0]["revoked_at"] is None
+    viewer = log_in(dash, dash.person("xem.bao.cao", role="viewer"))
+    assert viewer.get(dash.url + "/fleet", timeout=30).status_code == 403
