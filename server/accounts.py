@@ -25,16 +25,16 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, insert, select, true, update
+from sqlalchemy import Connection, delete, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
 
 from .access import Caller
 from .errors import ServerError, UnknownTerminal
-from .org_tree import node_for_place, placement
+from .org_tree import SCOPE_COLUMN, node_for_place, placement
 from .people import create_account, find_account
-from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, terminals
+from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"
@@ -264,19 +264,40 @@ def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
 
 TERMINAL_FIELDS = ("id", "site", "counter", "node_id", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
                    "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes")
+LINEAGE_FIELDS = ("province_id", "unit_id", "office_id", "counter_id")
 
 
-def list_terminals(conn: Connection, *, where: ColumnElement[bool] | None = None) -> list[dict]:
-    """Every terminal with its health (or those ``where`` selects: a caller's scope), by site, counter and id.
+def list_terminals(conn: Connection, *, within: int | None = None, limit: int | None = None,
+                   offset: int = 0) -> list[dict]:
+    """Terminals with their health, by site, counter and id: every one, or those standing ``within`` a node
+    (a province, unit, office or counter id), ``limit`` of them from ``offset`` — filtered and paged in SQL.
 
-    ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it.
+    ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it. Each row also has its
+    lineage (``province_id``, ``unit_id``, ``office_id``, ``counter_id``).
     """
-    columns = [terminals.c[name] for name in TERMINAL_FIELDS]
-    rows = conn.execute(select(*columns).where(true() if where is None else where).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
+    columns = [terminals.c[name] for name in (*TERMINAL_FIELDS, *LINEAGE_FIELDS)]
+    query = terminals_within(select(*columns), conn, within)
+    query = query.order_by(terminals.c.site, terminals.c.counter, terminals.c.id).offset(offset or None)
+    rows = conn.execute(query.limit(limit) if limit is not None else query)
     listed = [dict(row._mapping) for row in rows]
     for row in listed:
         row["kept_aside_causes"] = json.loads(row["kept_aside_causes"]) if row["kept_aside_causes"] else None
     return listed
+
+
+def count_terminals(conn: Connection, *, within: int | None = None) -> int:
+    """How many terminals :func:`list_terminals` lists with the same ``within`` (every page together)."""
+    return conn.execute(terminals_within(select(func.count()).select_from(terminals), conn, within)).scalar_one()
+
+
+def terminals_within(query, conn: Connection, node_id: int | None):
+    """``query`` narrowed to the terminals standing at ``node_id`` or below it (its lineage column on their row)."""
+    if node_id is None:
+        return query
+    kind = conn.execute(select(nodes.c.kind).where(nodes.c.id == node_id)).scalar()
+    if kind is None:
+        return query.where(false())
+    return query.where(terminals.c[SCOPE_COLUMN[kind]] == node_id)
 
 
 def kept_aside_causes_words(causes: dict[str, int] | None) -> str:

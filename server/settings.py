@@ -99,6 +99,10 @@ class Settings:
                          "believes, comma-separated (* for any; empty: none): behind HTTPS, dashboard cookies are "
                          "then Secure",
         metavar="ADDRESSES", env_aliases=("FORWARDED_ALLOW_IPS",))
+    public_url: str = _setting(
+        "", "the address terminals reach this server at, e.g. https://hailong.example.vn: enrolment codes issued on "
+            "the dashboard and the API then come as enrolment strings and QR codes (empty: codes alone)",
+        metavar="URL")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -119,6 +123,14 @@ class Settings:
             raise SettingsError(f"timezone: {self.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh") from None
         self._check_alerts()
         object.__setattr__(self, "db_url", normalise_db_url(self.db_url))
+        if self.public_url.strip():
+            from sync.addresses import check_server_url
+            from sync.errors import SyncConfigError
+
+            try:
+                object.__setattr__(self, "public_url", check_server_url(self.public_url.strip(), allow_http=True))
+            except SyncConfigError as exc:
+                raise SettingsError(f"public_url: {exc}") from None
 
     def _check_alerts(self) -> None:
         from .opening import OpeningHours  # here: the settings module stays importable on its own

@@ -325,9 +325,13 @@ def test_every_route_for_every_role_inside_and_outside_its_scope(province):
         "\n\nwhat it answered, as a table:\n" + markdown_table(found)
     assert leaks == [], "unit B showed to accounts of unit A:\n" + "\n".join(leaks)
     assert blind == [], "answers that should show a unit's data did not:\n" + "\n".join(blind)
+    # The same server (its accounts and alerts cost a minute to make) for what the cells do not show:
+    a_scoped_pull_holds_exactly_its_units_ratings(province)
+    a_scoped_report_counts_only_its_unit(province)
+    refusals_say_who_may_not_do_what(province)
 
 
-def test_a_scoped_pull_holds_exactly_its_units_ratings(province):
+def a_scoped_pull_holds_exactly_its_units_ratings(province):
     """Not just nothing of B: every rating of A, and the same count through the JSON pages and the CSV."""
     token = province.tokens["viewer", "in"]
     body = requests.get(province.server.url + "/api/v1/ratings", params={"limit": 2},
@@ -344,7 +348,7 @@ def test_a_scoped_pull_holds_exactly_its_units_ratings(province):
     assert len(csv_text.strip().splitlines()) == 1 + 5
 
 
-def test_a_scoped_report_counts_only_its_unit(province):
+def a_scoped_report_counts_only_its_unit(province):
     token = province.tokens["viewer", "in"]
     report = requests.get(province.server.url + "/api/v1/reports/summary?" + urlencode(PERIOD),
                           headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["report"]
@@ -355,7 +359,7 @@ def test_a_scoped_report_counts_only_its_unit(province):
     assert wide.json()["report"]["total"]["counted"] == 10
 
 
-def test_refusals_say_who_may_not_do_what(province):
+def refusals_say_who_may_not_do_what(province):
     api = requests.get(province.server.url + "/api/v1/ratings",
                        headers={"Authorization": f"Bearer {province.tokens['technician', 'in']}"}, timeout=30)
     assert api.status_code == 403

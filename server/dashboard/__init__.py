@@ -1,4 +1,5 @@
-"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts, accounts.
+"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts, accounts, the
+organisation tree.
 
 Server-rendered (Jinja2 templates, charts as inline SVG), styled by one CSS
 file the server serves itself: it works with no internet and on a phone.
@@ -20,7 +21,7 @@ from html import escape
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import people_pages
+from . import people_pages, terminal_pages, tree_pages
 from .login_throttle import LoginThrottle
 from .logins import AccountLogins
 from sync.protocol import API_PREFIX
@@ -43,6 +44,8 @@ def mount_dashboard(app: FastAPI) -> None:
     app.state.account_logins = AccountLogins(engine, clock=clock)
     app.include_router(router)
     app.include_router(people_pages.router)
+    app.include_router(tree_pages.router)
+    app.include_router(terminal_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

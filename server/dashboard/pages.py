@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period
 from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
@@ -28,14 +29,17 @@ from reports.spreadsheet_text import csv_row
 from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
-from ..access import Caller, may, require, terminal_scope
-from ..accounts import kept_aside_causes_words, list_terminals
-from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
+from ..access import Caller, Forbidden, may, require
+from ..accounts import count_terminals, kept_aside_causes_words, list_terminals, terminals_within
+from ..alerts import RULE_LABELS_VI, list_alerts, silent_terminals, terminal_silence
+from ..fleet_actions import check_may_see_fleet, paths_of, places
+from ..org_tree import UnknownNode, find_node
+from ..schema import terminals
 from ..scoped import alert_scope, scope_sites, scoped_source, visible_alerts
 from ..security_headers import HEADERS
 from . import charts, names
-from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, check_csrf, dashboard_user,
-                      set_cookie, signed_in_user)
+from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, NotAllowed, check_csrf,
+                      dashboard_user, set_cookie, signed_in_user)
 
 log = logging.getLogger("hailong.server.dashboard")
 
@@ -80,6 +84,14 @@ def local_time(request: Request, iso: str | None) -> str:
         return "—"
     moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     return moment.astimezone(request.app.state.alert_monitor.rules.tz).strftime("%d/%m/%Y %H:%M")
+
+
+def require_on_page(user: DashboardUser, action: str) -> None:
+    """Nothing if ``user`` may do ``action`` (:func:`server.access.require`), else the 403 page saying so."""
+    try:
+        require(user.caller, action)
+    except Forbidden as exc:
+        raise NotAllowed(exc.message_vi) from None
 
 
 def _blank(value: str | None) -> str | None:
@@ -236,14 +248,23 @@ def _csv(rows: list[list], filename: str) -> Response:
 
 # -- fleet ------------------------------------------------------------------------------------------
 
-def fleet_rows(request: Request, caller: Caller) -> list[dict]:
-    """Every terminal in ``caller``'s scope with its health, and whether it has been silent too long in
-    opening hours."""
+#: Terminals on one page of the fleet (filtered and paged in SQL: a province has thousands).
+FLEET_PAGE_SIZE = 100
+#: Above this many units and offices the node filter is a text field (a code) rather than a select.
+MAX_FILTER_CHOICES = 1000
+
+
+def fleet_rows(request: Request, *, within: int | None = None, limit: int | None = None,
+               offset: int = 0) -> list[dict]:
+    """Terminals (standing ``within`` a node; ``limit`` from ``offset``) with their health, the path of where each
+    stands, and whether it has been silent too long in opening hours."""
     monitor = request.app.state.alert_monitor
     now_ns = request.app.state.clock()
     with request.app.state.engine.connect() as conn:
-        rows = list_terminals(conn, where=terminal_scope(caller, conn))
+        rows = list_terminals(conn, within=within, limit=limit, offset=offset)
+        paths = paths_of(conn, {row["node_id"] for row in rows if row["node_id"] is not None})
     for row in rows:
+        row["path"] = paths.get(row["node_id"], "")
         row["revoked"] = row["revoked_at"] is not None
         silent_s = terminal_silence(row["last_seen_at"], row["enrolled_at"], monitor.rules, now_ns)
         row["silent"] = not row["revoked"] and silent_s >= monitor.rules.silent_s
@@ -253,26 +274,69 @@ def fleet_rows(request: Request, caller: Caller) -> list[dict]:
     return rows
 
 
-@router.get("/fleet", response_class=HTMLResponse)
-def fleet(request: Request, admin: DashboardUser = Depends(allowed_user("read_fleet"))) -> HTMLResponse:
-    rows = fleet_rows(request, admin.caller)
+def fleet_filter(request: Request, admin: DashboardUser, node: str | None) -> tuple[int | None, str | None]:
+    """(the node id the fleet is narrowed to, an error in Vietnamese) for ``?node=`` (a code, #id or id)."""
+    require_on_page(admin, "read_fleet")
+    node = _blank(node)
+    with request.app.state.engine.connect() as conn:
+        try:
+            wanted = find_node(conn, node).id if node else None
+            return check_may_see_fleet(conn, admin.caller, wanted), None
+        except UnknownNode:
+            return None, f"Không có nút nào có mã “{node}” trong phạm vi của bạn. Chọn một đơn vị trong danh sách."
+
+
+def fleet_summary(request: Request, within: int | None) -> dict:
+    """Counts over every page: terminals, silent ones, those keeping ratings aside."""
     rules = request.app.state.alert_monitor.rules
-    return page(request, "fleet.html", admin=admin, rows=rows, silent_count=sum(r["silent"] for r in rows),
-                kept_aside_count=sum(1 for r in rows if r["kept_aside"] and not r["revoked"]),
+    with request.app.state.engine.connect() as conn:
+        total = count_terminals(conn, within=within)
+        silent = len(silent_terminals(conn, rules, request.app.state.clock(), within=within))
+        kept = conn.execute(terminals_within(select(func.count()).select_from(terminals).where(
+            terminals.c.kept_aside > 0, terminals.c.revoked_at.is_(None)), conn, within)).scalar_one()
+    return {"total": total, "silent_count": silent, "kept_aside_count": kept}
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+def fleet(request: Request, node: str | None = None, page_no: int = Query(1, alias="page", ge=1, le=1_000_000),
+          admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+    rules = request.app.state.alert_monitor.rules
+    within, error = fleet_filter(request, admin, node)
+    summary = fleet_summary(request, within) if error is None else {"total": 0, "silent_count": 0,
+                                                                     "kept_aside_count": 0}
+    pages = max(1, -(-summary["total"] // FLEET_PAGE_SIZE))
+    page_no = min(page_no, pages)
+    rows = fleet_rows(request, within=within, limit=FLEET_PAGE_SIZE,
+                      offset=(page_no - 1) * FLEET_PAGE_SIZE) if error is None else []
+    with request.app.state.engine.connect() as conn:
+        choices = places(conn, ("unit", "office"), within=admin.caller.scope_node_id)
+    node_q = {"node": _blank(node)} if _blank(node) else {}
+    return page(request, "fleet.html", status=422 if error else 200, admin=admin, rows=rows, error=error,
+                **summary, page_no=page_no, pages=pages, first=(page_no - 1) * FLEET_PAGE_SIZE + 1,
+                node=_blank(node) or "", within=within,
+                choices=choices if len(choices) <= MAX_FILTER_CHOICES else None,
+                prev_url=f"/fleet?{urlencode({**node_q, 'page': page_no - 1})}" if page_no > 1 else None,
+                next_url=f"/fleet?{urlencode({**node_q, 'page': page_no + 1})}" if page_no < pages else None,
+                csv_url="/export/fleet.csv" + (f"?{urlencode(node_q)}" if node_q else ""),
+                may_act=may(admin.caller, "move_terminal") or may(admin.caller, "revoke_terminal"),
                 silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(),
                 now=datetime.fromtimestamp(request.app.state.clock() / 1e9, rules.tz).strftime("%d/%m/%Y %H:%M"))
 
 
 @router.get("/export/fleet.csv")
-def export_fleet(request: Request, user: DashboardUser = Depends(allowed_user("read_fleet"))) -> Response:
-    header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Giữ lại trên thiết bị",
-              "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu",
-              "Đã thu hồi"]
-    rows = [[r["id"], r["site"], r["counter"] or "", r["last_seen_at"] or "", r["pending"] or 0,
+def export_fleet(request: Request, node: str | None = None,
+                 admin: DashboardUser = Depends(dashboard_user)) -> Response:
+    within, error = fleet_filter(request, admin, node)
+    if error is not None:
+        return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
+    header = ["Thiết bị", "Đơn vị", "Quầy", "Vị trí", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi",
+              "Giữ lại trên thiết bị", "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất",
+              "Im lặng quá lâu", "Đã thu hồi"]
+    rows = [[r["id"], r["site"], r["counter"] or "", r["path"], r["last_seen_at"] or "", r["pending"] or 0,
              r["kept_aside"] or 0, kept_aside_causes_words(r["kept_aside_causes"]) if r["kept_aside"] else "",
              r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
              r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
-            for r in fleet_rows(request, user.caller)]
+            for r in fleet_rows(request, within=within)]
     return _csv([header, *rows], "thiet-bi.csv")
 
 
