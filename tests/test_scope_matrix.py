@@ -24,6 +24,7 @@ The table is the README's ("Roles and scopes").
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -89,18 +90,48 @@ EXPECTED = {
                                           "403 403 403",
     "POST /accounts/{account_id}/reset": "403 403 200 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
     "POST /accounts/{account_id}/role": "403 403 422 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
+    # The tree and the fleet's actions (branch `treepages`): a node or terminal outside the scope is absent.
+    "GET /api/v1/tree": "200 200 200 | 200 200 200 | 200 200 200 | 200 200 200 | 200 200 200",
+    "POST /api/v1/tree": "403 403 200 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
+    "POST /api/v1/enrollment-codes": "201 422 201 | 201 422 201 | 403 403 403 | 201 422 201 | 403 403 403",
+    "POST /api/v1/terminals/{terminal_id}/move": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | "
+                                                 "403 403 403",
+    "POST /api/v1/terminals/{terminal_id}/revoke": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | "
+                                                   "403 403 403",
+    "GET /tree": "200 200 200 | 200 200 200 | 200 200 200 | 200 200 200 | 200 200 200",
+    "GET /export/tree.csv": "200 200 200 | 200 200 200 | 200 200 200 | 200 200 200 | 200 200 200",
+    "POST /tree/import": "403 403 422 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
+    "GET /tree/codes": "200 200 200 | 200 200 200 | 403 403 403 | 200 200 200 | 403 403 403",
+    "POST /tree/codes": "200 422 200 | 200 422 200 | 403 403 403 | 200 422 200 | 403 403 403",
+    "POST /tree/codes/sheet.pdf": "422 422 422 | 422 422 422 | 403 403 403 | 422 422 422 | 403 403 403",
+    "GET /fleet/terminal/{terminal_id}": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | 200 404 200",
+    "POST /fleet/terminal/{terminal_id}/move": "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | "
+                                               "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | 403 403 403 | "
+                                               "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | 403 403 403",
+    "POST /fleet/terminal/{terminal_id}/revoke": "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | "
+                                                 "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | 403 403 403 | "
+                                                 "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | 403 403 403",
 }
 TABLE = {route: dict(zip(COLUMNS, cells.replace("|", " ").split(), strict=True)) for route, cells in EXPECTED.items()}
 
 #: Routes whose 200 shows ratings, terminals or alerts: it must hold A's (``in``) or B's (``wide``) names.
 SHOWS_DATA = {"GET /api/v1/ratings", "GET /api/v1/terminals", "GET /api/v1/reports/summary", "GET /api/v1/alerts",
               "GET /", "GET /fleet", "GET /alerts", "GET /export/report.{fmt}", "GET /export/fleet.csv",
-              "GET /export/alerts.csv"}
+              "GET /export/alerts.csv", "GET /api/v1/tree", "GET /tree", "GET /export/tree.csv",
+              "GET /fleet/terminal/{terminal_id}"}
 #: Routes that take a unit's name (``site``): ``in`` names A, ``out`` and ``wide`` name B.
 BY_SITE = {"GET /api/v1/reports/summary", "GET /", "GET /export/report.{fmt}"}
 #: Routes that name an account in their path: ``in`` one of A, ``out`` and ``wide`` one of B.
 BY_ACCOUNT = {"POST /accounts/{account_id}/disable", "POST /accounts/{account_id}/enable",
               "POST /accounts/{account_id}/reset", "POST /accounts/{account_id}/role"}
+#: Routes that name a terminal in their path: ``in`` A's, ``out`` and ``wide`` B's (revoking: a spare one of each
+#: unit, so the others stay live; moving: to the counter where it stands already).
+BY_TERMINAL = {"GET /fleet/terminal/{terminal_id}", "POST /fleet/terminal/{terminal_id}/move",
+               "POST /fleet/terminal/{terminal_id}/revoke", "POST /api/v1/terminals/{terminal_id}/move",
+               "POST /api/v1/terminals/{terminal_id}/revoke"}
+#: Routes that name a counter (their form's or body's ``node``): ``in`` A's, ``out`` and ``wide`` B's.
+BY_NODE = {"POST /api/v1/enrollment-codes", "POST /api/v1/terminals/{terminal_id}/move", "POST /tree/codes",
+           "POST /fleet/terminal/{terminal_id}/move"}
 CONCRETE = {"GET /docs/assets/{path}": "/docs/assets/swagger-ui.css", "GET /static/{path}": "/static/favicon.svg",
             "GET /export/report.{fmt}": "/export/report.csv"}
 
@@ -114,6 +145,7 @@ O02,Bộ phận Một cửa Bình Minh,office,U02
 C02,Quầy Bình Minh,counter,O02
 """
 UNIT = {"A": "Phường An Khánh", "B": "Xã Bình Minh"}
+COUNTER_CODE = {"A": "C01", "B": "C02"}
 COUNTER = {"A": "Quầy An Khánh", "B": "Quầy Bình Minh"}
 PERIOD = {"period": "month", "on": "2026-11-25"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -195,6 +227,8 @@ class Province:
                          (("province", "T99"), ("A", "U01"), ("B", "U02"), ("counter A", "C01"), ("counter B", "C02"))}
             codes = {unit: issue_enrollment_code(conn, node_id=self.node[f"counter {unit}"], ttl_s=3600,
                                                  now_ns=clock()) for unit in "AB"}
+            codes |= {f"spare {unit}": issue_enrollment_code(conn, node_id=self.node[f"counter {unit}"], ttl_s=3600,
+                                                            now_ns=clock()) for unit in "AB"}
         self.terminal = {}
         for unit, code in codes.items():
             answer = server.post("/api/v1/enroll", json={"code": code, "app_version": "0.1.0"})
@@ -206,9 +240,9 @@ class Province:
                  + [rating("dissatisfied", reason="processing_time", age_s=100 + i) for i in range(3)])
         monitor = server.app.state.alert_monitor
         assert len(monitor.check().fired) == 2
-        clock.advance(2.5 * 3600)  # …and clears; then both terminals are silent for 2 h 30 min of opening hours
+        clock.advance(2.5 * 3600)  # …and clears; then every terminal is silent for 2 h 30 min of opening hours
         changes = monitor.check()
-        assert (len(changes.fired), len(changes.cleared)) == (2, 2)
+        assert (len(changes.fired), len(changes.cleared)) == (4, 2)  # the spare terminals are silent too
 
         self.people, self.tokens = {}, {}
         for role in ROLES:
@@ -243,12 +277,21 @@ class Province:
             params = {**PERIOD, "site": UNIT[unit]}
         if route in BY_ACCOUNT:
             path = path.replace("{account_id}", str(self.target[unit].id))
+        if route in BY_TERMINAL:
+            standing = self.terminal[f"spare {unit}" if route.endswith("/revoke") else unit]
+            path = path.replace("{terminal_id}", standing.id)
         cookie = self.log_in(person) if route == "POST /logout" else self.cookies[role, account]
         csrf = self.server.app.state.dashboard_sessions.read(cookie)[1]
         kwargs: dict = {"params": params, "cookies": {"hl_session": cookie},
                         "headers": {"Authorization": f"Bearer {self.tokens[role, account]}"}}
         if route == "POST /api/v1/enroll":
             kwargs["json"] = {"app_version": "0.1.0"}
+        elif route == "POST /api/v1/tree":
+            kwargs["params"] = {"dry_run": "true"}
+            kwargs["data"] = TREE.encode("utf-8")
+            kwargs["headers"]["Content-Type"] = "text/csv"
+        elif route in BY_NODE and route.startswith("POST /api/"):
+            kwargs["json"] = {"node": COUNTER_CODE[unit]}
         elif route == "POST /api/v1/batches":
             kwargs["json"] = make_batch([make_rating(self.terminal["A"].id)])
         elif route == "POST /login":
@@ -258,7 +301,8 @@ class Province:
             kwargs["data"] = {"username": person.username, "password": person.password, "code": "",
                               "csrf": login_csrf, "next": "/"}
         elif method == "POST":
-            kwargs["data"] = {"csrf": csrf}
+            kwargs["data"] = {"csrf": csrf, **({"node": COUNTER_CODE[unit]} if route in BY_NODE else {}),
+                              **({"confirm": "yes"} if route.endswith("/revoke") else {})}
         answer = requests.request(method, self.server.url + path, allow_redirects=False, timeout=60, **kwargs)
         shown = answer.text
         if answer.status_code == 200 and route in ("GET /api/v1/reports/summary", "GET /export/report.{fmt}"):
@@ -271,11 +315,11 @@ class Province:
                 shown += xlsx_text(other.content) if fmt == "xlsx" else other.text
         return answer, shown
 
-    def marks(self, unit: str, *, named_in_request: bool) -> list[str]:
-        """What shows that ``unit``'s data is in an answer: its terminal, its counter, its unit's name
-        (unless the request named the unit itself: a filter is echoed back)."""
-        found = [self.terminal[unit].id, COUNTER[unit]]
-        return found if named_in_request else [*found, UNIT[unit]]
+    def marks(self, unit: str, *, echoed: frozenset[str] = frozenset()) -> list[str]:
+        """What shows that ``unit``'s data is in an answer: its terminal's id, its counter's and its unit's
+        names — but not what the request named itself (``"unit"``, ``"terminal"``): it may be echoed back."""
+        found = {"terminal": self.terminal[unit].id, "counter": COUNTER[unit], "unit": UNIT[unit]}
+        return [mark for kind, mark in found.items() if kind not in echoed]
 
 
 def xlsx_text(content: bytes) -> str:
@@ -286,7 +330,7 @@ def xlsx_text(content: bytes) -> str:
 
 def outcome(answer: requests.Response) -> str:
     if answer.status_code == 303:
-        return "→" + urlsplit(answer.headers["Location"]).path
+        return "→" + re.sub(r"^/fleet/terminal/[^/]+$", "/fleet/terminal/{id}", urlsplit(answer.headers["Location"]).path)
     return str(answer.status_code)
 
 
@@ -311,11 +355,12 @@ def test_every_route_for_every_role_inside_and_outside_its_scope(province):
             if found[route][column] != status:
                 mismatches.append(f"{route}, {column}: {found[route][column]}, not {status} ({answer.text[:200]!r})")
             if where in ("in", "out"):  # an account of unit A: nothing of B, whatever it asked
-                leaks += [f"{route}, {column}: {mark!r}" for mark in
-                          province.marks("B", named_in_request=route in BY_SITE and where == "out") if mark in shown]
+                echoed = frozenset({"unit"} if route in BY_SITE and where == "out" else set()) | frozenset(
+                    {"terminal"} if route in BY_TERMINAL and where == "out" else set())
+                leaks += [f"{route}, {column}: {mark!r}" for mark in province.marks("B", echoed=echoed) if mark in shown]
             if route in SHOWS_DATA and answer.status_code == 200 and where != "out":
                 unit = "A" if where == "in" else "B"
-                if not any(mark in shown for mark in province.marks(unit, named_in_request=False)):
+                if not any(mark in shown for mark in province.marks(unit)):
                     blind.append(f"{route}, {column}: nothing of unit {unit}")
     cells = sum(len(row) for row in TABLE.values())
     slowest = ", ".join(f"{route} {s:.1f} s" for route, s in sorted(seconds.items(), key=lambda kv: -kv[1])[:3])
