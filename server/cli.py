@@ -354,15 +354,13 @@ def create_admin(username: str, display_name: str | None, password_stdin: bool, 
 @setting_options("db_url")
 def accounts_command(db_url: str) -> None:
     """List the accounts: role, scope, state, second factor."""
-    from .dashboard.login_throttle import LoginThrottle
-    from .people import list_accounts, lockout_key
+    from .people import list_accounts, locked_for_s
 
     engine = _open({"db_url": db_url})
     with engine.connect() as conn:
         rows = list_accounts(conn)
-    throttle = LoginThrottle(engine, clock=time.time_ns)
-    locked = {row.id: throttle.wait_s(lockout_key(row.id)) for row in rows}
     engine.dispose()
+    locked = {row.id: locked_for_s(row, time.time_ns()) for row in rows}
     if not rows:
         click.echo("no accounts yet (make the first with `kiosk-server create-admin USERNAME`)")
         return

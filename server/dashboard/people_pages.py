@@ -23,7 +23,7 @@ from ..access import ROLE_LABELS_VI, ROLES
 from ..db import write_transaction
 from ..passwords import MIN_LENGTH
 from ..people import (AccountRefused, change_password, create_account, find_account, list_accounts,
-                      one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
+                      locked_for_s, one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
 from ..schema import dashboard_sessions, nodes
 from ..accounts import secret_hash
 from .pages import local_time, page, templates
@@ -157,12 +157,12 @@ def _accounts_page(request: Request, user: DashboardUser, *, status: int = 200, 
                    form: dict | None = None, shown_password: dict | None = None) -> HTMLResponse:
     with request.app.state.engine.connect() as conn:
         listed = list_accounts(conn)
-    logins = request.app.state.account_logins
+    now_ns = request.app.state.clock()
     names = _scope_names(request)
     return page(request, "accounts.html", status=status, admin=user, accounts=listed, roles=ROLES, error=error,
                 scopes=[("" if node_id is None else str(node_id), label) for node_id, label in names.items()],
                 scope_names=names, form=form or {"role": "viewer", "scope": ""}, shown_password=shown_password,
-                locked={a.id: s for a in listed if (s := logins.locked_s(a.id))}, when=lambda iso: local_time(request, iso))
+                locked={a.id: s for a in listed if (s := locked_for_s(a, now_ns))}, when=lambda iso: local_time(request, iso))
 
 
 def _scope_id(value: str) -> int | None:
