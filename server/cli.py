@@ -10,6 +10,7 @@
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
     kiosk-server accounts
     kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
+    kiosk-server disable-account USERNAME | enable-account USERNAME
 
 ``serve``'s options are made from the settings table (:mod:`server.settings`),
 and each setting can also come from ``HAILONG_<NAME>``. Every command finds the
@@ -377,6 +378,39 @@ def accounts_command(db_url: str) -> None:
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+@cli.command("disable-account")
+@click.argument("username")
+@setting_options("db_url")
+def disable_account(username: str, db_url: str) -> None:
+    """Disable an account: its dashboard sessions end and its admin tokens are refused at once."""
+    _set_disabled(username, True, db_url)
+
+
+@cli.command("enable-account")
+@click.argument("username")
+@setting_options("db_url")
+def enable_account(username: str, db_url: str) -> None:
+    """Enable a disabled account again (its tokens that were not revoked work again)."""
+    _set_disabled(username, False, db_url)
+
+
+def _set_disabled(username: str, disabled: bool, db_url: str) -> None:
+    from .db import write_transaction
+    from .people import find_account, set_disabled
+
+    engine = _open({"db_url": db_url})
+    try:
+        with engine.connect() as conn, write_transaction(conn):
+            account = find_account(conn, username=username)
+            if account is None:
+                raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
+                                         param_hint="USERNAME")
+            done = set_disabled(conn, account.id, disabled, now_ns=time.time_ns())
+    finally:
+        engine.dispose()
+    click.echo(f"account {one_line(done.username)} " + (f"disabled since {done.disabled_at}" if disabled else "enabled"))
 
 
 @cli.command("reset-password")

@@ -81,14 +81,16 @@ def _account(row) -> Account:
 
 
 def find_account(conn: Connection, *, username: str | None = None, account_id: int | None = None) -> Account | None:
-    """The account with this user name (case-insensitive, spaces trimmed) or id, or None."""
-    query = select(*_COLUMNS)
+    """The account with this id, or this user name: as typed (an account made from an admin token's name keeps
+    its capitals and spaces), else in lower case with spaces trimmed. None when there is none."""
     if account_id is not None:
-        query = query.where(accounts.c.id == account_id)
-    else:
-        query = query.where(accounts.c.username == normal_username(username or ""))
-    row = conn.execute(query).first()
-    return _account(row) if row else None
+        row = conn.execute(select(*_COLUMNS).where(accounts.c.id == account_id)).first()
+        return _account(row) if row else None
+    for name in dict.fromkeys(((username or "").strip(), normal_username(username or ""))):
+        row = conn.execute(select(*_COLUMNS).where(accounts.c.username == name)).first()
+        if row:
+            return _account(row)
+    return None
 
 
 def list_accounts(conn: Connection) -> list[Account]:
