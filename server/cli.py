@@ -278,7 +278,6 @@ def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     """Print a new admin token (it is shown only this once)."""
     from .accounts import caller_for_token, issue_admin_token
     from .db import write_transaction
-    from .people import find_account
 
     if username is None and name is None:
         raise click.UsageError("give --account USERNAME (or --name N)")
@@ -292,10 +291,7 @@ def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     with engine.connect() as conn, write_transaction(conn):
         account = None
         if username is not None:
-            account = find_account(conn, username=username)
-            if account is None:
-                raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
-                                         param_hint="--account")
+            account = _account(conn, username, "--account")
         token = issue_admin_token(conn, name=name or account.username, now_ns=time.time_ns(),
                                   account_id=account.id if account else None)
         caller, why = caller_for_token(conn, token)
@@ -307,6 +303,17 @@ def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     click.echo(f"admin token of the account {one_line(caller.username)} ({caller.role}"
                f"{', whole server' if caller.whole_server else f', scope node {caller.scope_node_id}'}): "
                "keep it secret; it is shown only this once", err=True)
+
+
+def _account(conn, username: str, param_hint: str):
+    """The account of ``username``, or the usage error naming it (exit 2)."""
+    from .people import find_account
+
+    account = find_account(conn, username=username)
+    if account is None:
+        raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
+                                 param_hint=param_hint)
+    return account
 
 
 def _new_password(password_stdin: bool, username: str) -> str:
@@ -374,6 +381,11 @@ def accounts_command(db_url: str) -> None:
         table.append((row.username, row.display_name, row.role,
                       "whole server" if row.scope_node_id is None else f"node {row.scope_node_id}", password,
                       "on" if row.totp_on else "off", state))
+    _echo_table(table)
+
+
+def _echo_table(table: list[tuple[str, ...]]) -> None:
+    """Lines of cells in aligned columns, each cell on one line without escapes (names come from people)."""
     table = [tuple(one_line(cell) for cell in line) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
@@ -398,15 +410,12 @@ def enable_account(username: str, db_url: str) -> None:
 
 def _set_disabled(username: str, disabled: bool, db_url: str) -> None:
     from .db import write_transaction
-    from .people import find_account, set_disabled
+    from .people import set_disabled
 
     engine = _open({"db_url": db_url})
     try:
         with engine.connect() as conn, write_transaction(conn):
-            account = find_account(conn, username=username)
-            if account is None:
-                raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
-                                         param_hint="USERNAME")
+            account = _account(conn, username, "USERNAME")
             done = set_disabled(conn, account.id, disabled, now_ns=time.time_ns())
     finally:
         engine.dispose()
@@ -423,15 +432,12 @@ def reset_password_command(username: str, password_stdin: bool, drop_totp: bool,
     """Reset an account's password and lift its lock-out; its sessions end. Prints a one-time password that
     must be changed at the next login, unless --password-stdin sets one."""
     from .db import write_transaction
-    from .people import find_account, reset_password, set_password
+    from .people import reset_password, set_password
 
     engine = _open({"db_url": db_url})
     try:
         with engine.connect() as conn:
-            account = find_account(conn, username=username)
-        if account is None:
-            raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
-                                     param_hint="USERNAME")
+            account = _account(conn, username, "USERNAME")
         chosen = _new_password(password_stdin, account.username) if password_stdin else None
         with engine.connect() as conn, write_transaction(conn):
             one_time = reset_password(conn, account.id, now_ns=time.time_ns(), drop_totp=drop_totp)
@@ -502,10 +508,7 @@ def terminals(db_url: str) -> None:
                       row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]),
                       str(row["kept_aside"] or 0), offset, state))
     # What a terminal said about itself (its error, its version) is on one line, without escapes.
-    table = [tuple(one_line(cell) for cell in line) for line in table]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    _echo_table(table)
     for row in rows:  # the causes under the table: one line per terminal that keeps ratings aside
         if row["kept_aside"]:
             click.echo(one_line(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "
