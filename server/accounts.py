@@ -25,7 +25,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, false, func, insert, select, update
+from sqlalchemy import Connection, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
@@ -33,8 +33,8 @@ from sync.names import name_problem
 from .access import Caller
 from .errors import ServerError, UnknownTerminal
 from .org_tree import SCOPE_COLUMN, node_for_place, placement
-from .people import create_account, find_account
-from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, nodes, terminals
+from .people import USERNAME_MAX, create_account, find_account
+from .schema import accounts, admin_tokens, enrollment_codes, nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"
@@ -237,10 +237,10 @@ def issue_admin_token(conn: Connection, *, name: str, now_ns: int, account_id: i
 
 
 def _account_named(conn: Connection, name: str, *, now_ns: int) -> int:
-    found = conn.execute(select(accounts.c.id).where(accounts.c.username == name)).scalar()
-    if found is None:
-        found = find_account(conn, username=name)
-        found = found.id if found else None
+    found = find_account(conn, username=name)
+    found = found.id if found else None
+    if found is None and len(name) > USERNAME_MAX:
+        raise ValueError(f"name: at most {USERNAME_MAX} characters (it becomes the token's account's user name)")
     if found is None:
         found = create_account(conn, username=name, display_name=name, role="province_admin", scope_node_id=None,
                                password=None, now_ns=now_ns, check_username=False).id

@@ -10,6 +10,7 @@
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
     kiosk-server accounts
     kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
+    kiosk-server disable-account USERNAME | enable-account USERNAME
 
 ``serve``'s options are made from the settings table (:mod:`server.settings`),
 and each setting can also come from ``HAILONG_<NAME>``. Every command finds the
@@ -277,7 +278,6 @@ def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     """Print a new admin token (it is shown only this once)."""
     from .accounts import caller_for_token, issue_admin_token
     from .db import write_transaction
-    from .people import find_account
 
     if username is None and name is None:
         raise click.UsageError("give --account USERNAME (or --name N)")
@@ -291,10 +291,7 @@ def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     with engine.connect() as conn, write_transaction(conn):
         account = None
         if username is not None:
-            account = find_account(conn, username=username)
-            if account is None:
-                raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
-                                         param_hint="--account")
+            account = _account(conn, username, "--account")
         token = issue_admin_token(conn, name=name or account.username, now_ns=time.time_ns(),
                                   account_id=account.id if account else None)
         caller, why = caller_for_token(conn, token)
@@ -306,6 +303,17 @@ def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     click.echo(f"admin token of the account {one_line(caller.username)} ({caller.role}"
                f"{', whole server' if caller.whole_server else f', scope node {caller.scope_node_id}'}): "
                "keep it secret; it is shown only this once", err=True)
+
+
+def _account(conn, username: str, param_hint: str):
+    """The account of ``username``, or the usage error naming it (exit 2)."""
+    from .people import find_account
+
+    account = find_account(conn, username=username)
+    if account is None:
+        raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
+                                 param_hint=param_hint)
+    return account
 
 
 def _new_password(password_stdin: bool, username: str) -> str:
@@ -354,15 +362,13 @@ def create_admin(username: str, display_name: str | None, password_stdin: bool, 
 @setting_options("db_url")
 def accounts_command(db_url: str) -> None:
     """List the accounts: role, scope, state, second factor."""
-    from .dashboard.login_throttle import LoginThrottle
-    from .people import list_accounts, lockout_key
+    from .people import list_accounts, locked_for_s
 
     engine = _open({"db_url": db_url})
     with engine.connect() as conn:
         rows = list_accounts(conn)
-    throttle = LoginThrottle(engine, clock=time.time_ns)
-    locked = {row.id: throttle.wait_s(lockout_key(row.id)) for row in rows}
     engine.dispose()
+    locked = {row.id: locked_for_s(row, time.time_ns()) for row in rows}
     if not rows:
         click.echo("no accounts yet (make the first with `kiosk-server create-admin USERNAME`)")
         return
@@ -375,10 +381,45 @@ def accounts_command(db_url: str) -> None:
         table.append((row.username, row.display_name, row.role,
                       "whole server" if row.scope_node_id is None else f"node {row.scope_node_id}", password,
                       "on" if row.totp_on else "off", state))
+    _echo_table(table)
+
+
+def _echo_table(table: list[tuple[str, ...]]) -> None:
+    """Lines of cells in aligned columns, each cell on one line without escapes (names come from people)."""
     table = [tuple(one_line(cell) for cell in line) for line in table]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+@cli.command("disable-account")
+@click.argument("username")
+@setting_options("db_url")
+def disable_account(username: str, db_url: str) -> None:
+    """Disable an account: its dashboard sessions end and its admin tokens are refused at once."""
+    _set_disabled(username, True, db_url)
+
+
+@cli.command("enable-account")
+@click.argument("username")
+@setting_options("db_url")
+def enable_account(username: str, db_url: str) -> None:
+    """Enable a disabled account again (its tokens that were not revoked work again)."""
+    _set_disabled(username, False, db_url)
+
+
+def _set_disabled(username: str, disabled: bool, db_url: str) -> None:
+    from .db import write_transaction
+    from .people import set_disabled
+
+    engine = _open({"db_url": db_url})
+    try:
+        with engine.connect() as conn, write_transaction(conn):
+            account = _account(conn, username, "USERNAME")
+            done = set_disabled(conn, account.id, disabled, now_ns=time.time_ns())
+    finally:
+        engine.dispose()
+    click.echo(f"account {one_line(done.username)} " + (f"disabled since {done.disabled_at}" if disabled else "enabled"))
 
 
 @cli.command("reset-password")
@@ -391,15 +432,12 @@ def reset_password_command(username: str, password_stdin: bool, drop_totp: bool,
     """Reset an account's password and lift its lock-out; its sessions end. Prints a one-time password that
     must be changed at the next login, unless --password-stdin sets one."""
     from .db import write_transaction
-    from .people import find_account, reset_password, set_password
+    from .people import reset_password, set_password
 
     engine = _open({"db_url": db_url})
     try:
         with engine.connect() as conn:
-            account = find_account(conn, username=username)
-        if account is None:
-            raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
-                                     param_hint="USERNAME")
+            account = _account(conn, username, "USERNAME")
         chosen = _new_password(password_stdin, account.username) if password_stdin else None
         with engine.connect() as conn, write_transaction(conn):
             one_time = reset_password(conn, account.id, now_ns=time.time_ns(), drop_totp=drop_totp)
@@ -470,10 +508,7 @@ def terminals(db_url: str) -> None:
                       row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]),
                       str(row["kept_aside"] or 0), offset, state))
     # What a terminal said about itself (its error, its version) is on one line, without escapes.
-    table = [tuple(one_line(cell) for cell in line) for line in table]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    _echo_table(table)
     for row in rows:  # the causes under the table: one line per terminal that keeps ratings aside
         if row["kept_aside"]:
             click.echo(one_line(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "

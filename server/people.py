@@ -4,8 +4,8 @@ An account has a user name (what a person types to log in), a name to show,
 a role (:data:`server.access.ROLES`) and a scope (a node of the organisation
 tree; None: the whole server). Its password is kept only as an Argon2 hash
 (:mod:`server.passwords`). A password an administrator set — a new account's
-first one, or a reset — is one-time: ``password_changed_at`` stays NULL and the
-dashboard asks for a new one before anything else. Disabling an account ends
+first one, or a reset — is one-time (``must_change_password``): the dashboard
+asks for a new one before anything else. Disabling an account ends
 its sessions and stops its API tokens at once (both are checked against
 ``disabled_at`` on every request).
 
@@ -16,11 +16,12 @@ dashboard and by the CLI) and whose ``field`` names the input.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
@@ -29,9 +30,10 @@ from . import second_factor
 from .access import ROLES, Caller
 from .errors import ServerError
 from .passwords import hash_password, password_problem, verify_password
-from .schema import accounts, dashboard_sessions, login_failures, nodes
-from .timekeeping import iso_from_ns
+from .schema import accounts, dashboard_sessions, nodes
+from .timekeeping import NS_PER_S, iso_from_ns, ns_from_iso
 
+USERNAME_MAX = 64  # accounts.username
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
 
@@ -55,13 +57,12 @@ class Account:
     created_at: str
     disabled_at: str | None
     password_changed_at: str | None
+    must_change_password: bool  # a password set by an administrator (one-time), not replaced yet
+    failed_logins: int
+    locked_until: str | None
+    last_login_at: str | None
     has_password: bool
     totp_on: bool
-
-    @property
-    def must_change_password(self) -> bool:
-        """A password set by an administrator (one-time) that its owner has not replaced yet."""
-        return self.has_password and self.password_changed_at is None
 
     def caller(self) -> Caller:
         return Caller(self.id, self.username, self.display_name, self.role, self.scope_node_id)
@@ -69,28 +70,39 @@ class Account:
 
 _COLUMNS = (accounts.c.id, accounts.c.username, accounts.c.display_name, accounts.c.role, accounts.c.scope_node_id,
             accounts.c.created_at, accounts.c.disabled_at, accounts.c.password_changed_at,
-            accounts.c.password_hash.is_not(None).label("has_password"),
+            accounts.c.must_change_password, accounts.c.failed_logins, accounts.c.locked_until,
+            accounts.c.last_login_at, accounts.c.password_hash.is_not(None).label("has_password"),
             accounts.c.totp_secret.is_not(None).label("totp_on"))
 
 
 def _account(row) -> Account:
-    return Account(**{**row._mapping, "has_password": bool(row.has_password), "totp_on": bool(row.totp_on)})
+    return Account(**{**row._mapping, "has_password": bool(row.has_password), "totp_on": bool(row.totp_on),
+                      "must_change_password": bool(row.must_change_password)})
 
 
 def find_account(conn: Connection, *, username: str | None = None, account_id: int | None = None) -> Account | None:
-    """The account with this user name (case-insensitive, spaces trimmed) or id, or None."""
-    query = select(*_COLUMNS)
+    """The account with this id, or this user name: as typed (an account made from an admin token's name keeps
+    its capitals and spaces), else in lower case with spaces trimmed. None when there is none."""
     if account_id is not None:
-        query = query.where(accounts.c.id == account_id)
-    else:
-        query = query.where(accounts.c.username == normal_username(username or ""))
-    row = conn.execute(query).first()
-    return _account(row) if row else None
+        row = conn.execute(select(*_COLUMNS).where(accounts.c.id == account_id)).first()
+        return _account(row) if row else None
+    for name in dict.fromkeys(((username or "").strip(), normal_username(username or ""))):
+        row = conn.execute(select(*_COLUMNS).where(accounts.c.username == name)).first()
+        if row:
+            return _account(row)
+    return None
 
 
 def list_accounts(conn: Connection) -> list[Account]:
     """Every account, by user name."""
     return [_account(row) for row in conn.execute(select(*_COLUMNS).order_by(accounts.c.username))]
+
+
+def locked_for_s(account: Account, now_ns: int) -> int:
+    """Whole seconds the account is still locked out for after wrong logins (0: it may log in)."""
+    if not account.locked_until:
+        return 0
+    return max(0, math.ceil((ns_from_iso(account.locked_until) - now_ns) / NS_PER_S))
 
 
 def normal_username(username: str) -> str:
@@ -140,7 +152,8 @@ def create_account(conn: Connection, *, username: str, display_name: str, role: 
             new_id = conn.execute(insert(accounts).values(
                 username=username, display_name=display_name, role=role, scope_node_id=scope_node_id,
                 password_hash=hash_password(password) if password is not None else None,
-                password_changed_at=None if one_time or password is None else now, created_at=now)
+                must_change_password=one_time and password is not None,
+                password_changed_at=None if password is None else now, failed_logins=0, created_at=now)
                 .returning(accounts.c.id)).scalar_one()
     except IntegrityError:
         raise AccountRefused(f"Tên đăng nhập {username!r} đã có người dùng.", field="username") from None
@@ -152,11 +165,6 @@ def _require(conn: Connection, account_id: int) -> Account:
     if found is None:
         raise AccountRefused(f"Không có tài khoản mang mã số {account_id}.")
     return found
-
-
-def lockout_key(account_id: int) -> str:
-    """The account's row in ``login_failures`` (its wrong logins and lock-out; see dashboard/logins.py)."""
-    return f"account:{account_id}"
 
 
 def end_sessions(conn: Connection, account_id: int) -> None:
@@ -182,7 +190,7 @@ def change_password(conn: Connection, account_id: int, *, old: str, new: str, re
 def set_password(conn: Connection, account_id: int, password: str, *, now_ns: int, one_time: bool) -> None:
     """Store a new hash of ``password`` (the rule is the caller's to check)."""
     conn.execute(update(accounts).where(accounts.c.id == account_id).values(
-        password_hash=hash_password(password), password_changed_at=None if one_time else iso_from_ns(now_ns)))
+        password_hash=hash_password(password), must_change_password=one_time, password_changed_at=iso_from_ns(now_ns)))
 
 
 def reset_password(conn: Connection, account_id: int, *, now_ns: int, drop_totp: bool = False) -> str:
@@ -192,9 +200,9 @@ def reset_password(conn: Connection, account_id: int, *, now_ns: int, drop_totp:
     password = one_time_password()
     set_password(conn, account_id, password, now_ns=now_ns, one_time=True)
     if drop_totp:
-        conn.execute(update(accounts).where(accounts.c.id == account_id).values(totp_secret=None))
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(totp_secret=None, totp_last_step=None))
     end_sessions(conn, account_id)
-    conn.execute(delete(login_failures).where(login_failures.c.address == lockout_key(account_id)))
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(failed_logins=0, locked_until=None))
     return password
 
 
@@ -232,7 +240,7 @@ def turn_totp_on(conn: Connection, account_id: int, secret: str, code: str, *, n
     step = second_factor.accepted_step(secret, code, now_s=now_ns / 1e9, last_step=None)
     if step is None:
         raise AccountRefused("Mã xác thực không đúng: hãy nhập mã 6 số đang hiện trong ứng dụng.", field="code")
-    conn.execute(update(accounts).where(accounts.c.id == account_id).values(totp_secret=f"{secret}:{step}"))
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(totp_secret=secret, totp_last_step=step))
 
 
 def turn_totp_off(conn: Connection, account_id: int, *, password: str) -> None:
@@ -240,7 +248,7 @@ def turn_totp_off(conn: Connection, account_id: int, *, password: str) -> None:
     stored = conn.execute(select(accounts.c.password_hash).where(accounts.c.id == account_id)).scalar()
     if not verify_password(stored, password):
         raise AccountRefused("Mật khẩu hiện tại không đúng.", field="password")
-    conn.execute(update(accounts).where(accounts.c.id == account_id).values(totp_secret=None))
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(totp_secret=None, totp_last_step=None))
 
 
 def use_totp_code(conn: Connection, account_id: int, code: str, *, now_ns: int) -> bool:
@@ -248,13 +256,14 @@ def use_totp_code(conn: Connection, account_id: int, code: str, *, now_ns: int) 
 
     The last accepted step moves forward by a conditional UPDATE: of two logins racing with one code, one wins.
     """
-    stored = conn.execute(select(accounts.c.totp_secret).where(accounts.c.id == account_id)).scalar()
-    if not stored:
+    row = conn.execute(select(accounts.c.totp_secret, accounts.c.totp_last_step)
+                       .where(accounts.c.id == account_id)).first()
+    if row is None or not row.totp_secret:
         return False
-    secret, last_step = second_factor.split_stored(stored)
-    step = second_factor.accepted_step(secret, code, now_s=now_ns / 1e9, last_step=last_step)
+    step = second_factor.accepted_step(row.totp_secret, code, now_s=now_ns / 1e9, last_step=row.totp_last_step)
     if step is None:
         return False
-    moved = conn.execute(update(accounts).where(accounts.c.id == account_id, accounts.c.totp_secret == stored)
-                         .values(totp_secret=f"{secret}:{step}"))
+    moved = conn.execute(update(accounts).where(
+        accounts.c.id == account_id, or_(accounts.c.totp_last_step.is_(None), accounts.c.totp_last_step < step))
+        .values(totp_last_step=step))
     return moved.rowcount == 1

@@ -3,10 +3,9 @@
 Enrolment shows the secret as an ``otpauth://`` QR code (segno) and as text;
 the secret is stored only after the person typed a code it makes. A code is
 accepted one 30-second step either side of the server's clock, and never
-twice: the stored value is the secret followed by ``:`` and the last step
-accepted (``JBSWY3DPEHPK3PXP:59853310``), moved forward by a conditional UPDATE
-(see :func:`server.people.use_totp_code`), so two logins racing with one code
-cannot both win.
+twice: ``accounts.totp_last_step`` holds the last step accepted, moved forward
+by a conditional UPDATE (see :func:`server.people.use_totp_code`), so two
+logins racing with one code cannot both win.
 
     >>> secret = new_secret()
     >>> code = pyotp.TOTP(secret).at(1_800_000_000)
@@ -31,12 +30,6 @@ WINDOW_STEPS = 1  # ±30 s: a phone's clock a little off, or a code typed as it 
 def new_secret() -> str:
     """A new base32 secret (160 bits)."""
     return pyotp.random_base32(32)
-
-
-def split_stored(stored: str) -> tuple[str, int | None]:
-    """(secret, last step accepted or None) of the stored ``totp_secret``."""
-    secret, _, step = stored.partition(":")
-    return secret, int(step) if step else None
 
 
 def provisioning_uri(secret: str, username: str) -> str:

@@ -324,7 +324,7 @@ class Matrix:
         used = server.issue_code()
         assert server.post("/api/v1/enroll", json={"code": used}).status_code == 201
         expired = server.issue_code(ttl_s=60, now_ns=server.clock() - 3600 * 10**9)
-        self.person = server.person("matrix.admin")
+        self.person = server.person("matrix.admin", password="matrix-password-2026")  # ASCII: also sent as a header
         self.target_id = server.person("matrix.target", role="viewer").id  # what the accounts forms change
         disabled = server.person("former.admin", password="mật khẩu của người đã nghỉ")
         admin = server.admin_token("matrix.admin")

@@ -54,7 +54,7 @@ def try_login(server, session: requests.Session, csrf: str, who) -> requests.Res
 
 # -- login brute force --------------------------------------------------------------------------------
 
-def test_wrong_tokens_lock_the_address_out_for_longer_and_longer(dash, caplog):
+def test_wrong_logins_lock_the_address_out_for_longer_and_longer(dash, caplog):
     caplog.set_level(logging.WARNING, logger="hailong.server.dashboard")
     good = dash.person()
     session = requests.Session()
@@ -84,7 +84,7 @@ def test_wrong_tokens_lock_the_address_out_for_longer_and_longer(dash, caplog):
     assert WRONG not in logged and good.password not in logged and GUESSED_USER not in logged
 
 
-def test_a_burst_of_wrong_tokens_reaches_only_the_free_tries(dash, caplog):
+def test_a_burst_of_wrong_logins_reaches_only_the_free_tries(dash, caplog):
     caplog.set_level(logging.WARNING, logger="hailong.server.dashboard")
     session = requests.Session()
     csrf = login_form(dash, session)

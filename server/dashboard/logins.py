@@ -4,10 +4,11 @@ After :data:`ACCOUNT_FREE_FAILURES` wrong passwords (or codes) in a row an
 account is locked for :data:`ACCOUNT_FIRST_LOCK_S`, twice as long after each
 further wrong one, up to :data:`ACCOUNT_MAX_LOCK_S`; while it is locked the
 password is not even checked. A good login, or an administrator's reset,
-forgives it (:func:`server.people.reset_password`). The count is kept in the database (``login_failures``, key
-``account:<id>``) beside the lock-out per client address, which stays: the
-address limit slows one machine guessing many accounts, this one many
-machines guessing one account.
+forgives it (:func:`server.people.reset_password`). The count and the lock
+are the account's (``accounts.failed_logins``, ``locked_until``), beside the
+lock-out per client address (``login_failures``), which stays: the address
+limit slows one machine guessing many accounts, this one many machines
+guessing one account.
 
 An unknown user name and a wrong password get the same answer (and take the
 same time: a hash is checked either way), so the form does not tell which
@@ -25,9 +26,9 @@ from sqlalchemy import Engine, select, update
 
 from ..db import write_transaction
 from ..passwords import hash_password, needs_rehash, verify_password
-from ..people import Account, find_account, lockout_key, use_totp_code
+from ..people import Account, find_account, locked_for_s, use_totp_code
 from ..schema import accounts
-from .login_throttle import LoginThrottle
+from ..timekeeping import NS_PER_S, iso_from_ns
 
 ACCOUNT_FREE_FAILURES = 5
 ACCOUNT_FIRST_LOCK_S = 15 * 60
@@ -67,8 +68,6 @@ class AccountLogins:
     def __init__(self, engine: Engine, *, clock: Callable[[], int]):
         self.engine = engine
         self.clock = clock
-        self.throttle = LoginThrottle(engine, clock=clock, free_failures=ACCOUNT_FREE_FAILURES,
-                                      first_lock_s=ACCOUNT_FIRST_LOCK_S, max_lock_s=ACCOUNT_MAX_LOCK_S)
 
     def attempt(self, username: str, password: str, code: str = "") -> LoginOutcome:
         if not username.strip() or not password:
@@ -80,8 +79,7 @@ class AccountLogins:
         if account is None:
             verify_password(_dummy_hash(), password)
             return LoginOutcome("unknown", message=WRONG)
-        key = lockout_key(account.id)
-        wait_s = self.throttle.wait_s(key)
+        wait_s = locked_for_s(account, self.clock())
         if wait_s:
             return LoginOutcome("locked", account, self._locked(wait_s), wait_s)
         if not verify_password(stored, password):
@@ -97,21 +95,32 @@ class AccountLogins:
             if not good:
                 return self._failed(account, "totp_wrong", "Mã xác thực không đúng hoặc đã được dùng. "
                                                            "Hãy nhập mã mới đang hiện trong ứng dụng.")
-        self.throttle.succeeded(key)
+        values = {"failed_logins": 0, "locked_until": None, "last_login_at": iso_from_ns(self.clock())}
         if needs_rehash(stored):  # the hashing parameters were raised since: store the stronger hash
-            with self.engine.connect() as conn, write_transaction(conn):
-                conn.execute(update(accounts).where(accounts.c.id == account.id)
-                             .values(password_hash=hash_password(password)))
+            values["password_hash"] = hash_password(password)
+        with self.engine.connect() as conn, write_transaction(conn):
+            conn.execute(update(accounts).where(accounts.c.id == account.id).values(**values))
         return LoginOutcome("ok", account)
 
-    def locked_s(self, account_id: int) -> int:
-        return self.throttle.wait_s(lockout_key(account_id))
-
     def _failed(self, account: Account, kind: str, message: str) -> LoginOutcome:
-        lock_s = self.throttle.failed(lockout_key(account.id))
+        lock_s = self._count_failure(account.id)
         if lock_s:
             message = f"{message} {self._locked(lock_s)}"
         return LoginOutcome(kind, account, message, lock_s)
+
+    def _count_failure(self, account_id: int) -> int:
+        """Count a wrong password or code (one UPDATE: two workers never lose one); the lock it earns, in seconds."""
+        now_ns = self.clock()
+        with self.engine.connect() as conn, write_transaction(conn):
+            failures = conn.execute(update(accounts).where(accounts.c.id == account_id)
+                                    .values(failed_logins=accounts.c.failed_logins + 1)
+                                    .returning(accounts.c.failed_logins)).scalar_one()
+            lock_s = 0 if failures <= ACCOUNT_FREE_FAILURES else min(
+                ACCOUNT_MAX_LOCK_S, ACCOUNT_FIRST_LOCK_S * 2 ** min(failures - ACCOUNT_FREE_FAILURES - 1, 16))
+            if lock_s:
+                conn.execute(update(accounts).where(accounts.c.id == account_id)
+                             .values(locked_until=iso_from_ns(now_ns + lock_s * NS_PER_S)))
+        return lock_s
 
     @staticmethod
     def _locked(wait_s: int) -> str:

@@ -23,7 +23,7 @@ from ..access import ROLE_LABELS_VI, ROLES
 from ..db import write_transaction
 from ..passwords import MIN_LENGTH
 from ..people import (AccountRefused, change_password, create_account, find_account, list_accounts,
-                      one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
+                      locked_for_s, one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
 from ..schema import dashboard_sessions, nodes
 from ..accounts import secret_hash
 from .pages import local_time, page, templates
@@ -41,6 +41,14 @@ WHOLE_SERVER = "Toàn bộ máy chủ"
 
 DONE = {"password": "Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã kết thúc.",
         "totp-on": "Đã bật xác thực hai bước.", "totp-off": "Đã tắt xác thực hai bước."}
+
+
+async def _write(request: Request, change):
+    """``change(conn)`` in one write transaction, off the event loop; its result."""
+    def run():
+        with request.app.state.engine.connect() as conn, write_transaction(conn):
+            return change(conn)
+    return await run_in_threadpool(run)
 
 
 # -- my account ------------------------------------------------------------------------------------------
@@ -66,15 +74,13 @@ async def my_password(request: Request, csrf: str = Form(""), old: str = Form(""
                       repeat: str = Form(""), user: DashboardUser = Depends(signed_in_user)) -> Response:
     check_csrf(user.csrf, csrf)
 
-    def change() -> None:
-        with request.app.state.engine.connect() as conn, write_transaction(conn):
-            change_password(conn, user.caller.account_id, old=old, new=new, repeat=repeat,
-                            now_ns=request.app.state.clock())
-            # Whoever else holds a session of this account (a stolen cookie, a forgotten computer) is out.
-            conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.account_id == user.caller.account_id,
-                                                          dashboard_sessions.c.id_hash != secret_hash(user.session_id)))
+    def change(conn) -> None:
+        change_password(conn, user.caller.account_id, old=old, new=new, repeat=repeat, now_ns=request.app.state.clock())
+        # Whoever else holds a session of this account (a stolen cookie, a forgotten computer) is out.
+        conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.account_id == user.caller.account_id,
+                                                      dashboard_sessions.c.id_hash != secret_hash(user.session_id)))
     try:
-        await run_in_threadpool(change)
+        await _write(request, change)
     except AccountRefused as exc:
         return _account_page(request, user, status=422, password_error=str(exc))
     log.info("account %r changed its password", one_line(user.caller.username))
@@ -110,12 +116,9 @@ async def totp_on(request: Request, csrf: str = Form(""), pending: str = Form(""
     if not isinstance(data, dict) or data.get("a") != user.caller.account_id or not isinstance(data.get("s"), str):
         return _account_page(request, user, status=422,
                              totp_error="Mã QR đã hết hạn (10 phút). Hãy bấm “Bật xác thực hai bước” lại.")
-
-    def turn_on() -> None:
-        with request.app.state.engine.connect() as conn, write_transaction(conn):
-            turn_totp_on(conn, user.caller.account_id, data["s"], code, now_ns=request.app.state.clock())
     try:
-        await run_in_threadpool(turn_on)
+        await _write(request, lambda conn: turn_totp_on(conn, user.caller.account_id, data["s"], code,
+                                                        now_ns=request.app.state.clock()))
     except AccountRefused as exc:
         return _enrolment_page(request, user, data["s"], error=str(exc), status=422)
     log.info("account %r turned TOTP on", one_line(user.caller.username))
@@ -126,12 +129,8 @@ async def totp_on(request: Request, csrf: str = Form(""), pending: str = Form(""
 async def totp_off(request: Request, csrf: str = Form(""), password: str = Form(""),
                    user: DashboardUser = Depends(dashboard_user)) -> Response:
     check_csrf(user.csrf, csrf)
-
-    def turn_off() -> None:
-        with request.app.state.engine.connect() as conn, write_transaction(conn):
-            turn_totp_off(conn, user.caller.account_id, password=password)
     try:
-        await run_in_threadpool(turn_off)
+        await _write(request, lambda conn: turn_totp_off(conn, user.caller.account_id, password=password))
     except AccountRefused as exc:
         return _account_page(request, user, status=422, totp_error=str(exc))
     log.info("account %r turned TOTP off", one_line(user.caller.username))
@@ -157,12 +156,12 @@ def _accounts_page(request: Request, user: DashboardUser, *, status: int = 200, 
                    form: dict | None = None, shown_password: dict | None = None) -> HTMLResponse:
     with request.app.state.engine.connect() as conn:
         listed = list_accounts(conn)
-    logins = request.app.state.account_logins
+    now_ns = request.app.state.clock()
     names = _scope_names(request)
     return page(request, "accounts.html", status=status, admin=user, accounts=listed, roles=ROLES, error=error,
                 scopes=[("" if node_id is None else str(node_id), label) for node_id, label in names.items()],
                 scope_names=names, form=form or {"role": "viewer", "scope": ""}, shown_password=shown_password,
-                locked={a.id: s for a in listed if (s := logins.locked_s(a.id))}, when=lambda iso: local_time(request, iso))
+                locked={a.id: s for a in listed if (s := locked_for_s(a, now_ns))}, when=lambda iso: local_time(request, iso))
 
 
 def _scope_id(value: str) -> int | None:
@@ -185,13 +184,10 @@ async def new_account(request: Request, csrf: str = Form(""), username: str = Fo
                       user: DashboardUser = Depends(accounts_admin)) -> Response:
     check_csrf(user.csrf, csrf)
     password = one_time_password()
-
-    def create():
-        with request.app.state.engine.connect() as conn, write_transaction(conn):
-            return create_account(conn, username=username, display_name=display_name, role=role,
-                                  scope_node_id=_scope_id(scope), password=password, now_ns=request.app.state.clock())
     try:
-        made = await run_in_threadpool(create)
+        made = await _write(request, lambda conn: create_account(
+            conn, username=username, display_name=display_name, role=role, scope_node_id=_scope_id(scope),
+            password=password, now_ns=request.app.state.clock()))
     except AccountRefused as exc:
         form = {"username": username, "display_name": display_name, "role": role, "scope": scope}
         return _accounts_page(request, user, status=422, error=str(exc), form=form)
@@ -207,14 +203,13 @@ async def _change(request: Request, user: DashboardUser, csrf: str, account_id: 
         return None, _accounts_page(request, user, status=422,
                                     error="Không thể tự thay đổi tài khoản của mình ở đây (xem “Tài khoản của tôi”).")
 
-    def run():
-        with request.app.state.engine.connect() as conn, write_transaction(conn):
-            target = find_account(conn, account_id=account_id)
-            if target is None:
-                raise AccountRefused(f"Không có tài khoản mang mã số {account_id}.")
-            return target, change(conn, target)
+    def run(conn):
+        target = find_account(conn, account_id=account_id)
+        if target is None:
+            raise AccountRefused(f"Không có tài khoản mang mã số {account_id}.")
+        return target, change(conn, target)
     try:
-        return await run_in_threadpool(run), None
+        return await _write(request, run), None
     except AccountRefused as exc:
         return None, _accounts_page(request, user, status=422, error=str(exc))
 

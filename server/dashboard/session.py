@@ -123,7 +123,7 @@ class Sessions:
             conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.expires_at <= iso_from_ns(now_ns)))
             conn.execute(insert(dashboard_sessions).values(
                 id_hash=secret_hash(session_id), account_id=account_id, created_at=iso_from_ns(now_ns),
-                expires_at=iso_from_ns(self._deadline(now_ns, now_ns))))
+                last_used_at=iso_from_ns(now_ns), expires_at=iso_from_ns(self._deadline(now_ns, now_ns))))
         return self.serializer.dumps({"s": session_id, "c": secrets.token_urlsafe(24)})
 
     def read(self, cookie: str | None) -> tuple[str, str] | None:
@@ -162,7 +162,7 @@ class Sessions:
             if deadline - ns_from_iso(row.expires_at) >= self.IDLE_STEP_S * NS_PER_S:
                 with write_transaction(conn):
                     conn.execute(update(dashboard_sessions).where(dashboard_sessions.c.id_hash == id_hash)
-                                 .values(expires_at=iso_from_ns(deadline)))
+                                 .values(expires_at=iso_from_ns(deadline), last_used_at=iso_from_ns(now_ns)))
         return DashboardUser(account.caller(), csrf, session_id, account.must_change_password, account.totp_on)
 
     def end(self, session_id: str) -> None:
