@@ -25,7 +25,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, false, func, insert, select, update
+from sqlalchemy import Connection, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
@@ -34,7 +34,7 @@ from .access import Caller
 from .errors import ServerError, UnknownTerminal
 from .org_tree import SCOPE_COLUMN, node_for_place, placement
 from .people import USERNAME_MAX, create_account, find_account
-from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, nodes, terminals
+from .schema import accounts, admin_tokens, enrollment_codes, nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"

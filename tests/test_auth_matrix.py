@@ -165,12 +165,60 @@ EXPECTED = {
     "POST /accounts/{account_id}/role":
         "→/login →/login →/login →/login →/login →/login →/login →/login "
         "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "GET /api/v1/tree":
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
+    "POST /api/v1/tree":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "POST /api/v1/enrollment-codes":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "POST /api/v1/terminals/{terminal_id}/move":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "POST /api/v1/terminals/{terminal_id}/revoke":
+        "401 401 401 401 401 401 403 403 "
+        "404 401 401 401 401 401 401 401",
+    "GET /tree":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "GET /export/tree.csv":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /tree/import":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "GET /tree/codes":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /tree/codes":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "POST /tree/codes/sheet.pdf":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "GET /fleet/terminal/{terminal_id}":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
+    "POST /fleet/terminal/{terminal_id}/move":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
+    "POST /fleet/terminal/{terminal_id}/revoke":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
 }
 TABLE = {route: dict(zip(CREDENTIALS, cells.split(), strict=True)) for route, cells in EXPECTED.items()}
 
 #: The concrete path requested for a route whose path has a parameter.
 CONCRETE = {"GET /docs/assets/{path}": "/docs/assets/swagger-ui.css", "GET /static/{path}": "/static/favicon.svg",
-            "GET /export/report.{fmt}": "/export/report.csv"}
+            "GET /export/report.{fmt}": "/export/report.csv",
+            # A terminal that is not there: revoking the matrix's own would change the cells after it.
+            "POST /api/v1/terminals/{terminal_id}/move": "/api/v1/terminals/no-such-terminal/move",
+            "POST /api/v1/terminals/{terminal_id}/revoke": "/api/v1/terminals/no-such-terminal/revoke",
+            "GET /fleet/terminal/{terminal_id}": "/fleet/terminal/no-such-terminal",
+            "POST /fleet/terminal/{terminal_id}/move": "/fleet/terminal/no-such-terminal/move",
+            "POST /fleet/terminal/{terminal_id}/revoke": "/fleet/terminal/no-such-terminal/revoke"}
 
 
 def app_routes(app) -> set[str]:
