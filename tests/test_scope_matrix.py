@@ -36,7 +36,8 @@ import requests
 from dashboard_fixtures import at, login_form, rating, send
 from server_fixtures import *  # noqa: F403
 from server_fixtures import EnrolledTerminal, FakeClock, make_batch, make_rating
-from test_auth_matrix import app_routes
+from test_auth_matrix import EXPECTED as AUTH_MATRIX_ROWS
+from test_auth_matrix import app_routes, render_cell
 
 README = Path(__file__).parent.parent / "README.md"
 HEADING = "### Roles and scopes"
@@ -156,10 +157,6 @@ def short_column(column: str) -> str:
     return f"{SHORT[role]} {where}"
 
 
-def render_cell(cell: str) -> str:
-    return f"→ {cell[1:]}" if cell.startswith("→") else cell
-
-
 def markdown_table(table: dict[str, dict[str, str]] = TABLE) -> str:
     """The matrix as the README shows it."""
     lines = ["| route | " + " | ".join(map(short_column, COLUMNS)) + " |", "| --- |" + " --- |" * len(COLUMNS)]
@@ -181,22 +178,16 @@ def readme_table() -> str:
 
 # -- what needs no server -------------------------------------------------------------------------------
 
-def test_every_route_of_the_app_has_a_row(tmp_path):
-    from server import Settings, create_app
-
-    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'routes.db'}"))
-    try:
-        routes = app_routes(app)
-    finally:
-        app.state.engine.dispose()
+def test_every_route_of_the_app_has_a_row():
+    """The same rows as the auth matrix, whose own test walks ``app.routes`` (as the server test below does)."""
+    routes = set(AUTH_MATRIX_ROWS)
     assert {"missing rows": sorted(routes - set(EXPECTED)), "rows of no route": sorted(set(EXPECTED) - routes)} \
         == {"missing rows": [], "rows of no route": []}
 
 
 def test_the_readme_shows_the_matrix():
-    rendered = markdown_table()
-    assert readme_table() == rendered, (
-        f"README.md's table under {HEADING!r} differs from the test's; it must be exactly:\n\n{rendered}\n")
+    assert readme_table() == markdown_table(), (
+        f"README.md's table under {HEADING!r} differs from the test's; it must be exactly:\n\n{markdown_table()}\n")
 
 
 def test_every_role_has_its_actions_and_inspectors_write_nothing():
