@@ -388,8 +388,12 @@ def a_scoped_report_counts_only_its_unit(province):
     token = province.tokens["viewer", "in"]
     report = requests.get(province.server.url + "/api/v1/reports/summary?" + urlencode(PERIOD),
                           headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["report"]
-    assert report["total"]["counted"] == 5
-    assert [group["label"] for group in report["groups"]] == [UNIT["A"]]
+    assert report["total"]["counted"] == 5  # of its node, its unit: the level below ranked (its one office)
+    assert (report["node"]["name"], [group["label"] for group in report["groups"]]) == (
+        UNIT["A"], ["Bộ phận Một cửa An Khánh"])
+    outside = requests.get(province.server.url + "/api/v1/reports/summary?" + urlencode(
+        {**PERIOD, "node": province.node["B"]}), headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert outside.status_code == 422 and "in your part of the tree" in outside.json()["error"]
     wide = requests.get(province.server.url + "/api/v1/reports/summary?" + urlencode(PERIOD),
                         headers={"Authorization": f"Bearer {province.tokens['viewer', 'wide']}"}, timeout=30)
     assert wide.json()["report"]["total"]["counted"] == 10
