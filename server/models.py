@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync.protocol import RatingCode
 
+from .fleet_actions import MAX_CODE_TTL_S, MAX_CODES_AT_ONCE, MIN_CODE_TTL_S
+
 #: The columns of a pulled rating, in CSV order.
 RATING_OUTPUT_FIELDS = ("cursor", "id", "terminal_id", "site", "counter", "rating", "reason", "reason_outcome",
                         "source", "filtered", "created_at", "corrected_at", "time_quality", "received_at",
@@ -123,8 +125,9 @@ class EnrollmentCodesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     node: str = _NODE_REF
-    count: int = Field(default=1, ge=1, le=500, description="how many codes (one per terminal)")
-    expires_s: int = Field(default=7 * 86400, ge=60, le=366 * 86400, description="lifetime of the codes, seconds")
+    count: int = Field(default=1, ge=1, le=MAX_CODES_AT_ONCE, description="how many codes (one per terminal)")
+    expires_s: int = Field(default=7 * 86400, ge=MIN_CODE_TTL_S, le=MAX_CODE_TTL_S,
+                           description="lifetime of the codes, seconds")
 
 
 class EnrollmentCodesOut(BaseModel):

@@ -284,3 +284,52 @@ def test_redoc_renders_under_its_policy(dash, browser):
     assert any(url.endswith("/docs/assets/redoc.standalone.js") for url in loaded)
     assert [url for url in loaded if not url.startswith(dash.url + "/")] == []
     assert "cdn.redoc.ly" not in browser.page_source
+
+
+def test_the_tree_is_checked_and_imported_and_a_terminal_moved_in_the_browser(dash, browser, request, tmp_path):
+    """The organisation tree page (upload, dry run, import), the fleet with where each terminal stands, and a
+    terminal's page moving it: the forms as a person uses them, with nothing refused by the page's policy."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from test_tree_api import TREE_CSV, post_tree
+
+    path = tmp_path / "co-cau-to-chuc.csv"
+    path.write_text(TREE_CSV, encoding="utf-8")
+    browser.get(dash.url + "/login")
+    log_in(browser, dash, dash.person())
+    browser.get(dash.url + "/tree")
+    browser.find_element(By.CSS_SELECTOR, "#import-form input[type=file]").send_keys(str(path))
+    browser.find_element(By.CSS_SELECTOR, "#import-form button[value=check]").click()
+    wait_for_url(browser, dash.url + "/tree/import")
+    assert "chưa có gì thay đổi" in browser.find_element(By.ID, "import-result").text
+    assert dash.count("nodes") == 0
+    browser.find_element(By.CSS_SELECTOR, "#import-form input[type=file]").send_keys(str(path))
+    browser.find_element(By.CSS_SELECTOR, "#import-form button[value=import]").click()
+    assert "Đã nhập" in browser.find_element(By.ID, "import-result").text
+    assert dash.count("nodes") == 8
+
+    admin = dash.admin_headers()
+    assert post_tree(dash, TREE_CSV, admin).status_code == 200
+    codes = dash.post("/api/v1/enrollment-codes", json={"node": "BD-Q1", "count": 3}, headers=admin).json()["codes"]
+    ids = [dash.post("/api/v1/enroll", json={"code": code}).json()["terminal_id"] for code in codes]
+    browser.get(dash.url + "/tree")
+    assert [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#tree td.num")][:2] == ["3", "3"]
+    shoot(browser, "tree", backend_of(request))
+
+    browser.get(dash.url + f"/fleet/terminal/{ids[0]}")
+    Select(browser.find_element(By.CSS_SELECTOR, "#move-form select")).select_by_visible_text(
+        "Thành phố Hà Nội › Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà › Quầy 1")
+    browser.find_element(By.CSS_SELECTOR, "#move-form button").click()
+    wait_for_url(browser, dash.url + f"/fleet/terminal/{ids[0]}?done=moved")
+    assert "Phường Ngọc Hà" in browser.find_element(By.ID, "where").text
+    shoot(browser, "terminal", backend_of(request))
+    browser.get(dash.url + "/fleet")
+    shoot(browser, "fleet-tree", backend_of(request))
+    Select(browser.find_element(By.CSS_SELECTOR, "#fleet-filter select")).select_by_visible_text(
+        "Thành phố Hà Nội › Phường Ngọc Hà")
+    browser.find_element(By.CSS_SELECTOR, "#fleet-filter button").click()
+    wait_for_url(browser, dash.url + "/fleet?node=", prefix=True)
+    assert [row.get_attribute("id") for row in browser.find_elements(By.CSS_SELECTOR, "table.fleet tbody tr")] \
+        == [f"terminal-{ids[0]}"]
+    assert csp_refusals(browser) == []

@@ -8,17 +8,9 @@ import pytest
 
 from server_fixtures import *  # noqa: F403
 from server_fixtures import EnrolledTerminal
+from test_org_tree import PROVINCE_CSV, node_id
 
-TREE_CSV = """code,name,kind,parent_code
-01,Thành phố Hà Nội,province,
-00004,Phường Ba Đình,unit,01
-00008,Phường Ngọc Hà,unit,01
-BD-MC,Bộ phận Một cửa phường Ba Đình,office,00004
-BD-Q1,Quầy 1,counter,BD-MC
-BD-Q2,Quầy 2,counter,BD-MC
-NH-MC,Bộ phận Một cửa phường Ngọc Hà,office,00008
-NH-Q1,Quầy 1,counter,NH-MC
-"""
+TREE_CSV = PROVINCE_CSV
 #: Line 7 names a parent that is neither in the file nor on the server.
 BAD_CSV = TREE_CSV.replace("BD-Q2,Quầy 2,counter,BD-MC", "BD-Q2,Quầy 2,counter,KHONG-CO")
 CSV_HEADERS = {"Content-Type": "text/csv; charset=utf-8"}
@@ -29,9 +21,12 @@ def post_tree(server, text: str, headers: dict, **params):
                        params=params)
 
 
-def node_id(server, code: str) -> int:
-    row, = server.rows("nodes", code=code)
-    return row["id"]
+def counted_by_counter(server) -> dict[int, int]:
+    """{counter node id: ratings stored at it}."""
+    counted: dict[int, int] = {}
+    for row in server.rows("ratings"):
+        counted[row["counter_id"]] = counted.get(row["counter_id"], 0) + 1
+    return counted
 
 
 @pytest.fixture
@@ -125,10 +120,7 @@ def test_codes_enrol_then_a_move_counts_the_next_batch_at_the_new_counter_and_a_
     assert (moved.json()["site"], moved.json()["counter"]) == ("Phường Ngọc Hà", "Quầy 1")
     later = [make_rating(terminal.id, monotonic_ns=7_000_000_000 + i) for i in range(2)]
     assert server.upload(terminal, make_batch(later)).status_code == 200
-    counted = {}
-    for row in server.rows("ratings"):
-        counted[row["counter_id"]] = counted.get(row["counter_id"], 0) + 1
-    assert counted == {node_id(server, "BD-Q1"): 3, node_id(server, "NH-Q1"): 2}
+    assert counted_by_counter(server) == {node_id(server, "BD-Q1"): 3, node_id(server, "NH-Q1"): 2}
 
     revoked = server.post(f"/api/v1/terminals/{terminal.id}/revoke", headers=admin)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]

@@ -13,7 +13,7 @@ import pytest
 from dashboard_fixtures import dash, log_in  # noqa: F401
 from server_fixtures import *  # noqa: F403
 from server_fixtures import EnrolledTerminal
-from test_tree_api import BAD_CSV, TREE_CSV, node_id, post_tree
+from test_tree_api import BAD_CSV, TREE_CSV, counted_by_counter, node_id, post_tree
 
 
 def shown(answer) -> str:
@@ -121,10 +121,7 @@ def test_move_then_revoke_from_the_fleet_page(dash, session):
     assert "Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà › Quầy 1" in shown(moved)
     later = [make_rating(terminal.id, monotonic_ns=7_000_000_000 + i) for i in range(3)]
     assert dash.upload(terminal, make_batch(later)).status_code == 200
-    counted = {}
-    for row in dash.rows("ratings"):
-        counted[row["counter_id"]] = counted.get(row["counter_id"], 0) + 1
-    assert counted == {node_id(dash, "BD-Q1"): 2, node_id(dash, "NH-Q1"): 3}
+    assert counted_by_counter(dash) == {node_id(dash, "BD-Q1"): 2, node_id(dash, "NH-Q1"): 3}
 
     unconfirmed = session.post(dash.url + f"/fleet/terminal/{terminal.id}/revoke", timeout=30,
                                data={"csrf": page_csrf(own)})
