@@ -166,14 +166,10 @@ def markdown_table(table: dict[str, dict[str, str]] = TABLE) -> str:
 
 
 def readme_table() -> str:
-    text = README.read_text(encoding="utf-8")
-    if HEADING not in text:
-        return ""
-    section = text.split(HEADING, 1)[1].split("\n#", 1)[0]
-    if "\n| route |" not in section:  # the section's first table is the roles', the matrix follows it
-        return ""
-    matrix = "| route |" + section.split("\n| route |", 1)[1]
-    return "\n".join(line for line in matrix.splitlines() if line.startswith("|"))
+    """The README's table under :data:`HEADING` that starts ``| route |`` (the section's first is the roles')."""
+    section = README.read_text(encoding="utf-8").partition(HEADING)[2].split("\n#", 1)[0]
+    found = re.search(r"^\| route \|.*?(?=\n[^|]|\Z)", section, flags=re.M | re.S)
+    return found.group(0).rstrip("\n") if found else ""
 
 
 # -- what needs no server -------------------------------------------------------------------------------
