@@ -3,7 +3,7 @@
 #   1. a central server (SQLite under var/) in the background,
 #   2. a terminal enrolled with it automatically (config var/demo-terminal.toml),
 #   3. the kiosk window with mock pins (keys 1-9, 0),
-# and the server's address and an admin token printed. Closing the window stops both.
+# and the server's address, a dashboard account and an admin token printed. Closing the window stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -39,14 +39,21 @@ if [ ! -f "$TERMINAL_CONFIG" ] || ! grep -q "^url = \"$SERVER_URL\"" "$TERMINAL_
     code=$("$BIN/kiosk-server" enroll-code --db "$SERVER_DB" --site "UBND phường Phúc La" --counter "Quầy 1" 2>/dev/null | sed -n 1p)
     "$BIN/kiosk" provision --config "$TERMINAL_CONFIG" --server "$SERVER_URL" --code "$code" --force | sed -n 1p
 fi
-token=$("$BIN/kiosk-server" admin-token --db "$SERVER_DB" --name "demo $(date +%H%M%S)" 2>/dev/null)
+# The demo's province admin, with a new password each run (made the first time, reset after).
+password="demo-$("$BIN/python" -c 'import secrets; print(secrets.token_hex(6))')"
+if ! printf '%s\n' "$password" | "$BIN/kiosk-server" create-admin demo.admin --name "Quản trị demo" \
+        --password-stdin --db "$SERVER_DB" >/dev/null 2>&1; then
+    printf '%s\n' "$password" | "$BIN/kiosk-server" reset-password demo.admin --password-stdin --db "$SERVER_DB" \
+        >/dev/null 2>&1
+fi
+token=$("$BIN/kiosk-server" admin-token --db "$SERVER_DB" --account demo.admin 2>/dev/null)
 
 cat <<MSG
 
   Hài Lòng demo
   central server : $SERVER_URL   (log: $VAR/demo-server.log)
-  dashboard      : $SERVER_URL/   (log in with the admin token)
-  admin token    : $token
+  dashboard      : $SERVER_URL/   user name demo.admin, password $password
+  admin token    : $token   (for kiosk-admin and scripts)
   terminal       : keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
   close the kiosk window (or "Leave kiosk mode") to stop both.
 

@@ -40,10 +40,11 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, insert, or_, select, true, update
 
 from sync.vocabulary import one_decimal, round_half_up
 
+from .accounts import terminals_within
 from .db import ALERT_CHECK_LOCK, WEBHOOK_LOCK, session_lock, try_transaction_lock, write_transaction
 from .opening import OpeningHours
 from .schema import alerts, ratings, terminals
@@ -176,15 +177,18 @@ def dissatisfied_sites(conn: Connection, rules: AlertRules, now_ns: int) -> dict
     return found
 
 
-def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
-    """Live terminals silent beyond the rule's opening time → what is known of them."""
+def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int, *,
+                     within: int | None = None) -> dict[str, dict]:
+    """Live terminals (standing ``within`` a node, when given) silent beyond the rule's opening time → what is
+    known of them."""
     found = {}
     # A terminal heard from within silent_s of wall time cannot have silent_s of opening time.
     recent = iso_from_ns(now_ns - rules.silent_s * NS_PER_S)
-    rows = conn.execute(select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.last_seen_at,
-                               terminals.c.enrolled_at)
-                        .where(terminals.c.revoked_at.is_(None),
-                               func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
+    query = (select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.last_seen_at,
+                    terminals.c.enrolled_at)
+             .where(terminals.c.revoked_at.is_(None),
+                    func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
+    rows = conn.execute(terminals_within(query, conn, within))
     for row in rows:
         silent_s = terminal_silence(row.last_seen_at, row.enrolled_at, rules, now_ns)
         if silent_s >= rules.silent_s:
@@ -233,13 +237,15 @@ def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, 
     return changes
 
 
-def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600,
-                limit: int = 200) -> tuple[list[Alert], list[Alert]]:
-    """(active alerts, newest first; alerts cleared within ``recent_s``, newest first)."""
-    active = conn.execute(select(alerts).where(alerts.c.cleared_at.is_(None))
+def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600, limit: int = 200,
+                where: ColumnElement[bool] | None = None) -> tuple[list[Alert], list[Alert]]:
+    """(active alerts, newest first; alerts cleared within ``recent_s``, newest first), of those ``where``
+    selects (a caller's scope: :func:`server.scoped.alert_scope`) when given."""
+    where = true() if where is None else where
+    active = conn.execute(select(alerts).where(alerts.c.cleared_at.is_(None), where)
                           .order_by(alerts.c.fired_at.desc(), alerts.c.id.desc()).limit(limit))
     since = iso_from_ns(now_ns - recent_s * NS_PER_S)
-    recent = conn.execute(select(alerts).where(alerts.c.cleared_at >= since)
+    recent = conn.execute(select(alerts).where(alerts.c.cleared_at >= since, where)
                           .order_by(alerts.c.cleared_at.desc(), alerts.c.id.desc()).limit(limit))
     return [Alert.from_row(r) for r in active], [Alert.from_row(r) for r in recent]
 

@@ -99,10 +99,16 @@ class Appended:
     hash: str
 
 
+def actor_of(caller: Any) -> Actor:
+    """The :class:`Actor` of a :class:`~server.access.Caller` (an account, from its token or its session)."""
+    return Actor(caller.username, account_id=caller.account_id, role=caller.role, scope_node_id=caller.scope_node_id)
+
+
 def may_read_audit(caller: Any) -> bool:
-    """Whether ``caller`` may read and export the trail. Every administrator, for now: the one place to
-    restrict it (to province admins and inspectors) once accounts have roles."""
-    return True
+    """Whether ``caller`` may read and export the trail: province admins and inspectors (see server.access)."""
+    from .access import may_read_audit as allowed
+
+    return allowed(caller)
 
 
 def canonical_json(value: Any) -> str:
@@ -173,10 +179,13 @@ def entry_out(row) -> dict:
 
 def list_entries(conn: Connection, *, after: int = 0, before: int | None = None, action: str | None = None,
                  actor: str | None = None, since: str | None = None, until: str | None = None,
-                 limit: int = 100, newest_first: bool = False) -> list[dict]:
+                 limit: int = 100, newest_first: bool = False, within: set[int] | None = None) -> list[dict]:
     """Entries with ``after < id < before``, of ``action``, whose actor's name contains ``actor`` (any case), at or after
-    ``since`` and before ``until`` (ISO UTC texts); oldest first unless ``newest_first``."""
+    ``since`` and before ``until`` (ISO UTC texts); oldest first unless ``newest_first``. ``within``: only entries
+    whose scope is one of these nodes (a scoped reader's subtree; None: every entry, server-wide ones too)."""
     query = select(audit_log).where(audit_log.c.id > after)
+    if within is not None:
+        query = query.where(audit_log.c.scope_node_id.in_(sorted(within)))
     if before is not None:
         query = query.where(audit_log.c.id < before)
     if action:

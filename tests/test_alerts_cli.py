@@ -63,53 +63,47 @@ def test_bad_serve_options_exit_2_naming_the_option(capsys, monkeypatch, tmp_pat
     assert option in err and words in err and "Traceback" not in err
 
 
-def test_revoke_admin_ends_the_dashboard_session(start_server, server_db_url, capsys):
-    import re
-
-    import requests
-
+def test_revoke_admin_refuses_the_token_at_once(start_server, server_db_url, capsys):
     server = start_server(alert_check_interval_s=0)
     token = server.admin_token("Phòng Nội vụ")
-    session = requests.Session()
-    form = session.get(server.url + "/login", timeout=30).text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-    session.post(server.url + "/login", data={"token": token, "csrf": csrf}, timeout=30)
-    assert session.get(server.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+    assert server.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     try:
         main(["revoke-admin", "--name", "Phòng Nội vụ", "--db", server_db_url])
     except SystemExit as exc:
         assert exc.code == 0
     assert capsys.readouterr().out.strip() == "1 admin token(s) of Phòng Nội vụ revoked"
-    assert session.get(server.url + "/fleet", allow_redirects=False, timeout=30).status_code == 303
-    assert server.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    answer = server.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401 and "revoked" in answer.json()["error"]
     with pytest.raises(SystemExit) as exit_:
         main(["revoke-admin", "--name", "Phòng Nội vụ", "--db", server_db_url])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.strip() == "kiosk-server: no live admin token has the name 'Phòng Nội vụ'"
 
 
-def test_revoke_admin_ends_every_copy_of_its_sessions_and_no_other(start_server, server_db_url, capsys):
-    import re
-
+def test_disable_account_ends_every_copy_of_its_sessions_and_no_other(start_server, server_db_url, capsys):
     import requests
 
+    from dashboard_fixtures import log_in
+
     server = start_server(alert_check_interval_s=0)
-    sessions = {}
-    for name in ("Phòng Nội vụ", "Văn phòng UBND"):
-        token = server.admin_token(name)
-        sessions[name] = requests.Session()
-        form = sessions[name].get(server.url + "/login", timeout=30).text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-        sessions[name].post(server.url + "/login", data={"token": token, "csrf": csrf}, timeout=30)
-    saved = sessions["Phòng Nội vụ"].cookies["hl_session"]
-    assert len(server.rows("dashboard_sessions")) == 2
+    sessions = {name: log_in(server, server.person(name)) for name in ("phong.noi.vu", "van.phong")}
+    token = server.admin_token("phong.noi.vu")
+    saved = sessions["phong.noi.vu"].cookies["hl_session"]
     with pytest.raises(SystemExit) as exit_:
-        main(["revoke-admin", "--name", "Phòng Nội vụ", "--db", server_db_url])
+        main(["disable-account", "phong.noi.vu", "--db", server_db_url])
     assert exit_.value.code == 0
-    capsys.readouterr()
-    assert len(server.rows("dashboard_sessions")) == 1  # the revoked token's session row is gone
+    assert capsys.readouterr().out.startswith("account phong.noi.vu disabled since ")
+    assert len(server.rows("dashboard_sessions")) == 1  # the disabled account's session row is gone
     replay = requests.Session()
     replay.cookies.set("hl_session", saved)
     answer = replay.get(server.url + "/", allow_redirects=False, timeout=30)
     assert answer.status_code == 303 and answer.headers["Location"].startswith("/login")
-    assert sessions["Văn phòng UBND"].get(server.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+    assert server.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert sessions["van.phong"].get(server.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+    with pytest.raises(SystemExit) as exit_:
+        main(["enable-account", "phong.noi.vu", "--db", server_db_url])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == "account phong.noi.vu enabled"
+    assert server.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    with pytest.raises(SystemExit) as exit_:
+        main(["disable-account", "no.such.person", "--db", server_db_url])
+    assert exit_.value.code == 2 and "no account has the user name 'no.such.person'" in capsys.readouterr().err

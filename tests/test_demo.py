@@ -59,12 +59,15 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
     demo = subprocess.Popen(["bash", str(ROOT / "deploy" / "demo.sh")], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=open(tmp_path / "demo.err", "w"), start_new_session=True)
     try:
-        token, commands = None, []
+        token, password, commands = None, None, []
         deadline = time.monotonic() + 60
         for line in demo.stdout:
             found = re.search(r"admin token\s*:\s*(\S+)", line)
             if found:
                 token = found.group(1)
+            found = re.search(r"user name demo\.admin, password (\S+)", line)
+            if found:
+                password = found.group(1)
             if line.startswith("    "):  # the commands to copy and paste
                 commands.append(line.strip())
             if "kiosk-admin report" in line:  # the banner's last command
@@ -84,6 +87,13 @@ def test_demo_runs_the_whole_system_and_stops_it(tmp_path):
         assert terminals[0]["last_seen_at"]
         assert (tmp_path / "kiosk.db").exists() and (tmp_path / "device.token").exists()
         check_the_banners_commands(commands, token, url, tmp_path)
+        # The dashboard account the banner prints logs in.
+        browser = requests.Session()
+        form = browser.get(f"{url}/login", timeout=5).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        answer = browser.post(f"{url}/login", data={"username": "demo.admin", "password": password, "csrf": csrf},
+                              allow_redirects=False, timeout=30)
+        assert answer.status_code == 303 and answer.headers["Location"] == "/"
         # Closing the kiosk (as its window's close button or systemd would) ends the demo.
         children = subprocess.run(["pgrep", "-P", str(demo.pid)], capture_output=True, text=True).stdout.split()
         kiosk = [pid for pid in children

@@ -127,17 +127,20 @@ def every_stored_value(server) -> str:
                          for row in conn.execute(select(table)))
 
 
-def test_tokens_codes_and_session_ids_are_stored_only_as_hashes(start_server, figures, capsys):
+def test_tokens_codes_session_ids_and_passwords_are_stored_only_as_hashes(start_server, figures, capsys):
     from itsdangerous import URLSafeTimedSerializer
 
     server = start_server(dashboard_secret=SESSION_KEY, alert_check_interval_s=0)
     db_url = server.engine.url.render_as_string(hide_password=False)
     n = scale(3, 30)
     secrets: list[str] = []
+    passwords: list[str] = []
     for i in range(n):  # as an administrator makes them: the real commands
-        status, out, err = run_main(server_main, ["admin-token", "--name", f"Phòng {i}", "--db", db_url], capsys)
+        person = server.person(f"phong.{i}", password=f"mật khẩu bí mật của phòng số {i}")
+        passwords.append(person.password)
+        status, out, err = run_main(server_main, ["admin-token", "--account", f"phong.{i}", "--db", db_url], capsys)
         assert status == 0, err
-        secrets.append(admin := out.strip())
+        secrets.append(out.strip())
         status, out, err = run_main(server_main, ["enroll-code", "--site", TERMINAL_SITE, "--count", "2",
                                                   "--db", db_url], capsys)
         assert status == 0, err
@@ -146,7 +149,7 @@ def test_tokens_codes_and_session_ids_are_stored_only_as_hashes(start_server, fi
         answer = server.post("/api/v1/enroll", json={"code": used, "app_version": "0.1.0"})
         assert answer.status_code == 201, answer.text
         secrets.append(answer.json()["device_token"])
-        cookie = log_in(server, admin).cookies["hl_session"]
+        cookie = log_in(server, person).cookies["hl_session"]
         session_id = URLSafeTimedSerializer(SESSION_KEY, salt="hailong-dashboard-session").loads(cookie)["s"]
         secrets.append(session_id)
     assert len(set(secrets)) == 5 * n and all(len(secret) >= 20 for secret in secrets)
@@ -157,8 +160,11 @@ def test_tokens_codes_and_session_ids_are_stored_only_as_hashes(start_server, fi
     # The scans see what is there: each secret's hash is found (in the rows, and in the files on SQLite).
     assert all(secret_hash(secret) in stored for secret in secrets)
     assert not files or all(secret_hash(secret).encode() in files for secret in secrets)
-    leaked = [secret for secret in secrets if secret in stored or (files and secret.encode() in files)]
-    figures["cases"] += len(secrets)
+    # Passwords: Argon2 hashes, salted, so not found by hashing again; their text is nowhere.
+    assert stored.count("$argon2id$") == n
+    leaked = [secret for secret in secrets + passwords
+              if secret in stored or (files and secret.encode() in files)]
+    figures["cases"] += len(secrets) + len(passwords)
     figures["plaintext_secrets"] += len(leaked)
     assert leaked == []
 

@@ -109,4 +109,4 @@ def test_home_page_is_the_dashboard_behind_a_login(server):
     assert answer.status_code == 303 and answer.headers["Location"] == "/login"
     answer = server.get("/login")
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
-    assert "Đăng nhập quản trị" in answer.text
+    assert "Đăng nhập" in answer.text and "Tên đăng nhập" in answer.text and "Mật khẩu" in answer.text

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from ..access import scope_nodes
 from ..audit import ACTION_LABELS_VI, ACTIONS, details_text, list_entries, may_read_audit, utc_bound
 from ..schema import audit_log
 from .pages import _csv, local_time, page, record_export
-from .session import DashboardAdmin, dashboard_admin
+from .session import DashboardUser, dashboard_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,7 +39,7 @@ def _filters(request: Request, action: str | None, actor: str | None, start: str
             "since": since, "until": until}
 
 
-def _refused(request: Request, admin: DashboardAdmin) -> HTMLResponse:
+def _refused(request: Request, admin: DashboardUser) -> HTMLResponse:
     return page(request, "audit.html", status=403, admin=admin, entries=[], error="Tài khoản này không được xem "
                 "nhật ký.", q={}, actions=[], query="", head=None, older=None, when=None, details=None)
 
@@ -46,8 +47,8 @@ def _refused(request: Request, admin: DashboardAdmin) -> HTMLResponse:
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, action: str | None = None, actor: str | None = None, start: str | None = None,
                end: str | None = None, before: int | None = None,
-               admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
-    if not may_read_audit(admin):
+               admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+    if not may_read_audit(admin.caller):
         return _refused(request, admin)
     q = {"action": action or "", "actor": actor or "", "start": start or "", "end": end or ""}
     common = {"admin": admin, "q": q, "actions": [(a, ACTION_LABELS_VI[a]) for a in ACTIONS],
@@ -60,7 +61,8 @@ def audit_page(request: Request, action: str | None = None, actor: str | None = 
         except ValueError as exc:
             return page(request, "audit.html", status=422, error=str(exc), entries=[], head=head, older=None,
                         **common)
-        entries = list_entries(conn, before=before, limit=PAGE_SIZE + 1, newest_first=True, **filters)
+        entries = list_entries(conn, before=before, limit=PAGE_SIZE + 1, newest_first=True,
+                               within=scope_nodes(conn, admin.caller), **filters)
     older = entries[PAGE_SIZE - 1]["id"] if len(entries) > PAGE_SIZE else None
     return page(request, "audit.html", error=None, entries=entries[:PAGE_SIZE], head=head, older=older,
                 labels=ACTION_LABELS_VI, **common)
@@ -68,8 +70,8 @@ def audit_page(request: Request, action: str | None = None, actor: str | None = 
 
 @router.get("/export/audit.csv")
 def export_audit(request: Request, action: str | None = None, actor: str | None = None, start: str | None = None,
-                 end: str | None = None, admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
-    if not may_read_audit(admin):
+                 end: str | None = None, admin: DashboardUser = Depends(dashboard_user)) -> Response:
+    if not may_read_audit(admin.caller):
         return Response("Tài khoản này không được xem nhật ký.", status_code=403,
                         media_type="text/plain; charset=utf-8")
     try:
@@ -79,7 +81,8 @@ def export_audit(request: Request, action: str | None = None, actor: str | None 
     rows, after = [], 0
     with request.app.state.engine.connect() as conn:
         while True:
-            chunk = list_entries(conn, after=after, limit=EXPORT_PAGE, **filters)
+            chunk = list_entries(conn, after=after, limit=EXPORT_PAGE, within=scope_nodes(conn, admin.caller),
+                                 **filters)
             rows += [[e["id"], e["at"], e["actor"], e["actor_account_id"], e["role"], e["action"], e["scope_node_id"],
                       e["subject"], e["rows"], details_text(e["details"]), e["address"], e["prev_hash"], e["hash"]]
                      for e in chunk]

@@ -1,4 +1,8 @@
-"""``GET /api/v1/alerts`` (active and recent alerts) and ``POST /api/v1/alerts/check`` (check the rules now)."""
+"""``GET /api/v1/alerts`` (active and recent alerts) and ``POST /api/v1/alerts/check`` (check the rules now).
+
+Both show only the alerts of the caller's scope (see :mod:`server.scoped`): a unit's dissatisfied share to
+those who read its reports, a silent terminal to those who see its fleet.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from sqlalchemy import Connection
 from sync.protocol import ErrorEnvelope
 
 from ..alerts import list_alerts
-from ..dependencies import admin_name, db_connection
+from ..access import Caller
+from ..dependencies import caller_allowed, db_connection
+from ..scoped import alert_scope, visible_alerts
 
 router = APIRouter(tags=["alerts"])
 
@@ -45,13 +51,18 @@ class AlertCheckAnswer(BaseModel):
 @router.get("/alerts", response_model=AlertsAnswer, summary="active alerts and those cleared recently",
             responses=_ERRORS)
 def get_alerts(request: Request, recent_days: int = Query(7, ge=0, le=366),
-               _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> dict:
-    active, recent = list_alerts(conn, now_ns=request.app.state.clock(), recent_s=recent_days * 86400)
+               caller: Caller = Depends(caller_allowed("read_alerts")),
+               conn: Connection = Depends(db_connection)) -> dict:
+    active, recent = list_alerts(conn, now_ns=request.app.state.clock(), recent_s=recent_days * 86400,
+                                 where=alert_scope(conn, caller))
     return {"ok": True, "active": [a.to_dict() for a in active], "recent": [a.to_dict() for a in recent]}
 
 
 @router.post("/alerts/check", response_model=AlertCheckAnswer, summary="check the alert rules now",
              responses=_ERRORS)
-async def check_alerts(request: Request, _admin: str = Depends(admin_name)) -> dict:
+async def check_alerts(request: Request, caller: Caller = Depends(caller_allowed("check_alerts"))) -> dict:
     changes = await run_in_threadpool(request.app.state.alert_monitor.check)
-    return {"ok": True, **changes.to_dict()}
+    # Every rule is checked (and the webhook told) server-wide; the answer shows only the caller's scope.
+    with request.app.state.engine.connect() as conn:
+        return {"ok": True, "fired": [a.to_dict() for a in visible_alerts(conn, caller, changes.fired)],
+                "cleared": [a.to_dict() for a in visible_alerts(conn, caller, changes.cleared)]}

@@ -20,8 +20,9 @@ from sqlalchemy import Connection
 from reports.spreadsheet_text import csv_row
 from sync.protocol import ErrorEnvelope
 
-from ..audit import ACTIONS, ENTRY_FIELDS, Actor, details_text, list_entries, may_read_audit, utc_bound
-from ..dependencies import admin_actor, db_connection
+from ..access import Caller, scope_nodes
+from ..audit import ACTIONS, ENTRY_FIELDS, details_text, list_entries, may_read_audit, utc_bound
+from ..dependencies import api_caller, db_connection
 from ..errors import ApiError
 from ..ingest import INT64_MAX
 
@@ -62,7 +63,7 @@ def list_audit(request: Request,
                since: str | None = Query(None, max_length=40, description="from this local date or ISO time"),
                until: str | None = Query(None, max_length=40, description="before this local date or ISO time"),
                format: Literal["json", "csv"] | None = Query(None, description="else chosen by the Accept header"),
-               caller: Actor = Depends(admin_actor), conn: Connection = Depends(db_connection)) -> Response:
+               caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> Response:
     if not may_read_audit(caller):
         raise ApiError(403, "this account may not read the audit trail")
     tz = request.app.state.settings.timezone
@@ -73,7 +74,8 @@ def list_audit(request: Request,
         except ValueError as exc:
             raise ApiError(422, f"{name}: {exc}", field=name) from None
     limit = min(limit, request.app.state.settings.ratings_page_max)
-    rows = list_entries(conn, after=after, action=action, actor=actor, limit=limit + 1, **bounds)
+    rows = list_entries(conn, after=after, action=action, actor=actor, limit=limit + 1,
+                        within=scope_nodes(conn, caller), **bounds)
     page = rows[:limit]
     next_id = page[-1]["id"] if len(rows) > limit else None
     if format is None:

@@ -1,4 +1,4 @@
-"""``GET /api/v1/ratings``: every stored rating, paged by the server's cursor, as JSON or CSV.
+"""``GET /api/v1/ratings``: every stored rating in the caller's scope, paged by the server's cursor, as JSON or CSV.
 
 Pull with ``after=0``, then ``after=<next>`` until ``next`` is null; keep the
 last cursor and ask again later for what arrived since. Each page that holds a
@@ -21,9 +21,10 @@ from sqlalchemy import Connection, select
 from reports.spreadsheet_text import csv_row
 from sync.protocol import ErrorEnvelope
 
-from ..audit import Actor, record
+from ..access import Caller, rating_scope
+from ..audit import actor_of, record
 from ..db import write_transaction
-from ..dependencies import admin_actor, client_address, db_connection
+from ..dependencies import caller_allowed, client_address, db_connection
 from ..ingest import INT64_MAX
 from ..models import RATING_OUTPUT_FIELDS, RatingsPage
 from ..schema import ratings
@@ -39,10 +40,10 @@ def list_ratings(request: Request,
                  limit: int = Query(1000, ge=1, le=INT64_MAX,
                                     description="most ratings in this page (capped by the server, 10,000 by default)"),
                  format: Literal["json", "csv"] | None = Query(None, description="else chosen by the Accept header"),
-                 actor: Actor = Depends(admin_actor), conn: Connection = Depends(db_connection)) -> Response:
+                 caller: Caller = Depends(caller_allowed("read_ratings")), conn: Connection = Depends(db_connection)) -> Response:
     limit = min(limit, request.app.state.settings.ratings_page_max)
     columns = [ratings.c[name] for name in RATING_OUTPUT_FIELDS]
-    rows = conn.execute(select(*columns).where(ratings.c.cursor > after)
+    rows = conn.execute(select(*columns).where(ratings.c.cursor > after, rating_scope(caller, conn))
                         .order_by(ratings.c.cursor).limit(limit + 1)).mappings().all()
     page = [dict(row) for row in rows[:limit]]
     next_cursor = page[-1]["cursor"] if len(rows) > limit else None
@@ -50,7 +51,7 @@ def list_ratings(request: Request,
         format = "csv" if "text/csv" in request.headers.get("accept", "") else "json"
     if page:  # an empty page (a script polling for what is new) serves no rating and is not recorded
         with write_transaction(conn):
-            record(conn, actor=actor, action="pull", subject="ratings", rows=len(page),
+            record(conn, actor=actor_of(caller), action="pull", subject="ratings", rows=len(page),
                    details={"after": after, "next": next_cursor, "limit": limit, "format": format},
                    address=client_address(request), now_ns=request.app.state.clock())
     if format == "json":

@@ -17,14 +17,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from sync.protocol import ErrorEnvelope
-from reports import FilterError, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
+from reports import FilterError, PeriodError, build_report, check_filters, parse_period
 from reports.periods import DATE_PATTERN, FIRST_DATE, LAST_DATE
 from reports.render import write_csv, write_xlsx
 
-from ..audit import Actor, record
+from ..access import Caller, node_in_scope, require
+from ..audit import actor_of, record
 from ..db import write_transaction
-from ..dependencies import admin_actor, client_address, db_connection
+from ..dependencies import caller_allowed, client_address, db_connection
 from ..errors import ApiError
+from ..scoped import scoped_source
 from ..official_report import PDF, official_pdf, pdf_filename
 
 router = APIRouter(tags=["reports"])
@@ -170,20 +172,28 @@ def report_summary(
         format: Literal["json", "csv", "xlsx", "pdf"] = Query(
             "json", description="pdf: the official report for signing (Decree 30/2020/NĐ-CP's form), its "
                                 "letterhead from the server's report_* settings"),
-        actor: Actor = Depends(admin_actor), conn: Connection = Depends(db_connection)) -> Response:
+        caller: Caller = Depends(caller_allowed("read_reports")), conn: Connection = Depends(db_connection)) -> Response:
     ranged = period == "range"
+    if format != "json":
+        require(caller, "export")
+    # A scoped account's report is of its node (its groups: the level below it) unless it names a node inside
+    # it; a node outside it is answered like one that does not exist.
+    if node is None:
+        node = caller.scope_node_id
+    elif not node_in_scope(conn, caller, node):
+        raise ApiError(422, f"node: no node has the id {node} in your part of the tree", field="node")
     try:
         check_filters(site=site, counter=counter, terminal=terminal)
         # Like the dashboard's form: the dates a period does not use are left aside, not refused.
         chosen = parse_period(period, on=None if ranged else on, start=start if ranged else None,
                               end=end if ranged else None, tz=tz or request.app.state.settings.timezone)
         grouping = {None: "children" if node is not None else "site", "none": None}.get(group_by, group_by)
-        report = build_report(sqlalchemy_source(conn), chosen, group_by=grouping, site=site, counter=counter,
+        report = build_report(scoped_source(conn, caller), chosen, group_by=grouping, site=site, counter=counter,
                               terminal=terminal, trend=trend, node=node)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
     with write_transaction(conn):
-        record(conn, actor=actor, action="export", subject="report", rows=report.total.counted,
+        record(conn, actor=actor_of(caller), action="export", subject="report", rows=report.total.counted,
                details={"format": format, "period": chosen.kind, "first_day": chosen.first_day.isoformat(),
                         "last_day": chosen.last_day.isoformat(), "group_by": group_by, "site": site,
                         "counter": counter, "terminal": terminal, "node": node, "via": "api"},
