@@ -142,7 +142,8 @@ def test_terminals_lists_health_and_revocation(start_server):
     listed = {t["id"]: t for t in answer.json()["terminals"]}
     assert set(listed) == {quiet.id, busy.id}
     assert listed[busy.id] | {} == {
-        "id": busy.id, "site": TERMINAL_SITE, "counter": TERMINAL_COUNTER, "enrolled_at": "2026-11-25T09:30:00.000Z",
+        "id": busy.id, "site": TERMINAL_SITE, "counter": TERMINAL_COUNTER,
+        "node_id": server.rows("terminals", id=busy.id)[0]["counter_id"], "enrolled_at": "2026-11-25T09:30:00.000Z",
         "revoked": False, "revoked_at": None, "last_seen_at": "2026-11-25T09:30:00.000Z", "app_version": "0.3.1",
         "pending": 16, "clock_synced": True, "clock_offset_s": pytest.approx(3.0),  # 17 minus this batch
         "last_error": "timeout talking to the server", "kept_aside": None, "kept_aside_causes": None}
