@@ -1,4 +1,4 @@
-"""Fleet load: 1,000 terminals upload batches of 50 at random moments to one server process.
+"""Fleet load: 1,000 terminals upload batches of 50 at random moments to one server process (or several).
 
 Each simulated terminal is enrolled over HTTP, then uploads batches of 50
 ratings at Poisson-distributed moments, so that the fleet offers a total load
@@ -13,13 +13,18 @@ costs little CPU on this 2-core machine). Backends: SQLite (a file under
 var/bench, WAL, synchronous=FULL) and PostgreSQL (a throwaway cluster with
 fsync on, or --postgres-url).
 
+``--replicas N`` (PostgreSQL): N server processes, started at the same moment on the
+empty database, behind HAProxy (Debian's ``haproxy``; round robin, as
+``tests/balancer.py`` sets it up), and the same load goes through the balancer.
+The server CPU is then the replicas' sum; the balancer's is shown apart.
+
 For each backend: the target step, then a search for the highest offered load
 whose p99 stays ≤ 250 ms with ≥ 95 % of it achieved and no errors (×1.5 up,
 then bisection). Every step lasts --step-s seconds of arrivals (default 10) plus
 at most 8 s to drain. Prints figures; asserts nothing.
 
     .venv/bin/python bench/fleet.py [--backend sqlite|postgresql|both] [--terminals 1000] [--batch 50]
-        [--load 5000] [--step-s 10] [--p99-ms 250] [--postgres-url URL] [--profile] [--timeline] [--keep]
+        [--load 5000] [--step-s 10] [--p99-ms 250] [--postgres-url URL] [--replicas N] [--profile] [--timeline] [--keep]
 
 A step passes when every batch was stored (no error, none unfinished), p99 ≤ the
 limit, and at least 95 % of the load actually drawn was achieved. The arrival
@@ -148,6 +153,7 @@ class StepResult:
     errors: int
     late: int
     server_cpu: float
+    balancer_cpu: float
     client_cpu: float
     db_cpu: float
     scheduled: float  # ratings/s the Poisson draw actually offered in this step
@@ -182,13 +188,18 @@ def db_cpu_delta(before: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in db_cpu_s().items())
 
 
+def processes_cpu_s(pids: list[int]) -> float:
+    return sum(process_cpu_s(pid) for pid in pids)
+
+
 def process_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, batch_size: int,
-                   step_s: float, server_pid: int, timeline_out: bool = False) -> StepResult:
+                   step_s: float, server_pids: list[int], balancer_pid: int | None = None,
+                   timeline_out: bool = False) -> StepResult:
     rate_per_terminal = offered / batch_size / len(fleet)
     latencies: list[float] = []
     timeline: list[tuple[float, float]] = []
@@ -228,7 +239,8 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
     # as server latency): nothing it allocates per request is cyclic, so it is off during a step.
     gc.collect()
     gc.disable()
-    cpu_server0, cpu_client0 = process_cpu_s(server_pid), time.process_time()
+    cpu_server0, cpu_client0 = processes_cpu_s(server_pids), time.process_time()
+    cpu_balancer0 = processes_cpu_s([balancer_pid] if balancer_pid else [])
     db_cpu0 = db_cpu_s()
     tasks = [asyncio.ensure_future(terminal_loop(t)) for t in fleet]
     _done, pending = await asyncio.wait(tasks, timeout=(end - time.monotonic()) + DRAIN_S)
@@ -248,7 +260,8 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
     return StepResult(offered=offered, achieved=counts["ratings"] / elapsed,
                       p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
                       batches=counts["batches"], errors=counts["errors"], late=len(pending),
-                      server_cpu=(process_cpu_s(server_pid) - cpu_server0) / elapsed,
+                      server_cpu=(processes_cpu_s(server_pids) - cpu_server0) / elapsed,
+                      balancer_cpu=(processes_cpu_s([balancer_pid] if balancer_pid else []) - cpu_balancer0) / elapsed,
                       db_cpu=db_cpu_delta(db_cpu0) / elapsed, scheduled=scheduled[0] * batch_size / step_s,
                       client_cpu=(time.process_time() - cpu_client0) / elapsed)
 
@@ -258,6 +271,7 @@ def show(label: str, r: StepResult, p99_limit_ms: float) -> None:
     print(f"  {label:<6} offered {r.offered:>6,.0f} r/s (drawn {r.scheduled:>6,.0f})  achieved {r.achieved:>8,.0f} r/s  "
           f"p50 {r.p50_ms:>7.1f} ms  p99 {r.p99_ms:>7.1f} ms  batches {r.batches:>5}  errors {r.errors}"
           f"{f'  unfinished {r.late}' if r.late else ''}  cpu server {r.server_cpu:.0%}"
+          f"{f' haproxy {r.balancer_cpu:.0%}' if r.balancer_cpu else ''}"
           f"{f' postgres {r.db_cpu:.0%}' if r.db_cpu else ''} client {r.client_cpu:.0%}"
           f"  {verdict}", flush=True)
 
@@ -270,15 +284,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db_url: str, port: int, profile_to: str | None, log_path: Path) -> subprocess.Popen:
+def start_servers(db_url: str, ports: list[int], profile_to: str | None, log_folder: Path,
+                  name: str) -> list[subprocess.Popen]:
+    """``kiosk-server serve`` on each port, all started at once, then each waited for."""
+    launched = []
+    try:
+        for i, port in enumerate(ports):
+            launched.append(launch_server(db_url, port, profile_to if i == 0 else None,
+                                          log_folder / f"server-{name}-{i + 1}.log"))
+        for process, port, i in zip(launched, ports, range(len(ports))):
+            wait_listening(process, port, log_folder / f"server-{name}-{i + 1}.log")
+    except BaseException:
+        for process in launched:
+            process.kill()
+        raise
+    return launched
+
+
+def launch_server(db_url: str, port: int, profile_to: str | None, log_path: Path) -> subprocess.Popen:
     code = "from server.cli import main; main()"
     if profile_to:
         code = (f"import cProfile, signal, sys; from server.cli import main\n"
                 f"p = cProfile.Profile(); p.enable()\n"
                 f"try: main()\nexcept SystemExit: pass\nfinally:\n    p.disable(); p.dump_stats({profile_to!r})")
-    process = subprocess.Popen([sys.executable, "-c", code, "serve", "--host", HOST, "--port", str(port),
-                                "--db", db_url, "--no-access-log"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=log_path.open("w"))
+    return subprocess.Popen([sys.executable, "-c", code, "serve", "--host", HOST, "--port", str(port),
+                             "--db", db_url, "--no-access-log"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=log_path.open("w"))
+
+
+def wait_listening(process: subprocess.Popen, port: int, log_path: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -315,23 +349,32 @@ async def enroll_fleet(pool: HttpPool, codes: list[str]) -> list[SimTerminal]:
     return list(await asyncio.gather(*(one(code) for code in codes)))
 
 
-async def settle(pool: HttpPool, server_pid: int, limit_s: float = 20.0) -> None:
+async def settle(pool: HttpPool, server_pids: list[int], limit_s: float = 20.0) -> None:
     """Wait until the server is idle (what a cut-off step left in flight is done) before the next step."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        before = process_cpu_s(server_pid)
+        before = processes_cpu_s(server_pids)
         await asyncio.sleep(0.5)
-        if process_cpu_s(server_pid) - before < 0.05:
+        if processes_cpu_s(server_pids) - before < 0.05:
             return
 
 
 async def bench_backend(name: str, db_url: str, args) -> None:
-    port = free_port()
-    codes = issue_codes(db_url, args.terminals)
+    replicas = args.replicas if name == "postgresql" else 1
+    ports = [free_port() for _ in range(replicas)]
     profile_to = str(ROOT / "var" / "bench" / f"fleet-{name}.prof") if args.profile else None
-    server = start_server(db_url, port, profile_to, args.workdir / f"server-{name}.log")
-    pool = HttpPool(port, size=args.connections)
+    servers = start_servers(db_url, ports, profile_to, args.workdir, name)  # they migrate the empty database
+    pids = [server.pid for server in servers]
+    balancer = pool = None
     try:
+        if replicas > 1:
+            from balancer import HAProxy
+            balancer = HAProxy(ports, folder=args.workdir / f"haproxy-{name}").start()
+            name = f"{name}, {replicas} replicas behind HAProxy"
+        codes = issue_codes(db_url, args.terminals)
+        pool = HttpPool(balancer.port if balancer else ports[0], size=args.connections)
+        steps = {"server_pids": pids, "balancer_pid": balancer.process.pid if balancer else None,
+                 "timeline_out": args.timeline}
         t0 = time.monotonic()
         fleet = await enroll_fleet(pool, codes)
         gc.collect()
@@ -339,7 +382,7 @@ async def bench_backend(name: str, db_url: str, args) -> None:
         print(f"{name}: {len(fleet)} terminals enrolled in {time.monotonic() - t0:.1f} s; "
               f"batches of {args.batch}, steps of {args.step_s:.0f} s, p99 limit {args.p99_ms:.0f} ms", flush=True)
         target = await run_step(pool, fleet, offered=args.load, batch_size=args.batch, step_s=args.step_s,
-                                server_pid=server.pid, timeline_out=args.timeline)
+                                **steps)
         show("target", target, args.p99_ms)
         if args.no_search:
             return
@@ -347,9 +390,8 @@ async def bench_backend(name: str, db_url: str, args) -> None:
         failing = None if passing else target.offered
         load = target.offered * 1.5 if passing else target.offered / 1.5
         for _ in range(args.search_steps):
-            await settle(pool, server.pid)
-            result = await run_step(pool, fleet, offered=load, batch_size=args.batch, step_s=args.step_s,
-                                    server_pid=server.pid, timeline_out=args.timeline)
+            await settle(pool, pids)
+            result = await run_step(pool, fleet, offered=load, batch_size=args.batch, step_s=args.step_s, **steps)
             show("search", result, args.p99_ms)
             if result.passed(args.p99_ms):
                 passing = max(passing or 0, load)
@@ -367,12 +409,17 @@ async def bench_backend(name: str, db_url: str, args) -> None:
               f"{f'{passing:,.0f} ratings/s' if passing else 'none found'}"
               f"{f' (first miss at {failing:,.0f})' if failing else ''}", flush=True)
     finally:
-        pool.close()
-        server.send_signal(2)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if pool is not None:
+            pool.close()
+        if balancer is not None:
+            balancer.stop()
+        for server in servers:
+            server.send_signal(2)
+        for server in servers:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
         if profile_to:
             import pstats
             print(f"--- server profile ({profile_to}) ---")
@@ -392,12 +439,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive connections")
     parser.add_argument("--postgres-url", help="a PostgreSQL role that may create databases; "
                                                "default: a throwaway cluster (fsync on)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="server processes behind HAProxy, on PostgreSQL only (default 1: no balancer)")
     parser.add_argument("--profile", action="store_true", help="cProfile the server's event-loop thread and print the top")
     parser.add_argument("--timeline", action="store_true",
                         help="per step, print the slowest batches and the busiest 100 ms of arrivals")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite file)")
     args = parser.parse_args()
     args.step_s = min(args.step_s, 20.0 - DRAIN_S)
+    if args.replicas < 1:
+        parser.error("--replicas: at least 1")
+    if args.replicas > 1 and args.backend != "postgresql":
+        parser.error("--replicas above 1 needs --backend postgresql: a SQLite file is served by one process")
 
     print(f"fleet bench: {os.cpu_count()} cores, Python {sys.version.split()[0]}, server and client on loopback")
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)

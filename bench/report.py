@@ -1,5 +1,7 @@
 """How long the period summary takes over a million ratings: on the server (direct and through the API,
-SQLite and PostgreSQL) and on a pulled ``.db`` file. Target: ≤ 1 s each.
+SQLite and PostgreSQL) and on a pulled ``.db`` file. Target: ≤ 1 s each. Each report also counts the
+previous period (for the comparison); the server's year is timed by tree level too (``group_by=unit``,
+``office``, ``counter``: the seeded ratings carry no node, so this times the grouping and the level checks).
 
     python bench/report.py [--n 1000000] [--runs 5] [--backends sqlite,postgresql] [--workdir DIR]
 
@@ -93,6 +95,12 @@ def bench_server(db_url: str, n: int, runs: int, label: str) -> list[str]:
             same = body["total"] == report.to_dict()["total"]
             lines.append(f"{label}: {kind:<7} {report.total.counted + report.total.filtered:>9,} ratings  "
                          f"direct {direct_s:.3f} s  API {api_s:.3f} s  (same figures: {same}, "
+                         f"reconciles: {report.reconciles})")
+        year = parse_period(*PERIODS[0][:1], on=PERIODS[0][1])
+        for level in ("unit", "office", "counter"):
+            with app.state.engine.connect() as conn:
+                level_s, report = median_s(lambda: build_report(sqlalchemy_source(conn), year, group_by=level), runs)
+            lines.append(f"{label}: year by {level:<7} direct {level_s:.3f} s  ({len(report.groups)} lines, "
                          f"reconciles: {report.reconciles})")
         http.close()
     finally:

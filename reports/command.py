@@ -2,6 +2,8 @@
 
     kiosk-admin report --db ratings.db --period quarter --on 2026-11-25 --by site --format xlsx --out q4.xlsx
     kiosk-admin report --server https://hl.example.vn --period half --format summary
+    kiosk-admin report --db ratings.db --period quarter --pdf bao-cao.pdf --issuer "UBND phường Hà Đông" \
+        --signer-title "TM. ỦY BAN NHÂN DÂN; CHỦ TỊCH" --recipient "UBND thành phố" --recipient "Lưu: VT"
 
 Bad options exit 2 (a bad date or filter with one sentence naming the option); a missing or foreign file, or a server that refuses, exits 1 with one sentence.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import io
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -40,8 +43,11 @@ _SUFFIX_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".txt": "table"}
 @click.option("--on", "on", metavar="DATE", help="a date inside the period, e.g. 2026-11-25 (default: today)")
 @click.option("--from", "start", metavar="DATE", help="first day of a range (inclusive)")
 @click.option("--to", "end", metavar="DATE", help="last day of a range (inclusive)")
-@click.option("--by", "group_by", type=click.Choice((*GROUPINGS, "none")), default="site", show_default=True,
-              help="one row per site, counter or terminal")
+@click.option("--by", "group_by", type=click.Choice((*GROUPINGS, "unit", "office", "none")), default=None,
+              help="one row per site (the default), counter or terminal; with --server also per unit or office "
+                   "of the organisation tree (with --node: the level below the node by default)")
+@click.option("--node", type=click.IntRange(min=1), default=None,
+              help="with --server: report on this node of the organisation tree (an id from kiosk-server tree)")
 @click.option("--site", help="only this site")
 @click.option("--counter", help="only this counter")
 @click.option("--terminal", help="only this terminal id")
@@ -52,11 +58,32 @@ _SUFFIX_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".txt": "table"}
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="table (default), csv, xlsx or summary (the paragraph in Vietnamese); else from --out")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write to this file, not the screen")
-def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end, group_by, site, counter, terminal, trend, tz, fmt,
-           out) -> None:
-    """Print a period's report: counts, percentages, satisfaction rate, reasons, filtered presses."""
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path),
+              help="also (or, without --format/--out, only) write the official report for signing to this PDF")
+@click.option("--issuer", help="with --pdf: the issuing body (cơ quan ban hành), e.g. 'UBND phường Hà Đông'")
+@click.option("--parent-body", help="with --pdf: the body above it (cơ quan chủ quản), e.g. 'UBND thành phố Hà Nội'")
+@click.option("--issuer-code", help="with --pdf: its abbreviation in the symbol, e.g. UBND for 'Số: …/BC-UBND'")
+@click.option("--number", help="with --pdf: the document's number (default: room to write it by hand)")
+@click.option("--place", help="with --pdf: the place on the date line (default Hà Nội)")
+@click.option("--issued-on", metavar="DATE", help="with --pdf: the date on the date line (default: today)")
+@click.option("--signer-title", help="with --pdf: the signer's capacity and title, lines split by ';', "
+                                     "e.g. 'KT. CHỦ TỊCH; PHÓ CHỦ TỊCH'")
+@click.option("--signer-name", help="with --pdf: the signer's full name (default: a blank line)")
+@click.option("--recipient", "recipients", multiple=True, help="with --pdf: one line of 'Nơi nhận:' (repeat it)")
+def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end, group_by, node, site, counter,
+           terminal, trend, tz, fmt, out, pdf, issuer, parent_body, issuer_code, number, place, issued_on,
+           signer_title, signer_name, recipients) -> None:
+    """Print a period's report: counts, percentages, satisfaction rate, reasons, filtered presses.
+
+    With --pdf, also the official report for signing (Decree 30/2020/NĐ-CP's form)."""
     if (db_file is None) == (server is None):
         raise click.UsageError("give either --db FILE (a pulled file) or --server URL")
+    if db_file is not None and (node is not None or group_by in ("unit", "office")):
+        # One sentence, like every other refusal: a pulled file keeps names, not the tree.
+        what = "--node" if node is not None else f"--by {group_by}"
+        click.echo(f"kiosk-admin: {what}: a pulled file has no organisation tree; use --server, or --by site, "
+                   "counter or terminal", err=True)
+        sys.exit(2)
     if server and not token:
         raise click.UsageError(f"--server needs an admin token: --token or ${TOKEN_ENV}")
     if server:
@@ -70,6 +97,14 @@ def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end
             raise click.UsageError(f"--from/--to make a range; leave out --period {period}")
         period = "range"
     period = period or "month"
+    letterhead_options = {"issuer": issuer, "parent_body": parent_body, "issuer_code": issuer_code, "number": number,
+                          "place": place, "issued_on": issued_on, "signer_title": signer_title,
+                          "signer_name": signer_name, "recipients": recipients or None}
+    given = [name for name, value in letterhead_options.items() if value is not None]
+    if given and pdf is None:
+        raise click.UsageError(f"--{given[0].replace('_', '-').rstrip('s')} goes with --pdf FILE")
+    letterhead, signed_on = _letterhead(letterhead_options) if pdf else (None, None)
+    text_output = pdf is None or fmt is not None or out is not None
     fmt = fmt or (_SUFFIX_FORMATS.get(out.suffix.lower(), "table") if out else "table")
     if fmt == "xlsx" and out is None:
         raise click.UsageError("--format xlsx needs --out FILE.xlsx")
@@ -82,24 +117,69 @@ def report(db_file, server, token, ca_bundle, allow_http, period, on, start, end
         # One sentence naming the option, like every other refusal of this command, never a usage screen.
         click.echo(f"kiosk-admin: {option}: {str(exc).split(': ', 1)[-1]}", err=True)
         sys.exit(2)
+    if group_by is None and node is None:
+        group_by = "site"
     by = None if group_by == "none" else group_by
     try:
         if server:
             from .remote import fetch_report
 
             figures = fetch_report(server, token, {
-                "period": period, "on": on, "start": start, "end": end, "group_by": group_by, "site": site,
+                "period": period, "on": on, "start": start, "end": end, "group_by": group_by, "node": node,
+                "site": site,
                 "counter": counter, "terminal": terminal, "trend": trend, "tz": tz}, verify=ca_bundle or True)
         else:
             figures = build_report(sqlite_source(db_file), chosen, group_by=by, site=site, counter=counter,
                                    terminal=terminal, trend=trend)
-        _emit(figures, fmt, out)
+        if pdf is not None:
+            _write_pdf(figures, pdf, letterhead, signed_on)
+        if text_output:
+            _emit(figures, fmt, out)
     except ReportError as exc:
         click.echo(f"kiosk-admin: {exc}", err=True)
         sys.exit(1)
     except OSError as exc:  # the output file cannot be written
         click.echo(f"kiosk-admin: cannot write {out}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+
+
+def _letterhead(options: dict):
+    """The PDF's letterhead from the options (defaults for those not given), and the date line's date;
+    a field that cannot be printed exits 2 naming its option."""
+    from .official_pdf import Letterhead, LetterheadError
+
+    signed_on = None
+    if options["issued_on"] is not None:
+        try:
+            signed_on = date.fromisoformat(options["issued_on"])
+        except ValueError:
+            _refuse("--issued-on", f"{options['issued_on']!r} is not a date such as 2026-12-02")
+    fields = {"issuing_body": options["issuer"], "parent_body": options["parent_body"],
+              "issuer_code": options["issuer_code"], "number": options["number"], "place": options["place"],
+              "signer_title": options["signer_title"], "signer_name": options["signer_name"],
+              "recipients": options["recipients"]}
+    try:
+        return Letterhead.from_lines(**fields), signed_on
+    except LetterheadError as exc:
+        option = {"issuing_body": "--issuer", "recipients": "--recipient"}.get(
+            exc.field, "--" + (exc.field or "issuer").replace("_", "-"))
+        _refuse(option, str(exc).split(": ", 1)[-1])
+
+
+def _write_pdf(figures, pdf: Path, letterhead, signed_on) -> None:
+    from .official_pdf import write_official_pdf
+
+    try:
+        pages = write_official_pdf(figures, pdf, letterhead=letterhead, issued_on=signed_on)
+    except OSError as exc:
+        click.echo(f"kiosk-admin: cannot write {pdf}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {pdf} ({pages} {'page' if pages == 1 else 'pages'})", err=True)
+
+
+def _refuse(option: str, reason: str):
+    click.echo(f"kiosk-admin: {option}: {reason}", err=True)
+    sys.exit(2)
 
 
 def _emit(figures, fmt: str, out: Path | None) -> None:

@@ -8,9 +8,14 @@ database's tallies of one period and folds them into a :class:`Report`:
   the satisfaction rate (very satisfied + satisfied over all counted), the
   dissatisfied by reason (``no_reason`` when none was given);
 - a cell with fewer than 30 counted ratings is marked ``too_few`` to compare;
-- groups (sites, counters or terminals) are ranked by a rate shrunk toward the
+- groups (sites, counters or terminals by their stored names; or, on the server, the units, offices,
+  counters or terminals under a node of the organisation tree, by the nodes' current names — see
+  :mod:`reports.levels`) are ranked by a rate shrunk toward the
   overall average — ``(satisfied + m·p̄) / (counted + m)`` with a prior weight
   ``m`` of 30 ratings — so one dissatisfied rating out of one does not rank last;
+- the total and each group are compared with the previous period of the same kind
+  (:mod:`reports.comparison`: n on both sides, the gap in points, its 95 % interval,
+  and "tăng"/"giảm" only when the interval excludes 0);
 - every figure is added up again another way (``Report.checks``), and
   ``Report.reconciles`` says whether all the sums agree.
 
@@ -30,7 +35,10 @@ from sync.vocabulary import TREND_UNITS
 
 from .labels import (GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, NO_SITE, REASON_ORDER, one_decimal,
                      reason_label)
-from .periods import Period, vi_date
+from .comparison import Change, compare
+from .errors import FilterError
+from .levels import LEVEL_WORDS, TREE_LEVELS, group_label, levels_below, node_summary, place_key
+from .periods import Period, previous_period, vi_date
 
 #: Fewer counted ratings than this in a cell: too few to compare.
 MIN_SAMPLE = 30
@@ -58,6 +66,10 @@ class Cell:
     shrunk_rate: float | None = None
     rank: int | None = None
     min_sample: int = MIN_SAMPLE
+    #: Against the previous period (None when the report was built without it).
+    change: Change | None = None
+    #: The node of the organisation tree this group is (a report by tree level; 0: no node).
+    node_id: int | None = None
 
     @property
     def counted(self) -> int:
@@ -107,7 +119,7 @@ class Cell:
                 "pct": self.pct, "satisfaction_rate": self.satisfaction_rate,
                 "dissatisfied_reasons": dict(self.dissatisfied_reasons), "filtered": self.filtered,
                 "unrecognised": self.unrecognised, "too_few": self.too_few, "shrunk_rate": self.shrunk_rate,
-                "rank": self.rank}
+                "rank": self.rank, "change": self.change.to_dict() if self.change else None, "node_id": self.node_id}
 
     @classmethod
     def from_dict(cls, data: dict, *, min_sample: int = MIN_SAMPLE) -> "Cell":
@@ -115,7 +127,8 @@ class Cell:
                    dissatisfied_reasons=dict(data.get("dissatisfied_reasons") or {}), site=data.get("site"),
                    counter=data.get("counter"), terminal=data.get("terminal"),
                    unrecognised=data.get("unrecognised", 0), shrunk_rate=data.get("shrunk_rate"),
-                   rank=data.get("rank"), min_sample=min_sample)
+                   rank=data.get("rank"), min_sample=min_sample, node_id=data.get("node_id"),
+                   change=Change.from_dict(data["change"], min_sample=min_sample) if data.get("change") else None)
 
 
 @dataclass
@@ -154,6 +167,8 @@ class Report:
     min_sample: int = MIN_SAMPLE
     prior_weight: int = PRIOR_WEIGHT
     source: str = ""
+    previous_period: Period | None = None   # what ``change`` compares with
+    node: dict | None = None                # the tree node reported on: id, kind, name, path (None: all)
 
     @property
     def reconciles(self) -> bool:
@@ -174,7 +189,9 @@ class Report:
                           for site, parts in self.sites.items()},
                 "reconciles": self.reconciles, "checks": [c.to_dict() for c in self.checks],
                 "average_rate": self.average_rate, "min_sample": self.min_sample,
-                "prior_weight": self.prior_weight, "source": self.source}
+                "prior_weight": self.prior_weight, "source": self.source,
+                "previous_period": self.previous_period.to_dict() if self.previous_period else None,
+                "node": self.node}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Report":
@@ -194,7 +211,9 @@ class Report:
                    checks=[Check(c["what"], c["parts"], c["whole"]) for c in data["checks"]],
                    filters=dict(data.get("filters") or {}), average_rate=data.get("average_rate"),
                    min_sample=m, prior_weight=data.get("prior_weight", PRIOR_WEIGHT),
-                   source=data.get("source", ""))
+                   source=data.get("source", ""),
+                   previous_period=Period.from_dict(data["previous_period"]) if data.get("previous_period") else None,
+                   node=data.get("node"))
 
 
 # -- building -----------------------------------------------------------------------------------
@@ -269,7 +288,8 @@ def _rank(cells: list[Cell], total: Cell, prior_weight: int) -> list[Cell]:
     return ranked
 
 
-def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, min_sample) -> list[Cell]:
+def _merge(units: dict[tuple, Cell], grouping: str, min_sample: int) -> dict[tuple, Cell]:
+    """The terminals' cells added up into cells of ``grouping``, by the grouping's key."""
     folded: dict[tuple, Cell] = {}
     for (site, counter, terminal), cell in units.items():
         key = _unit_key(grouping, site, counter, terminal)
@@ -278,7 +298,55 @@ def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, mi
             target = folded[key] = _unit_cell(grouping, key)
             target.min_sample = min_sample
         target.merge(cell)
-    return _rank(list(folded.values()), total, prior_weight)
+    return folded
+
+
+def _fold(units: dict[tuple, Cell], grouping: str, total: Cell, prior_weight, min_sample) -> list[Cell]:
+    return _rank(list(_merge(units, grouping, min_sample).values()), total, prior_weight)
+
+
+def _merge_tree(placed: dict[tuple, Cell], level: str, tree: dict, min_sample: int) -> dict[tuple, Cell]:
+    """The terminals' cells added up into the groups of a tree ``level``, keyed by :func:`levels.place_key`."""
+    folded: dict[tuple, Cell] = {}
+    for place, cell in placed.items():
+        key = place_key(level, place)
+        target = folded.get(key)
+        if target is None:
+            unit = tree.get(place[1]) if len(key) > 1 else None
+            counter = tree.get(place[3]) if len(key) > 3 else None
+            target = folded[key] = Cell(group_label(level, key, tree), site=unit.name if unit else None,
+                                        counter=counter.name if counter else None,
+                                        terminal=place[4] if level == "terminal" else None,
+                                        node_id=None if level == "terminal" else key[-1], min_sample=min_sample)
+        target.merge(cell)
+    return folded
+
+
+def _sites_by_tree(placed: dict[tuple, Cell], tree: dict, total: Cell, prior_weight: int,
+                   min_sample: int) -> dict[str, dict[str, list[Cell]]]:
+    """Per unit (by its current name): its counters and terminals, ranked — what ``sites`` holds by name."""
+    sites = {}
+    for key, unit in _merge_tree(placed, "unit", tree, min_sample).items():
+        own = {place: cell for place, cell in placed.items() if place_key("unit", place) == key}
+        sites[unit.label] = {level + "s": _rank(list(_merge_tree(own, level, tree, min_sample).values()), total,
+                                                prior_weight) for level in ("counter", "terminal")}
+    return sites
+
+
+def _level_checks(placed: dict[tuple, Cell], levels: tuple[str, ...], total: Cell, tree: dict,
+                  min_sample: int) -> list[Check]:
+    """Every level adds up to the total, and every line of a level to the lines below it that it holds."""
+    merged = {level: _merge_tree(placed, level, tree, min_sample) for level in levels}
+    checks = [Check(f"cộng các dòng theo {LEVEL_WORDS[level].lower()} = tổng số lượt được tính",
+                    sum(c.counted for c in merged[level].values()), total.counted) for level in levels]
+    for upper, lower in zip(levels, levels[1:]):
+        below: dict[tuple, int] = {}
+        for key, cell in merged[lower].items():
+            below[key[:-1]] = below.get(key[:-1], 0) + cell.counted
+        agreeing = sum(1 for key, cell in merged[upper].items() if below.get(key, 0) == cell.counted)
+        checks.append(Check(f"số dòng {LEVEL_WORDS[upper].lower()} bằng đúng tổng các dòng "
+                            f"{LEVEL_WORDS[lower].lower()} của mình", agreeing, len(merged[upper])))
+    return checks
 
 
 def _reason_order(total: Cell) -> list[str]:
@@ -290,27 +358,36 @@ def _reason_order(total: Cell) -> list[str]:
 
 def build_report(source, period: Period, *, group_by: str | None = "site", site: str | None = None,
                  counter: str | None = None, terminal: str | None = None, trend: str | None = None,
-                 min_sample: int = MIN_SAMPLE, prior_weight: int = PRIOR_WEIGHT) -> Report:
+                 min_sample: int = MIN_SAMPLE, prior_weight: int = PRIOR_WEIGHT,
+                 with_previous: bool = True, node: int | None = None) -> Report:
     """The report of ``period`` over the ratings of ``source``, optionally of one site/counter/terminal.
 
     ``group_by`` is site, counter, terminal or None (the total only); ``trend`` is
-    day, week or month (None: chosen from the period's length).
+    day, week or month (None: chosen from the period's length). ``with_previous``
+    compares the total and each group with the previous period (one more query).
+
+    By the organisation tree (a server's database; :mod:`reports.levels`): ``node`` is the id of the
+    node reported on (its subtree only; a caller's scope, say), and ``group_by`` unit, office, counter
+    or terminal ranks the lines of that level under it ("children": the level just below the node).
     """
-    if group_by not in (*GROUPINGS, None):
-        raise ValueError(f"group_by: {group_by!r} is not one of {', '.join(GROUPINGS)}")
+    by_tree = node is not None or group_by in ("unit", "office", "children")
+    if group_by not in (*GROUPINGS, *TREE_LEVELS, "children", None):
+        raise ValueError(f"group_by: {group_by!r} is not one of {', '.join(GROUPINGS + TREE_LEVELS[:2])}")
     if trend not in (*TREND_UNITS, None):
         raise ValueError(f"trend: {trend!r} is not one of {', '.join(TREND_UNITS)}")
-    tallies = source.tallies(period, site=site, counter=counter, terminal=terminal)
-
-    total = Cell("Tổng cộng", min_sample=min_sample)
-    units: dict[tuple, Cell] = {}
-    for u_site, u_counter, u_terminal, rating, reason, filtered, n in tallies.units:
-        key = (u_site, u_counter, u_terminal)
-        cell = units.get(key)
-        if cell is None:
-            cell = units[key] = Cell(u_terminal, site=u_site, counter=u_counter, terminal=u_terminal)
-        cell.add(rating, reason, int(filtered or 0), int(n))
-        total.add(rating, reason, int(filtered or 0), int(n))
+    filters = {"site": site, "counter": counter, "terminal": terminal}
+    tree, levels, node_info, where = {}, (), None, dict(filters)
+    if by_tree:
+        tree, place, levels = _tree_scope(source, node)
+        node_info = node_summary(tree, node) if node is not None else None
+        if group_by == "children":
+            group_by = levels[0]
+        if group_by is not None and group_by not in levels:
+            raise FilterError(f"group_by: a report of {_node_words(node_info)} ranks its "
+                              f"{', '.join(levels)} (or children: the level just below), not {group_by}", field="group_by")
+        where["place"] = place
+    tallies = source.tallies(period, **where)
+    total, units, placed = _count_units(tallies.units, min_sample)
     # The overall average is the total's satisfaction rate: the same figure, rounded the same way.
     total.shrunk_rate = total.satisfaction_rate
     reasons = _reason_order(total)
@@ -322,9 +399,13 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     for cell in (total, *units.values(), *trend_cells):  # every reason in every cell, in the report's order
         cell.dissatisfied_reasons = {key: cell.dissatisfied_reasons.get(key, 0) for key in reasons}
 
-    groups = _fold(units, group_by, total, prior_weight, min_sample) if group_by else []
-    sites = {}
-    for site_cell in _fold(units, "site", total, prior_weight, min_sample):
+    if by_tree:
+        keyed = _merge_tree(placed, group_by, tree, min_sample) if group_by else {}
+    else:
+        keyed = _merge(units, group_by, min_sample) if group_by else {}
+    groups = _rank(list(keyed.values()), total, prior_weight)
+    sites = _sites_by_tree(placed, tree, total, prior_weight, min_sample) if by_tree else {}
+    for site_cell in [] if by_tree else _fold(units, "site", total, prior_weight, min_sample):
         own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
         sites[site_cell.label] = {"counters": _fold(own, "counter", total, prior_weight, min_sample),
                                  "terminals": _fold(own, "terminal", total, prior_weight, min_sample)}
@@ -335,6 +416,8 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     checks.append(Check("đếm theo giờ = đếm theo thiết bị (lượt bấm bị lọc)", hours_total.filtered, total.filtered))
     checks.append(Check("lý do không hài lòng cộng lại = số lượt không hài lòng",
                         sum(total.dissatisfied_reasons.values()), total.dissatisfied))
+    if by_tree:
+        checks += _level_checks(placed, levels, total, tree, min_sample)
     if group_by:
         checks.append(Check(f"cộng các dòng theo {GROUPINGS_VI[group_by].lower()} = tổng số lượt được tính",
                             sum(c.counted for c in groups), total.counted))
@@ -353,12 +436,80 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
                         total.counted))
     checks.append(Check("bản đồ giờ × thứ cộng lại = tổng (không hài lòng)", sum(map(sum, heatmap_bad)),
                         total.dissatisfied))
+    previous = None
+    if with_previous:
+        previous = previous_period(period)
+        before, before_units, before_placed = _count_units(
+            source.tallies(previous, units_only=True, **where).units, min_sample)
+        if not group_by:
+            before_keyed = {}
+        elif by_tree:
+            before_keyed = _merge_tree(before_placed, group_by, tree, min_sample)
+        else:
+            before_keyed = _merge(before_units, group_by, min_sample)
+        checks += _compare_previous(before, before_keyed, total, keyed, group_by, min_sample)
 
     return Report(period=period, group_by=group_by, total=total, groups=groups, trend_unit=unit,
                   trend=trend_cells, heatmap=heatmap, heatmap_dissatisfied=heatmap_bad, reasons=reasons,
-                  sites=sites, checks=checks, filters={"site": site, "counter": counter, "terminal": terminal},
-                  average_rate=total.shrunk_rate, min_sample=min_sample, prior_weight=prior_weight,
-                  source=getattr(source, "name", ""))
+                  sites=sites, checks=checks, filters=filters, average_rate=total.shrunk_rate, min_sample=min_sample,
+                  prior_weight=prior_weight, source=getattr(source, "name", ""), previous_period=previous,
+                  node=node_info)
+
+
+def _tree_scope(source, node: int | None) -> tuple[dict, tuple[str, int] | None, tuple[str, ...]]:
+    """The tree (id → :class:`levels.TreeNode`), the node filter (column, id) and the levels below ``node``."""
+    tree = source.tree() if hasattr(source, "tree") else None
+    if tree is None:
+        raise FilterError("node: this source has no organisation tree (a pulled file keeps site and counter "
+                          "names): group by site, counter or terminal", field="node")
+    if node is None:
+        return tree, None, levels_below(None)
+    if node not in tree:
+        raise FilterError(f"node: no node has the id {node} (see kiosk-server tree)", field="node")
+    kind = tree[node].kind
+    return tree, (f"{kind}_id", node), levels_below(kind)
+
+
+def _node_words(node_info: dict | None) -> str:
+    return "the whole server" if node_info is None else f"a {node_info['kind']} ({node_info['name']})"
+
+
+def _count_units(rows, min_sample: int) -> tuple[Cell, dict[tuple, Cell], dict[tuple, Cell]]:
+    """The total, a cell per (site, counter, terminal) of the units query's rows, and — when the rows carry
+    the tree's ids (province, unit, office, counter) after the count — a cell per place in the tree."""
+    total = Cell("Tổng cộng", min_sample=min_sample)
+    units: dict[tuple, Cell] = {}
+    placed: dict[tuple, Cell] = {}
+    for row in rows:
+        u_site, u_counter, u_terminal, rating, reason, filtered, n = row[:7]
+        filtered, n = int(filtered or 0), int(n)
+        key = (u_site, u_counter, u_terminal)
+        cell = units.get(key)
+        if cell is None:
+            cell = units[key] = Cell(u_terminal, site=u_site, counter=u_counter, terminal=u_terminal)
+        cell.add(rating, reason, filtered, n)
+        total.add(rating, reason, filtered, n)
+        if len(row) > 7:
+            place = (*(int(part or 0) for part in row[7:11]), u_terminal)
+            cell = placed.get(place)
+            if cell is None:
+                cell = placed[place] = Cell(u_terminal, terminal=u_terminal)
+            cell.add(rating, reason, filtered, n)
+    return total, units, placed
+
+
+def _compare_previous(before: Cell, before_groups: dict[tuple, Cell], total: Cell, groups: dict[tuple, Cell],
+                      group_by: str | None, min_sample: int) -> list[Check]:
+    """Set ``change`` on the total and each group (matched by key) from the previous period's; its check."""
+    total.change = compare(total.content, total.counted, before.content, before.counted, min_sample=min_sample)
+    if not group_by:
+        return []
+    empty = Cell("")
+    for key, cell in groups.items():
+        old = before_groups.get(key, empty)
+        cell.change = compare(cell.content, cell.counted, old.content, old.counted, min_sample=min_sample)
+    return [Check(f"kỳ trước: cộng các dòng theo {GROUPINGS_VI[group_by].lower()} = tổng số lượt được tính",
+                  sum(c.counted for c in before_groups.values()), before.counted)]
 
 
 def _sum_reasons(cells: list[Cell]) -> dict[str, int]:

@@ -21,10 +21,15 @@ REASON_ORDER = tuple(REASON_LABELS)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 WEEKDAYS_SHORT = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")
 
-GROUPINGS_VI = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết bị", None: "Tổng"}
+GROUPINGS_VI = {"site": "Đơn vị", "unit": "Xã/Phường", "office": "Bộ phận Một cửa", "counter": "Quầy",
+                "terminal": "Thiết bị", None: "Tổng"}
 
 NO_COUNTER = "(không ghi quầy)"
 NO_SITE = "(không ghi đơn vị)"
+
+#: The columns that compare a row with the previous period (CSV and workbook).
+CHANGE_HEADERS = ["Kỳ trước: số lượt được tính", "Kỳ trước: tỷ lệ hài lòng (%)", "Chênh lệch (điểm %)",
+                  "Khoảng tin cậy 95%: từ (điểm %)", "Khoảng tin cậy 95%: đến (điểm %)", "So với kỳ trước"]
 
 
 def reason_label(code: str) -> str:
@@ -39,3 +44,17 @@ def vi_int(value: int) -> str:
 def vi_pct(value: float | None) -> str:
     """``75,5%`` (a decimal comma); ``–`` when there is nothing to divide."""
     return "–" if value is None else f"{value:.1f}".replace(".", ",") + "%"
+
+
+def vi_points(value: float | None, *, signed: bool = True) -> str:
+    """A difference in percentage points: ``+4,8``, ``−3,0`` (a true minus sign); ``–`` when there is none.
+
+        >>> vi_points(4.8), vi_points(-3.0), vi_points(-3.0, signed=False), vi_points(None)
+        ('+4,8', '−3,0', '3,0', '–')
+    """
+    if value is None:
+        return "–"
+    text = f"{abs(value):.1f}".replace(".", ",")
+    if not signed or value == 0:
+        return text
+    return ("+" if value > 0 else "−") + text

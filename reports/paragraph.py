@@ -10,10 +10,10 @@ For example::
 
 from __future__ import annotations
 
-from .figures import Report
-from .labels import NO_REASON, reason_label, vi_int, vi_pct
+from .figures import Cell, Report
+from .labels import NO_REASON, reason_label, vi_int, vi_pct, vi_points
 
-__all__ = ["summary_vi", "reconcile_line"]
+__all__ = ["summary_vi", "reconcile_line", "change_sentence"]
 
 
 def reconcile_line(report: Report) -> str:
@@ -27,7 +27,19 @@ def reconcile_line(report: Report) -> str:
     return f"CẢNH BÁO: các số KHÔNG khớp với tổng ({wrong})."
 
 
+def _node_phrase(node: dict) -> str:
+    """Who a report by the tree speaks of: the node's current name, and its unit's for an office or counter."""
+    path = node["path"]
+    if node["kind"] == "province":
+        return f"bộ phận Một cửa các xã, phường của {node['name']}"
+    if node["kind"] == "unit":
+        return f"bộ phận Một cửa {node['name']}"
+    return ", ".join(step["name"] for step in reversed(path[1:]))
+
+
 def _unit_phrase(report: Report) -> str:
+    if report.node:
+        return _node_phrase(report.node)
     filters = report.filters
     if filters.get("terminal"):
         return f"thiết bị {filters['terminal']} của bộ phận Một cửa"
@@ -41,8 +53,35 @@ def _unit_phrase(report: Report) -> str:
     return "bộ phận Một cửa"
 
 
-def summary_vi(report: Report) -> str:
-    """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …"."""
+def change_sentence(cell: Cell, previous_label: str) -> str:
+    """How ``cell``'s satisfaction rate compares with the previous period, in one sentence.
+
+    "Tăng"/"giảm" only when the 95 % interval of the difference excludes 0 (see
+    :mod:`reports.comparison`); otherwise the gap is given as a figure and called no clear change,
+    and under the small-sample guard it is called too few to compare.
+    """
+    change = cell.change
+    before = f"So với kỳ trước ({previous_label}: "
+    if change.previous_counted:
+        before += f"{vi_pct(change.previous_rate)} trên {vi_int(change.previous_counted)} lượt)"
+    else:
+        before += "không có lượt đánh giá nào)"
+    if change.verdict == "too_few":
+        return (f"{before}: quá ít để so sánh (cần ít nhất {vi_int(change.min_sample)} lượt mỗi kỳ, kỳ này có "
+                f"{vi_int(change.counted)} lượt).")
+    interval = f"khoảng tin cậy 95%: từ {vi_points(change.low)} đến {vi_points(change.high)} điểm"
+    if change.verdict == "no_clear_change":
+        return (f"{before}, tỷ lệ hài lòng không đổi rõ rệt: chênh lệch {vi_points(change.difference)} điểm "
+                f"phần trăm nằm trong mức dao động ngẫu nhiên ({interval}).")
+    return (f"{before}, tỷ lệ hài lòng {change.verdict_vi} {vi_points(change.difference, signed=False)} điểm "
+            f"phần trăm ({interval}).")
+
+
+def summary_vi(report: Report, *, with_check: bool = True) -> str:
+    """The one paragraph officials write: "Trong kỳ, bộ phận Một cửa nhận được N lượt đánh giá, trong đó …".
+
+    It ends with :func:`reconcile_line` unless ``with_check`` is false (the official PDF prints that line
+    under its own heading)."""
     total = report.total
     pct = total.pct
     text = (f"Trong kỳ ({report.period.label}), {_unit_phrase(report)} nhận được {vi_int(total.counted)} lượt "
@@ -66,9 +105,11 @@ def summary_vi(report: Report) -> str:
         text += f"; tỷ lệ hài lòng đạt {vi_pct(total.satisfaction_rate)}."
         if total.too_few:
             text += f" Số lượt đánh giá dưới {report.min_sample}, chưa đủ để so sánh."
+        if total.change is not None and report.previous_period is not None:
+            text += " " + change_sentence(total, report.previous_period.label)
     if total.filtered:
         text += (f" Ngoài ra có {vi_int(total.filtered)} lượt bấm lặp lại quá nhanh đã được lọc, "
                  "không tính vào kết quả.")
     if total.unrecognised:
         text += f" Có {vi_int(total.unrecognised)} bản ghi không rõ mức đánh giá, không tính vào kết quả."
-    return text + " " + reconcile_line(report)
+    return text + " " + reconcile_line(report) if with_check else text

@@ -195,3 +195,22 @@ def parse_period(kind: str = "month", *, on=None, start=None, end=None, tz: str 
     day = _as_date(on, "on") or datetime.now(tz_info).date()
     first, after, label = _days_bounds(kind, day)
     return Period(kind, _local_midnight(first, tz_info), _local_midnight(after, tz_info), label)
+
+
+def previous_period(period: Period) -> Period:
+    """The period of the same kind just before ``period``: the month before a month, the week before a week;
+    for a range, the range of the same length that ends the day before it starts.
+
+        >>> previous_period(parse_period("month", on="2026-01-15")).label
+        'Tháng 12/2025'
+        >>> previous_period(parse_period("range", start="2026-11-10", end="2026-11-16")).label
+        'Từ 03/11/2026 đến 09/11/2026'
+    """
+    tz = period.tz
+    if period.kind == "range":
+        last = period.first_day - timedelta(days=1)
+        first = last - timedelta(days=period.days - 1)
+        return Period("range", _local_midnight(first, tz), _local_midnight(period.first_day, tz),
+                      f"Từ {vi_date(first)} đến {vi_date(last)}")
+    first, after, label = _days_bounds(period.kind, period.first_day - timedelta(days=1))
+    return Period(period.kind, _local_midnight(first, tz), _local_midnight(after, tz), label)

@@ -19,7 +19,7 @@ import io
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct
+from .labels import CHANGE_HEADERS, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct, vi_points
 from .paragraph import reconcile_line, summary_vi
 from .spreadsheet_text import csv_row
 from .workbook import write_xlsx
@@ -56,13 +56,18 @@ def render_table(report: Report) -> str:
     filters = ", ".join(f"{k} = {v}" for k, v in report.filters.items() if v)
     if filters:
         out.append(f"Chỉ gồm: {filters}")
+    if report.node:
+        out.append("Cấp tổ chức: " + " › ".join(step["name"] for step in report.node["path"]))
     out.append("")
     rows = []
+    compared = report.previous_period is not None
     for cell in report.groups:
         rows.append([str(cell.rank), cell.label, *_level_cells(cell), vi_pct(cell.shrunk_rate),
-                     "ít mẫu" if cell.too_few else ""])
-    rows.append(["", "Tổng cộng", *_level_cells(report.total), "", "ít mẫu" if report.total.too_few else ""])
-    headers = ["#", report.grouping_label, *_LEVEL_HEADERS, "Xếp hạng theo", "Ghi chú"]
+                     "ít mẫu" if cell.too_few else "", *([_change_words(cell)] if compared else [])])
+    rows.append(["", "Tổng cộng", *_level_cells(report.total), "", "ít mẫu" if report.total.too_few else "",
+                 *([_change_words(report.total)] if compared else [])])
+    headers = ["#", report.grouping_label, *_LEVEL_HEADERS, "Xếp hạng theo", "Ghi chú",
+               *([f"So với kỳ trước ({report.previous_period.label})"] if compared else [])]
     out += _table(headers, rows, right=set(range(2, 12)))
     if any(cell.too_few for cell in report.groups):
         out.append(f"ít mẫu: dưới {report.min_sample} lượt được tính, chưa đủ để so sánh. Thứ hạng theo tỷ lệ "
@@ -83,6 +88,17 @@ def render_table(report: Report) -> str:
     out.append("")
     out.append(reconcile_line(report))
     return "\n".join(out) + "\n"
+
+
+def _change_words(cell: Cell) -> str:
+    """``không đổi rõ rệt (+4,8; KTC 95% −0,2…+9,7; n trước 400)`` — the verdict with its figures."""
+    change = cell.change
+    if change is None:
+        return ""
+    if change.verdict == "too_few":
+        return f"{change.verdict_vi} (n trước {vi_int(change.previous_counted)})"
+    return (f"{change.verdict_vi} ({vi_points(change.difference)} điểm; KTC 95% {vi_points(change.low)}…"
+            f"{vi_points(change.high)}; n trước {vi_int(change.previous_counted)})")
 
 
 def _heatmap_lines(report: Report) -> list[str]:
@@ -109,6 +125,9 @@ def csv_rows(report: Report) -> list[list]:
               *[h for level in LEVELS for h in (LEVEL_LABELS[level], f"{LEVEL_LABELS[level]} (%)")],
               "Tỷ lệ hài lòng (%)", *reason_headers, "Lượt bấm bị lọc (không tính)", f"Ít mẫu (dưới {report.min_sample} lượt)",
               "Tỷ lệ dùng để xếp hạng (%)"]
+    compared = report.previous_period is not None
+    if compared:
+        header += CHANGE_HEADERS
     rows = [header]
 
     def row(cell: Cell, rank, label):
@@ -116,14 +135,26 @@ def csv_rows(report: Report) -> list[list]:
         return [rank if rank is not None else "", label, cell.site or "", cell.counter or "", cell.terminal or "",
                 cell.counted, *[v for level in LEVELS for v in (getattr(cell, level), _num(pct[level]))],
                 _num(cell.satisfaction_rate), *[cell.dissatisfied_reasons.get(k, 0) for k in report.reasons],
-                cell.filtered, "có" if cell.too_few else "không", _num(cell.shrunk_rate)]
+                cell.filtered, "có" if cell.too_few else "không", _num(cell.shrunk_rate),
+                *(change_values(cell) if compared else [])]
 
     rows += [row(cell, cell.rank, cell.label) for cell in report.groups]
     rows.append(row(report.total, None, "Tổng cộng"))
     rows += [[], ["Kỳ báo cáo", report.period.label, report.period.first_day.isoformat(),
                   report.period.last_day.isoformat(), report.period.tz.key],
+             *([["Kỳ trước", report.previous_period.label, report.previous_period.first_day.isoformat(),
+                 report.previous_period.last_day.isoformat(), report.previous_period.tz.key]] if compared else []),
              ["Kiểm tra", "khớp" if report.reconciles else "KHÔNG khớp", reconcile_line(report)]]
     return [row + [""] * (len(header) - len(row)) for row in rows]
+
+
+def change_values(cell: Cell) -> list:
+    """The :data:`CHANGE_HEADERS` values of ``cell`` (empty when it has no comparison)."""
+    change = cell.change
+    if change is None:
+        return [""] * len(CHANGE_HEADERS)
+    return [change.previous_counted, _num(change.previous_rate), _num(change.difference), _num(change.low),
+            _num(change.high), change.verdict_vi]
 
 
 def _num(value):

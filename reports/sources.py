@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SourceError
+from .levels import NODE_COLUMNS, TreeNode
 from .periods import Period
 
 #: The columns a report reads; a pulled file and the server's table both have them.
 REPORT_COLUMNS = ("terminal_id", "site", "counter", "rating", "reason", "filtered", "corrected_at")
 
-#: Counts per terminal (with its site and counter), level, reason and filtered flag.
-UNITS_SQL = ("SELECT site, counter, terminal_id, rating, reason, filtered, COUNT(*) AS n FROM ratings "
-             "WHERE {where} GROUP BY site, counter, terminal_id, rating, reason, filtered")
+#: Counts per terminal (with its site and counter), level, reason and filtered flag; on the server, also per
+#: place in the tree ({tree}: the node columns, after the count).
+UNITS_SQL = ("SELECT site, counter, terminal_id, rating, reason, filtered, COUNT(*) AS n{tree} FROM ratings "
+             "WHERE {where} GROUP BY site, counter, terminal_id, rating, reason, filtered{tree_group}")
 
 #: Counts per UTC hour ("2026-11-25T09"), level, reason and filtered flag: the trend (with its reasons)
 #: and the heat map.
@@ -53,7 +55,26 @@ class Tallies:
     hours: list[tuple]
 
 
-def report_queries(period: Period, *, site=None, counter=None, terminal=None,
+def _tree_columns(prefix: str, *, tree: bool) -> tuple[str, str]:
+    """The node columns for the SELECT (NULL read as 0: no node) and for the GROUP BY, or nothing."""
+    if not tree:
+        return "", ""
+    return ("".join(f", COALESCE({prefix}{c}, 0) AS {c}" for c in NODE_COLUMNS),
+            "".join(f", {prefix}{c}" for c in NODE_COLUMNS))
+
+
+def _place_filter(place: tuple[str, int] | None, prefix: str, params: dict) -> str:
+    """``AND unit_id = :place_id`` for a report of one node's subtree (the column checked against the tree's)."""
+    if place is None:
+        return ""
+    column, node_id = place
+    if column not in NODE_COLUMNS:
+        raise ValueError(f"place: {column!r} is not one of {', '.join(NODE_COLUMNS)}")
+    params["place_id"] = int(node_id)
+    return f" AND {prefix}{column} = :place_id"
+
+
+def report_queries(period: Period, *, site=None, counter=None, terminal=None, place=None, tree: bool = False,
                    units_by_scan: bool = False) -> tuple[str, str, dict]:
     """The two SQL texts (units, hours) and their parameters for ``period`` and the optional filters.
 
@@ -74,6 +95,7 @@ def report_queries(period: Period, *, site=None, counter=None, terminal=None,
         if value is not None:
             filters.append(f" AND {column} = :{name}")
             params[name] = value
+    filters.append(_place_filter(place, "", params))
     by_time = "corrected_at >= :start AND corrected_at < :end" + "".join(filters)
     by_scan = "corrected_at || '' >= :start AND corrected_at || '' < :end" + "".join(filters)
     if start.endswith(":00:00.000Z") and end.endswith(":00:00.000Z"):
@@ -82,39 +104,45 @@ def report_queries(period: Period, *, site=None, counter=None, terminal=None,
                        + "".join(filters))
     else:
         hours_where = by_time
-    return (UNITS_SQL.format(where=by_scan if units_by_scan else by_time), HOURS_SQL.format(where=hours_where),
-            params)
+    columns, group = _tree_columns("", tree=tree)
+    return (UNITS_SQL.format(where=by_scan if units_by_scan else by_time, tree=columns, tree_group=group),
+            HOURS_SQL.format(where=hours_where), params)
 
 
 #: Scan the whole units index when the period holds more than 1/SCAN_SHARE of the table (SQLite).
 SCAN_SHARE = 6
 
 
-def _tallies(execute, period: Period, filters: dict, *, sqlite: bool) -> Tallies:
+def _tallies(execute, period: Period, filters: dict, *, sqlite: bool, units_only: bool = False,
+             tree: bool = False) -> Tallies:
     """Hours first: their sum is the period's size, which picks the cheaper form of the units query."""
-    _units, hours_sql, params = report_queries(period, **filters)
+    _units, hours_sql, params = report_queries(period, **filters, tree=tree)
+    if units_only:
+        return Tallies([tuple(row) for row in execute(_units, params)], [])
     hours = [tuple(row) for row in execute(hours_sql, params)]
     by_scan = False
     if sqlite:
         in_period = sum(row[-1] for row in hours)
         table_rows = next(iter(execute("SELECT MAX(rowid) FROM ratings", {})))[0] or 0
         by_scan = in_period * SCAN_SHARE > table_rows
-    units_sql, _hours, params = report_queries(period, **filters, units_by_scan=by_scan)
+    units_sql, _hours, params = report_queries(period, **filters, tree=tree, units_by_scan=by_scan)
     return Tallies([tuple(row) for row in execute(units_sql, params)], hours)
 
 
 #: The server keeps hourly counts (its ``rating_tallies`` table, kept by ingest): the same two
 #: answers from a few thousand rows. A missing counter or reason is '' there, NULL here.
 TALLY_UNITS_SQL = ("SELECT t.site, NULLIF(t.counter, '') AS counter, t.terminal_id, t.rating, "
-                   "NULLIF(t.reason, '') AS reason, t.filtered, CAST(SUM(t.n) AS BIGINT) AS n "
-                   "FROM rating_tallies t WHERE {where} "
-                   "GROUP BY t.site, t.counter, t.terminal_id, t.rating, t.reason, t.filtered")
+                   "NULLIF(t.reason, '') AS reason, t.filtered, CAST(SUM(t.n) AS BIGINT) AS n, "
+                   + ", ".join(f"t.{c}" for c in NODE_COLUMNS) + " FROM rating_tallies t WHERE {where} "
+                   "GROUP BY t.site, t.counter, t.terminal_id, t.rating, t.reason, t.filtered, "
+                   + ", ".join(f"t.{c}" for c in NODE_COLUMNS))
 TALLY_HOURS_SQL = ("SELECT t.hour, t.rating, NULLIF(t.reason, '') AS reason, t.filtered, "
                    "CAST(SUM(t.n) AS BIGINT) AS n FROM rating_tallies t "
                    "WHERE {where} GROUP BY t.hour, t.rating, t.reason, t.filtered")
 
 
-def tally_queries(period: Period, *, site=None, counter=None, terminal=None) -> tuple[str, str, dict] | None:
+def tally_queries(period: Period, *, site=None, counter=None, terminal=None,
+                  place=None) -> tuple[str, str, dict] | None:
     """The two queries over ``rating_tallies``, or None when the period does not start and end on
     whole UTC hours (a zone with a half-hour offset): then only the ratings themselves can answer."""
     start, end = period.utc_bounds()
@@ -127,6 +155,7 @@ def tally_queries(period: Period, *, site=None, counter=None, terminal=None) -> 
         if value is not None:
             where += f" AND t.{column} = :{name}"
             params[name] = value
+    where += _place_filter(place, "t.", params)
     return TALLY_UNITS_SQL.format(where=where), TALLY_HOURS_SQL.format(where=where), params
 
 
@@ -155,7 +184,8 @@ class SqlAlchemySource:
     def name(self) -> str:
         return f"server database ({self.connection.dialect.name})"
 
-    def tallies(self, period: Period, **filters) -> Tallies:
+    def tallies(self, period: Period, *, units_only: bool = False, **filters) -> Tallies:
+        """The period's counts; ``units_only`` skips the hours (the previous period needs no trend)."""
         from sqlalchemy import text
 
         def execute(sql, params):
@@ -172,8 +202,16 @@ class SqlAlchemySource:
         if queries is not None:
             units_sql, hours_sql, params = queries
             return Tallies([tuple(row) for row in execute(units_sql, params)],
-                           [tuple(row) for row in execute(hours_sql, params)])
-        return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite")
+                           [] if units_only else [tuple(row) for row in execute(hours_sql, params)])
+        return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite",
+                        units_only=units_only, tree=True)
+
+    def tree(self) -> dict[int, TreeNode]:
+        """The organisation tree as it is now: id → node (current names)."""
+        from sqlalchemy import text
+
+        rows = self.connection.execute(text("SELECT id, kind, name, parent_id FROM nodes"))
+        return {row[0]: TreeNode(row[0], row[1], row[2], row[3]) for row in rows}
 
 
 class SqliteFileSource:
@@ -211,10 +249,10 @@ class SqliteFileSource:
                 conn.rollback()
         return conn
 
-    def tallies(self, period: Period, **filters) -> Tallies:
+    def tallies(self, period: Period, *, units_only: bool = False, **filters) -> Tallies:
         conn = self._connect()
         try:
-            return _tallies(conn.execute, period, filters, sqlite=True)
+            return _tallies(conn.execute, period, filters, sqlite=True, units_only=units_only)
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"{self.path} could not be read: {exc}") from None
         finally:

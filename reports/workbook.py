@@ -16,12 +16,13 @@ import textwrap
 from pathlib import Path
 
 from .figures import Cell, Report
-from .labels import LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
+from .labels import CHANGE_HEADERS, GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, TREND_UNIT_LABELS_VI, WEEKDAYS, one_decimal, reason_label
 from .paragraph import reconcile_line, summary_vi
 from .spreadsheet_text import write_text
 
 PCT = "0.0%"
 COUNT = "#,##0"
+POINTS = "+0.0;-0.0;0.0"
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -222,6 +223,8 @@ def write_xlsx(report: Report, path) -> None:
     for name, value in report.filters.items():
         if value:
             sheet.line({"site": "Đơn vị:", "counter": "Quầy:", "terminal": "Thiết bị:"}[name], value)
+    if report.node:
+        sheet.line("Cấp tổ chức:", " › ".join(step["name"] for step in report.node["path"]))
     sheet.widths.pop(1, None)  # the labels above may run into column B; the ranks below need little room
     sheet.row += 1
     sheet.text(summary_vi(report))
@@ -229,9 +232,14 @@ def write_xlsx(report: Report, path) -> None:
     grouping = report.group_by or "site"
     groups = report.groups if report.group_by else [
         cell for cell in (_site_total(report, site) for site in report.sites)]
-    heading = {"site": "Đơn vị", "counter": "Đơn vị – quầy", "terminal": "Thiết bị"}[grouping]
+    if report.node is not None or grouping in ("unit", "office"):  # by the tree: each line is one node
+        heading = GROUPINGS_VI[grouping]
+    else:
+        heading = {"site": "Đơn vị", "counter": "Đơn vị – quầy", "terminal": "Thiết bị"}[grouping]
     header_row = sheet.cells_table(heading, groups, report, total=report.total)
     sheet.row += 1
+    if report.previous_period is not None:
+        _change_table(sheet, heading, groups, report)
     sheet.text(f"Xếp hạng theo tỷ lệ hài lòng điều chỉnh về mức chung ({report.prior_weight} lượt), để đơn vị ít "
                "lượt không bị xếp đầu hay cuối chỉ vì vài lượt đánh giá.")
     sheet.row += 1
@@ -273,6 +281,28 @@ def write_xlsx(report: Report, path) -> None:
         ws.cells_table("Thiết bị", parts["terminals"], report)
         ws.finish(title_row=header_row, freeze_row=header_row, min_widths={1: 12})
     wb.save(path if hasattr(path, "write") else Path(path))
+
+
+def _change_table(sheet: _Sheet, heading: str, groups: list[Cell], report: Report) -> None:
+    """Each group and the total against the previous period: n on both sides, the gap, its interval, the verdict."""
+    sheet.text(f"So với kỳ trước ({report.previous_period.label}): “tăng” hay “giảm” chỉ khi khoảng tin cậy 95% "
+               "của chênh lệch không chứa 0; dưới mức đó là “không đổi rõ rệt”.", font=sheet.s["bold"])
+    sheet.header(["", heading, "Kỳ này: số lượt được tính", "Kỳ này: tỷ lệ hài lòng", *CHANGE_HEADERS])
+    for cell in [*groups, report.total]:
+        change = cell.change
+        if change is None:
+            continue
+        is_total = cell is report.total
+        values = [None, "Tổng cộng" if is_total else cell.label, cell.counted, _fraction(cell.satisfaction_rate),
+                  change.previous_counted, _fraction(change.previous_rate), change.difference, change.low,
+                  change.high, change.verdict_vi]
+        formats = [None, None, COUNT, PCT, COUNT, PCT, POINTS, POINTS, POINTS, None]
+        fill = sheet.s["total_fill"] if is_total else (sheet.s["few_fill"] if change.verdict == "too_few" else None)
+        for col, (value, fmt) in enumerate(zip(values, formats), 1):
+            sheet.put(col, value, fmt=fmt, fill=fill, border=col > 1,
+                      font=sheet.s["bold"] if is_total else None)
+        sheet.row += 1
+    sheet.row += 1
 
 
 def _site_total(report: Report, site: str) -> Cell:

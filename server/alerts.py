@@ -17,7 +17,10 @@ An alert fires when its condition starts to hold and clears when it stops; a
 takes the time as an argument, so tests move it by hand; :class:`AlertMonitor`
 runs it in the background every ``alert_check_interval_s`` seconds (never on
 the ingest path) and sends each change to ``alert_webhook_url`` as JSON,
-retrying failed deliveries at the next check.
+retrying failed deliveries at the next check. With several server processes on
+one PostgreSQL database, one at a time checks and one at a time delivers
+(advisory locks), so an alert fires once and each event is sent by one process
+(at least once: see :func:`deliver_webhook`).
 
 For example::
 
@@ -42,7 +45,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select
 from sync.vocabulary import one_decimal, round_half_up
 
 from .accounts import terminals_within
-from .db import write_transaction
+from .db import ALERT_CHECK_LOCK, WEBHOOK_LOCK, session_lock, try_transaction_lock, write_transaction
 from .opening import OpeningHours
 from .schema import alerts, ratings, terminals
 from .settings import Settings
@@ -248,8 +251,13 @@ def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600,
 # -- the webhook -------------------------------------------------------------------------------------
 
 def webhook_body(event: str, alert: Alert) -> dict:
-    """What the webhook receives: ``{"event": "fired"|"cleared", "alert": {...}}``."""
-    return {"event": event, "alert": alert.to_dict(), "rule_label": RULE_LABELS_VI.get(alert.rule, alert.rule)}
+    """What the webhook receives: ``{"event": "fired"|"cleared", "event_id": "12-fired", "alert": {...}}``.
+
+    ``event_id`` is the same each time one event is sent: a receiver drops one it has seen (see
+    :func:`deliver_webhook` for when an event can come twice).
+    """
+    return {"event": event, "event_id": f"{alert.id}-{event}", "alert": alert.to_dict(),
+            "rule_label": RULE_LABELS_VI.get(alert.rule, alert.rule)}
 
 
 def deliver_webhook(engine: Engine, url: str, *, now_ns: int, session: requests.Session | None = None,
@@ -258,7 +266,22 @@ def deliver_webhook(engine: Engine, url: str, *, now_ns: int, session: requests.
 
     A failure is logged and ends this round: the rest wait for the next check.
     No transaction is held while the request is on the wire.
+
+    Several server processes on one PostgreSQL database: one at a time delivers, the holder of an
+    advisory lock (:func:`~server.db.session_lock`); the others return 0 at once, and the holder
+    reads the undelivered events only once it has the lock, after the previous holder marked what it
+    sent. So no two processes send the same event. Delivery is at least once, not exactly once: a
+    process that dies between the receiver's answer and marking the event sent (a few milliseconds)
+    leaves it unmarked, and the next round sends it again, with the same ``event_id``.
     """
+    with session_lock(engine, WEBHOOK_LOCK) as held:
+        if not held:
+            return 0  # another server process is delivering: what is waiting goes with its round
+        return _deliver_waiting(engine, url, now_ns=now_ns, session=session, timeout_s=timeout_s)
+
+
+def _deliver_waiting(engine: Engine, url: str, *, now_ns: int, session: requests.Session | None,
+                     timeout_s: float) -> int:
     oldest = iso_from_ns(now_ns - WEBHOOK_MAX_AGE_S * NS_PER_S)
     with engine.connect() as conn:
         rows = conn.execute(select(alerts).where(or_(
@@ -308,16 +331,32 @@ class AlertMonitor:
         self._webhook_lock = threading.Lock()
         self._task: asyncio.Task | None = None
 
-    def check(self) -> AlertChanges:
-        """Evaluate the rules now (the app's clock), then deliver webhook events. Thread-safe."""
+    def check(self, *, wait: bool = True) -> AlertChanges:
+        """Evaluate the rules now (the app's clock), then deliver webhook events. Thread-safe.
+
+        On PostgreSQL, every server process on the database runs a monitor; one at a time evaluates,
+        under an advisory lock held to the commit, so an alert fires once, not once per process.
+        ``wait=False`` (the background round) skips the evaluation when another process is at it;
+        ``wait=True`` (on demand) waits for it and then evaluates, finding what it fired.
+        SQLite is served by one process: the thread lock is enough.
+        """
         with self._check_lock:
-            now_ns = self.clock()
-            # The conditions are read outside the write transaction: on SQLite the write lock,
-            # which every batch upload needs too, is held only for the few inserts and updates.
-            with self.engine.connect() as conn:
-                holding = alert_conditions(conn, self.rules, now_ns=now_ns)
-            with self.engine.connect() as conn, write_transaction(conn):
-                changes = apply_conditions(conn, holding, now_ns=now_ns)
+            if self.engine.dialect.name == "postgresql":
+                with self.engine.connect() as conn, write_transaction(conn):
+                    if not try_transaction_lock(conn, ALERT_CHECK_LOCK, wait=wait):
+                        changes = AlertChanges()  # another server process is checking right now
+                    else:
+                        now_ns = self.clock()  # read once the lock is held: never older than the last check's
+                        changes = apply_conditions(conn, alert_conditions(conn, self.rules, now_ns=now_ns),
+                                                   now_ns=now_ns)
+            else:
+                now_ns = self.clock()
+                # The conditions are read outside the write transaction: on SQLite the write lock,
+                # which every batch upload needs too, is held only for the few inserts and updates.
+                with self.engine.connect() as conn:
+                    holding = alert_conditions(conn, self.rules, now_ns=now_ns)
+                with self.engine.connect() as conn, write_transaction(conn):
+                    changes = apply_conditions(conn, holding, now_ns=now_ns)
         self.deliver()
         return changes
 
@@ -347,6 +386,6 @@ class AlertMonitor:
         while True:
             await asyncio.sleep(self.settings.alert_check_interval_s)
             try:
-                await asyncio.to_thread(self.check)
+                await asyncio.to_thread(self.check, wait=False)
             except Exception:  # noqa: BLE001 - a bad round must not end the monitor
                 log.exception("checking the alert rules failed; trying again at the next interval")

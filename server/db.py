@@ -28,8 +28,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: A request that waits longer than this for a database connection is answered 503 (overloaded).
 POOL_TIMEOUT_S = 10
 
-# Any constant: the key of the PostgreSQL advisory lock that orders ratings inserts (see ingest.py).
+# Any constants, one per job: the keys of PostgreSQL advisory locks shared by every server process on
+# one database. RATINGS_INSERT_LOCK orders ratings inserts (see ingest.py); MIGRATION_LOCK lets one
+# process at a time upgrade the schema; the alert locks make one process at a time check the rules
+# and deliver the webhook (alerts.py).
 RATINGS_INSERT_LOCK = 0x484C5241  # "HLRA"
+MIGRATION_LOCK = 0x484C4D47  # "HLMG"
+ALERT_CHECK_LOCK = 0x484C414C  # "HLAL"
+WEBHOOK_LOCK = 0x484C5748  # "HLWH"
 
 
 def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:
@@ -119,8 +125,49 @@ def lock_ratings_cursor(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RATINGS_INSERT_LOCK})
 
 
+def try_transaction_lock(conn: Connection, key: int, *, wait: bool) -> bool:
+    """Take the advisory lock ``key`` until the end of ``conn``'s transaction (PostgreSQL); True if held.
+
+    With ``wait`` it waits for the holder's commit, else it answers False at once when another
+    server process holds it. SQLite has one server process: always True.
+    """
+    if conn.dialect.name != "postgresql":
+        return True
+    if wait:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        return True
+    return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar_one())
+
+
+@contextmanager
+def session_lock(engine: Engine, key: int):
+    """Yield True while this process holds the advisory lock ``key`` (PostgreSQL), False if another does.
+
+    Held by a connection of its own, outside any transaction, so it can span slow work (an HTTP
+    request) without an idle transaction; released at the end, or by PostgreSQL if the process dies.
+    SQLite has one server process: yields True.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as conn:
+        held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one())
+        conn.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                _unlock(conn, key)
+
+
 def migrate(engine: Engine) -> None:
     """Apply every migration in ``server/migrations/versions`` that the database lacks.
+
+    On PostgreSQL, several server processes may start at once on one database (replicas behind a
+    load balancer): each waits for a session-level advisory lock before alembic looks at the schema,
+    so the first one upgrades and the others, once they hold the lock, find it at head and do nothing.
+    The lock is released when the upgrade is committed (or with the connection, if the process dies).
+    SQLite needs no lock: its writers are serialised by the database file's own lock.
 
     On SQLite, foreign keys are off while a migration copies a table to change it (SQLite cannot drop a
     table others refer to otherwise), then checked: a row left pointing nowhere stops the upgrade.
@@ -129,8 +176,12 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     with engine.connect() as conn:
         sqlite_file = conn.dialect.name == "sqlite"
+        locked = conn.dialect.name == "postgresql"
         if sqlite_file:  # outside any transaction (the driver is in autocommit mode: see _tune_sqlite)
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        if locked:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()  # the lock outlives this transaction; alembic then reads the schema afresh
         try:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
@@ -143,6 +194,18 @@ def migrate(engine: Engine) -> None:
             if sqlite_file:
                 conn.rollback()
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            if locked:
+                _unlock(conn, MIGRATION_LOCK)
+
+
+def _unlock(conn: Connection, key: int) -> None:
+    """Release a session-level advisory lock; a broken connection has released it already."""
+    try:
+        conn.rollback()  # a failed step leaves its transaction open (aborted): unlock in a fresh one
+        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        conn.commit()
+    except SQLAlchemyError:
+        pass  # the connection is gone, and a session's advisory locks go with it
 
 
 def check_database(conn: Connection) -> None:

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from reports.fonts import font_files
 from sync.plain_text import without_bidi_controls
 
 from .errors import ServerError
@@ -61,14 +62,7 @@ def write_qr_png(text: str, path: str | os.PathLike) -> None:
 
 def find_fonts(folders=FONT_FOLDERS) -> dict[str, str]:
     """Paths of DejaVu Sans regular, bold and mono; raises :class:`ServerError` saying what to install."""
-    found = {}
-    for role, name in FONT_FILES.items():
-        for folder in folders:
-            candidate = Path(folder) / name
-            if candidate.is_file():
-                found[role] = str(candidate)
-                break
-    missing = [FONT_FILES[role] for role in FONT_FILES if role not in found]
+    found, missing = font_files(FONT_FILES, folders)
     if missing:
         raise ServerError(f"the PDF needs the font {', '.join(missing)} for Vietnamese letters and it is not "
                           "installed; on Debian or Ubuntu: apt-get install fonts-dejavu-core")

@@ -1,7 +1,12 @@
 """Per-terminal rate limiting: a token bucket per key, in memory, in the app object.
 
-One server process (``kiosk-server serve`` runs one worker), so memory is the
-right place: nothing to share, nothing to clean up at restart. The app hands
+Kept in the memory of one server process (``kiosk-server serve`` runs one
+worker): nothing to share, nothing to clean up at restart, nothing on the
+ingest path's database. Behind a load balancer in front of N processes each
+keeps its own buckets, so one terminal's effective limit is up to N times the
+settings (round robin spreads its batches over all of them); the limit is there
+to stop a runaway terminal from starving the others, and N times it still does.
+The dashboard's login throttle is in the database and holds across processes. The app hands
 it its own clock (seconds); a clock set back refills nothing and takes nothing.
 
     >>> now = [0.0]

@@ -103,6 +103,20 @@ class Settings:
         "", "the address terminals reach this server at, e.g. https://hailong.example.vn: enrolment codes issued on "
             "the dashboard and the API then come as enrolment strings and QR codes (empty: codes alone)",
         metavar="URL")
+    # The official PDF report (GET /api/v1/reports/summary?format=pdf and the dashboard's link), Decree 30's form.
+    report_parent_body: str = _setting("", "official PDF report: the body above the issuer (cơ quan chủ quản), e.g. "
+                                           "`UBND thành phố Hà Nội` (empty: none)", metavar="NAME")
+    report_issuer: str = _setting("Bộ phận Một cửa", "official PDF report: the issuing body (cơ quan ban hành), "
+                                                     "printed top left and in the first sentence", metavar="NAME")
+    report_issuer_code: str = _setting("BPMC", "official PDF report: the issuer's abbreviation in the number line "
+                                               "`Số: …/BC-BPMC`", metavar="CODE")
+    report_place: str = _setting("Hà Nội", "official PDF report: the place on the date line", metavar="PLACE")
+    report_signer_title: str = _setting("Thủ trưởng đơn vị", "official PDF report: the signer's capacity and title, "
+                                                             "lines split by `;` (e.g. `TM. ỦY BAN NHÂN DÂN; CHỦ TỊCH`)")
+    report_signer_name: str = _setting("", "official PDF report: the signer's full name (empty: a blank line to "
+                                           "write it)", metavar="NAME")
+    report_recipients: str = _setting("Lãnh đạo đơn vị; Lưu: VT", "official PDF report: the lines of `Nơi nhận:`, "
+                                                                  "split by `;`")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -122,6 +136,7 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"timezone: {self.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh") from None
         self._check_alerts()
+        self.letterhead()  # a report_* field that cannot be printed stops the server at start
         object.__setattr__(self, "db_url", normalise_db_url(self.db_url))
         if self.public_url.strip():
             from sync.addresses import check_server_url
@@ -156,6 +171,20 @@ class Settings:
         if secret and (secret.strip().lower() in PLACEHOLDER_SECRETS or secret.startswith("<") or len(secret) < 32):
             raise SettingsError("dashboard_secret: a placeholder or shorter than 32 characters; "
                                 "leave it empty to have one generated, or set a long random one")
+
+    def letterhead(self):
+        """The official PDF report's :class:`reports.official_pdf.Letterhead`, from the ``report_*`` settings."""
+        from reports.official_pdf import Letterhead, LetterheadError  # here: the settings module stays light
+
+        fields = {"parent_body": "report_parent_body", "issuing_body": "report_issuer",
+                  "issuer_code": "report_issuer_code", "place": "report_place",
+                  "signer_title": "report_signer_title", "signer_name": "report_signer_name",
+                  "recipients": "report_recipients"}
+        try:
+            return Letterhead.from_lines(**{key: getattr(self, name) for key, name in fields.items()})
+        except LetterheadError as exc:
+            name = fields.get(exc.field, "report_issuer")
+            raise SettingsError(f"{name}: {str(exc).split(': ', 1)[-1]}") from None
 
     @classmethod
     def table(cls) -> list[tuple[str, object, str]]:

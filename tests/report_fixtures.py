@@ -16,6 +16,7 @@ import sqlite_utils
 import server_fixtures
 
 from server.models import RATING_OUTPUT_FIELDS
+from sync.protocol import MAX_BATCH_RATINGS
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -128,17 +129,24 @@ def upload_known(server) -> dict[str, str]:
     places = {"pl-1": (SITE_A, "Quầy 1"), "pl-2": (SITE_A, "Quầy 2"), "vq-1": (SITE_B, "Quầy 1"),
               "yk-1": (SITE_C, "Quầy 1"), "yk-2": (SITE_C, "Quầy 1")}
     terminals = {name: server.enroll(site=site, counter=counter) for name, (site, counter) in places.items()}
+    upload_rows(server, terminals, known_rows())
+    return {name: t.id for name, t in terminals.items()}
+
+
+def upload_rows(server, terminals: dict, rows: list[dict]) -> None:
+    """``rows`` (as :func:`rating_row` makes them, ``terminal_id`` one of our names) through the batch API
+    of the enrolled ``terminals`` (our name → terminal), in batches the server takes."""
     by_terminal: dict[str, list[dict]] = {}
-    for i, row in enumerate(known_rows()):
+    for i, row in enumerate(rows):
         terminal = terminals[row["terminal_id"]]
         by_terminal.setdefault(row["terminal_id"], []).append(server_fixtures.make_rating(
             terminal.id, rating=row["rating"], reason={"wifi_down": "facilities"}.get(row["reason"], row["reason"]),
             reason_outcome=row["reason_outcome"], filtered=row["filtered"], created_at=row["corrected_at"],
             boot_id="earlier-boot", monotonic_ns=i, clock_synced=1))
     for name, ratings in by_terminal.items():
-        answer = server.upload(terminals[name], server_fixtures.make_batch(ratings))
-        assert answer.status_code == 200, answer.text
-    return {name: t.id for name, t in terminals.items()}
+        for first in range(0, len(ratings), MAX_BATCH_RATINGS):
+            answer = server.upload(terminals[name], server_fixtures.make_batch(ratings[first:first + MAX_BATCH_RATINGS]))
+            assert answer.status_code == 200, answer.text
 
 
 def pull_to_db(server, headers, path) -> None:

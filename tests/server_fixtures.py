@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -36,7 +37,7 @@ POSTGRES_URL_ENV = "HAILONG_TEST_POSTGRES_URL"
 
 __all__ = ["server_db_url", "start_server", "server", "make_rating", "make_batch", "ServerHarness",
            "FakeClock", "LiveServer", "ThrowawayPostgres", "postgres_admin_url", "TERMINAL_SITE",
-           "TERMINAL_COUNTER", "in_ci", "Person", "TEST_PASSWORD"]
+           "TERMINAL_COUNTER", "in_ci", "Person", "TEST_PASSWORD", "postgres_database"]
 
 TERMINAL_SITE = "UBND phường Phúc La"
 TERMINAL_COUNTER = "Quầy 1"
@@ -190,19 +191,25 @@ def server_db_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
     try:
-        admin_url = postgres_admin_url()
         template = _template_database()
     except Exception as exc:  # noqa: BLE001 - any reason PostgreSQL is missing
         reason = f"PostgreSQL is not available: {exc}"
         if in_ci():
             pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run)", pytrace=False)
         pytest.skip(reason)
+    with postgres_database("hl_test", template=template) as url:
+        yield url
+
+
+@contextmanager
+def postgres_database(prefix: str, *, template: str | None = None):
+    """The URL of a new database named ``<prefix>_<random>`` (a copy of ``template``, else empty), dropped after."""
     from sqlalchemy.engine import make_url
 
-    name = f"hl_test_{uuid.uuid4().hex[:12]}"
-    _pg_admin_execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _pg_admin_execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
     try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        yield make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
     finally:
         _pg_admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

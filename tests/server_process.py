@@ -47,6 +47,10 @@ class ServerProcess:
 
     def start(self, *, timeout_s: float = 60.0) -> "ServerProcess":
         """Start the server and wait until ``/healthz`` answers."""
+        return self.launch().wait_ready(timeout_s=timeout_s)
+
+    def launch(self) -> "ServerProcess":
+        """Start the server without waiting (several can then start at the same moment); see :meth:`wait_ready`."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_")}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -54,6 +58,10 @@ class ServerProcess:
                  "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", *self.options],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.starts += 1
+        return self
+
+    def wait_ready(self, *, timeout_s: float = 60.0) -> "ServerProcess":
+        """Wait until ``/healthz`` answers; raise with the end of the log if the server exits or is too slow."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +13,7 @@ from server.errors import SettingsError
 from server.opening import OpeningHours
 from server.settings import Settings
 from server_fixtures import *  # noqa: F403
+from webhook_receiver import WebhookReceiver
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_HOURS = OpeningHours.parse(Settings().opening_hours)
@@ -198,41 +196,9 @@ def test_a_terminal_enrolled_but_never_heard_from_goes_silent_too(start_server):
 
 # -- the webhook -------------------------------------------------------------------------------------
 
-class Hook:
-    """A tiny local HTTP server that records the JSON it is sent; it can be told to fail."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.fail_next = 0
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if hook.fail_next:
-                    hook.fail_next -= 1
-                    self.send_response(500)
-                else:
-                    hook.received.append({"content_type": self.headers["Content-Type"], "body": json.loads(body)})
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def hook():
-    h = Hook()
+    h = WebhookReceiver()
     yield h
     h.close()
 

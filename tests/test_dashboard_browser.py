@@ -152,9 +152,14 @@ def test_overview_shows_the_numbers_of_the_known_data_set(dash, browser, request
         "Trong kỳ (Tháng 11/2026), bộ phận Một cửa của 2 đơn vị nhận được 40 lượt đánh giá")
     assert browser.find_element(By.ID, "reason-processing_time").text.endswith("1")
     assert browser.find_element(By.ID, "reason-no_reason").text.endswith("1")
-    groups = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr")]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr")
+    groups = [row.text for row in rows]
     assert groups[0].startswith(f"1 {SITE_A} 36") and groups[1].startswith(f"2 {SITE_B} 4")
-    assert "quá ít để so sánh" in groups[1] and "quá ít" not in groups[0]
+    notes = [row.find_element(By.CSS_SELECTOR, 'td[data-label="Ghi chú"]').text for row in rows]
+    assert "quá ít để so sánh" in notes[1] and "quá ít" not in notes[0]
+    # October had no ratings: against it, every line is too few to compare.
+    changes = [row.find_element(By.CSS_SELECTOR, 'td[data-label="So với kỳ trước"]').text for row in rows]
+    assert changes == ["quá ít để so sánh · n trước=0"] * 2
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
     # The heat map has Wednesday's busy hours (local time) in it, and nothing else.
     titles = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "svg.heatmap title")]

@@ -32,6 +32,13 @@ OTHER_VALUES = {
     "dashboard_secret": ("k" * 40, "k" * 40),
     "session_max_age_s": ("8h", 28800),
     "trusted_proxies": ("10.0.0.5, 10.0.0.6", "10.0.0.5, 10.0.0.6"),
+    "report_parent_body": ("UBND thành phố Hà Nội", "UBND thành phố Hà Nội"),
+    "report_issuer": ("UBND phường Hà Đông", "UBND phường Hà Đông"),
+    "report_issuer_code": ("UBND", "UBND"),
+    "report_place": ("Ninh Bình", "Ninh Bình"),
+    "report_signer_title": ("KT. CHỦ TỊCH; PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH; PHÓ CHỦ TỊCH"),
+    "report_signer_name": ("Nguyễn Văn An", "Nguyễn Văn An"),
+    "report_recipients": ("UBND thành phố; Lưu: VT", "UBND thành phố; Lưu: VT"),
 }
 
 
@@ -101,6 +108,8 @@ def test_serve_options_are_made_from_the_table():
     ("HAILONG_TIMEZONE", "Mars/Olympus", "not a time zone"),
     ("HAILONG_SERVER_DB", "mysql://u:p@localhost/x", "not supported"),
     ("HAILONG_ALERT_WEBHOOK", "mailto:x@example.org", "not an http"),
+    ("HAILONG_REPORT_SIGNER_NAME", "Nguyễn\tVăn An", "holds a control character"),
+    ("HAILONG_REPORT_ISSUER", " ", "the issuing body's name is needed"),
 ])
 def test_a_bad_variable_is_named_and_exits_2(variable, value, words, serve, monkeypatch):
     monkeypatch.setenv(variable, value)

@@ -22,18 +22,20 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
-from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
+from reports.labels import GROUPINGS_VI, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct, vi_points
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
 from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
+from ..access import Forbidden, may, require
 from ..accounts import count_terminals, kept_aside_causes_words, list_terminals, terminals_within
 from ..alerts import RULE_LABELS_VI, list_alerts, silent_terminals, terminal_silence
-from ..access import Forbidden, may, require
+from ..errors import ApiError
 from ..fleet_actions import check_may_see_fleet, paths_of, places
-from ..org_tree import UnknownNode, find_node
+from ..official_report import PDF, official_pdf, pdf_filename
+from ..org_tree import KINDS, UnknownNode, all_nodes, find_node, path_words
 from ..schema import terminals
 from ..security_headers import HEADERS
 from . import charts, names
@@ -45,12 +47,15 @@ log = logging.getLogger("hailong.server.dashboard")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(name=names.isolated, plain_name=names.without_bidi_controls)
-templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, reason_label=reason_label, LEVELS=LEVELS,
-                             LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI,
+templates.env.globals.update(vi_int=vi_int, vi_pct=vi_pct, vi_points=vi_points, reason_label=reason_label, LEVELS=LEVELS,
+                             LEVEL_LABELS=LEVEL_LABELS, RULE_LABELS=RULE_LABELS_VI, GROUPINGS_VI=GROUPINGS_VI,
                              TREND_UNIT_LABELS=TREND_UNIT_LABELS_VI)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GROUPINGS = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết bị"}
+#: With a node of the tree picked: its lines of one level below it, by the nodes' current names.
+TREE_GROUPINGS = {"children": "Cấp ngay dưới", "unit": "Xã/Phường", "office": "Bộ phận Một cửa", "counter": "Quầy",
+                  "terminal": "Thiết bị"}
 
 #: Every dashboard page: the server's security headers (also added to every other answer by
 #: :class:`server.security_headers.SecurityHeaders`), and never kept in a cache.
@@ -157,11 +162,24 @@ def _safe_next(target: str | None) -> str:
 
 # -- overview ---------------------------------------------------------------------------------------
 
+def _node_id(text: str | None) -> int | None:
+    """The node picked (an id), or a ValueError naming the field."""
+    text = _blank(text)
+    if text is None:
+        return None
+    if not text.isdigit() or not 0 < int(text) < 2**62:
+        raise ValueError(f"node: {text!r} is not a node id (pick one from the list)")
+    return int(text)
+
+
 def _report_query(request: Request, period: str, on: str | None, start: str | None, end: str | None,
-                  site: str | None, group_by: str):
+                  site: str | None, group_by: str, node: str | None = None):
     """(the Report, the query's values) — or PeriodError/ValueError for input that makes no sense."""
+    node_id = _node_id(node)
+    groupings = TREE_GROUPINGS if node_id is not None else GROUPINGS
     values = {"period": period, "on": _blank(on), "start": _blank(start), "end": _blank(end),
-              "site": _blank(site), "group_by": group_by if group_by in GROUPINGS else "site"}
+              "site": _blank(site), "node": node_id,
+              "group_by": group_by if group_by in groupings else next(iter(groupings))}
     check_filters(site=values["site"])  # a FilterError, so a ValueError like a bad date
     ranged = values["period"] == "range"
     # "Today" is the app's clock's (tests inject one), in the sites' time zone.
@@ -170,8 +188,17 @@ def _report_query(request: Request, period: str, on: str | None, start: str | No
                           start=values["start"] if ranged else None, end=values["end"] if ranged else None,
                           tz=request.app.state.settings.timezone)
     with request.app.state.engine.connect() as conn:
-        report = build_report(sqlalchemy_source(conn), chosen, group_by=values["group_by"], site=values["site"])
+        report = build_report(sqlalchemy_source(conn), chosen, group_by=values["group_by"], site=values["site"],
+                              node=node_id)
     return report, values
+
+
+def _tree_choices(request: Request) -> list[tuple[int, str]]:
+    """Every node of the tree as (id, its name indented by its depth), in tree order, for the picker."""
+    with request.app.state.engine.connect() as conn:
+        tree = all_nodes(conn)
+    ordered = sorted(tree.values(), key=lambda one: path_words(tree, one.id).split(" › "))
+    return [(one.id, "\u2003" * KINDS.index(one.kind) + one.name) for one in ordered]
 
 
 def _sites(request: Request) -> list[str]:
@@ -181,18 +208,21 @@ def _sites(request: Request) -> list[str]:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, period: str = "month", on: str | None = None, start: str | None = None,
-             end: str | None = None, site: str | None = None, group_by: str = "site",
+             end: str | None = None, site: str | None = None, group_by: str = "site", node: str | None = None,
              admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS], "sites": _sites(request),
-              "groupings": GROUPINGS}
+              "groupings": TREE_GROUPINGS if _blank(node) else GROUPINGS, "tree": _tree_choices(request)}
     try:
-        report, values = _report_query(request, period, on, start, end, site, group_by)
+        report, values = _report_query(request, period, on, start, end, site, group_by, node)
     except (PeriodError, ValueError) as exc:
-        values = {"period": period, "on": on, "start": start, "end": end, "site": site, "group_by": group_by}
+        values = {"period": period, "on": on, "start": start, "end": end, "site": site, "group_by": group_by,
+                  "node": node}
         return page(request, "overview.html", status=422, error=str(exc), q=values, r=None, **common)
     data = report.to_dict()
     query = urlencode({k: v for k, v in values.items() if v})
-    return page(request, "overview.html", q=values, query=query, r=data, error=None,
+    # A line of the tree links to its own report: the same period, one level down.
+    drill = urlencode({k: v for k, v in values.items() if v and k in ("period", "on", "start", "end")})
+    return page(request, "overview.html", q=values, query=query, drill=drill, r=data, error=None,
                 summary=summary_vi(report), reconcile=reconcile_line(report),
                 levels_svg=charts.levels_chart(data["total"]),
                 reasons_svg=charts.reasons_chart(data["total"], data["reasons"]),
@@ -203,14 +233,20 @@ def overview(request: Request, period: str = "month", on: str | None = None, sta
 @router.get("/export/report.{fmt}")
 def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
                   start: str | None = None, end: str | None = None, site: str | None = None,
-                  group_by: str = "site", _admin: DashboardUser = Depends(dashboard_user)) -> Response:
-    if fmt not in ("csv", "xlsx"):
-        return Response("csv or xlsx", status_code=404)
+                  group_by: str = "site", node: str | None = None,
+                  _admin: DashboardUser = Depends(dashboard_user)) -> Response:
+    if fmt not in ("csv", "xlsx", "pdf"):
+        return Response("csv, xlsx or pdf", status_code=404)
     try:
-        report, values = _report_query(request, period, on, start, end, site, group_by)
+        report, values = _report_query(request, period, on, start, end, site, group_by, node)
     except (PeriodError, ValueError) as exc:
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
     name = f"bao-cao-{report.period.kind}-{report.period.first_day.isoformat()}"
+    if fmt == "pdf":
+        try:
+            return _download(official_pdf(request.app.state, report), PDF, pdf_filename(report))
+        except ApiError as exc:  # the font is missing: say which package, in plain text like the 422 above
+            return Response(exc.message, status_code=exc.status, media_type="text/plain; charset=utf-8")
     if fmt == "csv":
         out = io.StringIO()
         write_csv(report, out)

@@ -1,4 +1,5 @@
-"""``GET /api/v1/reports/summary``: a period's report over the server's ratings, as JSON, CSV or Excel.
+"""``GET /api/v1/reports/summary``: a period's report over the server's ratings, as JSON, CSV, Excel, or the
+official PDF for signing (:mod:`server.official_report`).
 
 The figures are :mod:`reports`' own, so they are the same as
 ``kiosk-admin report --db`` on a pulled file. Periods are local to the
@@ -22,6 +23,7 @@ from reports.render import write_csv, write_xlsx
 
 from ..dependencies import admin_name, db_connection
 from ..errors import ApiError
+from ..official_report import PDF, official_pdf, pdf_filename
 
 router = APIRouter(tags=["reports"])
 
@@ -33,6 +35,23 @@ NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 NO_CONTROL = "only this name (no control characters: no stored name holds one)"
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ChangeOut(BaseModel):
+    counted: int = Field(description="this period's counted ratings (n)")
+    content: int = Field(description="this period's very satisfied + satisfied")
+    rate: float | None
+    previous_counted: int = Field(description="the previous period's counted ratings (n)")
+    previous_content: int
+    previous_rate: float | None
+    difference: float | None = Field(description="rate − previous_rate, in points, from the exact counts")
+    low: float | None = Field(description="the difference's 95% interval (Newcombe's hybrid score), points; "
+                                          "null when either side has fewer than `min_sample`")
+    high: float | None
+    confidence: float
+    verdict: Literal["up", "down", "no_clear_change", "too_few"] = Field(
+        description="up/down only when the interval excludes 0")
+    verdict_vi: str
 
 
 class CellOut(BaseModel):
@@ -53,6 +72,19 @@ class CellOut(BaseModel):
     shrunk_rate: float | None = Field(description="the satisfaction rate shrunk toward the overall average, "
                                                   "used for ranking")
     rank: int | None
+    change: ChangeOut | None = Field(description="against the previous period (total and groups only)")
+    node_id: int | None = Field(None, description="the tree node this group is, in a report by tree level "
+                                                  "(0: the ratings that belong to no node of that level)")
+
+
+class NodeStep(BaseModel):
+    id: int
+    kind: str
+    name: str = Field(description="the node's current name")
+
+
+class NodeOut(NodeStep):
+    path: list[NodeStep] = Field(description="from the province down to this node")
 
 
 class CheckOut(BaseModel):
@@ -92,6 +124,9 @@ class ReportOut(BaseModel):
     min_sample: int
     prior_weight: int
     source: str
+    previous_period: PeriodOut | None = Field(description="the period of the same kind just before, which "
+                                                          "`change` compares with")
+    node: NodeOut | None = Field(description="the tree node reported on (null: the whole server)")
 
 
 class ReportAnswer(BaseModel):
@@ -100,8 +135,9 @@ class ReportAnswer(BaseModel):
 
 
 @router.get("/reports/summary", response_model=ReportAnswer, summary="a period's report: levels, rates, reasons",
-            responses={200: {"content": {"text/csv": {}, XLSX: {}}}, 401: {"model": ErrorEnvelope},
-                       403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope}})
+            responses={200: {"content": {"text/csv": {}, XLSX: {}, PDF: {}}}, 401: {"model": ErrorEnvelope},
+                       403: {"model": ErrorEnvelope}, 422: {"model": ErrorEnvelope},
+                       503: {"model": ErrorEnvelope, "description": "format=pdf: the serif font is not installed"}})
 def report_summary(
         request: Request,
         period: Literal["day", "week", "month", "quarter", "half", "year", "range"] = Query(
@@ -115,7 +151,12 @@ def report_summary(
         end: str | None = Query(None, json_schema_extra={"pattern": DATE_PATTERN, "format": "date"},
                                 description=f"last local day of a range (inclusive, not before start), {DATES}; "
                                             "needed by period=range and used only with it"),
-        group_by: Literal["site", "counter", "terminal", "none"] = Query("site"),
+        node: int | None = Query(None, ge=1, le=2**62, description="report on this node of the organisation tree "
+                                 "and its subtree (see `kiosk-server tree`); its groups are the nodes below it"),
+        group_by: Literal["site", "unit", "office", "counter", "terminal", "none"] | None = Query(
+            None, description="default: site; with a node, the level just below it. unit and office (and, with "
+                              "a node, counter and terminal) group by the tree's nodes, shown by their current "
+                              "names; site and counter without a node group by the names stored with each rating"),
         site: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
                                  description=NO_CONTROL),
         counter: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
@@ -124,7 +165,9 @@ def report_summary(
                                      description=NO_CONTROL),
         trend: Literal["day", "week", "month"] | None = Query(None, description="default: from the period's length"),
         tz: str | None = Query(None, max_length=64, description="default: the server's timezone setting"),
-        format: Literal["json", "csv", "xlsx"] = Query("json"),
+        format: Literal["json", "csv", "xlsx", "pdf"] = Query(
+            "json", description="pdf: the official report for signing (Decree 30/2020/NĐ-CP's form), its "
+                                "letterhead from the server's report_* settings"),
         _admin: str = Depends(admin_name), conn: Connection = Depends(db_connection)) -> Response:
     ranged = period == "range"
     try:
@@ -132,13 +175,17 @@ def report_summary(
         # Like the dashboard's form: the dates a period does not use are left aside, not refused.
         chosen = parse_period(period, on=None if ranged else on, start=start if ranged else None,
                               end=end if ranged else None, tz=tz or request.app.state.settings.timezone)
+        grouping = {None: "children" if node is not None else "site", "none": None}.get(group_by, group_by)
+        report = build_report(sqlalchemy_source(conn), chosen, group_by=grouping, site=site, counter=counter,
+                              terminal=terminal, trend=trend, node=node)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
-    report = build_report(sqlalchemy_source(conn), chosen, group_by=None if group_by == "none" else group_by,
-                          site=site, counter=counter, terminal=terminal, trend=trend)
     if format == "json":
         return JSONResponse({"ok": True, "report": report.to_dict()})
     name = f"bao-cao-{chosen.kind}-{chosen.first_day.isoformat()}"
+    if format == "pdf":
+        return Response(official_pdf(request.app.state, report), media_type=PDF,
+                        headers={"Content-Disposition": f'attachment; filename="{pdf_filename(report)}"'})
     if format == "csv":
         out = io.StringIO()
         write_csv(report, out)
