@@ -297,7 +297,7 @@ def page_text(page: str) -> str:
 def test_every_dashboard_page_escapes_and_isolates_every_name(hostile, tally):
     server = hostile.server
     admin_name = ACCEPTED_NAMES["attribute breaker"] + ACCEPTED_NAMES["right-to-left override"]
-    session = log_in(server, server.admin_token(name=admin_name))
+    session = log_in(server, server.person("hostile.admin", display_name=admin_name))
     pages = {path: session.get(server.url + path, params=params, timeout=30)
              for path, params in (("/", {"period": "month", "on": ON, "group_by": "counter"}),
                                   ("/", {"period": "month", "on": ON, "site": ACCEPTED_NAMES["script tag"]}),
@@ -382,7 +382,7 @@ def test_every_csv_and_workbook_shows_text_and_evaluates_nothing(hostile, tally,
         check_workbook(tally, "API report xlsx, site filter",
                        api("/api/v1/reports/summary", **report_params("xlsx", site=name)).content, [name])
 
-    session = log_in(server, server.admin_token())
+    session = log_in(server, server.person())
     params = {"period": "month", "on": ON, "group_by": "counter"}
     check_csv(tally, "dashboard report CSV", session.get(server.url + "/export/report.csv", params=params,
                                                           timeout=30).content.decode("utf-8"), names)
@@ -661,7 +661,7 @@ def test_generated_names_and_terminal_texts_through_a_live_server(start_server, 
     from hypothesis import strategies as st
 
     server = start_server()
-    session = log_in(server, server.admin_token())
+    session = log_in(server, server.person())
     names = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=NAME_MAX)
     said = st.text(st.characters(codec="utf-8", exclude_characters="\x00", exclude_categories=("Cs",)),
                    min_size=1, max_size=LAST_ERROR_MAX)

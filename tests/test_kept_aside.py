@@ -34,7 +34,7 @@ def test_kept_aside_and_its_causes_reach_the_api_the_fleet_page_its_csv_and_the_
     assert (listed["kept_aside"], listed["kept_aside_causes"]) == (5, {REFUSED: 3, HOSTILE: 2})
     assert listed["last_error"] is None  # no longer a sentence standing in for a column
 
-    session = log_in(server, server.admin_token(), next_path="/fleet")
+    session = log_in(server, server.person(), next_path="/fleet")
     page = session.get(server.url + "/fleet", timeout=30).text
     assert f"<li><bdi>{REFUSED}</bdi>: 3</li>" in page
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
@@ -56,7 +56,7 @@ def test_kept_aside_and_its_causes_reach_the_api_the_fleet_page_its_csv_and_the_
 def test_a_cause_that_reads_as_a_formula_is_text_in_the_csv(server):
     terminal = server.enroll()
     heartbeat(server, terminal, kept_aside=2, kept_aside_causes={HOSTILE: 2})
-    session = log_in(server, server.admin_token(), next_path="/fleet")
+    session = log_in(server, server.person(), next_path="/fleet")
     exported = session.get(server.url + "/export/fleet.csv", timeout=30).content.decode("utf-8")
     header, row = list(csv.reader(io.StringIO(exported.removeprefix("\ufeff"))))
     assert dict(zip(header, row))["Nguyên nhân giữ lại"] == f"'{HOSTILE} (2)"

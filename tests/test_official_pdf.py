@@ -340,7 +340,7 @@ def test_a_letterhead_setting_that_cannot_be_printed_stops_the_server():
 
 def test_dashboard_links_the_pdf_next_to_the_exports(dash):
     load_known_data_set(dash, dash.clock)
-    session = log_in(dash, dash.admin_token())
+    session = log_in(dash, dash.person())
     html = session.get(dash.url + "/", params={"period": "month", "site": SITE_A}, timeout=30).text
     link = re.search(r'<a href="(/export/report\.pdf\?[^"]+)" id="export-pdf"', html)
     assert link and 'id="export-xlsx"' in html

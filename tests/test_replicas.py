@@ -120,6 +120,18 @@ class Deployment:
         with self.engine.connect() as conn, write_transaction(conn):
             return issue_admin_token(conn, name=f"admin {uuid.uuid4().hex[:6]}", now_ns=time.time_ns())
 
+    def person(self):
+        """A province admin account to log in with (user name and password)."""
+        from server.db import write_transaction
+        from server.people import create_account
+        from server_fixtures import TEST_PASSWORD, Person
+
+        with self.engine.connect() as conn, write_transaction(conn):
+            made = create_account(conn, username=f"admin.{uuid.uuid4().hex[:6]}", display_name="Admin",
+                                  role="province_admin", scope_node_id=None, password=TEST_PASSWORD,
+                                  one_time=False, now_ns=time.time_ns())
+        return Person(made.id, made.username, TEST_PASSWORD)
+
     def enroll(self, site: str) -> dict:
         """A terminal at ``site``, enrolled through the balancer: its id and Authorization header."""
         from server.accounts import issue_enrollment_code
@@ -268,9 +280,11 @@ def _form_csrf(html: str) -> str:
 
 def test_a_dashboard_login_holds_on_every_replica_and_a_logout_ends_it_on_all(deployment):
     browser = requests.Session()
+    person = deployment.person()
     form = browser.get(deployment.url + "/login", timeout=30)
     answer = browser.post(deployment.url + "/login", allow_redirects=False, timeout=30,
-                          data={"token": deployment.admin_token(), "csrf": _form_csrf(form.text), "next": "/alerts"})
+                          data={"username": person.username, "password": person.password,
+                                "csrf": _form_csrf(form.text), "next": "/alerts"})
     assert answer.status_code == 303, answer.text
     logged_in_on = answer.headers["X-Served-By"]
 
@@ -298,7 +312,8 @@ def test_wrong_logins_count_across_replicas(deployment):
     for _ in range(9):  # 6 wrong in a row lock the address for a second, 7 for two (login_throttle.py)
         form = browser.get(deployment.url + "/login", headers=client, timeout=30)
         answer = browser.post(deployment.url + "/login", headers=client, timeout=30,
-                              data={"token": "hl_adm_wrong", "csrf": _form_csrf(form.text), "next": "/"})
+                              data={"username": "nobody.here", "password": "not a password",
+                                    "csrf": _form_csrf(form.text), "next": "/"})
         answers.append((answer.status_code, answer.headers["X-Served-By"]))
         if answer.status_code == 429:
             break

@@ -164,7 +164,7 @@ def dataset_rows(data: Dataset, ids: list[str]) -> list[tuple]:
     return [(*key, n) for key, n in counts.items()]
 
 
-def log_in(harness: ServerHarness, token: str):
+def log_in(harness: ServerHarness, person):
     import re
 
     import requests
@@ -172,8 +172,8 @@ def log_in(harness: ServerHarness, token: str):
     session = requests.Session()
     form = session.get(harness.url + "/login", timeout=30).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form)[1]
-    answer = session.post(harness.url + "/login", data={"token": token, "csrf": csrf, "next": "/"},
-                          allow_redirects=False, timeout=30)
+    answer = session.post(harness.url + "/login", allow_redirects=False, timeout=30,
+                          data={"username": person.username, "password": person.password, "csrf": csrf, "next": "/"})
     assert answer.status_code == 303, answer.text
     return session
 
@@ -203,7 +203,7 @@ def read_every_output(harness: ServerHarness, data: Dataset, folder: Path) -> di
     out["api json"] = read_json(answer.json()["report"])
     out["api csv"] = read_csv(harness.get(SUMMARY, params={**api, "format": "csv"}, headers=headers).content)
     out["api xlsx"] = read_xlsx(harness.get(SUMMARY, params={**api, "format": "xlsx"}, headers=headers).content)
-    page = log_in(harness, token).get(harness.url + "/", params=api, timeout=30)
+    page = log_in(harness, harness.person()).get(harness.url + "/", params=api, timeout=30)
     assert page.status_code == 200, page.text
     out["dashboard"] = read_dashboard(page.text)
     server = ["--server", harness.url, "--token", token]

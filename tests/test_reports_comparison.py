@@ -202,7 +202,7 @@ def test_the_api_gives_the_comparison(uploaded, pulled):
 def test_the_dashboard_shows_the_comparison(uploaded):
     server, _headers = uploaded
     from dashboard_fixtures import log_in
-    session = log_in(server, server.admin_token())
+    session = log_in(server, server.person())
     html = session.get(server.url + "/", params={"period": "month", "on": "2026-11-10"}, timeout=30).text
     assert '<span id="previous-verdict">không đổi rõ rệt</span>' in html
     found = re.search(r'id="previous-change"[^>]*>(.*?)</p>', html, re.S).group(1)

@@ -178,7 +178,7 @@ def test_the_old_filters_still_work_and_a_bad_node_is_refused(province):
 
 def test_the_dashboard_picks_a_node_and_ranks_its_children(province):
     server, _headers, ids, _terminals = province
-    session = log_in(server, server.admin_token())
+    session = log_in(server, server.person())
     html = session.get(server.url + "/", params={**MONTH, "node": ids["U1"]}, timeout=30).text
     crumbs = re.search(r'<nav class="breadcrumb" id="breadcrumb"[^>]*>(.*?)</nav>', html, re.S).group(1)
     assert "Tỉnh Thử" in crumbs and "<strong><bdi>Phường Một</bdi></strong>" in crumbs

@@ -89,6 +89,6 @@ def test_the_fleet_page_and_its_export_round_the_clock_offset_half_up(start_serv
     heartbeat = make_batch([], boot_id="boot-x", monotonic_ns=10**9,  # noqa: F405
                            sent_at=iso_from_ns(clock.now_ns + 250_000_000))
     assert server.upload(terminal, heartbeat).status_code == 200
-    session = log_in(server, server.admin_token())
+    session = log_in(server, server.person())
     assert "+0.3 s" in session.get(server.url + "/fleet", timeout=30).text
     assert ",0.3," in session.get(server.url + "/export/fleet.csv", timeout=30).text

@@ -136,7 +136,7 @@ def test_ratings_kept_aside_on_a_terminal_show_on_the_fleet_page(server):
     assert (listed["kept_aside"], listed["kept_aside_causes"], listed["last_error"]) == (3, None, None)
     from dashboard_fixtures import log_in
 
-    page = log_in(server, server.admin_token(), next_path="/fleet").get(server.url + "/fleet", timeout=30)
+    page = log_in(server, server.person(), next_path="/fleet").get(server.url + "/fleet", timeout=30)
     assert page.status_code == 200 and "<bdi>nguyên nhân không rõ</bdi>: 3" in page.text
 
 

@@ -139,7 +139,7 @@ def test_a_sqlite_file_that_is_not_there_is_refused_not_made(args, where, capsys
     (["enroll-code"], "say where the terminal will stand: --node CODE"),
     (["enroll-code", "--site", "X", "--expires", "3w"], "Invalid value for --expires"),
     (["enroll-code", "--site", "  "], "must not be empty"),
-    (["admin-token"], "Missing option '--name'"),
+    (["admin-token"], "give --account USERNAME (or --name N)"),
     (["revoke"], "Missing argument"),
     (["terminals", "--db", "postgresql://u:changeme@localhost/x"], "placeholder"),
     (["terminals", "--db", "mysql://u:p@localhost/x"], "not supported"),

@@ -31,6 +31,7 @@ OTHER_VALUES = {
     "alert_webhook_url": ("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook"),
     "dashboard_secret": ("k" * 40, "k" * 40),
     "session_max_age_s": ("8h", 28800),
+    "session_idle_s": ("30m", 1800),
     "trusted_proxies": ("10.0.0.5, 10.0.0.6", "10.0.0.5, 10.0.0.6"),
     "report_parent_body": ("UBND thành phố Hà Nội", "UBND thành phố Hà Nội"),
     "report_issuer": ("UBND phường Hà Đông", "UBND phường Hà Đông"),
@@ -155,8 +156,9 @@ def test_the_session_age_reaches_the_login_cookie(start_server):
     session = requests.Session()
     form = session.get(server.url + "/login", timeout=30).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-    answer = session.post(server.url + "/login", data={"token": server.admin_token(), "csrf": csrf},
-                          allow_redirects=False, timeout=30)
+    person = server.person()
+    answer = session.post(server.url + "/login", data={"username": person.username, "password": person.password,
+                                                       "csrf": csrf}, allow_redirects=False, timeout=30)
     assert answer.status_code == 303
     assert "Max-Age=1800" in answer.headers["set-cookie"]
 

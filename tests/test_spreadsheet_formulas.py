@@ -107,7 +107,7 @@ def test_the_api_ratings_csv(hostile):
 
 
 def test_the_dashboard_exports(hostile):
-    session = log_in(hostile, hostile.admin_token())
+    session = log_in(hostile, hostile.person())
     params = {"period": "month", "on": ON, "group_by": "counter"}
     answer = session.get(hostile.url + "/export/report.csv", params=params, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -170,7 +170,7 @@ def convert(file, target: str, outdir, *, infilter: str | None = None):
 
 
 def test_a_real_spreadsheet_evaluates_none_of_them(hostile, tmp_path):
-    session = log_in(hostile, hostile.admin_token())
+    session = log_in(hostile, hostile.person())
     report = tmp_path / "report.xlsx"
     report.write_bytes(session.get(hostile.url + "/export/report.xlsx",
                                    params={"period": "month", "on": ON}, timeout=30).content)
