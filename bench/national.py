@@ -201,14 +201,14 @@ def measure_http(db_url: str, tree, runs: int, table: Table) -> None:
         app.state.engine.dispose()
 
 
-def measure_ingest(db_url: str, admin_url: str, steps: int, table: Table) -> None:
+def measure_ingest(db_url: str, admin_url: str, steps: int, load: float, table: Table) -> None:
     """The fleet bench's target step on a new empty database and on the loaded one, same cluster."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     from bench import fleet
 
-    args = argparse.Namespace(terminals=1000, batch=50, load=5000.0, step_s=10.0, p99_ms=250.0, search_steps=0,
+    args = argparse.Namespace(terminals=1000, batch=50, load=load, step_s=10.0, p99_ms=250.0, search_steps=0,
                               no_search=True, connections=64, profile=False, timeline=False, repeat=steps,
                               workdir=Path(os.environ.get("TMPDIR", "/tmp")))
     name = f"hl_national_empty_{uuid.uuid4().hex[:8]}"
@@ -223,7 +223,8 @@ def measure_ingest(db_url: str, admin_url: str, steps: int, table: Table) -> Non
     loaded = asyncio.run(fleet.bench_backend("postgresql", db_url, args))
     p99_empty = statistics.median(r.p99_ms for r in empty)
     p99_loaded = statistics.median(r.p99_ms for r in loaded)
-    table.add(f"ingest p99, empty database ({steps} steps of 5,000 r/s)", f"{p99_empty:.0f} ms", "(today)", None)
+    table.add(f"ingest p99, empty database ({steps} steps of {load:,.0f} r/s)", f"{p99_empty:.0f} ms", "(today)",
+              None)
     table.add(f"ingest p99, {loaded_ratings(db_url):,} ratings loaded", f"{p99_loaded:.0f} ms",
               "≤ 1.2× today", p99_loaded <= 1.2 * p99_empty)
 
@@ -238,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="processes that generate and copy the ratings")
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (the median is shown)")
     parser.add_argument("--ingest-steps", type=int, default=3, help="fleet bench steps per database (0: skip)")
+    parser.add_argument("--ingest-load", type=float, default=5000, help="ratings/s the fleet bench offers")
     parser.add_argument("--db-url", help="a PostgreSQL database (a role that may create databases, for the "
                                          "ingest comparison); default: a throwaway cluster")
     parser.add_argument("--keep", metavar="DIR", help="keep the cluster in DIR: load it the first time, reuse it after")
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_reports(db_url, tree, args.runs, table)
         measure_http(db_url, tree, args.runs, table)
         if args.ingest_steps:
-            measure_ingest(db_url, db_url, args.ingest_steps, table)
+            measure_ingest(db_url, db_url, args.ingest_steps, args.ingest_load, table)
         table.print(f"National scale: {len(tree.terminals):,} terminals, {held or args.ratings:,} ratings, "
                     f"medians of {args.runs} runs")
     except NotEmpty as exc:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sync.names import name_problem
 
 from .errors import ServerError, UnknownTerminal
-from .org_tree import SCOPE_COLUMN, node, node_for_place, placement
+from .org_tree import node_for_place, placement
 from .schema import admin_tokens, dashboard_sessions, enrollment_codes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
@@ -229,18 +229,13 @@ TERMINAL_FIELDS = ("id", "site", "counter", "node_id", "enrolled_at", "revoked_a
                    "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes")
 
 
-def list_terminals(conn: Connection, *, node_id: int | None = None, limit: int | None = None,
-                   offset: int = 0) -> list[dict]:
-    """The terminals with their health, by site, counter and id: every one, or those standing in the
-    subtree of ``node_id``; ``limit`` and ``offset`` take one page of them.
+def list_terminals(conn: Connection) -> list[dict]:
+    """Every terminal with its health, by site, counter and id.
 
     ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it.
     """
     columns = [terminals.c[name] for name in TERMINAL_FIELDS]
-    query = select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id)
-    if node_id is not None:  # each terminal carries its lineage: one column says whether it is inside
-        query = query.where(terminals.c[SCOPE_COLUMN[node(conn, node_id).kind]] == node_id)
-    rows = conn.execute(query.limit(limit).offset(offset))
+    rows = conn.execute(select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
     listed = [dict(row._mapping) for row in rows]
     for row in listed:
         row["kept_aside_causes"] = json.loads(row["kept_aside_causes"]) if row["kept_aside_causes"] else None
