@@ -1,5 +1,8 @@
 """Who may talk to the server: enrolment codes, terminals and their device tokens, admin tokens.
 
+An admin token belongs to an account (:mod:`server.people`) and acts with its
+role and scope; a disabled account's tokens are refused.
+
 Tokens and codes are random, shown once, and stored only as SHA-256 hashes.
 Device tokens start ``hl_dev_``, admin tokens ``hl_adm_``, enrolment codes
 ``hl_enr_``: the prefix tells a person what they are holding; the server
@@ -22,14 +25,16 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
 
+from .access import Caller
 from .errors import ServerError, UnknownTerminal
-from .org_tree import node_for_place, placement
-from .schema import admin_tokens, dashboard_sessions, enrollment_codes, terminals
+from .org_tree import SCOPE_COLUMN, node_for_place, placement
+from .people import create_account, find_account
+from .schema import accounts, admin_tokens, dashboard_sessions, enrollment_codes, nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
 DEVICE_PREFIX = "hl_dev_"
@@ -192,22 +197,54 @@ def admin_for_token(conn: Connection, token: str) -> tuple[str | None, str | Non
     return row.name, None
 
 
+def caller_for_token(conn: Connection, token: str) -> tuple[Caller | None, str | None]:
+    """(the token's account as a Caller, None) for a live token of an enabled account; else (None, why in
+    English: revoked, disabled) or (None, None) for a token that is no admin token."""
+    row = conn.execute(select(admin_tokens.c.revoked_at, accounts.c.id, accounts.c.username, accounts.c.display_name,
+                              accounts.c.role, accounts.c.scope_node_id, accounts.c.disabled_at)
+                       .join(accounts, accounts.c.id == admin_tokens.c.account_id)
+                       .where(admin_tokens.c.token_hash == secret_hash(token))).first()
+    if row is None:
+        return None, None
+    if row.revoked_at is not None:
+        return None, f"this admin token was revoked on {row.revoked_at}"
+    if row.disabled_at is not None:
+        return None, (f"the account {row.username!r} this token belongs to was disabled on {row.disabled_at}; "
+                      "ask a province administrator to enable it")
+    return Caller(row.id, row.username, row.display_name, row.role, row.scope_node_id), None
+
+
 # -- administration ----------------------------------------------------------------------------------
 
-def issue_admin_token(conn: Connection, *, name: str, now_ns: int) -> str:
+def issue_admin_token(conn: Connection, *, name: str, now_ns: int, account_id: int | None = None) -> str:
     """Store a new admin token for ``name`` (a person or a script); return the token.
 
-    The name follows the rule of every name (:func:`sync.names.name_problem`): it is shown on the dashboard and
-    printed by the CLI."""
+    The token acts as the account ``account_id``. Without one, as the account whose user name is ``name``,
+    made as a province admin with no password (it logs in nowhere; only its tokens act) when there is none:
+    how ``admin-token --name`` worked before accounts, and still works. The name follows the rule of every
+    name (:func:`sync.names.name_problem`): it is shown on the dashboard and printed by the CLI."""
     if not name.strip():
         raise ValueError("name: must not be empty")
     problem = name_problem(name.strip())
     if problem is not None:
         raise ValueError(f"name: the name {problem}")
+    if account_id is None:
+        account_id = _account_named(conn, name.strip(), now_ns=now_ns)
     token = new_secret(ADMIN_PREFIX)
     conn.execute(insert(admin_tokens).values(name=name.strip(), token_hash=secret_hash(token),
-                                             created_at=iso_from_ns(now_ns)))
+                                             created_at=iso_from_ns(now_ns), account_id=account_id))
     return token
+
+
+def _account_named(conn: Connection, name: str, *, now_ns: int) -> int:
+    found = conn.execute(select(accounts.c.id).where(accounts.c.username == name)).scalar()
+    if found is None:
+        found = find_account(conn, username=name)
+        found = found.id if found else None
+    if found is None:
+        found = create_account(conn, username=name, display_name=name, role="province_admin", scope_node_id=None,
+                               password=None, now_ns=now_ns, check_username=False).id
+    return found
 
 
 def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
@@ -227,19 +264,40 @@ def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
 
 TERMINAL_FIELDS = ("id", "site", "counter", "node_id", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
                    "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes")
+LINEAGE_FIELDS = ("province_id", "unit_id", "office_id", "counter_id")
 
 
-def list_terminals(conn: Connection) -> list[dict]:
-    """Every terminal with its health, by site, counter and id.
+def list_terminals(conn: Connection, *, within: int | None = None, limit: int | None = None,
+                   offset: int = 0) -> list[dict]:
+    """Terminals with their health, by site, counter and id: every one, or those standing ``within`` a node
+    (a province, unit, office or counter id), ``limit`` of them from ``offset`` — filtered and paged in SQL.
 
-    ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it.
+    ``kept_aside_causes`` is a dict {cause: count} (or None), as the terminal sent it. Each row also has its
+    lineage (``province_id``, ``unit_id``, ``office_id``, ``counter_id``).
     """
-    columns = [terminals.c[name] for name in TERMINAL_FIELDS]
-    rows = conn.execute(select(*columns).order_by(terminals.c.site, terminals.c.counter, terminals.c.id))
+    columns = [terminals.c[name] for name in (*TERMINAL_FIELDS, *LINEAGE_FIELDS)]
+    query = terminals_within(select(*columns), conn, within)
+    query = query.order_by(terminals.c.site, terminals.c.counter, terminals.c.id).offset(offset or None)
+    rows = conn.execute(query.limit(limit) if limit is not None else query)
     listed = [dict(row._mapping) for row in rows]
     for row in listed:
         row["kept_aside_causes"] = json.loads(row["kept_aside_causes"]) if row["kept_aside_causes"] else None
     return listed
+
+
+def count_terminals(conn: Connection, *, within: int | None = None) -> int:
+    """How many terminals :func:`list_terminals` lists with the same ``within`` (every page together)."""
+    return conn.execute(terminals_within(select(func.count()).select_from(terminals), conn, within)).scalar_one()
+
+
+def terminals_within(query, conn: Connection, node_id: int | None):
+    """``query`` narrowed to the terminals standing at ``node_id`` or below it (its lineage column on their row)."""
+    if node_id is None:
+        return query
+    kind = conn.execute(select(nodes.c.kind).where(nodes.c.id == node_id)).scalar()
+    if kind is None:
+        return query.where(false())
+    return query.where(terminals.c[SCOPE_COLUMN[kind]] == node_id)
 
 
 def kept_aside_causes_words(causes: dict[str, int] | None) -> str:
@@ -256,9 +314,8 @@ def kept_aside_causes_words(causes: dict[str, int] | None) -> str:
 
 
 def revoke_admin_tokens(conn: Connection, name: str, *, now_ns: int) -> int:
-    """Revoke every live admin token issued to ``name``; return how many. Their dashboard sessions end too."""
-    live = select(admin_tokens.c.id).where(admin_tokens.c.name == name.strip(), admin_tokens.c.revoked_at.is_(None))
-    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.admin_token_id.in_(live)))
+    """Revoke every live admin token issued to ``name``; return how many. (Dashboard sessions belong to
+    accounts, not tokens: disable the account to end them.)"""
     result = conn.execute(update(admin_tokens)
                           .where(admin_tokens.c.name == name.strip(), admin_tokens.c.revoked_at.is_(None))
                           .values(revoked_at=iso_from_ns(now_ns)))

@@ -41,6 +41,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select
 
 from sync.vocabulary import one_decimal, round_half_up
 
+from .accounts import terminals_within
 from .db import write_transaction
 from .opening import OpeningHours
 from .schema import alerts, ratings, terminals
@@ -173,15 +174,18 @@ def dissatisfied_sites(conn: Connection, rules: AlertRules, now_ns: int) -> dict
     return found
 
 
-def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
-    """Live terminals silent beyond the rule's opening time → what is known of them."""
+def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int, *,
+                     within: int | None = None) -> dict[str, dict]:
+    """Live terminals (standing ``within`` a node, when given) silent beyond the rule's opening time → what is
+    known of them."""
     found = {}
     # A terminal heard from within silent_s of wall time cannot have silent_s of opening time.
     recent = iso_from_ns(now_ns - rules.silent_s * NS_PER_S)
-    rows = conn.execute(select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.last_seen_at,
-                               terminals.c.enrolled_at)
-                        .where(terminals.c.revoked_at.is_(None),
-                               func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
+    query = (select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.last_seen_at,
+                    terminals.c.enrolled_at)
+             .where(terminals.c.revoked_at.is_(None),
+                    func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
+    rows = conn.execute(terminals_within(query, conn, within))
     for row in rows:
         silent_s = terminal_silence(row.last_seen_at, row.enrolled_at, rules, now_ns)
         if silent_s >= rules.silent_s:

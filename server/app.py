@@ -33,7 +33,7 @@ from .errors import ApiError
 from .ratelimit import RateLimiter
 from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
-from .routes import alerts, batches, enroll, health, ratings, reports, terminals
+from .routes import alerts, batches, enroll, enrollment_codes, health, ratings, reports, terminals, tree
 from .routes.docs import mount_api_docs
 from .settings import Settings
 from .version import SERVER_VERSION
@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
                                          clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
-    for resource in (enroll, batches, ratings, terminals, reports, alerts):
+    for resource in (enroll, batches, ratings, terminals, reports, alerts, tree, enrollment_codes):
         app.include_router(resource.router, prefix=API_PREFIX)
     mount_api_docs(app)
     mount_dashboard(app)

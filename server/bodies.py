@@ -44,11 +44,12 @@ async def read_model(request: Request, model: type[Model], *, max_bytes: int,
         raise api_error(exc.errors(include_url=False), max_items or {}) from None
 
 
-async def read_body(request: Request, *, max_bytes: int) -> bytes:
-    """The raw JSON body, at most ``max_bytes`` read; raises :class:`ApiError` (400, 413 or 415)."""
+async def read_body(request: Request, *, max_bytes: int, media_type: str = "application/json") -> bytes:
+    """The raw body (JSON, or ``media_type``), at most ``max_bytes`` read; raises :class:`ApiError` (400, 413 or 415)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise ApiError(415, f"the body must be JSON (Content-Type: application/json), "
+    if content_type != media_type:
+        what = "JSON" if media_type == "application/json" else media_type.split("/")[-1].upper()
+        raise ApiError(415, f"the body must be {what} (Content-Type: {media_type}), "
                             f"not {content_type or 'nothing'!r}")
     declared = request.headers.get("content-length")
     if declared is not None:

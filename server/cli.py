@@ -2,11 +2,14 @@
 
     kiosk-server serve [--db URL] [--host H] [--port P] [every setting: see server/settings.py] [--no-access-log]
     kiosk-server enroll-code --node CODE | --site S [--counter C] [--expires 7d] [--server URL] [--count N] [--qr FILE.png] [--pdf FILE.pdf]
-    kiosk-server admin-token --name N
+    kiosk-server admin-token (--account USERNAME | --name N)
     kiosk-server revoke TERMINAL_ID
     kiosk-server revoke-admin --name N
     kiosk-server terminals
     kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
+    kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
+    kiosk-server accounts
+    kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
 
 ``serve``'s options are made from the settings table (:mod:`server.settings`),
 and each setting can also come from ``HAILONG_<NAME>``. Every command finds the
@@ -264,24 +267,151 @@ def _local_time(ns: int, timezone: str = Settings.timezone) -> str:
 
 
 @cli.command("admin-token")
-@click.option("--name", required=True, help="who or what will use it, e.g. 'Phòng Nội vụ'")
+@click.option("--account", "username", default=None,
+              help="the account the token acts as, with its role and scope (see `kiosk-server accounts`)")
+@click.option("--name", default=None, help="who or what will use it, e.g. 'Phòng Nội vụ' (without --account: the "
+                                          "token acts as the account of that user name, made as a province admin "
+                                          "with no password if there is none)")
 @setting_options("db_url")
-def admin_token(name: str, db_url: str) -> None:
+def admin_token(username: str | None, name: str | None, db_url: str) -> None:
     """Print a new admin token (it is shown only this once)."""
-    from .accounts import issue_admin_token
+    from .accounts import caller_for_token, issue_admin_token
     from .db import write_transaction
+    from .people import find_account
 
-    if not name.strip():
-        raise click.BadParameter("must not be empty", param_hint="--name")
-    problem = name_problem(name.strip())
-    if problem is not None:  # the name is shown on the dashboard and printed here
-        raise click.BadParameter(f"the name {problem}", param_hint="--name")
+    if username is None and name is None:
+        raise click.UsageError("give --account USERNAME (or --name N)")
+    if name is not None:
+        if not name.strip():
+            raise click.BadParameter("must not be empty", param_hint="--name")
+        problem = name_problem(name.strip())
+        if problem is not None:  # the name is shown on the dashboard and printed here
+            raise click.BadParameter(f"the name {problem}", param_hint="--name")
     engine = _open({"db_url": db_url})
     with engine.connect() as conn, write_transaction(conn):
-        token = issue_admin_token(conn, name=name, now_ns=time.time_ns())
+        account = None
+        if username is not None:
+            account = find_account(conn, username=username)
+            if account is None:
+                raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
+                                         param_hint="--account")
+        token = issue_admin_token(conn, name=name or account.username, now_ns=time.time_ns(),
+                                  account_id=account.id if account else None)
+        caller, why = caller_for_token(conn, token)
     engine.dispose()
     click.echo(token)
-    click.echo(f"admin token for {one_line(name.strip())}: keep it secret; it is shown only this once", err=True)
+    if caller is None:  # a disabled account: the token is made, but refused until the account is enabled
+        click.echo(f"warning: {why}", err=True)
+        return
+    click.echo(f"admin token of the account {one_line(caller.username)} ({caller.role}"
+               f"{', whole server' if caller.whole_server else f', scope node {caller.scope_node_id}'}): "
+               "keep it secret; it is shown only this once", err=True)
+
+
+def _new_password(password_stdin: bool, username: str) -> str:
+    """The password typed twice at a prompt, or one line of standard input; checked against the rule."""
+    from .passwords import password_problem
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt="password again", err=True)
+    problem = password_problem(password, username=username)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="password")
+    return password
+
+
+@cli.command("create-admin")
+@click.argument("username")
+@click.option("--name", "display_name", default=None, help="the person's name as the dashboard shows it")
+@click.option("--password-stdin", is_flag=True, help="read the password from one line of standard input")
+@setting_options("db_url")
+def create_admin(username: str, display_name: str | None, password_stdin: bool, db_url: str) -> None:
+    """Make a province administrator (the first account): prompts for the password twice."""
+    from .db import write_transaction
+    from .people import AccountRefused, create_account, normal_username, username_problem
+
+    problem = username_problem(normal_username(username))
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="USERNAME")
+    password = _new_password(password_stdin, normal_username(username))
+    engine = _open({"db_url": db_url})
+    try:
+        with engine.connect() as conn, write_transaction(conn):
+            made = create_account(conn, username=username, display_name=display_name or username,
+                                  role="province_admin", scope_node_id=None, password=password,
+                                  now_ns=time.time_ns(), one_time=False)
+    except AccountRefused as exc:
+        raise click.BadParameter(str(exc), param_hint="--name" if exc.field == "display_name" else "USERNAME")
+    finally:
+        engine.dispose()
+    click.echo(f"province admin {one_line(made.username)} ({one_line(made.display_name)}) created: log in on the "
+               "dashboard; more accounts are made there (Người dùng)")
+
+
+@cli.command("accounts")
+@setting_options("db_url")
+def accounts_command(db_url: str) -> None:
+    """List the accounts: role, scope, state, second factor."""
+    from .dashboard.login_throttle import LoginThrottle
+    from .people import list_accounts, lockout_key
+
+    engine = _open({"db_url": db_url})
+    with engine.connect() as conn:
+        rows = list_accounts(conn)
+    throttle = LoginThrottle(engine, clock=time.time_ns)
+    locked = {row.id: throttle.wait_s(lockout_key(row.id)) for row in rows}
+    engine.dispose()
+    if not rows:
+        click.echo("no accounts yet (make the first with `kiosk-server create-admin USERNAME`)")
+        return
+    table = [("username", "name", "role", "scope", "password", "totp", "state")]
+    for row in rows:
+        password = "none (tokens only)" if not row.has_password else (
+            "one-time" if row.must_change_password else "set")
+        state = (f"disabled {row.disabled_at}" if row.disabled_at else
+                 f"locked {locked[row.id]} s" if locked[row.id] else "active")
+        table.append((row.username, row.display_name, row.role,
+                      "whole server" if row.scope_node_id is None else f"node {row.scope_node_id}", password,
+                      "on" if row.totp_on else "off", state))
+    table = [tuple(one_line(cell) for cell in line) for line in table]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+@cli.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="set the password read from one line of standard input (else: print a one-time password)")
+@click.option("--drop-totp", is_flag=True, help="also turn the second factor off (the phone was lost)")
+@setting_options("db_url")
+def reset_password_command(username: str, password_stdin: bool, drop_totp: bool, db_url: str) -> None:
+    """Reset an account's password and lift its lock-out; its sessions end. Prints a one-time password that
+    must be changed at the next login, unless --password-stdin sets one."""
+    from .db import write_transaction
+    from .people import find_account, reset_password, set_password
+
+    engine = _open({"db_url": db_url})
+    try:
+        with engine.connect() as conn:
+            account = find_account(conn, username=username)
+        if account is None:
+            raise click.BadParameter(f"no account has the user name {username!r} (see `kiosk-server accounts`)",
+                                     param_hint="USERNAME")
+        chosen = _new_password(password_stdin, account.username) if password_stdin else None
+        with engine.connect() as conn, write_transaction(conn):
+            one_time = reset_password(conn, account.id, now_ns=time.time_ns(), drop_totp=drop_totp)
+            if chosen is not None:
+                set_password(conn, account.id, chosen, now_ns=time.time_ns(), one_time=False)
+    finally:
+        engine.dispose()
+    if chosen is None:
+        click.echo(one_time)
+    click.echo(f"password of {one_line(account.username)} reset"
+               f"{'' if chosen is not None else ' (one-time: it must be changed at the next login)'}"
+               f"{', second factor off' if drop_totp else ''}; its lock-out lifted, its sessions ended", err=True)
 
 
 @cli.command("revoke-admin")

@@ -1,9 +1,10 @@
 """What routes ask for with ``Depends``: the database connection, the clock, the caller.
 
 Device tokens authenticate terminals (``POST /api/v1/batches``); admin tokens
-authenticate people and scripts (``GET /api/v1/ratings``, ``/terminals``).
-A missing, unknown or revoked token is 401; a valid token of the other kind
-is 403 (the caller is known, but may not do this).
+authenticate people and scripts (``GET /api/v1/ratings``, ``/terminals``) as
+the account the token belongs to (:func:`api_caller`), with its role and scope.
+A missing, unknown or revoked token, or one whose account is disabled, is 401;
+a valid token of the other kind is 403 (the caller is known, but may not do this).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from .accounts import Terminal, admin_for_token, secret_hash, terminal_for_token
+from .access import Caller
+from .accounts import Terminal, admin_for_token, caller_for_token, secret_hash, terminal_for_token
 from .errors import ApiError
 
 device_bearer = HTTPBearer(scheme_name="DeviceToken", auto_error=False,
@@ -91,15 +93,21 @@ async def rate_limited_terminal(request: Request, terminal: Terminal = Depends(d
     return terminal
 
 
-def admin_name(credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer),
-               conn: Connection = Depends(db_connection)) -> str:
+def api_caller(credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer),
+               conn: Connection = Depends(db_connection)) -> Caller:
+    """The account whose admin token came with the request, as a :class:`Caller`; else :class:`ApiError`."""
     if credentials is None:
         raise ApiError(401, "an admin token is needed: Authorization: Bearer hl_adm_…", headers=_CHALLENGE)
-    name, revoked_at = admin_for_token(conn, credentials.credentials)
-    if name is not None:
-        return name
-    if revoked_at is not None:
-        raise ApiError(401, f"this admin token was revoked on {revoked_at}", headers=_CHALLENGE)
+    caller, why = caller_for_token(conn, credentials.credentials)
+    if caller is not None:
+        return caller
+    if why is not None:
+        raise ApiError(401, why, headers=_CHALLENGE)
     if terminal_for_token(conn, credentials.credentials)[0] is not None:
         raise ApiError(403, "a device token cannot do this; it needs an admin token")
     raise ApiError(401, "the admin token is not known to this server", headers=_CHALLENGE)
+
+
+def admin_name(caller: Caller = Depends(api_caller)) -> str:
+    """The user name of the token's account (for routes that only need someone authenticated)."""
+    return caller.username

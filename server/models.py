@@ -1,10 +1,11 @@
-"""Output schemas of the admin API (input schemas are the protocol's, in ``sync.protocol``)."""
+"""Output schemas of the admin API, and the inputs of its fleet actions (the terminals' inputs are the protocol's,
+in ``sync.protocol``)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sync.protocol import RatingCode
 
@@ -58,6 +59,10 @@ class TerminalOut(BaseModel):
         "ratings the terminal keeps aside and no longer sends (refused or conflicting), at its last contact; "
         "null when it has none or is older than this field"))
     kept_aside_causes: dict[str, int] | None = Field(description="those ratings by cause, the most frequent first")
+    province_id: int | None = None
+    unit_id: int | None = None
+    office_id: int | None = None
+    counter_id: int | None = None
 
 
 class TerminalsList(BaseModel):
@@ -69,3 +74,87 @@ class ServerHealth(BaseModel):
     ok: Literal[True] = True
     database: Literal["ok"] = "ok"
     version: str
+
+
+# -- the organisation tree and the fleet's actions (routes/tree.py, enrollment_codes.py, terminals.py) --------
+
+_NODE_REF = Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$",
+                  description="a node of the tree: its official code, or #id (see GET /api/v1/tree)")
+
+
+class TreeNodeOut(BaseModel):
+    id: int
+    kind: Literal["province", "unit", "office", "counter"]
+    code: str | None = Field(description="its official code where one exists; null: named by #id")
+    name: str
+    parent_id: int | None
+    depth: int = Field(description="0 for a province, 1 for a unit, …")
+    terminals_here: int = Field(description="terminals (not revoked) standing at this node")
+    terminals: int = Field(description="terminals (not revoked) standing at this node and below it")
+
+
+class TreeList(BaseModel):
+    ok: Literal[True] = True
+    nodes: list[TreeNodeOut] = Field(description="parents before their children")
+
+
+class TreeChangeOut(BaseModel):
+    change: Literal["added", "renamed", "moved", "coded"]
+    id: int
+    kind: str
+    code: str | None
+    name: str
+    path: str
+
+
+class TreeImportOut(BaseModel):
+    ok: Literal[True] = True
+    dry_run: bool = Field(description="true: nothing was changed; the counts say what the file would change")
+    rows: int
+    added: int
+    renamed: int
+    moved: int
+    unchanged: int
+    terminals_placed: int
+    changes: list[TreeChangeOut]
+
+
+class EnrollmentCodesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    node: str = _NODE_REF
+    count: int = Field(default=1, ge=1, le=500, description="how many codes (one per terminal)")
+    expires_s: int = Field(default=7 * 86400, ge=60, le=366 * 86400, description="lifetime of the codes, seconds")
+
+
+class EnrollmentCodesOut(BaseModel):
+    ok: Literal[True] = True
+    node_id: int
+    path: str = Field(description="where the terminals will stand, province › unit › office › counter")
+    site: str
+    counter: str | None
+    expires_at: str
+    codes: list[str] = Field(description="one-time codes, shown once: `kiosk provision --code CODE`")
+    strings: list[str] | None = Field(description="enrolment strings (server address and code) when the server's "
+                                                  "public_url is set: `kiosk provision STRING`")
+
+
+class MoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    node: str = _NODE_REF
+
+
+class TerminalMovedOut(BaseModel):
+    ok: Literal[True] = True
+    terminal_id: str
+    node_id: int
+    site: str
+    counter: str | None
+    path: str = Field(description="where it stands now; its next ratings count there")
+
+
+class TerminalRevokedOut(BaseModel):
+    ok: Literal[True] = True
+    terminal_id: str
+    revoked_at: str

@@ -231,15 +231,19 @@ def parse_tree(text: str) -> list[TreeRow]:
     if not text.strip():
         raise TreeError("the file is empty; it needs a header line: code,name,kind,parent_code")
     dialect = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=dialect)
-    header = [cell.strip().lower() for cell in next(reader)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect)
+    try:
+        lines = [(reader.line_num, cells) for cells in reader]
+    except csv.Error as exc:  # e.g. a stray carriage return, or a quote left open
+        raise TreeError(f"is not readable as CSV ({exc}); save the file as “CSV UTF-8”",
+                        line=reader.line_num) from None
+    header = [cell.strip().lower() for cell in lines[0][1]] if lines else []
     if header[:4] != list(CSV_COLUMNS):
         raise TreeError(f"the header must be {','.join(CSV_COLUMNS)} (found {','.join(header) or 'nothing'})",
                         line=1)
     rows: list[TreeRow] = []
     seen: dict[str, int] = {}
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in lines[1:]:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) < 3 or len(cells) > 4:
@@ -358,9 +362,13 @@ def _uncoded_match(tree: dict[int, Node], row: TreeRow, parent_id: int | None) -
     return same[0] if len(same) == 1 else None
 
 
-def tree_csv(conn: Connection) -> str:
-    """The whole tree as a CSV the import takes back (nodes without a code get ``#id``)."""
+def tree_csv(conn: Connection, *, within: int | None = None) -> str:
+    """The whole tree (``within``: that node, its ancestors and its subtree) as a CSV the import takes back
+    (nodes without a code get ``#id``)."""
     tree = all_nodes(conn)
+    if within is not None:
+        keep = subtree_ids(conn, within, tree=tree) | set(lineage(conn, within, tree=tree).values())
+        tree = {node_id: one for node_id, one in tree.items() if node_id in keep}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

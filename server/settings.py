@@ -92,11 +92,17 @@ class Settings:
             "database)", metavar="KEY")
     session_max_age_s: int = _setting(12 * 3600, "a dashboard login lasts this long",
                                       option="--session-max-age", duration=True)
+    session_idle_s: int = _setting(3600, "a dashboard login ends after this long without a page opened (0: only "
+                                         "--session-max-age ends it)", option="--session-idle", duration=True)
     trusted_proxies: str = _setting(
         "127.0.0.1,::1", "addresses of the reverse proxies whose X-Forwarded-Proto and X-Forwarded-For `serve` "
                          "believes, comma-separated (* for any; empty: none): behind HTTPS, dashboard cookies are "
                          "then Secure",
         metavar="ADDRESSES", env_aliases=("FORWARDED_ALLOW_IPS",))
+    public_url: str = _setting(
+        "", "the address terminals reach this server at, e.g. https://hailong.example.vn: enrolment codes issued on "
+            "the dashboard and the API then come as enrolment strings and QR codes (empty: codes alone)",
+        metavar="URL")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -117,6 +123,14 @@ class Settings:
             raise SettingsError(f"timezone: {self.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh") from None
         self._check_alerts()
         object.__setattr__(self, "db_url", normalise_db_url(self.db_url))
+        if self.public_url.strip():
+            from sync.addresses import check_server_url
+            from sync.errors import SyncConfigError
+
+            try:
+                object.__setattr__(self, "public_url", check_server_url(self.public_url.strip(), allow_http=True))
+            except SyncConfigError as exc:
+                raise SettingsError(f"public_url: {exc}") from None
 
     def _check_alerts(self) -> None:
         from .opening import OpeningHours  # here: the settings module stays importable on its own
@@ -124,6 +138,8 @@ class Settings:
         for name in ("terminal_silent_s", "alert_window_s", "alert_min_ratings", "session_max_age_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if self.session_idle_s < 0:
+            raise SettingsError(f"session_idle_s: must not be negative (0: no idle timeout), got {self.session_idle_s!r}")
         if self.alert_check_interval_s < 0:
             raise SettingsError("alert_check_interval_s: must not be negative (0 checks only on demand)")
         if not 0 < self.alert_dissatisfied_pct <= 100:

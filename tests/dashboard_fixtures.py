@@ -101,11 +101,18 @@ def login_form(server, session: requests.Session, next_path: str = "/") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', answer.text).group(1)
 
 
-def log_in(server, token: str, *, next_path: str = "/") -> requests.Session:
-    """A session logged in to the dashboard with ``token``."""
-    session = requests.Session()
+def post_login(server, session: requests.Session, person, *, next_path: str = "/", code: str = "",
+               password: str | None = None) -> requests.Response:
+    """Open the login page in ``session`` and send ``person``'s user name and password (or ``password``)."""
     csrf = login_form(server, session, next_path)
-    answer = session.post(server.url + "/login", data={"token": token, "csrf": csrf, "next": next_path},
-                          allow_redirects=False, timeout=30)
+    data = {"username": person.username, "password": person.password if password is None else password,
+            "code": code, "csrf": csrf, "next": next_path}
+    return session.post(server.url + "/login", data=data, allow_redirects=False, timeout=30)
+
+
+def log_in(server, person, *, next_path: str = "/", code: str = "") -> requests.Session:
+    """A session logged in to the dashboard as ``person`` (a :class:`server_fixtures.Person`)."""
+    session = requests.Session()
+    answer = post_login(server, session, person, next_path=next_path, code=code)
     assert answer.status_code == 303, answer.text
     return session

@@ -36,7 +36,7 @@ POSTGRES_URL_ENV = "HAILONG_TEST_POSTGRES_URL"
 
 __all__ = ["server_db_url", "start_server", "server", "make_rating", "make_batch", "ServerHarness",
            "FakeClock", "LiveServer", "ThrowawayPostgres", "postgres_admin_url", "TERMINAL_SITE",
-           "TERMINAL_COUNTER", "in_ci"]
+           "TERMINAL_COUNTER", "in_ci", "Person", "TEST_PASSWORD"]
 
 TERMINAL_SITE = "UBND phường Phúc La"
 TERMINAL_COUNTER = "Quầy 1"
@@ -259,6 +259,19 @@ class FakeClock:
         self.now_ns += int(seconds * 1_000_000_000)
 
 
+#: The password of the accounts tests make (long enough for the rule).
+TEST_PASSWORD = "mật khẩu thử nghiệm"
+
+
+@dataclass(frozen=True)
+class Person:
+    """An account a test logs in with: its id, user name and password."""
+
+    id: int
+    username: str
+    password: str
+
+
 @dataclass
 class EnrolledTerminal:
     id: str
@@ -305,6 +318,20 @@ class ServerHarness:
 
         with self.engine.connect() as conn, write_transaction(conn):
             return issue_admin_token(conn, name=name, now_ns=time.time_ns())
+
+    def person(self, username: str = "test.admin", *, role: str = "province_admin", scope_node_id: int | None = None,
+               password: str = TEST_PASSWORD, display_name: str | None = None, one_time: bool = False) -> "Person":
+        """An account (made the first time it is asked for) and its password, to log in with."""
+        from server.db import write_transaction
+        from server.people import create_account, find_account
+
+        with self.engine.connect() as conn, write_transaction(conn):
+            found = find_account(conn, username=username)
+            if found is None:
+                found = create_account(conn, username=username, display_name=display_name or username, role=role,
+                                       scope_node_id=scope_node_id, password=password, one_time=one_time,
+                                       now_ns=self.app.state.clock())
+        return Person(found.id, found.username, password)
 
     def admin_headers(self) -> dict:
         return {"Authorization": f"Bearer {self.admin_token()}"}

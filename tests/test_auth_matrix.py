@@ -4,7 +4,8 @@ The routes are enumerated from ``app.routes``: a route added later without a
 row in :data:`EXPECTED` fails :func:`test_every_route_of_the_app_has_a_row`.
 Each cell is one request to a real uvicorn on loopback (SQLite and
 PostgreSQL) carrying one credential where that route looks for one: the
-``code`` of ``POST /api/v1/enroll``, the ``token`` of the login form,
+``code`` of ``POST /api/v1/enroll``, the ``password`` of the login form
+(with the user name of the credential's account),
 otherwise ``Authorization: Bearer``; session cookies always as a cookie,
 with their own CSRF token in forms (so it is the session, not the CSRF
 check, that is tested). The answer is compared with :data:`EXPECTED`, which
@@ -48,6 +49,8 @@ CREDENTIALS = {
     "device": "the terminal's own device token (control)",
     "admin": "a live admin token (control)",
     "revoked admin": "a revoked admin token",
+    "password": "a live account's user name and password (control)",
+    "disabled account": "a disabled account's password, or its admin token (still live)",
     "session": "the cookie of a live dashboard session (control)",
     "expired session": "the cookie of a session past its lifetime by the server's clock",
     "forged cookie": "a live session's id and CSRF token signed with another key",
@@ -58,55 +61,110 @@ COOKIE_KINDS = ("session", "expired session", "forged cookie", "logged-out cooki
 #: Every route × every credential: the answer's status, or ``→/path`` for 303 See Other to that path.
 EXPECTED = {
     "GET /healthz":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "GET /openapi.json":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "GET /docs":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "GET /redoc":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "GET /docs/assets/redoc.standalone.js":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "GET /docs/assets/{path}":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "GET /static/{path}":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "POST /api/v1/enroll":
-        "422 401 410 409 201 401 401 401 401 401 422 422 422 422",
+        "422 401 410 409 201 401 401 401 "
+        "401 401 401 401 422 422 422 422",
     "POST /api/v1/batches":
-        "401 401 401 401 401 401 403 200 403 401 401 401 401 401",
+        "401 401 401 401 401 401 403 200 "
+        "403 401 401 403 401 401 401 401",
     "GET /api/v1/ratings":
-        "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
     "GET /api/v1/terminals":
-        "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
     "GET /api/v1/reports/summary":
-        "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
     "GET /api/v1/alerts":
-        "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
     "POST /api/v1/alerts/check":
-        "401 401 401 401 401 401 403 403 200 401 401 401 401 401",
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
     "GET /login":
-        "200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+        "200 200 200 200 200 200 200 200 "
+        "200 200 200 200 200 200 200 200",
     "POST /login":
-        "401 401 401 401 401 401 401 401 →/ 401 401 401 401 401",
+        "401 401 401 401 401 401 401 401 "
+        "401 401 →/ 401 401 401 401 401",
     "POST /logout":
-        "→/login →/login →/login →/login →/login →/login →/login "
-        "→/login →/login →/login →/login →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login →/login →/login →/login →/login",
     "GET /":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /fleet":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /alerts":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
     "POST /alerts/check":
-        "→/login →/login →/login →/login →/login →/login →/login "
-        "→/login →/login →/login →/alerts →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login →/alerts →/login →/login →/login",
     "GET /export/report.{fmt}":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /export/fleet.csv":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
     "GET /export/alerts.csv":
-        "→/login →/login →/login →/login →/login →/login →/login →/login →/login →/login 200 →/login →/login →/login",
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "GET /account":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /account/password":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "GET /account/totp":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /account/totp":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "POST /account/totp/off":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "GET /accounts":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /accounts/new":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "POST /accounts/{account_id}/disable":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login →/accounts →/login →/login →/login",
+    "POST /accounts/{account_id}/enable":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login →/accounts →/login →/login →/login",
+    "POST /accounts/{account_id}/reset":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /accounts/{account_id}/role":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
 }
 TABLE = {route: dict(zip(CREDENTIALS, cells.split(), strict=True)) for route, cells in EXPECTED.items()}
 
@@ -207,6 +265,7 @@ class Matrix:
     def __init__(self, server):
         from server.accounts import revoke_admin_tokens
         from server.db import write_transaction
+        from server.people import set_disabled
 
         self.server = server
         self.sessions = server.app.state.dashboard_sessions
@@ -217,14 +276,22 @@ class Matrix:
         used = server.issue_code()
         assert server.post("/api/v1/enroll", json={"code": used}).status_code == 201
         expired = server.issue_code(ttl_s=60, now_ns=server.clock() - 3600 * 10**9)
-        admin, revoked_admin = server.admin_token("matrix admin"), server.admin_token("former admin")
+        self.person = server.person("matrix.admin")
+        self.target_id = server.person("matrix.target", role="viewer").id  # what the accounts forms change
+        disabled = server.person("former.admin", password="mật khẩu của người đã nghỉ")
+        admin = server.admin_token("matrix.admin")
+        revoked_admin, disabled_admin = server.admin_token("revoked token"), server.admin_token("former.admin")
         with server.engine.connect() as conn, write_transaction(conn):
-            revoke_admin_tokens(conn, "former admin", now_ns=server.clock())
+            revoke_admin_tokens(conn, "revoked token", now_ns=server.clock())
+            set_disabled(conn, disabled.id, True, now_ns=server.clock())
         self.admin = admin
         self.tokens = {"garbage": "' OR '1'='1' -- ../../etc/passwd", "expired code": expired, "used code": used,
                        "revoked device": revoked.token, "other terminal": other.token, "device": self.own.token,
-                       "admin": admin, "revoked admin": revoked_admin}
-        self.secrets += [self.own.token, other.token, revoked.token, used, expired, admin, revoked_admin]
+                       "admin": admin, "revoked admin": revoked_admin, "password": self.person.password,
+                       "disabled account": disabled_admin}
+        self.logins = {"password": self.person, "disabled account": disabled}  # POST /login: these log in as
+        self.secrets += [self.own.token, other.token, revoked.token, used, expired, admin, revoked_admin,
+                         self.person.password, disabled.password, disabled_admin]
 
         max_age_s = server.app.state.settings.session_max_age_s
         server.clock.advance(-max_age_s - 60)  # a session started 12 h 1 min ago by the server's clock
@@ -246,7 +313,7 @@ class Matrix:
 
     def log_in(self) -> str:
         """A new dashboard session's cookie (also forgives this address's wrong logins)."""
-        session = log_in(self.server, self.admin)
+        session = log_in(self.server, self.person)
         self.urls += [self.server.url + "/login?next=%2F", self.server.url + "/login"]
         cookie = session.cookies["hl_session"]
         session_id, csrf = self.sessions.read(cookie)
@@ -262,7 +329,7 @@ class Matrix:
 
     def ask(self, route: str, credential: str) -> requests.Response:
         method, path = route.split(" ", 1)
-        path = CONCRETE.get(route, path)
+        path = CONCRETE.get(route, path).replace("{account_id}", str(self.target_id))
         token = self.tokens.get(credential)
         if credential == "fresh code":
             token = self.server.issue_code()
@@ -283,7 +350,9 @@ class Matrix:
             login_csrf = login_form(self.server, form)
             self.secrets.append(login_csrf)
             cookies["hl_login_csrf"] = login_csrf
-            kwargs["data"] = {"token": token or "", "csrf": login_csrf, "next": "/"}
+            person = self.logins.get(credential, self.person)  # a token or code is tried as the password
+            password = person.password if credential in self.logins else token or ""
+            kwargs["data"] = {"username": person.username, "password": password, "csrf": login_csrf, "next": "/"}
         else:
             if token:
                 kwargs["headers"]["Authorization"] = f"Bearer {token}"
@@ -341,7 +410,7 @@ def test_every_route_with_every_credential(matrix):
                     mismatches.append(f"{route} with {credential}: {found[route][credential]}, not {status}"
                                       f" ({answer.text[:200]!r})")
     # The forged cookie carried a live session's id, and tried to log out with it: that session still lives.
-    assert matrix.sessions.admin(matrix.live_session) is not None
+    assert matrix.sessions.user(matrix.live_session) is not None
 
     leaks = secrets_in(matrix.secrets, log_lines.lines, matrix.urls)
     for name, figure in (("cases", cells), ("server_errors", server_errors), ("mismatches", len(mismatches)),

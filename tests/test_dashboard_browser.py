@@ -1,6 +1,6 @@
 """The dashboard in a real headless browser (Debian's chromium through selenium), against a real server.
 
-Logs in with a real admin token through the login form, reads the numbers of
+Logs in with a real account's user name and password through the login form, reads the numbers of
 a known data set off the overview, sees the silent terminal stand out on the
 fleet page, checks the alerts on demand, and takes a screenshot of each page
 on a desktop and a phone-sized window into ``tests/output/dashboard/``.
@@ -81,15 +81,16 @@ def wait_for_url(browser, url: str, *, prefix: bool = False) -> None:
                                      f"the browser stayed on {browser.current_url}, not {url}")
 
 
-def log_in(browser, server, token: str) -> None:
+def log_in(browser, server, person) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(server.url + "/")
     assert browser.current_url == server.url + "/login"  # no session: the login page
-    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.ID, "username").send_keys(person.username)
+    browser.find_element(By.ID, "password").send_keys(person.password)
     browser.find_element(By.ID, "login-button").click()
     wait_for_url(browser, server.url + "/")
-    assert browser.find_element(By.CSS_SELECTOR, ".who").text == "test admin"
+    assert browser.find_element(By.CSS_SELECTOR, ".who").text == "test.admin"
 
 
 def shoot(browser, name: str, backend: str) -> None:
@@ -110,17 +111,20 @@ def backend_of(request) -> str:
     return request.node.callspec.params["server_db_url"]
 
 
-def test_login_page_and_a_wrong_token(dash, browser, request):
+def test_login_page_and_a_wrong_password(dash, browser, request):
     from selenium.webdriver.common.by import By
 
+    person = dash.person()
     browser.get(dash.url + "/fleet")
     assert browser.current_url.startswith(dash.url + "/login")
-    browser.find_element(By.ID, "token").send_keys("hl_adm_wrong")
+    browser.find_element(By.ID, "username").send_keys(person.username)
+    browser.find_element(By.ID, "password").send_keys("not the password")
     browser.find_element(By.ID, "login-button").click()
     wait_for_url(browser, dash.url + "/login")
-    assert browser.find_element(By.ID, "login-error").text == "⚠ Mã quản trị không đúng."
+    assert browser.find_element(By.ID, "login-error").text == "⚠ Tên đăng nhập hoặc mật khẩu không đúng."
+    assert browser.find_element(By.ID, "username").get_attribute("value") == person.username  # kept
     shoot(browser, "login", backend_of(request))
-    browser.find_element(By.ID, "token").send_keys(dash.admin_token())
+    browser.find_element(By.ID, "password").send_keys(person.password)
     browser.find_element(By.ID, "login-button").click()
     wait_for_url(browser, dash.url + "/fleet")  # where it was going
 
@@ -130,7 +134,7 @@ def test_overview_shows_the_numbers_of_the_known_data_set(dash, browser, request
     from selenium.webdriver.support.ui import Select
 
     load_known_data_set(dash, dash.clock)
-    log_in(browser, dash, dash.admin_token())
+    log_in(browser, dash, dash.person())
     assert browser.find_element(By.ID, "period-label").text == "Tháng 11/2026"
 
     def level(key):
@@ -174,7 +178,7 @@ def test_fleet_page_makes_the_silent_terminal_stand_out(dash, browser, request):
     from selenium.webdriver.common.by import By
 
     a, b = load_known_data_set(dash, dash.clock)
-    log_in(browser, dash, dash.admin_token())
+    log_in(browser, dash, dash.person())
     browser.find_element(By.LINK_TEXT, "Thiết bị").click()
     wait_for_url(browser, dash.url + "/fleet")
     silent = browser.find_element(By.ID, f"terminal-{b.id}")
@@ -192,7 +196,7 @@ def test_alerts_page_checks_now_and_lists_the_alert(dash, browser, request):
     from selenium.webdriver.common.by import By
 
     a, b = load_known_data_set(dash, dash.clock)
-    log_in(browser, dash, dash.admin_token())
+    log_in(browser, dash, dash.person())
     browser.find_element(By.LINK_TEXT, "Cảnh báo").click()
     wait_for_url(browser, dash.url + "/alerts")
     assert "Không có cảnh báo nào" in browser.find_element(By.ID, "active-alerts").text
@@ -214,7 +218,7 @@ def test_the_trend_chart_is_a_sensible_height_for_every_period(dash, browser, ki
     from selenium.webdriver.common.by import By
 
     load_known_data_set(dash, dash.clock)
-    log_in(browser, dash, dash.admin_token())
+    log_in(browser, dash, dash.person())
     for width, height in (DESKTOP, PHONE):
         browser.set_window_size(width, height)
         browser.get(f"{dash.url}/?period={kind}")
@@ -252,8 +256,8 @@ def test_the_dashboard_runs_under_its_policy_with_nothing_refused(dash, browser)
     load_known_data_set(dash, dash.clock)
     browser.get(dash.url + "/login")
     csp_refusals(browser)
-    log_in(browser, dash, dash.admin_token())
-    for path in ("/", "/fleet", "/alerts", "/?period=year&group_by=counter"):
+    log_in(browser, dash, dash.person())
+    for path in ("/", "/fleet", "/alerts", "/?period=year&group_by=counter", "/account", "/account/totp", "/accounts"):
         browser.get(dash.url + path)
     assert csp_refusals(browser) == []
 

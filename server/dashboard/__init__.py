@@ -1,8 +1,9 @@
-"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts.
+"""The administrators' dashboard, served at ``/``: overview of a period, fleet health, alerts, accounts, the
+organisation tree.
 
 Server-rendered (Jinja2 templates, charts as inline SVG), styled by one CSS
 file the server serves itself: it works with no internet and on a phone.
-Administrators log in once with an admin token (see :mod:`.session`).
+People log in with their user name and password (see :mod:`.logins` and :mod:`.session`).
 
 For example::
 
@@ -15,12 +16,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from html import escape
+
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .pages import SECURITY_HEADERS, router
+from . import people_pages, terminal_pages, tree_pages
 from .login_throttle import LoginThrottle
-from .session import CsrfRejected, LoginRequired, Sessions, signing_key
+from .logins import AccountLogins
+from .pages import SECURITY_HEADERS, router
+from .session import CsrfRejected, LoginRequired, NotAllowed, PasswordChangeRequired, Sessions, signing_key
 
 STATIC = Path(__file__).parent / "static"
 
@@ -30,9 +35,14 @@ def mount_dashboard(app: FastAPI) -> None:
     settings = app.state.settings
     engine, clock = app.state.engine, app.state.clock
     app.state.dashboard_sessions = Sessions(engine, signing_key(engine, settings, clock()),
-                                            max_age_s=settings.session_max_age_s, clock=clock)
+                                            max_age_s=settings.session_max_age_s, idle_s=settings.session_idle_s,
+                                            clock=clock)
     app.state.login_throttle = LoginThrottle(engine, clock=clock)
+    app.state.account_logins = AccountLogins(engine, clock=clock)
     app.include_router(router)
+    app.include_router(people_pages.router)
+    app.include_router(tree_pages.router)
+    app.include_router(terminal_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -40,6 +50,16 @@ def mount_dashboard(app: FastAPI) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}" if target != "/" else "/login",
                                 status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change_required(_request: Request, _exc: PasswordChangeRequired):
+        return RedirectResponse("/account", status_code=303)
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(_request: Request, exc: NotAllowed):
+        return HTMLResponse('<!doctype html><html lang="vi"><meta charset="utf-8"><title>403</title>'
+                            f"<p>{escape(str(exc))} Hãy hỏi quản trị viên nếu bạn cần trang này. "
+                            '<a href="/">Về trang tổng quan</a>.</p></html>', status_code=403, headers=SECURITY_HEADERS)
 
     @app.exception_handler(CsrfRejected)
     async def _csrf_rejected(_request: Request, _exc: CsrfRejected):

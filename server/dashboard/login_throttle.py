@@ -1,11 +1,14 @@
-"""Slowing down guessed admin tokens: failed dashboard logins per client address, with a growing lock-out.
+"""Slowing down guessed passwords: failed dashboard logins per key, with a growing lock-out.
 
-The first :data:`FREE_FAILURES` wrong tokens from an address cost nothing
+A key is a client address, or ``account:<id>`` for the lock-out of one account
+(:mod:`server.logins`, with its own, longer, locks).
+
+Per address: the first :data:`FREE_FAILURES` wrong logins from an address cost nothing
 (people mistype); each one after that locks the address out of the login
 form for twice as long as the last, from 1 s up to :data:`MAX_LOCK_S`. A
 successful login clears the address; failures are forgotten after
-:data:`FORGET_AFTER_S` of quiet. Admin tokens hold 256 random bits, so this is
-not what keeps them safe: it keeps a brute force slow and visible in the log.
+:data:`FORGET_AFTER_S` of quiet. It keeps a brute force slow and
+visible in the log.
 Kept in the database (table ``login_failures``), so restarting the server or
 running a second worker forgives nobody; on the app's clock (nanoseconds), so
 tests drive it without waiting.
@@ -50,9 +53,13 @@ class LoginThrottle:
     Each method opens its own connection: call them from a worker thread, not the event loop.
     """
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], int]):
+    def __init__(self, engine: Engine, *, clock: Callable[[], int], free_failures: int = FREE_FAILURES,
+                 first_lock_s: int = 1, max_lock_s: int = MAX_LOCK_S):
         self._engine = engine
         self._clock = clock
+        self._free = free_failures
+        self._first_lock_s = first_lock_s
+        self._max_lock_s = max_lock_s
 
     def wait_s(self, address: str) -> int:
         """Whole seconds ``address`` must still wait before its next try (0: it may try now)."""
@@ -90,7 +97,8 @@ class LoginThrottle:
         row = conn.execute(select(login_failures.c.failures).where(login_failures.c.address == address)
                            .with_for_update()).first()  # PostgreSQL: two workers never count the same failure
         failures = (row.failures if row else 0) + 1
-        lock_s = 0 if failures <= FREE_FAILURES else min(MAX_LOCK_S, 2 ** (failures - FREE_FAILURES - 1))
+        lock_s = 0 if failures <= self._free else min(self._max_lock_s,
+                                                      self._first_lock_s * 2 ** (failures - self._free - 1))
         values = {"failures": failures, "locked_until_ns": now + lock_s * _NS_PER_S, "last_failure_ns": now}
         if row is None:
             conn.execute(insert(login_failures).values(address=address, **values))

@@ -15,26 +15,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period, sqlalchemy_source
 from reports.labels import LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
 from reports.spreadsheet_text import csv_row
+from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
-from ..accounts import kept_aside_causes_words, list_terminals
-from ..alerts import RULE_LABELS_VI, list_alerts, terminal_silence
+from ..accounts import count_terminals, kept_aside_causes_words, list_terminals, terminals_within
+from ..alerts import RULE_LABELS_VI, list_alerts, silent_terminals, terminal_silence
+from ..access import Forbidden, may, require
+from ..fleet_actions import check_may_see_fleet, paths_of, places
+from ..org_tree import UnknownNode, find_node
 from ..schema import terminals
 from ..security_headers import HEADERS
 from . import charts, names
-from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardAdmin, admin_token_id, check_csrf,
-                      dashboard_admin, set_cookie)
+from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, NotAllowed, check_csrf,
+                      dashboard_user, set_cookie, signed_in_user)
 
 log = logging.getLogger("hailong.server.dashboard")
 
@@ -55,7 +59,7 @@ SECURITY_HEADERS = {**HEADERS, "Cache-Control": "no-store"}
 router = APIRouter(include_in_schema=False)
 
 
-def page(request: Request, name: str, *, status: int = 200, admin: DashboardAdmin | None = None,
+def page(request: Request, name: str, *, status: int = 200, admin: DashboardUser | None = None,
          **context) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, {"admin": admin, "active": name.split(".")[0],
                                                           **context}, status_code=status)
@@ -71,6 +75,14 @@ def local_time(request: Request, iso: str | None) -> str:
     return moment.astimezone(request.app.state.alert_monitor.rules.tz).strftime("%d/%m/%Y %H:%M")
 
 
+def require_on_page(user: DashboardUser, action: str) -> None:
+    """Nothing if ``user`` may do ``action`` (:func:`server.access.require`), else the 403 page saying so."""
+    try:
+        require(user.caller, action)
+    except Forbidden as exc:
+        raise NotAllowed(exc.message_vi) from None
+
+
 def _blank(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
@@ -80,42 +92,54 @@ def _blank(value: str | None) -> str | None:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     csrf = secrets.token_urlsafe(24)
-    response = page(request, "login.html", csrf=csrf, next=_safe_next(next), error=None)
+    response = page(request, "login.html", csrf=csrf, next=_safe_next(next), error=None, username="",
+                    ask_code=False)
     set_cookie(response, request, LOGIN_CSRF_COOKIE, csrf, max_age=3600)
     return response
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, token: str = Form(""), csrf: str = Form(""), next: str = Form("/")) -> Response:
+async def login(request: Request, username: str = Form(""), password: str = Form(""), code: str = Form(""),
+                csrf: str = Form(""), next: str = Form("/")) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
     throttle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
+    shown = {"csrf": csrf, "next": _safe_next(next), "username": username.strip()[:64]}
     wait_s = await run_in_threadpool(throttle.wait_s, address)
-    if wait_s:  # locked out: the token is not even looked at
-        log.warning("dashboard login refused from %s: locked out for %d s more after %d wrong tokens",
+    if wait_s:  # locked out: the password is not even looked at
+        log.warning("dashboard login refused from %s: locked out for %d s more after %d wrong logins",
                     address, wait_s, await run_in_threadpool(throttle.failures, address))
-        response = page(request, "login.html", status=429, csrf=csrf, next=_safe_next(next),
+        response = page(request, "login.html", status=429, ask_code=False, **shown,
                         error=f"Đã nhập sai quá nhiều lần. Hãy thử lại sau {wait_s} giây.")
         response.headers["Retry-After"] = str(wait_s)
         return response
-    token_id, why, kind = await run_in_threadpool(admin_token_id, request.app.state.engine, token)
-    if token_id is None:
-        lock_s = await run_in_threadpool(throttle.failed, address)
-        # Never the token itself: a mistyped real token would land in the log.
+    outcome = await run_in_threadpool(request.app.state.account_logins.attempt, username, password, code)
+    if not outcome.ok:
+        lock_s = 0
+        if outcome.kind != "totp_needed":
+            lock_s = await run_in_threadpool(throttle.failed, address)
+        # The user name only when it is an account's: a password typed into that box must not reach the log.
+        who = f"account {one_line(outcome.account.username)!r}" if outcome.account else "an unknown user name"
         failures = await run_in_threadpool(throttle.failures, address)
-        log.warning("dashboard login failed from %s: %s admin token (%d wrong in a row%s)", address, kind,
-                    failures, f"; locked out for {lock_s} s" if lock_s else "")
-        return page(request, "login.html", status=401, csrf=csrf, next=_safe_next(next), error=why)
+        log.warning("dashboard login failed from %s: %s for %s (%d wrong from this address in a row%s)", address,
+                    outcome.kind, who, failures, f"; address locked out for {lock_s} s" if lock_s else "")
+        response = page(request, "login.html", status=429 if outcome.kind == "locked" else 401, error=outcome.message,
+                        ask_code=outcome.kind in ("totp_needed", "totp_wrong"), **shown)
+        if outcome.kind == "locked":
+            response.headers["Retry-After"] = str(outcome.locked_s)
+        return response
     await run_in_threadpool(throttle.succeeded, address)
-    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, token_id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    log.info("dashboard login from %s: account %r", address, one_line(outcome.account.username))
+    cookie = await run_in_threadpool(request.app.state.dashboard_sessions.start, outcome.account.id)
+    target = "/account" if outcome.account.must_change_password else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, max_age=request.app.state.settings.session_max_age_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form(""), admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def logout(request: Request, csrf: str = Form(""), admin: DashboardUser = Depends(signed_in_user)) -> Response:
     check_csrf(admin.csrf, csrf)
     request.app.state.dashboard_sessions.end(admin.session_id)  # every copy of the cookie dies with it
     response = RedirectResponse("/login", status_code=303)
@@ -158,7 +182,7 @@ def _sites(request: Request) -> list[str]:
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, period: str = "month", on: str | None = None, start: str | None = None,
              end: str | None = None, site: str | None = None, group_by: str = "site",
-             admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+             admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS], "sites": _sites(request),
               "groupings": GROUPINGS}
     try:
@@ -179,7 +203,7 @@ def overview(request: Request, period: str = "month", on: str | None = None, sta
 @router.get("/export/report.{fmt}")
 def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
                   start: str | None = None, end: str | None = None, site: str | None = None,
-                  group_by: str = "site", _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                  group_by: str = "site", _admin: DashboardUser = Depends(dashboard_user)) -> Response:
     if fmt not in ("csv", "xlsx"):
         return Response("csv or xlsx", status_code=404)
     try:
@@ -210,13 +234,23 @@ def _csv(rows: list[list], filename: str) -> Response:
 
 # -- fleet ------------------------------------------------------------------------------------------
 
-def fleet_rows(request: Request) -> list[dict]:
-    """Every terminal with its health, and whether it has been silent too long in opening hours."""
+#: Terminals on one page of the fleet (filtered and paged in SQL: a province has thousands).
+FLEET_PAGE_SIZE = 100
+#: Above this many units and offices the node filter is a text field (a code) rather than a select.
+MAX_FILTER_CHOICES = 1000
+
+
+def fleet_rows(request: Request, *, within: int | None = None, limit: int | None = None,
+               offset: int = 0) -> list[dict]:
+    """Terminals (standing ``within`` a node; ``limit`` from ``offset``) with their health, the path of where each
+    stands, and whether it has been silent too long in opening hours."""
     monitor = request.app.state.alert_monitor
     now_ns = request.app.state.clock()
     with request.app.state.engine.connect() as conn:
-        rows = list_terminals(conn)
+        rows = list_terminals(conn, within=within, limit=limit, offset=offset)
+        paths = paths_of(conn, {row["node_id"] for row in rows if row["node_id"] is not None})
     for row in rows:
+        row["path"] = paths.get(row["node_id"], "")
         row["revoked"] = row["revoked_at"] is not None
         silent_s = terminal_silence(row["last_seen_at"], row["enrolled_at"], monitor.rules, now_ns)
         row["silent"] = not row["revoked"] and silent_s >= monitor.rules.silent_s
@@ -226,26 +260,69 @@ def fleet_rows(request: Request) -> list[dict]:
     return rows
 
 
-@router.get("/fleet", response_class=HTMLResponse)
-def fleet(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
-    rows = fleet_rows(request)
+def fleet_filter(request: Request, admin: DashboardUser, node: str | None) -> tuple[int | None, str | None]:
+    """(the node id the fleet is narrowed to, an error in Vietnamese) for ``?node=`` (a code, #id or id)."""
+    require_on_page(admin, "read_fleet")
+    node = _blank(node)
+    with request.app.state.engine.connect() as conn:
+        try:
+            wanted = find_node(conn, node).id if node else None
+            return check_may_see_fleet(conn, admin.caller, wanted), None
+        except UnknownNode:
+            return None, f"Không có nút nào có mã “{node}” trong phạm vi của bạn. Chọn một đơn vị trong danh sách."
+
+
+def fleet_summary(request: Request, within: int | None) -> dict:
+    """Counts over every page: terminals, silent ones, those keeping ratings aside."""
     rules = request.app.state.alert_monitor.rules
-    return page(request, "fleet.html", admin=admin, rows=rows, silent_count=sum(r["silent"] for r in rows),
-                kept_aside_count=sum(1 for r in rows if r["kept_aside"] and not r["revoked"]),
+    with request.app.state.engine.connect() as conn:
+        total = count_terminals(conn, within=within)
+        silent = len(silent_terminals(conn, rules, request.app.state.clock(), within=within))
+        kept = conn.execute(terminals_within(select(func.count()).select_from(terminals).where(
+            terminals.c.kept_aside > 0, terminals.c.revoked_at.is_(None)), conn, within)).scalar_one()
+    return {"total": total, "silent_count": silent, "kept_aside_count": kept}
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+def fleet(request: Request, node: str | None = None, page_no: int = Query(1, alias="page", ge=1, le=1_000_000),
+          admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+    rules = request.app.state.alert_monitor.rules
+    within, error = fleet_filter(request, admin, node)
+    summary = fleet_summary(request, within) if error is None else {"total": 0, "silent_count": 0,
+                                                                     "kept_aside_count": 0}
+    pages = max(1, -(-summary["total"] // FLEET_PAGE_SIZE))
+    page_no = min(page_no, pages)
+    rows = fleet_rows(request, within=within, limit=FLEET_PAGE_SIZE,
+                      offset=(page_no - 1) * FLEET_PAGE_SIZE) if error is None else []
+    with request.app.state.engine.connect() as conn:
+        choices = places(conn, ("unit", "office"), within=admin.caller.scope_node_id)
+    node_q = {"node": _blank(node)} if _blank(node) else {}
+    return page(request, "fleet.html", status=422 if error else 200, admin=admin, rows=rows, error=error,
+                **summary, page_no=page_no, pages=pages, first=(page_no - 1) * FLEET_PAGE_SIZE + 1,
+                node=_blank(node) or "", within=within,
+                choices=choices if len(choices) <= MAX_FILTER_CHOICES else None,
+                prev_url=f"/fleet?{urlencode({**node_q, 'page': page_no - 1})}" if page_no > 1 else None,
+                next_url=f"/fleet?{urlencode({**node_q, 'page': page_no + 1})}" if page_no < pages else None,
+                csv_url="/export/fleet.csv" + (f"?{urlencode(node_q)}" if node_q else ""),
+                may_act=may(admin.caller, "move_terminal") or may(admin.caller, "revoke_terminal"),
                 silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(),
                 now=datetime.fromtimestamp(request.app.state.clock() / 1e9, rules.tz).strftime("%d/%m/%Y %H:%M"))
 
 
 @router.get("/export/fleet.csv")
-def export_fleet(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
-    header = ["Thiết bị", "Đơn vị", "Quầy", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi", "Giữ lại trên thiết bị",
-              "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất", "Im lặng quá lâu",
-              "Đã thu hồi"]
-    rows = [[r["id"], r["site"], r["counter"] or "", r["last_seen_at"] or "", r["pending"] or 0,
+def export_fleet(request: Request, node: str | None = None,
+                 admin: DashboardUser = Depends(dashboard_user)) -> Response:
+    within, error = fleet_filter(request, admin, node)
+    if error is not None:
+        return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
+    header = ["Thiết bị", "Đơn vị", "Quầy", "Vị trí", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi",
+              "Giữ lại trên thiết bị", "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất",
+              "Im lặng quá lâu", "Đã thu hồi"]
+    rows = [[r["id"], r["site"], r["counter"] or "", r["path"], r["last_seen_at"] or "", r["pending"] or 0,
              r["kept_aside"] or 0, kept_aside_causes_words(r["kept_aside_causes"]) if r["kept_aside"] else "",
              r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
              r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
-            for r in fleet_rows(request)]
+            for r in fleet_rows(request, within=within)]
     return _csv([header, *rows], "thiet-bi.csv")
 
 
@@ -257,7 +334,7 @@ def _alerts(request: Request):
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admin)) -> HTMLResponse:
+def alerts_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     active, recent = _alerts(request)
     settings = request.app.state.settings
     rules = request.app.state.alert_monitor.rules
@@ -270,14 +347,14 @@ def alerts_page(request: Request, admin: DashboardAdmin = Depends(dashboard_admi
 
 @router.post("/alerts/check")
 async def alerts_check(request: Request, csrf: str = Form(""),
-                       admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+                       admin: DashboardUser = Depends(dashboard_user)) -> Response:
     check_csrf(admin.csrf, csrf)
     changes = await run_in_threadpool(request.app.state.alert_monitor.check)
     return RedirectResponse(f"/alerts?checked={len(changes.fired)}-{len(changes.cleared)}", status_code=303)
 
 
 @router.get("/export/alerts.csv")
-def export_alerts(request: Request, _admin: DashboardAdmin = Depends(dashboard_admin)) -> Response:
+def export_alerts(request: Request, _admin: DashboardUser = Depends(dashboard_user)) -> Response:
     active, recent = _alerts(request)
     header = ["Mã", "Quy tắc", "Đối tượng", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
     rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.fired_at, a.cleared_at or "", a.message]

@@ -1,16 +1,17 @@
-"""Dashboard logins: an admin token typed once buys a session, kept by the server.
+"""Dashboard logins: a person's user name and password (and code) buy a session, kept by the server.
 
-The session is a row of ``dashboard_sessions`` (admin token, expiry); the
-cookie carries its random id and a CSRF token, signed with itsdangerous
-(HMAC) and dated, so it cannot be forged. The row is what makes a session
-live: every page looks it up, with its admin token, so logging out (the row
-is deleted), revoking the token (its rows are deleted, and the token is
-checked too) or reaching ``session_max_age_s`` by the server's clock ends it
-at the next click, even for a copy of the cookie. The cookie is ``HttpOnly``
-(no script reads it), ``SameSite=Strict`` (no other site's page sends it)
-and ``Secure`` when the request came over HTTPS. Every form carries the CSRF
-token, checked on POST (the login form, before there is a session, uses a
-double-submit cookie). Only the SHA-256 hash of a session id is stored.
+The session is a row of ``dashboard_sessions`` (account, expiry); the cookie
+carries its random id and a CSRF token, signed with itsdangerous (HMAC) and
+dated, so it cannot be forged. The row is what makes a session live: every
+page looks it up, with its account, so logging out (the row is deleted),
+disabling the account (checked on every page, and its rows are deleted),
+``session_max_age_s`` after the login or ``session_idle_s`` without a page
+opened, by the server's clock, ends it at the next click, even for a copy of
+the cookie. The cookie is ``HttpOnly`` (no script reads it),
+``SameSite=Strict`` (no other site's page sends it) and ``Secure`` when the
+request came over HTTPS. Every form carries the CSRF token, checked on POST
+(the login form, before there is a session, uses a double-submit cookie).
+Only the SHA-256 hash of a session id is stored.
 
 The signing key is ``dashboard_secret`` when set, else one generated on the
 first start and kept in the ``server_secrets`` table, so sessions survive a
@@ -27,14 +28,16 @@ from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from collections.abc import Callable
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..access import Caller
 from ..accounts import secret_hash
 from ..db import write_transaction
-from ..schema import admin_tokens, dashboard_sessions, server_secrets
+from ..people import Account, find_account
+from ..schema import dashboard_sessions, server_secrets
 from ..settings import Settings
-from ..timekeeping import NS_PER_S, iso_from_ns
+from ..timekeeping import NS_PER_S, iso_from_ns, ns_from_iso
 
 SESSION_COOKIE = "hl_session"
 LOGIN_CSRF_COOKIE = "hl_login_csrf"
@@ -42,7 +45,15 @@ SECRET_NAME = "dashboard_session_key"
 
 
 class LoginRequired(Exception):
-    """The page needs a logged-in administrator; answered by a redirect to the login page."""
+    """The page needs a logged-in person; answered by a redirect to the login page."""
+
+
+class PasswordChangeRequired(Exception):
+    """The person logged in with a one-time password: nothing but a new password until it is changed."""
+
+
+class NotAllowed(Exception):
+    """The person is logged in but their role may not open this page; the message says so in Vietnamese."""
 
 
 class CsrfRejected(Exception):
@@ -50,13 +61,19 @@ class CsrfRejected(Exception):
 
 
 @dataclass(frozen=True)
-class DashboardAdmin:
-    """The administrator behind a request: the admin token's id and name, the session's CSRF token and id."""
+class DashboardUser:
+    """The person behind a request: who (:class:`~server.access.Caller`), the session's CSRF token and id,
+    and whether the password they logged in with was a one-time one."""
 
-    token_id: int
-    name: str
+    caller: Caller
     csrf: str
     session_id: str
+    must_change_password: bool = False
+    totp_on: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.caller.display_name
 
 
 def signing_key(engine: Engine, settings: Settings, now_ns: int) -> str:
@@ -80,30 +97,39 @@ def signing_key(engine: Engine, settings: Settings, now_ns: int) -> str:
 class Sessions:
     """Starts, finds and ends the dashboard sessions of one app, and signs and reads their cookies.
 
-    ``clock`` is the app's (nanoseconds since the epoch): expiry is the server's decision, by its clock.
+    ``clock`` is the app's (nanoseconds since the epoch): expiry is the server's decision, by its clock. A session
+    lives ``max_age_s`` from the login at most, and ``idle_s`` (0: no limit) after the last page opened.
     """
 
-    def __init__(self, engine: Engine, key: str, *, max_age_s: int, clock: Callable[[], int]):
+    #: An open page moves the idle deadline only when it moved this much (not one write per click).
+    IDLE_STEP_S = 60
+
+    def __init__(self, engine: Engine, key: str, *, max_age_s: int, clock: Callable[[], int], idle_s: int = 0):
         self.engine = engine
         self.serializer = URLSafeTimedSerializer(key, salt="hailong-dashboard-session")
         self.max_age_s = max_age_s
+        self.idle_s = idle_s
         self.clock = clock
 
-    def start(self, token_id: int) -> str:
-        """A new session for the admin token ``token_id``; returns its cookie. Drops expired sessions."""
+    def _deadline(self, created_ns: int, now_ns: int) -> int:
+        absolute = created_ns + self.max_age_s * NS_PER_S
+        return min(absolute, now_ns + self.idle_s * NS_PER_S) if self.idle_s else absolute
+
+    def start(self, account_id: int) -> str:
+        """A new session for the account ``account_id``; returns its cookie. Drops expired sessions."""
         session_id = secrets.token_urlsafe(32)
         now_ns = self.clock()
         with self.engine.connect() as conn, write_transaction(conn):
             conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.expires_at <= iso_from_ns(now_ns)))
             conn.execute(insert(dashboard_sessions).values(
-                id_hash=secret_hash(session_id), admin_token_id=token_id, created_at=iso_from_ns(now_ns),
-                expires_at=iso_from_ns(now_ns + self.max_age_s * NS_PER_S)))
+                id_hash=secret_hash(session_id), account_id=account_id, created_at=iso_from_ns(now_ns),
+                expires_at=iso_from_ns(self._deadline(now_ns, now_ns))))
         return self.serializer.dumps({"s": session_id, "c": secrets.token_urlsafe(24)})
 
     def read(self, cookie: str | None) -> tuple[str, str] | None:
         """(session id, CSRF token) of a well-signed cookie younger than the session's lifetime, else None.
 
-        Says nothing about whether the session is still live: see :meth:`admin`.
+        Says nothing about whether the session is still live: see :meth:`user`.
         """
         if not cookie:
             return None
@@ -115,21 +141,29 @@ class Sessions:
             return None
         return data["s"], data["c"]
 
-    def admin(self, cookie: str | None) -> DashboardAdmin | None:
-        """The administrator of a live session (row present, unexpired, its admin token not revoked), else None."""
+    def user(self, cookie: str | None) -> DashboardUser | None:
+        """The person of a live session (row present, unexpired, the account enabled), else None."""
         found = self.read(cookie)
         if found is None:
             return None
         session_id, csrf = found
-        query = (select(admin_tokens.c.id, admin_tokens.c.name, admin_tokens.c.revoked_at,
-                        dashboard_sessions.c.expires_at)
-                 .join(admin_tokens, admin_tokens.c.id == dashboard_sessions.c.admin_token_id)
-                 .where(dashboard_sessions.c.id_hash == secret_hash(session_id)))
+        id_hash = secret_hash(session_id)
+        now_ns = self.clock()
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None or row.revoked_at is not None or row.expires_at <= iso_from_ns(self.clock()):
-            return None
-        return DashboardAdmin(row.id, row.name, csrf, session_id)
+            row = conn.execute(select(dashboard_sessions.c.account_id, dashboard_sessions.c.created_at,
+                                      dashboard_sessions.c.expires_at)
+                               .where(dashboard_sessions.c.id_hash == id_hash)).first()
+            if row is None or row.account_id is None or row.expires_at <= iso_from_ns(now_ns):
+                return None
+            account: Account | None = find_account(conn, account_id=row.account_id)
+            if account is None or account.disabled_at is not None:
+                return None
+            deadline = self._deadline(ns_from_iso(row.created_at), now_ns)
+            if deadline - ns_from_iso(row.expires_at) >= self.IDLE_STEP_S * NS_PER_S:
+                with write_transaction(conn):
+                    conn.execute(update(dashboard_sessions).where(dashboard_sessions.c.id_hash == id_hash)
+                                 .values(expires_at=iso_from_ns(deadline)))
+        return DashboardUser(account.caller(), csrf, session_id, account.must_change_password, account.totp_on)
 
     def end(self, session_id: str) -> None:
         """End a session: its cookie, and every copy of it, opens nothing from now on."""
@@ -137,27 +171,22 @@ class Sessions:
             conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.id_hash == secret_hash(session_id)))
 
 
-def admin_token_id(engine: Engine, token: str) -> tuple[int | None, str, str]:
-    """(id, "", "live") of a live admin token, else (None, why not in Vietnamese, "empty"/"unknown"/"revoked")."""
-    token = token.strip()
-    if not token:
-        return None, "Hãy nhập mã quản trị (admin token).", "empty"
-    with engine.connect() as conn:
-        row = conn.execute(select(admin_tokens.c.id, admin_tokens.c.revoked_at)
-                           .where(admin_tokens.c.token_hash == secret_hash(token))).first()
-    if row is None:
-        return None, "Mã quản trị không đúng.", "unknown"
-    if row.revoked_at is not None:
-        return None, f"Mã quản trị này đã bị thu hồi lúc {row.revoked_at}.", "revoked"
-    return row.id, "", "live"
-
-
-def dashboard_admin(request: Request) -> DashboardAdmin:
-    """The logged-in administrator (``Depends``), or :class:`LoginRequired`. Checks the session's row each time."""
-    admin = request.app.state.dashboard_sessions.admin(request.cookies.get(SESSION_COOKIE))
-    if admin is None:
+def signed_in_user(request: Request) -> DashboardUser:
+    """The logged-in person (``Depends``), even one who must still change a one-time password; else
+    :class:`LoginRequired`. Only for the pages that person may see: their account page and logging out."""
+    user = request.app.state.dashboard_sessions.user(request.cookies.get(SESSION_COOKIE))
+    if user is None:
         raise LoginRequired()
-    return admin
+    return user
+
+
+def dashboard_user(request: Request) -> DashboardUser:
+    """The logged-in person (``Depends``) for every other page: :class:`LoginRequired` without a live session,
+    :class:`PasswordChangeRequired` while the password is a one-time one. Checks the session's row each time."""
+    user = signed_in_user(request)
+    if user.must_change_password:
+        raise PasswordChangeRequired()
+    return user
 
 
 def check_csrf(expected: str | None, sent: str | None) -> None:

@@ -1,0 +1,259 @@
+"""The dashboard's pages about people: "Tài khoản của tôi" (own password, TOTP) and "Người dùng" (accounts).
+
+Every form carries the session's CSRF token. The accounts page is for province
+admins (a unit admin's view of their own subtree comes with the permissions);
+an administrator cannot disable, reset or re-role their own account here, so
+nobody locks the server's last administrator out by a click.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, select
+
+from sync.plain_text import one_line
+
+from .. import second_factor
+from ..access import ROLE_LABELS_VI, ROLES
+from ..db import write_transaction
+from ..passwords import MIN_LENGTH
+from ..people import (AccountRefused, change_password, create_account, find_account, list_accounts,
+                      one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
+from ..schema import dashboard_sessions, nodes
+from ..accounts import secret_hash
+from .pages import local_time, page, templates
+from .session import DashboardUser, NotAllowed, check_csrf, dashboard_user, signed_in_user
+
+log = logging.getLogger("hailong.server.dashboard")
+
+router = APIRouter(include_in_schema=False)
+templates.env.globals.update(ROLE_LABELS=ROLE_LABELS_VI)
+
+#: How long the QR code of a TOTP enrolment stays usable (the secret travels signed in the form, not stored).
+ENROLMENT_MAX_AGE_S = 600
+NODE_KINDS_VI = {"province": "Tỉnh", "unit": "Đơn vị", "office": "Bộ phận một cửa", "counter": "Quầy"}
+WHOLE_SERVER = "Toàn bộ máy chủ"
+
+DONE = {"password": "Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã kết thúc.",
+        "totp-on": "Đã bật xác thực hai bước.", "totp-off": "Đã tắt xác thực hai bước."}
+
+
+# -- my account ------------------------------------------------------------------------------------------
+
+def _scope_label(request: Request, node_id: int | None) -> str:
+    return _scope_names(request).get(node_id, WHOLE_SERVER)
+
+
+def _account_page(request: Request, user: DashboardUser, *, status: int = 200, **errors) -> HTMLResponse:
+    done = DONE.get(request.query_params.get("done", ""))
+    return page(request, "account.html", status=status, admin=user, done=done, min_length=MIN_LENGTH,
+                scope_label=_scope_label(request, user.caller.scope_node_id),
+                password_error=errors.get("password_error"), totp_error=errors.get("totp_error"))
+
+
+@router.get("/account", response_class=HTMLResponse)
+def my_account(request: Request, user: DashboardUser = Depends(signed_in_user)) -> HTMLResponse:
+    return _account_page(request, user)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def my_password(request: Request, csrf: str = Form(""), old: str = Form(""), new: str = Form(""),
+                      repeat: str = Form(""), user: DashboardUser = Depends(signed_in_user)) -> Response:
+    check_csrf(user.csrf, csrf)
+
+    def change() -> None:
+        with request.app.state.engine.connect() as conn, write_transaction(conn):
+            change_password(conn, user.caller.account_id, old=old, new=new, repeat=repeat,
+                            now_ns=request.app.state.clock())
+            # Whoever else holds a session of this account (a stolen cookie, a forgotten computer) is out.
+            conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.account_id == user.caller.account_id,
+                                                          dashboard_sessions.c.id_hash != secret_hash(user.session_id)))
+    try:
+        await run_in_threadpool(change)
+    except AccountRefused as exc:
+        return _account_page(request, user, status=422, password_error=str(exc))
+    log.info("account %r changed its password", one_line(user.caller.username))
+    return RedirectResponse("/account?done=password", status_code=303)
+
+
+def _enrolment_signer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.dashboard_sessions.serializer.secret_key,
+                                  salt="hailong-totp-enrolment")
+
+
+def _enrolment_page(request: Request, user: DashboardUser, secret: str, *, error: str | None = None,
+                    status: int = 200) -> HTMLResponse:
+    uri = second_factor.provisioning_uri(secret, user.caller.username)
+    pending = _enrolment_signer(request).dumps({"a": user.caller.account_id, "s": secret})
+    return page(request, "account_totp.html", status=status, admin=user, uri=uri, qr_svg=second_factor.qr_svg(uri),
+                secret_spaced=second_factor.spaced(secret), pending=pending, error=error)
+
+
+@router.get("/account/totp", response_class=HTMLResponse)
+def totp_enrolment(request: Request, user: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+    return _enrolment_page(request, user, second_factor.new_secret())
+
+
+@router.post("/account/totp", response_class=HTMLResponse)
+async def totp_on(request: Request, csrf: str = Form(""), pending: str = Form(""), code: str = Form(""),
+                  user: DashboardUser = Depends(dashboard_user)) -> Response:
+    check_csrf(user.csrf, csrf)
+    try:
+        data = _enrolment_signer(request).loads(pending, max_age=ENROLMENT_MAX_AGE_S)
+    except BadSignature:
+        data = None
+    if not isinstance(data, dict) or data.get("a") != user.caller.account_id or not isinstance(data.get("s"), str):
+        return _account_page(request, user, status=422,
+                             totp_error="Mã QR đã hết hạn (10 phút). Hãy bấm “Bật xác thực hai bước” lại.")
+
+    def turn_on() -> None:
+        with request.app.state.engine.connect() as conn, write_transaction(conn):
+            turn_totp_on(conn, user.caller.account_id, data["s"], code, now_ns=request.app.state.clock())
+    try:
+        await run_in_threadpool(turn_on)
+    except AccountRefused as exc:
+        return _enrolment_page(request, user, data["s"], error=str(exc), status=422)
+    log.info("account %r turned TOTP on", one_line(user.caller.username))
+    return RedirectResponse("/account?done=totp-on", status_code=303)
+
+
+@router.post("/account/totp/off", response_class=HTMLResponse)
+async def totp_off(request: Request, csrf: str = Form(""), password: str = Form(""),
+                   user: DashboardUser = Depends(dashboard_user)) -> Response:
+    check_csrf(user.csrf, csrf)
+
+    def turn_off() -> None:
+        with request.app.state.engine.connect() as conn, write_transaction(conn):
+            turn_totp_off(conn, user.caller.account_id, password=password)
+    try:
+        await run_in_threadpool(turn_off)
+    except AccountRefused as exc:
+        return _account_page(request, user, status=422, totp_error=str(exc))
+    log.info("account %r turned TOTP off", one_line(user.caller.username))
+    return RedirectResponse("/account?done=totp-off", status_code=303)
+
+
+# -- the accounts page -------------------------------------------------------------------------------------
+
+def accounts_admin(user: DashboardUser = Depends(dashboard_user)) -> DashboardUser:
+    """A province admin (``Depends``); anyone else gets the 403 page."""
+    if user.caller.role != "province_admin" or user.caller.scope_node_id is not None:
+        raise NotAllowed("Chỉ quản trị tỉnh quản lý người dùng.")
+    return user
+
+
+def _scope_names(request: Request) -> dict[int | None, str]:
+    with request.app.state.engine.connect() as conn:
+        rows = conn.execute(select(nodes.c.id, nodes.c.kind, nodes.c.name).order_by(nodes.c.id)).all()
+    return {None: WHOLE_SERVER, **{row.id: f"{NODE_KINDS_VI.get(row.kind, row.kind)} {row.name}" for row in rows}}
+
+
+def _accounts_page(request: Request, user: DashboardUser, *, status: int = 200, error: str | None = None,
+                   form: dict | None = None, shown_password: dict | None = None) -> HTMLResponse:
+    with request.app.state.engine.connect() as conn:
+        listed = list_accounts(conn)
+    logins = request.app.state.account_logins
+    names = _scope_names(request)
+    return page(request, "accounts.html", status=status, admin=user, accounts=listed, roles=ROLES, error=error,
+                scopes=[("" if node_id is None else str(node_id), label) for node_id, label in names.items()],
+                scope_names=names, form=form or {"role": "viewer", "scope": ""}, shown_password=shown_password,
+                locked={a.id: s for a in listed if (s := logins.locked_s(a.id))}, when=lambda iso: local_time(request, iso))
+
+
+def _scope_id(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise AccountRefused(f"Phạm vi không hợp lệ: {value!r}.", field="scope")
+    return int(value)
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request, user: DashboardUser = Depends(accounts_admin)) -> HTMLResponse:
+    return _accounts_page(request, user)
+
+
+@router.post("/accounts/new", response_class=HTMLResponse)
+async def new_account(request: Request, csrf: str = Form(""), username: str = Form(""), display_name: str = Form(""),
+                      role: str = Form("viewer"), scope: str = Form(""),
+                      user: DashboardUser = Depends(accounts_admin)) -> Response:
+    check_csrf(user.csrf, csrf)
+    password = one_time_password()
+
+    def create():
+        with request.app.state.engine.connect() as conn, write_transaction(conn):
+            return create_account(conn, username=username, display_name=display_name, role=role,
+                                  scope_node_id=_scope_id(scope), password=password, now_ns=request.app.state.clock())
+    try:
+        made = await run_in_threadpool(create)
+    except AccountRefused as exc:
+        form = {"username": username, "display_name": display_name, "role": role, "scope": scope}
+        return _accounts_page(request, user, status=422, error=str(exc), form=form)
+    log.info("account %r (%s) created by %r", one_line(made.username), made.role, one_line(user.caller.username))
+    return _accounts_page(request, user, status=201, shown_password={
+        "what": f"Đã tạo tài khoản {made.username}.", "username": made.username, "password": password})
+
+
+async def _change(request: Request, user: DashboardUser, csrf: str, account_id: int, change) -> tuple:
+    """Run ``change(conn, target)`` on another account; (result, None) or (None, the error page)."""
+    check_csrf(user.csrf, csrf)
+    if account_id == user.caller.account_id:
+        return None, _accounts_page(request, user, status=422,
+                                    error="Không thể tự thay đổi tài khoản của mình ở đây (xem “Tài khoản của tôi”).")
+
+    def run():
+        with request.app.state.engine.connect() as conn, write_transaction(conn):
+            target = find_account(conn, account_id=account_id)
+            if target is None:
+                raise AccountRefused(f"Không có tài khoản mang mã số {account_id}.")
+            return target, change(conn, target)
+    try:
+        return await run_in_threadpool(run), None
+    except AccountRefused as exc:
+        return None, _accounts_page(request, user, status=422, error=str(exc))
+
+
+@router.post("/accounts/{account_id}/disable")
+@router.post("/accounts/{account_id}/enable")
+async def disable_account(request: Request, account_id: int, csrf: str = Form(""),
+                          user: DashboardUser = Depends(accounts_admin)) -> Response:
+    disable = request.url.path.endswith("/disable")
+    done, error_page = await _change(request, user, csrf, account_id, lambda conn, target: set_disabled(
+        conn, target.id, disable, now_ns=request.app.state.clock()))
+    if error_page:
+        return error_page
+    log.info("account %r %s by %r", one_line(done[0].username), "disabled" if disable else "enabled",
+             one_line(user.caller.username))
+    return RedirectResponse("/accounts", status_code=303)
+
+
+@router.post("/accounts/{account_id}/reset", response_class=HTMLResponse)
+async def reset_account(request: Request, account_id: int, csrf: str = Form(""),
+                        user: DashboardUser = Depends(accounts_admin)) -> Response:
+    done, error_page = await _change(request, user, csrf, account_id, lambda conn, target: reset_password(
+        conn, target.id, now_ns=request.app.state.clock()))
+    if error_page:
+        return error_page
+    target, password = done
+    log.info("password of account %r reset by %r", one_line(target.username), one_line(user.caller.username))
+    return _accounts_page(request, user, shown_password={
+        "what": f"Đã đặt lại mật khẩu của {target.username}; các phiên đăng nhập của tài khoản này đã kết thúc.",
+        "username": target.username, "password": password})
+
+
+@router.post("/accounts/{account_id}/role")
+async def role_account(request: Request, account_id: int, csrf: str = Form(""), role: str = Form(""),
+                       scope: str = Form(""), user: DashboardUser = Depends(accounts_admin)) -> Response:
+    done, error_page = await _change(request, user, csrf, account_id, lambda conn, target: set_role_scope(
+        conn, target.id, role=role, scope_node_id=_scope_id(scope)))
+    if error_page:
+        return error_page
+    log.info("account %r given role %s, scope %s by %r", one_line(done[0].username), role, scope or "all",
+             one_line(user.caller.username))
+    return RedirectResponse("/accounts", status_code=303)

@@ -1,0 +1,237 @@
+"""The dashboard's organisation tree and fleet actions (issue 11 §1), on both backends over real uvicorn: the
+tree imported by upload (a dry run; a bad line named and nothing imported), enrolment codes that really enrol a
+terminal, moving and revoking from the fleet, the fleet paged and filtered by node, CSRF refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from dashboard_fixtures import dash, log_in  # noqa: F401
+from server_fixtures import *  # noqa: F403
+from server_fixtures import EnrolledTerminal
+from test_tree_api import BAD_CSV, TREE_CSV, node_id, post_tree
+
+
+def shown(answer) -> str:
+    """A page's text with the ``<bdi>`` that isolates each name taken out."""
+    return re.sub(r"</?bdi>", "", answer.text)
+
+
+def page_csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def session(dash):
+    return log_in(dash, dash.person())
+
+
+def upload(dash, session, text: str, action: str):
+    html = session.get(dash.url + "/tree", timeout=30).text
+    return session.post(dash.url + "/tree/import", data={"csrf": page_csrf(html), "action": action},
+                        files={"file": ("co-cau.csv", text.encode("utf-8"), "text/csv")}, timeout=30)
+
+
+def test_the_tree_is_checked_then_imported_by_upload_and_shown_with_its_codes(dash, session):
+    checked = upload(dash, session, TREE_CSV, "check")
+    assert checked.status_code == 200, checked.text
+    assert "Kiểm tra co-cau.csv: chưa có gì thay đổi" in shown(checked)
+    assert "thêm 8," in shown(checked) and "8 thay đổi" in shown(checked)
+    assert dash.count("nodes") == 0
+
+    imported = upload(dash, session, TREE_CSV, "import")
+    assert imported.status_code == 200 and "Đã nhập co-cau.csv" in shown(imported)
+    assert dash.count("nodes") == 8
+    html = shown(session.get(dash.url + "/tree", timeout=30))
+    for text in ("Thành phố Hà Nội", "Phường Ngọc Hà", "<code>BD-Q2</code>", "Bộ phận Một cửa"):
+        assert text in html
+    download = session.get(dash.url + "/export/tree.csv", timeout=30)
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    assert download.content.decode("utf-8-sig").splitlines()[0] == "code,name,kind,parent_code"
+    assert "BD-Q2,Quầy 2,counter,BD-MC" in download.content.decode("utf-8-sig")
+
+
+def test_a_bad_file_is_named_by_its_line_and_nothing_is_imported(dash, session):
+    for action in ("check", "import"):
+        answer = upload(dash, session, BAD_CSV, action)
+        assert answer.status_code == 422
+        assert "Dòng 7 của co-cau.csv có lỗi: parent_code KHONG-CO is neither in the file nor on the server" \
+               in shown(answer)
+        assert "Không có gì được nhập" in shown(answer)
+    assert dash.count("nodes") == 0
+
+
+def test_codes_from_the_dashboard_enrol_a_terminal_over_the_api(dash, session):
+    assert upload(dash, session, TREE_CSV, "import").status_code == 200
+    form = shown(session.get(dash.url + "/tree/codes", params={"node": f"#{node_id(dash, 'NH-Q1')}"}, timeout=30))
+    assert "selected>Thành phố Hà Nội › Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà › Quầy 1" in form
+    answer = session.post(dash.url + "/tree/codes", timeout=30, data={
+        "csrf": page_csrf(form), "node": f"#{node_id(dash, 'NH-Q1')}", "count": "2", "ttl_s": str(86400)})
+    assert answer.status_code == 200, answer.text
+    codes = re.findall(r'<code class="code">(hl_enr_[a-z0-9]+)</code>', answer.text)
+    assert len(set(codes)) == 2 and "2 mã cho Thành phố Hà Nội › Phường Ngọc Hà" in shown(answer)
+    enrolled = dash.post("/api/v1/enroll", json={"code": codes[0], "app_version": "0.1.0"})
+    assert enrolled.status_code == 201, enrolled.text
+    assert (enrolled.json()["site"], enrolled.json()["counter"]) == ("Phường Ngọc Hà", "Quầy 1")
+    assert dash.rows("terminals")[0]["counter_id"] == node_id(dash, "NH-Q1")
+
+
+def test_with_the_public_url_codes_come_with_a_qr_code_and_a_printable_sheet(start_server):
+    server = start_server(public_url="https://hailong.example.vn")
+    session = log_in(server, server.person())
+    assert post_tree(server, TREE_CSV, server.admin_headers()).status_code == 200
+    form = session.get(server.url + "/tree/codes", timeout=30).text
+    answer = session.post(server.url + "/tree/codes", timeout=30, data={
+        "csrf": page_csrf(form), "node": "BD-Q2", "count": "3", "ttl_s": str(7 * 86400)})
+    assert answer.status_code == 200, answer.text
+    assert len(re.findall(r'<code class="string">hailong1:', answer.text)) == 3
+    assert answer.text.count("<svg") >= 3
+    codes = re.findall(r'name="code" value="(hl_enr_[a-z0-9]+)"', answer.text)
+    sheet = session.post(server.url + "/tree/codes/sheet.pdf", data={"csrf": page_csrf(answer.text), "code": codes},
+                         timeout=60)
+    assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+    forged = session.post(server.url + "/tree/codes/sheet.pdf",
+                          data={"csrf": page_csrf(answer.text), "code": ["hl_enr_" + "a" * 32]}, timeout=30)
+    assert forged.status_code == 422
+
+
+def enrol_with_api(server, node: str) -> EnrolledTerminal:
+    admin = server.admin_headers()
+    code = server.post("/api/v1/enrollment-codes", json={"node": node}, headers=admin).json()["codes"][0]
+    body = server.post("/api/v1/enroll", json={"code": code}).json()
+    return EnrolledTerminal(body["terminal_id"], body["device_token"])
+
+
+def test_move_then_revoke_from_the_fleet_page(dash, session):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    terminal = enrol_with_api(dash, "BD-Q1")
+    fleet = shown(session.get(dash.url + "/fleet", timeout=30))
+    assert f'href="/fleet/terminal/{terminal.id}"' in fleet
+    assert "Thành phố Hà Nội › Phường Ba Đình › Bộ phận Một cửa phường Ba Đình › Quầy 1" in fleet
+    assert dash.upload(terminal, make_batch([make_rating(terminal.id) for _ in range(2)])).status_code == 200
+
+    own = session.get(dash.url + f"/fleet/terminal/{terminal.id}", timeout=30).text
+    moved = session.post(dash.url + f"/fleet/terminal/{terminal.id}/move", timeout=30,
+                         data={"csrf": page_csrf(own), "node": f"#{node_id(dash, 'NH-Q1')}"})
+    assert moved.status_code == 200 and "Đã chuyển thiết bị" in shown(moved)
+    assert "Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà › Quầy 1" in shown(moved)
+    later = [make_rating(terminal.id, monotonic_ns=7_000_000_000 + i) for i in range(3)]
+    assert dash.upload(terminal, make_batch(later)).status_code == 200
+    counted = {}
+    for row in dash.rows("ratings"):
+        counted[row["counter_id"]] = counted.get(row["counter_id"], 0) + 1
+    assert counted == {node_id(dash, "BD-Q1"): 2, node_id(dash, "NH-Q1"): 3}
+
+    unconfirmed = session.post(dash.url + f"/fleet/terminal/{terminal.id}/revoke", timeout=30,
+                               data={"csrf": page_csrf(own)})
+    assert unconfirmed.status_code == 422 and "ô xác nhận" in unconfirmed.text
+    assert dash.rows("terminals", id=terminal.id)[0]["revoked_at"] is None
+    revoked = session.post(dash.url + f"/fleet/terminal/{terminal.id}/revoke", timeout=30,
+                           data={"csrf": page_csrf(own), "confirm": "yes"})
+    assert revoked.status_code == 200 and "Đã thu hồi thiết bị" in revoked.text
+    last = [make_rating(terminal.id, monotonic_ns=8_000_000_000)]
+    assert dash.upload(terminal, make_batch(last)).status_code == 401
+    assert dash.count("ratings") == 5
+
+
+@pytest.mark.parametrize("path, data", [
+    ("/tree/import", {"action": "import"}),
+    ("/tree/codes", {"node": "BD-Q1", "count": "1", "ttl_s": "86400"}),
+    ("/fleet/terminal/{id}/move", {"node": "NH-Q1"}),
+    ("/fleet/terminal/{id}/revoke", {"confirm": "yes"}),
+])
+def test_every_form_needs_the_sessions_csrf_token(dash, session, path, data):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    terminal = enrol_with_api(dash, "BD-Q1")
+    before = (dash.count("nodes"), dash.count("enrollment_codes"), dash.rows("terminals"))
+    files = {"file": ("x.csv", TREE_CSV.replace("Quầy 2", "Quầy hai").encode(), "text/csv")} \
+        if path == "/tree/import" else None
+    for csrf in ("", "not-the-token"):
+        answer = session.post(dash.url + path.format(id=terminal.id), data={**data, "csrf": csrf}, files=files,
+                              allow_redirects=False, timeout=30)
+        assert answer.status_code == 403 and "CSRF" in answer.text
+    assert (dash.count("nodes"), dash.count("enrollment_codes"), dash.rows("terminals")) == before
+    assert dash.rows("nodes", code="BD-Q2")[0]["name"] == "Quầy 2"
+
+
+def enrol_many(server, counts: dict[str, int]) -> dict[str, set[str]]:
+    """Terminals enrolled straight in the database (fast): {counter code: their ids}."""
+    from server.accounts import enroll_terminal, issue_enrollment_code
+    from server.db import write_transaction
+
+    enrolled = {}
+    with server.engine.connect() as conn, write_transaction(conn):
+        for code, count in counts.items():
+            where = node_id(server, code)
+            enrolled[code] = {enroll_terminal(conn, issue_enrollment_code(conn, node_id=where, ttl_s=3600,
+                                                                         now_ns=server.clock()),
+                                              app_version="0.1.0", now_ns=server.clock()).terminal_id
+                              for _ in range(count)}
+    return enrolled
+
+
+def listed_ids(html: str) -> list[str]:
+    return re.findall(r'<tr class="[^"]*" id="terminal-([^"]+)">', html)
+
+
+def test_the_fleet_is_paged_and_filtered_by_node(dash, session):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    enrolled = enrol_many(dash, {"BD-Q1": 120, "BD-Q2": 80, "NH-Q1": 50})
+    seen = []
+    url, pages = "/fleet", 0
+    while url:
+        html = shown(session.get(dash.url + url.replace("&amp;", "&"), timeout=30))
+        pages += 1
+        seen += listed_ids(html)
+        assert "250 thiết bị" in html
+        found = re.search(r'<a href="([^"]+)" rel="next">', html)
+        url = found.group(1) if found else None
+    assert pages == 3 and len(seen) == len(set(seen)) == 250
+    assert "Trang 3/3 (thiết bị 201–250 trên 250)" in html
+
+    unit = shown(session.get(dash.url + "/fleet", params={"node": "00008"}, timeout=30))
+    assert set(listed_ids(unit)) == enrolled["NH-Q1"] and "50 thiết bị" in unit and 'rel="next"' not in unit
+    office = session.get(dash.url + "/fleet", params={"node": f"#{node_id(dash, 'BD-MC')}", "page": 2},
+                         timeout=30).text
+    assert len(listed_ids(office)) == 100 and "Trang 2/2" in office
+    assert f'<option value="#{node_id(dash, "00008")}" selected>' in unit
+    rows = list(csv.reader(io.StringIO(session.get(dash.url + "/export/fleet.csv", params={"node": "00008"},
+                                                   timeout=30).content.decode("utf-8-sig"))))
+    assert rows[0][3] == "Vị trí" and len(rows) == 51
+    assert {row[0] for row in rows[1:]} == enrolled["NH-Q1"]
+    assert {row[3] for row in rows[1:]} == {"Thành phố Hà Nội › Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà › "
+                                            "Quầy 1"}
+    unknown = session.get(dash.url + "/fleet", params={"node": "KHONG-CO"}, timeout=30)
+    assert unknown.status_code == 422 and "Không có nút nào có mã “KHONG-CO”" in shown(unknown)
+
+
+def test_each_role_sees_and_does_what_it_may_on_the_pages(dash):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    theirs, other = enrol_with_api(dash, "NH-Q1"), enrol_with_api(dash, "BD-Q1")
+    tech = log_in(dash, dash.person("ky.thuat", role="technician", scope_node_id=node_id(dash, "00008")))
+    tree = shown(tech.get(dash.url + "/tree", timeout=30))
+    assert "Phường Ngọc Hà" in tree and "Phường Ba Đình" not in tree and 'id="import-form"' not in tree
+    assert "Cấp mã</a>" in tree
+    refused = tech.post(dash.url + "/tree/import", data={"csrf": page_csrf(tree), "action": "import"},
+                        files={"file": ("x.csv", TREE_CSV.replace("Quầy 2", "Quầy hai").encode(), "text/csv")},
+                        timeout=30)
+    assert refused.status_code == 403 and "không được nhập cây tổ chức" in refused.text
+    fleet = tech.get(dash.url + "/fleet", timeout=30).text
+    assert listed_ids(fleet) == [theirs.id]
+    assert tech.get(dash.url + f"/fleet/terminal/{other.id}", timeout=30).status_code == 404
+    outside = tech.post(dash.url + f"/fleet/terminal/{other.id}/revoke", timeout=30,
+                        data={"csrf": page_csrf(fleet), "confirm": "yes"})
+    assert outside.status_code == 404 and dash.rows("terminals", id=other.id)[0]["revoked_at"] is None
+
+    inspector = log_in(dash, dash.person("thanh.tra", role="inspector"))
+    fleet = inspector.get(dash.url + "/fleet", timeout=30).text
+    assert set(listed_ids(fleet)) == {theirs.id, other.id} and "Chuyển quầy / Thu hồi" not in fleet
+    refused = inspector.post(dash.url + f"/fleet/terminal/{other.id}/revoke", timeout=30,
+                             data={"csrf": page_csrf(fleet), "confirm": "yes"})
+    assert refused.status_code == 403 and dash.rows("terminals", id=other.id)[0]["revoked_at"] is None
+    viewer = log_in(dash, dash.person("xem.bao.cao", role="viewer"))
+    assert viewer.get(dash.url + "/fleet", timeout=30).status_code == 403
