@@ -320,7 +320,11 @@ def issue_codes(db_url: str, n: int) -> list[str]:
 
 async def enroll_fleet(pool: HttpPool, codes: list[str]) -> list[SimTerminal]:
     async def one(code):
-        status, payload = await pool.request("POST", "/api/v1/enroll", json.dumps({"code": code}).encode())
+        for _attempt in range(30):  # a server that says it is busy (503) is asked again: enrolling is not timed
+            status, payload = await pool.request("POST", "/api/v1/enroll", json.dumps({"code": code}).encode())
+            if status != 503:
+                break
+            await asyncio.sleep(1.0)
         if status != 201:
             raise RuntimeError(f"enrolment failed: {status} {payload[:200]!r}")
         body = json.loads(payload)

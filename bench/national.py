@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "ingest comparison); default: a throwaway cluster")
     parser.add_argument("--keep", metavar="DIR", help="keep the cluster in DIR: load it the first time, reuse it after")
     parser.add_argument("--load-only", action="store_true", help="load (or check the kept load) and stop")
+    parser.add_argument("--measure", default="reports,http,ingest", help="which measurements (comma-separated)")
     args = parser.parse_args(argv)
     if args.db_url and args.keep:
         parser.error("--db-url and --keep: one or the other")
@@ -311,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PostgreSQL {cluster.url} ({'kept in ' + args.keep if args.keep else 'throwaway'}, fsync on, "
               f"{', '.join(f'{k}={v}' for k, v in CLUSTER_SETTINGS.items())})", flush=True)
     try:
-        held = loaded_ratings(db_url)
+        opened = time.perf_counter()
+        held = loaded_ratings(db_url)  # migrates the schema to the newest first
+        print(f"opened and migrated in {time.perf_counter() - opened:.1f} s", flush=True)
         if held == 0:
             print("loading:", flush=True)
             load_started = time.perf_counter()
@@ -331,9 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         table = Table()
         print(f"\nmedians of {args.runs} runs (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
         watch = Stopwatch(postmaster_pid(cluster))
-        measure_reports(db_url, tree, args.runs, table, watch)
-        measure_http(db_url, tree, args.runs, table, watch)
-        if args.ingest_steps:
+        if "reports" in args.measure:
+            measure_reports(db_url, tree, args.runs, table, watch)
+        if "http" in args.measure:
+            measure_http(db_url, tree, args.runs, table, watch)
+        if args.ingest_steps and "ingest" in args.measure:
             measure_ingest(db_url, db_url, args.ingest_steps, args.ingest_load, table)
         table.print(f"National scale: {len(tree.terminals):,} terminals, {held or args.ratings:,} ratings, "
                     f"medians of {args.runs} runs")
