@@ -1,0 +1,203 @@
+"""Issue 11 §3: account and role changes, tree imports and moves leave one audit entry each, with the right actor,
+action, subject and scope, never a secret, and the chain still verifies. Both backends."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from dashboard_fixtures import dash, log_in  # noqa: F401 (dash: a fixture)
+from server.cli import main
+from server.schema import audit_log, nodes
+from server_fixtures import *  # noqa: F403
+from test_people import csrf_of, form_post, turn_totp_on
+
+pytestmark = pytest.mark.usefixtures("no_server_settings")
+
+PASSWORD = "một câu thật dài làm mật khẩu"
+TREE_CSV = """code,name,kind,parent_code
+01,Thành phố Hà Nội,province,
+09552,Phường Phúc La,unit,01
+09556,Phường Hà Cầu,unit,01
+PL-MC,Bộ phận Một cửa phường Phúc La,office,09552
+PL-Q1,Quầy 1,counter,PL-MC
+HC-MC,Bộ phận Một cửa phường Hà Cầu,office,09556
+HC-Q1,Quầy 1,counter,HC-MC
+"""
+#: What is recorded besides the actions tested here (each start's settings, dashboard logins).
+AROUND = {"settings_change", "login", "logout"}
+
+
+def run(capsys, monkeypatch, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+def entries(server) -> list[dict]:
+    with server.engine.connect() as conn:
+        rows = [dict(row) for row in conn.execute(select(audit_log).order_by(audit_log.c.id)).mappings()]
+    return [{**r, "details": json.loads(r["details"])} for r in rows if r["action"] not in AROUND]
+
+
+def node_id(server, code: str) -> int:
+    with server.engine.connect() as conn:
+        return conn.execute(select(nodes.c.id).where(nodes.c.code == code)).scalar_one()
+
+
+def import_tree(capsys, monkeypatch, db_url: str, tmp_path, *more: str) -> tuple[int, str, str]:
+    path = tmp_path / "tinh.csv"
+    path.write_text(TREE_CSV, encoding="utf-8")
+    return run(capsys, monkeypatch, "import-tree", str(path), *more, "--db", db_url)
+
+
+def check_chain(capsys, monkeypatch, db_url: str) -> None:
+    code, out, err = run(capsys, monkeypatch, "audit", "verify", "--db", db_url)
+    assert code == 0 and "chain intact" in out, err
+
+
+def test_tree_import_and_move_from_the_cli(start_server, server_db_url, capsys, monkeypatch, tmp_path):
+    server = start_server(alert_check_interval_s=0)
+    assert import_tree(capsys, monkeypatch, server_db_url, tmp_path, "--dry-run")[0] == 0
+    assert entries(server) == []  # a dry run changes nothing and records nothing
+    assert import_tree(capsys, monkeypatch, server_db_url, tmp_path)[0] == 0
+    imported, = entries(server)
+    assert (imported["action"], imported["subject"], imported["row_count"], imported["scope_node_id"]) == \
+        ("tree_import", "tinh.csv", 7, None)
+    assert imported["details"] == {"added": 7, "renamed": 0, "moved": 0, "unchanged": 0, "terminals_placed": 0}
+    assert imported["actor"].startswith("kiosk-server CLI (") and imported["role"] == "cli"
+
+    terminal = server.enroll()
+    was = server.rows("terminals", id=terminal.id)[0]["node_id"]
+    assert run(capsys, monkeypatch, "move", terminal.id, "HC-Q1", "--db", server_db_url)[0] == 0
+    assert run(capsys, monkeypatch, "move", terminal.id, "no-such-node", "--db", server_db_url)[0] == 2
+    moved = [r for r in entries(server) if r["action"] == "move"]
+    assert [(r["subject"], r["scope_node_id"], r["details"]) for r in moved] == [
+        (terminal.id, node_id(server, "HC-Q1"), {"from": was, "to": node_id(server, "HC-Q1")})]
+    check_chain(capsys, monkeypatch, server_db_url)
+
+
+def test_account_changes_from_the_cli(start_server, server_db_url, capsys, monkeypatch, tmp_path):
+    server = start_server(alert_check_interval_s=0)
+    import_tree(capsys, monkeypatch, server_db_url, tmp_path)
+    unit = node_id(server, "09552")
+    steps = [("create-admin", "an.admin", "--password-stdin"),
+             ("create-account", "binh.xem", "--role", "viewer", "--scope", "09552", "--password-stdin"),
+             ("create-account", "chi.thanhtra", "--role", "inspector", "--name", "Chị Thanh Tra", "--password-stdin"),
+             ("disable-account", "binh.xem"), ("enable-account", "binh.xem"),
+             ("reset-password", "binh.xem"), ("reset-password", "binh.xem", "--password-stdin", "--drop-totp")]
+    for args in steps:
+        code, out, err = run(capsys, monkeypatch, *args, "--db", server_db_url, stdin=PASSWORD + "\n")
+        assert code == 0, (args, err)
+        if args[0] == "reset-password" and "--password-stdin" not in args:
+            one_time = out.strip()
+    recorded = [r for r in entries(server) if r["action"] != "tree_import"]
+    assert [(r["action"], r["subject"], r["scope_node_id"]) for r in recorded] == [
+        ("account_create", "an.admin", None), ("account_create", "binh.xem", unit),
+        ("account_create", "chi.thanhtra", None), ("account_change", "binh.xem", unit),
+        ("account_change", "binh.xem", unit), ("password_reset", "binh.xem", unit),
+        ("password_reset", "binh.xem", unit)]
+    assert [r["details"] for r in recorded] == [
+        {"role": "province_admin", "scope": None}, {"role": "viewer", "scope": unit},
+        {"role": "inspector", "scope": None}, {"disabled": True, "was_disabled": False},
+        {"disabled": False, "was_disabled": True}, {"one_time": True, "drop_totp": False},
+        {"one_time": False, "drop_totp": True}]
+    assert all(r["actor"].startswith("kiosk-server CLI (") and r["role"] == "cli" for r in recorded)
+    assert PASSWORD not in repr(recorded) and one_time not in repr(recorded)
+    check_chain(capsys, monkeypatch, server_db_url)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["create-account", "x.unit", "--role", "unit_admin"], "--scope"),
+    (["create-account", "x.tech", "--role", "technician"], "--scope"),
+    (["create-account", "x.view", "--role", "viewer"], "--scope"),
+    (["create-account", "x.god", "--role", "god"], "--role"),
+    (["create-account", "x.view", "--role", "viewer", "--scope", "no-such-node"], "--scope"),
+    (["create-account", "x.view", "--role", "viewer", "--scope", "#999999"], "--scope"),
+    (["create-account", "Có Dấu", "--role", "inspector"], "USERNAME"),
+])
+def test_create_account_refuses_a_wrong_role_or_scope_naming_the_option(start_server, server_db_url, capsys,
+                                                                        monkeypatch, tmp_path, args, option):
+    server = start_server(alert_check_interval_s=0)
+    import_tree(capsys, monkeypatch, server_db_url, tmp_path)
+    code, _out, err = run(capsys, monkeypatch, *args, "--password-stdin", "--db", server_db_url,
+                          stdin=PASSWORD + "\n")
+    assert code == 2 and option in err and "Traceback" not in err, err
+    assert server.rows("accounts") == [] and [r["action"] for r in entries(server)] == ["tree_import"]
+
+
+@pytest.mark.parametrize("role, scope", [("province_admin", None), ("unit_admin", "09552"), ("viewer", "#2"),
+                                         ("technician", "09556"), ("inspector", None)])
+def test_create_account_makes_each_role(start_server, server_db_url, capsys, monkeypatch, tmp_path, role, scope):
+    server = start_server(alert_check_interval_s=0)
+    import_tree(capsys, monkeypatch, server_db_url, tmp_path)
+    code, out, err = run(capsys, monkeypatch, "create-account", "nguoi.moi", "--role", role,
+                         *(["--scope", scope] if scope else []), "--password-stdin", "--db", server_db_url,
+                         stdin=PASSWORD + "\n")
+    assert code == 0 and f"{role} nguoi.moi" in out, err
+    row, = server.rows("accounts", username="nguoi.moi")
+    expected = None if scope is None else (int(scope[1:]) if scope.startswith("#") else node_id(server, scope))
+    assert (row["role"], row["scope_node_id"], row["must_change_password"]) == (role, expected, False)
+    log_in(server, Person(row["id"], "nguoi.moi", PASSWORD))
+
+
+def test_account_changes_on_the_dashboard(dash, server_db_url, capsys, monkeypatch, tmp_path):
+    import_tree(capsys, monkeypatch, server_db_url, tmp_path)
+    unit, other = node_id(dash, "09552"), node_id(dash, "09556")
+    admin = dash.person()
+    session = log_in(dash, admin)
+    before = len(entries(dash))
+    made = form_post(dash, session, "/accounts", "/accounts/new", username="dao.xem", display_name="Đào Xem",
+                     role="viewer", scope=str(unit))
+    assert made.status_code == 201
+    one_time = re.search(r'id="shown-password">([^<]+)<', made.text).group(1)
+    target = dash.rows("accounts", username="dao.xem")[0]["id"]
+    refused = form_post(dash, session, "/accounts", "/accounts/new", username="dao.xem", display_name="X",
+                        role="viewer", scope="")
+    assert refused.status_code == 422  # refused: nothing recorded
+    for action, data in (("disable", {}), ("enable", {}), ("role", {"role": "technician", "scope": str(other)})):
+        assert form_post(dash, session, "/accounts", f"/accounts/{target}/{action}", **data).status_code == 303
+    reset = form_post(dash, session, "/accounts", f"/accounts/{target}/reset")
+    assert reset.status_code == 200
+    second = re.search(r'id="shown-password">([^<]+)<', reset.text).group(1)
+
+    recorded = entries(dash)[before:]
+    assert [(r["action"], r["subject"], r["scope_node_id"]) for r in recorded] == [
+        ("account_create", "dao.xem", unit), ("account_change", "dao.xem", unit),
+        ("account_change", "dao.xem", unit), ("role_change", "dao.xem", other), ("password_reset", "dao.xem", other)]
+    assert recorded[3]["details"] == {"from": {"role": "viewer", "scope": unit},
+                                      "to": {"role": "technician", "scope": other}}
+    assert all((r["actor"], r["actor_account_id"], r["role"], r["address"]) ==
+               (admin.username, admin.id, "province_admin", "127.0.0.1") for r in recorded)
+    assert one_time not in repr(recorded) and second not in repr(recorded)
+    check_chain(capsys, monkeypatch, server_db_url)
+
+
+def test_ones_own_password_and_second_factor_on_the_dashboard(dash, server_db_url, capsys, monkeypatch, tmp_path):
+    import_tree(capsys, monkeypatch, server_db_url, tmp_path)
+    unit = node_id(dash, "09552")
+    person = dash.person("le.donvi", role="unit_admin", scope_node_id=unit)
+    session = log_in(dash, person)
+    new = "mật khẩu mới của đơn vị"
+    assert form_post(dash, session, "/account", "/account/password", old=person.password, new=new,
+                     repeat=new).status_code == 303
+    assert form_post(dash, session, "/account", "/account/password", old="sai", new=new + "!",
+                     repeat=new + "!").status_code == 422  # refused: nothing recorded
+    secret = turn_totp_on(dash, session)
+    assert form_post(dash, session, "/account", "/account/totp/off", password=new).status_code == 303
+    recorded = entries(dash)
+    recorded = recorded[[r["action"] for r in recorded].index("account_change"):]
+    assert [(r["action"], r["subject"], r["scope_node_id"], r["details"]) for r in recorded] == [
+        ("account_change", "le.donvi", unit, {"password": "changed"}),
+        ("account_change", "le.donvi", unit, {"totp": "on"}), ("account_change", "le.donvi", unit, {"totp": "off"})]
+    assert all((r["actor"], r["actor_account_id"], r["role"]) == ("le.donvi", person.id, "unit_admin")
+               for r in recorded)
+    assert new not in repr(recorded) and secret not in repr(recorded) and person.password not in repr(recorded)
+    check_chain(capsys, monkeypatch, server_db_url)
