@@ -201,3 +201,76 @@ def test_ones_own_password_and_second_factor_on_the_dashboard(dash, server_db_ur
                for r in recorded)
     assert new not in repr(recorded) and secret not in repr(recorded) and person.password not in repr(recorded)
     check_chain(capsys, monkeypatch, server_db_url)
+
+
+# -- the tree and the fleet from the admin API and the dashboard (server/fleet_actions.py) ---------------------
+
+def enrol(server, code: str) -> str:
+    answer = server.post("/api/v1/enroll", json={"code": code, "app_version": "0.1.0"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["terminal_id"]
+
+
+def test_tree_codes_moves_and_revocations_through_the_api(server, capsys, monkeypatch, server_db_url):
+    admin = server.admin_headers()
+    csv_headers = {**admin, "Content-Type": "text/csv; charset=utf-8"}
+    assert server.post("/api/v1/tree", data=TREE_CSV.encode(), headers=csv_headers,
+                       params={"dry_run": "true"}).status_code == 200
+    assert entries(server) == []  # a dry run is not recorded
+    assert server.post("/api/v1/tree", data=TREE_CSV.encode(), headers=csv_headers).status_code == 200
+    issued = server.post("/api/v1/enrollment-codes", json={"node": "PL-Q1", "count": 2}, headers=admin)
+    assert issued.status_code == 201
+    terminal_id = enrol(server, issued.json()["codes"][0])
+    assert server.post(f"/api/v1/terminals/{terminal_id}/move", json={"node": "HC-Q1"},
+                       headers=admin).status_code == 200
+    assert server.post(f"/api/v1/terminals/{terminal_id}/move", json={"node": "no-such"},
+                       headers=admin).status_code == 422  # refused: not recorded
+    assert server.post(f"/api/v1/terminals/{terminal_id}/revoke", headers=admin).status_code == 200
+
+    pl, hc = node_id(server, "PL-Q1"), node_id(server, "HC-Q1")
+    recorded = [r for r in entries(server) if r["action"] != "enroll"]
+    assert [(r["action"], r["subject"], r["row_count"], r["scope_node_id"]) for r in recorded] == [
+        ("tree_import", None, 7, None),
+        ("enroll_code", "Thành phố Hà Nội › Phường Phúc La › Bộ phận Một cửa phường Phúc La › Quầy 1", 2, pl),
+        ("move", terminal_id, None, hc), ("revoke", terminal_id, None, hc)]
+    assert recorded[0]["details"] == {"added": 7, "renamed": 0, "moved": 0, "unchanged": 0, "terminals_placed": 0}
+    codes = recorded[1]["details"]["codes"]
+    assert len(codes) == 2 and all(code not in repr(recorded) for code in issued.json()["codes"])
+    enrolled, = [r for r in entries(server) if r["action"] == "enroll"]
+    assert enrolled["details"]["code"] in codes  # the enrolment names the code issued here
+    assert recorded[2]["details"] == {"from": pl, "to": hc}
+    assert all((r["actor"], r["address"]) == ("test admin", "127.0.0.1") for r in recorded)
+    check_chain(capsys, monkeypatch, server_db_url)
+
+
+def test_tree_codes_moves_and_revocations_on_the_dashboard(dash, capsys, monkeypatch, server_db_url):
+    admin = dash.person()
+    session = log_in(dash, admin)
+    html = session.get(dash.url + "/tree", timeout=30).text
+    imported = session.post(dash.url + "/tree/import", data={"csrf": csrf_of(html), "action": "import"},
+                            files={"file": ("tinh.csv", TREE_CSV.encode(), "text/csv")}, timeout=30)
+    assert imported.status_code == 200, imported.text
+    unit, pl, hc = node_id(dash, "09552"), node_id(dash, "PL-Q1"), node_id(dash, "HC-Q1")
+    tech = dash.person("kt.phucla", role="technician", scope_node_id=unit)
+    tech_session = log_in(dash, tech)
+    issued = form_post(dash, tech_session, "/tree/codes", "/tree/codes", node="PL-Q1", count="1",
+                       ttl_s=str(86400))
+    assert issued.status_code == 200, issued.text
+    code = re.search(r"hl_enr_[a-z2-7]+", issued.text).group(0)
+    terminal_id = enrol(dash, code)
+    page = f"/fleet/terminal/{terminal_id}"
+    assert form_post(dash, tech_session, page, page + "/move", node="HC-Q1").status_code == 422  # not its unit
+    assert form_post(dash, session, page, page + "/move", node="HC-Q1").status_code == 303
+    assert form_post(dash, session, page, page + "/revoke", confirm="yes").status_code == 303
+
+    recorded = [r for r in entries(dash) if r["action"] != "enroll"]
+    assert [(r["action"], r["actor"], r["role"], r["subject"], r["scope_node_id"]) for r in recorded] == [
+        ("tree_import", admin.username, "province_admin", "tinh.csv", None),
+        ("enroll_code", "kt.phucla", "technician",
+         "Thành phố Hà Nội › Phường Phúc La › Bộ phận Một cửa phường Phúc La › Quầy 1", pl),
+        ("move", admin.username, "province_admin", terminal_id, hc),
+        ("revoke", admin.username, "province_admin", terminal_id, hc)]
+    assert recorded[1]["actor_account_id"] == tech.id and recorded[1]["row_count"] == 1
+    assert recorded[2]["details"] == {"from": pl, "to": hc}
+    assert all(r["address"] == "127.0.0.1" for r in recorded) and code not in repr(recorded)
+    check_chain(capsys, monkeypatch, server_db_url)
