@@ -3,7 +3,6 @@ action, subject and scope, never a secret, and the chain still verifies. Both ba
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
@@ -12,10 +11,10 @@ import requests
 from sqlalchemy import select
 
 from dashboard_fixtures import dash, log_in  # noqa: F401 (dash: a fixture)
-from server.cli import main
 from server.schema import audit_log, nodes
 from server_fixtures import *  # noqa: F403
 from test_people import csrf_of, form_post, turn_totp_on
+from test_people_cli import run
 
 pytestmark = pytest.mark.usefixtures("no_server_settings")
 
@@ -31,14 +30,6 @@ HC-Q1,Quầy 1,counter,HC-MC
 """
 #: What is recorded besides the actions tested here (each start's settings, dashboard logins).
 AROUND = {"settings_change", "login", "logout"}
-
-
-def run(capsys, monkeypatch, *args: str, stdin: str = "") -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    with pytest.raises(SystemExit) as exit_:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
 
 
 def entries(server) -> list[dict]:
