@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test soak bench bundle screenshots clean
+.PHONY: install demo test soak bench national bundle screenshots clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ bench: install
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/audit.py
+
+# National scale (issue 11): 34 provinces, 10,000 terminals, 20 million ratings on PostgreSQL; loading takes
+# a long while, so the cluster is kept in var/national-pg and reused by the next run (delete it to load again).
+national: install
+	$(BIN)/python bench/national.py --keep var/national-pg
 
 # One-folder PyInstaller bundle of the terminal: dist/kiosk/kiosk (see kiosk.spec).
 bundle: install

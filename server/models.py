@@ -61,10 +61,6 @@ class TerminalOut(BaseModel):
         "ratings the terminal keeps aside and no longer sends (refused or conflicting), at its last contact; "
         "null when it has none or is older than this field"))
     kept_aside_causes: dict[str, int] | None = Field(description="those ratings by cause, the most frequent first")
-    province_id: int | None = None
-    unit_id: int | None = None
-    office_id: int | None = None
-    counter_id: int | None = None
 
 
 class TerminalsList(BaseModel):

@@ -175,6 +175,9 @@ rating_tallies = Table(
     Column("n", BigInteger, nullable=False),
     PrimaryKeyConstraint("hour", "terminal_id", "site", "counter", "province_id", "unit_id", "office_id",
                          "counter_id", "rating", "reason", "filtered"),
+    # A province's or a unit's report reads only its own tallies (migration 0009; bench/national.py).
+    Index(None, "province_id", "hour"),
+    Index(None, "unit_id", "hour"),
 )
 
 #: The protocol fields of a rating: what must match for a resend to be a duplicate.

@@ -67,7 +67,9 @@ def _postgres_bindir() -> str | None:
 class ThrowawayPostgres:
     """A PostgreSQL cluster in a temporary folder on a free loopback port, for tests and benchmarks.
 
-    ``durable=False`` turns fsync off (tests); benchmarks keep it on.
+    ``durable=False`` turns fsync off (tests); benchmarks keep it on. ``settings`` are more server
+    settings (``{"max_wal_size": "8GB"}``). ``folder`` keeps the cluster there instead, across runs:
+    made when missing, started again when present, never removed (bench/national.py --keep).
 
     For example::
 
@@ -75,13 +77,16 @@ class ThrowawayPostgres:
             pg.url   # 'postgresql://postgres@127.0.0.1:41234/postgres'
     """
 
-    def __init__(self, *, durable: bool = False, max_connections: int = 200):
+    def __init__(self, *, durable: bool = False, max_connections: int = 200, settings: dict | None = None,
+                 folder: str | None = None):
         self.bindir = _postgres_bindir()
         if self.bindir is None:
             raise FileNotFoundError("PostgreSQL server binaries (initdb) not found; "
                                     "Debian: apt-get install postgresql")
         self.durable = durable
         self.max_connections = max_connections
+        self.settings = settings or {}
+        self.kept_folder = folder
         self.folder = None
         self.port = None
 
@@ -95,14 +100,20 @@ class ThrowawayPostgres:
                                f"{(result.stderr or result.stdout).strip()[-2000:]}")
 
     def start(self) -> "ThrowawayPostgres":
-        self.folder = tempfile.mkdtemp(prefix="hailong-pg-")
+        if self.kept_folder:
+            self.folder = os.path.abspath(self.kept_folder)
+            os.makedirs(self.folder, exist_ok=True)
+        else:
+            self.folder = tempfile.mkdtemp(prefix="hailong-pg-")
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
         data = os.path.join(self.folder, "data")
-        self._run(f"{self.bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+        if not os.path.exists(os.path.join(data, "PG_VERSION")):
+            self._run(f"{self.bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                      "--locale=C", "--no-sync")
         options = [f"-p {{port}}", f"-k {self.folder}", "-c listen_addresses=127.0.0.1",
-                   f"-c max_connections={self.max_connections}"]
+                   f"-c max_connections={self.max_connections}",
+                   *(f"-c {name}={value}" for name, value in self.settings.items())]
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         for _attempt in range(3):  # the free port may be taken between finding and binding it
@@ -124,11 +135,12 @@ class ThrowawayPostgres:
         if self.folder is None:
             return
         try:
-            self._run(f"{self.bindir}/pg_ctl", "-D", os.path.join(self.folder, "data"), "-m", "immediate",
-                      "-w", "stop")
+            self._run(f"{self.bindir}/pg_ctl", "-D", os.path.join(self.folder, "data"), "-m",
+                      "fast" if self.kept_folder else "immediate", "-w", "stop")
         except (RuntimeError, subprocess.TimeoutExpired):
             pass
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.kept_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 
     def __enter__(self):

@@ -33,6 +33,7 @@ OTHER_VALUES = {
     "session_max_age_s": ("8h", 28800),
     "session_idle_s": ("30m", 1800),
     "trusted_proxies": ("10.0.0.5, 10.0.0.6", "10.0.0.5, 10.0.0.6"),
+    "public_url": ("https://hailong.example.vn/", "https://hailong.example.vn"),
     "report_parent_body": ("UBND thành phố Hà Nội", "UBND thành phố Hà Nội"),
     "report_issuer": ("UBND phường Hà Đông", "UBND phường Hà Đông"),
     "report_issuer_code": ("UBND", "UBND"),

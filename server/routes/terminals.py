@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from sync.protocol import ErrorEnvelope
 
-from ..accounts import list_terminals
+from ..accounts import LINEAGE_FIELDS, list_terminals
 from ..bodies import json_body, read_model
 from ..dependencies import api_caller, client_address, db_connection, received_ns
 from ..errors import ApiError
@@ -27,6 +27,8 @@ router = APIRouter(tags=["administration"])
 def get_terminals(caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> JSONResponse:
     rows = list_terminals(conn, within=check_may_see_fleet(conn, caller, None))
     for row in rows:
+        for name in LINEAGE_FIELDS:  # the list's shape stays as before the tree: node_id says where it stands
+            del row[name]
         row["revoked"] = row["revoked_at"] is not None
         if row["clock_synced"] is not None:
             row["clock_synced"] = bool(row["clock_synced"])
