@@ -100,11 +100,11 @@ def _record_own(request: Request, conn, user: DashboardUser, details: dict, now_
                    address=client_address(request), now_ns=now_ns)
 
 
-def _record(request: Request, conn, user: DashboardUser, action: str, account, details: dict, now_ns: int,
-            scope: int | None = None) -> None:
-    """An administrator's change to another account in the audit trail."""
+def _record(request: Request, conn, user: DashboardUser, action: str, account, details: dict, now_ns: int) -> None:
+    """An administrator's change to another account in the audit trail (its scope: the account's, after the
+    change)."""
     record_account(conn, actor=actor_of(user.caller), action=action, account=account, details=details,
-                   scope=scope, address=client_address(request), now_ns=now_ns)
+                   address=client_address(request), now_ns=now_ns)
 
 
 def _enrolment_signer(request: Request) -> URLSafeTimedSerializer:
@@ -250,6 +250,7 @@ async def _change(request: Request, user: DashboardUser, csrf: str, account_id: 
 async def disable_account(request: Request, account_id: int, csrf: str = Form(""),
                           user: DashboardUser = Depends(accounts_admin)) -> Response:
     disable = request.url.path.endswith("/disable")
+
     def change(conn, target):
         now_ns = request.app.state.clock()
         done = set_disabled(conn, target.id, disable, now_ns=now_ns)
