@@ -225,7 +225,7 @@ def test_a_reset_gives_a_one_time_password_that_must_be_changed_first(dash):
     new = "mật khẩu riêng của Minh"
     assert form_post(dash, session, "/account", "/account/password", old=one_time, new=new,
                      repeat=new).status_code == 303
-    assert session.get(dash.url + "/fleet", allow_redirects=False, timeout=30).status_code == 200
+    assert session.get(dash.url + "/", allow_redirects=False, timeout=30).status_code == 200
 
 
 # -- disabling, tokens, the accounts page ---------------------------------------------------------------------
@@ -235,16 +235,16 @@ def test_a_disabled_accounts_sessions_and_tokens_stop_at_once(dash):
     token = dash.admin_token("phan.nga")
     headers = {"Authorization": f"Bearer {token}"}
     session = log_in(dash, person)
-    assert dash.get("/api/v1/terminals", headers=headers).status_code == 200
+    assert dash.get("/api/v1/ratings", headers=headers).status_code == 200
     admin_session = log_in(dash, admin)
     assert form_post(dash, admin_session, "/accounts", f"/accounts/{person.id}/disable").status_code == 303
-    answer = dash.get("/api/v1/terminals", headers=headers)
+    answer = dash.get("/api/v1/ratings", headers=headers)
     assert answer.status_code == 401 and "'phan.nga'" in answer.json()["error"] and "disabled" in answer.json()["error"]
-    assert session.get(dash.url + "/fleet", allow_redirects=False, timeout=30).status_code == 303
+    assert session.get(dash.url + "/", allow_redirects=False, timeout=30).status_code == 303
     refused = post_login(dash, requests.Session(), person)
     assert refused.status_code == 401 and "vô hiệu hoá" in refused.text
     assert form_post(dash, admin_session, "/accounts", f"/accounts/{person.id}/enable").status_code == 303
-    assert dash.get("/api/v1/terminals", headers=headers).status_code == 200
+    assert dash.get("/api/v1/ratings", headers=headers).status_code == 200
     log_in(dash, person)
 
 

@@ -78,7 +78,8 @@ def test_admin_token_of_an_account_carries_its_role(start_server, server_db_url,
     token = out.strip()
     assert code == 0 and token.startswith("hl_adm_") and "account le.xem (viewer, whole server)" in err
     assert [row["account_id"] for row in server.rows("admin_tokens")] == [viewer.id]
-    assert server.get("/api/v1/terminals", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert server.get("/api/v1/ratings", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert server.get("/api/v1/terminals", headers={"Authorization": f"Bearer {token}"}).status_code == 403  # no fleet
     code, out, err = run(capsys, monkeypatch, "admin-token", "--name", "Sở Nội vụ", "--db", server_db_url)
     assert code == 0 and "account Sở Nội vụ (province_admin, whole server)" in err
     made = server.rows("accounts", username="Sở Nội vụ")[0]
