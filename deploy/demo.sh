@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: the whole system on one machine, on embedded defaults.
-#   1. a central server (SQLite under var/) in the background,
-#   2. a terminal enrolled with it automatically (config var/demo-terminal.toml),
+#   1. a central server (SQLite under var/) in the background, holding a small province (deploy/demo-tree.csv:
+#      Hà Nội, two wards, a one-stop office each, their counters),
+#   2. a terminal enrolled with it automatically at Phúc La's first counter (config var/demo-terminal.toml),
 #   3. the kiosk window with mock pins (keys 1-9, 0),
-# and the server's address, a dashboard account and an admin token printed. Closing the window stops both.
+# and the server's address, an account of each role (new passwords each run) and an admin token printed.
+# Closing the window stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -32,35 +34,58 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+# The province's tree (again each run: an unchanged file changes nothing).
+"$BIN/kiosk-server" import-tree deploy/demo-tree.csv --db "$SERVER_DB" >/dev/null
+
 if [ ! -f "$TERMINAL_CONFIG" ] || ! grep -q "^url = \"$SERVER_URL\"" "$TERMINAL_CONFIG"; then
     sed -e 's/^id = .*/id = "unprovisioned"/' -e "s|^path = .*|path = \"$VAR/kiosk.db\"|" \
         deploy/demo.toml > "$TERMINAL_CONFIG"
     printf '\n[server]\ntoken_file = "%s/device.token"\n' "$VAR" >> "$TERMINAL_CONFIG"
-    code=$("$BIN/kiosk-server" enroll-code --db "$SERVER_DB" --site "UBND phường Phúc La" --counter "Quầy 1" 2>/dev/null | sed -n 1p)
+    code=$("$BIN/kiosk-server" enroll-code --db "$SERVER_DB" --node DEMO-PL-Q1 2>/dev/null | sed -n 1p)
     "$BIN/kiosk" provision --config "$TERMINAL_CONFIG" --server "$SERVER_URL" --code "$code" --force | sed -n 1p
 fi
-# The demo's province admin, with a new password each run (made the first time, reset after).
-password="demo-$("$BIN/python" -c 'import secrets; print(secrets.token_hex(6))')"
-if ! printf '%s\n' "$password" | "$BIN/kiosk-server" create-admin demo.admin --name "Quản trị demo" \
-        --password-stdin --db "$SERVER_DB" >/dev/null 2>&1; then
-    printf '%s\n' "$password" | "$BIN/kiosk-server" reset-password demo.admin --password-stdin --db "$SERVER_DB" \
-        >/dev/null 2>&1
-fi
+# An account of each role, with a new password each run (made the first time, reset after):
+# user name, role, scope (a node's code; "-": the whole server), name.
+ACCOUNTS="demo.admin province_admin - Quản-trị-tỉnh
+demo.unit unit_admin DEMO-PL Quản-trị-phường-Phúc-La
+demo.viewer viewer DEMO-PL Xem-báo-cáo-Phúc-La
+demo.tech technician DEMO-HC Kỹ-thuật-viên-Hà-Cầu
+demo.inspector inspector - Thanh-tra"
+scope_name() {
+    case "$1" in -) echo "whole server" ;; DEMO-PL) echo "Phường Phúc La" ;; DEMO-HC) echo "Phường Hà Cầu" ;; esac
+}
+existing=$("$BIN/kiosk-server" accounts --db "$SERVER_DB")
+account_table=$(printf '    %-15s %-15s %-18s %s' "user name" "role" "password" "scope")
+while read -r user role scope name; do
+    password="demo-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    scope_option=()
+    [ "$scope" = - ] || scope_option=(--scope "$scope")
+    if grep -q "^$user " <<<"$existing"; then
+        printf '%s\n' "$password" | "$BIN/kiosk-server" reset-password "$user" --password-stdin --db "$SERVER_DB" \
+            >/dev/null 2>&1
+    else
+        printf '%s\n' "$password" | "$BIN/kiosk-server" create-account "$user" --role "$role" "${scope_option[@]}" \
+            --name "${name//-/ }" --password-stdin --db "$SERVER_DB" >/dev/null
+    fi
+    account_table+=$'\n'$(printf '    %-15s %-15s %-18s %s' "$user" "$role" "$password" "$(scope_name "$scope")")
+done <<<"$ACCOUNTS"
 token=$("$BIN/kiosk-server" admin-token --db "$SERVER_DB" --account demo.admin 2>/dev/null)
 
 cat <<MSG
 
   Hài Lòng demo
   central server : $SERVER_URL   (log: $VAR/demo-server.log)
-  dashboard      : $SERVER_URL/   user name demo.admin, password $password
+  dashboard      : $SERVER_URL/   log in with any of these accounts (new passwords each run):
+$account_table
   admin token    : $token   (for kiosk-admin and scripts)
-  terminal       : keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
+  terminal       : at Phường Phúc La / Quầy 1; keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
   close the kiosk window (or "Leave kiosk mode") to stop both.
 
   In another terminal, on this demo's server and database (copy and paste):
     export HAILONG_DB_URL=$SERVER_DB HAILONG_ADMIN_TOKEN=$token
+    $BIN/kiosk-server tree
     $BIN/kiosk-server terminals
-    $BIN/kiosk-server enroll-code --site "UBND phường Phúc La" --counter "Quầy 2" --server $SERVER_URL
+    $BIN/kiosk-server enroll-code --node DEMO-PL-Q2 --server $SERVER_URL
     $BIN/kiosk-admin pull --server $SERVER_URL --out $VAR/ratings.db
     $BIN/kiosk-admin report --db $VAR/ratings.db
 

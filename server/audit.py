@@ -55,15 +55,17 @@ ACTIONS: dict[str, str] = {
     "enroll_code": "enrolment codes issued: subject = where, rows = how many, details = code hash prefixes, expiry",
     "enroll": "a terminal enrolled with a code: actor = the new terminal, subject = its id, details = the code's "
               "hash prefix (matches enroll_code)",
-    "move": "a terminal moved to another node: subject = terminal, details = from, to",
+    "move": "a terminal moved to another node: subject = terminal, details = from, to (node ids), scope = the new node",
     "revoke": "a terminal's device token revoked: subject = terminal id",
-    "account_create": "an account made: subject = username, details = role, scope",
-    "account_change": "an account changed (name, disabled, password changed by its owner): subject = username",
+    "account_create": "an account made: subject = username, details = role, scope (scope: the account's node)",
+    "account_change": "an account changed (disabled or enabled; its password or second factor changed by its "
+                      "owner): subject = username, details = what, never the secret",
     "role_change": "an account's role or scope changed: subject = username, details = from, to",
     "password_reset": "an account's password reset by an administrator: subject = username",
     "token_issue": "an admin/API token issued: subject = whose, details = token id",
     "token_revoke": "admin/API tokens revoked: subject = whose, rows = how many",
-    "tree_import": "the organisation tree imported: subject = file name, rows = nodes added or changed",
+    "tree_import": "the organisation tree imported (not a dry run): subject = file name, rows = nodes in the file, "
+                   "details = counts added, renamed, moved, unchanged",
     "settings_change": "the server started with settings different from the last recorded ones: details = changes",
 }
 

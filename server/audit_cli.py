@@ -50,7 +50,8 @@ def _settings(db_url: str | None):
 
 @click.group()
 def audit() -> None:
-    """Check, list and export the audit trail (logins, pulls, exports, enrolments, revocations, tokens)."""
+    """Check, list and export the audit trail (logins, pulls, exports, enrolments, moves, revocations, tokens,
+    accounts, tree imports)."""
 
 
 @audit.command()

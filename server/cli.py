@@ -9,6 +9,7 @@
     kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
     kiosk-server audit verify|list|export   (see server/audit_cli.py)
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
+    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--password-stdin]
     kiosk-server accounts
     kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
     kiosk-server disable-account USERNAME | enable-account USERNAME
@@ -352,23 +353,10 @@ def _new_password(password_stdin: bool, username: str) -> str:
 @setting_options("db_url")
 def create_admin(username: str, display_name: str | None, password_stdin: bool, db_url: str) -> None:
     """Make a province administrator (the first account): prompts for the password twice."""
-    from .db import write_transaction
-    from .people import AccountRefused, create_account, normal_username, username_problem
+    from .accounts_cli import make_account
 
-    problem = username_problem(normal_username(username))
-    if problem is not None:
-        raise click.BadParameter(problem, param_hint="USERNAME")
-    password = _new_password(password_stdin, normal_username(username))
-    engine = _open({"db_url": db_url})
-    try:
-        with engine.connect() as conn, write_transaction(conn):
-            made = create_account(conn, username=username, display_name=display_name or username,
-                                  role="province_admin", scope_node_id=None, password=password,
-                                  now_ns=time.time_ns(), one_time=False)
-    except AccountRefused as exc:
-        raise click.BadParameter(str(exc), param_hint="--name" if exc.field == "display_name" else "USERNAME")
-    finally:
-        engine.dispose()
+    made = make_account(username, role="province_admin", scope_ref=None, display_name=display_name,
+                        password_stdin=password_stdin, db_url=db_url)
     click.echo(f"province admin {one_line(made.username)} ({one_line(made.display_name)}) created: log in on the "
                "dashboard; more accounts are made there (Người dùng)")
 
@@ -424,6 +412,7 @@ def enable_account(username: str, db_url: str) -> None:
 
 
 def _set_disabled(username: str, disabled: bool, db_url: str) -> None:
+    from .account_audit import record_account
     from .db import write_transaction
     from .people import set_disabled
 
@@ -431,7 +420,11 @@ def _set_disabled(username: str, disabled: bool, db_url: str) -> None:
     try:
         with engine.connect() as conn, write_transaction(conn):
             account = _account(conn, username, "USERNAME")
-            done = set_disabled(conn, account.id, disabled, now_ns=time.time_ns())
+            now_ns = time.time_ns()
+            done = set_disabled(conn, account.id, disabled, now_ns=now_ns)
+            record_account(conn, actor=cli_actor(), action="account_change", account=done,
+                           details={"disabled": disabled, "was_disabled": account.disabled_at is not None},
+                           now_ns=now_ns)
     finally:
         engine.dispose()
     click.echo(f"account {one_line(done.username)} " + (f"disabled since {done.disabled_at}" if disabled else "enabled"))
@@ -446,6 +439,7 @@ def _set_disabled(username: str, disabled: bool, db_url: str) -> None:
 def reset_password_command(username: str, password_stdin: bool, drop_totp: bool, db_url: str) -> None:
     """Reset an account's password and lift its lock-out; its sessions end. Prints a one-time password that
     must be changed at the next login, unless --password-stdin sets one."""
+    from .account_audit import record_account
     from .db import write_transaction
     from .people import reset_password, set_password
 
@@ -455,9 +449,12 @@ def reset_password_command(username: str, password_stdin: bool, drop_totp: bool,
             account = _account(conn, username, "USERNAME")
         chosen = _new_password(password_stdin, account.username) if password_stdin else None
         with engine.connect() as conn, write_transaction(conn):
-            one_time = reset_password(conn, account.id, now_ns=time.time_ns(), drop_totp=drop_totp)
+            now_ns = time.time_ns()
+            one_time = reset_password(conn, account.id, now_ns=now_ns, drop_totp=drop_totp)
             if chosen is not None:
-                set_password(conn, account.id, chosen, now_ns=time.time_ns(), one_time=False)
+                set_password(conn, account.id, chosen, now_ns=now_ns, one_time=False)
+            record_account(conn, actor=cli_actor(), action="password_reset", account=account, now_ns=now_ns,
+                           details={"one_time": chosen is None, "drop_totp": drop_totp})
     finally:
         engine.dispose()
     if chosen is None:
@@ -547,7 +544,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-from . import tree_cli  # noqa: E402,F401  (its commands join `cli`)
+from . import accounts_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
 
 
 def main(argv: list[str] | None = None) -> None:

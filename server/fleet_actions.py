@@ -9,6 +9,9 @@ tree file), :class:`~server.org_tree.UnknownNode` and :class:`~server.errors.Unk
 lies outside the caller's scope).
 
     issued = issue_codes(engine, "00001-Q1", count=3, ttl_s=7 * 86400, caller=caller, now_ns=time.time_ns())
+
+Each action that changes something is recorded in the audit trail (:mod:`server.audit`) in its own transaction,
+with the caller as actor and ``address``, the client's (None: not over HTTP).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, func, select
 
 from .access import Caller, node_in_scope, require, terminal_in_scope
-from .accounts import issue_enrollment_code, revoke_terminal
+from .accounts import code_label, issue_enrollment_code, revoke_terminal
+from .audit import actor_of, record
 from .db import write_transaction
 from .errors import UnknownTerminal
 from .org_tree import (KINDS, Node, TreeChanges, TreeError, UnknownNode, all_nodes, apply_tree, find_node,
@@ -107,8 +111,10 @@ def tree_text(data: bytes) -> str:
         raise TreeError(f"the file is not UTF-8 text (byte {exc.start}); save it as “CSV UTF-8”") from None
 
 
-def import_tree(engine: Engine, text: str, *, caller: Caller, dry_run: bool, now_ns: int) -> TreeImport:
-    """Apply a tree CSV all or nothing (``dry_run``: apply, count, roll back). Raises :class:`TreeError`."""
+def import_tree(engine: Engine, text: str, *, caller: Caller, dry_run: bool, now_ns: int,
+                source: str | None = None, address: str | None = None) -> TreeImport:
+    """Apply a tree CSV all or nothing (``dry_run``: apply, count, roll back). Raises :class:`TreeError`.
+    ``source``: the file's name, for the audit trail (a dry run is not recorded)."""
     check_may_import_tree(caller)
     rows = parse_tree(text)
     found: TreeImport | None = None
@@ -117,9 +123,11 @@ def import_tree(engine: Engine, text: str, *, caller: Caller, dry_run: bool, now
             before = all_nodes(conn)
             changes = apply_tree(conn, rows, now_ns=now_ns)
             found = TreeImport(len(rows), changes, dry_run, tree_changes(before, all_nodes(conn)))
-            # TODO(audit): record(conn, actor=…, action="tree_import", rows=…, details=found.counts())
             if dry_run:
                 raise _DryRun()
+            counts = found.counts()
+            record(conn, actor=actor_of(caller), action="tree_import", subject=source, rows=counts.pop("rows"),
+                   details=counts, address=address, now_ns=now_ns)
     except _DryRun:
         pass
     return found
@@ -207,7 +215,7 @@ class IssuedCodes:
 
 
 def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, caller: Caller,
-                now_ns: int) -> IssuedCodes:
+                now_ns: int, address: str | None = None) -> IssuedCodes:
     """``count`` one-time codes for terminals that will stand at ``node_ref`` (a counter or office: code or #id)."""
     if not 1 <= count <= MAX_CODES_AT_ONCE:
         raise ValueError(f"count: from 1 to {MAX_CODES_AT_ONCE} codes at once")
@@ -218,8 +226,10 @@ def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, caller
         check_may_enrol(conn, caller, node.id)
         placed = placement(conn, node.id)
         codes = [issue_enrollment_code(conn, node_id=node.id, ttl_s=ttl_s, now_ns=now_ns) for _ in range(count)]
-        # TODO(audit): record(conn, actor=…, action="enroll_code", subject=path, rows=count, …)
         path = path_words(all_nodes(conn), node.id)
+        record(conn, actor=actor_of(caller), action="enroll_code", subject=path, scope=node.id, rows=count,
+               details={"site": placed["site"], "counter": placed["counter"], "node": node_ref, "expires_s": ttl_s,
+                        "codes": [code_label(code) for code in codes]}, address=address, now_ns=now_ns)
     return IssuedCodes(node, path, placed["site"], placed["counter"], codes,
                        iso_from_ns(now_ns + ttl_s * NS_PER_S))
 
@@ -243,7 +253,8 @@ def _terminal_node(conn: Connection, terminal_id: str) -> int | None:
     return row.node_id
 
 
-def move(engine: Engine, terminal_id: str, node_ref: str, *, caller: Caller, now_ns: int) -> Moved:
+def move(engine: Engine, terminal_id: str, node_ref: str, *, caller: Caller, now_ns: int,
+         address: str | None = None) -> Moved:
     """Stand a terminal at another counter (code or #id); its next ratings count there, the earlier ones stay."""
     with engine.connect() as conn, write_transaction(conn):
         was = _terminal_node(conn, terminal_id)
@@ -253,15 +264,18 @@ def move(engine: Engine, terminal_id: str, node_ref: str, *, caller: Caller, now
         tree = all_nodes(conn)
         moved = Moved(terminal_id, node.id, placed["site"], placed["counter"], path_words(tree, was),
                       path_words(tree, node.id))
-        # TODO(audit): record(conn, actor=…, action="move", subject=terminal_id, details={from, to})
+        record(conn, actor=actor_of(caller), action="move", subject=terminal_id, scope=node.id,
+               details={"from": was, "to": node.id}, address=address, now_ns=now_ns)
     return moved
 
 
-def revoke(engine: Engine, terminal_id: str, *, caller: Caller, now_ns: int) -> str:
+def revoke(engine: Engine, terminal_id: str, *, caller: Caller, now_ns: int, address: str | None = None) -> str:
     """Cut a terminal off (its next batch is refused 401); returns when it was revoked (the first time)."""
     with engine.connect() as conn, write_transaction(conn):
         check_may_revoke(conn, caller, terminal_id)
         revoked_at = revoke_terminal(conn, terminal_id, now_ns=now_ns)
-        # TODO(audit): record(conn, actor=…, action="revoke", subject=terminal_id)
+        record(conn, actor=actor_of(caller), action="revoke", subject=terminal_id,
+               scope=_terminal_node(conn, terminal_id), address=address, now_ns=now_ns,
+               details={"revoked_at": revoked_at, "already": revoked_at != iso_from_ns(now_ns)})
     return revoked_at
 

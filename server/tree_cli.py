@@ -10,12 +10,15 @@ A bad line of the file is named with what to do, exits 2, and nothing of the fil
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from sync.plain_text import one_line
 
+from .audit import record
+from .audit_cli import cli_actor
 from .cli import _open, cli, setting_options
 
 
@@ -44,9 +47,12 @@ def import_tree(path: Path, dry_run: bool, db_url: str) -> None:
     changes = None
     try:
         with engine.connect() as conn, write_transaction(conn):
-            changes = apply_tree(conn, rows, now_ns=time.time_ns())
+            now_ns = time.time_ns()
+            changes = apply_tree(conn, rows, now_ns=now_ns)
             if dry_run:
                 raise _DryRun()
+            record(conn, actor=cli_actor(), action="tree_import", subject=path.name, rows=len(rows),
+                   details=asdict(changes), now_ns=now_ns)
     except _DryRun:
         pass
     except TreeError as exc:
@@ -100,13 +106,20 @@ def tree(as_csv: bool, db_url: str) -> None:
 @setting_options("db_url")
 def move(terminal_id: str, node_ref: str, db_url: str) -> None:
     """Stand TERMINAL_ID at another counter NODE (its code, or #id). Ratings already given keep their place."""
+    from sqlalchemy import select
+
     from .db import write_transaction
     from .org_tree import TreeError, UnknownNode, find_node, move_terminal
+    from .schema import terminals
 
     engine = _open({"db_url": db_url})
     try:
         with engine.connect() as conn, write_transaction(conn):
-            placed = move_terminal(conn, terminal_id, find_node(conn, node_ref).id)
+            was = conn.execute(select(terminals.c.node_id).where(terminals.c.id == terminal_id)).scalar()
+            to = find_node(conn, node_ref).id
+            placed = move_terminal(conn, terminal_id, to)
+            record(conn, actor=cli_actor(), action="move", subject=terminal_id, scope=to,
+                   details={"from": was, "to": to})
     except (TreeError, UnknownNode) as exc:
         raise click.BadParameter(str(exc), param_hint="NODE") from None
     finally:

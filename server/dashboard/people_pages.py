@@ -20,7 +20,10 @@ from sync.plain_text import one_line
 
 from .. import second_factor
 from ..access import ROLE_LABELS_VI, ROLES
+from ..account_audit import record_account
+from ..audit import actor_of
 from ..db import write_transaction
+from ..dependencies import client_address
 from ..passwords import MIN_LENGTH
 from ..people import (AccountRefused, change_password, create_account, find_account, list_accounts,
                       locked_for_s, one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
@@ -75,7 +78,9 @@ async def my_password(request: Request, csrf: str = Form(""), old: str = Form(""
     check_csrf(user.csrf, csrf)
 
     def change(conn) -> None:
-        change_password(conn, user.caller.account_id, old=old, new=new, repeat=repeat, now_ns=request.app.state.clock())
+        now_ns = request.app.state.clock()
+        change_password(conn, user.caller.account_id, old=old, new=new, repeat=repeat, now_ns=now_ns)
+        _record_own(request, conn, user, {"password": "changed"}, now_ns)
         # Whoever else holds a session of this account (a stolen cookie, a forgotten computer) is out.
         conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.account_id == user.caller.account_id,
                                                       dashboard_sessions.c.id_hash != secret_hash(user.session_id)))
@@ -85,6 +90,21 @@ async def my_password(request: Request, csrf: str = Form(""), old: str = Form(""
         return _account_page(request, user, status=422, password_error=str(exc))
     log.info("account %r changed its password", one_line(user.caller.username))
     return RedirectResponse("/account?done=password", status_code=303)
+
+
+def _record_own(request: Request, conn, user: DashboardUser, details: dict, now_ns: int) -> None:
+    """An owner's change to their own account (password, second factor) in the audit trail: what, never the
+    secret."""
+    record_account(conn, actor=actor_of(user.caller), action="account_change",
+                   account=find_account(conn, account_id=user.caller.account_id), details=details,
+                   address=client_address(request), now_ns=now_ns)
+
+
+def _record(request: Request, conn, user: DashboardUser, action: str, account, details: dict, now_ns: int) -> None:
+    """An administrator's change to another account in the audit trail (its scope: the account's, after the
+    change)."""
+    record_account(conn, actor=actor_of(user.caller), action=action, account=account, details=details,
+                   address=client_address(request), now_ns=now_ns)
 
 
 def _enrolment_signer(request: Request) -> URLSafeTimedSerializer:
@@ -117,8 +137,11 @@ async def totp_on(request: Request, csrf: str = Form(""), pending: str = Form(""
         return _account_page(request, user, status=422,
                              totp_error="Mã QR đã hết hạn (10 phút). Hãy bấm “Bật xác thực hai bước” lại.")
     try:
-        await _write(request, lambda conn: turn_totp_on(conn, user.caller.account_id, data["s"], code,
-                                                        now_ns=request.app.state.clock()))
+        def change(conn) -> None:
+            now_ns = request.app.state.clock()
+            turn_totp_on(conn, user.caller.account_id, data["s"], code, now_ns=now_ns)
+            _record_own(request, conn, user, {"totp": "on"}, now_ns)
+        await _write(request, change)
     except AccountRefused as exc:
         return _enrolment_page(request, user, data["s"], error=str(exc), status=422)
     log.info("account %r turned TOTP on", one_line(user.caller.username))
@@ -130,7 +153,10 @@ async def totp_off(request: Request, csrf: str = Form(""), password: str = Form(
                    user: DashboardUser = Depends(dashboard_user)) -> Response:
     check_csrf(user.csrf, csrf)
     try:
-        await _write(request, lambda conn: turn_totp_off(conn, user.caller.account_id, password=password))
+        def change(conn) -> None:
+            turn_totp_off(conn, user.caller.account_id, password=password)
+            _record_own(request, conn, user, {"totp": "off"}, request.app.state.clock())
+        await _write(request, change)
     except AccountRefused as exc:
         return _account_page(request, user, status=422, totp_error=str(exc))
     log.info("account %r turned TOTP off", one_line(user.caller.username))
@@ -185,9 +211,14 @@ async def new_account(request: Request, csrf: str = Form(""), username: str = Fo
     check_csrf(user.csrf, csrf)
     password = one_time_password()
     try:
-        made = await _write(request, lambda conn: create_account(
-            conn, username=username, display_name=display_name, role=role, scope_node_id=_scope_id(scope),
-            password=password, now_ns=request.app.state.clock()))
+        def make(conn):
+            now_ns = request.app.state.clock()
+            made = create_account(conn, username=username, display_name=display_name, role=role,
+                                  scope_node_id=_scope_id(scope), password=password, now_ns=now_ns)
+            _record(request, conn, user, "account_create", made, {"role": made.role, "scope": made.scope_node_id},
+                    now_ns)
+            return made
+        made = await _write(request, make)
     except AccountRefused as exc:
         form = {"username": username, "display_name": display_name, "role": role, "scope": scope}
         return _accounts_page(request, user, status=422, error=str(exc), form=form)
@@ -219,8 +250,14 @@ async def _change(request: Request, user: DashboardUser, csrf: str, account_id: 
 async def disable_account(request: Request, account_id: int, csrf: str = Form(""),
                           user: DashboardUser = Depends(accounts_admin)) -> Response:
     disable = request.url.path.endswith("/disable")
-    done, error_page = await _change(request, user, csrf, account_id, lambda conn, target: set_disabled(
-        conn, target.id, disable, now_ns=request.app.state.clock()))
+
+    def change(conn, target):
+        now_ns = request.app.state.clock()
+        done = set_disabled(conn, target.id, disable, now_ns=now_ns)
+        _record(request, conn, user, "account_change", done,
+                {"disabled": disable, "was_disabled": target.disabled_at is not None}, now_ns)
+        return done
+    done, error_page = await _change(request, user, csrf, account_id, change)
     if error_page:
         return error_page
     log.info("account %r %s by %r", one_line(done[0].username), "disabled" if disable else "enabled",
@@ -231,8 +268,12 @@ async def disable_account(request: Request, account_id: int, csrf: str = Form(""
 @router.post("/accounts/{account_id}/reset", response_class=HTMLResponse)
 async def reset_account(request: Request, account_id: int, csrf: str = Form(""),
                         user: DashboardUser = Depends(accounts_admin)) -> Response:
-    done, error_page = await _change(request, user, csrf, account_id, lambda conn, target: reset_password(
-        conn, target.id, now_ns=request.app.state.clock()))
+    def change(conn, target):
+        now_ns = request.app.state.clock()
+        password = reset_password(conn, target.id, now_ns=now_ns)
+        _record(request, conn, user, "password_reset", target, {"one_time": True, "drop_totp": False}, now_ns)
+        return password
+    done, error_page = await _change(request, user, csrf, account_id, change)
     if error_page:
         return error_page
     target, password = done
@@ -245,8 +286,14 @@ async def reset_account(request: Request, account_id: int, csrf: str = Form(""),
 @router.post("/accounts/{account_id}/role")
 async def role_account(request: Request, account_id: int, csrf: str = Form(""), role: str = Form(""),
                        scope: str = Form(""), user: DashboardUser = Depends(accounts_admin)) -> Response:
-    done, error_page = await _change(request, user, csrf, account_id, lambda conn, target: set_role_scope(
-        conn, target.id, role=role, scope_node_id=_scope_id(scope)))
+    def change(conn, target):
+        done = set_role_scope(conn, target.id, role=role, scope_node_id=_scope_id(scope))
+        # The entry is seen from the new scope (where the account now is).
+        _record(request, conn, user, "role_change", done, {
+            "from": {"role": target.role, "scope": target.scope_node_id},
+            "to": {"role": done.role, "scope": done.scope_node_id}}, request.app.state.clock())
+        return done
+    done, error_page = await _change(request, user, csrf, account_id, change)
     if error_page:
         return error_page
     log.info("account %r given role %s, scope %s by %r", one_line(done[0].username), role, scope or "all",

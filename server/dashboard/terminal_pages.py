@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..errors import UnknownTerminal
 from ..access import Forbidden, terminal_in_scope
+from ..dependencies import client_address
 from ..fleet_actions import move, paths_of, places, revoke
 from ..org_tree import TreeError, UnknownNode
 from ..schema import terminals
@@ -73,7 +74,7 @@ async def terminal_move(request: Request, terminal_id: str, node: str = Form("")
         return _terminal_page(request, admin, terminal_id, status=422, error="Hãy chọn quầy mới.")
     try:
         await run_in_threadpool(move, request.app.state.engine, terminal_id, node, caller=admin.caller,
-                                now_ns=request.app.state.clock())
+                                now_ns=request.app.state.clock(), address=client_address(request))
     except UnknownTerminal:
         return _terminal_page(request, admin, terminal_id)
     except UnknownNode:
@@ -97,7 +98,7 @@ async def terminal_revoke(request: Request, terminal_id: str, confirm: str = For
                               error="Hãy đánh dấu ô xác nhận trước khi thu hồi.")
     try:
         await run_in_threadpool(revoke, request.app.state.engine, terminal_id, caller=admin.caller,
-                                now_ns=request.app.state.clock())
+                                now_ns=request.app.state.clock(), address=client_address(request))
     except UnknownTerminal:
         return _terminal_page(request, admin, terminal_id)
     except Forbidden as exc:

@@ -18,6 +18,7 @@ from sync.enrollment import enrollment_string
 
 from ..accounts import secret_hash
 from ..access import Forbidden, may
+from ..dependencies import client_address
 from ..fleet_actions import MAX_CODE_TTL_S, TreeImport, import_tree, issue_codes, places, tree_nodes, tree_text
 from ..org_tree import KIND_WORDS, TreeError, UnknownNode, tree_csv
 from ..routes.tree import MAX_TREE_BYTES
@@ -73,7 +74,8 @@ async def tree_import(request: Request, file: UploadFile | None = File(None), ac
     try:
         done: TreeImport = await run_in_threadpool(
             lambda: import_tree(request.app.state.engine, tree_text(data), caller=admin.caller,
-                                dry_run=dry_run, now_ns=request.app.state.clock()))
+                                dry_run=dry_run, now_ns=request.app.state.clock(), source=name,
+                                address=client_address(request)))
     except TreeError as exc:
         where = f"Dòng {exc.line} của {name}" if exc.line is not None else name
         return _tree_page(request, admin, status=422, error=f"{where} có lỗi: {_reason(exc)}. Không có gì được "
@@ -121,7 +123,8 @@ async def codes_issue(request: Request, node: str = Form(""), count: int = Form(
         return _codes_form(request, admin, status=422, error="Hãy chọn quầy sẽ đặt thiết bị.", **again)
     try:
         issued = await run_in_threadpool(issue_codes, request.app.state.engine, node, count=count, ttl_s=ttl_s,
-                                         caller=admin.caller, now_ns=request.app.state.clock())
+                                         caller=admin.caller, now_ns=request.app.state.clock(),
+                                         address=client_address(request))
     except UnknownNode:
         return _codes_form(request, admin, status=422, error=f"Không có nút nào có mã “{node}” trong phạm vi "
                                                              "của bạn.", **again)

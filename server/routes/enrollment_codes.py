@@ -10,7 +10,7 @@ from sync.enrollment import enrollment_string
 from sync.protocol import ErrorEnvelope
 
 from ..bodies import json_body, read_model
-from ..dependencies import received_ns
+from ..dependencies import client_address, received_ns
 from ..access import Caller
 from ..dependencies import api_caller
 from ..fleet_actions import issue_codes
@@ -29,7 +29,8 @@ async def post_enrollment_codes(request: Request, caller: Caller = Depends(api_c
     asked = await read_model(request, EnrollmentCodesRequest, max_bytes=4096)
     try:
         issued = await run_in_threadpool(issue_codes, request.app.state.engine, asked.node, count=asked.count,
-                                         ttl_s=asked.expires_s, caller=caller, now_ns=now_ns)
+                                         ttl_s=asked.expires_s, caller=caller, now_ns=now_ns,
+                                         address=client_address(request))
     except FLEET_ERRORS as exc:
         raise fleet_api_error(exc) from None
     public_url = request.app.state.settings.public_url

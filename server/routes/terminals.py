@@ -12,7 +12,7 @@ from sync.protocol import ErrorEnvelope
 
 from ..accounts import LINEAGE_FIELDS, list_terminals
 from ..bodies import json_body, read_model
-from ..dependencies import api_caller, db_connection, received_ns
+from ..dependencies import api_caller, client_address, db_connection, received_ns
 from ..errors import ApiError
 from ..access import Caller
 from ..fleet_actions import check_may_see_fleet, move, revoke
@@ -55,7 +55,7 @@ async def post_move(request: Request, terminal_id: str, caller: Caller = Depends
     asked = await read_model(request, MoveRequest, max_bytes=1024)
     try:
         moved = await run_in_threadpool(move, request.app.state.engine, _known_shape(terminal_id), asked.node,
-                                        caller=caller, now_ns=now_ns)
+                                        caller=caller, now_ns=now_ns, address=client_address(request))
     except FLEET_ERRORS as exc:
         raise fleet_api_error(exc) from None
     return JSONResponse({"ok": True, "terminal_id": moved.terminal_id, "node_id": moved.node_id, "site": moved.site,
@@ -69,7 +69,7 @@ async def post_revoke(request: Request, terminal_id: str, caller: Caller = Depen
                       now_ns: int = Depends(received_ns)) -> JSONResponse:
     try:
         revoked_at = await run_in_threadpool(revoke, request.app.state.engine, _known_shape(terminal_id),
-                                             caller=caller, now_ns=now_ns)
+                                             caller=caller, now_ns=now_ns, address=client_address(request))
     except FLEET_ERRORS as exc:
         raise fleet_api_error(exc) from None
     return JSONResponse({"ok": True, "terminal_id": terminal_id, "revoked_at": revoked_at})

@@ -17,7 +17,7 @@ from sync.protocol import ErrorEnvelope
 
 from ..access import Caller, Forbidden, require
 from ..bodies import read_body
-from ..dependencies import api_caller, db_connection, received_ns
+from ..dependencies import api_caller, client_address, db_connection, received_ns
 from ..errors import ApiError, UnknownTerminal
 from ..fleet_actions import import_tree, tree_nodes, tree_text
 from ..models import TreeImportOut, TreeList
@@ -74,7 +74,8 @@ async def post_tree(request: Request,
     data = await read_body(request, max_bytes=MAX_TREE_BYTES, media_type=CSV_TYPE)
     try:
         done = await run_in_threadpool(lambda: import_tree(request.app.state.engine, tree_text(data), caller=caller,
-                                                           dry_run=dry_run, now_ns=now_ns))
+                                                           dry_run=dry_run, now_ns=now_ns,
+                                                           address=client_address(request)))
     except TreeError as exc:
         error = fleet_api_error(exc, node_field="body")
         raise ApiError(422, f"{error.message}; nothing was imported", field=error.field) from None
