@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from cli_helpers import run_main
 from server.cli import main
-from server.settings import SPECS
 from server_fixtures import *  # noqa: F403
 from server_fixtures import EnrolledTerminal
 
@@ -25,10 +24,8 @@ NH-Q1,Quầy 1,counter,NH-MC
 
 
 @pytest.fixture(autouse=True)
-def no_settings_in_the_environment(monkeypatch):
-    for spec in SPECS:
-        for name in (spec.env, *spec.env_aliases):
-            monkeypatch.delenv(name, raising=False)
+def no_settings_in_the_environment(no_server_settings):
+    """No HAILONG_* setting of whoever runs the tests (server_fixtures.no_server_settings, for every test here)."""
 
 
 def run(args, capsys):
