@@ -88,32 +88,6 @@ def postmaster_pid(cluster) -> int | None:
         return None
 
 
-class NodeSource:
-    """The server's ratings of one province or unit: ``sqlalchemy_source``'s tally queries, filtered by
-    the tallies' ``province_id`` or ``unit_id`` column."""
-
-    def __init__(self, connection, column: str, node_id: int):
-        from reports import sqlalchemy_source
-
-        self.inner = sqlalchemy_source(connection)
-        self.connection, self.column, self.node_id = connection, column, node_id
-        self.name = f"{self.inner.name}, {column} = {node_id}"
-
-    def tallies(self, period, **filters):
-        from sqlalchemy import text
-
-        from reports.sources import Tallies, tally_queries
-
-        self.connection.execute(text("SET LOCAL random_page_cost = 1.1"))
-        self.connection.execute(text("SET LOCAL jit = off"))
-        units_sql, hours_sql, params = tally_queries(period, **filters)
-        where = "WHERE t.hour >= :start_hour"
-        node_where = f"WHERE t.{self.column} = :node_id AND t.hour >= :start_hour"
-        params = {**params, "node_id": self.node_id}
-        return Tallies(*([tuple(row) for row in self.connection.execute(text(sql.replace(where, node_where)), params)]
-                         for sql in (units_sql, hours_sql)))
-
-
 class Table:
     """The figures: what, median wall time, median CPU time, the target, and whether each meets it."""
 
@@ -138,7 +112,11 @@ class Table:
 
 
 def measure_reports(db_url: str, tree, runs: int, table: Table, watch: Stopwatch) -> None:
-    from reports import build_report, parse_period, sqlalchemy_source
+    """The reports a province, the country and a unit read, as the API and the dashboard build them (the
+    node's subtree, its children ranked), from the rollups; and each from the hourly tallies alone, the
+    way it was read before the rollups (the same figures: the ratio is what the rollups save)."""
+    from reports import build_report, parse_period
+    from reports.sources import SqlAlchemySource
     from server.db import open_engine
     from server.settings import Settings
 
@@ -148,17 +126,39 @@ def measure_reports(db_url: str, tree, runs: int, table: Table, watch: Stopwatch
     engine = open_engine(Settings(db_url=db_url))
     try:
         with engine.connect() as conn:
-            def report(source, group_by):
+            def report(node, rollups):
                 with conn.begin():
-                    return build_report(source, period, group_by=group_by)
+                    return build_report(SqlAlchemySource(conn, rollups=rollups), period, node=node,
+                                        group_by="children")
 
-            for what, source, group_by, limit in (
-                    ("a province's year report (ranks its units)", NodeSource(conn, "province_id", province_id),
-                     "site", 1.0),
-                    ("the national year report", sqlalchemy_source(conn), "site", 2.0),
-                    ("a unit's year report (its counters)", NodeSource(conn, "unit_id", unit_id), "counter", None)):
-                wall, cpu, result = watch.median(lambda: report(source, group_by), runs)
+            for what, node, limit in (("a province's year report (ranks its units)", province_id, 1.0),
+                                      ("the national year report (ranks the provinces)", None, 2.0),
+                                      ("a unit's year report (its offices)", unit_id, None)):
+                wall, cpu, result = watch.median(lambda: report(node, True), runs)
                 table.add_time(f"{what}, {result.total.counted + result.total.filtered:,} ratings", wall, cpu, limit)
+                old_wall, old_cpu, before = watch.median(lambda: report(node, False), max(1, runs // 2))
+                same = before.to_dict() == result.to_dict()
+                table.add(f"  the same from the hourly tallies only ({'same figures' if same else 'DIFFERENT'})",
+                          f"{old_wall:.2f} s", f"{old_cpu:.2f} s", f"ratio {old_wall / wall:.1f}×")
+    finally:
+        engine.dispose()
+
+
+def build_rollups(db_url: str) -> None:
+    """Build the report rollups of a loaded database (what the server's refresher does at its first start)."""
+    from server import rollups
+    from server.db import open_engine
+    from server.settings import Settings
+
+    settings = Settings(db_url=db_url)
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            built = rollups.built_zone(conn)
+        if built != settings.timezone:
+            started = time.perf_counter()
+            rollups.rebuild_now(engine, settings.timezone)
+            print(f"  {'build the report rollups':<44}{time.perf_counter() - started:>9.1f} s", flush=True)
     finally:
         engine.dispose()
 
@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reusing the loaded database: {held:,} ratings (ingest runs add a few)", flush=True)
         else:
             raise NotEmpty(f"{held:,} ratings")
+        build_rollups(db_url)
         total, tables = database_sizes(db_url)
         print(f"database size {total / 1e9:.2f} GB (pg_database_size)")
         print(f"  {'table':<22}{'rows':>14}{'table GB':>10}{'indexes GB':>12}")

@@ -282,7 +282,9 @@ def _rank(cells: list[Cell], total: Cell, prior_weight: int) -> list[Cell]:
         whole = (cell.counted + prior_weight) * total.counted
         exact[id(cell)] = part / whole
         cell.shrunk_rate = one_decimal(part, whole)
-    ranked = sorted(cells, key=lambda c: (exact[id(c)] is None, -(exact[id(c)] or 0), -c.counted, c.label))
+    # Ties (two units of one name, say) in a fixed order, whatever order the database counted them in.
+    ranked = sorted(cells, key=lambda c: (exact[id(c)] is None, -(exact[id(c)] or 0), -c.counted, c.label,
+                                          c.node_id or 0, c.site or "", c.counter or "", c.terminal or ""))
     for position, cell in enumerate(ranked, 1):
         cell.rank = position
     return ranked
@@ -370,8 +372,8 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     node reported on (its subtree only; a caller's scope, say), and ``group_by`` unit, office, counter
     or terminal ranks the lines of that level under it ("children": the level just below the node).
     """
-    by_tree = node is not None or group_by in ("unit", "office", "children")
-    if group_by not in (*GROUPINGS, *TREE_LEVELS, "children", None):
+    by_tree = node is not None or group_by in ("province", "unit", "office", "children")
+    if group_by not in (*GROUPINGS, "province", *TREE_LEVELS, "children", None):
         raise ValueError(f"group_by: {group_by!r} is not one of {', '.join(GROUPINGS + TREE_LEVELS[:2])}")
     if trend not in (*TREND_UNITS, None):
         raise ValueError(f"trend: {trend!r} is not one of {', '.join(TREND_UNITS)}")
@@ -386,6 +388,12 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
             raise FilterError(f"group_by: a report of {_node_words(node_info)} ranks its "
                               f"{', '.join(levels)} (or children: the level just below), not {group_by}", field="group_by")
         where["place"] = place
+    if by_tree:
+        # The whole server ranked by province or unit needs no finer line: its lines are counted per unit
+        # (the rollups' unit_months at national scale), and it lists no unit's counters and terminals.
+        if node is None and group_by in ("province", "unit"):
+            levels = levels[:levels.index("unit") + 1]
+            where["depth"] = "unit"
     tallies = source.tallies(period, **where)
     total, units, placed = _count_units(tallies.units, min_sample)
     # The overall average is the total's satisfaction rate: the same figure, rounded the same way.
@@ -404,7 +412,7 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
     else:
         keyed = _merge(units, group_by, min_sample) if group_by else {}
     groups = _rank(list(keyed.values()), total, prior_weight)
-    sites = _sites_by_tree(placed, tree, total, prior_weight, min_sample) if by_tree else {}
+    sites = _sites_by_tree(placed, tree, total, prior_weight, min_sample) if by_tree and "terminal" in levels else {}
     for site_cell in [] if by_tree else _fold(units, "site", total, prior_weight, min_sample):
         own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
         sites[site_cell.label] = {"counters": _fold(own, "counter", total, prior_weight, min_sample),
@@ -463,7 +471,7 @@ def _tree_scope(source, node: int | None) -> tuple[dict, tuple[str, int] | None,
         raise FilterError("node: this source has no organisation tree (a pulled file keeps site and counter "
                           "names): group by site, counter or terminal", field="node")
     if node is None:
-        return tree, None, levels_below(None)
+        return tree, None, levels_below(None, provinces=sum(1 for one in tree.values() if one.kind == "province"))
     if node not in tree:
         raise FilterError(f"node: no node has the id {node} (see kiosk-server tree)", field="node")
     kind = tree[node].kind

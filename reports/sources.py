@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .errors import SourceError
 from .levels import NODE_COLUMNS, TreeNode
-from .periods import Period
+from .periods import Period, iso_utc
 
 #: The columns a report reads; a pulled file and the server's table both have them.
 REPORT_COLUMNS = ("terminal_id", "site", "counter", "rating", "reason", "filtered", "corrected_at")
@@ -63,19 +64,23 @@ def _tree_columns(prefix: str, *, tree: bool) -> tuple[str, str]:
             "".join(f", {prefix}{c}" for c in NODE_COLUMNS))
 
 
-def _place_filter(place: tuple[str, int] | None, prefix: str, params: dict) -> str:
-    """``AND unit_id = :place_id`` for a report of one node's subtree (the column checked against the tree's)."""
+def _place_filter(place: tuple[str, int] | None, prefix: str, params: dict, name: str = "place_id") -> str:
+    """``AND unit_id = :place_id`` for a report of one node's subtree (the column checked against the tree's).
+
+    ``place`` False: nothing (a scope whose node is gone sees no rows)."""
     if place is None:
         return ""
+    if place is False:
+        return " AND 1 = 0"
     column, node_id = place
     if column not in NODE_COLUMNS:
         raise ValueError(f"place: {column!r} is not one of {', '.join(NODE_COLUMNS)}")
-    params["place_id"] = int(node_id)
-    return f" AND {prefix}{column} = :place_id"
+    params[name] = int(node_id)
+    return f" AND {prefix}{column} = :{name}"
 
 
-def report_queries(period: Period, *, site=None, counter=None, terminal=None, place=None, tree: bool = False,
-                   units_by_scan: bool = False) -> tuple[str, str, dict]:
+def report_queries(period: Period, *, site=None, counter=None, terminal=None, place=None, scope=None,
+                   tree: bool = False, units_by_scan: bool = False) -> tuple[str, str, dict]:
     """The two SQL texts (units, hours) and their parameters for ``period`` and the optional filters.
 
     When the period starts and ends on whole UTC hours (any zone with a whole-hour
@@ -96,6 +101,7 @@ def report_queries(period: Period, *, site=None, counter=None, terminal=None, pl
             filters.append(f" AND {column} = :{name}")
             params[name] = value
     filters.append(_place_filter(place, "", params))
+    filters.append(_place_filter(scope, "", params, "scope_id"))
     by_time = "corrected_at >= :start AND corrected_at < :end" + "".join(filters)
     by_scan = "corrected_at || '' >= :start AND corrected_at || '' < :end" + "".join(filters)
     if start.endswith(":00:00.000Z") and end.endswith(":00:00.000Z"):
@@ -141,22 +147,122 @@ TALLY_HOURS_SQL = ("SELECT t.hour, t.rating, NULLIF(t.reason, '') AS reason, t.f
                    "WHERE {where} GROUP BY t.hour, t.rating, t.reason, t.filtered")
 
 
-def tally_queries(period: Period, *, site=None, counter=None, terminal=None,
-                  place=None) -> tuple[str, str, dict] | None:
+def tally_queries(period: Period, *, site=None, counter=None, terminal=None, place=None,
+                  scope=None) -> tuple[str, str, dict] | None:
     """The two queries over ``rating_tallies``, or None when the period does not start and end on
     whole UTC hours (a zone with a half-hour offset): then only the ratings themselves can answer."""
     start, end = period.utc_bounds()
     if not (start.endswith(":00:00.000Z") and end.endswith(":00:00.000Z")):
         return None
     params = {"start_hour": start[:13], "end_hour": end[:13]}
-    where = "t.hour >= :start_hour AND t.hour < :end_hour"
+    where = "t.hour >= :start_hour AND t.hour < :end_hour" + _filters(params, site, counter, terminal, place, scope)
+    return TALLY_UNITS_SQL.format(where=where), TALLY_HOURS_SQL.format(where=where), params
+
+
+def _filters(params: dict, site, counter, terminal, place, scope) -> str:
+    """The legacy name filters, the node reported on and the caller's scope, as ``AND t.…`` conditions."""
+    where = ""
     for column, name, value in (("site", "site", site), ("counter", "counter", counter),
                                 ("terminal_id", "terminal", terminal)):
         if value is not None:
             where += f" AND t.{column} = :{name}"
             params[name] = value
-    where += _place_filter(place, "t.", params)
-    return TALLY_UNITS_SQL.format(where=where), TALLY_HOURS_SQL.format(where=where), params
+    return where + _place_filter(place, "t.", params) + _place_filter(scope, "t.", params, "scope_id")
+
+
+# -- the rollups (server/rollups.py) ------------------------------------------------------------------------
+#
+# A report whose period holds whole local months reads those months from a rollup (per terminal, or per
+# unit for the national report), the hours before and after them from ``rating_tallies``, and — for the
+# months — the deltas ingest added that the refresher has not folded yet: one statement, one snapshot.
+# The trend and the heat map of a province or of the whole server read ``province_hours`` and the deltas.
+
+_PLACE_COLUMNS = "t.site, t.counter, t.terminal_id"
+_UNIT_COLUMNS = "'' AS site, '' AS counter, '' AS terminal_id"
+_COUNT_COLUMNS = "t.rating, t.reason, t.filtered, t.n"
+_OUTER_UNITS = ("SELECT site, NULLIF(counter, '') AS counter, terminal_id, rating, NULLIF(reason, '') AS reason, "
+                "filtered, CAST(SUM(n) AS BIGINT) AS n, " + ", ".join(NODE_COLUMNS) + " FROM ({parts}) x "
+                "GROUP BY site, counter, terminal_id, rating, reason, filtered, " + ", ".join(NODE_COLUMNS))
+_OUTER_HOURS = ("SELECT hour, rating, NULLIF(reason, '') AS reason, filtered, CAST(SUM(n) AS BIGINT) AS n "
+                "FROM ({parts}) x GROUP BY hour, rating, reason, filtered")
+
+
+def whole_months(period: Period) -> tuple[str, str, str, str] | None:
+    """The local months wholly inside ``period`` as (first month, month after the last, and their first UTC
+    hours), e.g. ``('2026-01', '2027-01', '2025-12-31T17', '2026-12-31T17')``; None if there is none, or
+    if a month does not start on a whole UTC hour (a zone with a half-hour offset)."""
+    tz = period.tz
+
+    def month_start(year: int, month: int) -> datetime:
+        return datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=tz)
+
+    first = month_start(period.start.year, period.start.month)
+    if first < period.start:
+        first = month_start(first.year, first.month + 1)
+    after = first  # becomes the start of the first month not wholly inside
+    while month_start(after.year, after.month + 1) <= period.end:
+        after = month_start(after.year, after.month + 1)
+    if after == first:
+        return None
+    bounds = [iso_utc(first), iso_utc(after)]
+    if not all(bound.endswith(":00:00.000Z") for bound in bounds):
+        return None
+    return first.strftime("%Y-%m"), after.strftime("%Y-%m"), bounds[0][:13], bounds[1][:13]
+
+
+def _deepest(*places) -> int:
+    """How deep the narrowest of the node filters is: -1 none, 0 province … 3 counter (False: 3)."""
+    depth = -1
+    for place in places:
+        if place is False:
+            depth = max(depth, len(NODE_COLUMNS) - 1)
+        elif place is not None:
+            depth = max(depth, NODE_COLUMNS.index(place[0]))
+    return depth
+
+
+def rollup_queries(period: Period, *, zone: str | None, site=None, counter=None, terminal=None, place=None,
+                   scope=None, depth: str = "terminal") -> tuple[str | None, str | None, dict]:
+    """The units and hours queries over the rollups (each None where only ``rating_tallies`` can answer).
+
+    ``zone``: the zone of the rollups' months (None: not built). ``depth`` "unit": the units query may
+    count per unit instead of per terminal (the national report needs no finer line).
+    """
+    start, end = period.utc_bounds()
+    if zone is None or not (start.endswith(":00:00.000Z") and end.endswith(":00:00.000Z")):
+        return None, None, {}
+    params = {"start_hour": start[:13], "end_hour": end[:13]}
+    where = _filters(params, site, counter, terminal, place, scope)
+    legacy = any(value is not None for value in (site, counter, terminal))
+    deepest = _deepest(place, scope)
+
+    units_sql = None
+    months = whole_months(period) if getattr(period.tz, "key", None) == zone else None
+    if months is not None:
+        params["first_month"], params["after_month"], params["months_start"], params["months_end"] = months
+        by_unit = depth == "unit" and not legacy and deepest <= 1
+        columns = (_UNIT_COLUMNS + ", " + _COUNT_COLUMNS + ", t.province_id, t.unit_id, 0 AS office_id, "
+                   "0 AS counter_id") if by_unit else (
+            _PLACE_COLUMNS + ", " + _COUNT_COLUMNS + ", " + ", ".join(f"t.{c}" for c in NODE_COLUMNS))
+        parts = [f"SELECT {columns} FROM {'unit_months' if by_unit else 'rating_months'} t "
+                 f"WHERE t.month >= :first_month AND t.month < :after_month{where}",
+                 f"SELECT {columns} FROM tally_deltas t "
+                 f"WHERE t.hour >= :months_start AND t.hour < :months_end{where}"]
+        if params["start_hour"] < params["months_start"]:
+            parts.append(f"SELECT {columns} FROM rating_tallies t "
+                         f"WHERE t.hour >= :start_hour AND t.hour < :months_start{where}")
+        if params["months_end"] < params["end_hour"]:
+            parts.append(f"SELECT {columns} FROM rating_tallies t "
+                         f"WHERE t.hour >= :months_end AND t.hour < :end_hour{where}")
+        units_sql = _OUTER_UNITS.format(parts=" UNION ALL ".join(parts))
+
+    hours_sql = None
+    if not legacy and deepest <= 0:
+        columns = "t.hour, t.rating, t.reason, t.filtered, t.n"
+        span = "t.hour >= :start_hour AND t.hour < :end_hour"
+        hours_sql = _OUTER_HOURS.format(parts=f"SELECT {columns} FROM province_hours t WHERE {span}{where} "
+                                              f"UNION ALL SELECT {columns} FROM tally_deltas t WHERE {span}{where}")
+    return units_sql, hours_sql, params
 
 
 def _stale_report_indexes(conn: sqlite3.Connection) -> list[str]:
@@ -175,17 +281,25 @@ def add_report_indexes(conn: sqlite3.Connection) -> None:
 
 
 class SqlAlchemySource:
-    """Ratings in the server's database, through a SQLAlchemy connection (SQLite or PostgreSQL)."""
+    """Ratings in the server's database, through a SQLAlchemy connection (SQLite or PostgreSQL).
 
-    def __init__(self, connection):
+    ``scope``: only the rows of one node's subtree, as (column, node id) — ``("unit_id", 4)`` — for an
+    account that sees no more (False: no rows at all, for a scope whose node is gone). ``rollups`` False:
+    read only the hourly tallies (the benchmarks' and tests' reference; the figures are the same).
+    """
+
+    def __init__(self, connection, *, scope: tuple[str, int] | bool | None = None, rollups: bool = True):
         self.connection = connection
+        self.scope = scope
+        self.rollups = rollups
 
     @property
     def name(self) -> str:
         return f"server database ({self.connection.dialect.name})"
 
-    def tallies(self, period: Period, *, units_only: bool = False, **filters) -> Tallies:
-        """The period's counts; ``units_only`` skips the hours (the previous period needs no trend)."""
+    def tallies(self, period: Period, *, units_only: bool = False, depth: str = "terminal", **filters) -> Tallies:
+        """The period's counts; ``units_only`` skips the hours (the previous period needs no trend).
+        ``depth`` "unit": the units may be counted per unit, not per terminal (see :func:`rollup_queries`)."""
         from sqlalchemy import text
 
         def execute(sql, params):
@@ -198,13 +312,19 @@ class SqlAlchemySource:
             execute("SET LOCAL random_page_cost = 1.1", {})
             execute("SET LOCAL jit = off", {})
 
+        filters = {**filters, "scope": self.scope}
         queries = tally_queries(period, **filters)
-        if queries is not None:
-            units_sql, hours_sql, params = queries
-            return Tallies([tuple(row) for row in execute(units_sql, params)],
-                           [] if units_only else [tuple(row) for row in execute(hours_sql, params)])
-        return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite",
-                        units_only=units_only, tree=True)
+        if queries is None:
+            return _tallies(execute, period, filters, sqlite=self.connection.dialect.name == "sqlite",
+                            units_only=units_only, tree=True)
+        units_sql, hours_sql, params = queries
+        zone = execute("SELECT value FROM rollup_state WHERE name = 'month_zone'", {}).scalar() if self.rollups else None
+        rolled_units, rolled_hours, rolled_params = rollup_queries(period, zone=zone, depth=depth, **filters)
+        units = [tuple(row) for row in execute(rolled_units or units_sql, rolled_params if rolled_units else params)]
+        if units_only:
+            return Tallies(units, [])
+        hours = [tuple(row) for row in execute(rolled_hours or hours_sql, rolled_params if rolled_hours else params)]
+        return Tallies(units, hours)
 
     def tree(self) -> dict[int, TreeNode]:
         """The organisation tree as it is now: id → node (current names)."""

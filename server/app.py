@@ -32,6 +32,7 @@ from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
 from .errors import ApiError
 from .ratelimit import RateLimiter
+from .rollups import RollupRefresher
 from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
 from .routes import alerts, audit, batches, enroll, enrollment_codes, health, ratings, reports, terminals, tree
@@ -52,11 +53,14 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     engine = open_engine(settings)
     record_settings_change(engine, settings, now_ns=clock())
     monitor = AlertMonitor(engine, settings, clock)
+    refresher = RollupRefresher(engine, settings.timezone)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         monitor.start()  # checks the alert rules in the background, off the ingest path
+        refresher.start()  # folds ingest's deltas into the reports' rollups (rollups.py)
         yield
+        await refresher.stop()
         await monitor.stop()
         engine.dispose()
 
@@ -69,6 +73,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.engine = engine
     app.state.clock = clock
     app.state.alert_monitor = monitor
+    app.state.rollups = refresher
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
                                          clock=lambda: clock() / 1e9)

@@ -41,7 +41,7 @@ from sync.vocabulary import RATING_CONTENT_FIELDS
 from .accounts import PLACE_COLUMNS, Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
-from .schema import boot_offsets, rating_conflicts, rating_tallies, ratings, terminals
+from .schema import boot_offsets, rating_conflicts, rating_tallies, ratings, tally_deltas, terminals
 from .timekeeping import NS_PER_S, correct_time, device_bases, iso_from_ns, ns_from_iso
 
 INT64_MAX = 2**63 - 1
@@ -184,6 +184,8 @@ class _Statements:
         self.add_tallies = tally.on_conflict_do_update(
             index_elements=[c.name for c in rating_tallies.primary_key.columns],
             set_={"n": rating_tallies.c.n + tally.excluded.n})
+        # The same increments, for the rollups (rollups.py): a plain insert, never waited on.
+        self.add_deltas = insert(tally_deltas)
         self.update_health = update(terminals).where(
             terminals.c.id == bindparam("terminal_id"), terminals.c.revoked_at.is_(None)).values(
             last_seen_at=bindparam("last_seen_at"), app_version=bindparam("app_version"),
@@ -223,7 +225,9 @@ _TALLY_AT = tuple(INSERT_COLUMNS.index(name) for name in ("corrected_at", "ratin
 
 
 #: Counts ``rating_tallies`` afresh from the ratings (after rows were written other than by ingest).
+#: The rollups (rollups.py) are then marked unbuilt: reports read the tallies until the refresher rebuilds them.
 REBUILD_TALLIES_SQL = (
+    "DELETE FROM rollup_state; DELETE FROM tally_deltas; "
     "DELETE FROM rating_tallies; "
     "INSERT INTO rating_tallies (hour, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, "
     "rating, reason, filtered, n) "
@@ -375,7 +379,9 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
     lock_ratings_cursor(conn)
     inserted = sql.insert(conn, prepared.insert_rows)
     if inserted:
-        conn.execute(sql.add_tallies, _tallies(prepared.row_tuples, inserted, terminal))
+        increments = _tallies(prepared.row_tuples, inserted, terminal)
+        conn.execute(sql.add_tallies, increments)
+        conn.execute(sql.add_deltas, increments)
     return inserted
 
 

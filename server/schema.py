@@ -180,6 +180,83 @@ rating_tallies = Table(
     Index(None, "unit_id", "hour"),
 )
 
+#: The coarser counts that national reports read (see rollups.py), kept by a background refresher
+#: from ``tally_deltas``: the increments ingest added to ``rating_tallies``, appended in the batch's own
+#: transaction (a plain insert: batches of different terminals never wait for each other on it). A
+#: report reads a rollup together with the deltas not yet folded into it, in one statement, so it is
+#: exact at every moment. Months are local months in the zone named in ``rollup_state``.
+tally_deltas = Table(
+    "tally_deltas", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("hour", String(13), nullable=False),
+    Column("terminal_id", String(64), nullable=False),
+    Column("site", Text, nullable=False),
+    Column("counter", Text, nullable=False),
+    Column("province_id", CursorKey, nullable=False),
+    Column("unit_id", CursorKey, nullable=False),
+    Column("office_id", CursorKey, nullable=False),
+    Column("counter_id", CursorKey, nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("filtered", SmallInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+)
+
+#: Per terminal (at its place) and local month: what a province's or a unit's year reads.
+rating_months = Table(
+    "rating_months", metadata,
+    Column("month", String(7), nullable=False),  # 2026-11 (local, in rollup_state's zone)
+    Column("terminal_id", String(64), nullable=False),
+    Column("site", Text, nullable=False),
+    Column("counter", Text, nullable=False),
+    Column("province_id", CursorKey, nullable=False),
+    Column("unit_id", CursorKey, nullable=False),
+    Column("office_id", CursorKey, nullable=False),
+    Column("counter_id", CursorKey, nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("filtered", SmallInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("month", "terminal_id", "site", "counter", "province_id", "unit_id", "office_id",
+                         "counter_id", "rating", "reason", "filtered"),
+    Index(None, "province_id", "month"),
+    Index(None, "unit_id", "month"),
+)
+
+#: Per unit and local month: what the national report (ranking provinces and their units) reads.
+unit_months = Table(
+    "unit_months", metadata,
+    Column("month", String(7), nullable=False),
+    Column("province_id", CursorKey, nullable=False),
+    Column("unit_id", CursorKey, nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("filtered", SmallInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("month", "province_id", "unit_id", "rating", "reason", "filtered"),
+)
+
+#: Per province and UTC hour: the trend and the heat map of a province's or the national report.
+province_hours = Table(
+    "province_hours", metadata,
+    Column("hour", String(13), nullable=False),
+    Column("province_id", CursorKey, nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("filtered", SmallInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("hour", "province_id", "rating", "reason", "filtered"),
+    Index(None, "province_id", "hour"),
+)
+
+#: The rollups' state: ``month_zone`` is the zone their months are local to, present only once they
+#: were built whole (until then, and when the server's zone changes, reports read the hourly tallies).
+rollup_state = Table(
+    "rollup_state", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 #: The protocol fields of a rating: what must match for a resend to be a duplicate.
 
 rating_conflicts = Table(

@@ -14,7 +14,7 @@ For example::
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, ColumnElement, and_, false, or_, select, text
+from sqlalchemy import Connection, ColumnElement, and_, false, or_, select
 
 from reports import sqlalchemy_source
 from reports.sources import SqlAlchemySource
@@ -75,38 +75,17 @@ def visible_alerts(conn: Connection, caller: Caller, found: list[Alert]) -> list
     return [alert for alert in found if alert.id in seen]
 
 
-class _ScopedConnection:
-    """A connection whose report queries read only the scope's rows (``… WHERE unit_id = 4 AND …``).
-
-    The hook until reports take a node themselves (branch ``reportlevels``): :mod:`reports.sources`
-    writes its SQL as text, over ``ratings`` or ``rating_tallies t``, each with one WHERE; the scope's
-    condition is put first in it. Both tables carry the lineage columns.
-    """
-
-    def __init__(self, conn: Connection, column: str | None, node_id: int | None):
-        self._conn, self._column, self._node_id = conn, column, node_id
-        self.dialect = conn.dialect
-
-    def execute(self, statement, params=None):
-        sql = str(statement)
-        if self._column is None:  # a scope whose node is gone: nothing
-            condition = "1 = 0"
-        else:
-            condition = "{alias}" + self._column + " = :hl_scope_node"
-        for table, alias in (("rating_tallies t", "t."), ("ratings", "")):
-            sql = sql.replace(f"FROM {table} WHERE ", f"FROM {table} WHERE {condition.format(alias=alias)} AND ")
-        return self._conn.execute(text(sql), {**(params or {}), "hl_scope_node": self._node_id})
-
-
 def scoped_source(conn: Connection, caller: Caller) -> SqlAlchemySource:
-    """The server's ratings as a report source, only those inside ``caller``'s scope."""
+    """The server's ratings as a report source, only those inside ``caller``'s scope: every query the report
+    runs (over the ratings, the hourly tallies or the rollups) carries ``AND unit_id = 4`` for a unit's
+    account, and a scope whose node is gone sees nothing."""
     if caller.whole_server:
         return sqlalchemy_source(conn)
     try:
         scope = org_tree.node(conn, caller.scope_node_id)
     except org_tree.UnknownNode:
-        return SqlAlchemySource(_ScopedConnection(conn, None, None))
-    return SqlAlchemySource(_ScopedConnection(conn, org_tree.SCOPE_COLUMN[scope.kind], scope.id))
+        return SqlAlchemySource(conn, scope=False)
+    return SqlAlchemySource(conn, scope=(org_tree.SCOPE_COLUMN[scope.kind], scope.id))
 
 
 def scope_sites(conn: Connection, caller: Caller) -> list[str]:

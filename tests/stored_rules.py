@@ -50,6 +50,39 @@ def _rows(conn, table) -> list[dict]:
     return [dict(row) for row in conn.execute(select(table)).mappings()]
 
 
+def rollup_drift(engine, tallies: list[dict] | None = None) -> list[tuple[str, str]]:
+    """Where the rollups (server/rollups.py) plus the deltas not yet folded differ from ``rating_tallies``,
+    as (key, why) pairs; none while the rollups are not built (reports then read the tallies)."""
+    from server.rollups import month_of_hour
+
+    with engine.connect() as conn:
+        zone = conn.execute(select(schema.rollup_state.c.value)
+                            .where(schema.rollup_state.c.name == "month_zone")).scalar()
+        if zone is None:
+            return []
+        tallies = tallies if tallies is not None else _rows(conn, schema.rating_tallies)
+        deltas = _rows(conn, schema.tally_deltas)
+        rolled = {"rating_months": _rows(conn, schema.rating_months), "unit_months": _rows(conn, schema.unit_months),
+                  "province_hours": _rows(conn, schema.province_hours)}
+    keys = {"rating_months": lambda r, month: (month, r["terminal_id"], r["site"], r["counter"], r["province_id"],
+                                                r["unit_id"], r["office_id"], r["counter_id"]),
+            "unit_months": lambda r, month: (month, r["province_id"], r["unit_id"]),
+            "province_hours": lambda r, month: (r["hour"], r["province_id"])}
+    problems = []
+    for table, key_of in keys.items():
+        want, have = Counter(), Counter()
+        for row in tallies:
+            want[(*key_of(row, month_of_hour(row["hour"], zone)), row["rating"], row["reason"], row["filtered"])] += row["n"]
+        for row in deltas:
+            have[(*key_of(row, month_of_hour(row["hour"], zone)), row["rating"], row["reason"], row["filtered"])] += row["n"]
+        for row in rolled[table]:
+            have[(*key_of(row, row.get("month")), row["rating"], row["reason"], row["filtered"])] += row["n"]
+        for key in set(want) | set(have):
+            if want[key] != have[key]:
+                problems.append((f"{table} {key}", f"counts {have[key]} with the deltas, the tallies {want[key]}"))
+    return problems
+
+
 def invalid_rows(engine) -> list[str]:
     """Every stored row that breaks a rule, as "table key: why" (an empty list when all hold)."""
     problems: list[str] = []
@@ -111,6 +144,8 @@ def invalid_rows(engine) -> list[str]:
     for key in set(counted) | set(tallied):
         bad("rating_tallies", key, None if counted[key] == tallied[key]
             else f"counts {tallied[key]} ratings, the table holds {counted[key]}")
+    for problem in rollup_drift(engine, tallies):
+        bad("rollups", problem[0], problem[1])
     for row in conflicts:
         key = row["conflict_id"]
         try:

@@ -157,10 +157,12 @@ def report_summary(
                                             "needed by period=range and used only with it"),
         node: int | None = Query(None, ge=1, le=2**62, description="report on this node of the organisation tree "
                                  "and its subtree (see `kiosk-server tree`); its groups are the nodes below it"),
-        group_by: Literal["site", "unit", "office", "counter", "terminal", "none"] | None = Query(
-            None, description="default: site; with a node, the level just below it. unit and office (and, with "
-                              "a node, counter and terminal) group by the tree's nodes, shown by their current "
-                              "names; site and counter without a node group by the names stored with each rating"),
+        group_by: Literal["site", "province", "unit", "office", "counter", "terminal", "children", "none"] | None = Query(
+            None, description="default: site; with a node, the level just below it (children). province (on a "
+                              "server of several provinces), unit and office (and, with a node, counter and "
+                              "terminal) group by the tree's nodes, shown by their current names; children: the "
+                              "level just below the node (the provinces, or the units, of the whole server); site "
+                              "and counter without a node group by the names stored with each rating"),
         site: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},
                                  description=NO_CONTROL),
         counter: str | None = Query(None, max_length=500, json_schema_extra={"pattern": NO_CONTROL_PATTERN},

@@ -1,0 +1,218 @@
+"""The rollups: coarser counts that a province's and the national report read instead of hourly tallies.
+
+At national scale (bench/national.py: 10,000 terminals, 20 million ratings a year) the hourly
+``rating_tallies`` hold nearly a row per rating, so a year's report of a province or of the country
+read hundreds of thousands to millions of rows. Three rollups count the same ratings more coarsely:
+
+- ``rating_months``: per terminal (at its place) and local month — a province's or a unit's year;
+- ``unit_months``: per unit and local month — the national report, which ranks provinces and units;
+- ``province_hours``: per province and UTC hour — the trend and the heat map above a unit.
+
+They are not written by ingest, because rows shared by many terminals (a province's hour) would make
+concurrent batches wait for each other's commit. Ingest appends what it added to ``rating_tallies``
+to ``tally_deltas`` instead (a plain insert, in the batch's transaction), and :func:`refresh` folds
+the deltas into the rollups in the background, claiming them with ``DELETE … RETURNING`` in the same
+transaction as the upserts. A report reads a rollup *and* the deltas not yet folded, in one
+statement (one snapshot), so it is exact at every moment, however far the refresher lags.
+
+Months are local to one zone, recorded in ``rollup_state`` once the rollups were built whole
+(:func:`rebuild`). Until then, or when the server's zone changes, reports read the hourly tallies
+(right, slower) and the refresher rebuilds.
+
+    >>> month_of_hour("2026-01-31T17", "Asia/Ho_Chi_Minh")   # 00:00 on 1 February, local
+    '2026-02'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .db import try_transaction_lock, write_transaction
+from .schema import province_hours, rating_months, rollup_state, tally_deltas, unit_months
+
+log = logging.getLogger("hailong.server")
+
+#: Serializes the refreshers of every server process on one PostgreSQL database.
+ROLLUP_LOCK = 0x484C524F  # "HLRO"
+
+#: How often the background refresher folds the deltas, and how many it claims per transaction.
+REFRESH_INTERVAL_S = 2.0
+REFRESH_CHUNK = 50_000
+
+PLACE = ("terminal_id", "site", "counter", "province_id", "unit_id", "office_id", "counter_id")
+COUNT = ("rating", "reason", "filtered")
+DELTA_COLUMNS = ("hour", *PLACE, *COUNT, "n")
+
+
+@lru_cache(maxsize=65536)
+def month_of_hour(hour: str, zone: str) -> str:
+    """The local month (``2026-02``) in ``zone`` of the UTC hour ``2026-01-31T17`` (its first instant)."""
+    utc = datetime(int(hour[0:4]), int(hour[5:7]), int(hour[8:10]), int(hour[11:13]), tzinfo=timezone.utc)
+    return utc.astimezone(ZoneInfo(zone)).strftime("%Y-%m")
+
+
+def built_zone(conn: Connection) -> str | None:
+    """The zone the rollups' months are local to, or None while they are not built."""
+    return conn.execute(select(rollup_state.c.value).where(rollup_state.c.name == "month_zone")).scalar()
+
+
+def _upsert(conn: Connection, table, rows: list[dict]) -> None:
+    """Add each row's ``n`` to its key's row (insert it when new), in key order (no deadlock)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
+                                                set_={"n": table.c.n + statement.excluded.n})
+    conn.execute(statement, rows)
+
+
+def fold(conn: Connection, deltas, zone: str) -> None:
+    """Add ``deltas`` (rows in DELTA_COLUMNS order) to the three rollups."""
+    months: Counter = Counter()
+    units: Counter = Counter()
+    hours: Counter = Counter()
+    for hour, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, rating, reason, \
+            filtered, n in deltas:
+        month = month_of_hour(hour, zone)
+        count = (rating, reason, filtered)
+        months[(month, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, *count)] += n
+        units[(month, province_id, unit_id, *count)] += n
+        hours[(hour, province_id, *count)] += n
+    _upsert(conn, rating_months, [dict(zip(("month", *PLACE, *COUNT), key), n=n)
+                                  for key, n in sorted(months.items())])
+    _upsert(conn, unit_months, [dict(zip(("month", "province_id", "unit_id", *COUNT), key), n=n)
+                                for key, n in sorted(units.items())])
+    _upsert(conn, province_hours, [dict(zip(("hour", "province_id", *COUNT), key), n=n)
+                                   for key, n in sorted(hours.items())])
+
+
+def refresh(conn: Connection, zone: str, *, limit: int = REFRESH_CHUNK) -> int:
+    """Fold up to ``limit`` pending deltas into the rollups (or rebuild them when they are not built in
+    ``zone``); how many deltas were folded. Run inside a write transaction on ``conn``."""
+    if built_zone(conn) != zone:
+        rebuild(conn, zone)
+        return 0
+    claimed = conn.execute(text(
+        f"DELETE FROM tally_deltas WHERE id IN (SELECT id FROM tally_deltas ORDER BY id LIMIT :limit) "
+        f"RETURNING {', '.join(DELTA_COLUMNS)}"), {"limit": limit}).all()
+    fold(conn, claimed, zone)
+    return len(claimed)
+
+
+def rebuild(conn: Connection, zone: str) -> None:
+    """Count the rollups afresh from ``rating_tallies``, their months local to ``zone``.
+
+    On PostgreSQL, run it in a REPEATABLE READ transaction (:func:`rebuild_now` does): the deltas
+    it deletes must be exactly those already counted in the tallies it reads.
+    """
+    for table in (rollup_state, tally_deltas, rating_months, unit_months, province_hours):
+        conn.execute(delete(table))
+    hours = conn.execute(text("SELECT DISTINCT hour FROM rating_tallies")).scalars().all()
+    postgres = conn.dialect.name == "postgresql"
+    conn.execute(text("CREATE TEMPORARY TABLE hl_hour_months (hour VARCHAR(13) PRIMARY KEY, "
+                      "month VARCHAR(7) NOT NULL)" + (" ON COMMIT DROP" if postgres else "")))
+    if hours:
+        conn.execute(text("INSERT INTO hl_hour_months (hour, month) VALUES (:hour, :month)"),
+                     [{"hour": hour, "month": month_of_hour(hour, zone)} for hour in hours])
+    place, count = ", ".join(PLACE), ", ".join(COUNT)
+    conn.execute(text(
+        f"INSERT INTO rating_months (month, {place}, {count}, n) "
+        f"SELECT m.month, {', '.join('t.' + c for c in (*PLACE, *COUNT))}, SUM(t.n) "
+        f"FROM rating_tallies t JOIN hl_hour_months m ON m.hour = t.hour "
+        f"GROUP BY m.month, {', '.join('t.' + c for c in (*PLACE, *COUNT))}"))
+    conn.execute(text(
+        f"INSERT INTO unit_months (month, province_id, unit_id, {count}, n) "
+        f"SELECT month, province_id, unit_id, {count}, SUM(n) FROM rating_months "
+        f"GROUP BY month, province_id, unit_id, {count}"))
+    conn.execute(text(
+        f"INSERT INTO province_hours (hour, province_id, {count}, n) "
+        f"SELECT hour, province_id, {count}, SUM(n) FROM rating_tallies GROUP BY hour, province_id, {count}"))
+    if postgres:
+        conn.execute(text("ANALYZE rating_months, unit_months, province_hours"))  # the planner's row counts
+    else:
+        conn.execute(text("DROP TABLE hl_hour_months"))
+    conn.execute(insert(rollup_state).values(name="month_zone", value=zone))
+
+
+def rebuild_now(engine: Engine, zone: str) -> None:
+    """Rebuild the rollups in their own transaction (REPEATABLE READ on PostgreSQL, under the lock)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with write_transaction(conn):
+            try_transaction_lock(conn, ROLLUP_LOCK, wait=True)
+            rebuild(conn, zone)
+
+
+def refresh_now(engine: Engine, zone: str, *, wait: bool = True) -> int:
+    """One refresh in its own transaction; how many deltas it folded (0: none pending, or another server
+    process is refreshing and ``wait`` is False). A rebuild, when one is due, runs as :func:`rebuild_now`."""
+    with engine.connect() as conn:
+        state = built_zone(conn)
+    if state != zone:
+        rebuild_now(engine, zone)
+        return 0
+    folded = 0
+    with engine.connect() as conn:
+        while True:
+            with write_transaction(conn):
+                if not try_transaction_lock(conn, ROLLUP_LOCK, wait=wait):
+                    return folded
+                done = refresh(conn, zone)
+            folded += done
+            if done < REFRESH_CHUNK:
+                return folded
+
+
+class RollupRefresher:
+    """Folds the deltas into the rollups every :data:`REFRESH_INTERVAL_S`, in the background of one app."""
+
+    def __init__(self, engine: Engine, zone: str):
+        self.engine = engine
+        self.zone = zone
+        self._lock = threading.Lock()
+        self._task: asyncio.Task | None = None
+
+    def refresh(self, *, wait: bool = True) -> int:
+        with self._lock:
+            started = time.perf_counter()
+            rebuilding = False
+            with self.engine.connect() as conn:
+                rebuilding = built_zone(conn) != self.zone
+            if rebuilding:
+                log.info("building the report rollups (months in %s) from the hourly tallies", self.zone)
+            folded = refresh_now(self.engine, self.zone, wait=wait)
+            if rebuilding:
+                log.info("report rollups built in %.1f s", time.perf_counter() - started)
+            return folded
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="rollup-refresher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.refresh, wait=False)
+            except Exception:  # noqa: BLE001 - a bad round must not end the refresher
+                log.exception("folding the report rollups failed; trying again shortly")
+            await asyncio.sleep(REFRESH_INTERVAL_S)
