@@ -158,7 +158,7 @@ def session_lock(engine: Engine, key: int):
             yield held
         finally:
             if held:
-                _unlock(conn, key)
+                unlock(conn, key)
 
 
 def migrate(engine: Engine) -> None:
@@ -196,10 +196,10 @@ def migrate(engine: Engine) -> None:
                 conn.rollback()
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
             if locked:
-                _unlock(conn, MIGRATION_LOCK)
+                unlock(conn, MIGRATION_LOCK)
 
 
-def _unlock(conn: Connection, key: int) -> None:
+def unlock(conn: Connection, key: int) -> None:
     """Release a session-level advisory lock; a broken connection has released it already."""
     try:
         conn.rollback()  # a failed step leaves its transaction open (aborted): unlock in a fresh one

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .db import try_transaction_lock, write_transaction
+from .db import try_transaction_lock, unlock, write_transaction
 from .schema import province_hours, rating_months, rollup_state, tally_deltas, unit_months
 
 log = logging.getLogger("hailong.server")
@@ -145,14 +145,26 @@ def rebuild(conn: Connection, zone: str) -> None:
     conn.execute(insert(rollup_state).values(name="month_zone", value=zone))
 
 
-def rebuild_now(engine: Engine, zone: str) -> None:
-    """Rebuild the rollups in their own transaction (REPEATABLE READ on PostgreSQL, under the lock)."""
+def rebuild_now(engine: Engine, zone: str) -> bool:
+    """Rebuild the rollups in their own transaction, unless another server process just did; True if this
+    one did. On PostgreSQL the lock is taken before the transaction's REPEATABLE READ snapshot, so a process
+    that waited for another's rebuild sees it done."""
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with write_transaction(conn):
-            try_transaction_lock(conn, ROLLUP_LOCK, wait=True)
-            rebuild(conn, zone)
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ROLLUP_LOCK})
+            conn.commit()
+        try:
+            if postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with write_transaction(conn):
+                if built_zone(conn) == zone:
+                    return False
+                rebuild(conn, zone)
+            return True
+        finally:
+            if postgres:
+                unlock(conn, ROLLUP_LOCK)
 
 
 def refresh_now(engine: Engine, zone: str, *, wait: bool = True) -> int:

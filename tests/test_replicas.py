@@ -33,6 +33,7 @@ import pytest
 import requests
 
 from balancer import HAProxy, haproxy_binary, replica_name
+from stored_rules import rollup_drift
 from server_fixtures import in_ci, make_batch, make_rating, postgres_admin_url, postgres_database
 from server_process import ServerProcess
 from webhook_receiver import WebhookReceiver
@@ -208,6 +209,13 @@ def test_batches_through_the_balancer_are_stored_once(deployment):
     assert deployment.scalar("SELECT COUNT(*) FROM ratings") - before == 18 * 20
     ids = [r["id"] for _, batch in sent for r in batch["ratings"]]
     assert deployment.scalar(f"SELECT COUNT(DISTINCT id) FROM ratings WHERE id IN ({','.join(map(repr, ids))})") == len(ids)
+    # The three replicas' refreshers fold ingest's deltas into the report rollups, one at a time: each once.
+    deadline = time.monotonic() + 30
+    while deployment.scalar("SELECT COUNT(*) FROM tally_deltas") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert deployment.scalar("SELECT COUNT(*) FROM tally_deltas") == 0
+    assert deployment.scalar("SELECT SUM(n) FROM rating_months") == deployment.scalar("SELECT COUNT(*) FROM ratings")
+    assert rollup_drift(deployment.engine) == []
 
 
 # -- 1 and 2. alerts and the webhook --------------------------------------------------------------
