@@ -50,20 +50,25 @@ def _rows(conn, table) -> list[dict]:
     return [dict(row) for row in conn.execute(select(table)).mappings()]
 
 
-def rollup_drift(engine, tallies: list[dict] | None = None) -> list[tuple[str, str]]:
+def rollup_drift(engine) -> list[tuple[str, str]]:
     """Where the rollups (server/rollups.py) plus the deltas not yet folded differ from ``rating_tallies``,
     as (key, why) pairs; none while the rollups are not built (reports then read the tallies)."""
     from server.rollups import month_of_hour
 
+    # One snapshot for every table: the server's refresher may fold deltas between two reads.
     with engine.connect() as conn:
-        zone = conn.execute(select(schema.rollup_state.c.value)
-                            .where(schema.rollup_state.c.name == "month_zone")).scalar()
-        if zone is None:
-            return []
-        tallies = tallies if tallies is not None else _rows(conn, schema.rating_tallies)
-        deltas = _rows(conn, schema.tally_deltas)
-        rolled = {"rating_months": _rows(conn, schema.rating_months), "unit_months": _rows(conn, schema.unit_months),
-                  "province_hours": _rows(conn, schema.province_hours)}
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            zone = conn.execute(select(schema.rollup_state.c.value)
+                                .where(schema.rollup_state.c.name == "month_zone")).scalar()
+            if zone is None:
+                return []
+            tallies = _rows(conn, schema.rating_tallies)
+            deltas = _rows(conn, schema.tally_deltas)
+            rolled = {"rating_months": _rows(conn, schema.rating_months),
+                      "unit_months": _rows(conn, schema.unit_months),
+                      "province_hours": _rows(conn, schema.province_hours)}
     keys = {"rating_months": lambda r, month: (month, r["terminal_id"], r["site"], r["counter"], r["province_id"],
                                                 r["unit_id"], r["office_id"], r["counter_id"]),
             "unit_months": lambda r, month: (month, r["province_id"], r["unit_id"]),
@@ -144,7 +149,7 @@ def invalid_rows(engine) -> list[str]:
     for key in set(counted) | set(tallied):
         bad("rating_tallies", key, None if counted[key] == tallied[key]
             else f"counts {tallied[key]} ratings, the table holds {counted[key]}")
-    for problem in rollup_drift(engine, tallies):
+    for problem in rollup_drift(engine):
         bad("rollups", problem[0], problem[1])
     for row in conflicts:
         key = row["conflict_id"]

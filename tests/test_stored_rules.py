@@ -27,3 +27,18 @@ def test_a_valid_batch_leaves_nothing_invalid_and_each_broken_row_is_named(serve
     for rating_id in broken:
         assert any(rating_id in problem for problem in problems), (rating_id, problems)
     assert any(problem.startswith("terminals") and "site" in problem for problem in problems)
+
+
+def test_a_rollup_that_drifts_from_the_tallies_is_named(server):
+    from server import rollups
+    from stored_rules import rollup_drift
+
+    terminal = server.enroll()
+    assert server.upload(terminal, make_batch([make_rating(terminal.id) for _ in range(3)])).status_code == 200
+    rollups.refresh_now(server.engine, server.app.state.settings.timezone)
+    assert rollup_drift(server.engine) == [] and invalid_rows(server.engine) == []
+    with server.engine.connect() as conn, write_transaction(conn):
+        conn.execute(update(schema.province_hours).values(n=schema.province_hours.c.n + 1))
+    drift = rollup_drift(server.engine)
+    assert [where.split(" ")[0] for where, _why in drift] == ["province_hours"], drift
+    assert any(problem.startswith("rollups") and "province_hours" in problem for problem in invalid_rows(server.engine))
