@@ -51,14 +51,13 @@ def beyond(caller: Caller, role: str, scope_node_id: int | None) -> list[str]:
     return [ACTIONS[action][1] for action in ACTIONS if may(given, action) and not may(caller, action)]
 
 
-def may_give(conn: Connection, caller: Caller, role: str, scope_node_id: int | None) -> bool:
-    """Whether ``caller`` may give (or change) ``role`` at ``scope_node_id``: a scope inside its own, nothing more
-    than it may do itself."""
-    if not may(caller, "manage_accounts") or role not in ROLES or beyond(caller, role, scope_node_id):
-        return False
-    if scope_node_id is None:
-        return caller.whole_server
-    return node_in_scope(conn, caller, scope_node_id)
+def accounts_changed_by(caller: Caller, listed: list[Account], inside: set[int] | None) -> set[int]:
+    """The ids of the ``listed`` accounts ``caller`` may change (its own is not one of them); ``inside``: the
+    nodes of its scope (:func:`server.access.scope_nodes`), read once for the whole list."""
+    if not may(caller, "manage_accounts"):
+        return set()
+    return {one.id for one in listed if one.id != caller.account_id and not beyond(caller, one.role, one.scope_node_id)
+            and (caller.whole_server if one.scope_node_id is None else inside is None or one.scope_node_id in inside)}
 
 
 def roles_given(caller: Caller) -> tuple[str, ...]:
@@ -100,10 +99,10 @@ def scope_from_form(conn: Connection, caller: Caller, value: str) -> int | None:
     return found.id
 
 
-def accounts_seen(conn: Connection, caller: Caller) -> list[Account]:
-    """The accounts ``caller`` may see (``read_accounts``): those whose scope lies inside its own, by user name."""
+def accounts_seen(conn: Connection, caller: Caller, inside: set[int] | None) -> list[Account]:
+    """The accounts ``caller`` may see (``read_accounts``): those whose scope lies inside its own (``inside``,
+    :func:`server.access.scope_nodes`), by user name."""
     require(caller, "read_accounts")
-    inside = scope_nodes(conn, caller)
     return [one for one in list_accounts(conn)
             if inside is None or (one.scope_node_id is not None and one.scope_node_id in inside)]
 
@@ -136,10 +135,9 @@ def scope_words(conn: Connection, node_ids: set[int | None]) -> dict[int | None,
     return found
 
 
-def scope_choices(conn: Connection, caller: Caller) -> list[tuple[str, str]] | None:
-    """(field value, path) of every scope ``caller`` may give, when there are at most :data:`MAX_SCOPE_CHOICES`;
-    None for more (the page asks for a code instead)."""
-    inside = scope_nodes(conn, caller)
+def scope_choices(conn: Connection, caller: Caller, inside: set[int] | None) -> list[tuple[str, str]] | None:
+    """(field value, path) of every scope ``caller`` may give (``inside``: its scope's nodes), when there are at
+    most :data:`MAX_SCOPE_CHOICES`; None for more (the page asks for a code instead)."""
     if (node_count(conn) if inside is None else len(inside)) > MAX_SCOPE_CHOICES:
         return None
     if inside is None:

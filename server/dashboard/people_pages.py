@@ -20,10 +20,10 @@ from sqlalchemy import delete
 from sync.plain_text import one_line
 
 from .. import second_factor
-from ..access import ROLE_LABELS_VI, may
+from ..access import ROLE_LABELS_VI, may, scope_nodes
 from ..account_audit import record_account
-from ..account_reach import (WHOLE_SERVER, accounts_seen, check_role_and_scope, managed_account, may_give,
-                             roles_given, scope_choices, scope_from_form, scope_words)
+from ..account_reach import (WHOLE_SERVER, accounts_changed_by, accounts_seen, check_role_and_scope,
+                             managed_account, roles_given, scope_choices, scope_from_form, scope_words)
 from ..audit import actor_of
 from ..db import write_transaction
 from ..dependencies import client_address
@@ -187,10 +187,11 @@ def _accounts_page(request: Request, user: DashboardUser, *, status: int = 200, 
                    form: dict | None = None, shown_password: dict | None = None) -> HTMLResponse:
     caller = user.caller
     with request.app.state.engine.connect() as conn:
-        listed = accounts_seen(conn, caller)
-        choices = scope_choices(conn, caller) if may(caller, "manage_accounts") else None
+        inside = scope_nodes(conn, caller)  # the tree is read once for the page
+        listed = accounts_seen(conn, caller, inside)
+        choices = scope_choices(conn, caller, inside) if may(caller, "manage_accounts") else None
         names = scope_words(conn, {a.scope_node_id for a in listed} | {caller.scope_node_id})
-        managed = {a.id for a in listed if a.id != caller.account_id and may_give(conn, caller, a.role, a.scope_node_id)}
+        managed = accounts_changed_by(caller, listed, inside)
     now_ns = request.app.state.clock()
     own_scope = names[caller.scope_node_id][0]
     return page(request, "accounts.html", status=status, admin=user, accounts=listed, roles=roles_given(caller),
