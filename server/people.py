@@ -44,6 +44,15 @@ class AccountRefused(ServerError, ValueError):
         super().__init__(message)
         self.field = field
 
+    #: The HTTP status a page answers it with.
+    status = 422
+
+
+class UnknownAccount(AccountRefused, LookupError):
+    """No account has this id (or, for a scoped administrator, none inside its scope: the same answer)."""
+
+    status = 404
+
 
 @dataclass(frozen=True)
 class Account:
@@ -163,7 +172,7 @@ def create_account(conn: Connection, *, username: str, display_name: str, role: 
 def _require(conn: Connection, account_id: int) -> Account:
     found = find_account(conn, account_id=account_id)
     if found is None:
-        raise AccountRefused(f"Không có tài khoản mang mã số {account_id}.")
+        raise UnknownAccount(f"Không có tài khoản mang mã số {account_id}.")
     return found
 
 

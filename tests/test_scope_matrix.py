@@ -86,15 +86,16 @@ EXPECTED = {
     "GET /account/totp": "200 200 200 | 200 200 200 | 200 200 200 | 200 200 200 | 200 200 200",
     "POST /account/totp": "422 422 422 | 422 422 422 | 422 422 422 | 422 422 422 | 422 422 422",
     "POST /account/totp/off": "422 422 422 | 422 422 422 | 422 422 422 | 422 422 422 | 422 422 422",
-    # Accounts (branch `accounts`): a whole-server province admin only, for now.
-    "GET /accounts": "403 403 200 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
-    "POST /accounts/new": "403 403 422 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
-    "POST /accounts/{account_id}/disable": "403 403 →/accounts | 403 403 403 | 403 403 403 | 403 403 403 | "
-                                           "403 403 403",
-    "POST /accounts/{account_id}/enable": "403 403 →/accounts | 403 403 403 | 403 403 403 | 403 403 403 | "
-                                          "403 403 403",
-    "POST /accounts/{account_id}/reset": "403 403 200 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
-    "POST /accounts/{account_id}/role": "403 403 422 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
+    # Accounts: an administrator (PA, UA) those of its subtree within its reach, an inspector reads them; an
+    # account outside the scope is 404, a node outside it in the form 422 (server/account_reach.py).
+    "GET /accounts": "200 200 200 | 200 200 200 | 403 403 403 | 403 403 403 | 200 200 200",
+    "POST /accounts/new": "422 422 422 | 422 422 422 | 403 403 403 | 403 403 403 | 403 403 403",
+    "POST /accounts/{account_id}/disable": "→/accounts 404 →/accounts | →/accounts 404 →/accounts | 403 403 403 | "
+                                           "403 403 403 | 403 403 403",
+    "POST /accounts/{account_id}/enable": "→/accounts 404 →/accounts | →/accounts 404 →/accounts | 403 403 403 | "
+                                          "403 403 403 | 403 403 403",
+    "POST /accounts/{account_id}/reset": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | 403 403 403",
+    "POST /accounts/{account_id}/role": "422 404 422 | 422 404 422 | 403 403 403 | 403 403 403 | 403 403 403",
     # The tree and the fleet's actions (branch `treepages`): a node or terminal outside the scope is absent.
     "GET /api/v1/tree": "200 200 200 | 200 200 200 | 200 200 200 | 200 200 200 | 200 200 200",
     "POST /api/v1/tree": "403 403 200 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
@@ -134,6 +135,8 @@ BY_ACCOUNT = {"POST /accounts/{account_id}/disable", "POST /accounts/{account_id
 BY_TERMINAL = {"GET /fleet/terminal/{terminal_id}", "POST /fleet/terminal/{terminal_id}/move",
                "POST /fleet/terminal/{terminal_id}/revoke", "POST /api/v1/terminals/{terminal_id}/move",
                "POST /api/v1/terminals/{terminal_id}/revoke"}
+#: Routes whose form names a scope (``scope``: a unit's code): ``in`` A's, ``out`` and ``wide`` B's.
+BY_SCOPE = {"POST /accounts/new"}
 #: Routes that name a counter (their form's or body's ``node``): ``in`` A's, ``out`` and ``wide`` B's.
 BY_NODE = {"POST /api/v1/enrollment-codes", "POST /api/v1/terminals/{terminal_id}/move", "POST /tree/codes",
            "POST /fleet/terminal/{terminal_id}/move"}
@@ -151,6 +154,7 @@ C02,Quầy Bình Minh,counter,O02
 """
 UNIT = {"A": "Phường An Khánh", "B": "Xã Bình Minh"}
 COUNTER_CODE = {"A": "C01", "B": "C02"}
+UNIT_CODE = {"A": "U01", "B": "U02"}
 COUNTER = {"A": "Quầy An Khánh", "B": "Quầy Bình Minh"}
 PERIOD = {"period": "month", "on": "2026-11-25"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -293,6 +297,7 @@ class Province:
                               "csrf": login_csrf, "next": "/"}
         elif method == "POST":
             kwargs["data"] = {"csrf": csrf, **({"node": COUNTER_CODE[unit]} if route in BY_NODE else {}),
+                              **({"scope": UNIT_CODE[unit]} if route in BY_SCOPE else {}),
                               **({"confirm": "yes"} if route.endswith("/revoke") else {})}
         answer = requests.request(method, self.server.url + path, allow_redirects=False, timeout=60, **kwargs)
         shown = answer.text

@@ -1,8 +1,9 @@
 """The dashboard's pages about people: "Tài khoản của tôi" (own password, TOTP) and "Người dùng" (accounts).
 
-Every form carries the session's CSRF token. The accounts page is for province
-admins (a unit admin's view of their own subtree comes with the permissions);
-an administrator cannot disable, reset or re-role their own account here, so
+Every form carries the session's CSRF token. The accounts page lists the accounts of
+the administrator's part of the tree and changes those within its reach
+(:mod:`server.account_reach`; inspectors read it without the forms); an
+administrator cannot disable, reset or re-role their own account here, so
 nobody locks the server's last administrator out by a click.
 """
 
@@ -14,23 +15,25 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from sync.plain_text import one_line
 
 from .. import second_factor
-from ..access import ROLE_LABELS_VI, ROLES
+from ..access import ROLE_LABELS_VI, may, scope_nodes
 from ..account_audit import record_account
+from ..account_reach import (WHOLE_SERVER, accounts_changed_by, accounts_seen, check_role_and_scope,
+                             managed_account, roles_given, scope_choices, scope_from_form, scope_words)
 from ..audit import actor_of
 from ..db import write_transaction
 from ..dependencies import client_address
 from ..passwords import MIN_LENGTH
-from ..people import (AccountRefused, change_password, create_account, find_account, list_accounts,
-                      locked_for_s, one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
-from ..schema import dashboard_sessions, nodes
+from ..people import (AccountRefused, change_password, create_account, find_account, locked_for_s,
+                      one_time_password, reset_password, set_disabled, set_role_scope, turn_totp_off, turn_totp_on)
+from ..schema import dashboard_sessions
 from ..accounts import secret_hash
-from .pages import local_time, page, templates
-from .session import DashboardUser, NotAllowed, check_csrf, dashboard_user, signed_in_user
+from .pages import local_time, page, require_on_page, templates
+from .session import DashboardUser, check_csrf, dashboard_user, signed_in_user
 
 log = logging.getLogger("hailong.server.dashboard")
 
@@ -39,8 +42,6 @@ templates.env.globals.update(ROLE_LABELS=ROLE_LABELS_VI)
 
 #: How long the QR code of a TOTP enrolment stays usable (the secret travels signed in the form, not stored).
 ENROLMENT_MAX_AGE_S = 600
-NODE_KINDS_VI = {"province": "Tỉnh", "unit": "Đơn vị", "office": "Bộ phận một cửa", "counter": "Quầy"}
-WHOLE_SERVER = "Toàn bộ máy chủ"
 
 DONE = {"password": "Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã kết thúc.",
         "totp-on": "Đã bật xác thực hai bước.", "totp-off": "Đã tắt xác thực hai bước."}
@@ -57,7 +58,8 @@ async def _write(request: Request, change):
 # -- my account ------------------------------------------------------------------------------------------
 
 def _scope_label(request: Request, node_id: int | None) -> str:
-    return _scope_names(request).get(node_id, WHOLE_SERVER)
+    with request.app.state.engine.connect() as conn:
+        return scope_words(conn, {node_id})[node_id][1] if node_id is not None else WHOLE_SERVER
 
 
 def _account_page(request: Request, user: DashboardUser, *, status: int = 200, **errors) -> HTMLResponse:
@@ -164,43 +166,43 @@ async def totp_off(request: Request, csrf: str = Form(""), password: str = Form(
 
 
 # -- the accounts page -------------------------------------------------------------------------------------
+#
+# Who sees and changes which accounts, and which role and scope they may give: server.account_reach. A role
+# without read_accounts gets the 403 page; an account outside the scope, the 404 of the page; one above the
+# administrator's reach, 403 with the reason.
 
-def accounts_admin(user: DashboardUser = Depends(dashboard_user)) -> DashboardUser:
-    """A province admin (``Depends``); anyone else gets the 403 page."""
-    if user.caller.role != "province_admin" or user.caller.scope_node_id is not None:
-        raise NotAllowed("Chỉ quản trị tỉnh quản lý người dùng.")
+def accounts_reader(user: DashboardUser = Depends(dashboard_user)) -> DashboardUser:
+    """A role that reads accounts (``Depends``): administrators, and inspectors read-only; anyone else gets 403."""
+    require_on_page(user, "read_accounts")
     return user
 
 
-def _scope_names(request: Request) -> dict[int | None, str]:
-    with request.app.state.engine.connect() as conn:
-        rows = conn.execute(select(nodes.c.id, nodes.c.kind, nodes.c.name).order_by(nodes.c.id)).all()
-    return {None: WHOLE_SERVER, **{row.id: f"{NODE_KINDS_VI.get(row.kind, row.kind)} {row.name}" for row in rows}}
+def accounts_admin(user: DashboardUser = Depends(dashboard_user)) -> DashboardUser:
+    """A role that manages accounts (``Depends``); anyone else gets the 403 page."""
+    require_on_page(user, "manage_accounts")
+    return user
 
 
 def _accounts_page(request: Request, user: DashboardUser, *, status: int = 200, error: str | None = None,
                    form: dict | None = None, shown_password: dict | None = None) -> HTMLResponse:
+    caller = user.caller
     with request.app.state.engine.connect() as conn:
-        listed = list_accounts(conn)
+        inside = scope_nodes(conn, caller)  # the tree is read once for the page
+        listed = accounts_seen(conn, caller, inside)
+        choices = scope_choices(conn, caller, inside) if may(caller, "manage_accounts") else None
+        names = scope_words(conn, {a.scope_node_id for a in listed} | {caller.scope_node_id})
+        managed = accounts_changed_by(caller, listed, inside)
     now_ns = request.app.state.clock()
-    names = _scope_names(request)
-    return page(request, "accounts.html", status=status, admin=user, accounts=listed, roles=ROLES, error=error,
-                scopes=[("" if node_id is None else str(node_id), label) for node_id, label in names.items()],
-                scope_names=names, form=form or {"role": "viewer", "scope": ""}, shown_password=shown_password,
+    own_scope = names[caller.scope_node_id][0]
+    return page(request, "accounts.html", status=status, admin=user, accounts=listed, roles=roles_given(caller),
+                error=error, scopes=choices, scope_names=names, managed=managed,
+                may_manage=may(caller, "manage_accounts"), own_scope=own_scope,
+                form=form or {"role": "viewer", "scope": own_scope}, shown_password=shown_password,
                 locked={a.id: s for a in listed if (s := locked_for_s(a, now_ns))}, when=lambda iso: local_time(request, iso))
 
 
-def _scope_id(value: str) -> int | None:
-    value = value.strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise AccountRefused(f"Phạm vi không hợp lệ: {value!r}.", field="scope")
-    return int(value)
-
-
 @router.get("/accounts", response_class=HTMLResponse)
-def accounts_page(request: Request, user: DashboardUser = Depends(accounts_admin)) -> HTMLResponse:
+def accounts_page(request: Request, user: DashboardUser = Depends(accounts_reader)) -> HTMLResponse:
     return _accounts_page(request, user)
 
 
@@ -213,36 +215,37 @@ async def new_account(request: Request, csrf: str = Form(""), username: str = Fo
     try:
         def make(conn):
             now_ns = request.app.state.clock()
+            scope_node_id = scope_from_form(conn, user.caller, scope)
+            check_role_and_scope(conn, user.caller, role, scope_node_id)
             made = create_account(conn, username=username, display_name=display_name, role=role,
-                                  scope_node_id=_scope_id(scope), password=password, now_ns=now_ns)
+                                  scope_node_id=scope_node_id, password=password, now_ns=now_ns)
             _record(request, conn, user, "account_create", made, {"role": made.role, "scope": made.scope_node_id},
                     now_ns)
             return made
         made = await _write(request, make)
     except AccountRefused as exc:
         form = {"username": username, "display_name": display_name, "role": role, "scope": scope}
-        return _accounts_page(request, user, status=422, error=str(exc), form=form)
+        return _accounts_page(request, user, status=exc.status, error=str(exc), form=form)
     log.info("account %r (%s) created by %r", one_line(made.username), made.role, one_line(user.caller.username))
     return _accounts_page(request, user, status=201, shown_password={
         "what": f"Đã tạo tài khoản {made.username}.", "username": made.username, "password": password})
 
 
 async def _change(request: Request, user: DashboardUser, csrf: str, account_id: int, change) -> tuple:
-    """Run ``change(conn, target)`` on another account; (result, None) or (None, the error page)."""
+    """Run ``change(conn, target)`` on another account inside the administrator's reach; (result, None) or
+    (None, the error page: 404 outside the scope, 403 above the reach, 422 otherwise)."""
     check_csrf(user.csrf, csrf)
     if account_id == user.caller.account_id:
         return None, _accounts_page(request, user, status=422,
                                     error="Không thể tự thay đổi tài khoản của mình ở đây (xem “Tài khoản của tôi”).")
 
     def run(conn):
-        target = find_account(conn, account_id=account_id)
-        if target is None:
-            raise AccountRefused(f"Không có tài khoản mang mã số {account_id}.")
+        target = managed_account(conn, user.caller, account_id)
         return target, change(conn, target)
     try:
         return await _write(request, run), None
     except AccountRefused as exc:
-        return None, _accounts_page(request, user, status=422, error=str(exc))
+        return None, _accounts_page(request, user, status=exc.status, error=str(exc))
 
 
 @router.post("/accounts/{account_id}/disable")
@@ -287,7 +290,9 @@ async def reset_account(request: Request, account_id: int, csrf: str = Form(""),
 async def role_account(request: Request, account_id: int, csrf: str = Form(""), role: str = Form(""),
                        scope: str = Form(""), user: DashboardUser = Depends(accounts_admin)) -> Response:
     def change(conn, target):
-        done = set_role_scope(conn, target.id, role=role, scope_node_id=_scope_id(scope))
+        scope_node_id = scope_from_form(conn, user.caller, scope)
+        check_role_and_scope(conn, user.caller, role, scope_node_id)
+        done = set_role_scope(conn, target.id, role=role, scope_node_id=scope_node_id)
         # The entry is seen from the new scope (where the account now is).
         _record(request, conn, user, "role_change", done, {
             "from": {"role": target.role, "scope": target.scope_node_id},
