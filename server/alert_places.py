@@ -27,6 +27,8 @@ from .schema import nodes
 #: How an alert of a unit names it in ``alerts.subject``: the node's id, which a node keeps for life
 #: (its official code can be given or corrected later by a tree import).
 UNIT_SUBJECT_PREFIX = "unit:"
+#: Node ids asked for in one query.
+CHUNK = 5000
 
 
 def unit_subject(unit_id: int) -> str:
@@ -47,8 +49,10 @@ def places_of(conn: Connection, node_ids: Iterable[int]) -> dict[int, dict]:
         todo -= set(known)
         if not todo:
             break
-        rows = conn.execute(select(nodes.c.id, nodes.c.kind, nodes.c.code, nodes.c.name, nodes.c.parent_id)
-                            .where(nodes.c.id.in_(sorted(todo)))).all()
+        asked, rows = sorted(todo), []
+        for start in range(0, len(asked), CHUNK):  # a bound parameter per id: SQLite takes 32,766 at most
+            rows += conn.execute(select(nodes.c.id, nodes.c.kind, nodes.c.code, nodes.c.name, nodes.c.parent_id)
+                                 .where(nodes.c.id.in_(asked[start:start + CHUNK]))).all()
         known.update({row.id: tuple(row) for row in rows})
         todo = {row.parent_id for row in rows if row.parent_id is not None}
     found = {}

@@ -46,7 +46,8 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, insert, or_, select, true, update
+from sqlalchemy import (ColumnElement, Connection, Engine, Select, and_, case, func, insert, or_, select, true,
+                        update)
 
 from sync.vocabulary import one_decimal, round_half_up
 
@@ -176,6 +177,18 @@ def terminal_silence(last_seen_at: str | None, enrolled_at: str, rules: AlertRul
     return rules.opening_hours.open_seconds(since, rules.local(now_ns), enough=rules.silent_s + 1)
 
 
+def window_counts(since: str, until: str) -> Select:
+    """Counted and dissatisfied ratings between ``since`` and ``until`` (ISO times, both included) per unit,
+    and per site for ratings without a unit: rows of (unit_id, site, counted, dissatisfied)."""
+    dissatisfied = func.sum(case((ratings.c.rating == "dissatisfied", 1), else_=0))
+    # A placed rating counts for its unit whatever its site's name was; an unplaced one for its site.
+    unplaced_site = case((ratings.c.unit_id.is_(None), ratings.c.site))
+    return (select(ratings.c.unit_id, unplaced_site.label("site"), func.count().label("counted"),
+                   dissatisfied.label("dissatisfied"))
+            .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until, ratings.c.filtered == 0)
+            .group_by(ratings.c.unit_id, unplaced_site))
+
+
 def dissatisfied_places(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
     """Units (and sites of ratings without a unit) whose recent counted ratings are dissatisfied beyond the
     threshold: subject (``unit:7``, or the site's name) → the figures and the place.
@@ -183,16 +196,8 @@ def dissatisfied_places(conn: Connection, rules: AlertRules, now_ns: int) -> dic
     Reads only the window's ratings, through the index on ``corrected_at`` (bench/alerts.py).
     """
     since, until = iso_from_ns(now_ns - rules.window_s * NS_PER_S), iso_from_ns(now_ns)
-    dissatisfied = func.sum(case((ratings.c.rating == "dissatisfied", 1), else_=0))
-    # A placed rating counts for its unit whatever its site's name was; an unplaced one for its site.
-    unplaced_site = case((ratings.c.unit_id.is_(None), ratings.c.site))
-    rows = conn.execute(select(ratings.c.unit_id, unplaced_site.label("site"), func.count().label("counted"),
-                               dissatisfied.label("dissatisfied"))
-                        .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until,
-                               ratings.c.filtered == 0)
-                        .group_by(ratings.c.unit_id, unplaced_site))
     over = []
-    for row in rows:
+    for row in conn.execute(window_counts(since, until)):
         counted, bad = int(row.counted), int(row.dissatisfied or 0)
         if counted >= rules.min_ratings and 100.0 * bad / counted >= rules.dissatisfied_pct:
             over.append((row.unit_id, row.site, counted, bad))
@@ -253,8 +258,10 @@ def evaluate_alerts(conn: Connection, rules: AlertRules, *, now_ns: int) -> Aler
 
 def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, now_ns: int) -> AlertChanges:
     """Fire what ``holding`` has and the active alerts lack; clear active alerts ``holding`` lacks."""
-    active = {(a.rule, a.subject): a for a in map(Alert.from_row, conn.execute(
-        select(alerts).where(alerts.c.cleared_at.is_(None))))}
+    # Only the keys of the active alerts: with thousands active (a province's network down), reading
+    # every one's details would hold the write transaction for nothing (bench/alerts.py --tree).
+    active = {(row.rule, row.subject): row.id for row in conn.execute(
+        select(alerts.c.id, alerts.c.rule, alerts.c.subject).where(alerts.c.cleared_at.is_(None)))}
     now = iso_from_ns(now_ns)
     changes = AlertChanges()
     for (rule, subject), details in sorted(holding.items()):
@@ -268,11 +275,12 @@ def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, 
                                                     details=json.dumps(details, ensure_ascii=False))
                               .returning(alerts.c.id)).scalar_one()
         changes.fired.append(Alert(new_id, rule, subject, now, None, details, *lineage))
-    for key, alert in sorted(active.items()):
-        if key not in holding:
-            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(cleared_at=now))
-            changes.cleared.append(Alert(alert.id, alert.rule, alert.subject, alert.fired_at, now, alert.details,
-                                         alert.unit_id, alert.province_id))
+    ending = sorted(alert_id for key, alert_id in active.items() if key not in holding)
+    for start in range(0, len(ending), 1000):
+        chunk = ending[start:start + 1000]
+        conn.execute(update(alerts).where(alerts.c.id.in_(chunk)).values(cleared_at=now))
+        changes.cleared += map(Alert.from_row, conn.execute(select(alerts).where(alerts.c.id.in_(chunk))
+                                                            .order_by(alerts.c.id)))
     for alert in changes.fired:
         log.warning("alert fired: %s", alert.message)
     for alert in changes.cleared:
