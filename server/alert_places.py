@@ -6,7 +6,8 @@ path from the province down, for people, and each level's id and code, for machi
 receiver, a script). It is written into the alert's ``details`` when the alert fires, as the tree
 stood then; renaming a node later does not rewrite alerts already sent.
 
-    >>> place = {"path": "Tỉnh Bắc Ninh › Phường 1", "province": {"id": 1, "code": "24", "name": "Tỉnh Bắc Ninh"},
+    >>> place = {"path": "Tỉnh Bắc Ninh › Phường 1",
+    ...          "province": {"id": 1, "code": "24", "name": "Tỉnh Bắc Ninh"},
     ...          "unit": {"id": 7, "code": "07420", "name": "Phường 1"}}
     >>> place_words(place)
     'Tỉnh Bắc Ninh › Phường 1'

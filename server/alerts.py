@@ -31,8 +31,8 @@ For example::
 
     changes = evaluate_alerts(conn, AlertRules.from_settings(settings), now_ns=clock())
     [(a.subject, a.message) for a in changes.fired]
-    # → [('unit:7', 'Thành phố Hà Nội › Phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) trong 15 phút qua '
-    #              'là không hài lòng')]
+    # → [('unit:7', 'Thành phố Hà Nội › Phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) '
+    #              'trong 15 phút qua là không hài lòng')]
 """
 
 from __future__ import annotations
@@ -122,12 +122,12 @@ class Alert:
         if self.rule == DISSATISFIED_SHARE:
             minutes = int(round_half_up(d["window_s"] / 60, 0))
             pct = f"{d['pct']:.1f}".replace(".", ",")
-            return (f"{self.place or self.subject}: {d['dissatisfied']} trên {d['counted']} lượt đánh giá ({pct}%) "
-                    f"trong {minutes} phút qua là không hài lòng")
+            return (f"{self.place or self.subject}: {d['dissatisfied']} trên {d['counted']} lượt đánh giá "
+                    f"({pct}%) trong {minutes} phút qua là không hài lòng")
         if self.rule == TERMINAL_SILENT:
             since = d.get("last_seen_local") or d.get("last_seen_at") or "chưa bao giờ"
-            return (f"Thiết bị {self.subject} ({self.place}) im lặng ít nhất {_duration_vi(d['silent_open_s'])} "
-                    f"trong giờ làm việc (lần cuối: {since})")
+            return (f"Thiết bị {self.subject} ({self.place}) im lặng ít nhất "
+                    f"{_duration_vi(d['silent_open_s'])} trong giờ làm việc (lần cuối: {since})")
         return f"{self.rule}: {self.subject}"
 
     def to_dict(self) -> dict:

@@ -38,7 +38,8 @@ BAD_QUARTER = [rating("dissatisfied", reason="processing_time", age_s=100 + i) f
 
 class Provinces:
     """Two provinces, each with a unit named "Phường 1" (and Bắc Ninh with "Xã An Bình"), a terminal at each
-    unit's counter (and a spare one, which never sends, at each "Phường 1"), and accounts: a unit admin of each "Phường 1", a viewer of Bắc Ninh, a whole-server admin."""
+    unit's counter (and a spare one, which never sends, at each "Phường 1"), and accounts: a unit admin of each
+    "Phường 1", a viewer of Bắc Ninh, a whole-server admin."""
 
     def __init__(self, server):
         from server.accounts import issue_admin_token, issue_enrollment_code
@@ -180,7 +181,8 @@ def test_ratings_without_a_unit_still_alert_by_their_site_and_only_whole_server_
     provinces.check()
     silent = {a["subject"]: a for a in provinces.alerts("pa.all") if a["rule"] == "terminal_silent"}
     assert silent[term["07421"].id]["place"] == "UBND xã Cũ / Quầy A"
-    assert silent[term["07420"].id]["place"] == "Tỉnh Bắc Ninh › Phường 1 › Bộ phận Một cửa Phường 1 › Quầy 1"
+    assert silent[term["07420"].id]["place"] == \
+        "Tỉnh Bắc Ninh › Phường 1 › Bộ phận Một cửa Phường 1 › Quầy 1"
 
 
 # -- the upgrade: alerts named by their site before migration 0011 --------------------------------------
