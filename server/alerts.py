@@ -228,16 +228,15 @@ def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int, *,
                     terminals.c.last_seen_at, terminals.c.enrolled_at)
              .where(terminals.c.revoked_at.is_(None),
                     func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
-    rows = conn.execute(terminals_within(query, conn, within)).all()
-    silent = [row for row in rows if terminal_silence(row.last_seen_at, row.enrolled_at, rules, now_ns)
-              >= rules.silent_s]
-    places = places_of(conn, [row.node_id for row in silent if row.node_id is not None])
-    for row in silent:
-        found[row.id] = {"terminal_id": row.id, "site": row.site, "counter": row.counter,
-                         "last_seen_at": row.last_seen_at, "silent_open_s": rules.silent_s,
-                         "last_seen_local": _local_text(row.last_seen_at, rules.tz)}
-        if row.node_id in places:  # where it stands, by the tree (a terminal of before the tree: by name)
-            found[row.id] |= {"node_id": row.node_id, "place": places[row.node_id]}
+    rows = conn.execute(terminals_within(query, conn, within))
+    for row in rows:
+        silent_s = terminal_silence(row.last_seen_at, row.enrolled_at, rules, now_ns)
+        if silent_s >= rules.silent_s:
+            found[row.id] = {"terminal_id": row.id, "site": row.site, "counter": row.counter,
+                             "last_seen_at": row.last_seen_at, "silent_open_s": rules.silent_s,
+                             "last_seen_local": _local_text(row.last_seen_at, rules.tz)}
+            if row.node_id is not None:  # its place by the tree is added when its alert fires
+                found[row.id]["node_id"] = row.node_id
     return found
 
 
@@ -264,9 +263,14 @@ def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, 
         select(alerts.c.id, alerts.c.rule, alerts.c.subject).where(alerts.c.cleared_at.is_(None)))}
     now = iso_from_ns(now_ns)
     changes = AlertChanges()
-    for (rule, subject), details in sorted(holding.items()):
-        if (rule, subject) in active:
-            continue
+    new = sorted(((key, d) for key, d in holding.items() if key not in active), key=lambda kv: kv[0])
+    # A silent terminal's place by the tree, read only for the alerts that fire: the fleet page counts the
+    # silent terminals too, and thousands may stay silent check after check.
+    places = places_of(conn, [d["node_id"] for (rule, _s), d in new
+                              if rule == TERMINAL_SILENT and "node_id" in d and "place" not in d])
+    for (rule, subject), details in new:
+        if rule == TERMINAL_SILENT and details.get("node_id") in places and "place" not in details:
+            details = {**details, "place": places[details["node_id"]]}
         # The lineage of a unit's alert, as its ratings keep it: what an account's scope is matched with.
         lineage = ((details.get("unit_id"), details.get("province_id")) if rule == DISSATISFIED_SHARE
                    else (None, None))
