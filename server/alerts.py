@@ -3,10 +3,15 @@
 Two rules, with HappyOrNot's suggested defaults (all in the settings):
 
 ``dissatisfied_share``
-    At one site, at least ``alert_dissatisfied_pct`` % of the counted ratings
-    of the last ``alert_window_s`` seconds (by ``corrected_at``) are
-    dissatisfied, with at least ``alert_min_ratings`` of them: 50 %, 15
-    minutes, 4 ratings.
+    At one unit of the organisation tree (the ``unit_id`` each rating keeps),
+    at least ``alert_dissatisfied_pct`` % of the counted ratings of the last
+    ``alert_window_s`` seconds (by ``corrected_at``) are dissatisfied, with at
+    least ``alert_min_ratings`` of them: 50 %, 15 minutes, 4 ratings. Its
+    subject is the unit's id, ``unit:7`` (names repeat across provinces; ids
+    never change), and it names the unit by its path, ``Tỉnh … › Phường 1``.
+    Ratings that have no unit (none on a server upgraded through migration
+    0007, but a terminal may stand nowhere) are grouped by their site's name
+    as before, and the subject is that name.
 ``terminal_silent``
     A terminal (not revoked) has not been heard from for
     ``terminal_silent_s`` seconds *of opening hours* (2 hours): silence at
@@ -25,8 +30,9 @@ one PostgreSQL database, one at a time checks and one at a time delivers
 For example::
 
     changes = evaluate_alerts(conn, AlertRules.from_settings(settings), now_ns=clock())
-    [a.message for a in changes.fired]
-    # → ['UBND phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) trong 15 phút qua là không hài lòng']
+    [(a.subject, a.message) for a in changes.fired]
+    # → [('unit:7', 'Thành phố Hà Nội › Phường Phúc La: 3 trên 5 lượt đánh giá (60,0%) '
+    #              'trong 15 phút qua là không hài lòng')]
 """
 
 from __future__ import annotations
@@ -40,11 +46,13 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, insert, or_, select, true, update
+from sqlalchemy import (ColumnElement, Connection, Engine, Select, and_, case, func, insert, or_, select, true,
+                        update)
 
 from sync.vocabulary import one_decimal, round_half_up
 
 from .accounts import terminals_within
+from .alert_places import place_words, places_of, unit_subject
 from .db import ALERT_CHECK_LOCK, WEBHOOK_LOCK, session_lock, try_transaction_lock, write_transaction
 from .opening import OpeningHours
 from .schema import alerts, ratings, terminals
@@ -92,10 +100,20 @@ class Alert:
     fired_at: str
     cleared_at: str | None
     details: dict
+    #: The unit a ``dissatisfied_share`` alert is about and its province (the lineage its ratings
+    #: keep), None for a site's name or a silent terminal (scoped by where the terminal stands now).
+    unit_id: int | None = None
+    province_id: int | None = None
 
     @property
     def active(self) -> bool:
         return self.cleared_at is None
+
+    @property
+    def place(self) -> str:
+        """Where it is, by the tree (``Tỉnh … › Phường 1``); the site's name for an alert without a node."""
+        d = self.details
+        return place_words(d.get("place")) or " / ".join(p for p in (d.get("site"), d.get("counter")) if p)
 
     @property
     def message(self) -> str:
@@ -104,23 +122,24 @@ class Alert:
         if self.rule == DISSATISFIED_SHARE:
             minutes = int(round_half_up(d["window_s"] / 60, 0))
             pct = f"{d['pct']:.1f}".replace(".", ",")
-            return (f"{self.subject}: {d['dissatisfied']} trên {d['counted']} lượt đánh giá ({pct}%) "
-                    f"trong {minutes} phút qua là không hài lòng")
+            return (f"{self.place or self.subject}: {d['dissatisfied']} trên {d['counted']} lượt đánh giá "
+                    f"({pct}%) trong {minutes} phút qua là không hài lòng")
         if self.rule == TERMINAL_SILENT:
-            where = " / ".join(p for p in (d.get("site"), d.get("counter")) if p)
             since = d.get("last_seen_local") or d.get("last_seen_at") or "chưa bao giờ"
-            return (f"Thiết bị {self.subject} ({where}) im lặng ít nhất {_duration_vi(d['silent_open_s'])} "
-                    f"trong giờ làm việc (lần cuối: {since})")
+            return (f"Thiết bị {self.subject} ({self.place}) im lặng ít nhất "
+                    f"{_duration_vi(d['silent_open_s'])} trong giờ làm việc (lần cuối: {since})")
         return f"{self.rule}: {self.subject}"
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "rule": self.rule, "subject": self.subject, "fired_at": self.fired_at,
+        return {"id": self.id, "rule": self.rule, "subject": self.subject, "place": self.place,
+                "unit_id": self.unit_id, "province_id": self.province_id, "fired_at": self.fired_at,
                 "cleared_at": self.cleared_at, "active": self.active, "details": self.details,
                 "message": self.message}
 
     @classmethod
     def from_row(cls, row) -> "Alert":
-        return cls(row.id, row.rule, row.subject, row.fired_at, row.cleared_at, json.loads(row.details))
+        return cls(row.id, row.rule, row.subject, row.fired_at, row.cleared_at, json.loads(row.details),
+                   row.unit_id, row.province_id)
 
 
 @dataclass
@@ -158,22 +177,43 @@ def terminal_silence(last_seen_at: str | None, enrolled_at: str, rules: AlertRul
     return rules.opening_hours.open_seconds(since, rules.local(now_ns), enough=rules.silent_s + 1)
 
 
-def dissatisfied_sites(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
-    """Sites whose recent counted ratings are dissatisfied beyond the threshold → the figures."""
-    since, until = iso_from_ns(now_ns - rules.window_s * NS_PER_S), iso_from_ns(now_ns)
+def window_counts(since: str, until: str) -> Select:
+    """Counted and dissatisfied ratings between ``since`` and ``until`` (ISO times, both included) per unit,
+    and per site for ratings without a unit: rows of (unit_id, site, counted, dissatisfied)."""
     dissatisfied = func.sum(case((ratings.c.rating == "dissatisfied", 1), else_=0))
-    rows = conn.execute(select(ratings.c.site, func.count().label("counted"), dissatisfied.label("dissatisfied"))
-                        .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until,
-                               ratings.c.filtered == 0)
-                        .group_by(ratings.c.site))
-    found = {}
-    for row in rows:
+    # A placed rating counts for its unit whatever its site's name was; an unplaced one for its site.
+    unplaced_site = case((ratings.c.unit_id.is_(None), ratings.c.site))
+    return (select(ratings.c.unit_id, unplaced_site.label("site"), func.count().label("counted"),
+                   dissatisfied.label("dissatisfied"))
+            .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until, ratings.c.filtered == 0)
+            .group_by(ratings.c.unit_id, unplaced_site))
+
+
+def dissatisfied_places(conn: Connection, rules: AlertRules, now_ns: int) -> dict[str, dict]:
+    """Units (and sites of ratings without a unit) whose recent counted ratings are dissatisfied beyond the
+    threshold: subject (``unit:7``, or the site's name) → the figures and the place.
+
+    Reads only the window's ratings, through the index on ``corrected_at`` (bench/alerts.py).
+    """
+    since, until = iso_from_ns(now_ns - rules.window_s * NS_PER_S), iso_from_ns(now_ns)
+    over = []
+    for row in conn.execute(window_counts(since, until)):
         counted, bad = int(row.counted), int(row.dissatisfied or 0)
-        pct = 100.0 * bad / counted
-        if counted >= rules.min_ratings and pct >= rules.dissatisfied_pct:
-            found[row.site] = {"site": row.site, "counted": counted, "dissatisfied": bad,
-                               "pct": one_decimal(bad, counted),
-                               "window_s": rules.window_s, "since": since}
+        if counted >= rules.min_ratings and 100.0 * bad / counted >= rules.dissatisfied_pct:
+            over.append((row.unit_id, row.site, counted, bad))
+    places = places_of(conn, [unit_id for unit_id, *_ in over if unit_id is not None])
+    found = {}
+    for unit_id, site, counted, bad in over:
+        figures = {"counted": counted, "dissatisfied": bad, "pct": one_decimal(bad, counted),
+                   "window_s": rules.window_s, "since": since}
+        if unit_id is None:
+            found[site] = {"site": site, **figures}
+            continue
+        place = places.get(unit_id, {"path": f"#{unit_id}", "unit": {"id": unit_id, "code": None, "name": None}})
+        province = place.get("province", {})
+        found[unit_subject(unit_id)] = {"site": place["unit"]["name"], "unit_id": unit_id,
+                                        "unit_code": place["unit"]["code"], "province_id": province.get("id"),
+                                        "province_code": province.get("code"), "place": place, **figures}
     return found
 
 
@@ -184,8 +224,8 @@ def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int, *,
     found = {}
     # A terminal heard from within silent_s of wall time cannot have silent_s of opening time.
     recent = iso_from_ns(now_ns - rules.silent_s * NS_PER_S)
-    query = (select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.last_seen_at,
-                    terminals.c.enrolled_at)
+    query = (select(terminals.c.id, terminals.c.site, terminals.c.counter, terminals.c.node_id,
+                    terminals.c.last_seen_at, terminals.c.enrolled_at)
              .where(terminals.c.revoked_at.is_(None),
                     func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= recent))
     rows = conn.execute(terminals_within(query, conn, within))
@@ -195,12 +235,14 @@ def silent_terminals(conn: Connection, rules: AlertRules, now_ns: int, *,
             found[row.id] = {"terminal_id": row.id, "site": row.site, "counter": row.counter,
                              "last_seen_at": row.last_seen_at, "silent_open_s": rules.silent_s,
                              "last_seen_local": _local_text(row.last_seen_at, rules.tz)}
+            if row.node_id is not None:  # its place by the tree is added when its alert fires
+                found[row.id]["node_id"] = row.node_id
     return found
 
 
 def alert_conditions(conn: Connection, rules: AlertRules, *, now_ns: int) -> dict[tuple[str, str], dict]:
     """Every (rule, subject) whose condition holds at ``now_ns`` → the figures (reads only)."""
-    holding = {(DISSATISFIED_SHARE, site): d for site, d in dissatisfied_sites(conn, rules, now_ns).items()}
+    holding = {(DISSATISFIED_SHARE, subject): d for subject, d in dissatisfied_places(conn, rules, now_ns).items()}
     holding |= {(TERMINAL_SILENT, tid): d for tid, d in silent_terminals(conn, rules, now_ns).items()}
     return holding
 
@@ -215,21 +257,34 @@ def evaluate_alerts(conn: Connection, rules: AlertRules, *, now_ns: int) -> Aler
 
 def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, now_ns: int) -> AlertChanges:
     """Fire what ``holding`` has and the active alerts lack; clear active alerts ``holding`` lacks."""
-    active = {(a.rule, a.subject): a for a in map(Alert.from_row, conn.execute(
-        select(alerts).where(alerts.c.cleared_at.is_(None))))}
+    # Only the keys of the active alerts: with thousands active (a province's network down), reading
+    # every one's details would hold the write transaction for nothing (bench/alerts.py --tree).
+    active = {(row.rule, row.subject): row.id for row in conn.execute(
+        select(alerts.c.id, alerts.c.rule, alerts.c.subject).where(alerts.c.cleared_at.is_(None)))}
     now = iso_from_ns(now_ns)
     changes = AlertChanges()
-    for (rule, subject), details in sorted(holding.items()):
-        if (rule, subject) in active:
-            continue
+    new = sorted(((key, d) for key, d in holding.items() if key not in active), key=lambda kv: kv[0])
+    # A silent terminal's place by the tree, read only for the alerts that fire: the fleet page counts the
+    # silent terminals too, and thousands may stay silent check after check.
+    places = places_of(conn, [d["node_id"] for (rule, _s), d in new
+                              if rule == TERMINAL_SILENT and "node_id" in d and "place" not in d])
+    for (rule, subject), details in new:
+        if rule == TERMINAL_SILENT and details.get("node_id") in places and "place" not in details:
+            details = {**details, "place": places[details["node_id"]]}
+        # The lineage of a unit's alert, as its ratings keep it: what an account's scope is matched with.
+        lineage = ((details.get("unit_id"), details.get("province_id")) if rule == DISSATISFIED_SHARE
+                   else (None, None))
         new_id = conn.execute(insert(alerts).values(rule=rule, subject=subject, fired_at=now,
+                                                    unit_id=lineage[0], province_id=lineage[1],
                                                     details=json.dumps(details, ensure_ascii=False))
                               .returning(alerts.c.id)).scalar_one()
-        changes.fired.append(Alert(new_id, rule, subject, now, None, details))
-    for key, alert in sorted(active.items()):
-        if key not in holding:
-            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(cleared_at=now))
-            changes.cleared.append(Alert(alert.id, alert.rule, alert.subject, alert.fired_at, now, alert.details))
+        changes.fired.append(Alert(new_id, rule, subject, now, None, details, *lineage))
+    ending = sorted(alert_id for key, alert_id in active.items() if key not in holding)
+    for start in range(0, len(ending), 1000):
+        chunk = ending[start:start + 1000]
+        conn.execute(update(alerts).where(alerts.c.id.in_(chunk)).values(cleared_at=now))
+        changes.cleared += map(Alert.from_row, conn.execute(select(alerts).where(alerts.c.id.in_(chunk))
+                                                            .order_by(alerts.c.id)))
     for alert in changes.fired:
         log.warning("alert fired: %s", alert.message)
     for alert in changes.cleared:
@@ -240,7 +295,7 @@ def apply_conditions(conn: Connection, holding: dict[tuple[str, str], dict], *, 
 def list_alerts(conn: Connection, *, now_ns: int, recent_s: int = 7 * 24 * 3600, limit: int = 200,
                 where: ColumnElement[bool] | None = None) -> tuple[list[Alert], list[Alert]]:
     """(active alerts, newest first; alerts cleared within ``recent_s``, newest first), of those ``where``
-    selects (a caller's scope: :func:`server.scoped.alert_scope`) when given."""
+    selects (a caller's scope: :func:`server.alert_scope.alert_scope`) when given."""
     where = true() if where is None else where
     active = conn.execute(select(alerts).where(alerts.c.cleared_at.is_(None), where)
                           .order_by(alerts.c.fired_at.desc(), alerts.c.id.desc()).limit(limit))

@@ -286,13 +286,17 @@ alerts = Table(
     "alerts", metadata,
     Column("id", CursorKey, primary_key=True, autoincrement=True),
     Column("rule", String(32), nullable=False),       # dissatisfied_share | terminal_silent
-    Column("subject", Text, nullable=False),          # the site's name or the terminal's id
+    Column("subject", Text, nullable=False),          # unit:<node id>, a site's name (no unit) or a terminal's id
     Column("fired_at", ISO_TIME, nullable=False),
     Column("cleared_at", ISO_TIME),                   # NULL while the alert is active
     Column("details", Text, nullable=False),          # JSON: the figures that fired it
     # The webhook outbox: when each event was delivered (NULL: not yet; retried by the next check).
     Column("fired_sent_at", ISO_TIME),
     Column("cleared_sent_at", ISO_TIME),
+    # A dissatisfied_share alert's unit and province (the lineage of the ratings that fired it; migration
+    # 0011): accounts see the alerts of the units in their scope. NULL for a site name or a terminal.
+    Column("province_id", CursorKey),
+    Column("unit_id", CursorKey),
     Index(None, "cleared_at", "rule", "subject"),
     Index(None, "fired_at"),
 )

@@ -91,6 +91,12 @@ def check(server) -> dict:
             "cleared": [(a["rule"], a["subject"]) for a in body["cleared"]]}
 
 
+def unit_of(server, name: str) -> str:
+    """The subject of the dissatisfied-share alert of the unit named ``name`` (``unit:<node id>``)."""
+    (unit,) = server.rows("nodes", kind="unit", name=name)
+    return f"unit:{unit['id']}"
+
+
 def alerts_now(server) -> dict:
     answer = server.get("/api/v1/alerts", headers=server.admin_headers())
     assert answer.status_code == 200, answer.text
@@ -110,7 +116,7 @@ def test_dissatisfied_share_needs_the_share_and_the_count(start_server, dissatis
     send(server, a, clock, [rating("dissatisfied", age_s=60 + i) for i in range(dissatisfied)]
          + [rating("satisfied", age_s=30 + i) for i in range(satisfied)]
          + [rating("dissatisfied", filtered=1, age_s=20 + i) for i in range(3)])
-    expected = [("dissatisfied_share", SITE_A)] if fires else []
+    expected = [("dissatisfied_share", unit_of(server, SITE_A))] if fires else []
     assert check(server) == {"fired": expected, "cleared": []}
 
 
@@ -124,12 +130,21 @@ def test_dissatisfied_alert_fires_once_and_clears_when_the_window_moves_on(start
 
     clock.advance(60)
     send(server, a, clock, [rating("dissatisfied", reason="processing_time", age_s=5)])
-    assert check(server) == {"fired": [("dissatisfied_share", SITE_A)], "cleared": []}  # B is fine
+    subject = unit_of(server, SITE_A)
+    assert check(server) == {"fired": [("dissatisfied_share", subject)], "cleared": []}  # B is fine
     body = alerts_now(server)
     (alert,) = body["active"]
-    assert alert["details"] == {"site": SITE_A, "counted": 4, "dissatisfied": 3, "pct": 75.0, "window_s": 900,
+    (unit,) = server.rows("nodes", kind="unit", name=SITE_A)
+    place = {"path": f"Tỉnh › {SITE_A}", "province": {"id": unit["parent_id"], "code": None, "name": "Tỉnh"},
+             "unit": {"id": unit["id"], "code": None, "name": SITE_A}}
+    assert alert["details"] == {"site": SITE_A, "unit_id": unit["id"], "unit_code": None,
+                                "province_id": unit["parent_id"], "province_code": None, "place": place,
+                                "counted": 4, "dissatisfied": 3, "pct": 75.0, "window_s": 900,
                                 "since": alert["details"]["since"]}
-    assert alert["message"] == f"{SITE_A}: 3 trên 4 lượt đánh giá (75,0%) trong 15 phút qua là không hài lòng"
+    assert (alert["unit_id"], alert["province_id"], alert["place"]) == (unit["id"], unit["parent_id"],
+                                                                         f"Tỉnh › {SITE_A}")
+    assert alert["message"] == (f"Tỉnh › {SITE_A}: 3 trên 4 lượt đánh giá (75,0%) trong 15 phút qua "
+                                "là không hài lòng")
     assert alert["fired_at"] == "2026-11-25T02:31:00.000Z" and alert["cleared_at"] is None
     assert body["recent"] == []
 
@@ -138,7 +153,7 @@ def test_dissatisfied_alert_fires_once_and_clears_when_the_window_moves_on(start
     assert len(alerts_now(server)["active"]) == 1
 
     clock.advance(15 * 60)  # the window has moved past them
-    assert check(server) == {"fired": [], "cleared": [("dissatisfied_share", SITE_A)]}
+    assert check(server) == {"fired": [], "cleared": [("dissatisfied_share", subject)]}
     body = alerts_now(server)
     assert body["active"] == [] and [a["id"] for a in body["recent"]] == [alert["id"]]
     assert body["recent"][0]["cleared_at"] == "2026-11-25T02:51:00.000Z"
@@ -153,7 +168,7 @@ def test_a_configured_threshold_is_used(start_server):
     assert check(server)["fired"] == []  # in 2 minutes: 1 of 2 dissatisfied, 50 % < 80 %
     send(server, a, clock, [rating("dissatisfied", age_s=40), rating("dissatisfied", age_s=30),
                             rating("dissatisfied", age_s=20)])
-    assert check(server)["fired"] == [("dissatisfied_share", SITE_A)]  # 4 of 5: 80 %
+    assert check(server)["fired"] == [("dissatisfied_share", unit_of(server, SITE_A))]  # 4 of 5: 80 %
 
 
 # -- the silent-terminal rule ------------------------------------------------------------------------
@@ -177,8 +192,11 @@ def test_silent_terminal_counts_only_opening_hours(start_server):
     assert check(server) == {"fired": [("terminal_silent", a.id)], "cleared": []}  # the revoked one never
     (alert,) = alerts_now(server)["active"]
     assert alert["details"]["site"] == SITE_A and alert["details"]["last_seen_at"] == "2026-11-25T09:30:00.000Z"
-    assert alert["message"] == (f"Thiết bị {a.id} ({SITE_A} / Quầy 1) im lặng ít nhất 2 giờ trong giờ làm việc "
-                                "(lần cuối: 25/11/2026 16:30)")
+    assert alert["place"] == f"Tỉnh › {SITE_A} › Bộ phận Một cửa › Quầy 1"  # where it stands, by the tree
+    assert alert["details"]["place"]["counter"]["name"] == "Quầy 1"
+    assert alert["details"]["node_id"] == alert["details"]["place"]["counter"]["id"]
+    assert alert["message"] == (f"Thiết bị {a.id} (Tỉnh › {SITE_A} › Bộ phận Một cửa › Quầy 1) im lặng ít nhất "
+                                "2 giờ trong giờ làm việc (lần cuối: 25/11/2026 16:30)")
 
     clock.advance(600)
     send(server, a, clock, [])  # a heartbeat: heard from again
@@ -208,7 +226,8 @@ def test_webhook_receives_fired_and_cleared_and_retries_after_a_failure(start_se
     a = server.enroll(site=SITE_A)
     send(server, a, clock, [rating("dissatisfied", age_s=10 + i) for i in range(4)])
     hook.fail_next = 1
-    assert check(server)["fired"] == [("dissatisfied_share", SITE_A)]
+    subject = unit_of(server, SITE_A)
+    assert check(server)["fired"] == [("dissatisfied_share", subject)]
     assert hook.received == []  # the hook failed: kept for later
 
     clock.advance(60)
@@ -216,12 +235,12 @@ def test_webhook_receives_fired_and_cleared_and_retries_after_a_failure(start_se
     assert [r["body"]["event"] for r in hook.received] == ["fired"]
     first = hook.received[0]
     assert first["content_type"] == "application/json"
-    assert first["body"]["alert"]["rule"] == "dissatisfied_share" and first["body"]["alert"]["subject"] == SITE_A
+    assert first["body"]["alert"]["rule"] == "dissatisfied_share" and first["body"]["alert"]["subject"] == subject
     assert first["body"]["alert"]["details"]["counted"] == 4 and first["body"]["alert"]["active"] is True
     assert first["body"]["rule_label"] == "Tỷ lệ không hài lòng cao"
 
     clock.advance(20 * 60)
-    assert check(server)["cleared"] == [("dissatisfied_share", SITE_A)]
+    assert check(server)["cleared"] == [("dissatisfied_share", subject)]
     check(server)
     assert [r["body"]["event"] for r in hook.received] == ["fired", "cleared"]  # each event once
     assert hook.received[1]["body"]["alert"]["cleared_at"] == "2026-11-25T02:51:00.000Z"
@@ -233,7 +252,7 @@ def test_an_unreachable_webhook_does_not_block_checks_or_ingest(start_server, ho
     server, clock = start_quiet(start_server, alert_webhook_url=url)
     a = server.enroll(site=SITE_A)
     send(server, a, clock, [rating("dissatisfied", age_s=10 + i) for i in range(4)])
-    assert check(server)["fired"] == [("dissatisfied_share", SITE_A)]
+    assert check(server)["fired"] == [("dissatisfied_share", unit_of(server, SITE_A))]
     send(server, a, clock, [rating("satisfied")])  # ingest goes on
     rows = server.rows("alerts")
     assert len(rows) == 1 and rows[0]["fired_sent_at"] is None
@@ -250,7 +269,7 @@ def test_the_app_checks_the_rules_in_the_background(start_server, hook):
     while not hook.received and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [r["body"]["event"] for r in hook.received] == ["fired"]
-    assert [a["subject"] for a in alerts_now(server)["active"]] == [SITE_A]
+    assert [a["subject"] for a in alerts_now(server)["active"]] == [unit_of(server, SITE_A)]
 
 
 # -- the API's authentication --------------------------------------------------------------------------

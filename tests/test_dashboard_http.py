@@ -258,7 +258,7 @@ def test_alerts_page_lists_alerts_and_checks_on_demand(dash):
     assert "✓ Không có cảnh báo nào đang có hiệu lực." in html
     answer = session.post(dash.url + "/alerts/check", data={"csrf": page_csrf(html)}, timeout=30)
     assert answer.url.endswith("/alerts?checked=1-0")
-    assert "Thiết bị im lặng" in answer.text and f"Thiết bị {b.id} ({SITE_B} / Quầy 2)" in answer.text
+    assert "Thiết bị im lặng" in answer.text and f"Thiết bị {b.id} (Tỉnh › {SITE_B} › Bộ phận Một cửa › Quầy 2)" in answer.text
 
 
 # -- works with no internet ---------------------------------------------------------------------------

@@ -208,7 +208,7 @@ class Hostile:
 def hostile(start_server, tally, capfd):
     """Each terminal: its site and counter are catalogue names, its app version, last error and boot id are
     catalogue strings (the full string first, refused when it is too long), four dissatisfied ratings (so an
-    alert names its site). The server's own log goes to stderr as `kiosk-server serve` sets it."""
+    alert names its site's unit). The server's own log goes to stderr as `kiosk-server serve` sets it."""
     clock = FakeClock(1_795_599_000_000_000_000)
     server = start_server(clock=clock, alert_check_interval_s=0)
     found = Hostile(server)
@@ -250,7 +250,10 @@ def hostile(start_server, tally, capfd):
         logger.handlers, logger.propagate = saved
     found.alert_log = capfd.readouterr().err
     found.fired = fired
-    assert sorted(alert.subject for alert in fired) == sorted(set(names))
+    # One alert per site's unit, named by its path (its subject is the unit's id).
+    assert sorted(alert.details["site"] for alert in fired) == sorted(set(names))
+    assert all(alert.subject == f"unit:{alert.unit_id}" and alert.place == f"Tỉnh › {alert.details['site']}"
+               for alert in fired)
     return found
 
 
@@ -315,7 +318,7 @@ def test_every_dashboard_page_escapes_and_isolates_every_name(hostile, tally):
             assert without_bidi_controls(text).strip() in fleet, (field, text)
             tally.check("page /fleet: " + field)
     alerts = page_text(pages["/alerts"].text)
-    for name in {alert.subject for alert in hostile.fired}:
+    for name in {alert.details["site"] for alert in hostile.fired}:
         assert without_bidi_controls(name) in alerts
         tally.check("page /alerts")
 
@@ -391,7 +394,7 @@ def test_every_csv_and_workbook_shows_text_and_evaluates_nothing(hostile, tally,
     check_csv(tally, "dashboard fleet CSV", session.get(server.url + "/export/fleet.csv", timeout=30)
               .content.decode("utf-8"), [*names, *terminal_sent])
     check_csv(tally, "dashboard alerts CSV", session.get(server.url + "/export/alerts.csv", timeout=30)
-              .content.decode("utf-8"), {alert.subject for alert in hostile.fired})
+              .content.decode("utf-8"), {alert.place for alert in hostile.fired})
 
     env = {"HAILONG_ADMIN_TOKEN": server.admin_token()}
     for out in ("ratings.csv", "ratings.xlsx"):

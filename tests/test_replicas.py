@@ -6,7 +6,7 @@ and an alert check every second each. Through the balancer, the tests prove:
 
 - the schema was made once: every replica came up, one alembic version row, no error in any log;
 - batches are stored once, whichever replica took them, and a resent batch is a duplicate;
-- an alert fires once (one row per site, one "alert fired" line across the three logs), though every
+- an alert fires once (one row per site's unit, one "alert fired" line across the three logs), though every
   replica checks the rules every second and admins ask for checks through the balancer at the same time;
 - each webhook event reaches the (slow) receiver once;
 - a dashboard login made on one replica opens pages on all three (``X-Served-By`` names the replica
@@ -257,7 +257,7 @@ def test_each_alert_fires_once_and_each_webhook_event_arrives_once(deployment):
     time.sleep(3)  # three more rounds on every replica: nothing may come twice
 
     rows = _alert_rows(deployment)
-    assert sorted(subject for _rule, subject, _cleared in rows) == sorted(sites)  # one alert per site
+    assert sorted(unit for _rule, unit, _cleared in rows) == sorted(sites)  # one alert per site's unit
     assert all(cleared for *_, cleared in rows)
     fired_lines = sum(log.count("alert fired: ") for log in deployment.logs())
     assert fired_lines == len(sites), "\n".join(deployment.logs())
@@ -266,11 +266,13 @@ def test_each_alert_fires_once_and_each_webhook_event_arrives_once(deployment):
 
 
 def _alert_rows(deployment) -> list[tuple[str, str, bool]]:
+    """(rule, the name of the alert's unit, whether it cleared) of every dissatisfied-share alert."""
     from sqlalchemy import text
 
     with deployment.engine.connect() as conn:
-        return [(row.rule, row.subject, row.cleared_at is not None) for row in
-                conn.execute(text("SELECT rule, subject, cleared_at FROM alerts WHERE rule = 'dissatisfied_share'"))]
+        return [(row.rule, row.name, row.cleared_at is not None) for row in conn.execute(text(
+            "SELECT a.rule, n.name, a.cleared_at FROM alerts a JOIN nodes n ON n.id = a.unit_id "
+            "WHERE a.rule = 'dissatisfied_share' AND a.subject = 'unit:' || a.unit_id"))]
 
 
 def _alert_ids(deployment) -> list[int]:

@@ -65,7 +65,7 @@ def test_the_alert_share_and_window_are_rounded_half_up(start_server):
     assert answer.status_code == 200, answer.text
     fired, = answer.json()["fired"]
     assert fired["details"]["pct"] == 51.3
-    assert fired["message"] == f"{SITE_A}: 41 trên 80 lượt đánh giá (51,3%) trong 3 phút qua là không hài lòng"
+    assert fired["message"] == f"Tỉnh › {SITE_A}: 41 trên 80 lượt đánh giá (51,3%) trong 3 phút qua là không hài lòng"
 
 
 @pytest.mark.parametrize("offset, shown", [(0.25, "+0.3 s"), (-0.25, "-0.3 s"), (1.25, "+1.3 s")])

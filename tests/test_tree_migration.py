@@ -8,6 +8,7 @@ session. On PostgreSQL the same rows are loaded into a database at revision 0006
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -90,14 +91,24 @@ def test_every_rating_tally_alert_and_token_survives_the_upgrade_and_lands_in_th
     keys = {"terminals": ("id",), "alerts": ("id",), "rating_conflicts": ("conflict_id",),
             "boot_offsets": ("terminal_id", "boot_id"), "enrollment_codes": ("code_hash",),
             "admin_tokens": ("id",)}
+    # An alert named its site; it now names the site's unit (migration 0011), the rest as it was.
+    renamed = {"alerts": ("subject", "details")}
     for table, key in keys.items():
         assert len(after[table]) == len(before[table]), table
         new_rows = {tuple(row[k] for k in key): row for row in after[table]}
         for old_row in before[table]:
             new_row = new_rows[tuple(old_row[k] for k in key)]
-            assert {k: new_row[k] for k in old_row} == old_row, table
-    assert {(a["rule"], a["subject"], a["cleared_at"] is None) for a in after["alerts"]} == {
-        ("dissatisfied_share", "UBND phường Phúc La", False), ("dissatisfied_share", "UBND phường Hà Cầu", True)}
+            kept = [k for k in old_row if k not in renamed.get(table, ())]
+            assert {k: new_row[k] for k in kept} == {k: old_row[k] for k in kept}, table
+    unit_ids = {row["name"]: row["id"] for row in nodes.values() if row["kind"] == "unit"}
+    assert {(a["rule"], a["subject"], a["unit_id"], a["cleared_at"] is None) for a in after["alerts"]} == {
+        ("dissatisfied_share", f"unit:{unit_ids['UBND phường Phúc La']}", unit_ids["UBND phường Phúc La"], False),
+        ("dissatisfied_share", f"unit:{unit_ids['UBND phường Hà Cầu']}", unit_ids["UBND phường Hà Cầu"], True)}
+    old_details = {row["id"]: json.loads(row["details"]) for row in before["alerts"]}
+    for alert in after["alerts"]:
+        details = json.loads(alert["details"])
+        assert {k: details[k] for k in old_details[alert["id"]]} == old_details[alert["id"]]  # the figures kept
+        assert details["place"]["path"] == f"Tỉnh › {details['site']}"
 
     # The tree: one province, a unit per site, an office each, a counter per named counter.
     kinds = Counter(row["kind"] for row in nodes.values())

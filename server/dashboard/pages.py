@@ -40,7 +40,8 @@ from ..fleet_actions import check_may_see_fleet, paths_of, places
 from ..official_report import PDF, official_pdf, pdf_filename
 from ..org_tree import KINDS, UnknownNode, all_nodes, find_node, path_words, subtree_ids
 from ..schema import terminals
-from ..scoped import alert_scope, scope_sites, scoped_source, visible_alerts
+from ..alert_scope import alert_scope, visible_alerts
+from ..scoped import scope_sites, scoped_source
 from ..security_headers import HEADERS
 from . import charts, names
 from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, NotAllowed, check_csrf,
@@ -438,8 +439,8 @@ async def alerts_check(request: Request, csrf: str = Form(""),
 @router.get("/export/alerts.csv")
 def export_alerts(request: Request, user: DashboardUser = Depends(allowed_user("read_alerts"))) -> Response:
     active, recent = _alerts(request, user.caller)
-    header = ["Mã", "Quy tắc", "Đối tượng", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
-    rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.fired_at, a.cleared_at or "", a.message]
+    header = ["Mã", "Quy tắc", "Đối tượng", "Nơi", "Bắt đầu (UTC)", "Kết thúc (UTC)", "Nội dung"]
+    rows = [[a.id, RULE_LABELS_VI.get(a.rule, a.rule), a.subject, a.place, a.fired_at, a.cleared_at or "", a.message]
             for a in [*active, *recent]]
     record_export(request, user, "alerts", len(rows), {"format": "csv"})
     return _csv([header, *rows], "canh-bao.csv")

@@ -1,6 +1,6 @@
 """``GET /api/v1/alerts`` (active and recent alerts) and ``POST /api/v1/alerts/check`` (check the rules now).
 
-Both show only the alerts of the caller's scope (see :mod:`server.scoped`): a unit's dissatisfied share to
+Both show only the alerts of the caller's scope (see :mod:`server.alert_scope`): a unit's dissatisfied share to
 those who read its reports, a silent terminal to those who see its fleet.
 """
 
@@ -18,7 +18,7 @@ from sync.protocol import ErrorEnvelope
 from ..alerts import list_alerts
 from ..access import Caller
 from ..dependencies import caller_allowed, db_connection
-from ..scoped import alert_scope, visible_alerts
+from ..alert_scope import alert_scope, visible_alerts
 
 router = APIRouter(tags=["alerts"])
 
@@ -28,11 +28,18 @@ _ERRORS = {401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}, 422: {"
 class AlertOut(BaseModel):
     id: int
     rule: Literal["dissatisfied_share", "terminal_silent"]
-    subject: str = Field(description="the site's name (dissatisfied_share) or the terminal's id (terminal_silent)")
+    subject: str = Field(description="`unit:<node id>` (dissatisfied_share of a unit), the site's name "
+                                     "(dissatisfied_share of ratings that have no unit) or the terminal's id "
+                                     "(terminal_silent)")
+    place: str = Field(description="where, by the organisation tree: `Tỉnh … › Phường 1` (a terminal: down to its "
+                                   "counter); the site's name when there is no node")
+    unit_id: int | None = Field(description="the unit of a dissatisfied_share alert (node id), else null")
+    province_id: int | None = Field(description="that unit's province (node id), else null")
     fired_at: str
     cleared_at: str | None
     active: bool
-    details: dict = Field(description="the figures that fired it")
+    details: dict = Field(description="the figures that fired it, and `place`: the path and each level's "
+                                      "`id`, `code` and `name` (`province`, `unit`, …)")
     message: str = Field(description="one sentence in Vietnamese")
 
 
