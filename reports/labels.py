@@ -21,7 +21,7 @@ REASON_ORDER = tuple(REASON_LABELS)
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 WEEKDAYS_SHORT = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")
 
-GROUPINGS_VI = {"site": "Đơn vị", "unit": "Xã/Phường", "office": "Bộ phận Một cửa", "counter": "Quầy",
+GROUPINGS_VI = {"site": "Đơn vị", "province": "Tỉnh/Thành phố", "unit": "Xã/Phường", "office": "Bộ phận Một cửa", "counter": "Quầy",
                 "terminal": "Thiết bị", None: "Tổng"}
 
 NO_COUNTER = "(không ghi quầy)"

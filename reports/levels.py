@@ -44,9 +44,14 @@ class TreeNode:
 
 
 def levels_below(kind: str | None) -> tuple[str, ...]:
-    """The levels a report of a node of ``kind`` (None: the whole server) can rank, top down."""
+    """The levels a report of a node of ``kind`` (None: the whole server, whose level below is the provinces)
+    can rank, top down.
+
+        >>> levels_below(None)[:2]
+        ('province', 'unit')
+    """
     if kind is None:
-        return TREE_LEVELS
+        return ("province", *TREE_LEVELS)
     return tuple(level for level in TREE_LEVELS if _DEPTH[level] > _DEPTH[kind])
 
 

@@ -26,7 +26,8 @@ from .audit import actor_of, record
 from .db import write_transaction
 from .errors import UnknownTerminal
 from .org_tree import (KINDS, Node, TreeChanges, TreeError, UnknownNode, all_nodes, apply_tree, find_node,
-                       lineage, move_terminal, parse_tree, path_words, placement, subtree_ids)
+                       lineage, lineage_nodes, move_terminal, parse_tree, path_words, placement, subtree_ids,
+                       subtree_nodes)
 from .schema import nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
@@ -184,12 +185,26 @@ def tree_nodes(conn: Connection, *, within: int | None = None) -> list[dict]:
 
 def places(conn: Connection, kinds: tuple[str, ...] = ("counter", "office"), *,
            within: int | None = None) -> list[tuple[int, str, str]]:
-    """(id, kind, path) of every node of ``kinds`` (inside ``within``), by path: the choices of a select."""
-    tree = all_nodes(conn)
-    inside = subtree_ids(conn, within, tree=tree) if within is not None else None
+    """(id, kind, path) of every node of ``kinds`` (inside ``within``: only its subtree and lineage are read),
+    by path: the choices of a select."""
+    inside = None
+    if within is None:
+        tree = all_nodes(conn)
+    else:
+        below = subtree_nodes(conn, within)
+        inside = set(below)
+        tree = {**lineage_nodes(conn, within), **below}
     found = [(one.id, one.kind, path_words(tree, one.id)) for one in tree.values()
              if one.kind in kinds and (inside is None or one.id in inside)]
     return sorted(found, key=lambda item: item[2])
+
+
+def place_count(conn: Connection, kinds: tuple[str, ...] = ("counter", "office"), *, within: int | None = None) -> int:
+    """How many nodes :func:`places` would list, counted in SQL."""
+    query = select(func.count()).select_from(nodes).where(nodes.c.kind.in_(kinds))
+    if within is not None:
+        query = query.where(nodes.c.id.in_(subtree_ids(conn, within)))
+    return conn.execute(query).scalar_one()
 
 
 def paths_of(conn: Connection, node_ids: set[int]) -> dict[int, str]:
@@ -226,7 +241,7 @@ def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, caller
         check_may_enrol(conn, caller, node.id)
         placed = placement(conn, node.id)
         codes = [issue_enrollment_code(conn, node_id=node.id, ttl_s=ttl_s, now_ns=now_ns) for _ in range(count)]
-        path = path_words(all_nodes(conn), node.id)
+        path = paths_of(conn, {node.id})[node.id]
         record(conn, actor=actor_of(caller), action="enroll_code", subject=path, scope=node.id, rows=count,
                details={"site": placed["site"], "counter": placed["counter"], "node": node_ref, "expires_s": ttl_s,
                         "codes": [code_label(code) for code in codes]}, address=address, now_ns=now_ns)
@@ -261,9 +276,8 @@ def move(engine: Engine, terminal_id: str, node_ref: str, *, caller: Caller, now
         node = find_node(conn, node_ref)
         check_may_move(conn, caller, terminal_id, node.id)
         placed = move_terminal(conn, terminal_id, node.id)
-        tree = all_nodes(conn)
-        moved = Moved(terminal_id, node.id, placed["site"], placed["counter"], path_words(tree, was),
-                      path_words(tree, node.id))
+        paths = paths_of(conn, {node.id} | ({was} if was is not None else set()))
+        moved = Moved(terminal_id, node.id, placed["site"], placed["counter"], paths.get(was, ""), paths[node.id])
         record(conn, actor=actor_of(caller), action="move", subject=terminal_id, scope=node.id,
                details={"from": was, "to": node.id}, address=address, now_ns=now_ns)
     return moved
