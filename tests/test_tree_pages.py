@@ -398,3 +398,25 @@ def test_the_codes_form_of_a_big_tree_offers_the_counters_of_the_node_browsed_to
     # The tree page's link to a counter still preselects it.
     linked = shown(session.get(dash.url + "/tree/codes", params={"node": f"#{node_id(dash, 'SG-Q1')}"}, timeout=30))
     assert "selected>Thành phố Hồ Chí Minh › Phường Sài Gòn › Bộ phận Một cửa phường Sài Gòn › Quầy 1" in linked
+
+
+def test_a_servers_only_province_ranks_its_units_by_default(dash, session):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    rated(dash, {"BD-Q1": 3, "NH-Q1": 2})
+    html = shown(session.get(dash.url + "/", timeout=30))
+    assert re.search(r'<option value="unit" selected>Xã/Phường</option>', html)
+    assert group_names(html) == ["Phường Ba Đình", "Phường Ngọc Hà"]
+    assert f'node={node_id(dash, "00004")}">Phường Ba Đình</a>' in html
+
+
+def test_a_server_of_before_the_tree_ranks_its_sites_as_units_the_same_way(dash, session):
+    """Sites enrolled by name sit as units under the placeholder province: the default ranks them as before."""
+    from dashboard_fixtures import SITE_A, SITE_B, load_known_data_set
+
+    load_known_data_set(dash, dash.clock)
+    default = shown(session.get(dash.url + "/", timeout=30))
+    by_site = shown(session.get(dash.url + "/", params={"group_by": "site"}, timeout=30))
+    assert group_names(default) == group_names(by_site) == [SITE_A, SITE_B]
+    summary = re.search(r'<p class="summary" id="summary">(.*?)</p>', default, re.S).group(1)
+    assert summary == re.search(r'<p class="summary" id="summary">(.*?)</p>', by_site, re.S).group(1)
+    assert summary.startswith("Trong kỳ (Tháng 11/2026), bộ phận Một cửa của 2 đơn vị nhận được 40 lượt đánh giá")

@@ -39,7 +39,7 @@ from ..errors import ApiError
 from ..fleet_actions import check_may_see_fleet, paths_of
 from ..official_report import PDF, official_pdf, pdf_filename
 from ..org_tree import UnknownNode, find_node, has_tree
-from ..schema import terminals
+from ..schema import nodes, terminals
 from ..scoped import alert_scope, scope_sites, scoped_source, visible_alerts
 from ..security_headers import HEADERS
 from . import charts, names
@@ -202,11 +202,17 @@ def _node_id(text: str | None) -> int | None:
 
 
 def _groupings(conn, caller: Caller, node_id: int | None) -> dict[str, str]:
-    """What the overview can compare by, the default first: the level below the node in the tree (provinces for
-    the whole server); by the names of before the tree (site) only on a server without one, or when asked."""
+    """What the overview can compare by, the default first: the level below the node in the tree (for the whole
+    server its provinces, or the units of its only province: a province's server ranks its units); by the names
+    of before the tree (site) only on a server without one, or when asked."""
     if node_id is not None or not caller.whole_server:
         return TREE_GROUPINGS
-    return WHOLE_TREE_GROUPINGS if has_tree(conn) else GROUPINGS
+    provinces = len(conn.execute(select(nodes.c.id).where(nodes.c.kind == "province").limit(2)).all())
+    if provinces == 0:
+        return GROUPINGS
+    if provinces == 1:
+        return {"unit": WHOLE_TREE_GROUPINGS["unit"], **WHOLE_TREE_GROUPINGS}
+    return WHOLE_TREE_GROUPINGS
 
 
 def _report_query(request: Request, caller: Caller, period: str, on: str | None, start: str | None,
