@@ -26,7 +26,7 @@ from .audit import actor_of, record
 from .db import write_transaction
 from .errors import UnknownTerminal
 from .org_tree import (KINDS, Node, TreeChanges, TreeError, UnknownNode, all_nodes, apply_tree, find_node,
-                       lineage, lineage_nodes, move_terminal, parse_tree, path_words, placement, subtree_ids,
+                       SCOPE_COLUMN, lineage, lineage_nodes, move_terminal, parse_tree, path_words, placement, subtree_ids,
                        subtree_nodes)
 from .schema import nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
@@ -181,6 +181,38 @@ def tree_nodes(conn: Connection, *, within: int | None = None) -> list[dict]:
 
     walk(None, 0)
     return listed
+
+
+def tree_branch(conn: Connection, node_id: int | None, *, top: int | None = None) -> list[dict]:
+    """The rows of :func:`tree_nodes` for the path from ``top`` (None: the provinces) down to ``node_id`` (None:
+    the top) and that node's children — what the tree page shows of a tree too big to list whole. Reads the
+    lineage, the children and one count of terminals per kind."""
+    path: list[Node] = []
+    if node_id is not None:
+        line = lineage_nodes(conn, node_id)
+        at = line.get(node_id)
+        while at is not None:
+            path.append(at)
+            if at.id == top:
+                break
+            at = line.get(at.parent_id) if at.parent_id is not None else None
+        path.reverse()
+    parent = nodes.c.parent_id.is_(None) if node_id is None else nodes.c.parent_id == node_id
+    children = [Node(row.id, row.kind, row.code, row.name, row.parent_id) for row in conn.execute(
+        select(nodes).where(parent).order_by(nodes.c.name, nodes.c.id))]
+    listed = [*path, *children]
+    live = terminals.c.revoked_at.is_(None)
+    below: dict[int, int] = {}
+    for kind in KINDS:
+        ids = [one.id for one in listed if one.kind == kind]
+        if ids:
+            column = terminals.c[SCOPE_COLUMN[kind]]
+            below.update(conn.execute(select(column, func.count()).where(live, column.in_(ids)).group_by(column)).all())
+    here = dict(conn.execute(select(terminals.c.node_id, func.count()).where(
+        live, terminals.c.node_id.in_([one.id for one in listed])).group_by(terminals.c.node_id)).all())
+    return [{"id": one.id, "kind": one.kind, "code": one.code, "name": one.name, "parent_id": one.parent_id,
+             "depth": depth if depth < len(path) else len(path), "terminals_here": here.get(one.id, 0),
+             "terminals": below.get(one.id, 0)} for depth, one in enumerate(listed)]
 
 
 def places(conn: Connection, kinds: tuple[str, ...] = ("counter", "office"), *,

@@ -420,3 +420,31 @@ def test_a_server_of_before_the_tree_ranks_its_sites_as_units_the_same_way(dash,
     summary = re.search(r'<p class="summary" id="summary">(.*?)</p>', default, re.S).group(1)
     assert summary == re.search(r'<p class="summary" id="summary">(.*?)</p>', by_site, re.S).group(1)
     assert summary.startswith("Trong kỳ (Tháng 11/2026), bộ phận Một cửa của 2 đơn vị nhận được 40 lượt đánh giá")
+
+
+def test_the_tree_page_of_a_big_tree_shows_one_branch_with_its_counts(dash, session, monkeypatch):
+    from server.dashboard import tree_pages
+
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    rated(dash, {"BD-Q1": 1, "BD-Q2": 1, "NH-Q1": 1, "SG-Q1": 1})
+    whole = shown(session.get(dash.url + "/tree", timeout=30))
+    assert 'id="tree-branch"' not in whole and len(re.findall(r'<tr class="kind-', whole)) == 12
+    monkeypatch.setattr(tree_pages, "MAX_TREE_ROWS", 5)
+
+    def rows(html):
+        return [(name, count) for name, count in re.findall(
+            r'<tr class="kind-\w+" id="node-\d+">\s*<td[^>]*>(?:<a href="[^"]*">)?([^<]+)(?:</a>)?</td>.*?'
+            r'data-label="Thiết bị" class="num">(?:<a href="[^"]*">)?(\d+)', html, re.S)]
+
+    top = shown(session.get(dash.url + "/tree", timeout=30))
+    assert 'id="tree-branch"' in top and rows(top) == [("Thành phố Hà Nội", "3"), ("Thành phố Hồ Chí Minh", "1")]
+    unit = shown(session.get(dash.url + "/tree", params={"at": node_id(dash, "00004")}, timeout=30))
+    assert rows(unit) == [("Thành phố Hà Nội", "3"), ("Phường Ba Đình", "2"), ("Bộ phận Một cửa phường Ba Đình", "2")]
+    found = shown(session.get(dash.url + "/tree", params={"find": "sài gòn"}, timeout=30))
+    assert "Thành phố Hồ Chí Minh › Phường Sài Gòn</a>" in found
+    # A unit's account: its own branch only, even when it asks for another.
+    monkeypatch.setattr(tree_pages, "MAX_TREE_ROWS", 2)
+    unit_admin = log_in(dash, dash.person("qt.ba.dinh", role="unit_admin", scope_node_id=node_id(dash, "00004")))
+    theirs = shown(unit_admin.get(dash.url + "/tree", params={"at": node_id(dash, "79")}, timeout=30))
+    assert rows(theirs) == [("Phường Ba Đình", "2"), ("Bộ phận Một cửa phường Ba Đình", "2")]
+    assert "Hồ Chí Minh" not in theirs and "Thành phố Hà Nội" not in theirs

@@ -21,8 +21,8 @@ from ..accounts import secret_hash
 from ..access import Forbidden, may, node_in_scope
 from ..dependencies import client_address
 from ..fleet_actions import (MAX_CODE_TTL_S, TreeImport, import_tree, issue_codes, paths_of, place_count, places,
-                             tree_nodes, tree_text)
-from ..org_tree import KIND_WORDS, TreeError, UnknownNode, find_node, tree_csv
+                             tree_branch, tree_nodes, tree_text)
+from ..org_tree import KIND_WORDS, TreeError, UnknownNode, find_node, node_count, subtree_ids, tree_csv
 from ..routes.tree import MAX_TREE_BYTES
 from ..schema import enrollment_codes
 from ..timekeeping import iso_from_ns
@@ -34,6 +34,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Lifetimes offered for enrolment codes: (seconds, words).
 LIFETIMES = ((86400, "1 ngày"), (7 * 86400, "7 ngày"), (30 * 86400, "30 ngày"), (90 * 86400, "90 ngày"))
+#: Above this many nodes in the caller's scope the tree page shows one branch at a time (a country has 18,626).
+MAX_TREE_ROWS = 2000
 #: Above this many counters and offices in the caller's scope, the form offers those of one node, found with the
 #: node picker (a national tree has 15,000).
 MAX_CODE_CHOICES = 500
@@ -42,18 +44,35 @@ MAX_DASHBOARD_CODES = 100
 CHANGE_WORDS = {"added": "Thêm", "renamed": "Đổi tên", "moved": "Chuyển sang nút cha khác", "coded": "Gán mã"}
 
 
-def _tree_page(request: Request, admin: DashboardUser, *, status: int = 200, **context) -> HTMLResponse:
+def _tree_page(request: Request, admin: DashboardUser, *, status: int = 200, at: str | None = None,
+               find: str | None = None, **context) -> HTMLResponse:
+    """The whole tree of the caller's scope when it has at most :data:`MAX_TREE_ROWS` nodes; else the path to the
+    node browsed to (``at``) and its children, with the node picker."""
     require_on_page(admin, "read_tree")
+    scope = admin.caller.scope_node_id
+    picker = None
     with request.app.state.engine.connect() as conn:
-        listed = tree_nodes(conn, within=admin.caller.scope_node_id)
-    return page(request, "tree.html", status=status, admin=admin, nodes=listed, kind_words=KIND_WORDS,
+        size = (node_count(conn) if scope is None else len(subtree_ids(conn, scope)))
+        if size <= MAX_TREE_ROWS:
+            listed = tree_nodes(conn, within=scope)
+        else:
+            at_id = int(at) if at and at.isdigit() and 0 < int(at) < 2**62 else None
+            if at_id is not None and not node_in_scope(conn, admin.caller, at_id):
+                at_id = None
+            here = at_id if at_id is not None else scope
+            listed = tree_branch(conn, here, top=scope)
+            picker = node_picker(conn, admin.caller, current=here, find=find, top_href="/tree",
+                                 href=lambda one: f"/tree?{urlencode({'at': one})}")
+    return page(request, "tree.html", status=status, admin=admin, nodes=listed, kind_words=KIND_WORDS, picker=picker,
+                tree_size=size,
                 change_words=CHANGE_WORDS, may_import=may(admin.caller, "import_tree"),
                 may_enrol=may(admin.caller, "enrol"), **{"result": None, "error": None, **context})
 
 
 @router.get("/tree", response_class=HTMLResponse)
-def tree_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
-    return _tree_page(request, admin)
+def tree_page(request: Request, at: str | None = None, find: str | None = None,
+              admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+    return _tree_page(request, admin, at=at, find=find)
 
 
 @router.get("/export/tree.csv")
