@@ -17,6 +17,7 @@ reused after: the 20M load is long). Then, each the median of ``--runs`` runs:
 - the dashboard's overview of one province's year (``?node=<its id>``), and the size of both pages;
 - the fleet page over HTTP: the first and the last page of all 10,000 terminals, and a page of one
   province's (``?node=01``);
+- the tree page and the enrolment-code form of a whole-server account, and the size of each page;
 - enrolment: ``--enrolments`` terminals enrolled one after the other over HTTP at a counter (their codes
   issued first), per terminal (the CPU column counts the issuing too); they are deleted after each run;
 - pulling: today's unscoped ``GET /api/v1/ratings`` pages over HTTP (ratings/s), and one unit's year
@@ -253,6 +254,9 @@ def measure_http(db_url: str, tree, runs: int, table: Table, watch: Stopwatch, e
             wall, cpu, answer = watch.median(lambda: get("/fleet", params), runs)
             table.add_time(f"{what}, {FLEET_PAGE_SIZE} a page, HTTP", wall, cpu, 0.3)
 
+        for what, path in (("the tree page (Cơ cấu tổ chức)", "/tree"), ("the enrolment-code form", "/tree/codes")):
+            wall, cpu, answer = watch.median(lambda: get(path), runs)
+            table.add_time(f"{what}, HTTP ({len(answer.content) / 1e6:.2f} MB page)", wall, cpu)
         if enrolments:
             measure_enrolment(app, live, tree, enrolments, runs, table, watch)
 
