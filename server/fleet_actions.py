@@ -155,11 +155,11 @@ def tree_changes(before: dict[int, Node], after: dict[int, Node]) -> list[dict]:
 
 def tree_nodes(conn: Connection, *, within: int | None = None) -> list[dict]:
     """Every node (``within``: that node, its ancestors and everything below it) with its terminals (not
-    revoked) standing at it and below it, parents first."""
-    tree = all_nodes(conn)
-    if within is not None:
-        keep = subtree_ids(conn, within, tree=tree) | set(lineage(conn, within, tree=tree).values())
-        tree = {node_id: one for node_id, one in tree.items() if node_id in keep}
+    revoked) standing at it and below it, parents first. With ``within`` only those nodes are read."""
+    if within is None:
+        tree = all_nodes(conn)
+    else:
+        tree = {**lineage_nodes(conn, within), **subtree_nodes(conn, within)}
     standing = dict(conn.execute(select(terminals.c.node_id, func.count())
                                  .where(terminals.c.revoked_at.is_(None), terminals.c.node_id.is_not(None))
                                  .group_by(terminals.c.node_id)).all())
