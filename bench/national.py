@@ -14,8 +14,12 @@ reused after: the 20M load is long). Then, each the median of ``--runs`` runs:
   over the server's database (the province and unit filters read ``rating_tallies`` by
   ``province_id``/``unit_id``: the report's own node filter is another branch's work);
 - the dashboard's overview of the year, logged in, over HTTP (uvicorn on loopback);
+- the dashboard's overview of one province's year (``?node=<its id>``), and the size of both pages;
 - the fleet page over HTTP: the first and the last page of all 10,000 terminals, and a page of one
   province's (``?node=01``);
+- the tree page and the enrolment-code form of a whole-server account, and the size of each page;
+- enrolment: ``--enrolments`` terminals enrolled one after the other over HTTP at a counter (their codes
+  issued first), per terminal (the CPU column counts the issuing too); they are deleted after each run;
 - pulling: today's unscoped ``GET /api/v1/ratings`` pages over HTTP (ratings/s), and one unit's year
   by the unit-filtered cursor query that a scoped pull runs (ratings/s);
 - ingest: bench/fleet.py's target step (1,000 terminals, 5,000 ratings/s) on an empty database and on
@@ -163,7 +167,47 @@ def build_rollups(db_url: str) -> None:
         engine.dispose()
 
 
-def measure_http(db_url: str, tree, runs: int, table: Table, watch: Stopwatch) -> None:
+def measure_enrolment(app, live, tree, count: int, runs: int, table: Table, watch: Stopwatch) -> None:
+    """``count`` terminals enrolled one after the other over HTTP (``POST /api/v1/enroll``) at a counter of the
+    tree, their codes issued beforehand (not timed); the terminals and codes are deleted after each run, so the
+    fleet stays as loaded."""
+    import requests
+    from sqlalchemy import delete, select
+
+    from server.access import Caller
+    from server.db import write_transaction
+    from server.fleet_actions import issue_codes
+    from server.schema import enrollment_codes, nodes, terminals
+
+    with app.state.engine.connect() as conn:
+        counter = conn.execute(select(nodes.c.id).where(nodes.c.kind == "counter").order_by(nodes.c.id)
+                               .limit(1)).scalar_one()
+    bench = Caller(0, "national.bench", "National bench", "province_admin", None)
+    session = requests.Session()
+
+    def enrol_all() -> list[str]:
+        issued = issue_codes(app.state.engine, f"#{counter}", count=count, ttl_s=3600, caller=bench,
+                             now_ns=time.time_ns())
+        started = time.perf_counter()
+        ids = []
+        for code in issued.codes:
+            answer = session.post(live.url + "/api/v1/enroll", json={"code": code, "app_version": "bench"}, timeout=60)
+            answer.raise_for_status()
+            ids.append(answer.json()["terminal_id"])
+        timed.append(time.perf_counter() - started)
+        with app.state.engine.connect() as conn, write_transaction(conn):
+            conn.execute(delete(enrollment_codes).where(enrollment_codes.c.terminal_id.in_(ids)))
+            conn.execute(delete(terminals).where(terminals.c.id.in_(ids)))
+        return ids
+
+    timed: list[float] = []
+    _wall, cpu, _ids = watch.median(enrol_all, runs)
+    wall = statistics.median(timed)
+    table.add(f"enrolment of {count} terminals one after the other, HTTP, per terminal",
+              f"{wall / count * 1000:.0f} ms", f"{cpu / count * 1000:.0f} ms")
+
+
+def measure_http(db_url: str, tree, runs: int, table: Table, watch: Stopwatch, enrolments: int = 0) -> None:
     import requests
     from sqlalchemy import select
 
@@ -194,7 +238,11 @@ def measure_http(db_url: str, tree, runs: int, table: Table, watch: Stopwatch) -
             return answer
 
         wall, cpu, answer = watch.median(lambda: get("/", {"period": "year", "on": ON}), runs)
-        table.add_time(f"dashboard overview of the year, HTTP ({len(answer.content) / 1e6:.1f} MB page)", wall, cpu,
+        table.add_time(f"dashboard overview of the year, HTTP ({len(answer.content) / 1e6:.2f} MB page)", wall, cpu,
+                       1.0)
+        province_id = tree.ids_of("province")[0]
+        wall, cpu, answer = watch.median(lambda: get("/", {"period": "year", "on": ON, "node": province_id}), runs)
+        table.add_time(f"overview of a province's year, HTTP ({len(answer.content) / 1e6:.2f} MB page)", wall, cpu,
                        1.0)
         province_code = PROVINCES[0][0]
         in_province = sum(t.province_id == tree.ids_of("province")[0] for t in tree.terminals)
@@ -205,6 +253,12 @@ def measure_http(db_url: str, tree, runs: int, table: Table, watch: Stopwatch) -
                               {"node": province_code, "page": 2})):
             wall, cpu, answer = watch.median(lambda: get("/fleet", params), runs)
             table.add_time(f"{what}, {FLEET_PAGE_SIZE} a page, HTTP", wall, cpu, 0.3)
+
+        for what, path in (("the tree page (Cơ cấu tổ chức)", "/tree"), ("the enrolment-code form", "/tree/codes")):
+            wall, cpu, answer = watch.median(lambda: get(path), runs)
+            table.add_time(f"{what}, HTTP ({len(answer.content) / 1e6:.2f} MB page)", wall, cpu)
+        if enrolments:
+            measure_enrolment(app, live, tree, enrolments, runs, table, watch)
 
         # Pulling: today's unscoped pages over HTTP, and the unit-filtered query of a scoped pull.
         admin = requests.Session()
@@ -289,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", metavar="DIR", help="keep the cluster in DIR: load it the first time, reuse it after")
     parser.add_argument("--load-only", action="store_true", help="load (or check the kept load) and stop")
     parser.add_argument("--measure", default="reports,http,ingest", help="which measurements (comma-separated)")
+    parser.add_argument("--enrolments", type=int, default=20, help="terminals enrolled per run in the http "
+                                                                    "measurements (0: skip)")
     args = parser.parse_args(argv)
     if args.db_url and args.keep:
         parser.error("--db-url and --keep: one or the other")
@@ -338,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         if "reports" in args.measure:
             measure_reports(db_url, tree, args.runs, table, watch)
         if "http" in args.measure:
-            measure_http(db_url, tree, args.runs, table, watch)
+            measure_http(db_url, tree, args.runs, table, watch, args.enrolments)
         if args.ingest_steps and "ingest" in args.measure:
             measure_ingest(db_url, db_url, args.ingest_steps, args.ingest_load, table)
         table.print(f"National scale: {len(tree.terminals):,} terminals, {held or args.ratings:,} ratings, "

@@ -328,8 +328,11 @@ def _sites_by_tree(placed: dict[tuple, Cell], tree: dict, total: Cell, prior_wei
                    min_sample: int) -> dict[str, dict[str, list[Cell]]]:
     """Per unit (by its current name): its counters and terminals, ranked — what ``sites`` holds by name."""
     sites = {}
+    by_unit: dict[tuple, dict[tuple, Cell]] = {}  # one pass: each unit's own places
+    for place, cell in placed.items():
+        by_unit.setdefault(place_key("unit", place), {})[place] = cell
     for key, unit in _merge_tree(placed, "unit", tree, min_sample).items():
-        own = {place: cell for place, cell in placed.items() if place_key("unit", place) == key}
+        own = by_unit[key]
         sites[unit.label] = {level + "s": _rank(list(_merge_tree(own, level, tree, min_sample).values()), total,
                                                 prior_weight) for level in ("counter", "terminal")}
     return sites
@@ -413,8 +416,11 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
         keyed = _merge(units, group_by, min_sample) if group_by else {}
     groups = _rank(list(keyed.values()), total, prior_weight)
     sites = _sites_by_tree(placed, tree, total, prior_weight, min_sample) if by_tree and "terminal" in levels else {}
+    by_site: dict[str, dict[tuple, Cell]] = {}  # one pass: each site's own terminals
+    for key, cell in ({} if by_tree else units).items():
+        by_site.setdefault(key[0], {})[key] = cell
     for site_cell in [] if by_tree else _fold(units, "site", total, prior_weight, min_sample):
-        own = {key: cell for key, cell in units.items() if key[0] == site_cell.site}
+        own = by_site.get(site_cell.site, {})
         sites[site_cell.label] = {"counters": _fold(own, "counter", total, prior_weight, min_sample),
                                  "terminals": _fold(own, "terminal", total, prior_weight, min_sample)}
 
@@ -471,7 +477,7 @@ def _tree_scope(source, node: int | None) -> tuple[dict, tuple[str, int] | None,
         raise FilterError("node: this source has no organisation tree (a pulled file keeps site and counter "
                           "names): group by site, counter or terminal", field="node")
     if node is None:
-        return tree, None, levels_below(None, provinces=sum(1 for one in tree.values() if one.kind == "province"))
+        return tree, None, levels_below(None)
     if node not in tree:
         raise FilterError(f"node: no node has the id {node} (see kiosk-server tree)", field="node")
     kind = tree[node].kind

@@ -43,16 +43,15 @@ class TreeNode:
     parent_id: int | None
 
 
-def levels_below(kind: str | None, *, provinces: int = 1) -> tuple[str, ...]:
-    """The levels a report of a node of ``kind`` (None: the whole server) can rank, top down.
+def levels_below(kind: str | None) -> tuple[str, ...]:
+    """The levels a report of a node of ``kind`` (None: the whole server, whose level below is the provinces)
+    can rank, top down.
 
-    The whole server ranks its provinces first when it holds more than one (a national server)::
-
-        >>> levels_below(None, provinces=34)
-        ('province', 'unit', 'office', 'counter', 'terminal')
+        >>> levels_below(None)[:2]
+        ('province', 'unit')
     """
     if kind is None:
-        return ("province", *TREE_LEVELS) if provinces > 1 else TREE_LEVELS
+        return ("province", *TREE_LEVELS)
     return tuple(level for level in TREE_LEVELS if _DEPTH[level] > _DEPTH[kind])
 
 

@@ -232,7 +232,7 @@ def write_xlsx(report: Report, path) -> None:
     grouping = report.group_by or "site"
     groups = report.groups if report.group_by else [
         cell for cell in (_site_total(report, site) for site in report.sites)]
-    if report.node is not None or grouping in ("unit", "office"):  # by the tree: each line is one node
+    if report.node is not None or grouping in ("province", "unit", "office"):  # by the tree: each line is a node
         heading = GROUPINGS_VI[grouping]
     else:
         heading = {"site": "Đơn vị", "counter": "Đơn vị – quầy", "terminal": "Thiết bị"}[grouping]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from .access import ACTIONS, ROLE_LABELS_VI, ROLES, Caller, may, node_in_scope, require, scope_nodes
+from .access import ACTIONS, ROLE_LABELS_VI, ROLES, Caller, may, node_in_scope, require
 from .fleet_actions import paths_of
 from .org_tree import UnknownNode, find_node, node_count
 from .people import Account, AccountRefused, UnknownAccount, find_account, list_accounts

@@ -42,11 +42,11 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import (ColumnElement, Connection, Engine, Select, and_, case, func, insert, or_, select, true,
+from sqlalchemy import (ColumnElement, Connection, Engine, Select, and_, case, false, func, insert, or_, select, true,
                         update)
 
 from sync.vocabulary import one_decimal, round_half_up
@@ -175,6 +175,26 @@ def terminal_silence(last_seen_at: str | None, enrolled_at: str, rules: AlertRul
     """Seconds of opening hours since the terminal was last heard from (or enrolled), capped just above the rule."""
     since = _parse_iso(last_seen_at or enrolled_at)
     return rules.opening_hours.open_seconds(since, rules.local(now_ns), enough=rules.silent_s + 1)
+
+
+def silence_cutoff(rules: AlertRules, now_ns: int) -> str | None:
+    """The protocol's ISO text of the latest moment a terminal may have last been heard from (or enrolled) and
+    be silent at ``now_ns`` by :func:`terminal_silence` — ``COALESCE(last_seen_at, enrolled_at) <= cutoff``
+    counts the silent terminals in SQL. None: nobody is silent (too little opening time in the last year)."""
+    moment = rules.opening_hours.open_since(rules.local(now_ns), rules.silent_s)
+    if moment is None:
+        return None
+    micros = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    return iso_from_ns(micros * 1000)  # rounded down to the millisecond, as the stored times are
+
+
+def silent_condition(rules: AlertRules, now_ns: int) -> ColumnElement[bool]:
+    """Live terminals silent too long at ``now_ns``, as a WHERE condition on ``terminals``."""
+    cutoff = silence_cutoff(rules, now_ns)
+    if cutoff is None:
+        return false()
+    return and_(terminals.c.revoked_at.is_(None),
+                func.coalesce(terminals.c.last_seen_at, terminals.c.enrolled_at) <= cutoff)
 
 
 def window_counts(since: str, until: str) -> Select:

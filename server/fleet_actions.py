@@ -26,7 +26,8 @@ from .audit import actor_of, record
 from .db import write_transaction
 from .errors import UnknownTerminal
 from .org_tree import (KINDS, Node, TreeChanges, TreeError, UnknownNode, all_nodes, apply_tree, find_node,
-                       lineage, move_terminal, parse_tree, path_words, placement, subtree_ids)
+                       SCOPE_COLUMN, lineage_nodes, move_terminal, parse_tree, path_words, placement, subtree_ids,
+                       subtree_nodes)
 from .schema import nodes, terminals
 from .timekeeping import NS_PER_S, iso_from_ns
 
@@ -154,11 +155,11 @@ def tree_changes(before: dict[int, Node], after: dict[int, Node]) -> list[dict]:
 
 def tree_nodes(conn: Connection, *, within: int | None = None) -> list[dict]:
     """Every node (``within``: that node, its ancestors and everything below it) with its terminals (not
-    revoked) standing at it and below it, parents first."""
-    tree = all_nodes(conn)
-    if within is not None:
-        keep = subtree_ids(conn, within, tree=tree) | set(lineage(conn, within, tree=tree).values())
-        tree = {node_id: one for node_id, one in tree.items() if node_id in keep}
+    revoked) standing at it and below it, parents first. With ``within`` only those nodes are read."""
+    if within is None:
+        tree = all_nodes(conn)
+    else:
+        tree = {**lineage_nodes(conn, within), **subtree_nodes(conn, within)}
     standing = dict(conn.execute(select(terminals.c.node_id, func.count())
                                  .where(terminals.c.revoked_at.is_(None), terminals.c.node_id.is_not(None))
                                  .group_by(terminals.c.node_id)).all())
@@ -182,14 +183,60 @@ def tree_nodes(conn: Connection, *, within: int | None = None) -> list[dict]:
     return listed
 
 
+def tree_branch(conn: Connection, node_id: int | None, *, top: int | None = None) -> list[dict]:
+    """The rows of :func:`tree_nodes` for the path from ``top`` (None: the provinces) down to ``node_id`` (None:
+    the top) and that node's children — what the tree page shows of a tree too big to list whole. Reads the
+    lineage, the children and one count of terminals per kind."""
+    path: list[Node] = []
+    if node_id is not None:
+        line = lineage_nodes(conn, node_id)
+        at = line.get(node_id)
+        while at is not None:
+            path.append(at)
+            if at.id == top:
+                break
+            at = line.get(at.parent_id) if at.parent_id is not None else None
+        path.reverse()
+    parent = nodes.c.parent_id.is_(None) if node_id is None else nodes.c.parent_id == node_id
+    children = [Node(row.id, row.kind, row.code, row.name, row.parent_id) for row in conn.execute(
+        select(nodes).where(parent).order_by(nodes.c.name, nodes.c.id))]
+    listed = [*path, *children]
+    live = terminals.c.revoked_at.is_(None)
+    below: dict[int, int] = {}
+    for kind in KINDS:
+        ids = [one.id for one in listed if one.kind == kind]
+        if ids:
+            column = terminals.c[SCOPE_COLUMN[kind]]
+            below.update(conn.execute(select(column, func.count()).where(live, column.in_(ids)).group_by(column)).all())
+    here = dict(conn.execute(select(terminals.c.node_id, func.count()).where(
+        live, terminals.c.node_id.in_([one.id for one in listed])).group_by(terminals.c.node_id)).all())
+    return [{"id": one.id, "kind": one.kind, "code": one.code, "name": one.name, "parent_id": one.parent_id,
+             "depth": depth if depth < len(path) else len(path), "terminals_here": here.get(one.id, 0),
+             "terminals": below.get(one.id, 0)} for depth, one in enumerate(listed)]
+
+
 def places(conn: Connection, kinds: tuple[str, ...] = ("counter", "office"), *,
            within: int | None = None) -> list[tuple[int, str, str]]:
-    """(id, kind, path) of every node of ``kinds`` (inside ``within``), by path: the choices of a select."""
-    tree = all_nodes(conn)
-    inside = subtree_ids(conn, within, tree=tree) if within is not None else None
+    """(id, kind, path) of every node of ``kinds`` (inside ``within``: only its subtree and lineage are read),
+    by path: the choices of a select."""
+    inside = None
+    if within is None:
+        tree = all_nodes(conn)
+    else:
+        below = subtree_nodes(conn, within)
+        inside = set(below)
+        tree = {**lineage_nodes(conn, within), **below}
     found = [(one.id, one.kind, path_words(tree, one.id)) for one in tree.values()
              if one.kind in kinds and (inside is None or one.id in inside)]
     return sorted(found, key=lambda item: item[2])
+
+
+def place_count(conn: Connection, kinds: tuple[str, ...] = ("counter", "office"), *, within: int | None = None) -> int:
+    """How many nodes :func:`places` would list, counted in SQL."""
+    query = select(func.count()).select_from(nodes).where(nodes.c.kind.in_(kinds))
+    if within is not None:
+        query = query.where(nodes.c.id.in_(subtree_ids(conn, within)))
+    return conn.execute(query).scalar_one()
 
 
 def paths_of(conn: Connection, node_ids: set[int]) -> dict[int, str]:
@@ -226,7 +273,7 @@ def issue_codes(engine: Engine, node_ref: str, *, count: int, ttl_s: int, caller
         check_may_enrol(conn, caller, node.id)
         placed = placement(conn, node.id)
         codes = [issue_enrollment_code(conn, node_id=node.id, ttl_s=ttl_s, now_ns=now_ns) for _ in range(count)]
-        path = path_words(all_nodes(conn), node.id)
+        path = paths_of(conn, {node.id})[node.id]
         record(conn, actor=actor_of(caller), action="enroll_code", subject=path, scope=node.id, rows=count,
                details={"site": placed["site"], "counter": placed["counter"], "node": node_ref, "expires_s": ttl_s,
                         "codes": [code_label(code) for code in codes]}, address=address, now_ns=now_ns)
@@ -261,9 +308,8 @@ def move(engine: Engine, terminal_id: str, node_ref: str, *, caller: Caller, now
         node = find_node(conn, node_ref)
         check_may_move(conn, caller, terminal_id, node.id)
         placed = move_terminal(conn, terminal_id, node.id)
-        tree = all_nodes(conn)
-        moved = Moved(terminal_id, node.id, placed["site"], placed["counter"], path_words(tree, was),
-                      path_words(tree, node.id))
+        paths = paths_of(conn, {node.id} | ({was} if was is not None else set()))
+        moved = Moved(terminal_id, node.id, placed["site"], placed["counter"], paths.get(was, ""), paths[node.id])
         record(conn, actor=actor_of(caller), action="move", subject=terminal_id, scope=node.id,
                details={"from": was, "to": node.id}, address=address, now_ns=now_ns)
     return moved

@@ -91,6 +91,34 @@ class OpeningHours:
             day -= timedelta(days=1)
         return total
 
+    def open_since(self, end: datetime, seconds: float) -> datetime | None:
+        """The latest moment ``start`` with ``open_seconds(start, end) >= seconds``: a terminal last heard from
+        at or before it has been silent that long in opening hours, so a count of silent terminals is one
+        comparison in SQL. None when not that much opening time lies within the days :meth:`open_seconds`
+        walks back (then no terminal is that silent).
+
+            >>> from zoneinfo import ZoneInfo
+            >>> hours = OpeningHours.parse("Mon-Fri 07:30-17:00; Sat 07:30-11:30")
+            >>> hours.open_since(datetime(2026, 11, 28, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")), 7200).isoformat()
+            '2026-11-27T16:30:00+07:00'
+        """
+        tz = end.tzinfo
+        day, first = end.date(), end.date() - timedelta(days=_MAX_DAYS)
+        left = float(seconds)
+        if left <= 0:
+            return end
+        while day >= first:
+            for opens, closes in reversed(self.spans[day.weekday()]):
+                lo = datetime.combine(day, opens, tzinfo=tz)
+                hi = min(end, datetime.combine(day, closes, tzinfo=tz))
+                if hi > lo:
+                    here = (hi - lo).total_seconds()
+                    if here >= left:
+                        return hi - timedelta(seconds=left)
+                    left -= here
+            day -= timedelta(days=1)
+        return None
+
     def describe_vi(self) -> str:
         """``Thứ Hai–Thứ Sáu 07:30–17:00; Thứ Bảy 07:30–11:30`` (for the dashboard)."""
         parts, day = [], 0

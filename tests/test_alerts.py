@@ -294,3 +294,43 @@ def test_alerts_api_refuses_a_bad_query(start_server):
     server, _clock = start_quiet(start_server)
     answer = server.get("/api/v1/alerts", params={"recent_days": "soon"}, headers=server.admin_headers())
     assert answer.status_code == 422 and answer.json()["field"] == "recent_days"
+
+
+# -- the silent terminals counted in SQL: one cut-off time, the same answer as the rule's walk (issue 11 §5) --
+
+HOURS = "Mon-Fri 07:30-11:30, 13:30-17:00; Sat 07:30-11:30"
+
+
+@pytest.mark.parametrize("now", [
+    "2026-11-25T03:00:00Z",   # Wednesday 10:00 local: two hours back is this morning
+    "2026-11-25T06:31:00Z",   # Wednesday 13:31: across the lunch break
+    "2026-11-28T02:00:00Z",   # Saturday 09:00: back into Friday afternoon
+    "2026-11-29T05:00:00Z",   # Sunday: closed, silence runs from Saturday
+    "2026-11-30T00:45:00.123Z",  # Monday 07:45.123: over the weekend, to the millisecond
+])
+def test_the_silence_cutoff_agrees_with_the_rules_walk(now):
+    from datetime import timedelta
+
+    from server.alerts import AlertRules, silence_cutoff, terminal_silence
+    from server.timekeeping import iso_from_ns
+
+    rules = AlertRules(silent_s=7200, opening_hours=OpeningHours.parse(HOURS), tz=ZoneInfo("Asia/Ho_Chi_Minh"))
+    now_ns = at(now.replace(".123", "")) + (123_000_000 if ".123" in now else 0)
+    cutoff = silence_cutoff(rules, now_ns)
+    assert cutoff is not None
+    # Every minute of the week before, and each millisecond around the cut-off itself.
+    cut_ns = at(cutoff[:19] + "Z") + int(cutoff[20:23]) * 1_000_000
+    moments = [now_ns - minutes * 60 * 10**9 for minutes in range(0, 7 * 24 * 60, 7)]
+    moments += [cut_ns + delta * 1_000_000 for delta in (-2, -1, 0, 1, 2)]
+    for moment in moments:
+        since = iso_from_ns(moment)
+        silent = terminal_silence(since, since, rules, now_ns) >= rules.silent_s
+        assert (since <= cutoff) == silent, (since, cutoff)
+    assert timedelta(0) < timedelta(microseconds=(now_ns - cut_ns) // 1000) <= timedelta(days=3)
+
+
+def test_no_opening_hours_means_no_terminal_is_silent():
+    from server.alerts import AlertRules, silence_cutoff
+
+    rules = AlertRules(silent_s=7200, opening_hours=OpeningHours.parse(""), tz=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert silence_cutoff(rules, at("2026-11-25T03:00:00Z")) is None

@@ -3,6 +3,8 @@ naming a node, moving a terminal, ratings keeping the place they were given at, 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -194,3 +196,75 @@ def test_the_api_lists_where_each_terminal_stands(server, server_db_url, tmp_pat
     assert listed["node_id"] == server.rows("terminals", id=terminal.id)[0]["node_id"]
     node, = server.rows("nodes", id=listed["node_id"])
     assert (node["kind"], node["name"]) == ("counter", "Quầy 9")
+
+
+# -- reading only what is needed (issue 11 §5: a national tree has 18,626 nodes) -----------------------------
+
+def whole_tree_reads(engine):
+    """A list that gathers the statements reading the whole ``nodes`` table (``all_nodes``'s), while it lives."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        flat = " ".join(statement.split()).lower()
+        if "from nodes" in flat and "where" not in flat and "limit" not in flat:
+            seen.append(flat)
+
+    event.listen(engine, "before_cursor_execute", before)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", before)
+
+
+def test_lineage_and_subtree_read_only_their_nodes_and_agree_with_the_whole_tree(server, server_db_url, tmp_path,
+                                                                               capsys):
+    from server import org_tree
+
+    assert import_csv(tmp_path, server_db_url, PROVINCE_CSV, capsys)[0] == 0
+    with server.engine.connect() as conn:
+        tree = org_tree.all_nodes(conn)
+        seen, stop = whole_tree_reads(server.engine)
+        try:
+            for node_id_ in tree:
+                line = org_tree.lineage_nodes(conn, node_id_)
+                assert org_tree.lineage(conn, node_id_) == org_tree.lineage(conn, node_id_, tree=tree)
+                assert org_tree.path_words(line, node_id_) == org_tree.path_words(tree, node_id_)
+                assert org_tree.subtree_ids(conn, node_id_) == org_tree.subtree_ids(conn, node_id_, tree=tree)
+                assert set(org_tree.subtree_nodes(conn, node_id_)) == org_tree.subtree_ids(conn, node_id_, tree=tree)
+                if tree[node_id_].kind in ("counter", "office"):
+                    assert org_tree.placement(conn, node_id_) == org_tree.placement(conn, node_id_, tree=tree)
+            with pytest.raises(org_tree.UnknownNode):
+                org_tree.lineage(conn, 10**9)
+        finally:
+            stop()
+    assert seen == []
+    assert len(org_tree.lineage(server.engine.connect(), node_id(server, "NH-Q1"))) == 4
+
+
+def test_enrolment_and_scope_checks_never_read_the_whole_tree(server, server_db_url, tmp_path, capsys):
+    from server.access import Caller, node_in_scope
+    from server.fleet_actions import issue_codes, move
+
+    assert import_csv(tmp_path, server_db_url, PROVINCE_CSV, capsys)[0] == 0
+    unit = Caller(99, "qt.ngoc.ha", "QT", "unit_admin", node_id(server, "00008"))
+    whole = Caller(98, "qt.tinh", "QT", "province_admin", None)
+    seen, stop = whole_tree_reads(server.engine)
+    try:
+        issued = issue_codes(server.engine, "NH-Q1", count=2, ttl_s=3600, caller=unit, now_ns=time.time_ns())
+        answer = server.post("/api/v1/enroll", json={"code": issued.codes[0], "app_version": "0.1.0"})
+        assert answer.status_code == 201, answer.text
+        assert (answer.json()["site"], answer.json()["counter"]) == ("Phường Ngọc Hà", "Quầy 1")
+        moved = move(server.engine, answer.json()["terminal_id"], "BD-Q2", caller=whole, now_ns=time.time_ns())
+        assert moved.to_path == "Thành phố Hà Nội › Phường Ba Đình › Bộ phận Một cửa phường Ba Đình › Quầy 2"
+        with server.engine.connect() as conn:
+            inside = {code: node_in_scope(conn, unit, node_id(server, code)) for code in
+                      ("01", "00004", "00008", "BD-MC", "NH-MC", "BD-Q1", "NH-Q1")}
+            assert node_in_scope(conn, unit, 10**9) is False
+    finally:
+        stop()
+    assert seen == []
+    assert inside == {"01": False, "00004": False, "00008": True, "BD-MC": False, "NH-MC": True, "BD-Q1": False,
+                      "NH-Q1": True}
+    assert issued.path == "Thành phố Hà Nội › Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà › Quầy 1"
+    placed = server.rows("terminals")[0]
+    assert (placed["site"], placed["counter"], placed["counter_id"]) == ("Phường Ba Đình", "Quầy 2",
+                                                                         node_id(server, "BD-Q2"))

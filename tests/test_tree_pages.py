@@ -232,3 +232,219 @@ def test_each_role_sees_and_does_what_it_may_on_the_pages(dash):
     assert refused.status_code == 403 and dash.rows("terminals", id=other.id)[0]["revoked_at"] is None
     viewer = log_in(dash, dash.person("xem.bao.cao", role="viewer"))
     assert viewer.get(dash.url + "/fleet", timeout=30).status_code == 403
+
+
+# -- national scale: the tree's grouping by default, the node picker, the fleet's counts in SQL (issue 11 §5) --
+
+#: Two provinces: the whole server's overview ranks them.
+TWO_PROVINCES_CSV = TREE_CSV + """79,Thành phố Hồ Chí Minh,province,
+26734,Phường Sài Gòn,unit,79
+SG-MC,Bộ phận Một cửa phường Sài Gòn,office,26734
+SG-Q1,Quầy 1,counter,SG-MC
+"""
+
+
+def rated(dash, counters: dict[str, int]) -> dict[str, EnrolledTerminal]:
+    """One terminal per counter code, each sending that many satisfied ratings now."""
+    from dashboard_fixtures import rating, send
+
+    terminals = {}
+    for code, count in counters.items():
+        terminals[code] = enrol_with_api(dash, code)
+        send(dash, terminals[code], dash.clock, [rating("satisfied", age_s=10 + i) for i in range(count)])
+    return terminals
+
+
+def group_names(html: str) -> list[str]:
+    groups = re.search(r'<table class="rates" id="groups">(.*?)</table>', html, re.S).group(1)
+    return re.findall(r'<td data-label="Tên">(?:<a href="[^"]*">)?([^<]+)<', groups)
+
+
+def node_options(html: str) -> list[str]:
+    select = re.search(r'<select name="node" id="node">(.*?)</select>', html, re.S).group(1)
+    return re.findall(r">([^<]+)</option>", select)
+
+
+def test_the_whole_servers_overview_ranks_its_provinces_and_sites_only_when_asked(dash, session):
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    rated(dash, {"BD-Q1": 3, "NH-Q1": 2, "SG-Q1": 4})
+    html = shown(session.get(dash.url + "/", timeout=30))
+    assert group_names(html) == ["Thành phố Hồ Chí Minh", "Thành phố Hà Nội"] or \
+        sorted(group_names(html)) == ["Thành phố Hà Nội", "Thành phố Hồ Chí Minh"]
+    assert re.search(r'<option value="children" selected>Tỉnh/Thành phố', html)
+    assert "So sánh theo tỉnh/thành phố" in html
+    # Each province links to its own report, which ranks its units.
+    hanoi = node_id(dash, "01")
+    assert f'node={hanoi}">Thành phố Hà Nội</a>' in html
+    province = shown(session.get(dash.url + "/", params={"node": hanoi}, timeout=30))
+    assert sorted(group_names(province)) == ["Phường Ba Đình", "Phường Ngọc Hà"]
+    # The sites by name of before the tree: still there when asked.
+    by_site = shown(session.get(dash.url + "/", params={"group_by": "site"}, timeout=30))
+    assert sorted(group_names(by_site)) == ["Phường Ba Đình", "Phường Ngọc Hà", "Phường Sài Gòn"]
+    # A small report lists each site's counters; the select of sites is there (3 names).
+    assert 'class="site-counters"' in html and '<select name="site" id="site">' in html
+
+
+def test_a_server_without_a_tree_compares_its_sites_by_default(dash, session):
+    assert dash.count("nodes") == 0
+    html = shown(session.get(dash.url + "/", timeout=30))
+    assert re.search(r'<option value="site" selected>Đơn vị</option>', html)
+    assert node_options(html) == ["Tất cả"]
+
+
+def test_big_reports_leave_out_the_site_detail_and_the_site_select(dash, session, monkeypatch):
+    from server.dashboard import pages
+
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    rated(dash, {"BD-Q1": 1, "NH-Q1": 1, "SG-Q1": 1})
+    monkeypatch.setattr(pages, "MAX_DETAIL_TERMINALS", 2)
+    monkeypatch.setattr(pages, "MAX_SITE_CHOICES", 2)
+    html = shown(session.get(dash.url + "/", timeout=30))
+    assert 'class="site-counters"' not in html and 'id="site-detail-note"' in html and "có 3 thiết bị" in html
+    assert 'name="site"' not in html
+    # A unit's report is small again: its counters are listed.
+    unit = shown(session.get(dash.url + "/", params={"node": node_id(dash, "00004")}, timeout=30))
+    assert 'class="site-counters"' in unit and "Các quầy của Phường Ba Đình" in unit
+
+
+def test_the_picker_lists_the_path_and_the_children_never_the_whole_tree(dash, session):
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    top = shown(session.get(dash.url + "/", timeout=30))
+    assert node_options(top) == ["Tất cả", "\u2003Thành phố Hà Nội", "\u2003Thành phố Hồ Chí Minh"]
+    office = shown(session.get(dash.url + "/", params={"node": node_id(dash, "BD-MC")}, timeout=30))
+    assert node_options(office) == ["Tất cả", "↑ Thành phố Hà Nội", "↑ Phường Ba Đình",
+                                    "Bộ phận Một cửa phường Ba Đình", "\u2003Quầy 1", "\u2003Quầy 2"]
+    assert "Phường Ngọc Hà" not in re.search(r'<select name="node" id="node">(.*?)</select>', office, re.S).group(1)
+    fleet = shown(session.get(dash.url + "/fleet", params={"node": "00004"}, timeout=30))
+    assert re.search(r'<nav class="breadcrumb" id="picker-path"[^>]*>\s*<a href="/fleet">Tất cả</a>\s*›\s*'
+                     r'<a href="/fleet\?node=%23\d+">Thành phố Hà Nội</a>\s*›\s*<strong aria-current="page">'
+                     r'Phường Ba Đình</strong>', fleet)
+    assert f'<a href="/fleet?node=%23{node_id(dash, "BD-MC")}">Bộ phận Một cửa phường Ba Đình</a>' in fleet
+
+
+@pytest.mark.parametrize("find, expected", [
+    ("00008", ["Thành phố Hà Nội › Phường Ngọc Hà"]),                       # a unit's code
+    ("ngọc hà", ["Thành phố Hà Nội › Phường Ngọc Hà",                       # a name, in any case
+                 "Thành phố Hà Nội › Phường Ngọc Hà › Bộ phận Một cửa phường Ngọc Hà"]),
+    ("100%_", []),                                                          # LIKE's wildcards are text
+])
+def test_the_picker_finds_nodes_by_code_or_name(dash, session, find, expected):
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    html = shown(session.get(dash.url + "/fleet", params={"find": find}, timeout=30))
+    found = re.search(r'<div id="picker-found" role="status">(.*?)</div>', html, re.S).group(1)
+    assert re.findall(r'<a href="/fleet\?node=%23\d+">([^<]+)</a>', found) == expected
+    if not expected:
+        assert "không có nút nào trong phạm vi của bạn" in found
+
+
+def test_the_picker_of_a_units_account_never_shows_another_unit(dash):
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    unit_admin = log_in(dash, dash.person("qt.ngoc.ha", role="unit_admin", scope_node_id=node_id(dash, "00008")))
+    for path in ("/", "/fleet"):
+        html = shown(unit_admin.get(dash.url + path, params={"find": "phường"}, timeout=30))
+        assert "Phường Ngọc Hà" in html
+        for other in ("Phường Ba Đình", "Phường Sài Gòn", "Thành phố Hồ Chí Minh"):
+            assert other not in html, (path, other)
+        found = re.search(r'<div id="picker-found" role="status">(.*?)</div>', html, re.S).group(1)
+        assert "Bộ phận Một cửa phường Ngọc Hà" in found
+    html = shown(unit_admin.get(dash.url + "/fleet", params={"find": "nh-q"}, timeout=30))
+    found = re.search(r'<div id="picker-found" role="status">(.*?)</div>', html, re.S).group(1)
+    assert re.findall(r">([^<]+)</a>", found) == ["Thành phố Hà Nội › Phường Ngọc Hà › Bộ phận Một cửa phường "
+                                                   "Ngọc Hà › Quầy 1"]
+    html = shown(unit_admin.get(dash.url + "/fleet", params={"find": "BD-Q1"}, timeout=30))  # another unit's code
+    assert "không có nút nào trong phạm vi của bạn" in html and "Quầy 1" not in html
+    # Its breadcrumb starts at its own node; a node outside it is refused like an unknown one.
+    fleet = shown(unit_admin.get(dash.url + "/fleet", timeout=30))
+    assert re.search(r'id="picker-path"[^>]*>\s*<strong aria-current="page">Phường Ngọc Hà</strong>', fleet)
+    assert unit_admin.get(dash.url + "/fleet", params={"node": "00004"}, timeout=30).status_code == 422
+    assert unit_admin.get(dash.url + "/", params={"node": node_id(dash, "00004")}, timeout=30).status_code == 422
+
+
+def test_the_fleets_counts_are_those_of_its_filter(dash, session):
+    from dashboard_fixtures import KNOWN_START
+
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    dash.clock.now_ns = KNOWN_START  # Wednesday 08:00 in Hà Nội
+    terminals = rated(dash, {"BD-Q1": 1, "BD-Q2": 1, "NH-Q1": 1, "SG-Q1": 1})
+    dash.clock.advance(3 * 3600)  # 11:00: three hours of opening time later
+    from dashboard_fixtures import rating, send
+
+    send(dash, terminals["BD-Q2"], dash.clock, [rating("satisfied")])  # heard from: not silent
+    whole = shown(session.get(dash.url + "/fleet", timeout=30))
+    assert "4 thiết bị; ⚠ 3 thiết bị im lặng quá lâu." in " ".join(whole.split())
+    unit = shown(session.get(dash.url + "/fleet", params={"node": "00004"}, timeout=30))
+    assert "2 thiết bị; ⚠ 1 thiết bị im lặng quá lâu." in " ".join(unit.split())
+    assert re.search(rf'<tr class="silent" id="terminal-{terminals["BD-Q1"].id}">', unit)
+    assert re.search(rf'<tr class="" id="terminal-{terminals["BD-Q2"].id}">', unit)
+    tech = log_in(dash, dash.person("ky.thuat.sg", role="technician", scope_node_id=node_id(dash, "79")))
+    theirs = shown(tech.get(dash.url + "/fleet", timeout=30))
+    assert "1 thiết bị; ⚠ 1 thiết bị im lặng quá lâu." in " ".join(theirs.split())
+
+
+def test_the_codes_form_of_a_big_tree_offers_the_counters_of_the_node_browsed_to(dash, session, monkeypatch):
+    from server.dashboard import tree_pages
+
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    monkeypatch.setattr(tree_pages, "MAX_CODE_CHOICES", 3)  # the tree has 7 counters and offices
+    top = shown(session.get(dash.url + "/tree/codes", timeout=30))
+    select = re.search(r'<select name="node" required>(.*?)</select>', top, re.S).group(1)
+    assert "Quầy" not in select and 'id="node-picker"' in top
+    office = shown(session.get(dash.url + "/tree/codes", params={"at": node_id(dash, "BD-MC")}, timeout=30))
+    select = re.search(r'<select name="node" required>(.*?)</select>', office, re.S).group(1)
+    assert re.findall(r">([^<]+)</option>", select)[1:] == [
+        "Thành phố Hà Nội › Phường Ba Đình › Bộ phận Một cửa phường Ba Đình (bộ phận)",
+        "Thành phố Hà Nội › Phường Ba Đình › Bộ phận Một cửa phường Ba Đình › Quầy 1",
+        "Thành phố Hà Nội › Phường Ba Đình › Bộ phận Một cửa phường Ba Đình › Quầy 2"]
+    # The tree page's link to a counter still preselects it.
+    linked = shown(session.get(dash.url + "/tree/codes", params={"node": f"#{node_id(dash, 'SG-Q1')}"}, timeout=30))
+    assert "selected>Thành phố Hồ Chí Minh › Phường Sài Gòn › Bộ phận Một cửa phường Sài Gòn › Quầy 1" in linked
+
+
+def test_a_servers_only_province_ranks_its_units_by_default(dash, session):
+    assert post_tree(dash, TREE_CSV, dash.admin_headers()).status_code == 200
+    rated(dash, {"BD-Q1": 3, "NH-Q1": 2})
+    html = shown(session.get(dash.url + "/", timeout=30))
+    assert re.search(r'<option value="unit" selected>Xã/Phường</option>', html)
+    assert group_names(html) == ["Phường Ba Đình", "Phường Ngọc Hà"]
+    assert f'node={node_id(dash, "00004")}">Phường Ba Đình</a>' in html
+
+
+def test_a_server_of_before_the_tree_ranks_its_sites_as_units_the_same_way(dash, session):
+    """Sites enrolled by name sit as units under the placeholder province: the default ranks them as before."""
+    from dashboard_fixtures import SITE_A, SITE_B, load_known_data_set
+
+    load_known_data_set(dash, dash.clock)
+    default = shown(session.get(dash.url + "/", timeout=30))
+    by_site = shown(session.get(dash.url + "/", params={"group_by": "site"}, timeout=30))
+    assert group_names(default) == group_names(by_site) == [SITE_A, SITE_B]
+    summary = re.search(r'<p class="summary" id="summary">(.*?)</p>', default, re.S).group(1)
+    assert summary == re.search(r'<p class="summary" id="summary">(.*?)</p>', by_site, re.S).group(1)
+    assert summary.startswith("Trong kỳ (Tháng 11/2026), bộ phận Một cửa của 2 đơn vị nhận được 40 lượt đánh giá")
+
+
+def test_the_tree_page_of_a_big_tree_shows_one_branch_with_its_counts(dash, session, monkeypatch):
+    from server.dashboard import tree_pages
+
+    assert post_tree(dash, TWO_PROVINCES_CSV, dash.admin_headers()).status_code == 200
+    rated(dash, {"BD-Q1": 1, "BD-Q2": 1, "NH-Q1": 1, "SG-Q1": 1})
+    whole = shown(session.get(dash.url + "/tree", timeout=30))
+    assert 'id="tree-branch"' not in whole and len(re.findall(r'<tr class="kind-', whole)) == 12
+    monkeypatch.setattr(tree_pages, "MAX_TREE_ROWS", 5)
+
+    def rows(html):
+        return [(name, count) for name, count in re.findall(
+            r'<tr class="kind-\w+" id="node-\d+">\s*<td[^>]*>(?:<a href="[^"]*">)?([^<]+)(?:</a>)?</td>.*?'
+            r'data-label="Thiết bị" class="num">(?:<a href="[^"]*">)?(\d+)', html, re.S)]
+
+    top = shown(session.get(dash.url + "/tree", timeout=30))
+    assert 'id="tree-branch"' in top and rows(top) == [("Thành phố Hà Nội", "3"), ("Thành phố Hồ Chí Minh", "1")]
+    unit = shown(session.get(dash.url + "/tree", params={"at": node_id(dash, "00004")}, timeout=30))
+    assert rows(unit) == [("Thành phố Hà Nội", "3"), ("Phường Ba Đình", "2"), ("Bộ phận Một cửa phường Ba Đình", "2")]
+    found = shown(session.get(dash.url + "/tree", params={"find": "sài gòn"}, timeout=30))
+    assert "Thành phố Hồ Chí Minh › Phường Sài Gòn</a>" in found
+    # A unit's account: its own branch only, even when it asks for another.
+    monkeypatch.setattr(tree_pages, "MAX_TREE_ROWS", 2)
+    unit_admin = log_in(dash, dash.person("qt.ba.dinh", role="unit_admin", scope_node_id=node_id(dash, "00004")))
+    theirs = shown(unit_admin.get(dash.url + "/tree", params={"at": node_id(dash, "79")}, timeout=30))
+    assert rows(theirs) == [("Phường Ba Đình", "2"), ("Bộ phận Một cửa phường Ba Đình", "2")]
+    assert "Hồ Chí Minh" not in theirs and "Thành phố Hà Nội" not in theirs

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period
 from reports.labels import GROUPINGS_VI, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct, vi_points
@@ -30,20 +30,21 @@ from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
 
 from ..access import Caller, Forbidden, may, node_in_scope, require
-from ..accounts import count_terminals, kept_aside_causes_words, list_terminals, terminals_within
-from ..alerts import RULE_LABELS_VI, list_alerts, silent_terminals, terminal_silence
+from ..accounts import kept_aside_causes_words, list_terminals, terminals_within
+from ..alerts import RULE_LABELS_VI, list_alerts, silence_cutoff, silent_condition
 from ..audit import actor_of, record
 from ..db import write_transaction
 from ..dependencies import client_address
 from ..errors import ApiError
-from ..fleet_actions import check_may_see_fleet, paths_of, places
+from ..fleet_actions import check_may_see_fleet, paths_of
 from ..official_report import PDF, official_pdf, pdf_filename
-from ..org_tree import KINDS, UnknownNode, all_nodes, find_node, path_words, subtree_ids
-from ..schema import terminals
+from ..org_tree import UnknownNode, find_node, has_tree
+from ..schema import nodes, terminals
 from ..alert_scope import alert_scope, visible_alerts
 from ..scoped import scope_sites, scoped_source
 from ..security_headers import HEADERS
 from . import charts, names
+from .node_picker import node_picker
 from .session import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, DashboardUser, NotAllowed, check_csrf,
                       dashboard_user, set_cookie, signed_in_user)
 
@@ -61,6 +62,15 @@ GROUPINGS = {"site": "Đơn vị", "counter": "Quầy", "terminal": "Thiết b�
 #: With a node of the tree picked: its lines of one level below it, by the nodes' current names.
 TREE_GROUPINGS = {"children": "Cấp ngay dưới", "unit": "Xã/Phường", "office": "Bộ phận Một cửa", "counter": "Quầy",
                   "terminal": "Thiết bị"}
+#: The whole server's, on a server with a tree: its provinces first, and the sites by name (as before the tree).
+WHOLE_TREE_GROUPINGS = {"children": "Tỉnh/Thành phố (cấp ngay dưới)", "unit": "Xã/Phường",
+                        "office": "Bộ phận Một cửa", "site": "Đơn vị (theo tên, như trước khi có cây)",
+                        "counter": "Quầy", "terminal": "Thiết bị"}
+#: Above this many site names (a national tree has 3,400) the overview has no site select: pick a unit in the tree.
+MAX_SITE_CHOICES = 300
+#: The counters of each site are listed under the ranking only when the report holds at most this many
+#: terminals (a unit's, an office's, a small server's): a province's 300 terminals yes, the nation's 10,000 no.
+MAX_DETAIL_TERMINALS = 300
 
 #: Every dashboard page: the server's security headers (also added to every other answer by
 #: :class:`server.security_headers.SecurityHeaders`), and never kept in a cache.
@@ -192,14 +202,31 @@ def _node_id(text: str | None) -> int | None:
     return int(text)
 
 
+def _groupings(conn, caller: Caller, node_id: int | None) -> dict[str, str]:
+    """What the overview can compare by, the default first: the level below the node in the tree (for the whole
+    server its provinces, or the units of its only province: a province's server ranks its units); by the names
+    of before the tree (site) only on a server without one, or when asked."""
+    if node_id is not None or not caller.whole_server:
+        return TREE_GROUPINGS
+    provinces = len(conn.execute(select(nodes.c.id).where(nodes.c.kind == "province").limit(2)).all())
+    if provinces == 0:
+        return GROUPINGS
+    if provinces == 1:
+        return {"unit": WHOLE_TREE_GROUPINGS["unit"], **WHOLE_TREE_GROUPINGS}
+    return WHOLE_TREE_GROUPINGS
+
+
 def _report_query(request: Request, caller: Caller, period: str, on: str | None, start: str | None,
-                  end: str | None, site: str | None, group_by: str, node: str | None = None):
+                  end: str | None, site: str | None, group_by: str | None, node: str | None = None):
     """(the Report, the query's values) — or PeriodError/ValueError for input that makes no sense."""
     node_id = _node_id(node)
-    groupings = TREE_GROUPINGS if node_id is not None or not caller.whole_server else GROUPINGS
+    with request.app.state.engine.connect() as conn:
+        groupings = _groupings(conn, caller, node_id)
+    # A site picked by its name (the way of before the tree) is compared the same way by default.
+    default = "site" if _blank(site) and "site" in groupings else next(iter(groupings))
     values = {"period": period, "on": _blank(on), "start": _blank(start), "end": _blank(end),
               "site": _blank(site), "node": node_id,
-              "group_by": group_by if group_by in groupings else next(iter(groupings))}
+              "group_by": group_by if group_by in groupings else default}
     check_filters(site=values["site"])  # a FilterError, so a ValueError like a bad date
     ranged = values["period"] == "range"
     # "Today" is the app's clock's (tests inject one), in the sites' time zone.
@@ -216,46 +243,50 @@ def _report_query(request: Request, caller: Caller, period: str, on: str | None,
     return report, values
 
 
-def _tree_choices(request: Request, caller: Caller) -> list[tuple[int, str]]:
-    """The nodes of the caller's part of the tree as (id, its name indented by its depth), in tree order, for the
-    picker."""
+def _overview_choices(request: Request, caller: Caller, node_id: int | None, find: str | None,
+                      drill: str) -> dict:
+    """The overview form's choices: the groupings, the node picker at ``node_id``, the sites (None: too many
+    for a select — a server with a tree picks its units in the picker)."""
     with request.app.state.engine.connect() as conn:
-        tree = all_nodes(conn)
-        if not caller.whole_server:
-            seen = subtree_ids(conn, caller.scope_node_id, tree=tree)
-            tree = {key: one for key, one in tree.items() if key in seen}
-    ordered = sorted(tree.values(), key=lambda one: path_words(tree, one.id).split(" › "))
-    return [(one.id, "\u2003" * KINDS.index(one.kind) + one.name) for one in ordered]
+        groupings = _groupings(conn, caller, node_id)
+        sites = scope_sites(conn, caller)
+        if len(sites) > MAX_SITE_CHOICES and has_tree(conn):
+            sites = None
+        picker = node_picker(conn, caller, current=node_id, find=find,
+                             href=lambda one: f"/?{drill}&node={one}" if drill else f"/?node={one}",
+                             top_href=f"/?{drill}")
+    return {"kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS], "sites": sites, "groupings": groupings,
+            "picker": picker}
 
 
-def _sites(request: Request, caller: Caller) -> list[str]:
-    with request.app.state.engine.connect() as conn:
-        return scope_sites(conn, caller)
+def report_terminals(data: dict) -> int:
+    """How many terminals the per-site detail of a report's dict would list."""
+    return sum(len(parts.get("terminals", ())) for parts in data["sites"].values())
 
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
 def overview(request: Request, period: str = "month", on: str | None = None, start: str | None = None,
-             end: str | None = None, site: str | None = None, group_by: str = "site", node: str | None = None,
-             admin: DashboardUser = Depends(dashboard_user)) -> Response:
+             end: str | None = None, site: str | None = None, group_by: str | None = None, node: str | None = None,
+             find: str | None = None, admin: DashboardUser = Depends(dashboard_user)) -> Response:
     if not may(admin.caller, "read_reports") and may(admin.caller, "read_fleet"):
         return RedirectResponse("/fleet", status_code=303)  # a technician's home: no ratings, the fleet
     require(admin.caller, "read_reports")
-    scoped = _blank(node) or not admin.caller.whole_server  # a report of a node: its level below, by the tree
-    common = {"admin": admin, "kinds": [(k, KIND_LABELS_VI[k]) for k in PERIOD_KINDS],
-              "sites": _sites(request, admin.caller), "groupings": TREE_GROUPINGS if scoped else GROUPINGS,
-              "tree": _tree_choices(request, admin.caller)}
     try:
         report, values = _report_query(request, admin.caller, period, on, start, end, site, group_by, node)
     except (PeriodError, ValueError) as exc:
         values = {"period": period, "on": on, "start": start, "end": end, "site": site, "group_by": group_by,
                   "node": node}
-        return page(request, "overview.html", status=422, error=str(exc), q=values, r=None, **common)
+        common = _overview_choices(request, admin.caller, None, find, urlencode({"period": period}))
+        return page(request, "overview.html", status=422, error=str(exc), q=values, r=None, admin=admin, **common)
     data = report.to_dict()
     query = urlencode({k: v for k, v in values.items() if v})
     # A line of the tree links to its own report: the same period, one level down.
     drill = urlencode({k: v for k, v in values.items() if v and k in ("period", "on", "start", "end")})
+    common = _overview_choices(request, admin.caller, values["node"], find, drill)
+    detail = report_terminals(data)
     return page(request, "overview.html", q=values, query=query, drill=drill, r=data, error=None,
-                summary=summary_vi(report), reconcile=reconcile_line(report),
+                summary=summary_vi(report), reconcile=reconcile_line(report), admin=admin,
+                site_detail=detail <= MAX_DETAIL_TERMINALS, detail_terminals=detail,
                 levels_svg=charts.levels_chart(data["total"]),
                 reasons_svg=charts.reasons_chart(data["total"], data["reasons"]),
                 trend_svg=charts.trend_chart(data["trend"]),
@@ -265,7 +296,7 @@ def overview(request: Request, period: str = "month", on: str | None = None, sta
 @router.get("/export/report.{fmt}")
 def export_report(request: Request, fmt: str, period: str = "month", on: str | None = None,
                   start: str | None = None, end: str | None = None, site: str | None = None,
-                  group_by: str = "site", node: str | None = None,
+                  group_by: str | None = None, node: str | None = None,
                   user: DashboardUser = Depends(allowed_user("export"))) -> Response:
     if fmt not in ("csv", "xlsx", "pdf"):
         return Response("csv, xlsx or pdf", status_code=404)
@@ -316,8 +347,6 @@ def _csv(rows: list[list], filename: str) -> Response:
 
 #: Terminals on one page of the fleet (filtered and paged in SQL: a province has thousands).
 FLEET_PAGE_SIZE = 100
-#: Above this many units and offices the node filter is a text field (a code) rather than a select.
-MAX_FILTER_CHOICES = 1000
 
 
 def fleet_rows(request: Request, *, within: int | None = None, limit: int | None = None,
@@ -329,11 +358,13 @@ def fleet_rows(request: Request, *, within: int | None = None, limit: int | None
     with request.app.state.engine.connect() as conn:
         rows = list_terminals(conn, within=within, limit=limit, offset=offset)
         paths = paths_of(conn, {row["node_id"] for row in rows if row["node_id"] is not None})
+    # The same test as the summary's count (silence_cutoff: silent_s of opening hours before now).
+    cutoff = silence_cutoff(monitor.rules, now_ns)
     for row in rows:
         row["path"] = paths.get(row["node_id"], "")
         row["revoked"] = row["revoked_at"] is not None
-        silent_s = terminal_silence(row["last_seen_at"], row["enrolled_at"], monitor.rules, now_ns)
-        row["silent"] = not row["revoked"] and silent_s >= monitor.rules.silent_s
+        row["silent"] = (not row["revoked"] and cutoff is not None
+                         and (row["last_seen_at"] or row["enrolled_at"]) <= cutoff)
         row["last_seen_local"] = local_time(request, row["last_seen_at"])
         if row["clock_offset_s"] is not None:  # shown to a tenth of a second, by the one rounding rule
             row["clock_offset_s"] = round_half_up(row["clock_offset_s"], 1)
@@ -353,19 +384,26 @@ def fleet_filter(request: Request, admin: DashboardUser, node: str | None) -> tu
 
 
 def fleet_summary(request: Request, within: int | None) -> dict:
-    """Counts over every page: terminals, silent ones, those keeping ratings aside."""
+    """Counts over every page (of the terminals standing ``within`` the node: the filter, else the caller's
+    scope): terminals, silent ones, those keeping ratings aside — one SQL count, whatever the fleet's size."""
     rules = request.app.state.alert_monitor.rules
+    live = terminals.c.revoked_at.is_(None)
     with request.app.state.engine.connect() as conn:
-        total = count_terminals(conn, within=within)
-        silent = len(silent_terminals(conn, rules, request.app.state.clock(), within=within))
-        kept = conn.execute(terminals_within(select(func.count()).select_from(terminals).where(
-            terminals.c.kept_aside > 0, terminals.c.revoked_at.is_(None)), conn, within)).scalar_one()
-    return {"total": total, "silent_count": silent, "kept_aside_count": kept}
+        row = conn.execute(terminals_within(select(
+            func.count(), func.coalesce(func.sum(case((silent_condition(rules, request.app.state.clock()), 1),
+                                                      else_=0)), 0),
+            func.coalesce(func.sum(case((and_(terminals.c.kept_aside > 0, live), 1), else_=0)), 0))
+            .select_from(terminals), conn, within)).one()
+    return {"total": int(row[0]), "silent_count": int(row[1]), "kept_aside_count": int(row[2])}
+
+
+def fleet_href(node_id: int) -> str:
+    return f"/fleet?{urlencode({'node': f'#{node_id}'})}"
 
 
 @router.get("/fleet", response_class=HTMLResponse)
 def fleet(request: Request, node: str | None = None, page_no: int = Query(1, alias="page", ge=1, le=1_000_000),
-          admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+          find: str | None = None, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
     rules = request.app.state.alert_monitor.rules
     within, error = fleet_filter(request, admin, node)
     summary = fleet_summary(request, within) if error is None else {"total": 0, "silent_count": 0,
@@ -375,12 +413,12 @@ def fleet(request: Request, node: str | None = None, page_no: int = Query(1, ali
     rows = fleet_rows(request, within=within, limit=FLEET_PAGE_SIZE,
                       offset=(page_no - 1) * FLEET_PAGE_SIZE) if error is None else []
     with request.app.state.engine.connect() as conn:
-        choices = places(conn, ("unit", "office"), within=admin.caller.scope_node_id)
+        picker = node_picker(conn, admin.caller, current=within if error is None else None, find=find,
+                             href=fleet_href, top_href="/fleet")
     node_q = {"node": _blank(node)} if _blank(node) else {}
     return page(request, "fleet.html", status=422 if error else 200, admin=admin, rows=rows, error=error,
                 **summary, page_no=page_no, pages=pages, first=(page_no - 1) * FLEET_PAGE_SIZE + 1,
-                node=_blank(node) or "", within=within,
-                choices=choices if len(choices) <= MAX_FILTER_CHOICES else None,
+                node=_blank(node) or "", within=within, picker=picker,
                 prev_url=f"/fleet?{urlencode({**node_q, 'page': page_no - 1})}" if page_no > 1 else None,
                 next_url=f"/fleet?{urlencode({**node_q, 'page': page_no + 1})}" if page_no < pages else None,
                 csv_url="/export/fleet.csv" + (f"?{urlencode(node_q)}" if node_q else ""),

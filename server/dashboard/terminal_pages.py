@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ..errors import UnknownTerminal
 from ..access import Forbidden, terminal_in_scope
 from ..dependencies import client_address
-from ..fleet_actions import move, paths_of, places, revoke
+from ..fleet_actions import move, paths_of, place_count, places, revoke
 from ..org_tree import TreeError, UnknownNode
 from ..schema import terminals
 from .pages import local_time, page, require_on_page
@@ -41,9 +41,12 @@ def _terminal(request: Request, admin: DashboardUser, terminal_id: str) -> dict 
             return None
         row = dict(found._mapping)
         row["path"] = paths_of(conn, {row["node_id"]}).get(row["node_id"], "") if row["node_id"] else ""
-        choices = places(conn, within=admin.caller.scope_node_id)
-        if len(choices) > MAX_COUNTER_CHOICES and row["unit_id"] is not None:
+        scope = admin.caller.scope_node_id
+        # Counted first: a national tree's 15,000 counters are not read to be thrown away.
+        if place_count(conn, within=scope) > MAX_COUNTER_CHOICES and row["unit_id"] is not None:
             choices = places(conn, within=row["unit_id"])
+        else:
+            choices = places(conn, within=scope)
     row["choices"] = choices
     return row
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -17,13 +18,15 @@ from sqlalchemy import select
 from sync.enrollment import enrollment_string
 
 from ..accounts import secret_hash
-from ..access import Forbidden, may
+from ..access import Forbidden, may, node_in_scope
 from ..dependencies import client_address
-from ..fleet_actions import MAX_CODE_TTL_S, TreeImport, import_tree, issue_codes, places, tree_nodes, tree_text
-from ..org_tree import KIND_WORDS, TreeError, UnknownNode, tree_csv
+from ..fleet_actions import (MAX_CODE_TTL_S, TreeImport, import_tree, issue_codes, paths_of, place_count, places,
+                             tree_branch, tree_nodes, tree_text)
+from ..org_tree import KIND_WORDS, TreeError, UnknownNode, find_node, node_count, subtree_ids, tree_csv
 from ..routes.tree import MAX_TREE_BYTES
 from ..schema import enrollment_codes
 from ..timekeeping import iso_from_ns
+from .node_picker import node_picker
 from .pages import _download, local_time, page, require_on_page
 from .session import DashboardUser, check_csrf, dashboard_user
 
@@ -31,23 +34,45 @@ router = APIRouter(include_in_schema=False)
 
 #: Lifetimes offered for enrolment codes: (seconds, words).
 LIFETIMES = ((86400, "1 ngày"), (7 * 86400, "7 ngày"), (30 * 86400, "30 ngày"), (90 * 86400, "90 ngày"))
+#: Above this many nodes in the caller's scope the tree page shows one branch at a time (a country has 18,626).
+MAX_TREE_ROWS = 2000
+#: Above this many counters and offices in the caller's scope, the form offers those of one node, found with the
+#: node picker (a national tree has 15,000).
+MAX_CODE_CHOICES = 500
 #: Most codes the dashboard issues at once (a sheet of 100 cards is 20 pages).
 MAX_DASHBOARD_CODES = 100
 CHANGE_WORDS = {"added": "Thêm", "renamed": "Đổi tên", "moved": "Chuyển sang nút cha khác", "coded": "Gán mã"}
 
 
-def _tree_page(request: Request, admin: DashboardUser, *, status: int = 200, **context) -> HTMLResponse:
+def _tree_page(request: Request, admin: DashboardUser, *, status: int = 200, at: str | None = None,
+               find: str | None = None, **context) -> HTMLResponse:
+    """The whole tree of the caller's scope when it has at most :data:`MAX_TREE_ROWS` nodes; else the path to the
+    node browsed to (``at``) and its children, with the node picker."""
     require_on_page(admin, "read_tree")
+    scope = admin.caller.scope_node_id
+    picker = None
     with request.app.state.engine.connect() as conn:
-        listed = tree_nodes(conn, within=admin.caller.scope_node_id)
-    return page(request, "tree.html", status=status, admin=admin, nodes=listed, kind_words=KIND_WORDS,
+        size = (node_count(conn) if scope is None else len(subtree_ids(conn, scope)))
+        if size <= MAX_TREE_ROWS:
+            listed = tree_nodes(conn, within=scope)
+        else:
+            at_id = int(at) if at and at.isdigit() and 0 < int(at) < 2**62 else None
+            if at_id is not None and not node_in_scope(conn, admin.caller, at_id):
+                at_id = None
+            here = at_id if at_id is not None else scope
+            listed = tree_branch(conn, here, top=scope)
+            picker = node_picker(conn, admin.caller, current=here, find=find, top_href="/tree",
+                                 href=lambda one: f"/tree?{urlencode({'at': one})}")
+    return page(request, "tree.html", status=status, admin=admin, nodes=listed, kind_words=KIND_WORDS, picker=picker,
+                tree_size=size,
                 change_words=CHANGE_WORDS, may_import=may(admin.caller, "import_tree"),
                 may_enrol=may(admin.caller, "enrol"), **{"result": None, "error": None, **context})
 
 
 @router.get("/tree", response_class=HTMLResponse)
-def tree_page(request: Request, admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
-    return _tree_page(request, admin)
+def tree_page(request: Request, at: str | None = None, find: str | None = None,
+              admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
+    return _tree_page(request, admin, at=at, find=find)
 
 
 @router.get("/export/tree.csv")
@@ -94,19 +119,50 @@ def _reason(exc: TreeError) -> str:
 # -- enrolment codes ----------------------------------------------------------------------------------------
 
 def _codes_form(request: Request, admin: DashboardUser, *, node: str | None, status: int = 200,
-                error: str | None = None, count: int = 1, ttl_s: int = 7 * 86400) -> HTMLResponse:
+                error: str | None = None, count: int = 1, ttl_s: int = 7 * 86400, at: str | None = None,
+                find: str | None = None) -> HTMLResponse:
+    """The form; on a tree of more than :data:`MAX_CODE_CHOICES` counters and offices in the caller's scope, its
+    select holds those of the node browsed to (``at``, with the node picker), not every one of the tree."""
     require_on_page(admin, "enrol")
+    scope = admin.caller.scope_node_id
+    picker = None
     with request.app.state.engine.connect() as conn:
-        choices = places(conn, within=admin.caller.scope_node_id)
+        if place_count(conn, within=scope) <= MAX_CODE_CHOICES:
+            choices = places(conn, within=scope)
+        else:
+            at_id = int(at) if at and at.isdigit() and 0 < int(at) < 2**62 else None
+            if at_id is not None and not node_in_scope(conn, admin.caller, at_id):
+                at_id = None
+            picker = node_picker(conn, admin.caller, current=at_id, find=find, top_href="/tree/codes",
+                                 href=lambda one: f"/tree/codes?{urlencode({'at': one})}")
+            here = at_id if at_id is not None else scope
+            choices = (places(conn, within=here) if here is not None
+                       and place_count(conn, within=here) <= MAX_CODE_CHOICES else [])
+            wanted = _wanted(conn, admin, node)
+            if wanted is not None and wanted[0] not in {one[0] for one in choices}:
+                choices = [wanted, *choices]
     return page(request, "codes.html", status=status, admin=admin, choices=choices, node=node or "", error=error,
                 count=count, ttl_s=ttl_s, lifetimes=LIFETIMES, max_count=MAX_DASHBOARD_CODES, issued=None,
-                public_url=request.app.state.settings.public_url)
+                public_url=request.app.state.settings.public_url, picker=picker)
+
+
+def _wanted(conn, admin: DashboardUser, node: str | None) -> tuple[int, str, str] | None:
+    """The counter or office ``node`` names (a link from the tree page: ``#12``), as a choice, if the caller's."""
+    if not node or not node.strip():
+        return None
+    try:
+        found = find_node(conn, node)
+    except UnknownNode:
+        return None
+    if found.kind not in ("counter", "office") or not node_in_scope(conn, admin.caller, found.id):
+        return None
+    return found.id, found.kind, paths_of(conn, {found.id})[found.id]
 
 
 @router.get("/tree/codes", response_class=HTMLResponse)
-def codes_form(request: Request, node: str | None = None,
+def codes_form(request: Request, node: str | None = None, at: str | None = None, find: str | None = None,
                admin: DashboardUser = Depends(dashboard_user)) -> HTMLResponse:
-    return _codes_form(request, admin, node=node)
+    return _codes_form(request, admin, node=node, at=at, find=find)
 
 
 @router.post("/tree/codes", response_class=HTMLResponse)
