@@ -28,6 +28,7 @@ For example::
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -37,7 +38,7 @@ from .labels import (GROUPINGS_VI, LEVEL_LABELS, LEVELS, NO_COUNTER, NO_REASON, 
                      reason_label)
 from .comparison import Change, compare
 from .errors import FilterError
-from .levels import LEVEL_WORDS, TREE_LEVELS, group_label, levels_below, node_summary, place_key
+from .levels import LEVEL_WORDS, NO_NODE, TREE_LEVELS, group_label, levels_below, node_summary, place_key
 from .periods import Period, previous_period, vi_date
 
 #: Fewer counted ratings than this in a cell: too few to compare.
@@ -46,6 +47,8 @@ MIN_SAMPLE = 30
 PRIOR_WEIGHT = 30
 
 GROUPINGS = ("site", "counter", "terminal")
+#: A report of the whole server lists each unit's counters and terminals only up to this many terminals.
+DETAIL_TERMINALS = 300
 
 
 @dataclass
@@ -331,10 +334,18 @@ def _sites_by_tree(placed: dict[tuple, Cell], tree: dict, total: Cell, prior_wei
     by_unit: dict[tuple, dict[tuple, Cell]] = {}  # one pass: each unit's own places
     for place, cell in placed.items():
         by_unit.setdefault(place_key("unit", place), {})[place] = cell
-    for key, unit in _merge_tree(placed, "unit", tree, min_sample).items():
-        own = by_unit[key]
-        sites[unit.label] = {level + "s": _rank(list(_merge_tree(own, level, tree, min_sample).values()), total,
-                                                prior_weight) for level in ("counter", "terminal")}
+    units = _merge_tree(placed, "unit", tree, min_sample)
+    names = Counter(unit.label for unit in units.values())
+    for key, unit in sorted(units.items(), key=lambda item: (item[1].label, item[0])):
+        # Two units of one name (a "Phường 1" in two provinces) are two entries: the second word is the province.
+        label = unit.label
+        if names[label] > 1:
+            province = tree.get(key[0])
+            label = f"{label} ({province.name if province else NO_NODE['province']})"
+            if label in sites:
+                label = f"{label} #{key[-1]}"
+        sites[label] = {level + "s": _rank(list(_merge_tree(by_unit[key], level, tree, min_sample).values()), total,
+                                           prior_weight) for level in ("counter", "terminal")}
     return sites
 
 
@@ -392,9 +403,10 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
                               f"{', '.join(levels)} (or children: the level just below), not {group_by}", field="group_by")
         where["place"] = place
     if by_tree:
-        # The whole server ranked by province or unit needs no finer line: its lines are counted per unit
-        # (the rollups' unit_months at national scale), and it lists no unit's counters and terminals.
-        if node is None and group_by in ("province", "unit"):
+        # The whole server of more than DETAIL_TERMINALS terminals ranked by province or unit needs no finer
+        # line: its lines are counted per unit (the rollups' unit_months at national scale), and it lists no
+        # unit's counters and terminals (a national report would list 10,000).
+        if node is None and group_by in ("province", "unit") and _terminals(source) > DETAIL_TERMINALS:
             levels = levels[:levels.index("unit") + 1]
             where["depth"] = "unit"
     tallies = source.tallies(period, **where)
@@ -468,6 +480,12 @@ def build_report(source, period: Period, *, group_by: str | None = "site", site:
                   sites=sites, checks=checks, filters=filters, average_rate=total.shrunk_rate, min_sample=min_sample,
                   prior_weight=prior_weight, source=getattr(source, "name", ""), previous_period=previous,
                   node=node_info)
+
+
+def _terminals(source) -> int:
+    """How many terminals the source's server has (0 when it cannot say: a pulled file)."""
+    count = getattr(source, "terminal_count", None)
+    return count() if count is not None else 0
 
 
 def _tree_scope(source, node: int | None) -> tuple[dict, tuple[str, int] | None, tuple[str, ...]]:

@@ -326,6 +326,14 @@ class SqlAlchemySource:
         hours = [tuple(row) for row in execute(rolled_hours or hours_sql, rolled_params if rolled_hours else params)]
         return Tallies(units, hours)
 
+    def terminal_count(self) -> int:
+        """How many terminals stand in the source's scope (revoked ones too: their ratings count)."""
+        from sqlalchemy import text
+
+        params: dict = {}
+        where = _place_filter(self.scope, "", params, "scope_id")
+        return self.connection.execute(text("SELECT COUNT(*) FROM terminals WHERE 1 = 1" + where), params).scalar_one()
+
     def tree(self) -> dict[int, TreeNode]:
         """The organisation tree as it is now: id → node (current names)."""
         from sqlalchemy import text

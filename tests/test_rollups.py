@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from cli_helpers import run_main
 from report_fixtures import local_iso, rating_row, upload_rows
-from reports import build_report, parse_period
+from reports import build_report, figures, parse_period
 from reports.sources import SqlAlchemySource, whole_months
 from server import rollups
 from server.cli import main
@@ -100,7 +100,18 @@ def nation(quiet_refresher, server, server_db_url, tmp_path, capsys):
 
 
 def _reports(engine, ids, *, rollups_on: bool) -> list[dict]:
-    """Every period × node × scope of interest, as dicts (the same shape the API answers)."""
+    """Every period × node × scope of interest, as dicts (the same shape the API answers); the whole server's
+    ranking both with its units' detail (a small server) and without it (counted per unit, as a national
+    server's is: figures.DETAIL_TERMINALS set to 0)."""
+    out = []
+    for detail in (figures.DETAIL_TERMINALS, 0):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(figures, "DETAIL_TERMINALS", detail)
+            out += _reports_of(engine, ids, rollups_on=rollups_on)
+    return out
+
+
+def _reports_of(engine, ids, *, rollups_on: bool) -> list[dict]:
     out = []
     with engine.connect() as conn:
         for kind, on in PERIODS:
@@ -131,7 +142,7 @@ def _difference(got, want, path="") -> list[str]:
 def _same_reports(engine, ids) -> None:
     with_rollups = _reports(engine, ids, rollups_on=True)
     reference = _reports(engine, ids, rollups_on=False)
-    assert len(with_rollups) == len(reference) == len(PERIODS) * 8
+    assert len(with_rollups) == len(reference) == len(PERIODS) * 8 * 2
     for got, want in zip(with_rollups, reference):
         assert got == want, (got["period"]["label"], got.get("node"), got["group_by"], _difference(got, want))
         assert got["reconciles"], [c for c in got["checks"] if not c["ok"]]
@@ -249,3 +260,15 @@ def test_a_rebuild_keeps_the_deltas_of_a_batch_that_committed_during_it(nation):
     _same_reports(server.engine, ids)
     rollups.refresh_now(server.engine, ZONE)
     assert rollup_drift(server.engine) == [] and _deltas(server.engine) == 0
+
+
+def test_two_units_of_one_name_keep_their_own_detail(nation):
+    server, terminals, ids = nation
+    upload_rows(server, terminals, _ratings(0))
+    with server.engine.connect() as conn, conn.begin():
+        report = build_report(SqlAlchemySource(conn), parse_period("year", on="2026-06-15", tz=ZONE),
+                              group_by="children").to_dict()
+    assert list(report["sites"]) == ["Phường An (Tỉnh Hai)", "Phường An (Tỉnh Một)", "Xã Bình"]
+    assert sum(len(site["terminals"]) for site in report["sites"].values()) == len(PLACES)
+    assert sum(t["counted"] + t["filtered"] for site in report["sites"].values() for t in site["terminals"]) == \
+        report["total"]["counted"] + report["total"]["filtered"]

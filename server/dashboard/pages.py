@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import and_, case, func, select
 
 from reports import PERIOD_KINDS, PeriodError, build_report, check_filters, parse_period
+from reports.figures import DETAIL_TERMINALS
 from reports.labels import GROUPINGS_VI, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, reason_label, vi_int, vi_pct, vi_points
 from reports.periods import KIND_LABELS_VI
 from reports.render import reconcile_line, summary_vi, write_csv, write_xlsx
@@ -70,7 +71,7 @@ WHOLE_TREE_GROUPINGS = {"children": "Tỉnh/Thành phố (cấp ngay dưới)", 
 MAX_SITE_CHOICES = 300
 #: The counters of each site are listed under the ranking only when the report holds at most this many
 #: terminals (a unit's, an office's, a small server's): a province's 300 terminals yes, the nation's 10,000 no.
-MAX_DETAIL_TERMINALS = 300
+MAX_DETAIL_TERMINALS = DETAIL_TERMINALS
 
 #: Every dashboard page: the server's security headers (also added to every other answer by
 #: :class:`server.security_headers.SecurityHeaders`), and never kept in a cache.
