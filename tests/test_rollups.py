@@ -268,7 +268,7 @@ def test_two_units_of_one_name_keep_their_own_detail(nation):
     with server.engine.connect() as conn, conn.begin():
         report = build_report(SqlAlchemySource(conn), parse_period("year", on="2026-06-15", tz=ZONE),
                               group_by="children").to_dict()
-    assert list(report["sites"]) == ["Phường An (Tỉnh Hai)", "Phường An (Tỉnh Một)", "Xã Bình"]
+    assert list(report["sites"]) == ["Phường An (Tỉnh Một)", "Phường An (Tỉnh Hai)", "Xã Bình"]  # by name, then id
     assert sum(len(site["terminals"]) for site in report["sites"].values()) == len(PLACES)
     assert sum(t["counted"] + t["filtered"] for site in report["sites"].values() for t in site["terminals"]) == \
         report["total"]["counted"] + report["total"]["filtered"]
