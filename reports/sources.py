@@ -175,7 +175,8 @@ def _filters(params: dict, site, counter, terminal, place, scope) -> str:
 # A report whose period holds whole local months reads those months from a rollup (per terminal, or per
 # unit for the national report), the hours before and after them from ``rating_tallies``, and — for the
 # months — the deltas ingest added that the refresher has not folded yet: one statement, one snapshot.
-# The trend and the heat map of a province or of the whole server read ``province_hours`` and the deltas.
+# The trend and the heat map of a province read ``province_hours`` and the deltas, of the whole server
+# ``server_hours`` and the deltas.
 
 _PLACE_COLUMNS = "t.site, t.counter, t.terminal_id"
 _UNIT_COLUMNS = "'' AS site, '' AS counter, '' AS terminal_id"
@@ -260,7 +261,8 @@ def rollup_queries(period: Period, *, zone: str | None, site=None, counter=None,
     if not legacy and deepest <= 0:
         columns = "t.hour, t.rating, t.reason, t.filtered, t.n"
         span = "t.hour >= :start_hour AND t.hour < :end_hour"
-        hours_sql = _OUTER_HOURS.format(parts=f"SELECT {columns} FROM province_hours t WHERE {span}{where} "
+        rollup = "server_hours" if deepest < 0 else "province_hours"
+        hours_sql = _OUTER_HOURS.format(parts=f"SELECT {columns} FROM {rollup} t WHERE {span}{where} "
                                               f"UNION ALL SELECT {columns} FROM tally_deltas t WHERE {span}{where}")
     return units_sql, hours_sql, params
 
@@ -311,6 +313,8 @@ class SqlAlchemySource:
             # queries this short.
             execute("SET LOCAL random_page_cost = 1.1", {})
             execute("SET LOCAL jit = off", {})
+            # A national report groups a few hundred thousand rollup rows: in memory (a hash), not sorted on disk.
+            execute("SET LOCAL work_mem = '64MB'", {})
 
         filters = {**filters, "scope": self.scope}
         queries = tally_queries(period, **filters)

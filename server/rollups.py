@@ -6,7 +6,8 @@ read hundreds of thousands to millions of rows. Three rollups count the same rat
 
 - ``rating_months``: per terminal (at its place) and local month — a province's or a unit's year;
 - ``unit_months``: per unit and local month — the national report, which ranks provinces and units;
-- ``province_hours``: per province and UTC hour — the trend and the heat map above a unit.
+- ``province_hours``: per province and UTC hour — the trend and the heat map of a province;
+- ``server_hours``: per UTC hour — the trend and the heat map of the whole server.
 
 They are not written by ingest, because rows shared by many terminals (a province's hour) would make
 concurrent batches wait for each other's commit. Ingest appends what it added to ``rating_tallies``
@@ -38,7 +39,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import try_transaction_lock, unlock, write_transaction
-from .schema import province_hours, rating_months, rollup_state, tally_deltas, unit_months
+from .schema import province_hours, rating_months, rollup_state, server_hours, tally_deltas, unit_months
 
 log = logging.getLogger("hailong.server")
 
@@ -82,6 +83,7 @@ def fold(conn: Connection, deltas, zone: str) -> None:
     months: Counter = Counter()
     units: Counter = Counter()
     hours: Counter = Counter()
+    everywhere: Counter = Counter()
     for hour, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, rating, reason, \
             filtered, n in deltas:
         month = month_of_hour(hour, zone)
@@ -89,12 +91,14 @@ def fold(conn: Connection, deltas, zone: str) -> None:
         months[(month, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, *count)] += n
         units[(month, province_id, unit_id, *count)] += n
         hours[(hour, province_id, *count)] += n
+        everywhere[(hour, *count)] += n
     _upsert(conn, rating_months, [dict(zip(("month", *PLACE, *COUNT), key), n=n)
                                   for key, n in sorted(months.items())])
     _upsert(conn, unit_months, [dict(zip(("month", "province_id", "unit_id", *COUNT), key), n=n)
                                 for key, n in sorted(units.items())])
     _upsert(conn, province_hours, [dict(zip(("hour", "province_id", *COUNT), key), n=n)
                                    for key, n in sorted(hours.items())])
+    _upsert(conn, server_hours, [dict(zip(("hour", *COUNT), key), n=n) for key, n in sorted(everywhere.items())])
 
 
 def refresh(conn: Connection, zone: str, *, limit: int = REFRESH_CHUNK) -> int:
@@ -116,7 +120,7 @@ def rebuild(conn: Connection, zone: str) -> None:
     On PostgreSQL, run it in a REPEATABLE READ transaction (:func:`rebuild_now` does): the deltas
     it deletes must be exactly those already counted in the tallies it reads.
     """
-    for table in (rollup_state, tally_deltas, rating_months, unit_months, province_hours):
+    for table in (rollup_state, tally_deltas, rating_months, unit_months, province_hours, server_hours):
         conn.execute(delete(table))
     hours = conn.execute(text("SELECT DISTINCT hour FROM rating_tallies")).scalars().all()
     postgres = conn.dialect.name == "postgresql"
@@ -138,8 +142,11 @@ def rebuild(conn: Connection, zone: str) -> None:
     conn.execute(text(
         f"INSERT INTO province_hours (hour, province_id, {count}, n) "
         f"SELECT hour, province_id, {count}, SUM(n) FROM rating_tallies GROUP BY hour, province_id, {count}"))
+    conn.execute(text(
+        f"INSERT INTO server_hours (hour, {count}, n) "
+        f"SELECT hour, {count}, SUM(n) FROM province_hours GROUP BY hour, {count}"))
     if postgres:
-        conn.execute(text("ANALYZE rating_months, unit_months, province_hours"))  # the planner's row counts
+        conn.execute(text("ANALYZE rating_months, unit_months, province_hours, server_hours"))  # the planner's row counts
     else:
         conn.execute(text("DROP TABLE hl_hour_months"))
     conn.execute(insert(rollup_state).values(name="month_zone", value=zone))

@@ -249,6 +249,17 @@ province_hours = Table(
     Index(None, "province_id", "hour"),
 )
 
+#: Per UTC hour for the whole server: the trend and the heat map of the national report.
+server_hours = Table(
+    "server_hours", metadata,
+    Column("hour", String(13), nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("filtered", SmallInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("hour", "rating", "reason", "filtered"),
+)
+
 #: The rollups' state: ``month_zone`` is the zone their months are local to, present only once they
 #: were built whole (until then, and when the server's zone changes, reports read the hourly tallies).
 rollup_state = Table(

@@ -68,11 +68,13 @@ def rollup_drift(engine) -> list[tuple[str, str]]:
             deltas = _rows(conn, schema.tally_deltas)
             rolled = {"rating_months": _rows(conn, schema.rating_months),
                       "unit_months": _rows(conn, schema.unit_months),
-                      "province_hours": _rows(conn, schema.province_hours)}
+                      "province_hours": _rows(conn, schema.province_hours),
+                      "server_hours": _rows(conn, schema.server_hours)}
     keys = {"rating_months": lambda r, month: (month, r["terminal_id"], r["site"], r["counter"], r["province_id"],
                                                 r["unit_id"], r["office_id"], r["counter_id"]),
             "unit_months": lambda r, month: (month, r["province_id"], r["unit_id"]),
-            "province_hours": lambda r, month: (r["hour"], r["province_id"])}
+            "province_hours": lambda r, month: (r["hour"], r["province_id"]),
+            "server_hours": lambda r, month: (r["hour"],)}
     problems = []
     for table, key_of in keys.items():
         want, have = Counter(), Counter()

@@ -1,5 +1,5 @@
 """Coarser counts for national reports: ``tally_deltas``, ``rating_months``, ``unit_months``,
-``province_hours`` and ``rollup_state`` (see server/rollups.py).
+``province_hours``, ``server_hours`` and ``rollup_state`` (see server/rollups.py).
 
 At national scale the hourly ``rating_tallies`` hold about as many rows as there are ratings
 (bench/national.py: 15 million for 20 million), so a year's report read millions of rows. The
@@ -54,11 +54,13 @@ def upgrade() -> None:
                     sa.PrimaryKeyConstraint("hour", "province_id", "rating", "reason", "filtered",
                                             name="pk_province_hours"))
     op.create_index("ix_province_hours_province_id_hour", "province_hours", ["province_id", "hour"])
+    op.create_table("server_hours", sa.Column("hour", sa.String(13), nullable=False), *_count(),
+                    sa.PrimaryKeyConstraint("hour", "rating", "reason", "filtered", name="pk_server_hours"))
     op.create_table("rollup_state", sa.Column("name", sa.String(32), nullable=False),
                     sa.Column("value", sa.Text, nullable=False),
                     sa.PrimaryKeyConstraint("name", name="pk_rollup_state"))
 
 
 def downgrade() -> None:
-    for table in ("rollup_state", "province_hours", "unit_months", "rating_months", "tally_deltas"):
+    for table in ("rollup_state", "server_hours", "province_hours", "unit_months", "rating_months", "tally_deltas"):
         op.drop_table(table)
