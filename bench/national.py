@@ -276,6 +276,30 @@ def measure_http(db_url: str, tree, runs: int, table: Table, watch: Stopwatch, e
         wall, cpu, pulled = watch.median(http_pages, max(1, runs // 2))
         table.add("unscoped pull over HTTP (today), 5 pages of 10,000", f"{pulled / wall:,.0f} r/s",
                   f"{pulled / cpu:,.0f} r/s")
+        http_today = (pulled / wall, pulled / cpu)
+
+        # What a unit's own account pulls: its whole year, over HTTP, with a token scoped to the unit.
+        pulled_unit = next(t.unit_id for t in tree.terminals if t.province_id == tree.ids_of("province")[0])
+        with app.state.engine.connect() as conn, write_transaction(conn):
+            viewer = create_account(conn, username=f"{username}.unit", display_name="National bench, a unit",
+                                    role="viewer", scope_node_id=pulled_unit, password=password, one_time=False,
+                                    now_ns=time.time_ns())
+            unit_token = issue_admin_token(conn, name=f"{username}.unit", account_id=viewer.id, now_ns=time.time_ns())
+
+        def unit_pull():
+            pulled, after = 0, 0
+            while True:
+                body = get("/api/v1/ratings", {"after": after, "limit": 10_000}, session=admin,
+                           headers={"Authorization": f"Bearer {unit_token}"}).json()
+                pulled += len(body["ratings"])
+                if body["next"] is None or not body["ratings"]:
+                    return pulled
+                after = body["next"]
+
+        wall, cpu, pulled = watch.median(unit_pull, runs)
+        table.add(f"a unit's account pulls its year over HTTP ({pulled:,}), scoped token", f"{pulled / wall:,.0f} r/s",
+                  f"{pulled / cpu:,.0f} r/s", "≥ today (HTTP)", (pulled / wall >= http_today[0],
+                                                                pulled / cpu >= http_today[1]))
         columns = [ratings.c[name] for name in RATING_OUTPUT_FIELDS]
 
         def page(where, after) -> int:
