@@ -331,7 +331,7 @@ def measure_ingest(db_url: str, admin_url: str, steps: int, load: float, table: 
 
     from bench import fleet
 
-    args = argparse.Namespace(terminals=1000, batch=50, load=load, step_s=10.0, p99_ms=250.0, search_steps=0,
+    args = argparse.Namespace(terminals=1000, batch=50, load=load, step_s=10.0, p99_ms=250.0, search_steps=0, replicas=1,
                               no_search=True, connections=64, profile=False, timeline=False, repeat=steps,
                               workdir=Path(os.environ.get("TMPDIR", "/tmp")))
     name = f"hl_national_empty_{uuid.uuid4().hex[:8]}"
