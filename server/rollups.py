@@ -12,8 +12,9 @@ read hundreds of thousands to millions of rows. Three rollups count the same rat
 They are not written by ingest, because rows shared by many terminals (a province's hour) would make
 concurrent batches wait for each other's commit. Ingest appends what it added to ``rating_tallies``
 to ``tally_deltas`` instead (a plain insert, in the batch's transaction), and :func:`refresh` folds
-the deltas into the rollups in the background, claiming them with ``DELETE … RETURNING`` in the same
-transaction as the upserts. A report reads a rollup *and* the deltas not yet folded, in one
+the deltas into the rollups in the background: it copies a chunk of them aside, deletes those, and adds
+them to the rollups by SQL, all in one transaction (the server process does no per-row work, so its
+event loop keeps serving batches meanwhile). A report reads a rollup *and* the deltas not yet folded, in one
 statement (one snapshot), so it is exact at every moment, however far the refresher lags.
 
 Months are local to one zone, recorded in ``rollup_state`` once the rollups were built whole
@@ -30,13 +31,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import try_transaction_lock, unlock, write_transaction
 from .schema import province_hours, rating_months, rollup_state, server_hours, tally_deltas, unit_months
@@ -67,51 +66,78 @@ def built_zone(conn: Connection) -> str | None:
     return conn.execute(select(rollup_state.c.value).where(rollup_state.c.name == "month_zone")).scalar()
 
 
-def _upsert(conn: Connection, table, rows: list[dict]) -> None:
-    """Add each row's ``n`` to its key's row (insert it when new), in key order (no deadlock)."""
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
-                                                set_={"n": table.c.n + statement.excluded.n})
-    conn.execute(statement, rows)
+def _hour_months(conn: Connection, hours, zone: str) -> None:
+    """Fill the connection's temporary table ``hl_hour_months`` (hour → local month in ``zone``) with
+    ``hours``: what the folding SQL joins to, since SQLite knows no time zones."""
+    postgres = conn.dialect.name == "postgresql"
+    conn.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS hl_hour_months (hour VARCHAR(13) PRIMARY KEY, "
+                      "month VARCHAR(7) NOT NULL)" + (" ON COMMIT DELETE ROWS" if postgres else "")))
+    conn.execute(text("DELETE FROM hl_hour_months"))
+    if hours:
+        conn.execute(text("INSERT INTO hl_hour_months (hour, month) VALUES (:hour, :month)"),
+                     [{"hour": hour, "month": month_of_hour(hour, zone)} for hour in hours])
 
 
-def fold(conn: Connection, deltas, zone: str) -> None:
-    """Add ``deltas`` (rows in DELTA_COLUMNS order) to the three rollups."""
-    months: Counter = Counter()
-    units: Counter = Counter()
-    hours: Counter = Counter()
-    everywhere: Counter = Counter()
-    for hour, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, rating, reason, \
-            filtered, n in deltas:
-        month = month_of_hour(hour, zone)
-        count = (rating, reason, filtered)
-        months[(month, terminal_id, site, counter, province_id, unit_id, office_id, counter_id, *count)] += n
-        units[(month, province_id, unit_id, *count)] += n
-        hours[(hour, province_id, *count)] += n
-        everywhere[(hour, *count)] += n
-    _upsert(conn, rating_months, [dict(zip(("month", *PLACE, *COUNT), key), n=n)
-                                  for key, n in sorted(months.items())])
-    _upsert(conn, unit_months, [dict(zip(("month", "province_id", "unit_id", *COUNT), key), n=n)
-                                for key, n in sorted(units.items())])
-    _upsert(conn, province_hours, [dict(zip(("hour", "province_id", *COUNT), key), n=n)
-                                   for key, n in sorted(hours.items())])
-    _upsert(conn, server_hours, [dict(zip(("hour", *COUNT), key), n=n) for key, n in sorted(everywhere.items())])
+def _add(table: str, key: list[str], select_sql: str) -> str:
+    """``INSERT INTO table … SELECT …`` that adds to the rows already there (an upsert of sums)."""
+    return (f"INSERT INTO {table} ({', '.join(key)}, n) {select_sql} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET n = {table}.n + excluded.n")
+
+
+_MONTH_KEY = ["month", *PLACE, *COUNT]
+_UNIT_KEY = ["month", "province_id", "unit_id", *COUNT]
+_PROVINCE_KEY = ["hour", "province_id", *COUNT]
+_SERVER_KEY = ["hour", *COUNT]
+
+
+def _fold_sql(source: str) -> list[str]:
+    """The four upserts that add the rows of ``source`` (deltas' columns) to the rollups, in SQL: the server
+    process does no per-row work (its event loop keeps serving batches). ``WHERE 1 = 1``: SQLite's parser
+    needs a WHERE before an upsert's ON CONFLICT."""
+    grouped = ", ".join(f"f.{c}" for c in (*PLACE, *COUNT))
+    count = ", ".join(f"f.{c}" for c in COUNT)
+    return [
+        _add("rating_months", _MONTH_KEY,
+             f"SELECT m.month, {grouped}, SUM(f.n) FROM {source} f JOIN hl_hour_months m ON m.hour = f.hour "
+             f"WHERE 1 = 1 GROUP BY m.month, {grouped}"),
+        _add("unit_months", _UNIT_KEY,
+             f"SELECT m.month, f.province_id, f.unit_id, {count}, SUM(f.n) FROM {source} f "
+             f"JOIN hl_hour_months m ON m.hour = f.hour WHERE 1 = 1 GROUP BY m.month, f.province_id, f.unit_id, {count}"),
+        _add("province_hours", _PROVINCE_KEY,
+             f"SELECT f.hour, f.province_id, {count}, SUM(f.n) FROM {source} f WHERE 1 = 1 "
+             f"GROUP BY f.hour, f.province_id, {count}"),
+        _add("server_hours", _SERVER_KEY,
+             f"SELECT f.hour, {count}, SUM(f.n) FROM {source} f WHERE 1 = 1 GROUP BY f.hour, {count}"),
+    ]
 
 
 def refresh(conn: Connection, zone: str, *, limit: int = REFRESH_CHUNK) -> int:
     """Fold up to ``limit`` pending deltas into the rollups (or rebuild them when they are not built in
-    ``zone``); how many deltas were folded. Run inside a write transaction on ``conn``."""
+    ``zone``); how many deltas were folded. Run inside a write transaction on ``conn``, by one refresher at
+    a time (:data:`ROLLUP_LOCK`).
+
+    The deltas are copied into a temporary table, deleted by those ids only (a batch that commits
+    meanwhile keeps its deltas for the next round), and folded from the copy.
+    """
     if built_zone(conn) != zone:
         rebuild(conn, zone)
         return 0
-    claimed = conn.execute(text(
-        f"DELETE FROM tally_deltas WHERE id IN (SELECT id FROM tally_deltas ORDER BY id LIMIT :limit) "
-        f"RETURNING {', '.join(DELTA_COLUMNS)}"), {"limit": limit}).all()
-    fold(conn, claimed, zone)
-    return len(claimed)
+    postgres = conn.dialect.name == "postgresql"
+    columns = ", ".join(("id", *DELTA_COLUMNS))
+    conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS hl_fold AS SELECT {columns} FROM tally_deltas WHERE 1 = 0"
+                      if not postgres else
+                      f"CREATE TEMPORARY TABLE IF NOT EXISTS hl_fold ON COMMIT DELETE ROWS AS "
+                      f"SELECT {columns} FROM tally_deltas WITH NO DATA"))
+    conn.execute(text("DELETE FROM hl_fold"))
+    claimed = conn.execute(text(f"INSERT INTO hl_fold ({columns}) SELECT {columns} FROM tally_deltas "
+                                f"ORDER BY id LIMIT :limit"), {"limit": limit}).rowcount
+    if not claimed:
+        return 0
+    conn.execute(text("DELETE FROM tally_deltas WHERE id IN (SELECT id FROM hl_fold)"))
+    _hour_months(conn, conn.execute(text("SELECT DISTINCT hour FROM hl_fold")).scalars().all(), zone)
+    for statement in _fold_sql("hl_fold"):
+        conn.execute(text(statement))
+    return claimed
 
 
 def rebuild(conn: Connection, zone: str) -> None:
@@ -122,13 +148,7 @@ def rebuild(conn: Connection, zone: str) -> None:
     """
     for table in (rollup_state, tally_deltas, rating_months, unit_months, province_hours, server_hours):
         conn.execute(delete(table))
-    hours = conn.execute(text("SELECT DISTINCT hour FROM rating_tallies")).scalars().all()
-    postgres = conn.dialect.name == "postgresql"
-    conn.execute(text("CREATE TEMPORARY TABLE hl_hour_months (hour VARCHAR(13) PRIMARY KEY, "
-                      "month VARCHAR(7) NOT NULL)" + (" ON COMMIT DROP" if postgres else "")))
-    if hours:
-        conn.execute(text("INSERT INTO hl_hour_months (hour, month) VALUES (:hour, :month)"),
-                     [{"hour": hour, "month": month_of_hour(hour, zone)} for hour in hours])
+    _hour_months(conn, conn.execute(text("SELECT DISTINCT hour FROM rating_tallies")).scalars().all(), zone)
     place, count = ", ".join(PLACE), ", ".join(COUNT)
     conn.execute(text(
         f"INSERT INTO rating_months (month, {place}, {count}, n) "
@@ -145,10 +165,8 @@ def rebuild(conn: Connection, zone: str) -> None:
     conn.execute(text(
         f"INSERT INTO server_hours (hour, {count}, n) "
         f"SELECT hour, {count}, SUM(n) FROM province_hours GROUP BY hour, {count}"))
-    if postgres:
+    if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE rating_months, unit_months, province_hours, server_hours"))  # the planner's row counts
-    else:
-        conn.execute(text("DROP TABLE hl_hour_months"))
     conn.execute(insert(rollup_state).values(name="month_zone", value=zone))
 
 
