@@ -180,7 +180,10 @@ def test_ctrl_c_mid_pull_saves_the_pages_so_far_and_says_so(paged_server, proxy,
     command = [str(KIOSK_ADMIN), "pull", "--server", proxy.url, "--out", str(out)]
     env = {**os.environ, "HAILONG_ADMIN_TOKEN": token}
     proxy.inject("pass", "pass", "stall")
-    pulling = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's SIGINT as a terminal delivers it: a runner that started the tests in the background (a shell's
+    # `&`) hands its children SIGINT ignored, and Python then keeps ignoring it.
+    pulling = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for(lambda: len(proxy.seen) >= 3, "the pull did not reach the third page")
         pulling.send_signal(signal.SIGINT)
