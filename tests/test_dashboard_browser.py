@@ -289,8 +289,9 @@ def test_redoc_renders_under_its_policy(dash, browser):
 def test_the_tree_is_checked_and_imported_and_a_terminal_moved_in_the_browser(dash, browser, request, tmp_path):
     """The organisation tree page (upload, dry run, import), the fleet with where each terminal stands, and a
     terminal's page moving it: the forms as a person uses them, with nothing refused by the page's policy."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from test_tree_api import TREE_CSV, post_tree
 
@@ -326,10 +327,16 @@ def test_the_tree_is_checked_and_imported_and_a_terminal_moved_in_the_browser(da
     shoot(browser, "terminal", backend_of(request))
     browser.get(dash.url + "/fleet")
     shoot(browser, "fleet-tree", backend_of(request))
-    Select(browser.find_element(By.CSS_SELECTOR, "#fleet-filter select")).select_by_visible_text(
-        "Thành phố Hà Nội › Phường Ngọc Hà")
-    browser.find_element(By.CSS_SELECTOR, "#fleet-filter button").click()
-    wait_for_url(browser, dash.url + "/fleet?node=", prefix=True)
+    # The node picker lists the level below the current node: the province first, then its unit.
+    for name in ("Thành phố Hà Nội", "Phường Ngọc Hà"):
+        picker = Select(browser.find_element(By.CSS_SELECTOR, "#fleet-filter select"))
+        picker.select_by_value(next(option.get_attribute("value") for option in picker.options
+                                    if option.text.strip() == name))
+        browser.find_element(By.CSS_SELECTOR, "#fleet-filter button").click()
+        WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+            lambda b, name=name: b.find_element(By.CSS_SELECTOR, "#picker-path strong").text == name,
+            f"the fleet page did not open {name}")
+    assert browser.current_url.startswith(dash.url + "/fleet?node=")
     assert [row.get_attribute("id") for row in browser.find_elements(By.CSS_SELECTOR, "table.fleet tbody tr")] \
         == [f"terminal-{ids[0]}"]
     assert csp_refusals(browser) == []
