@@ -307,7 +307,9 @@ def test_the_tree_is_checked_and_imported_and_a_terminal_moved_in_the_browser(da
     assert dash.count("nodes") == 0
     browser.find_element(By.CSS_SELECTOR, "#import-form input[type=file]").send_keys(str(path))
     browser.find_element(By.CSS_SELECTOR, "#import-form button[value=import]").click()
-    assert "Đã nhập" in browser.find_element(By.ID, "import-result").text
+    # The same address as the dry run's page: wait for the new page's answer, not the old one's.
+    WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda b: "Đã nhập" in b.find_element(By.ID, "import-result").text, "the import's answer did not come")
     assert dash.count("nodes") == 8
 
     admin = dash.admin_headers()
