@@ -18,7 +18,6 @@ from reports.sources import SqlAlchemySource, whole_months
 from server import rollups
 from server.cli import main
 from server.db import write_transaction
-from server.settings import SPECS
 from server_fixtures import *  # noqa: F403
 from server_fixtures import EnrolledTerminal
 from stored_rules import rollup_drift
@@ -51,11 +50,7 @@ PERIODS = [("year", "2026-06-15"), ("quarter", "2026-02-10"), ("month", "2026-03
            ("range", ("2025-12-31", "2027-01-01"))]
 
 
-@pytest.fixture(autouse=True)
-def no_settings_in_the_environment(monkeypatch):
-    for spec in SPECS:
-        for name in (spec.env, *spec.env_aliases):
-            monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_server_settings")  # no HAILONG_* variable of the machine counts
 
 
 @pytest.fixture
