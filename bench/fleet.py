@@ -50,12 +50,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # ThrowawayPostgres lives with the test fixtures
+
+from kiosk.store import new_rating_id  # noqa: E402
 
 HOST = "127.0.0.1"
 DRAIN_S = 8.0
@@ -125,6 +128,7 @@ class HttpPool:
 class SimTerminal:
     id: str
     token: str
+    make_id: Callable[[], str] = new_rating_id
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.monotonic)
 
@@ -133,7 +137,7 @@ class SimTerminal:
         base = int((self.started - 3600) * 1e9)  # pretend the terminal booted an hour before the run
         mono = now_ns - base
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        ratings = [{"id": str(uuid.uuid4()), "terminal_id": self.id,
+        ratings = [{"id": self.make_id(), "terminal_id": self.id,
                     "rating": ("very_satisfied", "satisfied", "dissatisfied")[i % 3],
                     "reason": "processing_time" if i % 3 == 2 else None,
                     "reason_outcome": "given" if i % 3 == 2 else None,
@@ -352,7 +356,12 @@ def issue_codes(db_url: str, n: int) -> list[str]:
     return codes
 
 
-async def enroll_fleet(pool: HttpPool, codes: list[str]) -> list[SimTerminal]:
+#: How the simulated terminals make rating ids (``--ids``): as the terminal does (UUIDv7, time-ordered), or
+#: as terminals did before 2026-12 (UUIDv4, random: each new id lands on a random page of the server's index).
+RATING_IDS = {"v7": new_rating_id, "v4": lambda: str(uuid.uuid4())}
+
+
+async def enroll_fleet(pool: HttpPool, codes: list[str], ids: str = "v7") -> list[SimTerminal]:
     async def one(code):
         for _attempt in range(30):  # a server that says it is busy (503) is asked again: enrolling is not timed
             status, payload = await pool.request("POST", "/api/v1/enroll", json.dumps({"code": code}).encode())
@@ -362,7 +371,7 @@ async def enroll_fleet(pool: HttpPool, codes: list[str]) -> list[SimTerminal]:
         if status != 201:
             raise RuntimeError(f"enrolment failed: {status} {payload[:200]!r}")
         body = json.loads(payload)
-        return SimTerminal(body["terminal_id"], body["device_token"])
+        return SimTerminal(body["terminal_id"], body["device_token"], RATING_IDS[ids])
     return list(await asyncio.gather(*(one(code) for code in codes)))
 
 
@@ -393,7 +402,7 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
         steps = {"server_pids": pids, "balancer_pid": balancer.process.pid if balancer else None,
                  "timeline_out": args.timeline}
         t0 = time.monotonic()
-        fleet = await enroll_fleet(pool, codes)
+        fleet = await enroll_fleet(pool, codes, getattr(args, "ids", "v7"))
         gc.collect()
         gc.freeze()
         print(f"{name}: {len(fleet)} terminals enrolled in {time.monotonic() - t0:.1f} s; "
@@ -472,6 +481,8 @@ def main() -> None:
     parser.add_argument("--timeline", action="store_true",
                         help="per step, print the slowest batches and the busiest 100 ms of arrivals")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite file)")
+    parser.add_argument("--ids", choices=sorted(RATING_IDS), default="v7",
+                        help="rating ids: v7 as the terminal makes them (default), v4 as terminals made them before 2026-12")
     args = parser.parse_args()
     args.step_s = min(args.step_s, 20.0 - DRAIN_S)
     if args.replicas < 1:

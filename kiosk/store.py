@@ -14,13 +14,13 @@ import logging
 import os
 import sqlite3
 import threading
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlite_utils import Database
+from uuid6 import uuid7
 
 from .checks import disk_is_full
 from .errors import StoreError
@@ -46,6 +46,20 @@ _INSERT = (
     " VALUES (:id, :terminal_id, :rating, :reason, :reason_outcome, :source, :created_at,"
     " :boot_id, :monotonic_ns, :clock_synced, :filtered, :filter_cause, :sealed, :synced_at)"
 )
+
+
+def new_rating_id() -> str:
+    """A rating's id: a UUIDv7, so ids made later sort later (RFC 9562). A server's unique index on the id
+    then takes each new rating on its last pages instead of a random page among millions (README,
+    "National scale"). Uniqueness rests on its 74 random bits, not on the clock, so a terminal whose clock
+    is wrong still makes unique ids; the press's time is in ``created_at`` anyway.
+
+        >>> import uuid
+        >>> first, second = new_rating_id(), new_rating_id()
+        >>> uuid.UUID(first).version, first < second
+        (7, True)
+    """
+    return str(uuid7())
 
 
 class DiskFull(StoreError):
@@ -217,7 +231,7 @@ class RatingStore:
         stamp = self.clock.stamp()
         open_question = ask_reason and not filtered
         row = {
-            "id": str(uuid.uuid4()),
+            "id": new_rating_id(),
             "terminal_id": self.terminal_id,
             "rating": rating,
             "reason": None,

@@ -64,6 +64,17 @@ def test_migrations_are_named_and_applied_once(db_path):
                        "m004_add_filter_cause"]
 
 
+def test_rating_ids_sort_in_the_order_of_the_presses(store, monkeypatch):
+    """UUIDv7: a server's unique index takes each new id on its last pages (README, "National scale"). A clock
+    stepped back does not break the order, and ids stay unique whatever the clock says."""
+    ids = [store.record_press("satisfied", source="touch")["id"] for _ in range(20)]
+    monkeypatch.setattr(time, "time_ns", lambda: 1_000_000_000)  # 1970: a Pi that booted without its clock
+    ids += [store.record_press("satisfied", source="touch")["id"] for _ in range(20)]
+    assert {uuid.UUID(i).version for i in ids} == {7}
+    assert ids == sorted(ids) and len(set(ids)) == 40
+    assert [r["id"] for r in store.db.query("SELECT id FROM ratings ORDER BY rowid")] == ids
+
+
 def test_file_is_wal_with_full_sync(store):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -72,7 +83,7 @@ def test_file_is_wal_with_full_sync(store):
 def test_press_row_carries_the_time_facts(store):
     row = store.record_press("satisfied", source="button")
     stored = store.get(row["id"])
-    assert uuid.UUID(stored["id"]).version == 4
+    assert uuid.UUID(stored["id"]).version == 7
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stored["created_at"])
     assert stored["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     assert stored["monotonic_ns"] > 0 and stored["clock_synced"] in (0, 1)
