@@ -37,7 +37,6 @@ For example::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -53,6 +52,7 @@ from sync.vocabulary import one_decimal, round_half_up
 
 from .accounts import terminals_within
 from .alert_places import place_words, places_of, unit_subject
+from .background import Every
 from .db import ALERT_CHECK_LOCK, WEBHOOK_LOCK, session_lock, try_transaction_lock, write_transaction
 from .opening import OpeningHours
 from .schema import alerts, ratings, terminals
@@ -406,7 +406,7 @@ class AlertMonitor:
         self.clock = clock
         self._check_lock = threading.Lock()
         self._webhook_lock = threading.Lock()
-        self._task: asyncio.Task | None = None
+        self._loop: Every | None = None
 
     def check(self, *, wait: bool = True) -> AlertChanges:
         """Evaluate the rules now (the app's clock), then deliver webhook events. Thread-safe.
@@ -448,21 +448,12 @@ class AlertMonitor:
 
     def start(self) -> None:
         if self.settings.alert_check_interval_s > 0:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="alert-monitor")
+            self._loop = Every("alert-monitor", lambda: self.check(wait=False),
+                               interval_s=self.settings.alert_check_interval_s, wait_first=True,
+                               failure="checking the alert rules failed; trying again at the next interval")
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.alert_check_interval_s)
-            try:
-                await asyncio.to_thread(self.check, wait=False)
-            except Exception:  # noqa: BLE001 - a bad round must not end the monitor
-                log.exception("checking the alert rules failed; trying again at the next interval")
+        if self._loop is not None:
+            await self._loop.stop()
+            self._loop = None

@@ -27,7 +27,6 @@ Months are local to one zone, recorded in ``rollup_state`` once the rollups were
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -37,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
+from .background import Every
 from .db import try_transaction_lock, unlock, write_transaction
 from .schema import province_hours, rating_months, rollup_state, server_hours, tally_deltas, unit_months
 
@@ -219,7 +219,7 @@ class RollupRefresher:
         self.engine = engine
         self.zone = zone
         self._lock = threading.Lock()
-        self._task: asyncio.Task | None = None
+        self._loop: Every | None = None
 
     def refresh(self, *, wait: bool = True) -> int:
         with self._lock:
@@ -235,21 +235,11 @@ class RollupRefresher:
             return folded
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rollup-refresher")
+        self._loop = Every("rollup-refresher", lambda: self.refresh(wait=False), interval_s=REFRESH_INTERVAL_S,
+                           failure="folding the report rollups failed; trying again shortly")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.refresh, wait=False)
-            except Exception:  # noqa: BLE001 - a bad round must not end the refresher
-                log.exception("folding the report rollups failed; trying again shortly")
-            await asyncio.sleep(REFRESH_INTERVAL_S)
+        if self._loop is not None:
+            await self._loop.stop()
+            self._loop = None
