@@ -313,3 +313,47 @@ def test_m005_upgrades_a_file_from_before_officers(tmp_path):
         assert store.meta()["officers_version"] == ""
     finally:
         store.close()
+
+
+def test_kiosk_status_shows_the_officer_signed_in_and_the_invitations(tmp_path, clock, capsys):
+    import json
+
+    from cli_helpers import run_main
+    from kiosk.cli import main
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[terminal]\nid = "hd-phucla-01"\ncounter = "Quầy 1"\n[storage]\npath = "{tmp_path / "kiosk.db"}"\n'
+                      '[officers]\nenabled = true\n[dossier]\nenabled = true\n', encoding="utf-8")
+    store = file_store(tmp_path)
+    add_officer(store, "0042", "Nguyễn Thị Lan", pin="2468")
+    flow = counter_flow(store, clock)
+    flow.invite("000.00.23.H26-261202-0007")
+    flow.press("satisfied")  # rated: closed, waiting to upload
+    clock.advance(10)
+    flow.tick()
+    flow.scan("CB0042")
+    flow.invite("000.00.23.H26-261202-0008")  # open
+    store.mark_started()
+    store.close()
+
+    _, out, _ = run_main(main, ["status", "--config", str(config)], capsys)
+    assert "Officer signed in: 0042 Nguyễn Thị Lan (since 20" in out
+    assert "Officers list: 1 officer(s), version none yet" in out
+    assert "Dossier invitations: open 1; closed, waiting to upload 1" in out
+    _, out, _ = run_main(main, ["status", "--json", "--config", str(config)], capsys)
+    desk = json.loads(out)["counter_desk"]
+    assert (desk["officer"], desk["officer_name"], desk["invitations_open"], desk["invitations_pending"]) == \
+        ("0042", "Nguyễn Thị Lan", 1, 1)
+
+
+def test_kiosk_status_says_nothing_of_officers_when_both_are_off(tmp_path, capsys):
+    from cli_helpers import run_main
+    from kiosk.cli import main
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "kiosk.db"}"\n', encoding="utf-8")
+    store = file_store(tmp_path)
+    store.record_press("satisfied", source="button")
+    store.close()
+    _, out, _ = run_main(main, ["status", "--config", str(config)], capsys)
+    assert "Today: 1 ratings" in out and "Officer" not in out and "Dossier invitations" not in out
