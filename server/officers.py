@@ -25,7 +25,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, ColumnElement, false, insert, select, true, update
+from sqlalchemy import Connection, ColumnElement, false, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from sync.names import name_problem
@@ -184,7 +184,7 @@ def find_officer(conn: Connection, caller: Caller, officer_id: int) -> Officer:
 def unit_in_scope(conn: Connection, caller: Caller, ref: str) -> int:
     """The id of the unit ``ref`` names (its code, ``#id`` or id) when it lies in ``caller``'s scope."""
     try:
-        found = find_node(conn, str(ref))
+        found = find_node(conn, str(ref)) if _looked_up(str(ref)) else None
     except UnknownNode:
         found = None
     if found is None or not node_in_scope(conn, caller, found.id):
@@ -204,7 +204,7 @@ def counters_of_unit(conn: Connection, unit_id: int, refs: list[str]) -> list[in
         if not ref:
             continue
         try:
-            counter = find_node(conn, ref)
+            counter = find_node(conn, ref) if _looked_up(ref) else None
         except UnknownNode:
             counter = None
         if counter is None or counter.kind != "counter" or unit_id not in lineage_nodes(conn, counter.id):
@@ -218,7 +218,7 @@ def unit_counters(conn: Connection, unit_ids: set[int]) -> dict[int, list[tuple[
     offices = select(nodes.c.id, nodes.c.parent_id).where(nodes.c.parent_id.in_(sorted(unit_ids)),
                                                          nodes.c.kind == "office").subquery()
     rows = conn.execute(select(offices.c.parent_id, nodes.c.id, nodes.c.name)
-                        .join(offices, nodes.c.parent_id == offices.c.id)
+                        .select_from(nodes.join(offices, nodes.c.parent_id == offices.c.id))
                         .where(nodes.c.kind == "counter").order_by(nodes.c.name)).all() if unit_ids else []
     found: dict[int, list[tuple[int, str]]] = {unit_id: [] for unit_id in unit_ids}
     for unit_id, counter_id, name in rows:
@@ -234,12 +234,29 @@ def counter_names(conn: Connection, counter_ids: set[int]) -> dict[int, str]:
 
 # -- changes (the caller commits: write_transaction) ---------------------------------------------------------
 
+def _storable(text: str) -> bool:
+    """Whether a database can store ``text`` (no NUL, no lone surrogate, which JSON and forms let through)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _looked_up(ref: str) -> bool:
+    """Whether ``ref`` may be looked up as a node (storable text; an id that fits a 64-bit integer)."""
+    digits = ref.strip().lstrip("#")
+    return _storable(ref) and not (digits.isdigit() and len(digits) > 18)
+
+
 def _check_code_and_name(code: str, name: str) -> None:
     if not CODE_PATTERN.fullmatch(code):
         raise OfficerRefused("Mã cán bộ gồm 2–32 ký tự: chữ không dấu, chữ số, dấu chấm, gạch dưới, gạch ngang "
                              "(như in trên thẻ, sau tiền tố CB).", field="code")
     if not name.strip():
         raise OfficerRefused("Chưa nhập họ tên cán bộ.", field="name")
+    if not _storable(name):
+        raise OfficerRefused("Họ tên chứa ký tự không lưu được.", field="name")
     if (problem := name_problem(name.strip())) is not None:
         raise OfficerRefused(f"Họ tên không hợp lệ (the name {problem}).", field="name")
 
@@ -304,9 +321,11 @@ def photo_of(conn: Connection, officer_id: int) -> bytes | None:
 def _version_rows(conn: Connection, unit_id: int | None) -> list:
     if unit_id is None:
         return []
-    return conn.execute(select(officers.c.id, officers.c.code, officers.c.updated_at, officers.c.active,
-                               officers.c.counters).where(officers.c.unit_id == unit_id)
-                        .order_by(officers.c.id)).all()
+    # Everything the terminals get but the photo's bytes (its length stands for it), and ``updated_at``, which
+    # every change moves: two changes within one millisecond still change the version.
+    return conn.execute(select(officers.c.id, officers.c.code, officers.c.name, officers.c.pin_hash, officers.c.active,
+                               officers.c.counters, func.length(officers.c.photo), officers.c.updated_at)
+                        .where(officers.c.unit_id == unit_id).order_by(officers.c.id)).all()
 
 
 def _version(rows: list, names: dict[int, str], retention_days: int) -> str:

@@ -23,6 +23,7 @@ from ..dependencies import client_address
 from ..officer_actions import add_officer, change_photo, edit_officer
 from ..officers import (PHOTO_MAX_BYTES, PHOTO_MAX_SIDE, OfficerRefused, find_officer, list_officers,
                         officer_scope, photo_of, photo_type, unit_counters, unit_in_scope)
+from ..routes.officers import OfficerId
 from ..schema import nodes, officers
 from .pages import SECURITY_HEADERS, local_time, page, require_on_page
 from .session import DashboardUser, check_csrf, dashboard_user
@@ -150,7 +151,7 @@ def _unit_of(request: Request, user: DashboardUser, officer_id: int) -> str:
 
 
 @router.post("/officers/{officer_id}/edit", response_class=HTMLResponse)
-async def edit_officer_form(request: Request, officer_id: int, csrf: str = Form(""), name: str = Form(""),
+async def edit_officer_form(request: Request, officer_id: OfficerId, csrf: str = Form(""), name: str = Form(""),
                             counters: list[str] = Form([]), active: str = Form("1"),
                             user: DashboardUser = Depends(officers_admin)) -> Response:
     return await _change(request, user, csrf, officer_id, lambda conn: edit_officer(
@@ -159,7 +160,7 @@ async def edit_officer_form(request: Request, officer_id: int, csrf: str = Form(
 
 
 @router.post("/officers/{officer_id}/pin", response_class=HTMLResponse)
-async def officer_pin(request: Request, officer_id: int, csrf: str = Form(""), pin: str = Form(""),
+async def officer_pin(request: Request, officer_id: OfficerId, csrf: str = Form(""), pin: str = Form(""),
                       clear: str = Form(""), user: DashboardUser = Depends(officers_admin)) -> Response:
     def change(conn):
         if not clear and not pin.strip():
@@ -171,7 +172,7 @@ async def officer_pin(request: Request, officer_id: int, csrf: str = Form(""), p
 
 
 @router.post("/officers/{officer_id}/photo", response_class=HTMLResponse)
-async def officer_photo(request: Request, officer_id: int, csrf: str = Form(""), remove: str = Form(""),
+async def officer_photo(request: Request, officer_id: OfficerId, csrf: str = Form(""), remove: str = Form(""),
                         photo: UploadFile | None = File(None),
                         user: DashboardUser = Depends(officers_admin)) -> Response:
     data = await photo.read(PHOTO_MAX_BYTES + 1) if photo is not None else b""
@@ -186,7 +187,7 @@ async def officer_photo(request: Request, officer_id: int, csrf: str = Form(""),
 
 
 @router.get("/officers/{officer_id}/photo")
-def officer_photo_image(request: Request, officer_id: int, user: DashboardUser = Depends(officers_reader)) -> Response:
+def officer_photo_image(request: Request, officer_id: OfficerId, user: DashboardUser = Depends(officers_reader)) -> Response:
     with request.app.state.engine.connect() as conn:
         try:
             find_officer(conn, user.caller, officer_id)

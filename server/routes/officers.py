@@ -9,9 +9,9 @@ device token, when the version in its batch receipts differs from its own (``ETa
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,9 @@ from ..schema import terminals
 router = APIRouter(tags=["officers"])
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
+#: An officer's id in a path: a number the databases hold (anything else is 422, never a database error).
+OfficerId = Annotated[int, Path(ge=0, le=2**63 - 1, description="the officer's id")]
+_CounterRef = Annotated[str, Field(min_length=1, max_length=80, pattern=_NO_CONTROL)]
 
 
 class OfficerOut(BaseModel):
@@ -57,9 +60,10 @@ class OfficerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     unit: str = Field(min_length=1, max_length=80, pattern=_NO_CONTROL, description="the unit: its code or #id")
-    code: str = Field(min_length=2, max_length=32, description="the staff code on the badge")
+    code: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9._-]+$",
+                      description="the staff code on the badge (what the badge holds after CB)")
     name: str = Field(min_length=1, max_length=200)
-    counters: list[str] = Field(default_factory=list, max_length=100,
+    counters: list[_CounterRef] = Field(default_factory=list, max_length=100,
                                 description="the counters (codes or #id) the officer may serve at; empty: every one")
     pin: str | None = Field(default=None, description="4–8 digits for signing in on the touchscreen; kept as a hash")
 
@@ -68,7 +72,8 @@ class OfficerChange(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    counters: list[str] | None = Field(default=None, max_length=100)
+    counters: list[_CounterRef] | None = Field(default=None, max_length=100,
+                                                description="the counters (codes or #id); empty: every one")
     active: bool | None = Field(default=None, description="false disables the officer, true enables again")
     pin: str | None = Field(default=None, description="a new PIN (4–8 digits); null clears it; absent keeps it")
 
@@ -114,7 +119,8 @@ async def _write(request: Request, change):
 
 @router.get("/officers", response_model=OfficersList, summary="the officers of the units in scope",
             responses={code: {"model": ErrorEnvelope} for code in (401, 403, 422)})
-def get_officers(unit: str | None = Query(None, max_length=80, description="only this unit's: its code or #id"),
+def get_officers(unit: str | None = Query(None, max_length=80, pattern=_NO_CONTROL,
+                                          description="only this unit's: its code or #id"),
                  caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> JSONResponse:
     require(caller, "read_officers")
     try:
@@ -140,7 +146,7 @@ async def post_officer(request: Request, caller: Caller = Depends(api_caller),
              summary="change an officer: name, counters, PIN, disabled or enabled",
              openapi_extra=json_body(OfficerChange, "only the fields to change"),
              responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404, 413, 415, 422)})
-async def post_officer_change(request: Request, officer_id: int, caller: Caller = Depends(api_caller),
+async def post_officer_change(request: Request, officer_id: OfficerId, caller: Caller = Depends(api_caller),
                               now_ns: int = Depends(received_ns)) -> JSONResponse:
     asked = await read_model(request, OfficerChange, max_bytes=8192)
     pin = asked.pin if "pin" in asked.model_fields_set else KEEP
@@ -155,7 +161,7 @@ async def post_officer_change(request: Request, officer_id: int, caller: Caller 
             openapi_extra={"requestBody": {"required": True, "content": {
                 kind: {"schema": {"type": "string", "format": "binary"}} for kind in PHOTO_TYPES.values()}}},
             responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404, 413, 415, 422)})
-async def put_officer_photo(request: Request, officer_id: int, caller: Caller = Depends(api_caller),
+async def put_officer_photo(request: Request, officer_id: OfficerId, caller: Caller = Depends(api_caller),
                             now_ns: int = Depends(received_ns)) -> JSONResponse:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     data = await read_body(request, max_bytes=PHOTO_MAX_BYTES,
@@ -167,7 +173,7 @@ async def put_officer_photo(request: Request, officer_id: int, caller: Caller = 
 
 @router.delete("/officers/{officer_id}/photo", response_model=OfficerChanged, summary="remove an officer's photo",
                responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404)})
-async def delete_officer_photo(request: Request, officer_id: int, caller: Caller = Depends(api_caller),
+async def delete_officer_photo(request: Request, officer_id: OfficerId, caller: Caller = Depends(api_caller),
                                now_ns: int = Depends(received_ns)) -> JSONResponse:
     done = await _write(request, lambda conn: change_photo(conn, caller, officer_id, None, now_ns=now_ns,
                                                            address=client_address(request)))
