@@ -10,7 +10,7 @@
     kiosk-server audit verify|list|export   (see server/audit_cli.py)
     kiosk-server purge-dossiers             (see server/dossiers_cli.py)
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
-    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--password-stdin]
+    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--sees-officers] [--password-stdin]
     kiosk-server accounts
     kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
     kiosk-server disable-account USERNAME | enable-account USERNAME

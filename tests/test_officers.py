@@ -288,3 +288,21 @@ def test_an_admin_gives_a_viewer_the_officers_on_the_accounts_page(units):
     assert '"sees_officers":true' in entry["details"]
     pulled = units.server.get("/api/v1/ratings", headers=units.headers("viewer"))
     assert pulled.status_code == 200
+
+
+def test_create_account_makes_a_viewer_that_sees_officers(units, server_db_url, capsys, monkeypatch):
+    from test_people_cli import run
+
+    for name in ("HAILONG_DB_URL", "HAILONG_SERVER_DB"):
+        monkeypatch.delenv(name, raising=False)
+    password = "một câu thật dài làm mật khẩu"
+    code, out, err = run(capsys, monkeypatch, "create-account", "xem.can.bo", "--role", "viewer", "--scope", "U01",
+                         "--sees-officers", "--password-stdin", "--db", server_db_url, stdin=password + "\n")
+    assert code == 0, err
+    row, = units.server.rows("accounts", username="xem.can.bo")
+    assert row["sees_officers"]
+    entry = units.server.rows("audit_log", action="account_create")[-1]
+    assert '"sees_officers":true' in entry["details"]
+    code, _out, err = run(capsys, monkeypatch, "create-account", "ky.thuat.2", "--role", "technician", "--scope", "U01",
+                          "--sees-officers", "--password-stdin", "--db", server_db_url, stdin=password + "\n")
+    assert code == 2 and "--sees-officers" in err
