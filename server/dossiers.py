@@ -100,6 +100,14 @@ def retention_cutoff(now_ns: int, days: int) -> str:
     return iso_from_ns(now_ns - days * 86_400 * NS_PER_S)
 
 
+def dossiers_due(conn: Connection, cutoff: str) -> bool:
+    """Whether a rating or an invitation older than ``cutoff`` still holds its dossier code."""
+    for table, time_column in ((ratings, ratings.c.corrected_at), (dossier_invitations, dossier_invitations.c.created_at)):
+        if conn.execute(select(table.c.id).where(table.c.dossier.is_not(None), time_column < cutoff).limit(1)).first():
+            return True
+    return False
+
+
 def purge_dossiers(conn: Connection, *, now_ns: int, days: int) -> dict:
     """Blank the dossier codes older than ``days`` (by the rating's corrected time, the invitation's
     creation): ``{"ratings": n, "invitations": m, "cutoff": time}``. Run inside ``write_transaction``."""
@@ -130,8 +138,12 @@ class DossierRetention:
         self._task: asyncio.Task | None = None
 
     def purge(self, *, actor: Actor | None = None) -> dict:
+        now_ns = self.clock()
+        cutoff = retention_cutoff(now_ns, self.days)
+        with self.engine.connect() as conn:  # a read first: most hours there is nothing to blank, and no lock to take
+            if not dossiers_due(conn, cutoff):
+                return {"ratings": 0, "invitations": 0, "cutoff": cutoff}
         with self.engine.connect() as conn, write_transaction(conn):
-            now_ns = self.clock()
             done = purge_dossiers(conn, now_ns=now_ns, days=self.days)
             blanked = done["ratings"] + done["invitations"]
             if blanked:
