@@ -58,12 +58,13 @@ def fleet(server):
 
 
 def served_rows(server, token) -> list[dict]:
-    """Every rating as the server serves it (JSON types), in cursor order."""
+    """Every rating as the server serves it (JSON types), in cursor order; the fields of officers and dossiers
+    (issue 12, for the roles that may see them) aside: the pulled files keep the columns every role gets."""
     rows, after = [], 0
     while True:
         body = server.get("/api/v1/ratings", params={"after": after},
                           headers={"Authorization": f"Bearer {token}"}).json()
-        rows += body["ratings"]
+        rows += [{k: v for k, v in r.items() if k not in client.OPTIONAL_FIELDS} for r in body["ratings"]]
         if body["next"] is None:
             return rows
         after = body["next"]
