@@ -32,8 +32,9 @@ BURST_WINDOW_S = 120
 BURST_RUN = 3
 
 NEUTRAL_NOTE = ("Đây là số đếm để xem xét, không phải kết luận vi phạm: lượt đánh giá ngoài giờ có thể do làm "
-                "thêm giờ, nhiều lượt “rất hài lòng” liền nhau có thể là người dân thật sự hài lòng. "
-                "(Counts to look into, not a finding of misconduct.)")
+                "thêm giờ, nhiều lượt “rất hài lòng” liền nhau có thể là người dân thật sự hài lòng.")
+NEUTRAL_NOTE_EN = ("Counts to look into, not a finding of misconduct: a rating outside opening hours may be overtime, "
+                   "a run of very satisfied citizens may be just that.")
 
 
 def burst_size(levels: list[str], *, run: int = BURST_RUN) -> int:
@@ -97,7 +98,7 @@ class AuditSection:
     def to_dict(self) -> dict:
         return {"terminals": [x.to_dict() for x in self.terminals], "officers": [x.to_dict() for x in self.officers],
                 "total": self.total.to_dict(), "hours": self.hours, "window_s": self.window_s, "run": self.run,
-                "note": self.note, "checks": [c.to_dict() for c in self.checks], "in_use": self.in_use}
+                "note": self.note, "note_en": NEUTRAL_NOTE_EN, "checks": [c.to_dict() for c in self.checks], "in_use": self.in_use}
 
     @classmethod
     def from_dict(cls, data: dict) -> "AuditSection":

@@ -82,6 +82,7 @@ class AuditOut(BaseModel):
     hours: str = Field(description="the opening hours the counts used (the server's `opening_hours`)")
     window_s: int
     run: int
-    note: str = Field(description="counts to look into, not a finding")
+    note: str = Field(description="the neutral sentence printed with the counts (Vietnamese)")
+    note_en: str = Field(description="the same in English: counts to look into, not a finding")
     checks: list[CheckOut]
     in_use: bool
