@@ -106,6 +106,47 @@ def _run(conn, sql: str, params: dict) -> list[tuple]:
     return [tuple(row) for row in conn.execute(text(sql), params)]
 
 
+def _officers_place(place, params: dict, name: str) -> str:
+    """``AND o.unit_id …`` for the officers of the units a node's subtree touches (a province's units, an office's
+    or a counter's unit by the terminals standing there)."""
+    if place is None:
+        return ""
+    if place is False:
+        return " AND 1 = 0"
+    column, node_id = place
+    if column not in NODE_COLUMNS:
+        raise ValueError(f"place: {column!r} is not one of {', '.join(NODE_COLUMNS)}")
+    params[name] = int(node_id)
+    if column == "unit_id":
+        return f" AND o.unit_id = :{name}"
+    if column == "province_id":
+        return f" AND o.unit_id IN (SELECT n.id FROM nodes n WHERE n.parent_id = :{name})"
+    return f" AND o.unit_id IN (SELECT t.unit_id FROM terminals t WHERE t.{column} = :{name})"
+
+
+def officers_registered(conn, filters: CounterFilters) -> bool:
+    """Whether any officer is registered in the units of the report (disabled ones too). None: no rating, sign-in
+    or invitation names an officer there, and the officers' sections need not read the ratings."""
+    params: dict = {}
+    where = _officers_place(filters.place, params, "place_id") + _officers_place(filters.scope, params, "scope_id")
+    return bool(_run(conn, f"SELECT 1 FROM officers o WHERE 1 = 1{where} LIMIT 1", params))
+
+
+def any_sign_in(conn, period: Period, filters: CounterFilters) -> bool:
+    """Whether the period holds a sign-in in the report's scope (a terminal moved to a unit that registers no
+    officer still reports the ones it signs in)."""
+    params: dict = {}
+    where = _period(period, "s.signed_in_at", params) + _terminal_filters(filters, "s", params)
+    return bool(_run(conn, f"SELECT 1 FROM officer_shifts s WHERE {where} LIMIT 1", params))
+
+
+def any_invitation(conn, period: Period, filters: CounterFilters) -> bool:
+    """Whether the period holds an invitation in the report's scope (read along ``created_at``)."""
+    params: dict = {}
+    where = _period(period, "i.created_at", params) + _terminal_filters(filters, "i", params)
+    return bool(_run(conn, f"SELECT 1 FROM dossier_invitations i WHERE {where} LIMIT 1", params))
+
+
 def officer_counts(conn, period: Period, filters: CounterFilters) -> list[tuple]:
     """(unit_id, officer_id, officer_code, rating, reason, filtered, n): every rating of the period, counted
     or not, by the officer signed in at the press (both NULL: nobody). ``filtered`` is 1 for a press the

@@ -131,8 +131,9 @@ class ReportOut(BaseModel):
     node: NodeOut | None = Field(description="the tree node reported on (null: the whole server)")
     officers: OfficersOut | None = Field(None, description="by officer (null: not for this reader)")
     dossiers: DossiersOut | None = Field(None, description="the dossier invitations and the share rated")
-    audit: AuditOut | None = Field(None, description="the audit counts per terminal and officer "
-                                                     "(null: not for this reader)")
+    audit: AuditOut | None = Field(None, description="the audit counts per terminal and officer (null: not for "
+                                                     "this reader, or no officer registered in the report's units "
+                                                     "and no sign-in in the period)")
 
 
 class ReportAnswer(BaseModel):
