@@ -204,6 +204,7 @@ def test_a_server_without_officers_or_dossiers_prints_its_reports_as_before(serv
     upload_known(server)
     report = server.get(SUMMARY, params=NOVEMBER, headers=server.admin_headers()).json()["report"]
     assert report["officers"]["in_use"] is False and report["dossiers"]["in_use"] is False
+    assert report["audit"] is None  # no officer registered, nobody signed in: the ratings were not read
     assert report["officers"]["no_officer"]["counted"] == report["total"]["counted"] == 126
     csv_text = server.get(SUMMARY, params={**NOVEMBER, "format": "csv"},
                           headers=server.admin_headers()).content.decode("utf-8-sig")
