@@ -209,3 +209,22 @@ def test_a_server_without_officers_or_dossiers_prints_its_reports_as_before(serv
     csv_text = server.get(SUMMARY, params={**NOVEMBER, "format": "csv"},
                           headers=server.admin_headers()).content.decode("utf-8-sig")
     assert "cán bộ" not in csv_text and "Hồ sơ" not in csv_text
+
+
+def test_kiosk_admin_report_from_the_server_prints_the_sections_its_account_may_see(province):
+    from click.testing import CliRunner
+
+    from admin.cli import cli
+
+    def table(headers):
+        token = headers["Authorization"].removeprefix("Bearer ")
+        result = CliRunner().invoke(cli, ["report", "--server", province.server.url, "--period", "month", "--on",
+                                          "2026-11-10", "--node", str(province.node["U01"]), "--format", "table"],
+                                    env={"HAILONG_ADMIN_TOKEN": token})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    shown = table(token_of(province, "inspector", "U01"))
+    assert "Kết quả theo cán bộ tiếp nhận" in shown and AN in shown and "không phải kết luận vi phạm" in shown
+    hidden = table(token_of(province, "viewer", "U01"))
+    assert AN not in hidden and "Hồ sơ được mời đánh giá" in hidden
