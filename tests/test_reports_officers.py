@@ -129,7 +129,9 @@ def test_only_roles_that_may_see_officers_get_the_officers_sections(province, ro
     book = openpyxl.load_workbook(io.BytesIO(province.server.get(
         SUMMARY, params={**NOVEMBER, **params, "format": "xlsx"}, headers=headers).content))
     workbook_text = " ".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row if c.value)
-    for shown in (str(report), csv_text, workbook_text):
+    pdf_text = pdf_words(province.server.get(SUMMARY, params={**NOVEMBER, **params, "format": "pdf"},
+                                             headers=headers).content)
+    for shown in (str(report), csv_text, workbook_text, pdf_text):
         assert (AN in shown, "CB77" in shown) == (sees, sees)
     assert ("Theo cán bộ" in book.sheetnames, "Kiểm tra tại quầy" in book.sheetnames) == (sees, sees)
     assert "Hồ sơ" in book.sheetnames and "Hồ sơ được mời đánh giá" in csv_text
@@ -187,13 +189,17 @@ def test_the_workbook_sheets_hold_the_sections_as_libreoffice_reads_them(provinc
     assert "không phải kết luận vi phạm" in sheets["report-Kiểm tra tại quầy.csv"]
 
 
+def pdf_words(content: bytes) -> str:
+    return " ".join(subprocess.run(["pdftotext", "-", "-"], input=content, capture_output=True,
+                                   check=True).stdout.decode("utf-8").split())
+
+
 def test_the_official_pdf_prints_the_sections(province):
     headers = token_of(province, "province_admin", None)
     answer = province.server.get(SUMMARY, params={**NOVEMBER, "node": province.node["U01"], "format": "pdf"},
                                  headers=headers)
     assert answer.status_code == 200, answer.text
-    text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=answer.content, capture_output=True,
-                                   check=True).stdout.decode("utf-8").split())
+    text = pdf_words(answer.content)
     assert "Kết quả theo cán bộ tiếp nhận" in text and AN in text
     assert "Hồ sơ được mời đánh giá" in text and "không phải kết luận vi phạm" in text
 
