@@ -80,6 +80,50 @@ def _flag(value):
 Flag = Annotated[Literal[0, 1], BeforeValidator(_flag)]
 
 
+# -- issue 12: officers' shifts and dossier invitations (closed ones only), idempotent by id ---------------
+
+#: A staff code and a dossier code as the terminal sends them.
+OFFICER_CODE_MAX = 32
+OFFICER_CODE_PATTERN = r"^[A-Za-z0-9._-]+$"
+DOSSIER_CODE_MAX = 48
+DOSSIER_CODE_PATTERN = r"^[A-Za-z0-9._/-]+$"
+#: A batch holds at most this many shifts and this many invitations.
+MAX_BATCH_SHIFTS = 500
+MAX_BATCH_INVITATIONS = 500
+SIGN_IN_HOWS = ("badge", "pin")
+SIGN_OUT_HOWS = ("badge", "screen", "hours", "service")
+INVITATION_OUTCOMES = ("rated", "unanswered", "replaced")
+
+
+class Shift(BaseModel):
+    """An officer's closed shift at the terminal: signed in, then out."""
+
+    model_config = _STRICT
+
+    id: UUID = Field(strict=False, description="made by the terminal at the sign-in; never changes")
+    officer: str = Field(min_length=1, max_length=OFFICER_CODE_MAX, pattern=OFFICER_CODE_PATTERN)
+    signed_in_at: str = Field(pattern=ISO_UTC_PATTERN)
+    signed_out_at: str = Field(pattern=ISO_UTC_PATTERN)
+    sign_in_how: Literal[SIGN_IN_HOWS]
+    sign_out_how: Literal[SIGN_OUT_HOWS]
+
+
+class Invitation(BaseModel):
+    """A closed dossier invitation: rated (``rating_id`` is the linked rating), unanswered, or replaced."""
+
+    model_config = _STRICT
+
+    id: UUID = Field(strict=False, description="made by the terminal when the dossier was scanned; never changes")
+    dossier: str = Field(min_length=1, max_length=DOSSIER_CODE_MAX, pattern=DOSSIER_CODE_PATTERN)
+    officer: str | None = Field(default=None, max_length=OFFICER_CODE_MAX, pattern=OFFICER_CODE_PATTERN)
+    created_at: str = Field(pattern=ISO_UTC_PATTERN)
+    closed_at: str = Field(pattern=ISO_UTC_PATTERN)
+    outcome: Literal[INVITATION_OUTCOMES]
+    rating_id: UUID | None = Field(default=None, strict=False)
+
+# -- end of issue 12's models -----------------------------------------------------------------------------
+
+
 class Rating(BaseModel):
     """One sealed rating, exactly as the terminal stored it."""
 
@@ -97,6 +141,11 @@ class Rating(BaseModel):
     monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX, description="the terminal's monotonic clock at the press")
     clock_synced: Flag
     filtered: Flag = 0
+    # Issue 12 (absent from older terminals): the officer signed in at the press and the linked dossier.
+    officer: str | None = Field(default=None, max_length=OFFICER_CODE_MAX, pattern=OFFICER_CODE_PATTERN,
+                                description="the staff code of the officer signed in at the press (null: none)")
+    dossier: str | None = Field(default=None, max_length=DOSSIER_CODE_MAX, pattern=DOSSIER_CODE_PATTERN,
+                                description="the dossier code this rating was linked to (null: none)")
 
     @model_validator(mode="after")
     def _reason_rules(self):
@@ -154,6 +203,9 @@ class Batch(BaseModel):
     monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX)
     health: Health
     ratings: list[Rating] = Field(default_factory=list, max_length=MAX_BATCH_RATINGS)
+    # Issue 12 (absent from older terminals).
+    shifts: list[Shift] = Field(default_factory=list, max_length=MAX_BATCH_SHIFTS)
+    invitations: list[Invitation] = Field(default_factory=list, max_length=MAX_BATCH_INVITATIONS)
 
 
 class Ack(BaseModel):
@@ -178,6 +230,11 @@ class BatchReceipt(BaseModel):
     acks: list[Ack]
     received_at: str
     clock_offset_s: float = Field(description="terminal wall clock minus server clock at reception")
+    # Issue 12: present only when the batch carried shifts / invitations; officers_version in every receipt.
+    shift_acks: list[UUID] | None = Field(default=None, description="the shifts stored or already held")
+    invitation_acks: list[UUID] | None = Field(default=None, description="the invitations stored or already held")
+    officers_version: str | None = Field(default=None, description=(
+        "the version of this terminal's officers list (GET /api/v1/terminal/officers); fetch it when it differs"))
 
 
 class Enrollment(BaseModel):

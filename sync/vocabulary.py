@@ -76,7 +76,7 @@ TREND_UNIT_LABELS_VI = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
 
 #: The fields that make a rating's content: a resend is identical when all of them match.
 RATING_CONTENT_FIELDS = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
-                         "boot_id", "monotonic_ns", "clock_synced", "filtered")
+                         "boot_id", "monotonic_ns", "clock_synced", "filtered", "officer", "dossier")
 
 
 def one_decimal(part: int, whole: int) -> float | None:

@@ -219,6 +219,9 @@ def test_the_column_list_is_the_servers():
     from server.models import RATING_OUTPUT_FIELDS, RatingOut
 
     assert RATING_FIELDS == RATING_OUTPUT_FIELDS
+    from server.models import DOSSIER_OUTPUT_FIELDS, OFFICER_OUTPUT_FIELDS
+
+    assert client.OPTIONAL_FIELDS == OFFICER_OUTPUT_FIELDS + DOSSIER_OUTPUT_FIELDS
     integer = {name for name, field in RatingOut.model_fields.items() if field.annotation is int}
     assert integer == set(INTEGER_FIELDS) == set(client.INTEGER_FIELDS)
 
