@@ -243,7 +243,7 @@ def _report_query(request: Request, caller: Caller, period: str, on: str | None,
         source = scoped_source(conn, caller)
         report = build_report(source, chosen, group_by=values["group_by"], site=values["site"],
                               node=node_id if node_id is not None else caller.scope_node_id)
-        with_counter_sections(conn, caller, report, source, request.app.state.settings)
+        with_counter_sections(caller, report, source, request.app.state.settings)
     return report, values
 
 

@@ -196,7 +196,7 @@ def report_summary(
         source = scoped_source(conn, caller)
         report = build_report(source, chosen, group_by=grouping, site=site, counter=counter,
                               terminal=terminal, trend=trend, node=node)
-        with_counter_sections(conn, caller, report, source, request.app.state.settings)
+        with_counter_sections(caller, report, source, request.app.state.settings)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
     with write_transaction(conn):
