@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from sync.vocabulary import TREND_UNITS
 
@@ -40,6 +41,11 @@ from .comparison import Change, compare
 from .errors import FilterError
 from .levels import LEVEL_WORDS, NO_NODE, TREE_LEVELS, group_label, levels_below, node_summary, place_key
 from .periods import Period, previous_period, vi_date
+
+if TYPE_CHECKING:
+    from .counter_audit import AuditSection
+    from .dossiers import DossierSection
+    from .officers import OfficerSection
 
 #: Fewer counted ratings than this in a cell: too few to compare.
 MIN_SAMPLE = 30
@@ -172,11 +178,25 @@ class Report:
     source: str = ""
     previous_period: Period | None = None   # what ``change`` compares with
     node: dict | None = None                # the tree node reported on: id, kind, name, path (None: all)
+    # The counter's sections (reports.counter, on a server's database; None: not built, or not for this reader):
+    officers: "OfficerSection | None" = None  # by officer (reports.officers)
+    dossiers: "DossierSection | None" = None  # dossier invitations (reports.dossiers)
+    audit: "AuditSection | None" = None       # the audit counts (reports.counter_audit)
+
+    @property
+    def sections(self) -> list:
+        """The counter's sections this report holds."""
+        return [part for part in (self.officers, self.dossiers, self.audit) if part is not None]
+
+    @property
+    def all_checks(self) -> list[Check]:
+        """The report's checks and its sections'."""
+        return [*self.checks, *(check for part in self.sections for check in part.checks)]
 
     @property
     def reconciles(self) -> bool:
-        """True when every check adds up."""
-        return all(check.ok for check in self.checks)
+        """True when every check adds up (the sections' too)."""
+        return all(check.ok for check in self.all_checks)
 
     @property
     def grouping_label(self) -> str:
@@ -194,7 +214,9 @@ class Report:
                 "average_rate": self.average_rate, "min_sample": self.min_sample,
                 "prior_weight": self.prior_weight, "source": self.source,
                 "previous_period": self.previous_period.to_dict() if self.previous_period else None,
-                "node": self.node}
+                "node": self.node, **{name: part.to_dict() if part is not None else None
+                                      for name, part in (("officers", self.officers), ("dossiers", self.dossiers),
+                                                         ("audit", self.audit))}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Report":
@@ -216,7 +238,17 @@ class Report:
                    min_sample=m, prior_weight=data.get("prior_weight", PRIOR_WEIGHT),
                    source=data.get("source", ""),
                    previous_period=Period.from_dict(data["previous_period"]) if data.get("previous_period") else None,
-                   node=data.get("node"))
+                   node=data.get("node"), **_sections_from_dict(data))
+
+
+def _sections_from_dict(data: dict) -> dict:
+    """The counter's sections of a report's dict (those present)."""
+    from .counter_audit import AuditSection
+    from .dossiers import DossierSection
+    from .officers import OfficerSection
+
+    kinds = {"officers": OfficerSection, "dossiers": DossierSection, "audit": AuditSection}
+    return {name: kind.from_dict(data[name]) for name, kind in kinds.items() if data.get(name)}
 
 
 # -- building -----------------------------------------------------------------------------------

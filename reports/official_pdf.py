@@ -5,7 +5,8 @@ number line, the national title and motto top right over the place-and-date line
 title; the body in Liberation Serif (metric-compatible with Times New Roman, Vietnamese letters,
 embedded); "Nơi nhận:" bottom left and the signature block bottom right; page numbers centred at the
 top from page 2. The body holds the groups' table (counted n, each level, satisfaction rate, ranking
-rate, the small-sample mark), the Vietnamese paragraph and the reconciliation line.
+rate, the small-sample mark), the Vietnamese paragraph, the counter's sections when the report holds them (by
+officer, dossiers, the audit counts: :mod:`reports.counter_pdf`) and the reconciliation line.
 
 The renderer takes any :class:`~reports.figures.Report` and an optional title, so a report of
 other groups (units, offices) prints the same way.
@@ -354,6 +355,10 @@ def _story(report: Report, letterhead: Letterhead, issued_on: date, title: str, 
         story.append(KeepTogether([_p(f"{section}. Lý do không hài lòng", styles["heading"]), Spacer(1, 4),
                                    _reasons_table(report, styles, text_width)]))
         section += 1
+    from .counter_pdf import counter_story  # here: it builds on this module's helpers
+
+    counter, section = counter_story(report, styles, text_width, section)
+    story += counter
     story.append(_p(f"{section}. Kiểm tra số liệu", styles["heading"]))
     story.append(_p(reconcile_line(report), styles["body"]))
     story.append(_p(f"Trên đây là báo cáo kết quả đánh giá mức độ hài lòng {_in_words(period.label)}./.", styles["body"]))

@@ -23,7 +23,7 @@ def reconcile_line(report: Report) -> str:
         return (f"Kiểm tra: các số cộng lại khớp với tổng ({vi_int(total.very_satisfied)} + "
                 f"{vi_int(total.satisfied)} + {vi_int(total.dissatisfied)} = {vi_int(total.counted)} lượt được "
                 f"tính; {vi_int(total.filtered)} lượt bấm bị lọc tính riêng).")
-    wrong = "; ".join(f"{c.what}: {vi_int(c.parts)} ≠ {vi_int(c.whole)}" for c in report.checks if not c.ok)
+    wrong = "; ".join(f"{c.what}: {vi_int(c.parts)} ≠ {vi_int(c.whole)}" for c in report.all_checks if not c.ok)
     return f"CẢNH BÁO: các số KHÔNG khớp với tổng ({wrong})."
 
 

@@ -18,6 +18,10 @@ import csv
 import io
 from pathlib import Path
 
+from .counter_render import (AUDIT_OFFICER_HEADERS, AUDIT_TERMINAL_HEADERS, AUDIT_TITLE, DOSSIER_HEADERS,
+                             DOSSIERS_TITLE, OFFICERS_TITLE, audit_explanation, audit_officer_rows, audit_terminal_rows,
+                             csv_section_rows, dossier_rows, officer_headers, officer_rows, shown_audit, shown_dossiers,
+                             shown_officers)
 from .figures import Cell, Report
 from .labels import CHANGE_HEADERS, LEVEL_LABELS, LEVELS, TREND_UNIT_LABELS_VI, WEEKDAYS_SHORT, one_decimal, reason_label, vi_int, vi_pct, vi_points
 from .paragraph import reconcile_line, summary_vi
@@ -86,8 +90,30 @@ def render_table(report: Report) -> str:
     out.append("")
     out += _heatmap_lines(report)
     out.append("")
+    out += _section_lines(report)
     out.append(reconcile_line(report))
     return "\n".join(out) + "\n"
+
+
+def _section_lines(report: Report) -> list[str]:
+    """The counter's sections shown (by officer, dossiers, audit counts) as plain tables."""
+    def texts(rows):
+        return [[vi_pct(v) if isinstance(v, float) else (vi_int(v) if isinstance(v, int) else str(v)) for v in row]
+                for row in rows]
+
+    out: list[str] = []
+    if (officers := shown_officers(report)) is not None:
+        headers = officer_headers(report, officers)
+        out += [OFFICERS_TITLE, *_table(headers, texts(officer_rows(report, officers)),
+                                        right=set(range(2 + officers.several_units + 1, len(headers) - 1))), ""]
+    if (dossiers := shown_dossiers(report)) is not None:
+        out += [DOSSIERS_TITLE, *_table(DOSSIER_HEADERS, texts(dossier_rows(dossiers)), right=set(range(2, 8))),
+                f"Lượt đánh giá lại cùng một hồ sơ (lưu, không tính): {vi_int(dossiers.repeats)}", ""]
+    if (audit := shown_audit(report)) is not None:
+        out += [AUDIT_TITLE, audit_explanation(audit),
+                *_table(AUDIT_OFFICER_HEADERS, texts(audit_officer_rows(audit)), right=set(range(3, 8))), "",
+                *_table(AUDIT_TERMINAL_HEADERS, texts(audit_terminal_rows(audit)), right=set(range(3, 9))), ""]
+    return out
 
 
 def _change_words(cell: Cell) -> str:
@@ -140,12 +166,14 @@ def csv_rows(report: Report) -> list[list]:
 
     rows += [row(cell, cell.rank, cell.label) for cell in report.groups]
     rows.append(row(report.total, None, "Tổng cộng"))
+    rows += csv_section_rows(report)  # by officer, dossiers, audit counts: when the report holds them
     rows += [[], ["Kỳ báo cáo", report.period.label, report.period.first_day.isoformat(),
                   report.period.last_day.isoformat(), report.period.tz.key],
              *([["Kỳ trước", report.previous_period.label, report.previous_period.first_day.isoformat(),
                  report.previous_period.last_day.isoformat(), report.previous_period.tz.key]] if compared else []),
              ["Kiểm tra", "khớp" if report.reconciles else "KHÔNG khớp", reconcile_line(report)]]
-    return [row + [""] * (len(header) - len(row)) for row in rows]
+    width = max(len(row) for row in rows)
+    return [row + [""] * (width - len(row)) for row in rows]
 
 
 def change_values(cell: Cell) -> list:

@@ -2,7 +2,8 @@
 
 Sheets: "Tổng hợp" (the figures, the paragraph, the ranked groups, the reasons,
 the check), "Theo thời gian" (the trend), "Giờ trong tuần" (hours × weekdays),
-then one sheet per site (its counters and terminals). Headings are Vietnamese,
+then — when the report holds them and they are in use — "Theo cán bộ", "Hồ sơ" and "Kiểm tra tại quầy"
+(:mod:`reports.counter_workbook`), then one sheet per site (its counters and terminals). Headings are Vietnamese,
 percentages are real numbers formatted ``0.0%`` (the figures' own values, rounded
 once by :func:`sync.vocabulary.one_decimal`), headers are frozen, columns sized to
 their content. Every sheet prints on A4, one page wide and as many pages tall as
@@ -209,6 +210,8 @@ def write_xlsx(report: Report, path) -> None:
     """Write the report as an Excel workbook to ``path`` (or a binary file; see the module's docstring)."""
     from openpyxl import Workbook
 
+    from .counter_workbook import write_counter_sheets
+
     styles = _styles()
     wb = Workbook()
     taken: set[str] = set()
@@ -267,6 +270,7 @@ def write_xlsx(report: Report, path) -> None:
     for day, name in enumerate(WEEKDAYS):
         hours.line(name, *report.heatmap[day], sum(report.heatmap[day]), fmt=COUNT, border=True)
     hours.finish(title_row=header_row, freeze_row=header_row, narrowest=6, min_widths={1: 12})
+    write_counter_sheets(wb, report, styles, taken)  # by officer, dossiers, audit counts: when the report holds them
 
     for site, parts in report.sites.items():
         ws = _Sheet(wb.create_sheet(_sheet_title(site, taken)), styles)

@@ -39,6 +39,7 @@ from ..dependencies import client_address
 from ..errors import ApiError
 from ..fleet_actions import check_may_see_fleet, paths_of
 from ..official_report import PDF, official_pdf, pdf_filename
+from ..report_sections import with_counter_sections
 from ..org_tree import UnknownNode, find_node, has_tree
 from ..schema import nodes, terminals
 from ..alert_scope import alert_scope, visible_alerts
@@ -239,8 +240,10 @@ def _report_query(request: Request, caller: Caller, period: str, on: str | None,
         if node_id is not None and not node_in_scope(conn, caller, node_id):
             raise ValueError(f"node: no node has the id {node_id} in your part of the tree")
         # A scoped account's report is of its node (the level below it ranked) unless it picks one inside it.
-        report = build_report(scoped_source(conn, caller), chosen, group_by=values["group_by"], site=values["site"],
+        source = scoped_source(conn, caller)
+        report = build_report(source, chosen, group_by=values["group_by"], site=values["site"],
                               node=node_id if node_id is not None else caller.scope_node_id)
+        with_counter_sections(caller, report, source, request.app.state.settings)
     return report, values
 
 

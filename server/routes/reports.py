@@ -28,6 +28,8 @@ from ..dependencies import caller_allowed, client_address, db_connection
 from ..errors import ApiError
 from ..scoped import scoped_source
 from ..official_report import PDF, official_pdf, pdf_filename
+from ..report_sections import with_counter_sections
+from .report_counter_out import AuditOut, CheckOut, DossiersOut, officer_models
 
 router = APIRouter(tags=["reports"])
 
@@ -81,6 +83,9 @@ class CellOut(BaseModel):
                                                   "(0: the ratings that belong to no node of that level)")
 
 
+OfficerCellOut, OfficersOut = officer_models(CellOut)
+
+
 class NodeStep(BaseModel):
     id: int
     kind: str
@@ -89,13 +94,6 @@ class NodeStep(BaseModel):
 
 class NodeOut(NodeStep):
     path: list[NodeStep] = Field(description="from the province down to this node")
-
-
-class CheckOut(BaseModel):
-    what: str
-    parts: int
-    whole: int
-    ok: bool
 
 
 class PeriodOut(BaseModel):
@@ -131,6 +129,11 @@ class ReportOut(BaseModel):
     previous_period: PeriodOut | None = Field(description="the period of the same kind just before, which "
                                                           "`change` compares with")
     node: NodeOut | None = Field(description="the tree node reported on (null: the whole server)")
+    officers: OfficersOut | None = Field(None, description="by officer (null: not for this reader)")
+    dossiers: DossiersOut | None = Field(None, description="the dossier invitations and the share rated")
+    audit: AuditOut | None = Field(None, description="the audit counts per terminal and officer (null: not for "
+                                                     "this reader, or no officer registered in the report's units "
+                                                     "and no sign-in in the period)")
 
 
 class ReportAnswer(BaseModel):
@@ -190,8 +193,10 @@ def report_summary(
         chosen = parse_period(period, on=None if ranged else on, start=start if ranged else None,
                               end=end if ranged else None, tz=tz or request.app.state.settings.timezone)
         grouping = {None: "children" if node is not None else "site", "none": None}.get(group_by, group_by)
-        report = build_report(scoped_source(conn, caller), chosen, group_by=grouping, site=site, counter=counter,
+        source = scoped_source(conn, caller)
+        report = build_report(source, chosen, group_by=grouping, site=site, counter=counter,
                               terminal=terminal, trend=trend, node=node)
+        with_counter_sections(caller, report, source, request.app.state.settings)
     except (FilterError, PeriodError) as exc:
         raise ApiError(422, str(exc), field=exc.field) from None
     with write_transaction(conn):
