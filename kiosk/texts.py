@@ -84,6 +84,34 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_busy": "lúc đang cảm ơn hoặc hỏi lý do",
         "cause_service": "lúc bảo trì",
         "cause_unknown": "không rõ",
+        "cause_signin": "lúc cán bộ đăng nhập",
+        "cause_dossier_repeat": "hồ sơ đã được đánh giá",
+        # the officer at the counter (home's banner, the sign-in screen, scans)
+        "officer_banner": "Cán bộ tiếp nhận: {name}",
+        "signin_title": "Đăng nhập cán bộ",
+        "signin_code": "Mã cán bộ",
+        "signin_pin": "Mã PIN",
+        "signin_ok": "Đăng nhập",
+        "signin_hint": "Hoặc quét thẻ cán bộ.",
+        "signin_current": "Đang tiếp nhận: {name}",
+        "signin_need_code": "Nhập mã cán bộ, rồi mã PIN.",
+        "keys_letters": "ABC",
+        "keys_digits": "123",
+        "sign_out": "Đăng xuất",
+        "officer_sign_out": "Đăng xuất cán bộ",
+        "officer_pin_wrong": "Mã PIN không đúng. Vui lòng thử lại.",
+        "officer_pin_locked": "Nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.",
+        "officer_unknown": "Không có cán bộ nào mang mã này.",
+        "officer_not_here": "Cán bộ này không được phân công tại quầy này.",
+        "signed_in": "Xin chào {name}.",
+        "signed_out": "{name} đã đăng xuất.",
+        "scan_partial": "Chưa đọc hết mã. Vui lòng quét lại.",
+        "scan_unknown": "Mã này không phải thẻ cán bộ hay mã hồ sơ.",
+        "scan_badge_off": "Thiết bị này không dùng đăng nhập cán bộ.",
+        "scan_dossier_off": "Thiết bị này không nhận mã hồ sơ.",
+        "scan_later": "Đã nhận mã hồ sơ; lời mời hiện ra khi Quý khách trước trả lời xong.",
+        # the dossier invitation
+        "invitation": "Mời Quý khách đánh giá việc giải quyết hồ sơ {dossier}",
     },
     "en": {
         "question": "Please rate how satisfied you are",
@@ -149,6 +177,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_busy": "during thanks or the reason question",
         "cause_service": "during service",
         "cause_unknown": "cause not recorded",
+        "cause_signin": "during officer sign-in",
+        "cause_dossier_repeat": "dossier already rated",
+        "officer_banner": "Served by: {name}",
+        "signin_title": "Officer sign-in",
+        "signin_code": "Staff code",
+        "signin_pin": "PIN",
+        "signin_ok": "Sign in",
+        "signin_hint": "Or scan your staff badge.",
+        "signin_current": "At this counter now: {name}",
+        "signin_need_code": "Type your staff code, then your PIN.",
+        "keys_letters": "ABC",
+        "keys_digits": "123",
+        "sign_out": "Sign out",
+        "officer_sign_out": "Sign the officer out",
+        "officer_pin_wrong": "Wrong PIN. Please try again.",
+        "officer_pin_locked": "Too many wrong PINs. Please try again in {seconds} s.",
+        "officer_unknown": "No officer has this code.",
+        "officer_not_here": "This officer is not assigned to this counter.",
+        "signed_in": "Welcome, {name}.",
+        "signed_out": "{name} signed out.",
+        "scan_partial": "The code was not read in full. Please scan again.",
+        "scan_unknown": "This is neither a staff badge nor a dossier code.",
+        "scan_badge_off": "Officer sign-in is not used on this terminal.",
+        "scan_dossier_off": "This terminal does not take dossier codes.",
+        "scan_later": "Dossier code received; the invitation shows once the citizen before has finished.",
+        "invitation": "Please rate how your dossier {dossier} was handled",
     },
 }
 
@@ -192,3 +246,25 @@ def buttons_words(pins: dict[str, str], language: str, *, mock: bool = False) ->
     """
     words = ", ".join(f"{button_label(name, (), language)} {pin}" for name, pin in pins.items())
     return words + (f" ({screen_texts(language)['mock_pins']})" if mock else "")
+
+
+def short_dossier(code: str, *, keep: int = 12) -> str:
+    """A dossier code as the invitation shows it: the end the citizen recognises on the receipt (its date and
+    sequence), the agency's prefix cut; a short code whole. A group is not cut in half when a separator lies
+    near the cut.
+
+        >>> short_dossier("000.00.31.H26-261202-0001")
+        '…261202-0001'
+        >>> short_dossier("HS-2026-0042")
+        'HS-2026-0042'
+        >>> short_dossier("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        '…OPQRSTUVWXYZ'
+    """
+    if len(code) <= keep + 2:
+        return code
+    tail = code[-keep:]
+    for index, char in enumerate(tail[:4]):
+        if char in "-./":
+            tail = tail[index + 1:]
+            break
+    return "…" + tail
