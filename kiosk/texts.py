@@ -247,24 +247,3 @@ def buttons_words(pins: dict[str, str], language: str, *, mock: bool = False) ->
     words = ", ".join(f"{button_label(name, (), language)} {pin}" for name, pin in pins.items())
     return words + (f" ({screen_texts(language)['mock_pins']})" if mock else "")
 
-
-def short_dossier(code: str, *, keep: int = 12) -> str:
-    """A dossier code as the invitation shows it: the end the citizen recognises on the receipt (its date and
-    sequence), the agency's prefix cut; a short code whole. A group is not cut in half when a separator lies
-    near the cut.
-
-        >>> short_dossier("000.00.31.H26-261202-0001")
-        '…261202-0001'
-        >>> short_dossier("HS-2026-0042")
-        'HS-2026-0042'
-        >>> short_dossier("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-        '…OPQRSTUVWXYZ'
-    """
-    if len(code) <= keep + 2:
-        return code
-    tail = code[-keep:]
-    for index, char in enumerate(tail[:4]):
-        if char in "-./":
-            tail = tail[index + 1:]
-            break
-    return "…" + tail

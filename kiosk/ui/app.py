@@ -407,7 +407,6 @@ class KioskApp(App):
         now = time.monotonic()
         if self.key_capture is not None:
             self.key_capture.poll(now)
-        self.desk.tick(now)
         self._update_countdown()
 
     def _update_countdown(self) -> None:
@@ -423,9 +422,10 @@ class KioskApp(App):
         from kiosk.scanner import ScanReader
 
         reader = ScanReader()
+        terminal.flow.scanner = reader  # a press while a burst is read is not counted (cause signin)
         self._poll_keys = Clock.create_trigger(lambda _dt: self.key_capture.poll(time.monotonic()),
                                                reader.max_gap_s * 1.5)
-        return KeyCapture(reader, when_scan=self.desk.scanned, when_partial=self.desk.partial_scan,
+        return KeyCapture(reader, when_scan=self.desk.scanned, when_partial=self.desk.scanned,
                           when_key_down=self._typed_down, when_key_up=self._typed_up)
 
     def _key_down(self, _window, key, _scancode=None, codepoint=None, modifiers=None, *args):

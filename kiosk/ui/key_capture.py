@@ -4,7 +4,7 @@ A USB barcode scanner is a keyboard to Linux: a badge or a dossier code arrives 
 milliseconds apart, ended by Enter. :class:`KeyCapture` turns Kivy's key events into characters, feeds them to
 :class:`kiosk.scanner.ScanReader` with the time each event reached the window, and hands on:
 
-- a scan (``when_scan(text)``) or a scan cut short (``when_partial()``);
+- a scan (``when_scan(Scan)``) or a burst cut short (``when_partial(PartialScan)``);
 - keys a person typed, held back until the reader knows they were no burst, then replayed as key down / key up
   (``when_key_down(char)`` / ``when_key_up(char)``): in the demo ``1`` ``2`` ``3`` … still press the mock pins.
 
@@ -18,6 +18,8 @@ import itertools
 import logging
 import time
 from typing import Callable
+
+from kiosk.scanner import PartialScan, Scan
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ def demo_scan(kind: str) -> str:
 class KeyCapture:
     """Feeds a :class:`kiosk.scanner.ScanReader` from window key events and hands on what it finds."""
 
-    def __init__(self, reader, *, when_scan: Callable[[str], None], when_partial: Callable[[], None],
+    def __init__(self, reader, *, when_scan: Callable, when_partial: Callable,
                  when_key_down: Callable[[str], None] | None = None,
                  when_key_up: Callable[[str], None] | None = None):
         self.reader = reader
@@ -88,8 +90,10 @@ class KeyCapture:
         self.when_key_down = when_key_down
         self.when_key_up = when_key_up
         self._down: set[int] = set()
-        #: Keys held back while the reader cannot yet tell a burst from typing: (char, released?) in order.
+        #: Keys held back while the reader cannot yet tell a burst from typing: [char, released?] in order,
+        #: the same characters the reader holds.
         self._held: list[list] = []
+        reader.when_typed = self._typed
 
     def key_down(self, key: int, codepoint: str | None, modifiers, at: float) -> None:
         if key in self._down:
@@ -127,32 +131,18 @@ class KeyCapture:
         """Let time pass: typing is given back, a burst without its Enter becomes a partial scan."""
         self._take(self.reader.poll(at))
 
-    @property
-    def reading(self) -> bool:
-        """True while a burst is being read (its characters held back)."""
-        return bool(self._held)
-
     # -- what the reader found -----------------------------------------------------
     def _take(self, found) -> None:
-        from kiosk.scanner import PartialScan, Scan
+        if isinstance(found, (Scan, PartialScan)):
+            del self._held[:len(found.text)]  # the burst's keys (a key typed after it stays held)
+            (self.when_scan(found) if isinstance(found, Scan) else self.when_partial(found))
 
-        if found is None:
+    def _typed(self, char: str) -> None:
+        """The reader gives back a key a person typed: press it now (and let go, when it was already)."""
+        if not self._held:
             return
-        if isinstance(found, Scan):
-            self._held.clear()
-            self.when_scan(found.text)
-        elif isinstance(found, PartialScan):
-            self._held.clear()
-            self.when_partial()
-        else:  # characters given back: a person typing
-            self._give_back(found)
-
-    def _give_back(self, chars) -> None:
-        for char in chars:
-            if not self._held:
-                return
-            held_char, released = self._held.pop(0)
-            if self.when_key_down is not None:
-                self.when_key_down(held_char)
-                if released and self.when_key_up is not None:
-                    self.when_key_up(held_char)
+        held_char, released = self._held.pop(0)
+        if self.when_key_down is not None:
+            self.when_key_down(held_char)
+            if released and self.when_key_up is not None:
+                self.when_key_up(held_char)

@@ -1,11 +1,12 @@
 """The officer's side of the screens: who is signed in (home's banner), the sign-in screen, scans, invitations.
 
-The flow decides (``kiosk.flow``: sign-in, PIN check, invitations, what a press counts as); this object turns
-what the officer does at the terminal into flow calls, and the flow's state into what the screens show:
+The flow decides (``kiosk.flow``: sign-in, PIN check, scans, invitations, what a press counts as); this object
+turns what the officer does at the terminal into flow calls, and the flow's state and answers into what the
+screens show:
 
 - a badge scan signs in, signs out (the same badge again) or hands over (another officer's);
 - a dossier scan invites the citizen to rate; while a citizen is still answering (reason question, thank-you)
-  the invitation waits until home is back, so nobody's answer is cut short;
+  the flow keeps it and opens the invitation once home is back, and the officer reads that it will;
 - a scan that is not whole, or neither a badge nor a dossier, is one short plain sentence on the screen.
 
 Everything here runs on Kivy's thread: key events, touches and the app's tick.
@@ -15,18 +16,21 @@ from __future__ import annotations
 
 import io
 import logging
-import time
+import math
 
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
-from ..flow import HOME, INVITATION, REASON, SIGNIN, THANKS
-from ..texts import short_dossier
+from ..flow import BY_SCREEN, BY_SERVICE, HOME, INVITATION, SIGNIN
+from ..scanner import BADGE, DOSSIER, PartialScan, classify
 from .counter_widgets import CounterNotice
 
 log = logging.getLogger(__name__)
+
+#: The flow's refusals (FlowEvent.message) that have words of their own on the officer's screens.
+MESSAGE_TEXTS = {"pin_wrong": "officer_pin_wrong", "pin_locked": "officer_pin_locked"}
 
 
 def photo_texture(data: bytes | None):
@@ -55,8 +59,6 @@ class OfficerDesk(EventDispatcher):
     dossier_short = StringProperty("")
     #: How long the banner area is held to open the sign-in screen.
     signin_hold_s = NumericProperty(2.0)
-    #: The sign-in screen closes by itself after this long without a touch (a citizen who opened it by chance).
-    signin_idle_s = NumericProperty(45.0)
     #: How long a notice stays on the screen.
     notice_s = NumericProperty(4.0)
 
@@ -71,30 +73,28 @@ class OfficerDesk(EventDispatcher):
         self.pin_lock_s = int(config.officers.pin_lock_s)
         self.notice = CounterNotice()
         self._hide_notice = Clock.create_trigger(lambda _dt: setattr(self.notice, "shown", False), self.notice_s)
-        self._photos: dict[str, object] = {}
-        #: A dossier scanned while a citizen was still answering: invited once home is back.
-        self.pending_dossier: str | None = None
-        self.signin_touched_at = time.monotonic()
 
     # -- following the flow (Kivy's thread, from the app's follow) ---------------------
     def refresh(self) -> None:
-        """Show the flow's officer and invitation; send a waiting invitation once home is back."""
+        """Show the flow's officer and invitation."""
         code = self.flow.officer or ""
         if code != self.officer_code:
-            self.officer_name = self._officer_name(code) if code else ""
-            self.officer_photo = self._photo(code) if code else None
+            officer = self._officer(code)
+            self.officer_name = (officer.name or code) if officer is not None else code
+            self.officer_photo = photo_texture(officer.photo) if officer is not None else None
             self.officer_code = code
-        dossier = self.flow.invitation or ""
+        invitation = self.flow.invitation_details
+        dossier = invitation.dossier if invitation is not None else ""
         if dossier != self.dossier:
+            self.dossier_short = invitation.on_screen if invitation is not None else ""
             self.dossier = dossier
-            self.dossier_short = short_dossier(dossier) if dossier else ""
-        if self.pending_dossier is not None and self.flow.screen == HOME and not self.app.servicing:
-            dossier, self.pending_dossier = self.pending_dossier, None
-            self._invite(dossier)
 
     def _officer(self, code: str):
+        officers = self.flow.officers
+        if officers is None or not code:
+            return None
         try:
-            return self.terminal.officers.get(code)
+            return officers.get(code)
         except Exception:  # the cache unreadable: the code stands in for the name
             log.exception("officer %s cannot be read from the cache", code)
             return None
@@ -103,108 +103,81 @@ class OfficerDesk(EventDispatcher):
         officer = self._officer(code)
         return officer.name if officer is not None and officer.name else code
 
-    def _photo(self, code: str):
-        if code not in self._photos:
-            officer = self._officer(code)
-            self._photos[code] = photo_texture(officer.photo if officer is not None else None)
-        return self._photos[code]
-
     # -- the sign-in screen ----------------------------------------------------------
     def open_signin(self) -> None:
-        """The banner area was held: the officers' sign-in screen (presses meanwhile are stored as ``signin``)."""
+        """The banner area was held: the officers' sign-in screen (presses meanwhile are stored as ``signin``;
+        the flow closes it after a minute without a PIN tried)."""
         if not self.officers_enabled or self.app.servicing or self.app.out_of_service:
             return
         if self.flow.screen not in (HOME, INVITATION):
             return
-        log.info("officer sign-in screen opened")
-        self.signin_touched_at = time.monotonic()
-        self.flow.begin_signin()
+        if self.flow.begin_signin() is not None:
+            log.info("officer sign-in screen opened")
 
     def close_signin(self) -> None:
-        if self.flow.screen == SIGNIN:
+        if self.flow.end_signin() is not None:
             log.info("officer sign-in screen closed")
-            self.flow.end_signin()
 
     def sign_in_with_pin(self, code: str, pin: str) -> None:
         """The sign-in screen's "Sign in": the flow checks the PIN; a refusal is said on the screen."""
         event = self.flow.check_pin(code, pin)
+        if event is None:
+            return
         if event.kind == "signed_in":
             self.close_signin()
             self._notice_officer("signed_in", event.officer)
             return
-        message = event.message or "officer_unknown"
-        self.app.root.get_screen(SIGNIN).show(message, seconds=self.pin_lock_s)
+        seconds = math.ceil(self.flow.pin_pad.seconds_locked) or self.pin_lock_s
+        self.app.root.get_screen(SIGNIN).show(self._message_key(event.message), seconds=seconds)
 
     def sign_out_by_screen(self) -> None:
-        code = self.flow.officer
-        if code:
-            self.flow.sign_out("screen")
-            self._notice_officer("signed_out", code)
+        event = self.flow.sign_out(BY_SCREEN)
+        if event is not None:
+            self._notice_officer("signed_out", event.officer)
         self.close_signin()
 
     def sign_out_by_service(self) -> None:
-        """The service screen's "sign the officer out" (a technician at the end of a day nobody closed)."""
-        if self.flow.officer:
-            self.flow.sign_out("service")
+        """The service screen's "sign the officer out" (e.g. a technician at the end of a shift nobody closed)."""
+        if self.flow.sign_out(BY_SERVICE) is not None:
             self.refresh()
 
-    def tick(self, now: float) -> None:
-        if self.flow.screen == SIGNIN and now - self.signin_touched_at >= self.signin_idle_s:
-            log.info("officer sign-in screen left alone for %.0f s: closed", self.signin_idle_s)
-            self.close_signin()
-
     # -- scans ---------------------------------------------------------------------
-    def scanned(self, text: str) -> None:
-        """A whole scan (a burst ended by Enter)."""
-        from kiosk.scanner import classify
-
+    def scanned(self, scan) -> None:
+        """What the key capture read: a :class:`kiosk.scanner.Scan` or :class:`kiosk.scanner.PartialScan`."""
         if self.app.servicing:
             log.info("scan ignored: the service screen is up")
             return
-        kind, value = classify(text, self.terminal.config)
-        log.info("scan: %s", kind)
-        if kind == "badge":
-            self._badge(value)
-        elif kind == "dossier":
-            self._dossier(value)
-        else:
-            self.show_notice("scan_unknown")
-
-    def partial_scan(self) -> None:
-        log.info("scan cut short: ignored")
-        if not self.app.servicing:
-            self.show_notice("scan_partial")
-
-    def _badge(self, code: str) -> None:
-        if not self.officers_enabled:
-            self.show_notice("scan_badge_off")
-            return
+        if not isinstance(scan, PartialScan):
+            kind, _code = classify(scan.text, self.terminal.config)
+            if kind == BADGE and not self.officers_enabled:
+                self.show_notice("scan_badge_off")
+                return
+            if kind == DOSSIER and not self.dossier_enabled:
+                self.show_notice("scan_dossier_off")
+                return
+            if kind == DOSSIER:
+                self.close_signin()  # the officer scans the receipt: the invitation, not the PIN pad
         before = self.flow.officer
-        event = self.flow.sign_in(code, "badge")
+        event = self.flow.scan(scan)
+        if event is None:
+            if self.flow.deferred_dossier is not None:
+                self.show_notice("scan_later")
+            return
+        log.info("scan: %s%s", event.kind, f" ({event.message})" if event.message else "")
         if event.kind == "refused":
-            self.show_notice(event.message or "officer_unknown")
-            return
-        self.close_signin()
-        if event.kind == "signed_out":
-            self._notice_officer("signed_out", before or code)
+            self.show_notice(self._message_key(event.message))
+        elif event.kind == "signed_in":
+            self.close_signin()
+            self._notice_officer("signed_in", event.officer)
+        elif event.kind == "signed_out":
+            self.close_signin()
+            self._notice_officer("signed_out", event.officer or before)
         else:
-            self._notice_officer("signed_in", event.officer or code)
+            self.refresh()
 
-    def _dossier(self, dossier: str) -> None:
-        if not self.dossier_enabled:
-            self.show_notice("scan_dossier_off")
-            return
-        self.close_signin()
-        if self.flow.screen in (REASON, THANKS):
-            # A citizen is still answering (or being thanked): theirs first, the invitation after.
-            self.pending_dossier = dossier
-            self.show_notice("scan_later")
-            return
-        self._invite(dossier)
-
-    def _invite(self, dossier: str) -> None:
-        self.flow.invite(dossier)
-        self.refresh()
+    @staticmethod
+    def _message_key(message: str | None) -> str:
+        return MESSAGE_TEXTS.get(message, message or "scan_unknown")
 
     # -- notices -------------------------------------------------------------------
     def _notice_officer(self, key: str, code: str | None) -> None:
