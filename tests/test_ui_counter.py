@@ -93,7 +93,8 @@ def type_slowly(kiosk, keys: str) -> None:
 
 
 def notice(kiosk) -> str:
-    return kiosk.app.desk.notice.text if kiosk.app.desk.notice.shown else ""
+    shown = kiosk.app.desk.notice
+    return shown.text if shown.shown else ""
 
 
 def table(kiosk, name: str) -> list[dict]:
@@ -157,8 +158,9 @@ def test_the_same_badge_again_signs_out_and_another_hands_over(counter_kiosk):
     assert kiosk.widget("home", "officer_photo").opacity == 0  # no photo for this one: the name alone
     scan(kiosk, "CBPL002")
     assert kiosk.terminal.flow.officer is None and banner(kiosk) == ""
-    shifts = sorted(table(kiosk, "shifts"), key=lambda s: s["signed_in_at"])
-    assert [(s["officer"], s["sign_out_how"]) for s in shifts] == [("PL001", "badge"), ("PL002", "badge")]
+    shifts = table(kiosk, "shifts")
+    assert sorted((s["officer"], s["sign_in_how"], s["sign_out_how"]) for s in shifts) == [
+        ("PL001", "badge", "badge"), ("PL002", "badge", "badge")]
     assert all(s["signed_out_at"] for s in shifts)
 
 
@@ -177,6 +179,14 @@ def test_a_partial_scan_says_so_and_changes_nothing(counter_kiosk):
     assert kiosk.terminal.flow.officer is None and kiosk.rows() == []
     scan(kiosk, "CBPL001")  # the next scan reads whole
     assert kiosk.terminal.flow.officer == "PL001"
+
+
+def test_a_press_while_a_badge_is_being_read_is_not_counted(counter_kiosk):
+    kiosk = counter_kiosk()
+    scan(kiosk, "CBPL", enter=False)  # the burst is still coming in ...
+    kiosk.terminal.keyboard.tap("1")  # ... when a button is pressed
+    [row] = kiosk.rows()
+    assert (row["filtered"], row["filter_cause"]) == (1, "signin")
 
 
 def test_a_code_of_neither_pattern_is_a_plain_sentence(counter_kiosk, caplog):
@@ -288,9 +298,11 @@ def test_sign_out_on_the_sign_in_screen(counter_kiosk):
     assert shift["sign_out_how"] == "screen"
 
 
-def test_the_sign_in_screen_left_alone_goes_home(counter_kiosk):
+def test_the_sign_in_screen_left_alone_goes_home(counter_kiosk, monkeypatch):
+    import kiosk.flow as flow_module
+
+    monkeypatch.setattr(flow_module, "SIGNIN_IDLE_S", 0.5)  # a minute in the terminal
     kiosk = counter_kiosk()
-    kiosk.app.desk.signin_idle_s = 0.5
     open_signin(kiosk)
     assert kiosk.wait_for(lambda: kiosk.screen == "home", timeout=3)
     assert kiosk.terminal.flow.screen == "home"
@@ -342,7 +354,8 @@ def test_a_button_press_answers_the_invitation_too(counter_kiosk):
 
 
 def test_an_invitation_nobody_answers_expires_home(counter_kiosk):
-    kiosk = counter_kiosk(dossier={"invitation_s": 1})
+    kiosk = counter_kiosk()
+    kiosk.terminal.flow.invitation_s = 1  # [dossier] invitation_s is at least 5 s
     scan(kiosk, DOSSIER)
     assert kiosk.screen == "invitation"
     assert kiosk.wait_for(lambda: kiosk.screen == "home", timeout=4)
@@ -362,7 +375,7 @@ def test_a_second_dossier_replaces_the_first(counter_kiosk):
 
 
 def test_a_scan_while_the_reason_screen_is_open_waits_for_the_citizen(counter_kiosk):
-    kiosk = counter_kiosk(feedback={"thanks_s": 0.5})
+    kiosk = counter_kiosk(feedback={"thanks_s": 0.5, "repeat_interval_s": 0})
     kiosk.touch(kiosk.widget("home", "dissatisfied"))
     assert kiosk.screen == "reason"
     scan(kiosk, DOSSIER)
@@ -374,8 +387,9 @@ def test_a_scan_while_the_reason_screen_is_open_waits_for_the_citizen(counter_ki
     assert kiosk.wait_for(lambda: kiosk.screen == "invitation", timeout=3)  # then the next citizen's dossier
     [first] = kiosk.rows()
     assert (first["dossier"], first["reason_outcome"]) == (None, "skipped")
-    kiosk.advance(0.6)  # past the repeat interval's start
     kiosk.touch(kiosk.widget("invitation", "very_satisfied"))
+    second = kiosk.rows()[1]
+    assert (second["rating"], second["dossier"], second["filtered"]) == ("very_satisfied", DOSSIER, 0)
 
 
 def test_a_badge_scan_while_the_reason_screen_is_open_keeps_the_question(counter_kiosk):
@@ -394,6 +408,7 @@ def test_the_thank_you_is_the_same_for_every_level(counter_kiosk):
     pictures = []
     for key in "123":
         kiosk.key(key)
+        assert kiosk.wait_for(lambda: kiosk.screen in ("thanks", "reason"), timeout=2)
         if kiosk.screen == "reason":
             kiosk.advance(kiosk.app.reason_guard_s + 0.05)
             kiosk.touch(kiosk.widget("reason", "skip"))

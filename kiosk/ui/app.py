@@ -170,7 +170,7 @@ class KioskApp(App):
         Window.bind(on_key_down=self._key_down, on_key_up=self._key_up,
                     on_keyboard=self._keyboard, on_request_close=self._request_close,
                     on_flip=self._first_frame)
-        Window.add_widget(self.desk.notice)  # over every screen
+        Window.add_widget(self.desk.notice or self.desk.make_notice())  # over every screen
         if not self._listening:
             self.flow.add_listener(self._on_flow_event)
             self._listening = True

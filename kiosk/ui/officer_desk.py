@@ -71,8 +71,9 @@ class OfficerDesk(EventDispatcher):
         self.officers_enabled = bool(config.officers.enabled)
         self.dossier_enabled = bool(config.dossier.enabled)
         self.pin_lock_s = int(config.officers.pin_lock_s)
-        self.notice = CounterNotice()
-        self._hide_notice = Clock.create_trigger(lambda _dt: setattr(self.notice, "shown", False), self.notice_s)
+        #: The notice over the screens: made by :meth:`make_notice` once the app's rules are loaded.
+        self.notice: CounterNotice | None = None
+        self._hide_notice = Clock.create_trigger(self._hide, self.notice_s)
 
     # -- following the flow (Kivy's thread, from the app's follow) ---------------------
     def refresh(self) -> None:
@@ -184,8 +185,20 @@ class OfficerDesk(EventDispatcher):
         self.refresh()
         self.show_notice(key, name=self._officer_name(code) if code else "")
 
+    def make_notice(self) -> CounterNotice:
+        """The notice widget, for the app to put over its screens (after its .kv rules are loaded)."""
+        self.notice = CounterNotice()
+        return self.notice
+
+    def _hide(self, _dt=None) -> None:
+        if self.notice is not None:
+            self.notice.shown = False
+
     def show_notice(self, key: str, **values) -> None:
         """One short sentence (a key of kiosk.texts) over the bottom of the screen for ``notice_s``."""
+        log.info("notice: %s", key)
+        if self.notice is None:
+            return
         values.setdefault("seconds", self.pin_lock_s)
         self.notice.text = self.app.texts[key].format(**values)
         self.notice.shown = True

@@ -8,7 +8,6 @@ digits and letters; the PIN is digits only.
 from __future__ import annotations
 
 import string
-import time
 
 from kivy.app import App
 from kivy.properties import BooleanProperty, StringProperty
@@ -41,10 +40,6 @@ class SigninScreen(Screen):
 
     def on_pre_enter(self, *_):
         self.reset()
-
-    def on_touch_down(self, touch):
-        App.get_running_app().desk.signin_touched_at = time.monotonic()  # not left alone: stays open
-        return super().on_touch_down(touch)
 
     def reset(self) -> None:
         self.code = ""
