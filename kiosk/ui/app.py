@@ -31,6 +31,7 @@ import assets
 from ..checks import check_renderer, pi_model
 from ..flow import HOME, INVITATION, REASON, SIGNIN, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
+from ..scanner import ScanReader
 from ..service_pin import check_pin
 from ..status import service_summary
 from ..store import StoreError
@@ -404,9 +405,8 @@ class KioskApp(App):
                 self.flow.tick()
             except StoreError:
                 self._follow_storage()
-        now = time.monotonic()
-        if self.key_capture is not None:
-            self.key_capture.poll(now)
+        if self.key_capture is not None:  # time alone ends a burst or gives typed keys back
+            self.key_capture.poll(time.monotonic())
         self._update_countdown()
 
     def _update_countdown(self) -> None:
@@ -419,8 +419,6 @@ class KioskApp(App):
         otherwise the keys drive the mock pins directly, as they always did."""
         if not (self.desk.officers_enabled or self.desk.dossier_enabled):
             return None
-        from kiosk.scanner import ScanReader
-
         reader = ScanReader()
         terminal.flow.scanner = reader  # a press while a burst is read is not counted (cause signin)
         self._poll_keys = Clock.create_trigger(lambda _dt: self.key_capture.poll(time.monotonic()),

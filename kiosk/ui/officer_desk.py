@@ -25,6 +25,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 
 from ..flow import BY_SCREEN, BY_SERVICE, HOME, INVITATION, SIGNIN
 from ..scanner import BADGE, DOSSIER, PartialScan, classify
+from ..store import StoreError
 from .counter_widgets import CounterNotice
 
 log = logging.getLogger(__name__)
@@ -112,16 +113,16 @@ class OfficerDesk(EventDispatcher):
             return
         if self.flow.screen not in (HOME, INVITATION):
             return
-        if self.flow.begin_signin() is not None:
+        if self._call(self.flow.begin_signin) is not None:
             log.info("officer sign-in screen opened")
 
     def close_signin(self) -> None:
-        if self.flow.end_signin() is not None:
+        if self._call(self.flow.end_signin) is not None:
             log.info("officer sign-in screen closed")
 
     def sign_in_with_pin(self, code: str, pin: str) -> None:
         """The sign-in screen's "Sign in": the flow checks the PIN; a refusal is said on the screen."""
-        event = self.flow.check_pin(code, pin)
+        event = self._call(self.flow.check_pin, code, pin)
         if event is None:
             return
         if event.kind == "signed_in":
@@ -132,14 +133,14 @@ class OfficerDesk(EventDispatcher):
         self.app.root.get_screen(SIGNIN).show(self._message_key(event.message), seconds=seconds)
 
     def sign_out_by_screen(self) -> None:
-        event = self.flow.sign_out(BY_SCREEN)
+        event = self._call(self.flow.sign_out, BY_SCREEN)
         if event is not None:
             self._notice_officer("signed_out", event.officer)
         self.close_signin()
 
     def sign_out_by_service(self) -> None:
         """The service screen's "sign the officer out" (e.g. a technician at the end of a shift nobody closed)."""
-        if self.flow.sign_out(BY_SERVICE) is not None:
+        if self._call(self.flow.sign_out, BY_SERVICE) is not None:
             self.refresh()
 
     # -- scans ---------------------------------------------------------------------
@@ -159,7 +160,7 @@ class OfficerDesk(EventDispatcher):
             if kind == DOSSIER:
                 self.close_signin()  # the officer scans the receipt: the invitation, not the PIN pad
         before = self.flow.officer
-        event = self.flow.scan(scan)
+        event = self._call(self.flow.scan, scan)
         if event is None:
             if self.flow.deferred_dossier is not None:
                 self.show_notice("scan_later")
@@ -175,6 +176,16 @@ class OfficerDesk(EventDispatcher):
             self._notice_officer("signed_out", event.officer or before)
         else:
             self.refresh()
+
+    def _call(self, action, *args):
+        """A flow call; a store that refuses writes (a full disk) is a line in the log and the app's out-of-service
+        state, never an error on the screen."""
+        try:
+            return action(*args)
+        except StoreError as exc:
+            log.warning("%s not done: %s", action.__name__.replace("_", " "), exc)
+            self.app._follow_storage()
+            return None
 
     @staticmethod
     def _message_key(message: str | None) -> str:
