@@ -90,8 +90,8 @@ class KeyCapture:
         self.when_key_down = when_key_down
         self.when_key_up = when_key_up
         self._down: set[int] = set()
-        #: Keys held back while the reader cannot yet tell a burst from typing: [char, released?] in order,
-        #: the same characters the reader holds.
+        #: Keys held back while the reader cannot yet tell a burst from typing: [char, released?, key code] in
+        #: order, the same characters the reader holds.
         self._held: list[list] = []
         reader.when_typed = self._typed
 
@@ -105,25 +105,23 @@ class KeyCapture:
         char = key_char(key, codepoint, modifiers)
         if char is None:
             return
-        self._held.append([char, False])
+        self._held.append([char, False, key])
         self._take(self.reader.feed(char, at))
 
     def key_up(self, key: int, at: float) -> None:
         self._down.discard(key)
-        char = key_char(key)
-        if char is None:
-            return
         for held in self._held:  # the first held key-down of this key not yet released
-            if held[0].lower() == char.lower() and not held[1]:
+            if held[2] == key and not held[1]:
                 held[1] = True
                 return
-        if self.when_key_up is not None:  # pressed as typing already: let go now
+        char = key_char(key)
+        if char is not None and self.when_key_up is not None:  # pressed as typing already: let go now
             self.when_key_up(char)
 
     def type_burst(self, text: str, at: float) -> None:
         """``text`` and Enter as one burst, as a scanner types it (the demo's stand-in scanner)."""
         for char in text:
-            self._held.append([char, True])
+            self._held.append([char, True, None])
             self._take(self.reader.feed(char, at))
         self._take(self.reader.feed_enter(at))
 
@@ -141,7 +139,7 @@ class KeyCapture:
         """The reader gives back a key a person typed: press it now (and let go, when it was already)."""
         if not self._held:
             return
-        held_char, released = self._held.pop(0)
+        held_char, released, _key = self._held.pop(0)
         if self.when_key_down is not None:
             self.when_key_down(held_char)
             if released and self.when_key_up is not None:
