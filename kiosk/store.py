@@ -27,7 +27,7 @@ from .errors import StoreError
 from .high_water import SUFFIX as MARK_SUFFIX
 from .high_water import HighWaterMark, mark_path
 from .migrations import migrations
-from .ratings import GIVEN, REASON_OUTCOMES, RATINGS, SOURCES, TIMEOUT
+from .ratings import GIVEN, INVITATION_OUTCOMES, REASON_OUTCOMES, RATINGS, SIGN_IN_HOWS, SIGN_OUT_HOWS, SOURCES, TIMEOUT
 from .timekeeping import SystemClock, iso_utc
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,9 @@ log = logging.getLogger(__name__)
 #: already linked a counted rating to.
 REPEAT, BUSY, SERVICE, SIGNIN, DOSSIER_REPEAT = "repeat", "busy", "service", "signin", "dossier_repeat"
 FILTER_CAUSES = (REPEAT, BUSY, SERVICE, SIGNIN, DOSSIER_REPEAT)
-#: How a shift began and ended (``shifts.sign_in_how``, ``shifts.sign_out_how``).
-SIGN_IN_HOWS = ("badge", "pin")
-SIGN_OUT_HOWS = ("badge", "screen", "hours", "service")
-#: How an invitation ended (``invitations.outcome``; NULL while it is open).
-RATED, UNANSWERED, REPLACED = "rated", "unanswered", "replaced"
-INVITATION_OUTCOMES = (RATED, UNANSWERED, REPLACED)
+#: How a shift began and ended (``shifts.sign_in_how``, ``shifts.sign_out_how``), and how an invitation
+#: ended (``invitations.outcome``; NULL while it is open): codes of the protocol (:mod:`sync.vocabulary`).
+RATED, UNANSWERED, REPLACED = INVITATION_OUTCOMES
 #: The key of filtered rows without a cause (stored before causes were recorded) in :meth:`RatingStore.counts`.
 UNKNOWN_CAUSE = "unknown"
 
@@ -356,21 +353,6 @@ class RatingStore:
         if cursor.rowcount:
             log.warning("closed %d invitation(s) left open by an earlier stop as unanswered", cursor.rowcount)
         return cursor.rowcount
-
-    def blank_dossiers(self, before: str) -> int:
-        """Blank the dossier code of synced ratings and invitations made before ``before`` (ISO UTC): the
-        retention the server sets (``dossier_retention_days``). The ratings and invitations are kept."""
-        with self._writing("cannot blank old dossier codes"), self.db.atomic():
-            ratings = self.db.execute(
-                "UPDATE ratings SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
-                " AND created_at < ?", [before]).rowcount
-            invitations = self.db.execute(
-                "UPDATE invitations SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
-                " AND created_at < ?", [before]).rowcount
-        if ratings or invitations:
-            log.info("blanked the dossier code of %d rating(s) and %d invitation(s) past their retention",
-                     ratings, invitations)
-        return ratings + invitations
 
     def seal(self, rating_id: str, outcome: str, reason: str | None = None) -> bool:
         """Seal an open rating with its reason outcome; False if it was already sealed."""
