@@ -86,8 +86,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_signin": "lúc cán bộ đăng nhập",
         "cause_dossier_repeat": "hồ sơ đã được đánh giá",
         "cause_unknown": "không rõ",
-        "cause_signin": "lúc cán bộ đăng nhập",
-        "cause_dossier_repeat": "hồ sơ đã được đánh giá",
         # the officer at the counter (home's banner, the sign-in screen, scans)
         "officer_banner": "Cán bộ tiếp nhận: {name}",
         "signin_title": "Đăng nhập cán bộ",
@@ -181,8 +179,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_signin": "during an officer's sign-in",
         "cause_dossier_repeat": "dossier already rated",
         "cause_unknown": "cause not recorded",
-        "cause_signin": "during officer sign-in",
-        "cause_dossier_repeat": "dossier already rated",
         "officer_banner": "Served by: {name}",
         "signin_title": "Officer sign-in",
         "signin_code": "Staff code",
