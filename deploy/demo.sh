@@ -3,7 +3,8 @@
 #   1. a central server (SQLite under var/) in the background, holding a small province (deploy/demo-tree.csv:
 #      Hà Nội, two wards, a one-stop office each, their counters),
 #   2. a terminal enrolled with it automatically at Phúc La's first counter (config var/demo-terminal.toml),
-#   3. the kiosk window with mock pins (keys 1-9, 0),
+#   3. two officers of Phúc La on the server (deploy/demo_officers.py), which the terminal fetches,
+#   4. the kiosk window with mock pins (keys 1-9, 0; F2/F3 scan the officers' badges, F4 a dossier code),
 # and the server's address, an account of each role (new passwords each run) and an admin token printed.
 # Closing the window stops both.
 set -euo pipefail
@@ -37,7 +38,8 @@ done
 # The province's tree (again each run: an unchanged file changes nothing).
 "$BIN/kiosk-server" import-tree deploy/demo-tree.csv --db "$SERVER_DB" >/dev/null
 
-if [ ! -f "$TERMINAL_CONFIG" ] || ! grep -q "^url = \"$SERVER_URL\"" "$TERMINAL_CONFIG"; then
+if [ ! -f "$TERMINAL_CONFIG" ] || ! grep -q "^url = \"$SERVER_URL\"" "$TERMINAL_CONFIG" \
+        || ! grep -q '^\[officers\]' "$TERMINAL_CONFIG"; then
     sed -e 's/^id = .*/id = "unprovisioned"/' -e "s|^path = .*|path = \"$VAR/kiosk.db\"|" \
         deploy/demo.toml > "$TERMINAL_CONFIG"
     printf '\n[server]\ntoken_file = "%s/device.token"\n' "$VAR" >> "$TERMINAL_CONFIG"
@@ -70,6 +72,8 @@ while read -r user role scope name; do
     account_table+=$'\n'$(printf '    %-15s %-15s %-18s %s' "$user" "$role" "$password" "$(scope_name "$scope")")
 done <<<"$ACCOUNTS"
 token=$("$BIN/kiosk-server" admin-token --db "$SERVER_DB" --account demo.admin 2>/dev/null)
+# The counter's officers (again each run: those already there are left alone).
+officers=$("$BIN/python" deploy/demo_officers.py "$SERVER_URL" "$token")
 
 cat <<MSG
 
@@ -79,6 +83,9 @@ cat <<MSG
 $account_table
   admin token    : $token   (for kiosk-admin and scripts)
   terminal       : at Phường Phúc La / Quầy 1; keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
+  at the counter : F2 / F3 scan the badge of officer PL001 Nguyễn Thị Lan / PL002 Trần Văn Minh (again: sign-out),
+                   F4 scans a new dossier code; or hold the header's right half 2 s: staff code PL001, PIN 2468
+                   ($officers)
   close the kiosk window (or "Leave kiosk mode") to stop both.
 
   In another terminal, on this demo's server and database (copy and paste):

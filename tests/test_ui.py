@@ -59,7 +59,7 @@ def test_touching_a_rating_stores_it_and_thanks(start_kiosk, rating):
     kiosk = start_kiosk()
     tap_home(kiosk, rating)
     assert kiosk.screen == "thanks"
-    assert kiosk.app.thanks_rating == rating
+    assert not hasattr(kiosk.app, "thanks_rating")  # the thank-you does not show the choice (issue 12)
     [row] = kiosk.rows()
     assert (row["rating"], row["source"], row["filtered"], row["sealed"], row["reason_outcome"]) == (
         rating, "touch", 0, 1, None)

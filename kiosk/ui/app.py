@@ -29,8 +29,9 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Obje
 import assets
 
 from ..checks import check_renderer, pi_model
-from ..flow import HOME, REASON, THANKS
+from ..flow import HOME, INVITATION, REASON, SIGNIN, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
+from ..scanner import ScanReader
 from ..service_pin import check_pin
 from ..status import service_summary
 from ..store import StoreError
@@ -38,18 +39,25 @@ from ..terminal import refused_press
 from ..texts import button_label, buttons_words, other_language, screen_texts
 from . import theme
 from .button_test import ButtonTest
+from .invitation import InvitationScreen
+from .key_capture import KeyCapture, demo_scan
+from .officer_desk import OfficerDesk
 from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
+from .signin import SigninScreen
 from .widgets import ScreenSwitch
 
 log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).parent
 #: Shared widget rules first, then one file per screen.
-KV_FILES = ("widgets.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv")
+KV_FILES = ("widgets.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv", "signin.kv", "invitation.kv")
 SERVICE = "service"
 ESCAPE = 27
 #: Kivy key codes of the digit keys and the keypad digits.
 DIGIT_KEYS = {**{ord(str(n)): str(n) for n in range(10)}, **{256 + n: str(n) for n in range(10)}}
+#: The demo's scanner (``--mock-pins`` only): F2 and F3 type a staff badge of the demo's officers, F4 a dossier
+#: code (a new one each time), as a burst ended by Enter, the way a USB scanner types them.
+DEMO_KEYS = {283: "badge", 284: "badge_2", 285: "dossier"}
 
 
 class KeepRunning(ExceptionHandler):
@@ -87,7 +95,6 @@ class KioskApp(App):
     #: every size on the screens is a multiple of it.
     unit = NumericProperty(4.8)
     countdown_text = StringProperty("")
-    thanks_rating = StringProperty(VERY_SATISFIED)
     service_enabled = BooleanProperty(False)
     service_hold_s = NumericProperty(3.0)
     #: Touches on the reason screen sooner than this after it appeared are
@@ -102,6 +109,8 @@ class KioskApp(App):
     out_of_service = BooleanProperty(False)
     #: The button and LED test (see :class:`kiosk.ui.button_test.ButtonTest`).
     button_test = ObjectProperty()
+    #: The officer's side: who is signed in, the sign-in screen, scans (see kiosk.ui.officer_desk).
+    desk = ObjectProperty()
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -128,6 +137,8 @@ class KioskApp(App):
         self.exit_action = None
         self._sync_asked = False
         self.button_test = ButtonTest(terminal.panel, without_panel=RATINGS)
+        self.desk = OfficerDesk(self, terminal)
+        self.key_capture = self._key_capture(terminal)
 
     @property
     def servicing(self) -> bool:
@@ -147,6 +158,8 @@ class KioskApp(App):
         screens.add_widget(ReasonScreen(name=REASON, reasons=list(self.flow.reasons)))
         screens.add_widget(ThanksScreen(name=THANKS))
         screens.add_widget(ServiceScreen(name=SERVICE))
+        screens.add_widget(SigninScreen(name=SIGNIN))
+        screens.add_widget(InvitationScreen(name=INVITATION))
         return screens
 
     def on_start(self):
@@ -158,6 +171,7 @@ class KioskApp(App):
         Window.bind(on_key_down=self._key_down, on_key_up=self._key_up,
                     on_keyboard=self._keyboard, on_request_close=self._request_close,
                     on_flip=self._first_frame)
+        Window.add_widget(self.desk.notice or self.desk.make_notice())  # over every screen
         if not self._listening:
             self.flow.add_listener(self._on_flow_event)
             self._listening = True
@@ -187,6 +201,7 @@ class KioskApp(App):
                       on_keyboard=self._keyboard, on_request_close=self._request_close,
                       on_flip=self._first_frame)
         ExceptionManager.remove_handler(self._exception_handler)
+        Window.remove_widget(self.desk.notice)
 
     def _first_frame(self, *_):
         # The technician's (and bench/footprint.py's) sign that the screens are up.
@@ -235,7 +250,7 @@ class KioskApp(App):
         """A rating tile was touched."""
         # Touches count only while the flow is home: a touchscreen that sends
         # one touch twice (mouse emulation + touch) must not store a second press.
-        if self.servicing or self.out_of_service or self.flow.screen != HOME:
+        if self.servicing or self.out_of_service or self.flow.screen not in (HOME, INVITATION):
             log.debug("touch on %s ignored: the flow is on %s", rating, self.flow.screen)
             return
         self._storing("touch", self.flow.press, rating, source="touch")
@@ -368,15 +383,16 @@ class KioskApp(App):
         self._follow_flow()
 
     def _follow_flow(self, *_) -> None:
-        if self.servicing or self.root is None:
+        if self.root is None:
+            return
+        self.desk.refresh()
+        if self.servicing:
             return
         # Out of service: home says so, whatever the flow was showing (no thank-you for a press not stored).
         target = HOME if self.out_of_service else self.flow.screen
         if target == self.root.current:
             return
-        if target == THANKS:
-            self.thanks_rating = self.flow.last_rating or VERY_SATISFIED
-        elif target == HOME:
+        if target == HOME:
             self.language = self.default_language
         self.root.current = target
         self._screen_since = time.monotonic()
@@ -389,6 +405,8 @@ class KioskApp(App):
                 self.flow.tick()
             except StoreError:
                 self._follow_storage()
+        if self.key_capture is not None:  # time alone ends a burst or gives typed keys back
+            self.key_capture.poll(time.monotonic())
         self._update_countdown()
 
     def _update_countdown(self) -> None:
@@ -396,17 +414,47 @@ class KioskApp(App):
         self.countdown_text = "" if left is None else self.texts["countdown"].format(seconds=math.ceil(left))
 
     # -- keyboard and window --------------------------------------------
-    def _key_down(self, _window, key, _scancode=None, _codepoint=None, _modifiers=None, *args):
-        digit = DIGIT_KEYS.get(key)
-        if digit is not None and self.keyboard is not None:
-            self.keyboard.key_down(digit)
-        return True  # no key reaches Kivy's defaults (Escape quits, F1 opens settings)
+    def _key_capture(self, terminal) -> KeyCapture | None:
+        """Scans are read from the keys when this terminal signs officers in or takes dossier codes;
+        otherwise the keys drive the mock pins directly, as they always did."""
+        if not (self.desk.officers_enabled or self.desk.dossier_enabled):
+            return None
+        reader = ScanReader()
+        terminal.flow.scanner = reader  # a press while a burst is read is not counted (cause signin)
+        self._poll_keys = Clock.create_trigger(lambda _dt: self.key_capture.poll(time.monotonic()),
+                                               reader.max_gap_s * 1.5)
+        return KeyCapture(reader, when_scan=self.desk.scanned, when_partial=self.desk.scanned,
+                          when_key_down=self._typed_down, when_key_up=self._typed_up)
+
+    def _key_down(self, _window, key, _scancode=None, codepoint=None, modifiers=None, *args):
+        at = time.monotonic()  # the time the key reached the window: a scanner's burst is milliseconds apart
+        if self.key_capture is None:
+            self._typed_down(DIGIT_KEYS.get(key))
+            return True  # no key reaches Kivy's defaults (Escape quits, F1 opens settings)
+        demo = DEMO_KEYS.get(key) if self.keyboard is not None else None
+        if demo is not None:  # the demo's stand-in for a scanner (mock pins only)
+            self.key_capture.type_burst(demo_scan(demo), at)
+            return True
+        self.key_capture.key_down(key, codepoint, modifiers or (), at)
+        self._poll_keys.cancel()
+        self._poll_keys()
+        return True
 
     def _key_up(self, _window, key, *args):
-        digit = DIGIT_KEYS.get(key)
-        if digit is not None and self.keyboard is not None:
-            self.keyboard.key_up(digit)
+        if self.key_capture is None:
+            self._typed_up(DIGIT_KEYS.get(key))
+        else:
+            self.key_capture.key_up(key, time.monotonic())
         return True
+
+    def _typed_down(self, char: str | None) -> None:
+        """A key a person typed (not a scanner's burst): digits press the mock pins."""
+        if char is not None and char in DIGIT_KEYS.values() and self.keyboard is not None:
+            self.keyboard.key_down(char)
+
+    def _typed_up(self, char: str | None) -> None:
+        if char is not None and char in DIGIT_KEYS.values() and self.keyboard is not None:
+            self.keyboard.key_up(char)
 
     def _keyboard(self, _window, key, *args):
         return key == ESCAPE  # Escape never quits
