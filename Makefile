@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test soak bench national bundle screenshots clean
+.PHONY: install demo test soak bench national bundle screenshots voices clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,11 @@ national: install
 bundle: install
 	$(BIN)/pyinstaller kiosk.spec --noconfirm
 	touch dist/kiosk/kiosk  # built now: tests/test_bundle.py rebuilds only when a source is newer
+
+# The default spoken prompts (assets/voice/, committed): after changing a text on the screens, run this
+# and commit the result. Needs espeak-ng (Debian: apt install espeak-ng); building the terminal does not.
+voices: install
+	$(BIN)/python assets/make_voices.py
 
 # The README's pictures, made by the tests: the terminal's screens (800x480) and the dashboard.
 screenshots: install
