@@ -39,13 +39,14 @@ from ..texts import button_label, buttons_words, other_language, screen_texts
 from . import theme
 from .button_test import ButtonTest
 from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
+from .voice import ScreenVoice, VoicePlayer
 from .widgets import ScreenSwitch
 
 log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).parent
 #: Shared widget rules first, then one file per screen.
-KV_FILES = ("widgets.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv")
+KV_FILES = ("widgets.kv", "voice.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv")
 SERVICE = "service"
 ESCAPE = 27
 #: Kivy key codes of the digit keys and the keypad digits.
@@ -102,6 +103,9 @@ class KioskApp(App):
     out_of_service = BooleanProperty(False)
     #: The button and LED test (see :class:`kiosk.ui.button_test.ButtonTest`).
     button_test = ObjectProperty()
+    #: The spoken prompts' player (see :mod:`kiosk.ui.voice`); ``voice_on``: they can be heard ([voice]).
+    voice = ObjectProperty()
+    voice_on = BooleanProperty(False)
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -128,6 +132,9 @@ class KioskApp(App):
         self.exit_action = None
         self._sync_asked = False
         self.button_test = ButtonTest(terminal.panel, without_panel=RATINGS)
+        self.voice = VoicePlayer(config.voice)
+        self.voice_on = self.voice.audible
+        self._screen_voice = ScreenVoice(self, self.voice)
 
     @property
     def servicing(self) -> bool:
@@ -164,6 +171,7 @@ class KioskApp(App):
         self._ticker = Clock.schedule_interval(self._tick, 0.1)
         self._follow_storage()
         self._follow_flow()
+        self._screen_voice.start()
         # An uploader may arrive later (the disk was full at the start); asked for before looking, so that
         # one arriving in between is not missed (following it twice does no harm).
         self.terminal.when_uploader = self._on_uploader_arrived
@@ -187,6 +195,7 @@ class KioskApp(App):
                       on_keyboard=self._keyboard, on_request_close=self._request_close,
                       on_flip=self._first_frame)
         ExceptionManager.remove_handler(self._exception_handler)
+        self._screen_voice.stop()
 
     def _first_frame(self, *_):
         # The technician's (and bench/footprint.py's) sign that the screens are up.
@@ -255,6 +264,14 @@ class KioskApp(App):
         except StoreError as exc:
             refused_press(what, exc)
             self._follow_storage()
+
+    def listen(self) -> None:
+        """The home screen's "listen" button: the question and the three choices, spoken."""
+        self._screen_voice.help()
+
+    def play_prompt(self, name: str) -> None:
+        """The service screen's voice list: play prompt ``name`` in the screens' language."""
+        self.voice.speak([name], self.language)
 
     def toggle_language(self) -> None:
         self.language = other_language(self.language)
