@@ -36,7 +36,7 @@ PRESS_KEYS = Path(__file__).parent / "kivy_mods" / "press_keys.py"
 
 #: What the README's apt command installs on the Pi for the bundle (and deploy/pi-setup.sh too).
 RUNTIME_PACKAGES = ["libgl1", "libgl1-mesa-dri", "libegl1", "libegl-mesa0", "libgles2", "libgbm1", "libdrm2",
-                    "libmtdev1"]
+                    "libmtdev1", "libasound2"]
 #: Always there: the C libraries, and udev's library (systemd's; SDL asks it for input devices).
 BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g", "libudev1"}
 
@@ -75,9 +75,11 @@ def bundle() -> Path:
 
 
 def frozen_env(tmp_path: Path, **extra: str) -> dict:
-    """A clean environment: no venv on PATH, no PYTHONPATH, SDL offscreen, Kivy's files under tmp_path."""
+    """A clean environment: no venv on PATH, no PYTHONPATH, SDL offscreen, Kivy's files under tmp_path; sound
+    through the system's ALSA library, as on a Pi, into ALSA's null device (a CI machine has no sound card)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8", "SDL_VIDEODRIVER": "offscreen",
-           "KIVY_HOME": str(tmp_path / "kivy"), "KCFG_GRAPHICS_WIDTH": "800", "KCFG_GRAPHICS_HEIGHT": "480"}
+           "KIVY_HOME": str(tmp_path / "kivy"), "KCFG_GRAPHICS_WIDTH": "800", "KCFG_GRAPHICS_HEIGHT": "480",
+           "SDL_AUDIODRIVER": "alsa", "AUDIODEV": "null"}
     return {**env, **extra}
 
 
