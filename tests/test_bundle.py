@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import __version__
+from kiosk.prompts import PROMPTS
 
 REPO = Path(__file__).resolve().parent.parent
 DIST = REPO / "dist" / "kiosk"
@@ -171,6 +172,8 @@ def test_headless_run_stores_a_key_press_and_stops_on_sigterm(bundle, tmp_path):
     assert proc.returncode == 0, log[-3000:]
     assert rows == [("satisfied", "button", 1)]
     assert "terminal bundle-01 stopped" in log
+    # The spoken prompts came with the bundle and SDL_mixer loaded them, through the system's ALSA.
+    assert f"voice: {len(PROMPTS)} prompts ready in vi" in log, log[-3000:]
     for sign in ("Traceback", "Error loading", "Unable to"):  # e.g. a face image or .kv not found in the bundle
         assert sign not in log, log[-3000:]
     # The same database, read by the bundle's own status command: a good config is accepted.
