@@ -236,18 +236,25 @@ class ScreenVoice:
         """The home screen's "listen" button: the question and the three choices."""
         self.player.speak(HOME_HELP, self.app.language)
 
+    def needed(self) -> tuple[str, ...]:
+        """The prompts this terminal can speak: the reasons it offers, if it asks for one at all."""
+        flow = self.app.flow
+        asked = reason_list(flow.reasons) if flow.ask_reason else ()
+        return (*HOME_HELP, *asked, THANKS_PROMPT, REASON_WARNING, INVITATION)
+
     def _preload(self, language: str) -> None:
         if not self.player.audible:
             return
-        failed = self.player.preload(language)
-        if failed and len(failed) == len(PROMPTS):
+        needed = self.needed()
+        failed = self.player.preload(language, needed)
+        if failed and len(failed) == len(needed):
             log.warning("voice: no prompt can be played in %s (no sound output?); the screens carry on silent",
                         language)
         elif failed:
-            log.warning("voice: %d of %d prompts cannot be played in %s: %s", len(failed), len(PROMPTS),
+            log.warning("voice: %d of %d prompts cannot be played in %s: %s", len(failed), len(needed),
                         language, ", ".join(failed))
         else:
-            log.info("voice: %d prompts ready in %s", len(PROMPTS), language)
+            log.info("voice: %d prompts ready in %s", len(needed), language)
 
     def _on_screen(self, _screens, screen: str) -> None:
         if self.app.servicing:
