@@ -129,6 +129,8 @@ class VoicePlayer(EventDispatcher):
 
     def sound(self, name: str, language: str):
         """The loaded sound of prompt ``name`` in ``language`` (loaded once), or None if it cannot be played."""
+        if not self.audible:
+            return None
         key = (language, name)
         if key not in self._sounds:
             self._sounds[key] = self._find(name, language)
@@ -233,8 +235,10 @@ class ScreenVoice:
         self.player.unload()
 
     def help(self) -> None:
-        """The home screen's "listen" button: the question and the three choices."""
-        self.player.speak(HOME_HELP, self.app.language)
+        """The home screen's "listen" button: the question and the three choices (not while out of service:
+        home then says that no rating is taken)."""
+        if not self.app.out_of_service:
+            self.player.speak(HOME_HELP, self.app.language)
 
     def needed(self) -> tuple[str, ...]:
         """The prompts this terminal can speak: the reasons it offers, if it asks for one at all."""
