@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import array
 import atexit
+import functools
 import math
 import os
 import shutil
@@ -160,11 +161,17 @@ class Match:
     loudness: float        # loudest window heard / loudest window in the file
 
 
-def compare(recording: array.array, expected_path) -> Match:
-    """How ``recording`` (interleaved stereo at 44.1 kHz) compares with the sound file ``expected_path``."""
-    rate, expected = wav_mono(expected_path)
-    want = envelope(expected, rate)
-    got = envelope(mono(recording), RATE)
+@functools.lru_cache(maxsize=None)
+def file_envelope(path: str) -> tuple[float, ...]:
+    rate, samples = wav_mono(path)
+    return tuple(envelope(samples, rate))
+
+
+def compare(heard: list[float], expected_path) -> Match:
+    """How a recording compares with the sound file ``expected_path``; ``heard`` is the recording's
+    :func:`envelope` (``envelope(mono(samples), RATE)``: interleaved stereo at 44.1 kHz)."""
+    want = list(file_envelope(str(expected_path)))
+    got = heard
     want_voiced, got_voiced = voiced(want), voiced(got)
     assert want_voiced, f"{expected_path} is silent"
     if not got_voiced:
@@ -193,5 +200,4 @@ def heard_seconds(recording: array.array) -> float:
 
 
 def expected_seconds(path) -> float:
-    rate, samples = wav_mono(path)
-    return len(voiced(envelope(samples, rate), fraction=0.02)) * WINDOW_S
+    return len(voiced(list(file_envelope(str(path))), fraction=0.02)) * WINDOW_S
