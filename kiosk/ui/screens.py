@@ -138,6 +138,7 @@ class ServiceScreen(Screen):
         if app.voice_on:
             for row in prompt_rows(app.voice, app.language):
                 rows.add_widget(PromptRow(**row))
+        app.voice.unbind(speaking=self._mark_playing)  # opened again (another language): bound once
         app.voice.bind(speaking=self._mark_playing)
         self.ids.panels.current = "voice"
 
