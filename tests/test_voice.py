@@ -87,9 +87,8 @@ def tone(path: Path, *, hz: float = 440.0, seconds: float = 0.6, rate: int = 220
 def pitch(piece) -> float:
     """The main frequency of ``piece`` from its zero crossings (a tone's, not speech's)."""
     left = piece[0::2]
-    crossings = sum(1 for a, b in zip(left, left[1:]) if a < 0 <= b)
-    loud = len(voiced(envelope(left, RATE), fraction=0.5)) * 0.02
-    return crossings / loud
+    rising = [i for i, (a, b) in enumerate(zip(left, left[1:])) if a < 0 <= b]
+    return (len(rising) - 1) * RATE / (rising[-1] - rising[0])
 
 
 def unlock_service(kiosk) -> None:
