@@ -87,6 +87,9 @@ def tone(path: Path, *, hz: float = 440.0, seconds: float = 0.6, rate: int = 220
 def pitch(piece) -> float:
     """The main frequency of ``piece`` from its zero crossings (a tone's, not speech's)."""
     left = piece[0::2]
+    loud = voiced(envelope(left, RATE), fraction=0.5)  # inside the tone: no rounding noise about zero
+    size = round(RATE * 0.02)
+    left = left[loud[0] * size:(loud[-1] + 1) * size]
     rising = [i for i, (a, b) in enumerate(zip(left, left[1:])) if a < 0 <= b]
     return (len(rising) - 1) * RATE / (rising[-1] - rising[0])
 
