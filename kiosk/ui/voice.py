@@ -85,6 +85,7 @@ class VoicePlayer(EventDispatcher):
         self._language = ""
         self._current = None
         self._turn = 0
+        self._played_any = False  # until one file loads, a failure is more likely no sound output than a bad file
         if self.audible and self.folder is not None and not self.folder.is_dir():
             log.warning("voice: [voice] folder %s is not a folder; the default prompts are used", self.folder)
 
@@ -162,8 +163,10 @@ class VoicePlayer(EventDispatcher):
             return None
         sound = self._load(path)
         if sound is None:
-            log.warning("voice: %s cannot be played (no sound output, or not a sound SDL reads); prompt %s (%s) "
-                        "is skipped", path, name, language)
+            # With no sound output at all every file fails: ScreenVoice then says so in one line.
+            (log.warning if self._played_any else log.debug)(
+                "voice: %s cannot be played (no sound output, or not a sound SDL reads); prompt %s (%s) is skipped",
+                path, name, language)
             return None
         self._sources[(language, name)] = "default"
         return sound
@@ -178,6 +181,7 @@ class VoicePlayer(EventDispatcher):
             return None  # no provider for it, or SDL could not read it (Kivy's log says why)
         sound.volume = self.volume
         sound.bind(on_stop=self._on_sound_stop)
+        self._played_any = True
         return sound
 
     def _play_next(self, turn: int) -> None:
