@@ -338,7 +338,7 @@ def test_a_missing_or_bad_default_is_logged_and_skipped(start_kiosk, tmp_path, c
     player = VoicePlayer(VoiceSettings(enabled=True, volume=VOLUME, folder=""), defaults=defaults)
     caplog.set_level(logging.WARNING)
     with tap().recording() as heard:
-        player.speak(["question", "very_satisfied", "satisfied"], "vi")  # bad, missing, good
+        player.speak(["satisfied", "question", "very_satisfied"], "vi")  # good, bad, missing
         assert kiosk.wait_for(lambda: player.request is None, timeout=10)
         kiosk.advance(0.3)
     assert [(u.name, u.language) for u in player.spoken] == [("satisfied", "vi")]
