@@ -375,3 +375,40 @@ def test_volume_0_or_disabled_plays_nothing(start_kiosk, audio_output, voice):
     assert spoken(kiosk) == [] and kiosk.app.voice._sounds == {}  # nothing even loaded
     assert len(heard.samples) > RATE  # the output ran all along (over a second of it), silent
     assert silent(heard.samples)
+
+
+def test_a_terminal_without_sound_output_says_so_once_and_carries_on(tmp_path):
+    # `kiosk run` in its own process (SDL opens its audio once per process) with ALSA pointed at a device that
+    # does not exist: one warning, a home screen, a clean stop.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "kiosk.db"}"\n[display]\nkiosk = false\n', encoding="utf-8")
+    env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "SDL_AUDIODRIVER": "alsa",
+           "AUDIODEV": "no-such-device"}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config), "--mock-pins"],
+                            cwd=Path(__file__).resolve().parent.parent, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 30
+        for line in proc.stderr:
+            lines.append(line)
+            if "voice:" in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log[-3000:]
+    assert "first frame drawn" in log
+    voice_lines = [line for line in log.splitlines() if "voice:" in line]
+    assert len(voice_lines) == 1 and "no prompt can be played in vi" in voice_lines[0], voice_lines
+    assert "Traceback" not in log
