@@ -398,7 +398,8 @@ def test_a_terminal_without_sound_output_says_so_once_and_carries_on(tmp_path):
         deadline = time.monotonic() + 30
         for line in proc.stderr:
             lines.append(line)
-            if "voice:" in line or time.monotonic() > deadline:
+            seen = "".join(lines)
+            if ("voice:" in seen and "first frame drawn" in seen) or time.monotonic() > deadline:
                 break
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=15)
