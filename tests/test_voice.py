@@ -209,13 +209,14 @@ def test_the_reason_list_stops_when_the_citizen_answers(start_kiosk):
 
 
 def test_the_warning_before_the_reason_screen_gives_up_is_spoken(start_kiosk):
-    kiosk = start_kiosk(feedback={"reasons": ["facilities"], "reason_timeout_s": 30})
+    # The flow's tick() emits `warning` once when reason_warning_s (5 s by default) is left.
+    kiosk = start_kiosk(feedback={"reasons": ["facilities"], "reason_timeout_s": 7})
     kiosk.touch(kiosk.widget("home", "dissatisfied"))
-    finish(kiosk)
+    finish(kiosk)  # the question and the one reason, about a second
+    assert spoken(kiosk) == [("reason_question", "vi"), ("facilities", "vi")]
     with tap().recording() as heard:
-        # The flow's tick() emits `warning` once [feedback] reason_warning_s is left (issue 12, the access
-        # branch); here the event is handed to the listeners as the flow does.
-        kiosk.app.flow._emit(FlowEvent("warning", "reason"))
+        assert kiosk.wait_for(lambda: kiosk.app.voice.speaking == REASON_WARNING, timeout=5)
+        assert kiosk.screen == "reason"
         finish(kiosk)
     assert spoken(kiosk)[-1] == (REASON_WARNING, "vi")
     [piece] = segments(heard.samples)
@@ -224,20 +225,27 @@ def test_the_warning_before_the_reason_screen_gives_up_is_spoken(start_kiosk):
 
 def test_a_warning_outside_the_reason_screen_says_nothing(start_kiosk):
     kiosk = start_kiosk()
-    kiosk.app.flow._emit(FlowEvent("warning", "reason"))
+    kiosk.app.flow._emit(FlowEvent("warning", "reason"))  # a late event: the screen is home again
     kiosk.frames(5)
     assert spoken(kiosk) == []
 
 
 def test_the_dossier_invitation_is_spoken(start_kiosk):
-    kiosk = start_kiosk()
+    from kivy.uix.screenmanager import Screen
+
+    kiosk = start_kiosk(dossier={"enabled": True}, feedback={"thanks_s": 6})
+    if "invitation" not in kiosk.app.root.screen_names:  # the counter-screens branch brings the real one
+        kiosk.app.root.add_widget(Screen(name="invitation"))
     with tap().recording() as heard:
-        # `invited` comes from flow.invite() (issue 12, the counter-core branch), emitted as the flow does.
-        kiosk.app.flow._emit(FlowEvent("invited", "invitation"))
+        assert kiosk.app.flow.invite("H40.12-261202-0001").kind == "invited"
+        assert kiosk.wait_for(lambda: kiosk.screen == "invitation")
         finish(kiosk)
     assert spoken(kiosk) == [(INVITATION, "vi")]
     [piece] = segments(heard.samples)
     assert_heard(piece, INVITATION)
+    kiosk.app.flow.press("satisfied", source="button")
+    finish(kiosk)
+    assert spoken(kiosk)[-1] == (THANKS, "vi")  # the rating that answers it is thanked like any other
 
 
 def test_the_service_screen_plays_each_prompt(start_kiosk):
