@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test soak bench national bundle screenshots clean
+.PHONY: install demo test soak bench national bundle screenshots voices clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/accounts_reach.py
+	$(BIN)/python bench/voice_memory.py
 
 # National scale (issue 11): 34 provinces, 10,000 terminals, 20 million ratings on PostgreSQL; loading takes
 # a long while, so the cluster is kept in var/national-pg and reused by the next run (delete it to load again).
@@ -50,6 +51,11 @@ bundle: install
 	$(BIN)/pyinstaller kiosk.spec --noconfirm
 	touch dist/kiosk/kiosk  # built now: tests/test_bundle.py rebuilds only when a source is newer
 
+# The default spoken prompts (assets/voice/, committed): after changing a text on the screens, run this
+# and commit the result. Needs espeak-ng (Debian: apt install espeak-ng); building the terminal does not.
+voices: install
+	$(BIN)/python assets/make_voices.py
+
 # The README's pictures, made by the tests: the terminal's screens (800x480) and the dashboard.
 screenshots: install
 	$(BIN)/python -m pytest -q tests/test_ui.py -k screenshots
@@ -57,7 +63,7 @@ screenshots: install
 	$(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 	$(BIN)/python -m pytest -q tests/test_official_pdf.py -k rendered
 	mkdir -p docs/screens
-	for name in home reason thanks service-status home-officer signin invitation scan-partial; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
+	for name in home reason thanks service-status service-voice home-officer signin invitation scan-partial; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
 	for name in overview-desktop fleet-desktop overview-phone; do cp tests/output/dashboard/$$name.png docs/screens/; done
 	for name in official-report; do cp tests/output/official/$$name.png docs/screens/; done
 

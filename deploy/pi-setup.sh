@@ -6,7 +6,7 @@
 #   sudo deploy/pi-setup.sh --bundle dist/kiosk  # the PyInstaller bundle instead
 #   deploy/pi-setup.sh --root /tmp/pi --dry-run  # write files under /tmp/pi, print commands
 #
-# What it does: apt packages; the `hailong` user in gpio, input, render, video;
+# What it does: apt packages; the `hailong` user in gpio, input, render, video, audio;
 # the app in /opt/hai-long (/opt/hai-long/bin/kiosk, linked from /usr/local/bin);
 # /etc/hai-long/kiosk.toml from deploy/kiosk.example.toml if there is none;
 # /var/lib/hai-long with Kivy's config (the touchscreen as the only touch
@@ -63,7 +63,7 @@ fi
 
 # -- names the other files agree on (deploy/kiosk.service, kiosk/cli.py) ----
 user=hailong
-groups=(gpio input render video)
+groups=(gpio input render video audio)
 app=/opt/hai-long
 etc=/etc/hai-long
 data=/var/lib/hai-long
@@ -71,6 +71,8 @@ unit=kiosk.service
 apt_packages=(
     # Kivy drawing with Mesa on KMS/DRM, and reading the touchscreen
     libgl1 libgl1-mesa-dri libegl1 libegl-mesa0 libgles2 libgbm1 libdrm2 libmtdev1
+    # the spoken prompts: SDL plays them through ALSA
+    libasound2
 )
 if [[ -z "$bundle_dir" ]]; then
     apt_packages+=(python3-venv python3-dev)

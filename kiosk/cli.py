@@ -91,6 +91,8 @@ def run(config_path, mock_pins, windowed):
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    # The spoken prompts play through SDL_mixer (the one audio provider in the bundle), never GStreamer.
+    os.environ.setdefault("KIVY_AUDIO", "sdl2")
     # Before Kivy reads it: a config cut short by a power cut would stop every start with a traceback.
     from .ui.kivy_home import repair_kivy_config
 

@@ -35,7 +35,8 @@ GPIO_RANGE = range(2, 28)
 class Key:
     """One config key: its kind, its default and what it is for."""
 
-    kind: str  # str, path, name, choice, bool, seconds, count, pin, pins, reasons, pattern, badge_pattern, clock_time
+    kind: str  # str, path, name, choice, bool, seconds, count, fraction, pin, pins, reasons, pattern, badge_pattern,
+    #            clock_time
     default: Any
     help: str
     choices: tuple = ()
@@ -97,6 +98,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "service": {
         "pin_hash": Key("str", "", "hash of the service-screen PIN, from `kiosk pin-hash`; empty disables the screen"),
+    },
+    "voice": {
+        "enabled": Key("bool", True, "spoken prompts: the question on request, the reasons, the thank-you"),
+        "volume": Key("fraction", 0.8, "loudness of the spoken prompts, 0 (silent) to 1"),
+        "folder": Key("str", "", "an office's own recordings: a file here named like a default (vi/thanks.wav) replaces it"),
     },
     "log": {
         "level": Key("choice", "INFO", "log level on stderr", LOG_LEVELS),
@@ -202,6 +208,13 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    enabled: bool
+    volume: float
+    folder: str
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str
     file_max_kb: int
@@ -235,6 +248,7 @@ class Config:
     display: DisplaySettings
     server: ServerSettings
     service: ServiceSettings
+    voice: VoiceSettings
     log: LogSettings
     officers: OfficerSettings
     dossier: DossierSettings
@@ -256,6 +270,7 @@ _SECTIONS = {
     "display": DisplaySettings,
     "server": ServerSettings,
     "service": ServiceSettings,
+    "voice": VoiceSettings,
     "log": LogSettings,
     "officers": OfficerSettings,
     "dossier": DossierSettings,
@@ -407,6 +422,12 @@ def _check_count(name: str, value: Any, key: Key) -> int:
     return value
 
 
+def _check_fraction(name: str, value: Any, key: Key) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{name}: expected a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
 def _check_pin(name: str, value: Any, key: Key) -> int | None:
     if value is None:
         return None
@@ -477,6 +498,7 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "bool": _check_bool,
     "seconds": _check_seconds,
     "count": _check_count,
+    "fraction": _check_fraction,
     "pin": _check_pin,
     "pins": _check_pins,
     "reasons": _check_reasons,

@@ -18,6 +18,7 @@ TEXTS: dict[str, dict[str, str]] = {
         # home
         "question": "Quý khách vui lòng đánh giá mức độ hài lòng",
         "language_switch": "English",  # the button names the language it switches to
+        "voice_listen": "Nghe hướng dẫn",
         # reason
         "reason_question": "Quý khách chưa hài lòng về điều gì?",
         "skip": "Bỏ qua",
@@ -49,6 +50,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "test_prompt": "Nhấn lần lượt từng nút (hoặc chạm vào ô). Đèn sáng khi nút được nhận.",
         "test_all_seen": "Tất cả {count} nút đều hoạt động.",
         "reason_number": "Lý do {number}",
+        # the service screen's voice list
+        "voice_test": "Thử giọng nói",
+        "voice_hint": "Chạm vào một dòng để nghe.",
+        "voice_off": "Giọng nói đang tắt ([voice] enabled = false hoặc volume = 0).",
+        "voice_default": "giọng mặc định",
+        "voice_office": "bản ghi của đơn vị",
+        "voice_missing": "không phát được",
         "mock_pins": "giả lập, phím 1-9 và 0",
         # the service screen's facts (kiosk.status.service_summary)
         "fact_terminal": "Mã thiết bị",
@@ -116,6 +124,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "question": "Please rate how satisfied you are",
         "language_switch": "Tiếng Việt",
+        "voice_listen": "Listen",
         "reason_question": "What were you not satisfied with?",
         "skip": "Skip",
         "countdown": "Closes by itself in {seconds} s",
@@ -143,6 +152,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "test_prompt": "Press each button in turn (or touch its tile). Its tile and LED light when it is seen.",
         "test_all_seen": "All {count} buttons work.",
         "reason_number": "Reason {number}",
+        "voice_test": "Voice test",
+        "voice_hint": "Touch a line to hear it.",
+        "voice_off": "Spoken prompts are off ([voice] enabled = false or volume = 0).",
+        "voice_default": "default voice",
+        "voice_office": "office recording",
+        "voice_missing": "cannot be played",
         "mock_pins": "mock pins, keys 1-9 and 0",
         "fact_terminal": "Terminal",
         "fact_site": "Site",

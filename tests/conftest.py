@@ -2,8 +2,9 @@
 
 Kivy reads its environment when first imported, so it is set here, before any
 test module can import it: no display needed (SDL's offscreen driver, which
-renders with Mesa), no command-line parsing, logs through Python's logging,
-and a throwaway Kivy home so no developer's ~/.kivy is read or written.
+renders with Mesa), no sound card needed (SDL's disk driver, heard through a
+FIFO: tests/audio_tap.py), no command-line parsing, logs through Python's
+logging, and a throwaway Kivy home so no developer's ~/.kivy is read or written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ os.environ["KIVY_LOG_MODE"] = "PYTHON"
 os.environ["KIVY_HOME"] = _KIVY_HOME
 os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "800")  # the 7-inch Pi touchscreen
 os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "480")
+
+# Sound: SDL's disk driver writes what the app plays into a FIFO that tests can hear (tests/audio_tap.py).
+import audio_tap  # noqa: E402
+
+audio_tap.install()
 
 import logging  # noqa: E402
 import sqlite3  # noqa: E402

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import __version__
+from kiosk.prompts import PROMPTS
 
 REPO = Path(__file__).resolve().parent.parent
 DIST = REPO / "dist" / "kiosk"
@@ -36,7 +37,7 @@ PRESS_KEYS = Path(__file__).parent / "kivy_mods" / "press_keys.py"
 
 #: What the README's apt command installs on the Pi for the bundle (and deploy/pi-setup.sh too).
 RUNTIME_PACKAGES = ["libgl1", "libgl1-mesa-dri", "libegl1", "libegl-mesa0", "libgles2", "libgbm1", "libdrm2",
-                    "libmtdev1"]
+                    "libmtdev1", "libasound2"]
 #: Always there: the C libraries, and udev's library (systemd's; SDL asks it for input devices).
 BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g", "libudev1"}
 
@@ -75,9 +76,11 @@ def bundle() -> Path:
 
 
 def frozen_env(tmp_path: Path, **extra: str) -> dict:
-    """A clean environment: no venv on PATH, no PYTHONPATH, SDL offscreen, Kivy's files under tmp_path."""
+    """A clean environment: no venv on PATH, no PYTHONPATH, SDL offscreen, Kivy's files under tmp_path; sound
+    through the system's ALSA library, as on a Pi, into ALSA's null device (a CI machine has no sound card)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8", "SDL_VIDEODRIVER": "offscreen",
-           "KIVY_HOME": str(tmp_path / "kivy"), "KCFG_GRAPHICS_WIDTH": "800", "KCFG_GRAPHICS_HEIGHT": "480"}
+           "KIVY_HOME": str(tmp_path / "kivy"), "KCFG_GRAPHICS_WIDTH": "800", "KCFG_GRAPHICS_HEIGHT": "480",
+           "SDL_AUDIODRIVER": "alsa", "AUDIODEV": "null"}
     return {**env, **extra}
 
 
@@ -169,6 +172,8 @@ def test_headless_run_stores_a_key_press_and_stops_on_sigterm(bundle, tmp_path):
     assert proc.returncode == 0, log[-3000:]
     assert rows == [("satisfied", "button", 1)]
     assert "terminal bundle-01 stopped" in log
+    # The spoken prompts came with the bundle and SDL_mixer loaded them, through the system's ALSA.
+    assert f"voice: {len(PROMPTS)} prompts ready in vi" in log, log[-3000:]
     for sign in ("Traceback", "Error loading", "Unable to"):  # e.g. a face image or .kv not found in the bundle
         assert sign not in log, log[-3000:]
     # The same database, read by the bundle's own status command: a good config is accepted.

@@ -32,6 +32,10 @@ satisfied = 23
 
 [buzzer]
 pin = 18
+
+[voice]
+volume = 0.5
+folder = "/srv/hai-long/voice"
 """
 
 # (TOML text, words the one-sentence message must contain)
@@ -63,6 +67,12 @@ BAD = [
     ("[feedback]\nreasons = [\"facilities\"]\n[pins]\nreasons = [5, 6]\n",
      "[pins] reasons: 2 reason buttons but only 1 reasons"),
     ("[log]\nlevel = \"LOUD\"\n", "[log] level: expected one of"),
+    ("[voice]\nvolume = 1.5\n", "[voice] volume: expected a number from 0 to 1, got 1.5"),
+    ("[voice]\nvolume = -0.1\n", "[voice] volume: expected a number from 0 to 1"),
+    ("[voice]\nvolume = \"loud\"\n", "[voice] volume: expected a number from 0 to 1"),
+    ("[voice]\nenabled = \"no\"\n", "[voice] enabled: expected true or false"),
+    ("[voice]\nfolder = 7\n", "[voice] folder: expected text in quotes"),
+    ("[voice]\nspeed = 2\n", "[voice] speed: unknown key; [voice] takes enabled, volume, folder"),
     # Officers and dossiers (issue 12): patterns must compile, a badge pattern must name its code, times are HH:MM.
     ("[officers]\nbadge_pattern = \"^CB([0-9]+)$\"\n", "[officers] badge_pattern: the pattern needs a group named code"),
     ("[officers]\nbadge_pattern = \"^CB(?P<code>[0-9+$\"\n", "[officers] badge_pattern: not a valid regular expression"),
@@ -130,6 +140,7 @@ def test_good_config_loads_every_value(tmp_path):
     assert config.pins.reasons == (19, 26) and config.pins.skip == 21
     assert config.leds.rating_pins() == {"satisfied": 23}
     assert config.buzzer.pin == 18 and config.source == str(path)
+    assert (config.voice.enabled, config.voice.volume, config.voice.folder) == (True, 0.5, "/srv/hai-long/voice")
 
 
 def test_defaults_match_the_architecture():

@@ -27,8 +27,9 @@ from kiosk.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 SETUP = DEPLOY / "pi-setup.sh"
-APT_PACKAGES = ["libgl1", "libgl1-mesa-dri", "libegl1", "libegl-mesa0", "libgles2", "libgbm1", "libdrm2", "libmtdev1"]
-GROUPS = ["gpio", "input", "render", "video"]
+APT_PACKAGES = ["libgl1", "libgl1-mesa-dri", "libegl1", "libegl-mesa0", "libgles2", "libgbm1", "libdrm2", "libmtdev1",
+                "libasound2"]
+GROUPS = ["gpio", "input", "render", "video", "audio"]
 
 
 def need_tool(name: str) -> str:
@@ -333,12 +334,14 @@ def test_setup_adds_an_existing_user_to_the_missing_groups(pi_root):
     etc = pi_root / "etc"
     etc.mkdir()
     (etc / "passwd").write_text("hailong:x:998:998::/var/lib/hai-long:/usr/sbin/nologin\n")
-    (etc / "group").write_text("gpio:x:997:hailong\ninput:x:105:\nrender:x:106:hailong\nvideo:x:44:pi\nhailong:x:998:\n")
+    (etc / "group").write_text("gpio:x:997:hailong\ninput:x:105:\nrender:x:106:hailong\nvideo:x:44:pi\naudio:x:29:hailong\n"
+                               "hailong:x:998:\n")
     out = setup(pi_root).stdout
     assert "useradd" not in out and "groupadd" not in out
     assert "would run: usermod --append --groups input hailong" in out
     assert "would run: usermod --append --groups video hailong" in out
     assert "--groups gpio hailong" not in out and "--groups render hailong" not in out
+    assert "--groups audio hailong" not in out
 
 
 def test_setup_from_a_bundle(pi_root, tmp_path):

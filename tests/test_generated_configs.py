@@ -95,6 +95,7 @@ def _value(section: str, name: str, key):
         "bool": st.booleans,
         "seconds": lambda: _seconds(key),
         "count": lambda: _count(key),
+        "fraction": lambda: st.one_of(st.floats(min_value=0, max_value=1), st.sampled_from([0, 1])),
         "pattern": lambda: st.sampled_from([r"^[A-Za-z0-9][A-Za-z0-9._/-]{5,47}$", r"^HS-\d{4}-\d{6}$", "^.+$"]),
         "badge_pattern": lambda: st.sampled_from([r"^CB(?P<code>[A-Za-z0-9._-]{2,32})$", r"^NV-(?P<code>\d{5})$"]),
         "clock_time": lambda: st.one_of(st.just(""), st.builds("{:02d}:{:02d}".format, st.integers(0, 23),
@@ -139,7 +140,7 @@ def expected_value(section: str, name: str, config: dict):
     value = config.get(section, {}).get(name, key.default)
     if key.kind in ("pins", "reasons"):
         return tuple(value)
-    if key.kind == "seconds":
+    if key.kind in ("seconds", "fraction"):
         return float(value)
     return value
 
@@ -178,6 +179,9 @@ BAD_VALUES = {
     "bool": lambda key: st.sampled_from([0, 1, "true", "yes", 1.0, [True]]),
     "seconds": _bad_seconds,
     "count": _bad_count,
+    "fraction": lambda key: st.one_of(st.floats(min_value=1, exclude_min=True, allow_nan=False, allow_infinity=False),
+                                      st.floats(max_value=0, exclude_max=True, allow_nan=False, allow_infinity=False),
+                                      st.sampled_from([math.nan, math.inf, "0.5", True, [0.5]])),
     "pin": lambda key: st.one_of(st.integers(-100, 1), st.integers(28, 10**6),
                                  st.sampled_from([17.0, "17", True, [17]])),
     "pins": lambda key: st.one_of(st.sampled_from([17, "19", True]),

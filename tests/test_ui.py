@@ -417,6 +417,8 @@ def test_screenshots_of_every_screen(start_kiosk, size):
     kiosk.touch(kiosk.widget("service", "clear"))
     enter_pin(kiosk, PIN)
     shots.append(kiosk.screenshot(f"service-status-{suffix}", size))
+    kiosk.touch(kiosk.widget("service", "voice_test"))
+    shots.append(kiosk.screenshot(f"service-voice-{suffix}", size))
     for shot in shots:
         assert shot.parent == SCREENSHOTS
         assert_not_blank(shot)

@@ -44,13 +44,14 @@ from .key_capture import KeyCapture, demo_scan
 from .officer_desk import OfficerDesk
 from .screens import HomeScreen, ReasonScreen, ServiceScreen, ThanksScreen
 from .signin import SigninScreen
+from .voice import ScreenVoice, VoicePlayer
 from .widgets import ScreenSwitch
 
 log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).parent
 #: Shared widget rules first, then one file per screen.
-KV_FILES = ("widgets.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv", "signin.kv", "invitation.kv")
+KV_FILES = ("widgets.kv", "voice.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv", "signin.kv", "invitation.kv")
 SERVICE = "service"
 ESCAPE = 27
 #: Kivy key codes of the digit keys and the keypad digits.
@@ -111,6 +112,9 @@ class KioskApp(App):
     button_test = ObjectProperty()
     #: The officer's side: who is signed in, the sign-in screen, scans (see kiosk.ui.officer_desk).
     desk = ObjectProperty()
+    #: The spoken prompts' player (see :mod:`kiosk.ui.voice`); ``voice_on``: they can be heard ([voice]).
+    voice = ObjectProperty()
+    voice_on = BooleanProperty(False)
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -139,6 +143,9 @@ class KioskApp(App):
         self.button_test = ButtonTest(terminal.panel, without_panel=RATINGS)
         self.desk = OfficerDesk(self, terminal)
         self.key_capture = self._key_capture(terminal)
+        self.voice = VoicePlayer(config.voice)
+        self.voice_on = self.voice.audible
+        self._screen_voice = ScreenVoice(self, self.voice)
 
     @property
     def servicing(self) -> bool:
@@ -178,6 +185,7 @@ class KioskApp(App):
         self._ticker = Clock.schedule_interval(self._tick, 0.1)
         self._follow_storage()
         self._follow_flow()
+        self._screen_voice.start()
         # An uploader may arrive later (the disk was full at the start); asked for before looking, so that
         # one arriving in between is not missed (following it twice does no harm).
         self.terminal.when_uploader = self._on_uploader_arrived
@@ -202,6 +210,7 @@ class KioskApp(App):
                       on_flip=self._first_frame)
         ExceptionManager.remove_handler(self._exception_handler)
         Window.remove_widget(self.desk.notice)
+        self._screen_voice.stop()
 
     def _first_frame(self, *_):
         # The technician's (and bench/footprint.py's) sign that the screens are up.
@@ -270,6 +279,14 @@ class KioskApp(App):
         except StoreError as exc:
             refused_press(what, exc)
             self._follow_storage()
+
+    def listen(self) -> None:
+        """The home screen's "listen" button: the question and the three choices, spoken."""
+        self._screen_voice.help()
+
+    def play_prompt(self, name: str) -> None:
+        """The service screen's voice list: play prompt ``name`` in the screens' language."""
+        self.voice.speak([name], self.language)
 
     def toggle_language(self) -> None:
         self.language = other_language(self.language)

@@ -11,6 +11,7 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+from .voice import PromptRow, prompt_rows
 from .widgets import ButtonLamp, ReasonButton
 
 
@@ -44,7 +45,7 @@ class ThanksScreen(Screen):
 
 
 class ServiceScreen(Screen):
-    """PIN pad, then the terminal's status and actions for a technician; the button test.
+    """PIN pad, then the terminal's status and actions for a technician; the button test; the voice list.
 
     Three wrong PINs in a row close the screen.
     """
@@ -128,3 +129,35 @@ class ServiceScreen(Screen):
 
     def refresh(self) -> None:
         self.status_text = App.get_running_app().status_text()
+
+    # -- the voice list ("play each") ------------------------------------------
+    def open_voice_list(self) -> None:
+        app = App.get_running_app()
+        rows = self.ids.voice_rows
+        rows.clear_widgets()
+        if app.voice_on:
+            for row in prompt_rows(app.voice, app.language):
+                rows.add_widget(PromptRow(**row))
+        app.voice.unbind(speaking=self._mark_playing)  # opened again (another language): bound once
+        app.voice.bind(speaking=self._mark_playing)
+        self.ids.panels.current = "voice"
+
+    def switch_voice_language(self) -> None:
+        app = App.get_running_app()
+        app.voice.stop()
+        app.toggle_language()
+        self.open_voice_list()
+
+    def close_voice_list(self) -> None:
+        app = App.get_running_app()
+        app.voice.stop()
+        app.voice.unbind(speaking=self._mark_playing)
+        self.ids.panels.current = "status"
+        self.refresh()
+
+    def prompt_row(self, name: str) -> PromptRow:
+        return next(w for w in self.ids.voice_rows.children if w.name == name)
+
+    def _mark_playing(self, _player, speaking) -> None:
+        for row in self.ids.voice_rows.children:
+            row.playing = row.name == speaking
