@@ -107,7 +107,8 @@ def test_kv_colours_come_from_the_theme(path):
     for key in COLOUR_KEYS:
         for number, expression in kv_settings(path, key):
             bare = re.sub(r"\(?\s*0\s*,\s*0\s*,\s*0\s*,\s*0\s*\)?", "", expression)  # transparent is fine
-            assert not re.search(r"\d", bare) and ("theme." in expression or not bare.strip()), (
+            # A colour is theme.NAME (or another widget property that holds one), never digits or a hex string.
+            assert not re.search(r"\d|#|hex", bare), (
                 f"{path.name}:{number}: `{key}: {expression}` — take colours from kiosk/ui/theme.py "
                 "(theme.TEXT …), add a new one to both palettes and to theme.PAIRS")
             for name in re.findall(r"theme\.(\w+)", expression):
@@ -447,3 +448,47 @@ def test_screenshots_in_high_contrast_and_large_text(start_kiosk, variant):
         shots.append(kiosk.screenshot(name("thanks")))
     for shot in shots:
         assert_not_blank(shot)
+
+
+# -- the wiring guide's Braille labels ------------------------------------------------------------------------------
+
+#: Vietnamese Braille (Sao Mai Center for the Blind's rules, liblouis vi-vn-g0): the letters these labels use, and
+#: the tones, each written as its own cell before its vowel.
+BRAILLE_LETTERS = {"a": "1", "â": "16", "g": "1245", "h": "125", "i": "24", "k": "13", "l": "123", "n": "1345",
+                   "o": "135", "ô": "1456", "r": "1235", "t": "2345"}
+BRAILLE_TONES = {"\u0301": "35", "\u0300": "56", "\u0309": "26", "\u0303": "36", "\u0323": "6"}
+
+
+def braille_dots(words: str) -> list[str]:
+    """The dot numbers of each cell of ``words`` ("" for a space)."""
+    import unicodedata
+
+    cells = []
+    for char in words.lower():
+        if char == " ":
+            cells.append("")
+            continue
+        base, *marks = unicodedata.normalize("NFD", char)
+        tones = [m for m in marks if m in BRAILLE_TONES]
+        letter = unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in BRAILLE_TONES))
+        cells += [BRAILLE_TONES[t] for t in tones] + [BRAILLE_LETTERS[letter]]
+    return cells
+
+
+def braille_glyph(dots: str) -> str:
+    return chr(0x2800 + sum(1 << (int(d) - 1) for d in dots))
+
+
+def test_braille_labels_in_the_wiring_guide_spell_the_three_levels():
+    from kiosk.ratings import RATING_LABELS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([^|(]+?) \(`\[pins\] (\w+)`\) \|[^|]+\|[^|]+\| ([\u2800-\u28ff]+) \| ([^|]+) \|$", readme,
+                      re.M)
+    assert {pin for _w, pin, _g, _d in rows} == {"very_satisfied", "satisfied", "dissatisfied"}
+    for words, pin, glyphs, dots in rows:
+        assert words == RATING_LABELS["vi"][pin]
+        expected = braille_dots(words)
+        assert glyphs == "".join(braille_glyph(d) for d in expected), f"{words}: the cells"
+        written = [cell.split()[-1] for word in dots.split(" · ") for cell in word.split(", ")]
+        assert written == [d for d in expected if d], f"{words}: the dot numbers"
