@@ -12,6 +12,7 @@ message names the key, and returns a frozen :class:`Config`.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ GPIO_RANGE = range(2, 28)
 class Key:
     """One config key: its kind, its default and what it is for."""
 
-    kind: str  # str, path, name, choice, bool, seconds, count, pin, pins, reasons
+    kind: str  # str, path, name, choice, bool, seconds, count, pin, pins, reasons, pattern, badge_pattern, clock_time
     default: Any
     help: str
     choices: tuple = ()
@@ -108,6 +109,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "file_max_kb": Key("count", 1024, "size of kiosk.log (beside the database) before it rotates; 0: no file",
                            minimum=0, maximum=1_000_000),
         "file_count": Key("count", 3, "rotated log files kept (kiosk.log.1 ...)", minimum=1, maximum=100),
+    },
+    "officers": {
+        "enabled": Key("bool", False, "officer sign-in at this terminal"),
+        "badge_pattern": Key("badge_pattern", "^CB(?P<code>[A-Za-z0-9._-]{2,32})$",
+                             "a scan matching this is a staff badge; its group `code` is the staff code"),
+        "sign_out_at": Key("clock_time", "17:30", "local time HH:MM when whoever is signed in is signed out; empty: never"),
+        "pin_attempts": Key("count", 5, "wrong PINs before the sign-in screen locks for pin_lock_s",
+                            minimum=1, maximum=100),
+        "pin_lock_s": Key("seconds", 60.0, "how long the sign-in screen stays locked after pin_attempts wrong PINs",
+                          minimum=1.0),
+    },
+    "dossier": {
+        "enabled": Key("bool", False, "dossier invitations at this terminal"),
+        "pattern": Key("pattern", "^[A-Za-z0-9][A-Za-z0-9._/-]{5,47}$",
+                       "a scan matching this (and not the badge pattern) is a dossier code"),
+        "invitation_s": Key("seconds", 120.0, "the next counted rating within this time is linked; after it the "
+                            "invitation is recorded as unanswered", minimum=5.0),
     },
 }
 
@@ -200,6 +218,22 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class OfficerSettings:
+    enabled: bool
+    badge_pattern: str
+    sign_out_at: str
+    pin_attempts: int
+    pin_lock_s: float
+
+
+@dataclass(frozen=True)
+class DossierSettings:
+    enabled: bool
+    pattern: str
+    invitation_s: float
+
+
+@dataclass(frozen=True)
 class Config:
     terminal: TerminalSettings
     storage: StorageSettings
@@ -211,6 +245,8 @@ class Config:
     server: ServerSettings
     service: ServiceSettings
     log: LogSettings
+    officers: OfficerSettings
+    dossier: DossierSettings
     source: str = field(default="embedded defaults", compare=False)
 
     @property
@@ -230,6 +266,8 @@ _SECTIONS = {
     "server": ServerSettings,
     "service": ServiceSettings,
     "log": LogSettings,
+    "officers": OfficerSettings,
+    "dossier": DossierSettings,
 }
 
 
@@ -407,6 +445,38 @@ def _check_reasons(name: str, value: Any, key: Key) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_pattern(name: str, value: Any, key: Key) -> str:
+    """A regular expression a scan is matched against (Python's ``re``, whole scan: anchor it with ^ and $)."""
+    value = _check_str(name, value, key)
+    if not value:
+        raise ConfigError(f"{name}: expected a regular expression, got an empty text")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ConfigError(f"{name}: not a valid regular expression ({exc})") from None
+    return value
+
+
+def _check_badge_pattern(name: str, value: Any, key: Key) -> str:
+    """A regular expression with a group named ``code``: the staff code inside the badge's text."""
+    value = _check_pattern(name, value, key)
+    if "code" not in re.compile(value).groupindex:
+        raise ConfigError(f"{name}: the pattern needs a group named code, e.g. ^CB(?P<code>[A-Za-z0-9._-]{{2,32}})$, "
+                          f"got {value!r}")
+    return value
+
+
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _check_clock_time(name: str, value: Any, key: Key) -> str:
+    """A local time of day, ``HH:MM`` on the 24-hour clock, or empty (never)."""
+    value = _text(name, value)
+    if value and not _CLOCK_TIME.match(value):
+        raise ConfigError(f"{name}: expected a time of day as HH:MM (00:00 to 23:59) or \"\" for never, got {value!r}")
+    return value
+
+
 _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "str": _check_str,
     "path": _check_path,
@@ -419,4 +489,7 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "pin": _check_pin,
     "pins": _check_pins,
     "reasons": _check_reasons,
+    "pattern": _check_pattern,
+    "badge_pattern": _check_badge_pattern,
+    "clock_time": _check_clock_time,
 }

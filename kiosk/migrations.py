@@ -74,3 +74,53 @@ def m004_add_filter_cause(db):
         )
         """
     )
+
+
+@migrations()
+def m005_officers_and_dossiers(db):
+    # Who was signed in at the press, and the dossier the press was linked to (NULL: none).
+    db.execute("ALTER TABLE ratings ADD COLUMN officer TEXT")
+    db.execute("ALTER TABLE ratings ADD COLUMN dossier TEXT")
+    # Count-once per dossier asks "has a counted rating been linked to this dossier?" at each invited press:
+    # a partial index holds the linked rows only, however long the history.
+    db.execute("CREATE INDEX idx_ratings_dossier ON ratings (dossier) WHERE dossier IS NOT NULL")
+    db["shifts"].create(
+        {
+            "id": str,
+            "officer": str,
+            "signed_in_at": str,
+            "signed_out_at": str,
+            "sign_in_how": str,
+            "sign_out_how": str,
+            "boot_id": str,
+            "monotonic_ns": int,
+            "synced_at": str,
+        },
+        pk="id",
+        not_null={"officer", "signed_in_at", "sign_in_how", "boot_id", "monotonic_ns"},
+    )
+    db["invitations"].create(
+        {
+            "id": str,
+            "dossier": str,
+            "officer": str,
+            "created_at": str,
+            "closed_at": str,
+            "outcome": str,
+            "rating_id": str,
+            "synced_at": str,
+        },
+        pk="id",
+        not_null={"created_at"},
+    )
+
+
+@migrations()
+def m006_officers_cache(db):
+    # The officers list the server sends this terminal (GET /api/v1/terminal/officers), replaced whole.
+    db["officers"].create(
+        {"code": str, "name": str, "pin_hash": str, "counters": str, "photo": bytes, "version": str},
+        pk="code",
+        not_null={"name", "counters", "version"},
+    )
+    db.execute("INSERT OR IGNORE INTO kiosk_meta (key, value) VALUES ('officers_version', '')")

@@ -76,6 +76,7 @@ def terminal_status(config, store, *, hardware: str | None = None, checks=None,
         "checks": [c.to_dict() for c in checks or ()],
         "recent_errors": recent_errors(log_file) if log_file is not None else [],
         "ratings_missing": store.ratings_missing(),
+        "counter_desk": counter_desk(config, store),
     }
     # The log may share a full disk and stop at the moment trouble began: what fails now is said live.
     now = iso_utc(datetime.now(timezone.utc))
@@ -85,6 +86,27 @@ def terminal_status(config, store, *, hardware: str | None = None, checks=None,
         status["recovered"] = {"moved_to": meta["recovered_from"], "at": meta.get("recovered_at"),
                                "why": meta.get("recovered_why")}
     return status
+
+
+def counter_desk(config, store) -> dict:
+    """The officer signed in (code, name, since when), the dossier invitations open and waiting to upload,
+    and the officers list held (issue 12)."""
+    from .officers import OfficerDirectory
+
+    state = store.counter_state()
+    directory = OfficerDirectory(store.db, counter=config.terminal.counter)
+    officer = directory.get(state["officer"]) if state["officer"] else None
+    return {
+        "officers_enabled": config.officers.enabled,
+        "dossier_enabled": config.dossier.enabled,
+        "officer": state["officer"],
+        "officer_name": officer.name if officer else None,
+        "signed_in_at": state["signed_in_at"],
+        "invitations_open": state["invitations_open"],
+        "invitations_pending": state["invitations_pending"],
+        "officers_version": directory.version() or None,
+        "officers_known": directory.count(),
+    }
 
 
 def sync_status(config, store) -> dict:
@@ -126,6 +148,18 @@ def format_status(status: dict) -> str:
                      else "NOT confirmed by the network (times are corrected by the server later)")
         + f", now {status['clock']['now']}",
     ]
+    desk = status.get("counter_desk")
+    if desk and (desk["officers_enabled"] or desk["officer"]):
+        if desk["officer"]:
+            name = f" {desk['officer_name']}" if desk["officer_name"] else ""
+            lines.append(f"Officer signed in: {desk['officer']}{name} (since {desk['signed_in_at']})")
+        else:
+            lines.append("Officer signed in: none")
+        lines.append(f"Officers list: {desk['officers_known']} officer(s), version {desk['officers_version'] or 'none yet'}"
+                     + ("" if desk["officers_enabled"] else " (sign-in is off in the config)"))
+    if desk and (desk["dossier_enabled"] or desk["invitations_open"] or desk["invitations_pending"]):
+        lines.append(f"Dossier invitations: open {desk['invitations_open']}; "
+                     f"closed, waiting to upload {desk['invitations_pending']}")
     sync = status.get("sync")
     if sync:
         if not sync["provisioned"]:

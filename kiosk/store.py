@@ -27,24 +27,32 @@ from .errors import StoreError
 from .high_water import SUFFIX as MARK_SUFFIX
 from .high_water import HighWaterMark, mark_path
 from .migrations import migrations
-from .ratings import GIVEN, REASON_OUTCOMES, RATINGS, SOURCES, TIMEOUT
+from .ratings import GIVEN, INVITATION_OUTCOMES, REASON_OUTCOMES, RATINGS, SIGN_IN_HOWS, SIGN_OUT_HOWS, SOURCES, TIMEOUT
 from .timekeeping import SystemClock, iso_utc
 
 log = logging.getLogger(__name__)
 
 #: Why a press was stored with ``filtered = 1`` (column ``filter_cause``; it stays on the terminal, the
 #: upload carries ``filtered`` only): sooner than ``repeat_interval_s`` after the last counted press; while
-#: the thank-you or the reason question was up; while a technician had the service screen up.
-REPEAT, BUSY, SERVICE = "repeat", "busy", "service"
-FILTER_CAUSES = (REPEAT, BUSY, SERVICE)
+#: the thank-you or the reason question was up; while a technician had the service screen up; while a
+#: scan was being read or the officer's sign-in screen was up; a second rating for a dossier this terminal
+#: already linked a counted rating to.
+REPEAT, BUSY, SERVICE, SIGNIN, DOSSIER_REPEAT = "repeat", "busy", "service", "signin", "dossier_repeat"
+FILTER_CAUSES = (REPEAT, BUSY, SERVICE, SIGNIN, DOSSIER_REPEAT)
+#: How a shift began and ended (``shifts.sign_in_how``, ``shifts.sign_out_how``), and how an invitation
+#: ended (``invitations.outcome``; NULL while it is open): codes of the protocol (:mod:`sync.vocabulary`).
+RATED, UNANSWERED, REPLACED = INVITATION_OUTCOMES
 #: The key of filtered rows without a cause (stored before causes were recorded) in :meth:`RatingStore.counts`.
 UNKNOWN_CAUSE = "unknown"
 
 _INSERT = (
     "INSERT INTO ratings (id, terminal_id, rating, reason, reason_outcome, source, created_at,"
-    " boot_id, monotonic_ns, clock_synced, filtered, filter_cause, sealed, synced_at)"
+    " boot_id, monotonic_ns, clock_synced, filtered, filter_cause, sealed, synced_at, officer, dossier)"
     " VALUES (:id, :terminal_id, :rating, :reason, :reason_outcome, :source, :created_at,"
-    " :boot_id, :monotonic_ns, :clock_synced, :filtered, :filter_cause, :sealed, :synced_at)"
+    " :boot_id, :monotonic_ns, :clock_synced, :filtered, :filter_cause, :sealed, :synced_at, :officer, :dossier)"
+)
+_CLOSE_INVITATION = (
+    "UPDATE invitations SET closed_at = ?, outcome = ?, rating_id = ? WHERE id = ? AND outcome IS NULL"
 )
 
 
@@ -214,12 +222,16 @@ class RatingStore:
 
     # -- writes ---------------------------------------------------------
     def record_press(self, rating: str, *, source: str, filtered: bool = False,
-                     filter_cause: str | None = None, ask_reason: bool = False) -> dict:
+                     filter_cause: str | None = None, ask_reason: bool = False, officer: str | None = None,
+                     dossier: str | None = None, invitation_id: str | None = None) -> dict:
         """Store one press and commit it; returns the row as stored.
 
         A counted dissatisfied press that will be asked its reason is stored
         unsealed; everything else is sealed at once. ``filter_cause`` (one of
         :data:`FILTER_CAUSES`) says why a filtered press was not counted.
+        ``officer``: the staff code signed in at the press; ``dossier``: the
+        dossier the press is linked to, whose open invitation ``invitation_id``
+        is closed ``rated`` in the same transaction (a crash leaves both or neither).
         """
         if rating not in RATINGS:
             raise ValueError(f"unknown rating {rating!r}")
@@ -245,17 +257,102 @@ class RatingStore:
             "filter_cause": filter_cause,
             "sealed": 0 if open_question else 1,
             "synced_at": None,
+            "officer": officer,
+            "dossier": dossier,
         }
         with self._writing("cannot store the press"):
-            # execute() commits at once: WAL + synchronous=FULL make it durable.
-            self.db.execute(_INSERT, row)
+            if invitation_id is None:
+                # execute() commits at once: WAL + synchronous=FULL make it durable.
+                self.db.execute(_INSERT, row)
+            else:
+                with self.db.atomic():
+                    self.db.execute(_INSERT, row)
+                    self.db.execute(_CLOSE_INVITATION, [stamp.created_at, RATED, row["id"], invitation_id])
             self._count += 1
             if self.mark is not None:
                 self._note_mark()
-        log.info("stored rating id=%s rating=%s source=%s filtered=%d%s sealed=%d",
+        # The dossier code is not logged: logs leave the terminal without the retention rule.
+        log.info("stored rating id=%s rating=%s source=%s filtered=%d%s sealed=%d officer=%s%s",
                  row["id"], rating, source, row["filtered"], f" ({filter_cause})" if filter_cause else "",
-                 row["sealed"])
+                 row["sealed"], officer or "-", " (dossier linked)" if dossier else "")
         return row
+
+    def dossier_counted(self, dossier: str) -> bool:
+        """True when a counted rating on this terminal is already linked to ``dossier`` (count once per dossier)."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT 1 FROM ratings INDEXED BY idx_ratings_dossier WHERE dossier = ? AND filtered = 0 LIMIT 1",
+                [dossier]).fetchone() is not None
+
+    # -- shifts and invitations (each written and committed at once) ------
+    def open_shift(self, officer: str, how: str) -> dict:
+        """An officer signed in: a new open shift, committed; returns the row."""
+        if how not in SIGN_IN_HOWS:
+            raise ValueError(f"unknown sign-in {how!r}; expected one of {', '.join(SIGN_IN_HOWS)}")
+        stamp = self.clock.stamp()
+        row = {"id": new_rating_id(), "officer": officer, "signed_in_at": stamp.created_at, "signed_out_at": None,
+               "sign_in_how": how, "sign_out_how": None, "boot_id": stamp.boot_id,
+               "monotonic_ns": stamp.monotonic_ns, "synced_at": None}
+        with self._writing("cannot store the sign-in"):
+            self.db.execute(
+                "INSERT INTO shifts (id, officer, signed_in_at, signed_out_at, sign_in_how, sign_out_how, boot_id,"
+                " monotonic_ns, synced_at) VALUES (:id, :officer, :signed_in_at, :signed_out_at, :sign_in_how,"
+                " :sign_out_how, :boot_id, :monotonic_ns, :synced_at)", row)
+        log.info("officer %s signed in (%s), shift %s", officer, how, row["id"])
+        return row
+
+    def close_shift(self, shift_id: str, how: str) -> bool:
+        """The officer of ``shift_id`` signed out; False when it was already closed."""
+        if how not in SIGN_OUT_HOWS:
+            raise ValueError(f"unknown sign-out {how!r}; expected one of {', '.join(SIGN_OUT_HOWS)}")
+        at = self.clock.stamp().created_at
+        with self._writing("cannot store the sign-out"):
+            cursor = self.db.execute(
+                "UPDATE shifts SET signed_out_at = ?, sign_out_how = ? WHERE id = ? AND signed_out_at IS NULL",
+                [at, how, shift_id])
+        if cursor.rowcount:
+            log.info("shift %s closed (%s)", shift_id, how)
+        return bool(cursor.rowcount)
+
+    def current_shift(self) -> dict | None:
+        """The open shift (the officer signed in now), or None; the latest if a crash left more than one."""
+        with self._lock:
+            rows = list(self.db.query(
+                "SELECT * FROM shifts WHERE signed_out_at IS NULL ORDER BY signed_in_at DESC, rowid DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    def open_invitation(self, dossier: str, officer: str | None) -> dict:
+        """A dossier invitation is up: a new open invitation, committed; returns the row."""
+        row = {"id": new_rating_id(), "dossier": dossier, "officer": officer,
+               "created_at": self.clock.stamp().created_at, "closed_at": None, "outcome": None,
+               "rating_id": None, "synced_at": None}
+        with self._writing("cannot store the invitation"):
+            self.db.execute(
+                "INSERT INTO invitations (id, dossier, officer, created_at, closed_at, outcome, rating_id, synced_at)"
+                " VALUES (:id, :dossier, :officer, :created_at, :closed_at, :outcome, :rating_id, :synced_at)", row)
+        log.info("invitation %s opened", row["id"])
+        return row
+
+    def close_invitation(self, invitation_id: str, outcome: str, rating_id: str | None = None) -> bool:
+        """Close an open invitation with ``outcome``; False when it was already closed."""
+        if outcome not in INVITATION_OUTCOMES:
+            raise ValueError(f"unknown invitation outcome {outcome!r}")
+        with self._writing("cannot close the invitation"):
+            cursor = self.db.execute(_CLOSE_INVITATION,
+                                     [self.clock.stamp().created_at, outcome, rating_id, invitation_id])
+        if cursor.rowcount:
+            log.info("invitation %s closed: %s", invitation_id, outcome)
+        return bool(cursor.rowcount)
+
+    def close_open_invitations(self) -> int:
+        """Close every invitation left open by a stop as ``unanswered`` (nobody can answer it now)."""
+        with self._writing("cannot close the invitations left open"):
+            cursor = self.db.execute(
+                "UPDATE invitations SET closed_at = ?, outcome = ? WHERE outcome IS NULL",
+                [self.clock.stamp().created_at, UNANSWERED])
+        if cursor.rowcount:
+            log.warning("closed %d invitation(s) left open by an earlier stop as unanswered", cursor.rowcount)
+        return cursor.rowcount
 
     def seal(self, rating_id: str, outcome: str, reason: str | None = None) -> bool:
         """Seal an open rating with its reason outcome; False if it was already sealed."""
@@ -451,7 +548,7 @@ class RatingStore:
             >>> _ = store.record_press("satisfied", source="button", filtered=True, filter_cause="service")
             >>> counts = store.counts()
             >>> counts["counted"], counts["filtered"], counts["filtered_by_cause"]
-            (1, 1, {'repeat': 0, 'busy': 0, 'service': 1, 'unknown': 0})
+            (1, 1, {'repeat': 0, 'busy': 0, 'service': 1, 'signin': 0, 'dossier_repeat': 0, 'unknown': 0})
         """
         where, params = ("WHERE created_at >= ?", [since]) if since else ("", [])
         sql = (
@@ -472,6 +569,17 @@ class RatingStore:
         result["counted"] = sum(result[r] for r in RATINGS)
         result["filtered_by_cause"] = by_cause
         return result
+
+    def counter_state(self) -> dict:
+        """The officer signed in now (or None) and the invitations open and not yet uploaded, for ``kiosk status``."""
+        shift = self.current_shift()
+        with self._lock:
+            open_, unsent = self.db.execute(
+                "SELECT coalesce(sum(outcome IS NULL), 0), coalesce(sum(outcome IS NOT NULL AND synced_at IS NULL), 0)"
+                " FROM invitations").fetchone()
+        return {"officer": shift["officer"] if shift else None,
+                "signed_in_at": shift["signed_in_at"] if shift else None,
+                "invitations_open": open_, "invitations_pending": unsent}
 
     def backlog(self) -> dict[str, int]:
         """Rows still open, and sealed rows not yet acknowledged by the server."""

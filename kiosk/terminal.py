@@ -162,6 +162,7 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     store.keep_mark()
     try:
         store.seal_open_ratings()
+        store.close_open_invitations()  # nobody can answer an invitation from before the stop
         store.mark_started()
     except StoreError as exc:
         # A full disk: the screens still start, and say that no rating can be taken until space returns.

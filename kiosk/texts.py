@@ -84,6 +84,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_repeat": "nhấn lại quá sớm",
         "cause_busy": "lúc đang cảm ơn hoặc hỏi lý do",
         "cause_service": "lúc bảo trì",
+        "cause_signin": "lúc cán bộ đăng nhập",
+        "cause_dossier_repeat": "hồ sơ đã được đánh giá",
         "cause_unknown": "không rõ",
     },
     "en": {
@@ -150,6 +152,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_repeat": "too soon after the last",
         "cause_busy": "during thanks or the reason question",
         "cause_service": "during service",
+        "cause_signin": "during an officer's sign-in",
+        "cause_dossier_repeat": "dossier already rated",
         "cause_unknown": "cause not recorded",
     },
 }

@@ -14,12 +14,16 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .protocol import Rating
+from .protocol import Invitation, Rating, Shift
 
 migrations = Migrations("sync")
 
 #: The protocol's rating fields, in the model's order: the columns the uploader reads.
 RATING_FIELDS = tuple(Rating.model_fields)
+#: Rating fields left out of a rating when they are null, so a server older than them sees the old rating.
+OPTIONAL_RATING_FIELDS = ("officer", "dossier")
+SHIFT_FIELDS = tuple(Shift.model_fields)
+INVITATION_FIELDS = tuple(Invitation.model_fields)
 
 
 @migrations()
@@ -69,7 +73,70 @@ class LocalRatings:
             " AND id NOT IN (SELECT id FROM sync_quarantine) ORDER BY rowid LIMIT ?",
             [limit],
         ).fetchall()
-        return [dict(zip(RATING_FIELDS, row)) for row in rows]
+        return [{name: value for name, value in zip(RATING_FIELDS, row)
+                 if value is not None or name not in OPTIONAL_RATING_FIELDS} for row in rows]
+
+    # -- shifts and invitations (issue 12) ---------------------------------
+    def pending_shifts(self, limit: int) -> list[dict]:
+        """Closed shifts the server has not acknowledged, oldest first (open ones wait for their sign-out)."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(SHIFT_FIELDS)} FROM shifts WHERE signed_out_at IS NOT NULL AND synced_at IS NULL"
+            " ORDER BY signed_in_at, rowid LIMIT ?", [limit]).fetchall()
+        return [dict(zip(SHIFT_FIELDS, row)) for row in rows]
+
+    def pending_invitations(self, limit: int) -> list[dict]:
+        """Closed invitations the server has not acknowledged, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(INVITATION_FIELDS)} FROM invitations"
+            " WHERE outcome IS NOT NULL AND synced_at IS NULL ORDER BY created_at, rowid LIMIT ?", [limit]).fetchall()
+        return [dict(zip(INVITATION_FIELDS, row)) for row in rows]
+
+    def acknowledge_links(self, shift_ids: list[str], invitation_ids: list[str], at: str) -> None:
+        """Mark the shifts and invitations the server holds as synced, in one transaction."""
+        with self.db.atomic():
+            self.db.conn.executemany("UPDATE shifts SET synced_at = ? WHERE id = ?", [(at, i) for i in shift_ids])
+            self.db.conn.executemany("UPDATE invitations SET synced_at = ? WHERE id = ?",
+                                     [(at, i) for i in invitation_ids])
+
+    # -- the officers list and the dossiers' retention (issue 12) ------------
+    def officers_version(self) -> str:
+        """The version of the officers list held ("" before the first)."""
+        row = self.db.execute("SELECT value FROM kiosk_meta WHERE key = 'officers_version'").fetchone()
+        return row[0] if row and row[0] else ""
+
+    def replace_officers(self, officers: list[dict], *, version: str, retention_days: int) -> None:
+        """Replace the officers list whole (rows of table ``officers``: code, name, pin_hash, counters as a
+        JSON list, photo bytes) and note its version and the dossiers' retention, in one transaction."""
+        rows = [(o["code"], o["name"], o.get("pin_hash"), json.dumps(o.get("counters") or [], ensure_ascii=False),
+                 o.get("photo"), version) for o in officers]
+        with self.db.atomic():
+            self.db.execute("DELETE FROM officers")
+            self.db.conn.executemany(
+                "INSERT INTO officers (code, name, pin_hash, counters, photo, version) VALUES (?, ?, ?, ?, ?, ?)",
+                rows)
+            self.db.conn.executemany(
+                "INSERT INTO kiosk_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [("officers_version", version), ("dossier_retention_days", str(retention_days))])
+
+    def dossier_retention_days(self) -> int | None:
+        """How long dossier codes stay on this terminal, as the server last said (None: not said yet)."""
+        row = self.db.execute("SELECT value FROM kiosk_meta WHERE key = 'dossier_retention_days'").fetchone()
+        try:
+            return int(row[0]) if row else None
+        except ValueError:
+            return None
+
+    def blank_dossiers(self, before: str) -> int:
+        """Blank the dossier code of synced ratings and invitations made before ``before`` (ISO UTC), the
+        retention the server sets; the ratings and invitations themselves are kept."""
+        with self.db.atomic():
+            ratings = self.db.execute(
+                "UPDATE ratings SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
+                " AND created_at < ?", [before]).rowcount
+            invitations = self.db.execute(
+                "UPDATE invitations SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
+                " AND created_at < ?", [before]).rowcount
+        return ratings + invitations
 
     def pending_count(self) -> int:
         # Quarantined rows are sealed and never synced: subtracting their count

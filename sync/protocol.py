@@ -23,11 +23,15 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .names import TERMINAL_ID_MAX
-from .vocabulary import LEVELS, RATING_CONTENT_FIELDS, REASON_OUTCOMES, REASONS, SOURCES
+from .vocabulary import (DOSSIER_CODE_MAX, DOSSIER_CODE_PATTERN, INVITATION_OUTCOMES, LEVELS, OFFICER_CODE_MAX,
+                         OFFICER_CODE_PATTERN, RATING_CONTENT_FIELDS, REASON_OUTCOMES, REASONS, SIGN_IN_HOWS,
+                         SIGN_OUT_HOWS, SOURCES)
 
 API_PREFIX = "/api/v1"
 #: A batch holds at most this many ratings and this many bytes of JSON.
 MAX_BATCH_RATINGS = 500
+#: ... and at most this many closed shifts and this many closed invitations (issue 12).
+MAX_BATCH_SHIFTS = MAX_BATCH_INVITATIONS = 500
 MAX_BATCH_BYTES = 512 * 1024
 
 RatingCode = Literal[LEVELS]
@@ -80,6 +84,12 @@ def _flag(value):
 Flag = Annotated[Literal[0, 1], BeforeValidator(_flag)]
 
 
+#: A staff code (``[A-Za-z0-9._-]``, at most 32) and a dossier code (``[A-Za-z0-9._/-]``, at most 48).
+OfficerCode = Annotated[str, Field(min_length=1, max_length=OFFICER_CODE_MAX, pattern=OFFICER_CODE_PATTERN)]
+DossierCode = Annotated[str, Field(min_length=1, max_length=DOSSIER_CODE_MAX, pattern=DOSSIER_CODE_PATTERN)]
+IsoUtc = Annotated[str, Field(pattern=ISO_UTC_PATTERN)]
+
+
 class Rating(BaseModel):
     """One sealed rating, exactly as the terminal stored it."""
 
@@ -97,6 +107,10 @@ class Rating(BaseModel):
     monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX, description="the terminal's monotonic clock at the press")
     clock_synced: Flag
     filtered: Flag = 0
+    officer: OfficerCode | None = Field(default=None, description=(
+        "the staff code of the officer signed in at the press; absent or null: none (and from older terminals)"))
+    dossier: DossierCode | None = Field(default=None, description=(
+        "the dossier code the press was linked to by an invitation; absent or null: none"))
 
     @model_validator(mode="after")
     def _reason_rules(self):
@@ -141,10 +155,45 @@ class Health(BaseModel):
             "the most frequent first; absent from older terminals"))
 
 
+class Shift(BaseModel):
+    """One closed shift of an officer at this terminal (sign-in to sign-out), times in the terminal's clock."""
+
+    model_config = _STRICT
+
+    id: UUID = Field(strict=False, description="made by the terminal at the sign-in; never changes")
+    officer: OfficerCode
+    signed_in_at: IsoUtc
+    signed_out_at: IsoUtc
+    sign_in_how: Literal[SIGN_IN_HOWS]
+    sign_out_how: Literal[SIGN_OUT_HOWS]
+
+
+class Invitation(BaseModel):
+    """One closed dossier invitation: ``rated`` (``rating_id`` the linked press), ``unanswered`` (expired)
+    or ``replaced`` (another dossier was scanned before anyone rated)."""
+
+    model_config = _STRICT
+
+    id: UUID = Field(strict=False, description="made by the terminal when the invitation opened")
+    dossier: DossierCode
+    officer: OfficerCode | None = None
+    created_at: IsoUtc
+    closed_at: IsoUtc
+    outcome: Literal[INVITATION_OUTCOMES]
+    rating_id: UUID | None = Field(default=None, strict=False)
+
+    @model_validator(mode="after")
+    def _rated_has_a_rating(self):
+        if (self.outcome == "rated") != (self.rating_id is not None):
+            raise ValueError("rating_id goes with outcome 'rated' and only with it")
+        return self
+
+
 class Batch(BaseModel):
     """``POST /api/v1/batches``: ratings plus the terminal's clock at sending.
 
-    An empty ``ratings`` list is a heartbeat.
+    An empty ``ratings`` list is a heartbeat. ``shifts`` and ``invitations`` (closed ones only) come from
+    terminals with officer sign-in or dossier invitations on; the terminal leaves them out when it has none.
     """
 
     model_config = _STRICT
@@ -154,6 +203,8 @@ class Batch(BaseModel):
     monotonic_ns: WholeNumber = Field(ge=0, le=INT64_MAX)
     health: Health
     ratings: list[Rating] = Field(default_factory=list, max_length=MAX_BATCH_RATINGS)
+    shifts: list[Shift] = Field(default_factory=list, max_length=MAX_BATCH_SHIFTS)
+    invitations: list[Invitation] = Field(default_factory=list, max_length=MAX_BATCH_INVITATIONS)
 
 
 class Ack(BaseModel):
@@ -178,6 +229,36 @@ class BatchReceipt(BaseModel):
     acks: list[Ack]
     received_at: str
     clock_offset_s: float = Field(description="terminal wall clock minus server clock at reception")
+    shift_acks: list[UUID] | None = Field(default=None, description=(
+        "the ids of the batch's shifts the server holds (stored now or before); absent when none were sent"))
+    invitation_acks: list[UUID] | None = Field(default=None, description=(
+        "the ids of the batch's invitations the server holds (stored now or before)"))
+    officers_version: str | None = Field(default=None, max_length=128, description=(
+        "the version of this terminal's officers list; the terminal fetches GET /api/v1/terminal/officers "
+        "when it differs from the one it holds (absent from older servers)"))
+
+
+class TerminalOfficer(BaseModel):
+    """One officer as a terminal receives them."""
+
+    code: OfficerCode
+    name: str = Field(min_length=1, max_length=200)
+    pin_hash: str | None = Field(default=None, max_length=300, description=(
+        "pbkdf2_sha256$rounds$salt$hash, made on the server; null: sign-in by badge only"))
+    counters: list[str | int] = Field(default_factory=list, description=(
+        "the counters (node ids or names) the officer may serve at; empty: every counter of the unit"))
+    photo: str | None = Field(default=None, description="base64 JPEG or PNG, or null")
+
+
+class TerminalOfficers(BaseModel):
+    """``GET /api/v1/terminal/officers`` (device token): the officers of the terminal's unit.
+
+    ETag is ``version``; ``If-None-Match`` with it answers 304.
+    """
+
+    version: str = Field(min_length=1, max_length=128)
+    dossier_retention_days: int = Field(ge=1, le=36500)
+    officers: list[TerminalOfficer] = Field(default_factory=list)
 
 
 class Enrollment(BaseModel):

@@ -19,6 +19,8 @@ blindly: the error is permanent and the next try waits ``auth_retry_s``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import random
@@ -26,7 +28,7 @@ import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import requests
@@ -38,8 +40,8 @@ from .addresses import check_server_url
 from .errors import response_message
 from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status, read_within
 from .local import REFUSED_CAUSE, UNSENDABLE_CAUSE
-from .protocol import (LAST_ERROR_MAX, MAX_BATCH_RATINGS, MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch,
-                       BatchReceipt, Health)
+from .protocol import (LAST_ERROR_MAX, MAX_BATCH_INVITATIONS, MAX_BATCH_RATINGS, MAX_BATCH_SHIFTS,
+                       MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch, BatchReceipt, Health, TerminalOfficers)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,9 @@ class SyncState:
     refused: int = 0
     #: The server refused a whole batch for itself: retrying soon cannot help.
     batch_refused: bool = False
+    #: The officers list: when it was last fetched, and why the last fetch failed (None: it worked).
+    officers_fetched_at: str | None = None
+    officers_error: str | None = None
 
 
 @dataclass
@@ -102,6 +107,11 @@ class Attempt:
     progressed: bool = False
     #: The server refused the batch for itself: retrying soon cannot help.
     permanent: bool = False
+    #: The shifts and invitations the server acknowledged (ids).
+    shift_acks: list = field(default_factory=list)
+    invitation_acks: list = field(default_factory=list)
+    #: The version of this terminal's officers list the server holds (None: an older server).
+    officers_version: str | None = None
 
 
 def reportable(error: str | None) -> str | None:
@@ -145,6 +155,13 @@ class Uploader:
         self.monotonic = monotonic
         self.state = SyncState(**{k: v for k, v in local.load_state().items()
                                   if k in SyncState.__dataclass_fields__})
+        self.officers_url = http.api_url(self.server_url, "terminal/officers")
+        #: False once the server refused shifts or invitations (a server older than them): for this run,
+        #: ratings go without them, and they wait on the terminal.
+        self.send_links = True
+        #: How often the dossiers' retention is applied on the terminal.
+        self.retention_every_s = 3600.0
+        self._retention_at: float | None = None
         self.when_changed: Callable[[SyncState, int], None] | None = None
         self.recount_s = 30.0
         self._pending_estimate: int | None = None
@@ -173,6 +190,14 @@ class Uploader:
         if not kept_aside:  # a server older than kept_aside refuses the fields: send them only when they say something
             del envelope["health"]["kept_aside"], envelope["health"]["kept_aside_causes"]
         envelope["ratings"] = ratings
+        # Shifts and invitations likewise: only when there are closed ones (an older server refuses the fields).
+        del envelope["shifts"], envelope["invitations"]
+        shifts = self.local.pending_shifts(MAX_BATCH_SHIFTS) if self.send_links else []
+        invitations = self.local.pending_invitations(MAX_BATCH_INVITATIONS) if self.send_links else []
+        if shifts:
+            envelope["shifts"] = shifts
+        if invitations:
+            envelope["invitations"] = invitations
         try:
             body = _encode(envelope)
         except (TypeError, ValueError):  # a damaged row (bytes, an infinite number) that JSON cannot carry
@@ -184,6 +209,7 @@ class Uploader:
         self.state.last_attempt_at = now_iso()
         if attempt.ok:
             self.local.acknowledge(list(attempt.acks.items()), now_iso(), attempt.reasons)
+            self._acknowledge_links(attempt, shifts, invitations)
             # Conflicts and refusals leave the queue too (kept aside), so every sent rating is off it.
             attempt.pending = pending - len(ratings)
             self._pending_estimate = attempt.pending
@@ -202,6 +228,9 @@ class Uploader:
             self.state.batch_refused = False
             self.state.failures_in_a_row = 0
             self._last_contact = self.monotonic()
+            if attempt.officers_version is not None and attempt.officers_version != self.local.officers_version():
+                self.fetch_officers()
+            self._apply_retention()
         else:
             self.state.last_error = attempt.error
             self.state.auth_refused = attempt.auth_refused
@@ -283,11 +312,88 @@ class Uploader:
             return Attempt(False, error="the receipt does not acknowledge exactly the ratings sent")
         self.state.clock_offset_s = receipt.clock_offset_s
         reasons = {str(ack.id): ack.reason or "no reason given" for ack in receipt.acks if ack.status == "refused"}
-        return Attempt(True, sent=len(ids), acks=acks, reasons=reasons)
+        return Attempt(True, sent=len(ids), acks=acks, reasons=reasons,
+                       shift_acks=[str(i) for i in receipt.shift_acks or ()],
+                       invitation_acks=[str(i) for i in receipt.invitation_acks or ()],
+                       officers_version=receipt.officers_version)
+
+    def _acknowledge_links(self, attempt: Attempt, shifts: list[dict], invitations: list[dict]) -> None:
+        """Mark the shifts and invitations sent that the receipt acknowledges; the rest are sent again."""
+        sent_shifts = {str(s["id"]) for s in shifts}
+        sent_invitations = {str(i["id"]) for i in invitations}
+        shift_ids = [i for i in attempt.shift_acks if i in sent_shifts]
+        invitation_ids = [i for i in attempt.invitation_acks if i in sent_invitations]
+        if shift_ids or invitation_ids:
+            self.local.acknowledge_links(shift_ids, invitation_ids, now_iso())
+
+    # -- the officers list (issue 12) ---------------------------------------------
+    def fetch_officers(self) -> bool:
+        """Fetch this terminal's officers list (``GET /api/v1/terminal/officers``, ``If-None-Match`` with the
+        version held) and keep it in the terminal's file. True when the list held is now the server's; a
+        failure is noted (``officers_error``) and tried again after the next batch."""
+        held = self.local.officers_version()
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if held:
+            headers["If-None-Match"] = f'"{held}"'
+        try:
+            response = self.session.get(self.officers_url, headers=headers, timeout=self.timeout)
+        except (requests.RequestException, OSError) as exc:
+            return self._officers_failed(describe_error(exc))
+        if response.status_code == 304:
+            self.state.officers_error = None
+            return True
+        if response.status_code != 200:
+            return self._officers_failed(describe_status(response))
+        try:
+            payload = TerminalOfficers.model_validate_json(response.content)
+        except ValidationError as exc:
+            return self._officers_failed(f"the officers list is not in the expected form ({exc.error_count()} "
+                                         "problem(s)): a captive portal or a proxy page?")
+        officers = []
+        for officer in payload.officers:
+            try:
+                photo = base64.b64decode(officer.photo, validate=True) if officer.photo else None
+            except (binascii.Error, ValueError):
+                log.warning("officer %s: the photo is not base64; shown without it", officer.code)
+                photo = None
+            officers.append({"code": officer.code, "name": officer.name, "pin_hash": officer.pin_hash,
+                             "counters": [str(c) for c in officer.counters], "photo": photo})
+        self.local.replace_officers(officers, version=payload.version, retention_days=payload.dossier_retention_days)
+        self.state.officers_fetched_at = now_iso()
+        self.state.officers_error = None
+        log.info("officers list %s received: %d officer(s)", payload.version, len(officers))
+        self._retention_at = None  # the retention may have changed: apply it now
+        self._apply_retention()
+        return True
+
+    def _officers_failed(self, error: str) -> bool:
+        self.state.officers_error = error
+        log.warning("cannot fetch the officers list: %s", error)
+        return False
+
+    def _apply_retention(self) -> None:
+        """Blank dossier codes older than the server's retention (synced rows only), at most hourly."""
+        now = self.monotonic()
+        if self._retention_at is not None and now - self._retention_at < self.retention_every_s:
+            return
+        self._retention_at = now
+        days = self.local.dossier_retention_days()
+        if days is None:
+            return
+        before = datetime.now(timezone.utc) - timedelta(days=days)
+        blanked = self.local.blank_dossiers(before.strftime("%Y-%m-%dT%H:%M:%S.") + f"{before.microsecond // 1000:03d}Z")
+        if blanked:
+            log.info("blanked %d dossier code(s) kept longer than %d days", blanked, days)
 
     def _refused_batch(self, status: int, response, ratings: list[dict]) -> Attempt:
         """A 4xx for the whole batch: keep aside the one rating it names, send smaller, or stop retrying."""
         message = response_message(response)
+        if status == 422 and self.send_links and _links_at_fault(response):
+            # A server older than officers and dossiers: the ratings go on without the shifts and invitations,
+            # which wait on the terminal until a server takes them (the next start tries again).
+            self.send_links = False
+            return Attempt(False, progressed=True, error=f"the server does not take shifts or invitations yet "
+                           f"({message}); ratings are sent without them")
         at_fault = _rating_at_fault(response, len(ratings)) if status == 422 else None
         if at_fault is None and status == 413 and len(ratings) == 1:
             at_fault = 0  # a single rating too large to send ever
@@ -401,6 +507,15 @@ def _rating_at_fault(response, batch_len: int) -> int | None:
     if match and int(match.group(1)) < batch_len:
         return int(match.group(1))
     return None
+
+
+def _links_at_fault(response) -> bool:
+    """True when a whole-batch 422 names the shifts or the invitations (``field: shifts…``)."""
+    try:
+        field_name = str(json.loads(response.content).get("field") or "")
+    except (ValueError, AttributeError):
+        return False
+    return field_name.split(".")[0] in ("shifts", "invitations")
 
 
 def _encode(envelope: dict) -> bytes:

@@ -74,9 +74,19 @@ NO_REASON_LABELS = {"vi": "Không nêu lý do", "en": "No reason given"}
 TREND_UNITS = ("day", "week", "month")
 TREND_UNIT_LABELS_VI = {"day": "Ngày", "week": "Tuần", "month": "Tháng"}
 
-#: The fields that make a rating's content: a resend is identical when all of them match.
+#: The fields that make a rating's content: a resend is identical when all of them match. ``officer`` and
+#: ``dossier`` (issue 12) are absent from older terminals' ratings, which is the same as null.
 RATING_CONTENT_FIELDS = ("id", "terminal_id", "rating", "reason", "reason_outcome", "source", "created_at",
-                         "boot_id", "monotonic_ns", "clock_synced", "filtered")
+                         "boot_id", "monotonic_ns", "clock_synced", "filtered", "officer", "dossier")
+
+#: At the counter (issue 12): how an officer's shift began and ended, and how a dossier invitation ended.
+SIGN_IN_HOWS = ("badge", "pin")
+SIGN_OUT_HOWS = ("badge", "screen", "hours", "service")
+INVITATION_OUTCOMES = ("rated", "unanswered", "replaced")
+#: A staff code and a dossier code as the protocol carries them (the terminal's patterns may be narrower).
+OFFICER_CODE_MAX, DOSSIER_CODE_MAX = 32, 48
+OFFICER_CODE_PATTERN = r"^[A-Za-z0-9._-]+$"
+DOSSIER_CODE_PATTERN = r"^[A-Za-z0-9._/-]+$"
 
 
 def one_decimal(part: int, whole: int) -> float | None:

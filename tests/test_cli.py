@@ -62,7 +62,8 @@ def test_status_json(filled, capsys, tmp_path):
     assert code == 0
     assert info["terminal_id"] == "hd-phucla-01" and info["site"] == "UBND phường Phúc La"
     assert info["total"] == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 1, "filtered": 2, "counted": 4,
-                             "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 1, "unknown": 0}}
+                             "filtered_by_cause": {"repeat": 1, "busy": 0, "service": 1, "signin": 0,
+                                                   "dossier_repeat": 0, "unknown": 0}}
     assert info["today"]["counted"] == 4
     assert (info["unsealed"], info["pending"]) == (1, 5)
     assert info["database"]["path"] == str(tmp_path / "kiosk.db") and info["database"]["size_bytes"] > 0

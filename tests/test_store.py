@@ -136,7 +136,8 @@ def test_counts_and_backlog(tmp_path):
     store.record_press("dissatisfied", source="touch", ask_reason=True)
     counts = store.counts()
     assert counts == {"very_satisfied": 2, "satisfied": 1, "dissatisfied": 2, "filtered": 1, "counted": 5,
-                      "filtered_by_cause": {"repeat": 0, "busy": 0, "service": 0, "unknown": 1}}
+                      "filtered_by_cause": {"repeat": 0, "busy": 0, "service": 0, "signin": 0, "dossier_repeat": 0,
+                                            "unknown": 1}}
     assert store.counts(since="2026-11-26T00:00:00.000Z")["counted"] == 0
     assert store.backlog() == {"unsealed": 1, "pending": 5}
 
@@ -278,6 +279,7 @@ def test_migration_derives_the_cause_of_older_filtered_rows_where_it_is_certain(
         causes = {r["id"]: r["filter_cause"] for r in store.db["ratings"].rows}
         assert causes == {"a": None, "b": "busy", "c": "busy", "d": None, "e": None, "f": None,
                           "g": "busy", "h": None}
-        assert store.counts()["filtered_by_cause"] == {"repeat": 0, "busy": 3, "service": 0, "unknown": 2}
+        assert store.counts()["filtered_by_cause"] == {"repeat": 0, "busy": 3, "service": 0, "signin": 0,
+                                                      "dossier_repeat": 0, "unknown": 2}
     finally:
         store.close()
