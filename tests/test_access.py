@@ -377,8 +377,9 @@ def test_the_reason_screen_warns_before_it_gives_up(start_kiosk, language):
     flow = kiosk.terminal.flow
     assert flow.seconds_left > 2
     assert (app.reason_warning, warning.opacity, question.opacity) == (False, 0, 1)
-    seen = []
+    seen, events = [], []
     app.bind(warning_text=lambda _app, text: seen.append((flow.seconds_left, text)))
+    flow.add_listener(lambda event: events.append(event.kind))
     assert kiosk.wait_for(lambda: app.reason_warning, timeout=3)
     left = flow.seconds_left
     assert 1.0 < left <= 2.0  # at reason_warning_s before the end (the app ticks ten times a second)
@@ -396,6 +397,8 @@ def test_the_reason_screen_warns_before_it_gives_up(start_kiosk, language):
             assert int(pattern.fullmatch(text)[1]) == max(1, math.ceil(left_then))
     assert (app.reason_warning, app.warning_text, warning.opacity) == (False, "", 0)
     assert kiosk.rows()[-1]["reason_outcome"] == "timeout"
+    # The flow warned once too (the voice speaks on that event), and the band showed from the same tick.
+    assert events.count("warning") == 1
 
 
 @ui
