@@ -233,9 +233,11 @@ class ContrastWalk:
             screen = root.current_screen
             self.look(name)
             for panels in [w for w in screen.walk(restrict=True) if isinstance(w, ScreenManager)]:
+                first = panels.current
                 for panel in panels.screen_names:
                     panels.current = panel
                     self.look(f"{name}/{panel}")
+                panels.current = first
         root.current = "home"
 
     def held_down(self, where: str, buttons) -> None:
@@ -352,11 +354,21 @@ def test_display_options_reach_every_screen(start_kiosk, high_contrast, large_te
     thanks = kiosk.widget("thanks", "thanks")
     assert tuple(thanks.color) == pytest.approx(palette["BRAND"]) and thanks.font_size == pytest.approx(
         app.unit * 12 * scale)
-    # Large text still fits: the home question and the tiles' words are not cut (their boxes grow with them).
-    assert question.texture_size[1] <= question.height + 1
-    label = next(w for w in tile.walk(restrict=True) if getattr(w, "text", "") == app.texts["satisfied"])
+    # Large text still fits: each tile's words inside the tile with the face above them at least as tall, the tiles
+    # at least 40 % of the screen, every reason button's words inside the button.
     kiosk.frames(2)
-    assert label.texture_size[1] <= label.height + 1
+    for rating in ("very_satisfied", "satisfied", "dissatisfied"):
+        tile = kiosk.widget("home", rating)
+        image, label = [w for w in tile.children[::-1]]
+        assert label.text == app.texts[rating]
+        assert tile.y <= label.y and label.top <= tile.top and label.texture_size[1] <= label.height + 1
+        assert image.height >= label.height
+    assert kiosk.widget("home", "tiles").height >= 0.4 * app.root.height
+    to_reason_screen(kiosk)
+    kiosk.frames(2)
+    for button in app.root.get_screen("reason").ids.reasons.children:
+        assert button.texture_size[1] <= button.height, f"{button.text!r} does not fit its button"
+        assert button.texture_size[0] <= button.width
 
 
 # -- the reason screen's time-out warning -------------------------------------------------------------------------
