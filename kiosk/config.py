@@ -472,7 +472,7 @@ _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 def _check_clock_time(name: str, value: Any, key: Key) -> str:
     """A local time of day, ``HH:MM`` on the 24-hour clock, or empty (never)."""
     value = _text(name, value)
-    if value and not _CLOCK_TIME.match(value):
+    if value and not _CLOCK_TIME.fullmatch(value):
         raise ConfigError(f"{name}: expected a time of day as HH:MM (00:00 to 23:59) or \"\" for never, got {value!r}")
     return value
 

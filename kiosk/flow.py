@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from .dossiers import DossierRules, Invitation
+from .errors import StoreError
 from .officers import (OFFICER_NOT_HERE, OFFICER_UNKNOWN, PIN_LOCKED, PIN_WRONG, Officer,  # noqa: F401
                        OfficerDirectory, PinPad)
 from .ratings import DISSATISFIED, GIVEN, REASONS, SKIPPED, TIMEOUT
@@ -496,13 +497,13 @@ class RatingFlow:
         open while sign-in is now off is closed (``service``)."""
         try:
             shift = self.store.current_shift()
-        except Exception:  # an old file opened read-only by a tool: no shifts to resume
-            log.debug("no shift to resume", exc_info=True)
+            if shift is not None and self.officers is None:
+                self.store.close_shift(shift["id"], BY_SERVICE)
+                return
+        except StoreError as exc:  # a full disk at the start: the terminal still starts (nobody signed in)
+            log.warning("cannot resume or close the last shift: %s", exc)
             return
         if shift is None:
-            return
-        if self.officers is None:
-            self.store.close_shift(shift["id"], BY_SERVICE)
             return
         self._officer, self._shift_id = shift["officer"], shift["id"]
         try:

@@ -20,7 +20,7 @@ from .config import Config
 from .flow import FlowEvent, RatingFlow
 from .status import terminal_status
 from .storage_watch import StorageWatch
-from .store import RatingStore, StoreError
+from .store import DOSSIER_REPEAT, RatingStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,9 @@ def wire_panel(flow: RatingFlow, panel, *, beep: bool = True) -> None:
     panel.when_skip = guarded("skip button press", lambda: flow.skip_reason(source="button"))
 
     def feedback(event: FlowEvent) -> None:
-        if event.kind == "rated":
+        # A second rating of a dossier gets the same light and beep as a counted one: the citizen (and the
+        # officer beside them) cannot tell it apart.
+        if event.kind == "rated" or (event.kind == "filtered" and event.filter_cause == DOSSIER_REPEAT):
             panel.show_rating(event.rating, beep=beep)
 
     flow.add_listener(feedback)

@@ -130,9 +130,10 @@ class LocalRatings:
         """Blank the dossier code of synced ratings and invitations made before ``before`` (ISO UTC), the
         retention the server sets; the ratings and invitations themselves are kept."""
         with self.db.atomic():
+            # Through the terminal's partial index of linked ratings: only those are visited, not a year of presses.
             ratings = self.db.execute(
-                "UPDATE ratings SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
-                " AND created_at < ?", [before]).rowcount
+                "UPDATE ratings INDEXED BY idx_ratings_dossier SET dossier = NULL WHERE dossier IS NOT NULL"
+                " AND synced_at IS NOT NULL AND created_at < ?", [before]).rowcount
             invitations = self.db.execute(
                 "UPDATE invitations SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
                 " AND created_at < ?", [before]).rowcount

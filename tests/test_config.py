@@ -63,6 +63,19 @@ BAD = [
     ("[feedback]\nreasons = [\"facilities\"]\n[pins]\nreasons = [5, 6]\n",
      "[pins] reasons: 2 reason buttons but only 1 reasons"),
     ("[log]\nlevel = \"LOUD\"\n", "[log] level: expected one of"),
+    # Officers and dossiers (issue 12): patterns must compile, a badge pattern must name its code, times are HH:MM.
+    ("[officers]\nbadge_pattern = \"^CB([0-9]+)$\"\n", "[officers] badge_pattern: the pattern needs a group named code"),
+    ("[officers]\nbadge_pattern = \"^CB(?P<code>[0-9+$\"\n", "[officers] badge_pattern: not a valid regular expression"),
+    ("[dossier]\npattern = \"^HS-(\"\n", "[dossier] pattern: not a valid regular expression"),
+    ("[dossier]\npattern = \"\"\n", "[dossier] pattern: expected a regular expression"),
+    ("[officers]\nsign_out_at = \"5:30 PM\"\n", "[officers] sign_out_at: expected a time of day as HH:MM"),
+    ("[officers]\nsign_out_at = \"24:00\"\n", "[officers] sign_out_at: expected a time of day as HH:MM"),
+    ("[officers]\nsign_out_at = 1730\n", "[officers] sign_out_at: expected text in quotes"),
+    ("[officers]\npin_attempts = 0\n", "[officers] pin_attempts: expected a whole number from 1 to 100"),
+    ("[officers]\npin_lock_s = 0.5\n", "[officers] pin_lock_s: expected at least 1 seconds"),
+    ("[officers]\nenabled = \"yes\"\n", "[officers] enabled: expected true or false"),
+    ("[dossier]\ninvitation_s = 2\n", "[dossier] invitation_s: expected at least 5 seconds"),
+    ("[dossier]\nlength = 12\n", "[dossier] length: unknown key"),
     ("pins = 3\n", "pins: expected a [pins] table"),
     ("[terminal\nid = 1\n", "is not valid TOML"),
 ]
@@ -130,3 +143,18 @@ def test_defaults_match_the_architecture():
 
 def test_every_key_has_help():
     assert all(key.help for keys in SCHEMA.values() for key in keys.values())
+
+
+def test_officers_and_dossier_settings_load(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[officers]\nenabled = true\nbadge_pattern = "^NV-(?P<code>\\\\d{5})$"\nsign_out_at = ""\n'
+                    'pin_attempts = 3\npin_lock_s = 120\n'
+                    '[dossier]\nenabled = true\npattern = "^H26\\\\.\\\\d{2}-\\\\d{6}-\\\\d{4}$"\ninvitation_s = 90\n',
+                    encoding="utf-8")
+    config = load_config(path)
+    assert (config.officers.enabled, config.officers.badge_pattern, config.officers.sign_out_at,
+            config.officers.pin_attempts, config.officers.pin_lock_s) == (True, r"^NV-(?P<code>\d{5})$", "", 3, 120.0)
+    assert (config.dossier.enabled, config.dossier.pattern, config.dossier.invitation_s) == \
+        (True, r"^H26\.\d{2}-\d{6}-\d{4}$", 90.0)
+    defaults = load_config(None)
+    assert (defaults.officers.enabled, defaults.dossier.enabled, defaults.officers.sign_out_at) == (False, False, "17:30")

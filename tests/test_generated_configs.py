@@ -95,6 +95,10 @@ def _value(section: str, name: str, key):
         "bool": st.booleans,
         "seconds": lambda: _seconds(key),
         "count": lambda: _count(key),
+        "pattern": lambda: st.sampled_from([r"^[A-Za-z0-9][A-Za-z0-9._/-]{5,47}$", r"^HS-\d{4}-\d{6}$", "^.+$"]),
+        "badge_pattern": lambda: st.sampled_from([r"^CB(?P<code>[A-Za-z0-9._-]{2,32})$", r"^NV-(?P<code>\d{5})$"]),
+        "clock_time": lambda: st.one_of(st.just(""), st.builds("{:02d}:{:02d}".format, st.integers(0, 23),
+                                                               st.integers(0, 59))),
     }[key.kind]()
 
 
@@ -179,6 +183,11 @@ BAD_VALUES = {
     "pins": lambda key: st.one_of(st.sampled_from([17, "19", True]),
                                   st.lists(st.integers(2, 27), min_size=MAX_REASONS + 1, max_size=10),
                                   st.sampled_from([[0], [19, 28], [19.0], ["19"]])),
+    "pattern": lambda key: st.one_of(_control_text(), st.sampled_from(["", "(", "[a-", "x{2,1}", 5, True, ["^x$"]])),
+    "badge_pattern": lambda key: st.one_of(_control_text(), st.sampled_from(
+        ["", "(", "^CB(.*)$", r"^CB\d+$", "^(?P<kode>.+)$", 5, False])),
+    "clock_time": lambda key: st.one_of(_control_text(), st.sampled_from(
+        ["24:00", "7:30", "17:60", "1730", "17:30:00", " 17:30", "noon", 1730, True, 17.5])),
     "reasons": lambda key: st.one_of(st.sampled_from([[1], ["processing_time", "processing_time"], "facilities",
                                                       ["queue_length"], list(REASONS) + ["facilities"]]),
                                      st.lists(st.text(PRINTABLE, max_size=12).filter(lambda v: v not in REASONS),
