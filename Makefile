@@ -56,7 +56,7 @@ screenshots: install
 	$(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 	$(BIN)/python -m pytest -q tests/test_official_pdf.py -k rendered
 	mkdir -p docs/screens
-	for name in home reason thanks service-status home-contrast reason-warning-contrast thanks-large reason-warning; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
+	for name in home reason thanks service-status home-contrast reason-large reason-warning reason-warning-contrast; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
 	for name in overview-desktop fleet-desktop overview-phone; do cp tests/output/dashboard/$$name.png docs/screens/; done
 	for name in official-report; do cp tests/output/official/$$name.png docs/screens/; done
 

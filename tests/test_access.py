@@ -163,7 +163,7 @@ def fill_under(widget, top, window_colour):
             if isinstance(instruction, Color):
                 current = tuple(instruction.rgba)
             elif isinstance(instruction, (Rectangle, RoundedRectangle, SmoothRoundedRectangle, Ellipse)) \
-                    and current is not None and current[3] > 0 and instruction.texture is None:
+                    and current is not None and current[3] > 0:
                 fills.append(current)
                 current = None
         if node is top:
