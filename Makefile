@@ -58,12 +58,12 @@ voices: install
 
 # The README's pictures, made by the tests: the terminal's screens (800x480) and the dashboard.
 screenshots: install
-	$(BIN)/python -m pytest -q tests/test_ui.py -k screenshots
+	$(BIN)/python -m pytest -q tests/test_ui.py tests/test_access.py -k screenshots
 	$(BIN)/python -m pytest -q tests/test_ui_counter.py -k screenshots
 	$(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 	$(BIN)/python -m pytest -q tests/test_official_pdf.py -k rendered
 	mkdir -p docs/screens
-	for name in home reason thanks service-status service-voice home-officer signin invitation scan-partial; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
+	for name in home reason thanks service-status service-voice home-officer signin invitation scan-partial home-contrast reason-large reason-warning reason-warning-contrast; do cp tests/output/screens/$$name-800x480.png docs/screens/; done
 	for name in overview-desktop fleet-desktop overview-phone; do cp tests/output/dashboard/$$name.png docs/screens/; done
 	for name in official-report; do cp tests/output/official/$$name.png docs/screens/; done
 

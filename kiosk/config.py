@@ -63,6 +63,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "thanks_s": Key("seconds", 3.0, "how long the thank-you screen stays", minimum=0.5),
         "repeat_interval_s": Key("seconds", 5.0, "presses sooner than this after the last counted one are filtered"),
         "beep": Key("bool", True, "beep on a counted press when a buzzer is wired"),
+        # Accessibility (issue 12): the reason screen warns, big, before it gives up.
+        "reason_warning_s": Key("seconds", 5.0, "seconds before the reason screen's time-out when a warning shows "
+                                "(and is spoken); 0: no warning"),
     },
     "pins": {
         "very_satisfied": Key("pin", 17, "BCM pin of the very-satisfied button"),
@@ -86,6 +89,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kiosk": Key("bool", True, "fullscreen, hidden cursor, no screensaver"),
         "touch": Key("bool", True, "the screen is a touchscreen (reasons can be touched)"),
         "rotation": Key("choice", 0, "turn the picture (and touches) by 0, 90, 180 or 270 degrees", (0, 90, 180, 270)),
+        # Accessibility (issue 12): see kiosk/ui/theme.py.
+        "high_contrast": Key("bool", False, "the high-contrast colours (light text on black, 7:1 or more)"),
+        "large_text": Key("bool", False, "every text of the screens larger (see kiosk/ui/theme.py LARGE_TEXT_SCALE)"),
     },
     "server": {
         "url": Key("str", "", "the central server, e.g. https://hailong.example.vn; set by `kiosk provision`"),
@@ -151,6 +157,7 @@ class FeedbackSettings:
     thanks_s: float
     repeat_interval_s: float
     beep: bool
+    reason_warning_s: float
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,8 @@ class DisplaySettings:
     kiosk: bool
     touch: bool
     rotation: int
+    high_contrast: bool
+    large_text: bool
 
 
 @dataclass(frozen=True)

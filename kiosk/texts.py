@@ -23,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_question": "Quý khách chưa hài lòng về điều gì?",
         "skip": "Bỏ qua",
         "countdown": "Tự động đóng sau {seconds} giây",
+        "reason_warning": "Màn hình sẽ tự đóng sau {seconds} giây",
         # thanks
         "thanks": "Cảm ơn Quý khách!",
         "thanks_line": "Ý kiến của Quý khách đã được ghi nhận.",
@@ -128,6 +129,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_question": "What were you not satisfied with?",
         "skip": "Skip",
         "countdown": "Closes by itself in {seconds} s",
+        "reason_warning": "This screen closes in {seconds} seconds",
         "thanks": "Thank you!",
         "thanks_line": "Your feedback has been recorded.",
         "out_of_service": "Not taking ratings at the moment",

@@ -24,7 +24,8 @@ from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import (AliasProperty, BooleanProperty, DictProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
 
 import assets
 
@@ -95,7 +96,17 @@ class KioskApp(App):
     #: One hundredth of the window height (narrow windows: of width / 1.66);
     #: every size on the screens is a multiple of it.
     unit = NumericProperty(4.8)
+    #: ``[display] large_text``: theme.LARGE_TEXT_SCALE, else 1.
+    text_scale = NumericProperty(1.0)
+    #: The unit of every font size (and of the boxes that hold words): ``unit`` × ``text_scale``.
+    font_unit = AliasProperty(lambda self: self.unit * self.text_scale, bind=("unit", "text_scale"), cache=True)
     countdown_text = StringProperty("")
+    #: ``[feedback] reason_warning_s``: the reason screen warns this long before it gives up (0: never).
+    reason_warning_s = NumericProperty(5.0)
+    #: True while the reason screen shows its time-out warning (the voice can bind to it too).
+    reason_warning = BooleanProperty(False)
+    #: The warning's words, with the seconds left ("Màn hình sẽ tự đóng sau 5 giây").
+    warning_text = StringProperty("")
     service_enabled = BooleanProperty(False)
     service_hold_s = NumericProperty(3.0)
     #: Touches on the reason screen sooner than this after it appeared are
@@ -123,6 +134,9 @@ class KioskApp(App):
         self.keyboard = terminal.keyboard
         config = terminal.config
         self.kiosk_mode = config.display.kiosk and not windowed
+        self.high_contrast = config.display.high_contrast
+        self.large_text = config.display.large_text
+        self.reason_warning_s = config.feedback.reason_warning_s
         self.default_language = config.terminal.language
         self.title = "Hài Lòng"
         self.icon = assets.path("faces/very_satisfied.png")
@@ -154,6 +168,9 @@ class KioskApp(App):
 
     # -- building -------------------------------------------------------
     def build(self):
+        # The palette and text scale every .kv rule reads (theme.TEXT, …): before any screen is built.
+        theme.use(high_contrast=self.high_contrast, large_text=self.large_text)
+        self.text_scale = theme.TEXT_SCALE
         for name in KV_FILES:
             path = str(UI_DIR / name)
             Builder.unload_file(path)  # a second app in one process must not stack rules
@@ -407,13 +424,12 @@ class KioskApp(App):
             return
         # Out of service: home says so, whatever the flow was showing (no thank-you for a press not stored).
         target = HOME if self.out_of_service else self.flow.screen
-        if target == self.root.current:
-            return
-        if target == HOME:
-            self.language = self.default_language
-        self.root.current = target
-        self._screen_since = time.monotonic()
-        self._update_countdown()
+        if target != self.root.current:
+            if target == HOME:
+                self.language = self.default_language
+            self.root.current = target
+            self._screen_since = time.monotonic()
+        self._update_countdown()  # also on the flow's own `warning` event, without a screen change
 
     def _tick(self, _dt) -> None:
         self._follow_storage()
@@ -429,6 +445,15 @@ class KioskApp(App):
     def _update_countdown(self) -> None:
         left = self.flow.seconds_left if self.root is not None and self.root.current == REASON else None
         self.countdown_text = "" if left is None else self.texts["countdown"].format(seconds=math.ceil(left))
+        # The warning follows the screen's own countdown, so it shows whether or not the flow sends a `warning`
+        # event: from reason_warning_s before the end until the screen closes.
+        warning = left is not None and 0 < left <= self.reason_warning_s
+        self.warning_text = (self.texts["reason_warning"].format(seconds=max(1, math.ceil(left)))
+                             if warning else "")
+        if warning != self.reason_warning:
+            self.reason_warning = warning
+            if warning:
+                log.info("reason screen: time-out warning, %.1f s left", left)
 
     # -- keyboard and window --------------------------------------------
     def _key_capture(self, terminal) -> KeyCapture | None:
