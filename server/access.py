@@ -33,13 +33,15 @@ ROLE_LABELS_VI = {
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated account: its id, user name, name to show, role and scope (a node id; None: the whole server)."""
+    """An authenticated account: its id, user name, name to show, role and scope (a node id; None: the whole server);
+    ``sees_officers``: a viewer that may see officers' names and results (a flag on its account)."""
 
     account_id: int
     username: str
     display_name: str
     role: str
     scope_node_id: int | None
+    sees_officers: bool = False
 
     @property
     def whole_server(self) -> bool:
@@ -68,11 +70,15 @@ ACTIONS = {
     "manage_accounts": ("manage accounts", "quản lý tài khoản"),
     "read_audit": ("read the audit trail", "xem nhật ký"),
     "change_settings": ("change the server's settings", "thay đổi cài đặt máy chủ"),
+    # Issue 12: officers' names (the registry, pulls, by-officer results) and dossier codes (pulls).
+    "read_officers": ("see officers", "xem cán bộ và kết quả theo cán bộ"),
+    "manage_officers": ("manage officers", "quản lý cán bộ"),
+    "read_dossiers": ("see dossier codes", "xem mã hồ sơ"),
 }
 
 #: Actions that change something: an inspector (read-only everywhere) has none of them.
 WRITES = frozenset({"check_alerts", "enrol", "move_terminal", "revoke_terminal", "import_tree",
-                    "manage_accounts", "change_settings"})
+                    "manage_accounts", "change_settings", "manage_officers"})
 
 #: Actions about the whole server, not a part of the tree: only for an account whose scope is the whole
 #: server (scope NULL). The alert webhook is one such setting: one URL for the server, receiving the
@@ -86,12 +92,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "province_admin": frozenset(ACTIONS),
     "unit_admin": frozenset({"read_ratings", "read_reports", "export", "read_fleet", "read_alerts",
                              "check_alerts", "enrol", "move_terminal", "revoke_terminal", "read_tree",
-                             "read_accounts", "manage_accounts"}),
+                             "read_accounts", "manage_accounts", "read_officers", "manage_officers",
+                             "read_dossiers"}),
     "viewer": frozenset({"read_ratings", "read_reports", "export", "read_alerts", "read_tree"}),
     "technician": frozenset({"read_fleet", "read_alerts", "enrol", "move_terminal", "revoke_terminal",
                              "read_tree"}),
     "inspector": frozenset(ACTIONS) - WRITES,
 }
+
+#: What an account's ``sees_officers`` flag adds to a viewer (issue 12: "Viewer: reports without the officer
+#: section unless the account has sees_officers"). Dossier codes a viewer never sees.
+SEES_OFFICERS_GIVES = {"viewer": frozenset({"read_officers"})}
 
 
 class Forbidden(ApiError, PermissionError):
@@ -112,6 +123,8 @@ def may(caller: Caller, action: str) -> bool:
         raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     if action in SERVER_WIDE and not caller.whole_server:
         return False
+    if getattr(caller, "sees_officers", False) and action in SEES_OFFICERS_GIVES.get(caller.role, ()):
+        return True
     return action in PERMISSIONS.get(caller.role, frozenset())
 
 

@@ -220,7 +220,8 @@ def caller_for_token(conn: Connection, token: str) -> tuple[Caller | None, str |
     """(the token's account as a Caller, None) for a live token of an enabled account; else (None, why in
     English: revoked, disabled) or (None, None) for a token that is no admin token."""
     row = conn.execute(select(admin_tokens.c.revoked_at, accounts.c.id, accounts.c.username, accounts.c.display_name,
-                              accounts.c.role, accounts.c.scope_node_id, accounts.c.disabled_at)
+                              accounts.c.role, accounts.c.scope_node_id, accounts.c.disabled_at,
+                              accounts.c.sees_officers)
                        .join(accounts, accounts.c.id == admin_tokens.c.account_id)
                        .where(admin_tokens.c.token_hash == secret_hash(token))).first()
     if row is None:
@@ -230,7 +231,7 @@ def caller_for_token(conn: Connection, token: str) -> tuple[Caller | None, str |
     if row.disabled_at is not None:
         return None, (f"the account {row.username!r} this token belongs to was disabled on {row.disabled_at}; "
                       "ask a province administrator to enable it")
-    return Caller(row.id, row.username, row.display_name, row.role, row.scope_node_id), None
+    return Caller(row.id, row.username, row.display_name, row.role, row.scope_node_id, bool(row.sees_officers)), None
 
 
 # -- administration ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """``kiosk-server create-account``: an account of any role, from the command line (scripts, the demo).
 
-    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--password-stdin]
+    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--sees-officers] [--password-stdin]
 
 ``--scope`` is a node of the tree (its code, or #id); province admins and
 inspectors may have none (the whole server), the other roles need one. The
@@ -24,17 +24,20 @@ WHOLE_SERVER_ROLES = ("province_admin", "inspector")
 
 
 def make_account(username: str, *, role: str, scope_ref: str | None, display_name: str | None,
-                 password_stdin: bool, db_url: str | None):
+                 password_stdin: bool, db_url: str | None, sees_officers: bool = False):
     """Check the options, read the password, make the account and record it; the account made. Usage errors
     (exit 2) name the option."""
     from .account_audit import record_account
     from .audit_cli import cli_actor
     from .db import write_transaction
     from .org_tree import UnknownNode, find_node
-    from .people import AccountRefused, create_account, normal_username, username_problem
+    from .people import AccountRefused, create_account, normal_username, set_role_scope, username_problem
 
     if role not in ROLES:
         raise click.BadParameter(f"{role!r} is not a role: one of {', '.join(ROLES)}", param_hint="--role")
+    if sees_officers and role != "viewer":
+        raise click.BadParameter(f"only a viewer needs it: a {role} sees officers already, or never (a technician)",
+                                 param_hint="--sees-officers")
     if scope_ref is None and role not in WHOLE_SERVER_ROLES:
         raise click.BadParameter(f"a {role} needs a scope: --scope NODE, the code or #id of a node of the tree "
                                  "(see `kiosk-server tree`)", param_hint="--scope")
@@ -56,8 +59,12 @@ def make_account(username: str, *, role: str, scope_ref: str | None, display_nam
         with engine.connect() as conn, write_transaction(conn):
             made = create_account(conn, username=username, display_name=display_name or username, role=role,
                                   scope_node_id=scope_node_id, password=password, now_ns=now_ns, one_time=False)
+            if sees_officers:
+                made = set_role_scope(conn, made.id, role=made.role, scope_node_id=made.scope_node_id,
+                                      sees_officers=True)
             record_account(conn, actor=cli_actor(), action="account_create", account=made,
-                           details={"role": made.role, "scope": made.scope_node_id}, now_ns=now_ns)
+                           details={"role": made.role, "scope": made.scope_node_id,
+                                    **({"sees_officers": True} if sees_officers else {})}, now_ns=now_ns)
     except AccountRefused as exc:
         hint = {"display_name": "--name", "role": "--role", "scope": "--scope"}.get(exc.field, "USERNAME")
         raise click.BadParameter(str(exc), param_hint=hint) from None
@@ -73,13 +80,15 @@ def make_account(username: str, *, role: str, scope_ref: str | None, display_nam
               help="the node of the tree it is limited to: its code or #id (see `kiosk-server tree`); "
                    f"without it ({', '.join(WHOLE_SERVER_ROLES)} only) the whole server")
 @click.option("--name", "display_name", default=None, help="the person's name as the dashboard shows it")
+@click.option("--sees-officers", is_flag=True,
+              help="a viewer that sees officers' names and results (issue 12); other roles need no flag")
 @click.option("--password-stdin", is_flag=True, help="read the password from one line of standard input")
 @setting_options("db_url")
 def create_account_command(username: str, role: str, scope_ref: str | None, display_name: str | None,
-                           password_stdin: bool, db_url: str) -> None:
+                           sees_officers: bool, password_stdin: bool, db_url: str) -> None:
     """Make an account of any role (prompts for the password twice); recorded in the audit trail."""
     made = make_account(username, role=role, scope_ref=scope_ref, display_name=display_name,
-                        password_stdin=password_stdin, db_url=db_url)
+                        password_stdin=password_stdin, db_url=db_url, sees_officers=sees_officers)
     scope = "whole server" if made.scope_node_id is None else f"scope node {made.scope_node_id}"
     click.echo(one_line(f"{made.role} {made.username} ({made.display_name}, {scope}) created: log in on the "
                         "dashboard"))

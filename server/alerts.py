@@ -205,7 +205,8 @@ def window_counts(since: str, until: str) -> Select:
     unplaced_site = case((ratings.c.unit_id.is_(None), ratings.c.site))
     return (select(ratings.c.unit_id, unplaced_site.label("site"), func.count().label("counted"),
                    dissatisfied.label("dissatisfied"))
-            .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until, ratings.c.filtered == 0)
+            .where(ratings.c.corrected_at >= since, ratings.c.corrected_at <= until, ratings.c.filtered == 0,
+                   ratings.c.dossier_repeat == 0)  # a second rating of a dossier is not counted (issue 12)
             .group_by(ratings.c.unit_id, unplaced_site))
 
 

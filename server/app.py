@@ -30,12 +30,14 @@ from .alerts import AlertMonitor
 from .audit_settings import record_settings_change
 from .bodies import REQUEST_SCHEMAS
 from .db import open_engine
+from .dossiers import DossierRetention
 from .errors import ApiError
 from .ratelimit import RateLimiter
 from .rollups import RollupRefresher
 from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
-from .routes import alerts, audit, batches, enroll, enrollment_codes, health, ratings, reports, terminals, tree
+from .routes import (alerts, audit, batches, enroll, enrollment_codes, health, officers, ratings, reports, terminals,
+                     tree)
 from .routes.docs import mount_api_docs
 from .settings import Settings
 from .version import SERVER_VERSION
@@ -54,12 +56,15 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     record_settings_change(engine, settings, now_ns=clock())
     monitor = AlertMonitor(engine, settings, clock)
     refresher = RollupRefresher(engine, settings.timezone)
+    retention = DossierRetention(engine, settings.dossier_retention_days, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         monitor.start()  # checks the alert rules in the background, off the ingest path
         refresher.start()  # folds ingest's deltas into the reports' rollups (rollups.py)
+        retention.start()  # blanks dossier codes past dossier_retention_days, hourly (dossiers.py)
         yield
+        await retention.stop()
         await refresher.stop()
         await monitor.stop()
         engine.dispose()
@@ -74,12 +79,13 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.clock = clock
     app.state.alert_monitor = monitor
     app.state.rollups = refresher
+    app.state.dossier_retention = retention
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
                                          clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
-    for resource in (enroll, batches, ratings, terminals, reports, alerts, tree, enrollment_codes, audit):
+    for resource in (enroll, batches, ratings, terminals, reports, alerts, tree, enrollment_codes, audit, officers):
         app.include_router(resource.router, prefix=API_PREFIX)
     mount_api_docs(app)
     mount_dashboard(app)

@@ -67,6 +67,12 @@ ACTIONS: dict[str, str] = {
     "tree_import": "the organisation tree imported (not a dry run): subject = file name, rows = nodes in the file, "
                    "details = counts added, renamed, moved, unchanged",
     "settings_change": "the server started with settings different from the last recorded ones: details = changes",
+    "officer_create": "an officer added to a unit: subject = unit node id and staff code, scope = the unit, "
+                      "details = name, counters",
+    "officer_change": "an officer changed (name, counters, disabled or enabled, PIN set or cleared, photo set or "
+                      "removed): subject = unit node id and staff code, details = what (never the PIN)",
+    "dossier_purge": "dossier codes older than dossier_retention_days blanked: rows = ratings and invitations "
+                     "blanked, details = cutoff, days, counts",
 }
 
 #: The dashboard's words for the actions.
@@ -76,7 +82,8 @@ ACTION_LABELS_VI: dict[str, str] = {
     "move": "Chuyển thiết bị", "revoke": "Thu hồi thiết bị", "account_create": "Tạo tài khoản",
     "account_change": "Sửa tài khoản", "role_change": "Đổi vai trò/phạm vi", "password_reset": "Đặt lại mật khẩu",
     "token_issue": "Cấp mã quản trị", "token_revoke": "Thu hồi mã quản trị", "tree_import": "Nhập cây tổ chức",
-    "settings_change": "Thay đổi cấu hình",
+    "settings_change": "Thay đổi cấu hình", "officer_create": "Thêm cán bộ", "officer_change": "Sửa cán bộ",
+    "dossier_purge": "Xoá mã hồ sơ quá hạn lưu",
 }
 
 #: The columns of an entry, in the order the API's CSV and ``audit export`` write them.

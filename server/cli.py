@@ -8,8 +8,9 @@
     kiosk-server terminals
     kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
     kiosk-server audit verify|list|export   (see server/audit_cli.py)
+    kiosk-server purge-dossiers             (see server/dossiers_cli.py)
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
-    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--password-stdin]
+    kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--sees-officers] [--password-stdin]
     kiosk-server accounts
     kiosk-server reset-password USERNAME [--password-stdin] [--drop-totp]
     kiosk-server disable-account USERNAME | enable-account USERNAME
@@ -544,7 +545,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-from . import accounts_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
+from . import accounts_cli, dossiers_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
 
 
 def main(argv: list[str] | None = None) -> None:

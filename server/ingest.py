@@ -19,6 +19,13 @@ two in one transaction:
 3. :func:`classify_acks`: every id not inserted is compared with the stored row:
    identical → ``duplicate``; different → ``conflict``, and the sent content is kept
    in ``rating_conflicts`` (the stored rating is never overwritten).
+
+Issue 12: a rating's officer is stored as sent (``officer_code``) with the officer of
+the terminal's unit it names (``officer_id``); a rating linked to a dossier the
+server already holds a counted rating for is stored with ``dossier_repeat`` 1 and
+tallied as filtered (:mod:`server.dossiers`: the count-once rule, decided under the
+ratings' write lock); the batch's closed shifts and invitations are kept by id and
+acknowledged in the receipt.
 """
 
 from __future__ import annotations
@@ -41,7 +48,9 @@ from sync.vocabulary import RATING_CONTENT_FIELDS
 from .accounts import PLACE_COLUMNS, Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
-from .schema import boot_offsets, rating_conflicts, rating_tallies, ratings, tally_deltas, terminals
+from .dossiers import mark_dossier_repeats, store_invitations
+from .schema import boot_offsets, officers, rating_conflicts, rating_tallies, ratings, tally_deltas, terminals
+from .shifts import store_shifts
 from .timekeeping import NS_PER_S, correct_time, device_bases, iso_from_ns, ns_from_iso
 
 INT64_MAX = 2**63 - 1
@@ -133,10 +142,22 @@ def _check_envelope_text(batch: Batch) -> None:
         if _unstorable(value):
             raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
                            field=field)
+    # Shifts and invitations are part of the envelope: a date that does not exist refuses the batch.
+    for i, shift in enumerate(batch.shifts):
+        for name in ("signed_in_at", "signed_out_at"):
+            _check_date(getattr(shift, name), f"shifts.{i}.{name}")
+    for i, invitation in enumerate(batch.invitations):
+        for name in ("created_at", "closed_at"):
+            _check_date(getattr(invitation, name), f"invitations.{i}.{name}")
 
 
+#: The protocol fields stored under another column name (the staff code as sent, beside the officer's id).
+STORED_AS = {"officer": "officer_code"}
+#: The ``ratings`` columns holding a rating's content, in RATING_CONTENT_FIELDS order.
+CONTENT_COLUMNS = tuple(STORED_AS.get(name, name) for name in RATING_CONTENT_FIELDS)
 #: The columns a batch writes into ``ratings`` (the cursor is the database's).
-INSERT_COLUMNS = RATING_CONTENT_FIELDS + PLACE_COLUMNS + ("received_at", "corrected_at", "time_quality")
+INSERT_COLUMNS = CONTENT_COLUMNS + PLACE_COLUMNS + ("received_at", "corrected_at", "time_quality", "officer_id",
+                                                   "dossier_repeat")
 #: Columns with one value for the whole batch (check_batch made sure of terminal_id).
 BATCH_COLUMNS = ("terminal_id", *PLACE_COLUMNS, "received_at")
 #: Where the place's columns sit in a row tuple.
@@ -166,7 +187,8 @@ class _Statements:
         self.by_column = dialect_name == "postgresql"
         self.insert_ratings = (_unnest_insert() if self.by_column else
                                insert(ratings).on_conflict_do_nothing(index_elements=["id"]).returning(ratings.c.id))
-        self.stored_content = select(*[ratings.c[name] for name in RATING_CONTENT_FIELDS]).where(
+        self.stored_content = select(*[ratings.c[column].label(name) for name, column
+                                       in zip(RATING_CONTENT_FIELDS, CONTENT_COLUMNS)]).where(
             ratings.c.id.in_(bindparam("ids", expanding=True)))
         self.insert_conflicts = insert(rating_conflicts).on_conflict_do_nothing(
             index_elements=["rating_id", "content_sha256"])
@@ -221,7 +243,10 @@ def _sqlite_insert(n_rows: int) -> str:
 
 
 #: Where the tally key's parts sit in a row tuple (INSERT_COLUMNS order).
-_TALLY_AT = tuple(INSERT_COLUMNS.index(name) for name in ("corrected_at", "rating", "reason", "filtered"))
+_TALLY_AT = tuple(INSERT_COLUMNS.index(name) for name in ("corrected_at", "rating", "reason", "filtered",
+                                                          "dossier_repeat"))
+#: Where the count-once rule reads and writes (see server/dossiers.py).
+_DOSSIER_AT = tuple(INSERT_COLUMNS.index(name) for name in ("dossier", "filtered", "dossier_repeat"))
 
 
 #: Counts ``rating_tallies`` afresh from the ratings (after rows were written other than by ingest).
@@ -233,16 +258,18 @@ REBUILD_TALLIES_SQL = (
     "rating, reason, filtered, n) "
     "SELECT SUBSTR(corrected_at, 1, 13), terminal_id, site, COALESCE(counter, ''), COALESCE(province_id, 0), "
     "COALESCE(unit_id, 0), COALESCE(office_id, 0), COALESCE(counter_id, 0), rating, COALESCE(reason, ''), "
-    "filtered, COUNT(*) FROM ratings GROUP BY SUBSTR(corrected_at, 1, 13), terminal_id, site, "
+    "CASE WHEN dossier_repeat = 1 THEN 1 ELSE filtered END, COUNT(*) FROM ratings "
+    "GROUP BY SUBSTR(corrected_at, 1, 13), terminal_id, site, "
     "COALESCE(counter, ''), COALESCE(province_id, 0), COALESCE(unit_id, 0), COALESCE(office_id, 0), "
-    "COALESCE(counter_id, 0), rating, COALESCE(reason, ''), filtered")
+    "COALESCE(counter_id, 0), rating, COALESCE(reason, ''), CASE WHEN dossier_repeat = 1 THEN 1 ELSE filtered END")
 
 
 def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[dict]:
-    """The ``rating_tallies`` increments of the rows the database took, in key order."""
-    at_time, at_rating, at_reason, at_filtered = _TALLY_AT
+    """The ``rating_tallies`` increments of the rows the database took, in key order. A second rating of a
+    dossier (``dossier_repeat``) is tallied as filtered: no report counts it."""
+    at_time, at_rating, at_reason, at_filtered, at_repeat = _TALLY_AT
     everything = len(inserted) == len(rows)
-    counts = Counter((row[at_time][:13], row[at_rating], row[at_reason] or "", row[at_filtered])
+    counts = Counter((row[at_time][:13], row[at_rating], row[at_reason] or "", row[at_filtered] | row[at_repeat])
                      for row in rows if everything or row[0] in inserted)
     place = {"terminal_id": terminal.id, "site": terminal.site, "counter": terminal.counter or "",
              "province_id": terminal.province_id or 0, "unit_id": terminal.unit_id or 0,
@@ -285,6 +312,7 @@ def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received
     # conflicts) are built only for the ratings the database did not take.
     batch_boot, batch_monotonic_ns = batch.boot_id, batch.monotonic_ns
     place = terminal.place
+    officer_ids = _officer_ids(conn, terminal, {r.officer for r in batch.ratings if r.officer is not None})
     by_id: dict[str, Rating] = {}
     rows = []
     for rating in batch.ratings:
@@ -297,8 +325,18 @@ def prepare_rows(conn: Connection, terminal: Terminal, batch: Batch, *, received
             known_base_ns=bases.get(rating.boot_id), device_base_ns=by_device.get(rating.boot_id))
         rows.append((rating_id, rating.terminal_id, rating.rating, rating.reason, rating.reason_outcome,
                      rating.source, rating.created_at, rating.boot_id, rating.monotonic_ns, rating.clock_synced,
-                     rating.filtered, *place, received_at, corrected_at, quality))
+                     rating.filtered, rating.officer, rating.dossier, *place, received_at, corrected_at, quality,
+                     officer_ids.get(rating.officer), 0))
     return PreparedBatch(by_id, rows, _insert_rows(sql, rows))
+
+
+def _officer_ids(conn: Connection, terminal: Terminal, codes: set[str]) -> dict[str, int]:
+    """The ids of the officers of the terminal's unit with these staff codes (a disabled one too: the rating
+    was made while it was signed in). A code the unit does not know stays without an id, kept as sent."""
+    if not codes or terminal.unit_id is None:
+        return {}
+    return dict(conn.execute(select(officers.c.code, officers.c.id).where(
+        officers.c.unit_id == terminal.unit_id, officers.c.code.in_(sorted(codes)))).all())
 
 
 def _insert_rows(sql: _Statements, rows: list[tuple]) -> list[tuple] | dict[str, object]:
@@ -374,9 +412,18 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
         prepared = _placed_again(sql, prepared, terminal.place)
         if on_moved is not None:
             on_moved(terminal)
+    if batch.shifts:
+        store_shifts(conn, terminal, batch.shifts, received_at=received_at)
+    if batch.invitations:
+        store_invitations(conn, terminal, batch.invitations, received_at=received_at)
     if not prepared.by_id:  # a heartbeat
         return set()
     lock_ratings_cursor(conn)
+    # The count-once rule reads the counted ratings under the lock every ratings insert takes (SQLite's
+    # write lock, PostgreSQL's cursor lock): two batches naming one dossier are decided one after the other.
+    marked = mark_dossier_repeats(conn, prepared.row_tuples, _DOSSIER_AT)
+    if marked is not prepared.row_tuples:
+        prepared = PreparedBatch(prepared.by_id, marked, _insert_rows(sql, marked))
     inserted = sql.insert(conn, prepared.insert_rows)
     if inserted:
         increments = _tallies(prepared.row_tuples, inserted, terminal)
@@ -442,4 +489,9 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
     if refused:
         answered = iter(acks)
         acks = [refused[i] if i in refused else next(answered) for i in range(len(acks) + len(refused))]
-    return BatchReceipt.model_construct(ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s)
+    # Shifts and invitations are kept by id: each one sent is stored now or was already held.
+    return BatchReceipt.model_construct(
+        ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s,
+        shift_acks=[shift.id for shift in batch.shifts] if batch.shifts else None,
+        invitation_acks=[invitation.id for invitation in batch.invitations] if batch.invitations else None,
+        officers_version=None)

@@ -15,6 +15,9 @@ from .fleet_actions import MAX_CODE_TTL_S, MAX_CODES_AT_ONCE, MIN_CODE_TTL_S
 RATING_OUTPUT_FIELDS = ("cursor", "id", "terminal_id", "site", "counter", "rating", "reason", "reason_outcome",
                         "source", "filtered", "created_at", "corrected_at", "time_quality", "received_at",
                         "boot_id", "monotonic_ns", "clock_synced")
+#: After them, for the roles that may see them (server/access.py: ``read_officers``, ``read_dossiers``).
+OFFICER_OUTPUT_FIELDS = ("officer_code", "officer_name")
+DOSSIER_OUTPUT_FIELDS = ("dossier",)
 
 
 class RatingOut(BaseModel):
@@ -27,7 +30,8 @@ class RatingOut(BaseModel):
     reason: str | None
     reason_outcome: str | None
     source: str
-    filtered: int = Field(description="1: a press inside the repeat interval, kept but not counted")
+    filtered: int = Field(description="1: kept but not counted (a press inside the repeat interval, or a second "
+                                      "rating of a dossier the server already counted a rating for)")
     created_at: str = Field(description="the terminal's wall clock at the press")
     corrected_at: str = Field(description="the best known true time of the press")
     time_quality: Literal["exact", "device", "estimated"]
@@ -35,6 +39,13 @@ class RatingOut(BaseModel):
     boot_id: str
     monotonic_ns: int
     clock_synced: int
+    officer_code: str | None = Field(default=None, description=(
+        "the staff code of the officer signed in at the press; only for roles that may see officers"))
+    officer_name: str | None = Field(default=None, description=(
+        "that officer's name in the unit's registry (null: not a known officer); only for roles that may see officers"))
+    dossier: str | None = Field(default=None, description=(
+        "the dossier code linked to the rating (null: none, or past dossier_retention_days); only for province "
+        "and unit admins and inspectors"))
 
 
 class RatingsPage(BaseModel):

@@ -72,21 +72,23 @@ class Account:
     last_login_at: str | None
     has_password: bool
     totp_on: bool
+    sees_officers: bool = False  # a viewer that may see officers' names and results (issue 12)
 
     def caller(self) -> Caller:
-        return Caller(self.id, self.username, self.display_name, self.role, self.scope_node_id)
+        return Caller(self.id, self.username, self.display_name, self.role, self.scope_node_id, self.sees_officers)
 
 
 _COLUMNS = (accounts.c.id, accounts.c.username, accounts.c.display_name, accounts.c.role, accounts.c.scope_node_id,
             accounts.c.created_at, accounts.c.disabled_at, accounts.c.password_changed_at,
             accounts.c.must_change_password, accounts.c.failed_logins, accounts.c.locked_until,
             accounts.c.last_login_at, accounts.c.password_hash.is_not(None).label("has_password"),
-            accounts.c.totp_secret.is_not(None).label("totp_on"))
+            accounts.c.totp_secret.is_not(None).label("totp_on"), accounts.c.sees_officers)
 
 
 def _account(row) -> Account:
     return Account(**{**row._mapping, "has_password": bool(row.has_password), "totp_on": bool(row.totp_on),
-                      "must_change_password": bool(row.must_change_password)})
+                      "must_change_password": bool(row.must_change_password),
+                      "sees_officers": bool(row.sees_officers)})
 
 
 def find_account(conn: Connection, *, username: str | None = None, account_id: int | None = None) -> Account | None:
@@ -226,11 +228,16 @@ def set_disabled(conn: Connection, account_id: int, disabled: bool, *, now_ns: i
     return _require(conn, account_id)
 
 
-def set_role_scope(conn: Connection, account_id: int, *, role: str, scope_node_id: int | None) -> Account:
-    """Give an account another role or scope; its sessions end, so the next page is seen with the new ones."""
+def set_role_scope(conn: Connection, account_id: int, *, role: str, scope_node_id: int | None,
+                   sees_officers: bool | None = None) -> Account:
+    """Give an account another role or scope (and, when given, its ``sees_officers`` flag: a viewer's view of
+    officers' names and results); its sessions end, so the next page is seen with the new ones."""
     _require(conn, account_id)
     _check_role_scope(conn, role, scope_node_id)
-    conn.execute(update(accounts).where(accounts.c.id == account_id).values(role=role, scope_node_id=scope_node_id))
+    values = {"role": role, "scope_node_id": scope_node_id}
+    if sees_officers is not None:
+        values["sees_officers"] = sees_officers
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
     end_sessions(conn, account_id)
     return _require(conn, account_id)
 

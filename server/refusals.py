@@ -20,7 +20,7 @@ from uuid import UUID
 
 from pydantic import Field, ValidationError
 
-from sync.protocol import MAX_BATCH_RATINGS, Ack, Batch, Rating
+from sync.protocol import MAX_BATCH_INVITATIONS, MAX_BATCH_RATINGS, MAX_BATCH_SHIFTS, Ack, Batch, Rating
 
 from .accounts import Terminal
 from .bodies import api_error, error_words
@@ -29,7 +29,7 @@ from .ingest import check_batch
 
 #: A reason is a sentence, not a dump: a rating with many faults is cut here.
 MAX_REASON_CHARS = 300
-_MAX_ITEMS = {"ratings": MAX_BATCH_RATINGS}
+_MAX_ITEMS = {"ratings": MAX_BATCH_RATINGS, "shifts": MAX_BATCH_SHIFTS, "invitations": MAX_BATCH_INVITATIONS}
 
 
 class _Envelope(Batch):
@@ -134,4 +134,5 @@ def _check_ids_once(batch: Batch, refused: dict[int, Ack]) -> None:
 
 def _with_ratings(batch: Batch, ratings: list[Rating]) -> Batch:
     return Batch.model_construct(sent_at=batch.sent_at, boot_id=batch.boot_id, monotonic_ns=batch.monotonic_ns,
-                                 health=batch.health, ratings=ratings)
+                                 health=batch.health, ratings=ratings, shifts=batch.shifts,
+                                 invitations=batch.invitations)

@@ -9,8 +9,8 @@ Only SHA-256 hashes of tokens and enrolment codes are stored.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData,
-                        PrimaryKeyConstraint, SmallInteger, String, Table, Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
+                        PrimaryKeyConstraint, SmallInteger, String, Table, Text, UniqueConstraint, false)
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -111,6 +111,8 @@ accounts = Table(
     Column("last_login_at", ISO_TIME),
     Column("created_at", ISO_TIME, nullable=False),
     Column("disabled_at", ISO_TIME),
+    # A viewer sees the officers' names and results only with this flag (migration 0012; see access.py).
+    Column("sees_officers", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 admin_tokens = Table(
@@ -149,9 +151,19 @@ ratings = Table(
     Column("received_at", ISO_TIME, nullable=False),
     Column("corrected_at", ISO_TIME, nullable=False),
     Column("time_quality", String(9), nullable=False),  # exact | device | estimated
+    # The officer signed in at the press, as the terminal sent the staff code, and the officer of the
+    # terminal's unit with that code when the rating arrived (NULL: none known); the dossier linked to it
+    # (blanked after dossier_retention_days); dossier_repeat 1 when the server already held a counted
+    # rating for that dossier (from any terminal): counted as filtered in every report, while ``filtered``
+    # stays what the terminal sent, so a resend is still identical (migration 0012).
+    Column("officer_id", CursorKey),
+    Column("officer_code", String(32)),
+    Column("dossier", String(48)),
+    Column("dossier_repeat", SmallInteger, nullable=False, default=0, server_default="0"),
     Index(None, "terminal_id", "corrected_at"),
     Index(None, "corrected_at"),
     Index(None, "unit_id", "cursor"),  # a unit's pull, in cursor order
+    Index(None, "dossier"),  # the count-once rule and the retention purge
 )
 
 #: How many ratings each terminal stored per UTC hour of ``corrected_at``, level, reason
@@ -266,6 +278,61 @@ rollup_state = Table(
     "rollup_state", metadata,
     Column("name", String(32), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+#: A unit's officers (cán bộ), managed on the dashboard (officers.py) and sent to the unit's terminals.
+#: ``code`` is the staff code on the badge, unique in the unit; ``pin_hash`` is kiosk/service_pin.py's scheme
+#: (the PIN itself is never kept); ``counters`` a JSON list of counter node ids ([]: every counter of the unit).
+#: An officer is disabled (``active`` false), never deleted: the ratings keep pointing at it.
+officers = Table(
+    "officers", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("unit_id", CursorKey, ForeignKey("nodes.id"), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("pin_hash", Text),
+    Column("photo", LargeBinary),
+    Column("counters", Text, nullable=False, default="[]", server_default="[]"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("updated_at", ISO_TIME, nullable=False),
+    UniqueConstraint("unit_id", "code"),
+)
+
+#: Officers' shifts as the terminals report them (closed ones only), idempotent by the terminal's id.
+officer_shifts = Table(
+    "officer_shifts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),
+    Column("officer_id", CursorKey),
+    Column("officer_code", String(32), nullable=False),
+    Column("signed_in_at", ISO_TIME, nullable=False),
+    Column("signed_out_at", ISO_TIME, nullable=False),
+    Column("sign_in_how", String(8), nullable=False),    # badge | pin
+    Column("sign_out_how", String(8), nullable=False),   # badge | screen | hours | service
+    Column("unit_id", CursorKey),
+    Column("received_at", ISO_TIME, nullable=False),
+    Index(None, "unit_id", "signed_in_at"),
+    Index(None, "terminal_id", "signed_in_at"),
+)
+
+#: Dossier invitations as the terminals report them (closed ones only), idempotent by the terminal's id;
+#: ``dossier`` is blanked after dossier_retention_days, the row kept.
+dossier_invitations = Table(
+    "dossier_invitations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),
+    Column("unit_id", CursorKey),
+    Column("officer_code", String(32)),
+    Column("dossier", String(48)),
+    Column("created_at", ISO_TIME, nullable=False),
+    Column("closed_at", ISO_TIME, nullable=False),
+    Column("outcome", String(10), nullable=False),       # rated | unanswered | replaced
+    Column("rating_id", String(36)),
+    Column("received_at", ISO_TIME, nullable=False),
+    Index(None, "unit_id", "created_at"),
+    Index(None, "terminal_id", "created_at"),
+    Index(None, "created_at"),
 )
 
 #: The protocol fields of a rating: what must match for a resend to be a duplicate.

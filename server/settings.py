@@ -103,6 +103,9 @@ class Settings:
         "", "the address terminals reach this server at, e.g. https://hailong.example.vn: enrolment codes issued on "
             "the dashboard and the API then come as enrolment strings and QR codes (empty: codes alone)",
         metavar="URL")
+    dossier_retention_days: int = _setting(
+        365, "dossier codes are kept this many days, then blanked in ratings and invitations (the ratings kept): by "
+             "the background loop every hour, or `kiosk-server purge-dossiers`", metavar="DAYS")
     # The official PDF report (GET /api/v1/reports/summary?format=pdf and the dashboard's link), Decree 30's form.
     report_parent_body: str = _setting("", "official PDF report: the body above the issuer (cơ quan chủ quản), e.g. "
                                            "`UBND thành phố Hà Nội` (empty: none)", metavar="NAME")
@@ -126,7 +129,8 @@ class Settings:
                 raise SettingsError(f"{f.name}: expected {f.type}, got {value!r}")
         if not 1 <= self.port <= 65535 and self.port != 0:
             raise SettingsError(f"port: {self.port} is not a TCP port (1-65535)")
-        for name in ("rate_limit_per_s", "rate_limit_burst", "ratings_page_max", "db_pool_size"):
+        for name in ("rate_limit_per_s", "rate_limit_burst", "ratings_page_max", "db_pool_size",
+                     "dossier_retention_days"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
         if self.sqlite_busy_timeout_ms < 0:

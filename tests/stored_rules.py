@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from server import schema
+from server.ingest import STORED_AS
 from server.timekeeping import ns_from_iso
 from sync.names import name_problem
 from sync.protocol import INT64_MAX, ISO_UTC_PATTERN, Health, Rating
@@ -124,7 +125,7 @@ def invalid_rows(engine) -> list[str]:
     ids = set()
     for row in ratings:
         key = row["id"]
-        fields = {name: row[name] for name in RATING_CONTENT_FIELDS}
+        fields = {name: row[STORED_AS.get(name, name)] for name in RATING_CONTENT_FIELDS}
         try:
             Rating.model_validate(fields)
         except ValidationError as exc:

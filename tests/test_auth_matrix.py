@@ -216,6 +216,43 @@ EXPECTED = {
     "GET /export/audit.csv":
         "→/login →/login →/login →/login →/login →/login →/login →/login "
         "→/login →/login →/login →/login 200 →/login →/login →/login",
+    # Officers (issue 12): the registry's pages, its API (an officer that is not there: 404), the terminals' list.
+    "GET /officers":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /officers/new":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "POST /officers/{officer_id}/edit":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
+    "POST /officers/{officer_id}/pin":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
+    "POST /officers/{officer_id}/photo":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
+    "GET /officers/{officer_id}/photo":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 404 →/login →/login →/login",
+    "GET /api/v1/officers":
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
+    "POST /api/v1/officers":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "POST /api/v1/officers/{officer_id}":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "PUT /api/v1/officers/{officer_id}/photo":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "DELETE /api/v1/officers/{officer_id}/photo":
+        "401 401 401 401 401 401 403 403 "
+        "404 401 401 401 401 401 401 401",
+    "GET /api/v1/terminal/officers":
+        "401 401 401 401 401 401 200 200 "
+        "403 401 401 403 401 401 401 401",
 }
 TABLE = {route: dict(zip(CREDENTIALS, cells.split(), strict=True)) for route, cells in EXPECTED.items()}
 
@@ -227,7 +264,12 @@ CONCRETE = {"GET /docs/assets/{path}": "/docs/assets/swagger-ui.css", "GET /stat
             "POST /api/v1/terminals/{terminal_id}/revoke": "/api/v1/terminals/no-such-terminal/revoke",
             "GET /fleet/terminal/{terminal_id}": "/fleet/terminal/no-such-terminal",
             "POST /fleet/terminal/{terminal_id}/move": "/fleet/terminal/no-such-terminal/move",
-            "POST /fleet/terminal/{terminal_id}/revoke": "/fleet/terminal/no-such-terminal/revoke"}
+            "POST /fleet/terminal/{terminal_id}/revoke": "/fleet/terminal/no-such-terminal/revoke",
+            # An officer that is not there (0: no row has it).
+            **{route: route.split(" ", 1)[1].replace("{officer_id}", "0") for route in (
+                "POST /officers/{officer_id}/edit", "POST /officers/{officer_id}/pin", "POST /officers/{officer_id}/photo",
+                "GET /officers/{officer_id}/photo", "POST /api/v1/officers/{officer_id}",
+                "PUT /api/v1/officers/{officer_id}/photo", "DELETE /api/v1/officers/{officer_id}/photo")}}
 
 
 def app_routes(app) -> set[str]:

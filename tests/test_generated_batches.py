@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from reliability import SOAK, record, scale
 from server_fixtures import *  # noqa: F403
 from server_fixtures import make_batch, make_rating
+from server.ingest import STORED_AS
 from stored_rules import invalid_rows
 from sync.protocol import INT64_MAX, MAX_BATCH_RATINGS
 from sync.vocabulary import LEVELS, RATING_CONTENT_FIELDS, REASONS, SOURCES
@@ -223,7 +224,7 @@ def test_generated_batches_store_the_valid_once_and_refuse_the_invalid_with_a_re
                 if fault is None:
                     assert ack["status"] == ("stored" if attempt == "first" else "duplicate"), ack
                     assert len(rows) == 1, f"a valid rating is stored {len(rows)} times"
-                    assert {k: rows[0][k] for k in RATING_CONTENT_FIELDS} == \
+                    assert {k: rows[0][STORED_AS.get(k, k)] for k in RATING_CONTENT_FIELDS} == \
                         {k: rating.get(k) for k in RATING_CONTENT_FIELDS}
                 else:
                     assert ack["status"] == "refused" and fault in ack["reason"], (fault, rating, ack)

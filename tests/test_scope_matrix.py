@@ -117,6 +117,25 @@ EXPECTED = {
     "POST /fleet/terminal/{terminal_id}/revoke": "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | "
                                                  "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | 403 403 403 | "
                                                  "→/fleet/terminal/{id} 404 →/fleet/terminal/{id} | 403 403 403",
+    # Officers (issue 12): administrators (PA, UA) keep those of the units in their scope, inspectors read them,
+    # viewers only with sees_officers (not these), technicians never; an officer of another unit is 404, another
+    # unit in the form 422. The photo is read before the API's cells remove it.
+    "GET /officers": "200 200 200 | 200 200 200 | 403 403 403 | 403 403 403 | 200 200 200",
+    "POST /officers/new": "→/officers 422 →/officers | →/officers 422 →/officers | 403 403 403 | 403 403 403 | "
+                          "403 403 403",
+    "POST /officers/{officer_id}/edit": "→/officers 404 →/officers | →/officers 404 →/officers | 403 403 403 | "
+                                        "403 403 403 | 403 403 403",
+    "POST /officers/{officer_id}/pin": "→/officers 404 →/officers | →/officers 404 →/officers | 403 403 403 | "
+                                       "403 403 403 | 403 403 403",
+    "POST /officers/{officer_id}/photo": "422 404 422 | 422 404 422 | 403 403 403 | 403 403 403 | 403 403 403",
+    "GET /officers/{officer_id}/photo": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | 200 404 200",
+    "GET /api/v1/officers": "200 200 200 | 200 200 200 | 403 403 403 | 403 403 403 | 200 200 200",
+    "POST /api/v1/officers": "201 422 201 | 201 422 201 | 403 403 403 | 403 403 403 | 403 403 403",
+    "POST /api/v1/officers/{officer_id}": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | 403 403 403",
+    "PUT /api/v1/officers/{officer_id}/photo": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | 403 403 403",
+    "DELETE /api/v1/officers/{officer_id}/photo": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | "
+                                                  "403 403 403",
+    "GET /api/v1/terminal/officers": "403 403 403 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
 }
 TABLE = {route: dict(zip(COLUMNS, cells.replace("|", " ").split(), strict=True)) for route, cells in EXPECTED.items()}
 
@@ -124,7 +143,7 @@ TABLE = {route: dict(zip(COLUMNS, cells.replace("|", " ").split(), strict=True))
 SHOWS_DATA = {"GET /api/v1/ratings", "GET /api/v1/terminals", "GET /api/v1/reports/summary", "GET /api/v1/alerts",
               "GET /", "GET /fleet", "GET /alerts", "GET /export/report.{fmt}", "GET /export/fleet.csv",
               "GET /export/alerts.csv", "GET /api/v1/tree", "GET /tree", "GET /export/tree.csv",
-              "GET /fleet/terminal/{terminal_id}"}
+              "GET /fleet/terminal/{terminal_id}", "GET /officers"}
 #: Routes that take a unit's name (``site``): ``in`` names A, ``out`` and ``wide`` name B.
 BY_SITE = {"GET /api/v1/reports/summary", "GET /", "GET /export/report.{fmt}"}
 #: Routes that name an account in their path: ``in`` one of A, ``out`` and ``wide`` one of B.
@@ -137,6 +156,12 @@ BY_TERMINAL = {"GET /fleet/terminal/{terminal_id}", "POST /fleet/terminal/{termi
                "POST /api/v1/terminals/{terminal_id}/revoke"}
 #: Routes whose form names a scope (``scope``: a unit's code): ``in`` A's, ``out`` and ``wide`` B's.
 BY_SCOPE = {"POST /accounts/new"}
+#: Routes that name an officer in their path: ``in`` one of A, ``out`` and ``wide`` one of B.
+BY_OFFICER = {"POST /officers/{officer_id}/edit", "POST /officers/{officer_id}/pin", "POST /officers/{officer_id}/photo",
+              "GET /officers/{officer_id}/photo", "POST /api/v1/officers/{officer_id}",
+              "PUT /api/v1/officers/{officer_id}/photo", "DELETE /api/v1/officers/{officer_id}/photo"}
+#: Routes that name a unit (their form's or body's ``unit``): ``in`` A's, ``out`` and ``wide`` B's.
+BY_UNIT = {"POST /officers/new", "POST /api/v1/officers"}
 #: Routes that name a counter (their form's or body's ``node``): ``in`` A's, ``out`` and ``wide`` B's.
 BY_NODE = {"POST /api/v1/enrollment-codes", "POST /api/v1/terminals/{terminal_id}/move", "POST /tree/codes",
            "POST /fleet/terminal/{terminal_id}/move"}
@@ -249,7 +274,24 @@ class Province:
                 self.people[role, where] = person
         self.target = {unit: server.person(f"target.{unit.lower()}", role="viewer", scope_node_id=self.node[unit])
                        for unit in "AB"}
+        self.officer = self.officers_with_photos()
+        self.made = 0  # officers the cells add: each a code of its own
         self.cookies = {key: self.log_in(person) for key, person in self.people.items()}
+
+    def officers_with_photos(self) -> dict[str, int]:
+        """An officer of each unit, with a photo (``GET /officers/{id}/photo`` has something to show)."""
+        from officer_fixtures import picture
+        from server.db import write_transaction
+        from server.officers import create_officer, set_photo
+
+        made = {}
+        with self.server.engine.connect() as conn, write_transaction(conn):
+            for unit in "AB":
+                officer = create_officer(conn, unit_id=self.node[unit], code=f"CB{unit}01", name=f"Cán bộ {unit}",
+                                         counters=[], pin=None, now_ns=self.server.app.state.clock())
+                set_photo(conn, officer, picture("PNG"), now_ns=self.server.app.state.clock())
+                made[unit] = officer.id
+        return made
 
     def log_in(self, person) -> str:
         session = requests.Session()
@@ -275,6 +317,12 @@ class Province:
         if route in BY_TERMINAL:
             standing = self.terminal[f"spare {unit}" if route.endswith("/revoke") else unit]
             path = path.replace("{terminal_id}", standing.id)
+        if route in BY_OFFICER:
+            path = path.replace("{officer_id}", str(self.officer[unit]))
+        officer_fields = {}
+        if route in BY_UNIT:
+            self.made += 1
+            officer_fields = {"unit": UNIT_CODE[unit], "code": f"NEW{self.made:03d}", "name": "Cán bộ mới"}
         cookie = self.log_in(person) if route == "POST /logout" else self.cookies[role, account]
         csrf = self.server.app.state.dashboard_sessions.read(cookie)[1]
         kwargs: dict = {"params": params, "cookies": {"hl_session": cookie},
@@ -287,6 +335,15 @@ class Province:
             kwargs["headers"]["Content-Type"] = "text/csv"
         elif route in BY_NODE and route.startswith("POST /api/"):
             kwargs["json"] = {"node": COUNTER_CODE[unit]}
+        elif route == "POST /api/v1/officers":
+            kwargs["json"] = officer_fields
+        elif route == "POST /api/v1/officers/{officer_id}":
+            kwargs["json"] = {"name": "Cán bộ đổi tên"}
+        elif route == "PUT /api/v1/officers/{officer_id}/photo":
+            from officer_fixtures import picture
+
+            kwargs["data"] = picture("PNG")
+            kwargs["headers"]["Content-Type"] = "image/png"
         elif route == "POST /api/v1/batches":
             kwargs["json"] = make_batch([make_rating(self.terminal["A"].id)])
         elif route == "POST /login":
@@ -297,7 +354,8 @@ class Province:
                               "csrf": login_csrf, "next": "/"}
         elif method == "POST":
             kwargs["data"] = {"csrf": csrf, **({"node": COUNTER_CODE[unit]} if route in BY_NODE else {}),
-                              **({"scope": UNIT_CODE[unit]} if route in BY_SCOPE else {}),
+                              **({"scope": UNIT_CODE[unit]} if route in BY_SCOPE else {}), **officer_fields,
+                              **({"pin": "2468"} if route.endswith("/pin") else {}),
                               **({"confirm": "yes"} if route.endswith("/revoke") else {})}
         answer = requests.request(method, self.server.url + path, allow_redirects=False, timeout=60, **kwargs)
         shown = answer.text
@@ -374,6 +432,7 @@ def test_every_route_for_every_role_inside_and_outside_its_scope(province):
     assert blind == [], "answers that should show a unit's data did not:\n" + "\n".join(blind)
     # The same server (its accounts and alerts cost a minute to make) for what the cells do not show:
     a_scoped_pull_holds_exactly_its_units_ratings(province)
+    a_scoped_officer_list_holds_exactly_its_units_officers(province)
     a_scoped_report_counts_only_its_unit(province)
     refusals_say_who_may_not_do_what(province)
 
@@ -393,6 +452,20 @@ def a_scoped_pull_holds_exactly_its_units_ratings(province):
     csv_text = requests.get(province.server.url + "/api/v1/ratings", params={"format": "csv"},
                             headers={"Authorization": f"Bearer {token}"}, timeout=30).text
     assert len(csv_text.strip().splitlines()) == 1 + 5
+
+
+def a_scoped_officer_list_holds_exactly_its_units_officers(province):
+    """The officers' names carry no unit's name: the list itself must hold A's officers and none of B's."""
+    def codes(role: str, where: str) -> set[str]:
+        answer = requests.get(province.server.url + "/api/v1/officers",
+                              headers={"Authorization": f"Bearer {province.tokens[role, where]}"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return {(o["unit_id"], o["code"]) for o in answer.json()["officers"]}
+
+    for role in ("province_admin", "unit_admin", "inspector"):
+        scoped, wide = codes(role, "in"), codes(role, "wide")
+        assert scoped and {unit for unit, _ in scoped} == {province.node["A"]}
+        assert scoped < wide and {unit for unit, _ in wide} == {province.node["A"], province.node["B"]}
 
 
 def a_scoped_report_counts_only_its_unit(province):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.ingest import INSERT_COLUMNS
+from server.ingest import INSERT_COLUMNS, STORED_AS
 from sync import vocabulary
 from sync.protocol import Rating
 
@@ -68,7 +68,10 @@ def test_a_ratings_content_is_its_content_fields_and_ingest_stores_them_first():
     content = rating.content()
     assert tuple(content) == vocabulary.RATING_CONTENT_FIELDS
     assert content["id"] == "5f0c1d52-3c5e-4b7e-9d0e-1f2a3b4c5d6e" and content["reason"] == "facilities"
-    assert INSERT_COLUMNS[:len(vocabulary.RATING_CONTENT_FIELDS)] == vocabulary.RATING_CONTENT_FIELDS
+    # Stored first, each under its own name but the officer's code (beside the officer's id: issue 12).
+    assert INSERT_COLUMNS[:len(vocabulary.RATING_CONTENT_FIELDS)] == tuple(
+        STORED_AS.get(name, name) for name in vocabulary.RATING_CONTENT_FIELDS)
+    assert STORED_AS == {"officer": "officer_code"}
 
 
 def test_the_protocol_accepts_exactly_the_vocabularys_codes():

@@ -288,15 +288,22 @@ async def reset_account(request: Request, account_id: int, csrf: str = Form(""),
 
 @router.post("/accounts/{account_id}/role")
 async def role_account(request: Request, account_id: int, csrf: str = Form(""), role: str = Form(""),
-                       scope: str = Form(""), user: DashboardUser = Depends(accounts_admin)) -> Response:
+                       scope: str = Form(""), sees_officers: str = Form(""),
+                       user: DashboardUser = Depends(accounts_admin)) -> Response:
     def change(conn, target):
         scope_node_id = scope_from_form(conn, user.caller, scope)
         check_role_and_scope(conn, user.caller, role, scope_node_id)
-        done = set_role_scope(conn, target.id, role=role, scope_node_id=scope_node_id)
-        # The entry is seen from the new scope (where the account now is).
+        # Only a viewer needs the flag (the other roles that read ratings see officers anyway; issue 12).
+        done = set_role_scope(conn, target.id, role=role, scope_node_id=scope_node_id,
+                              sees_officers=role == "viewer" and bool(sees_officers))
+        # The entry is seen from the new scope (where the account now is); the flag only where it was or is set.
+        flag = target.sees_officers or done.sees_officers
         _record(request, conn, user, "role_change", done, {
-            "from": {"role": target.role, "scope": target.scope_node_id},
-            "to": {"role": done.role, "scope": done.scope_node_id}}, request.app.state.clock())
+            "from": {"role": target.role, "scope": target.scope_node_id,
+                     **({"sees_officers": target.sees_officers} if flag else {})},
+            "to": {"role": done.role, "scope": done.scope_node_id,
+                   **({"sees_officers": done.sees_officers} if flag else {})}},
+            request.app.state.clock())
         return done
     done, error_page = await _change(request, user, csrf, account_id, change)
     if error_page:

@@ -24,6 +24,7 @@ from ..bodies import json_body, read_body
 from ..dependencies import forget_device_token, rate_limited_terminal, received_ns, remember_device_token
 from ..errors import ApiError
 from ..ingest import TerminalRevoked, ingest_batch
+from ..officers import receipt_version, uses_officers
 from ..refusals import ReceivedBatch, receive_batch
 
 router = APIRouter(tags=["terminals"])
@@ -42,7 +43,8 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
     received = receive_batch(await read_body(request, max_bytes=MAX_BATCH_BYTES), terminal)
     try:
         receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, received, now_ns,
-                                          lambda moved: remember_device_token(request, moved))
+                                          lambda moved: remember_device_token(request, moved),
+                                          retention_days=request.app.state.settings.dossier_retention_days)
     except TerminalRevoked:
         forget_device_token(request)
         raise ApiError(401, "this terminal's token was revoked; provision the terminal again with a new "
@@ -52,8 +54,20 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
     return Response(receipt.model_dump_json(exclude_none=True), media_type="application/json")
 
 
-def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int, on_moved) -> BatchReceipt:
+def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int, on_moved, *,
+           retention_days: int) -> BatchReceipt:
     # A connection only for the write: none is held while the body streams in.
+    moved: list[Terminal] = []
+
+    def moved_to(where: Terminal) -> None:
+        moved.append(where)
+        on_moved(where)
+
     with engine.connect() as conn:
-        return ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused,
-                            on_moved=on_moved)
+        receipt = ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused,
+                               on_moved=moved_to)
+        # The version of the officers list of the unit it stands at now (read after the commit).
+        unit_id = (moved[-1] if moved else terminal).unit_id
+        receipt.officers_version = receipt_version(conn, unit_id, retention_days=retention_days,
+                                                   asked=uses_officers(received.batch))
+        return receipt
