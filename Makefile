@@ -29,6 +29,7 @@ soak: install
 
 bench: install
 	$(BIN)/python bench/press_latency.py
+	$(BIN)/python bench/counter_latency.py
 	$(BIN)/python bench/ui_latency.py
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/sync_drain.py

@@ -60,6 +60,14 @@ class LocalRatings:
             conn.execute("PRAGMA synchronous=FULL")
             self.db = Database(conn)
         migrations.apply(self.db)
+        # The protocol's optional fields a store of before them has no column for (issue 12's officer and
+        # dossier until the terminal's own migration adds them) are not sent: the server takes them as absent.
+        have = set(self.db["ratings"].columns_dict)
+        self.fields = tuple(name for name in RATING_FIELDS if name in have)
+        #: The terminal's tables of issue 12 (its migrations m005, m006) are there: shifts, invitations and the
+        #: officers list can be sent and kept. A file without them sends ratings only.
+        self.has_counter_tables = all(self.db[name].exists() for name in ("shifts", "invitations", "officers",
+                                                                          "kiosk_meta"))
 
     def pending(self, limit: int) -> list[dict]:
         """Sealed, unacknowledged, not quarantined ratings, oldest stored first.
@@ -68,17 +76,19 @@ class LocalRatings:
         (the server validates each one; the terminal wrote them itself).
         """
         rows = self.db.execute(
-            f"SELECT {', '.join(RATING_FIELDS)} FROM ratings INDEXED BY idx_ratings_unsynced"
+            f"SELECT {', '.join(self.fields)} FROM ratings INDEXED BY idx_ratings_unsynced"
             " WHERE sealed = 1 AND synced_at IS NULL"
             " AND id NOT IN (SELECT id FROM sync_quarantine) ORDER BY rowid LIMIT ?",
             [limit],
         ).fetchall()
-        return [{name: value for name, value in zip(RATING_FIELDS, row)
+        return [{name: value for name, value in zip(self.fields, row)
                  if value is not None or name not in OPTIONAL_RATING_FIELDS} for row in rows]
 
     # -- shifts and invitations (issue 12) ---------------------------------
     def pending_shifts(self, limit: int) -> list[dict]:
         """Closed shifts the server has not acknowledged, oldest first (open ones wait for their sign-out)."""
+        if not self.has_counter_tables:
+            return []
         rows = self.db.execute(
             f"SELECT {', '.join(SHIFT_FIELDS)} FROM shifts WHERE signed_out_at IS NOT NULL AND synced_at IS NULL"
             " ORDER BY signed_in_at, rowid LIMIT ?", [limit]).fetchall()
@@ -86,6 +96,8 @@ class LocalRatings:
 
     def pending_invitations(self, limit: int) -> list[dict]:
         """Closed invitations the server has not acknowledged, oldest first."""
+        if not self.has_counter_tables:
+            return []
         rows = self.db.execute(
             f"SELECT {', '.join(INVITATION_FIELDS)} FROM invitations"
             " WHERE outcome IS NOT NULL AND synced_at IS NULL ORDER BY created_at, rowid LIMIT ?", [limit]).fetchall()
@@ -101,6 +113,8 @@ class LocalRatings:
     # -- the officers list and the dossiers' retention (issue 12) ------------
     def officers_version(self) -> str:
         """The version of the officers list held ("" before the first)."""
+        if not self.has_counter_tables:
+            return ""
         row = self.db.execute("SELECT value FROM kiosk_meta WHERE key = 'officers_version'").fetchone()
         return row[0] if row and row[0] else ""
 
@@ -120,6 +134,8 @@ class LocalRatings:
 
     def dossier_retention_days(self) -> int | None:
         """How long dossier codes stay on this terminal, as the server last said (None: not said yet)."""
+        if not self.has_counter_tables:
+            return None
         row = self.db.execute("SELECT value FROM kiosk_meta WHERE key = 'dossier_retention_days'").fetchone()
         try:
             return int(row[0]) if row else None

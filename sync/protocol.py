@@ -233,7 +233,7 @@ class BatchReceipt(BaseModel):
         "the ids of the batch's shifts the server holds (stored now or before); absent when none were sent"))
     invitation_acks: list[UUID] | None = Field(default=None, description=(
         "the ids of the batch's invitations the server holds (stored now or before)"))
-    officers_version: str | None = Field(default=None, max_length=128, description=(
+    officers_version: str | None = Field(default=None, description=(
         "the version of this terminal's officers list; the terminal fetches GET /api/v1/terminal/officers "
         "when it differs from the one it holds (absent from older servers)"))
 

@@ -228,7 +228,8 @@ class Uploader:
             self.state.batch_refused = False
             self.state.failures_in_a_row = 0
             self._last_contact = self.monotonic()
-            if attempt.officers_version is not None and attempt.officers_version != self.local.officers_version():
+            if attempt.officers_version is not None and self.local.has_counter_tables \
+                    and attempt.officers_version != self.local.officers_version():
                 self.fetch_officers()
             self._apply_retention()
         else:
