@@ -235,3 +235,14 @@ def test_kiosk_admin_report_from_the_server_prints_the_sections_its_account_may_
     assert "Kết quả theo cán bộ tiếp nhận" in shown and AN in shown and "không phải kết luận vi phạm" in shown
     hidden = table(token_of(province, "viewer", "U01"))
     assert AN not in hidden and "Hồ sơ được mời đánh giá" in hidden
+
+
+def test_the_openapi_document_describes_the_sections_as_answered(province):
+    from server.routes.reports import ReportAnswer
+
+    answer = province.server.get(SUMMARY, params={**NOVEMBER, "node": province.node["T01"]},
+                                 headers=token_of(province, "province_admin", None)).json()
+    parsed = ReportAnswer.model_validate(answer)  # every field the document promises, of its type
+    assert parsed.report.officers.lines[0].officer_name and parsed.report.audit.note == NEUTRAL_NOTE
+    schemas = province.server.get("/openapi.json").json()["components"]["schemas"]
+    assert {"OfficersOut", "DossiersOut", "AuditOut"} <= set(schemas)
