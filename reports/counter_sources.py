@@ -42,6 +42,40 @@ class CounterFilters:
     terminal: str | None = None
     place: tuple[str, int] | None = None
     scope: tuple[str, int] | bool | None = None
+    #: The terminals that may hold the report's ratings (:func:`rated_terminals`), at most
+    #: :data:`TERMINALS_PER_QUERY`: the ratings are then read along ``(terminal_id, corrected_at)``, only
+    #: the period's of those terminals. None: no such list (every terminal's rows are tested).
+    terminals: tuple[str, ...] | None = None
+
+
+#: How many terminals one query names (:func:`chunks`).
+TERMINALS_PER_QUERY = 500
+
+
+def chunks(filters: CounterFilters, terminals: list[str]) -> list[CounterFilters]:
+    """``filters`` once per slice of ``terminals`` (none when there is no terminal: no rating to read)."""
+    from dataclasses import replace
+
+    return [replace(filters, terminals=tuple(terminals[i:i + TERMINALS_PER_QUERY]))
+            for i in range(0, len(terminals), TERMINALS_PER_QUERY)]
+
+
+def rated_terminals(conn, period: Period, filters: CounterFilters) -> list[str]:
+    """The terminals with ratings in the period and the report's scope, from the hourly tallies (their
+    ``(unit_id, hour)`` and ``(province_id, hour)`` indexes; the hours at both ends included, so a zone
+    with a half-hour offset loses none)."""
+    start, end = period.utc_bounds()
+    params = {"start_hour": start[:13], "end_hour": end[:13]}
+    where = "t.hour >= :start_hour AND t.hour <= :end_hour"
+    for column, value in (("site", filters.site), ("counter", filters.counter), ("terminal_id", filters.terminal)):
+        if value is not None:
+            where += f" AND t.{column} = :f_{column}"
+            params[f"f_{column}"] = value
+    own = lambda column: f"t.{column}"  # noqa: E731 - the tallies keep the ratings' lineage
+    where += _node_condition(filters.place, own, params, "place_id") + _node_condition(filters.scope, own, params,
+                                                                                       "scope_id")
+    return sorted(row[0] for row in _run(conn, f"SELECT DISTINCT t.terminal_id FROM rating_tallies t WHERE {where}",
+                                         params))
 
 
 def _node_condition(place, column_of, params: dict, name: str) -> str:
@@ -64,6 +98,10 @@ def _rating_filters(filters: CounterFilters, params: dict) -> str:
         if value is not None:
             where += f" AND r.{column} = :f_{column}"
             params[f"f_{column}"] = value
+    if filters.terminals is not None:
+        names = {f"rt{i}": value for i, value in enumerate(filters.terminals)}
+        where += f" AND r.terminal_id IN ({', '.join(f':{name}' for name in names) or 'NULL'})"
+        params.update(names)
     own = lambda column: f"r.{column}"  # noqa: E731 - ratings keep their lineage
     return (where + _node_condition(filters.place, own, params, "place_id")
             + _node_condition(filters.scope, own, params, "scope_id"))
@@ -217,24 +255,36 @@ def sign_ins(conn, period: Period, filters: CounterFilters) -> list[tuple]:
                 params)
 
 
-def ratings_after(conn, period: Period, filters: CounterFilters, terminals: list[str],
-                  window_s: float) -> list[tuple]:
-    """(terminal_id, created_at, rating): the counted ratings of ``terminals`` from the period's start to
-    ``window_s`` after its end, by the terminal's own clock (``created_at``, the clock its sign-ins are
-    written by), in time order."""
-    found: list[tuple] = []
-    start, end = period.utc_bounds()
-    after = iso_utc(period.end + timedelta(seconds=window_s))
-    for first in range(0, len(terminals), 500):
-        chunk = terminals[first:first + 500]
-        names = {f"t{i}": value for i, value in enumerate(chunk)}
-        params = {**names, "start": start, "after": after}
-        where = _rating_filters(filters, params)
-        found += _run(conn, "SELECT r.terminal_id, r.created_at, r.rating FROM ratings r WHERE r.terminal_id IN ("
-                            + ", ".join(f":{name}" for name in names) + ") "
-                            f"AND r.created_at >= :start AND r.created_at < :after AND {COUNTED}{where} "
-                            "ORDER BY r.terminal_id, r.created_at", params)
-    return found
+def _window_end(conn, column: str, seconds: float) -> str:
+    """SQL of the ISO UTC text ``seconds`` after the ISO UTC text in ``column`` (the one expression that differs
+    between the two databases)."""
+    if conn.dialect.name == "postgresql":
+        return (f"to_char(CAST(REPLACE({column}, 'Z', '') AS timestamp) + interval '{float(seconds)} seconds', "
+                "'YYYY-MM-DD\"T\"HH24\\:MI\\:SS.MS\"Z\"')")  # \\: a colon, not a parameter, to text()
+    return f"strftime('%Y-%m-%dT%H:%M:%fZ', {column}, '{float(seconds):+} seconds')"
+
+
+#: How far a rating's corrected time may lie from its terminal's own clock for the burst count to find it:
+#: a clock wrong by more dates its sign-ins wrong too.
+NEAR_S = 3600
+
+
+def ratings_after(conn, period: Period, filters: CounterFilters, window_s: float) -> list[tuple]:
+    """(terminal_id, created_at, rating): the counted ratings within ``window_s`` after each of the period's
+    sign-ins at their terminal, by the terminal's own clock (``created_at``, the clock its sign-ins are written
+    by), in time order. Each sign-in reads its terminal's ratings along ``(terminal_id, corrected_at)`` within
+    :data:`NEAR_S` of its window."""
+    params: dict = {}
+    where = _period(period, "s.signed_in_at", params) + _terminal_filters(filters, "s", params)
+    where += _rating_filters(CounterFilters(place=filters.place, scope=filters.scope), params)
+    end = _window_end(conn, "s.signed_in_at", window_s)
+    near_start, near_end = _window_end(conn, "s.signed_in_at", -NEAR_S), _window_end(conn, "s.signed_in_at",
+                                                                                      window_s + NEAR_S)
+    return _run(conn, "SELECT DISTINCT r.terminal_id, r.created_at, r.rating, r.id FROM officer_shifts s "
+                      "JOIN ratings r ON r.terminal_id = s.terminal_id AND r.corrected_at >= " + near_start
+                      + " AND r.corrected_at <= " + near_end + " AND r.created_at >= s.signed_in_at "
+                      f"AND r.created_at <= {end} WHERE {where} AND {COUNTED} "
+                      "ORDER BY r.terminal_id, r.created_at, r.id", params)
 
 
 def invitation_counts(conn, period: Period, filters: CounterFilters) -> list[tuple]:
