@@ -74,7 +74,8 @@ def add_counter_sections(report: Report, source, *, opening_hours, hours_tz: str
         parts = q.chunks(filters, q.rated_terminals(conn, period, filters)) if narrow else [filters]
     if registered:
         hours = q.partial_utc_hours(period, opening_hours, tz)
-        audit_rows = [row for part in parts for row in q.audit_counts(conn, period, part, hours)]
+        opening = q.opening_condition(conn, period, opening_hours, tz)
+        audit_rows = [row for part in parts for row in q.audit_counts(conn, period, part, hours, opening=opening)]
         shifts = q.sign_ins(conn, period, filters)
     places = q.terminal_places(conn, {row[1] for row in invitations} | {row[0] for row in audit_rows}
                                | {row[0] for row in shifts})

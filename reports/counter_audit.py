@@ -160,8 +160,9 @@ def audit_section(period: Period, opening_hours, counts, shifts, ratings, places
     is_open: dict[str, bool] = {}
     for terminal_id, unit_id, officer_id, code, when, n in counts:
         unit_id, n = int(unit_id or 0), int(n)
-        if when not in is_open:
-            is_open[when] = opening_hours.is_open(_utc(when).astimezone(tz))
+        if when not in is_open:  # 'open' / 'closed' as the database judged it, else a UTC hour or minute
+            is_open[when] = when == "open" if when in ("open", "closed") else \
+                opening_hours.is_open(_utc(when).astimezone(tz))
         outside = 0 if is_open[when] else n
         nobody = n if officer_id is None and not code else 0
         for line in (terminal_line(terminal_id, unit_id), officer_line(unit_id, officer_id, code)):

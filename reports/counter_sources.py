@@ -22,7 +22,7 @@ For example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from .levels import NODE_COLUMNS
 from .periods import Period, iso_utc
@@ -227,22 +227,63 @@ def partial_utc_hours(period: Period, opening_hours, tz) -> list[str]:
     return sorted(hours)
 
 
-def audit_counts(conn, period: Period, filters: CounterFilters, partial_hours: list[str]) -> list[tuple]:
+def opening_condition(conn, period: Period, opening_hours, tz) -> str | None:
+    """SQL that is 'open' or 'closed' for a rating's ``corrected_at`` by ``opening_hours`` (local to ``tz``): its
+    local weekday and HHMM by the zone's offset, which must be the same all through the period (None when it is
+    not, e.g. a change to summer time inside it, or an offset of seconds)."""
+    offsets = set()
+    day = period.start.astimezone(tz).date() - timedelta(days=1)
+    while day <= period.end.astimezone(tz).date() + timedelta(days=1):
+        for moment in (time(0), time(23, 59)):
+            offsets.add(datetime.combine(day, moment, tzinfo=tz).utcoffset())
+        day += timedelta(days=1)
+    if len(offsets) != 1:
+        return None
+    seconds = next(iter(offsets)).total_seconds()
+    if seconds % 60:
+        return None
+    minutes = int(seconds // 60)
+    if conn.dialect.name == "postgresql":
+        local = f"CAST(REPLACE(r.corrected_at, 'Z', '') AS timestamp) + interval '{minutes} minutes'"
+        dow, hm = f"to_char({local}, 'ID')", f"to_char({local}, 'HH24MI')"
+        day_code = lambda weekday: str(weekday + 1)  # noqa: E731 - ISO: Monday 1 … Sunday 7
+    else:
+        dow = f"strftime('%w', r.corrected_at, '{minutes:+d} minutes')"
+        hm = f"strftime('%H%M', r.corrected_at, '{minutes:+d} minutes')"
+        day_code = lambda weekday: str((weekday + 1) % 7)  # noqa: E731 - Sunday 0 … Saturday 6
+    branches = []
+    for weekday, spans in enumerate(opening_hours.spans):
+        if not spans:
+            continue
+        # HHMM text compares as the time of day; a span to midnight closes at "2400", after every minute.
+        tests = " OR ".join(f"({hm} >= '{opens:%H%M}' AND {hm} < '{'2400' if closes >= time(23, 59, 59) else f'{closes:%H%M}'}')"
+                            for opens, closes in spans)
+        branches.append(f"WHEN '{day_code(weekday)}' THEN (CASE WHEN {tests} THEN 'open' ELSE 'closed' END)")
+    if not branches:
+        return "'closed'"
+    return f"(CASE {dow} {' '.join(branches)} ELSE 'closed' END)"
+
+
+def audit_counts(conn, period: Period, filters: CounterFilters, partial_hours: list[str], *,
+                 opening: str | None = None) -> list[tuple]:
     """(terminal_id, unit_id, officer_id, officer_code, when, n): the period's counted ratings by terminal,
-    officer and time — the UTC minute ("2026-11-25T00:29") in ``partial_hours``, else the UTC hour."""
+    officer and ``when``: 'open' or 'closed' by the SQL of :func:`opening_condition` when given; else the UTC
+    minute ("2026-11-25T00:29") in ``partial_hours`` and the UTC hour in the others (classified in Python)."""
     params: dict = {}
     where = _period(period, "r.corrected_at", params) + _rating_filters(filters, params)
-    # The hours are two digits we made (partial_utc_hours), never input: written into the SQL as they are.
-    if partial_hours:
+    if opening is not None:
+        when = opening
+    elif partial_hours:
+        # The hours are two digits we made (partial_utc_hours), never input: written into the SQL as they are.
         assert all(len(h) == 2 and h.isdigit() for h in partial_hours)
         when = (f"CASE WHEN SUBSTR(r.corrected_at, 12, 2) IN ({', '.join(repr(h) for h in partial_hours)}) "
                 "THEN SUBSTR(r.corrected_at, 1, 16) ELSE SUBSTR(r.corrected_at, 1, 13) END")
     else:
         when = "SUBSTR(r.corrected_at, 1, 13)"
-    return _run(conn, f"SELECT r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, {when} AS at_time, "
-                      f"COUNT(*) AS n FROM ratings r WHERE {where} AND {COUNTED} "
+    return _run(conn, f"SELECT r.terminal_id, COALESCE(r.unit_id, 0) AS unit, r.officer_id, r.officer_code, "
+                      f"{when} AS at_time, COUNT(*) AS n FROM ratings r WHERE {where} AND {COUNTED} "
                       "AND r.rating IN ('very_satisfied', 'satisfied', 'dissatisfied') "
-                      f"GROUP BY r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, {when}",
+                      "GROUP BY r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, at_time",
                 params)
 
 
