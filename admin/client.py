@@ -30,9 +30,11 @@ TOKEN_ENV = "HAILONG_ADMIN_TOKEN"
 RATING_FIELDS = ("cursor", "id", "terminal_id", "site", "counter", "rating", "reason", "reason_outcome",
                  "source", "filtered", "created_at", "corrected_at", "time_quality", "received_at",
                  "boot_id", "monotonic_ns", "clock_synced")
-#: Fields the server adds for the roles that may see them (officers, dossier codes; issue 12): taken, not kept
-#: in the pulled files (``server.models.OFFICER_OUTPUT_FIELDS`` and ``DOSSIER_OUTPUT_FIELDS``).
+#: Fields the server adds for the roles that may see them (officers, dossier codes; issue 12;
+#: ``server.models.OFFICER_OUTPUT_FIELDS`` and ``DOSSIER_OUTPUT_FIELDS``).
 OPTIONAL_FIELDS = ("officer_code", "officer_name", "dossier")
+#: The columns of a pulled file: every field, the optional ones empty when the token's role may not see them.
+PULLED_FIELDS = RATING_FIELDS + OPTIONAL_FIELDS
 #: Columns holding integers (the rest are text or NULL).
 INTEGER_FIELDS = ("cursor", "filtered", "monotonic_ns", "clock_synced")
 

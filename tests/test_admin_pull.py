@@ -58,12 +58,13 @@ def fleet(server):
 
 
 def served_rows(server, token) -> list[dict]:
-    """Every rating as the server serves it (JSON types), in cursor order."""
+    """Every rating as the server serves it (JSON types), in cursor order, with the fields of officers and dossiers
+    (issue 12) empty where the token's role may not see them, as the pulled files hold them."""
     rows, after = [], 0
     while True:
         body = server.get("/api/v1/ratings", params={"after": after},
                           headers={"Authorization": f"Bearer {token}"}).json()
-        rows += body["ratings"]
+        rows += [{**dict.fromkeys(client.OPTIONAL_FIELDS), **r} for r in body["ratings"]]
         if body["next"] is None:
             return rows
         after = body["next"]
@@ -83,7 +84,7 @@ def read_back(path) -> list[dict]:
         conn.row_factory = sqlite3.Row
         try:
             columns = [row[1] for row in conn.execute("PRAGMA table_info(ratings)")]
-            assert tuple(columns) == RATING_FIELDS
+            assert tuple(columns) == client.PULLED_FIELDS
             return [dict(row) for row in conn.execute("SELECT * FROM ratings ORDER BY rowid")]
         finally:
             conn.close()
@@ -91,9 +92,9 @@ def read_back(path) -> list[dict]:
         raw = path.read_bytes()
         assert raw.startswith("\ufeff".encode()) and raw.count(b"\r\ncursor,") == 0
         reader = csv.reader(raw.decode("utf-8-sig").splitlines())
-        assert tuple(next(reader)) == RATING_FIELDS
+        assert tuple(next(reader)) == client.PULLED_FIELDS
         return [{name: (int(value) if name in INTEGER_FIELDS else as_typed(value)) if value != "" else None
-                 for name, value in zip(RATING_FIELDS, row)} for row in reader]
+                 for name, value in zip(client.PULLED_FIELDS, row)} for row in reader]
     if suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     if suffix == ".xlsx":
@@ -102,10 +103,10 @@ def read_back(path) -> list[dict]:
         book = load_workbook(path)
         sheet = book.worksheets[0]
         rows = list(sheet.iter_rows(values_only=True))
-        assert rows[0] == RATING_FIELDS
+        assert rows[0] == client.PULLED_FIELDS
         for row in sheet.iter_rows(min_row=2):
             assert all(cell.data_type != "f" for cell in row)  # "=…" site names stay text
-        return [dict(zip(RATING_FIELDS, row)) for row in rows[1:]]
+        return [dict(zip(client.PULLED_FIELDS, row)) for row in rows[1:]]
     raise AssertionError(suffix)
 
 
@@ -244,3 +245,27 @@ def test_a_workbook_resaved_without_its_properties_continues_from_its_pull_state
     seed(server, terminals, 4, start=6)
     assert pull_ratings(out, server.url, token).added == 4
     assert read_back(out) == served_rows(server, token)
+
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_pull_keeps_the_officer_and_dossier_when_the_role_may_see_them(start_server, tmp_path, fmt):
+    """Issue 12: the files have the officer's and the dossier's columns; a viewer's stay empty."""
+    server = start_server()
+    terminal = server.enroll()
+    sent = make_rating(terminal.id, officer="NVA01", dossier="HS-2026-000123")
+    assert server.upload(terminal, make_batch([sent])).status_code == 200
+    admin = server.admin_token()
+    viewer = server.person("xem.bao.cao", role="viewer")
+    from server.accounts import issue_admin_token
+    from server.db import write_transaction
+
+    with server.engine.connect() as conn, write_transaction(conn):
+        viewer_token = issue_admin_token(conn, name=viewer.username, now_ns=server.app.state.clock(),
+                                         account_id=viewer.id)
+    for token, shown in ((admin, ("NVA01", "HS-2026-000123")), (viewer_token, (None, None))):
+        out = tmp_path / f"pulled-{len(shown[0] or '')}.{fmt}"
+        pull_ratings(out, server.url, token)
+        row, = read_back(out)
+        assert (row["officer_code"], row["dossier"]) == shown
+        assert row == served_rows(server, token)[0]

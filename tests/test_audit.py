@@ -145,7 +145,9 @@ def test_pulls_are_recorded_per_page_with_rows_and_cursors(server):
     assert [(r["actor"], r["role"], r["row_count"]) for r in pulls] == [("test admin", "province_admin", 20),
                                                                         ("test admin", "province_admin", 10)]
     first, second = (json.loads(r["details"]) for r in pulls)
-    assert first == {"after": 0, "next": first["next"], "limit": 20, "format": "json"} and first["next"]
+    # A province admin is served the officers' and dossiers' fields too (issue 12): the entry names them.
+    assert first == {"after": 0, "next": first["next"], "limit": 20, "format": "json",
+                     "with": ["officer_code", "officer_name", "dossier"]} and first["next"]
     assert second["after"] == first["next"] and second["next"] is None
     assert all(r["address"] == "127.0.0.1" for r in pulls)
 

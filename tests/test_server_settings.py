@@ -34,6 +34,7 @@ OTHER_VALUES = {
     "session_idle_s": ("30m", 1800),
     "trusted_proxies": ("10.0.0.5, 10.0.0.6", "10.0.0.5, 10.0.0.6"),
     "public_url": ("https://hailong.example.vn/", "https://hailong.example.vn"),
+    "dossier_retention_days": ("180", 180),
     "report_parent_body": ("UBND thành phố Hà Nội", "UBND thành phố Hà Nội"),
     "report_issuer": ("UBND phường Hà Đông", "UBND phường Hà Đông"),
     "report_issuer_code": ("UBND", "UBND"),

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from reports.spreadsheet_text import looks_like_formula, write_text
 
-from ..client import RATING_FIELDS, PullError
+from ..client import PULLED_FIELDS, RATING_FIELDS, PullError
 from .base import PulledFile, sync_folder
 
 RATINGS_SHEET = "ratings"
@@ -86,7 +86,9 @@ class ExcelPulledFile(PulledFile):
                                 "kiosk-admin pull; pull into a new file")
             state = {row[0]: row[1] for row in old[STATE_SHEET].iter_rows(values_only=True) if row and row[0]}
             self.check_server(state.get("server"))
-            if next(old.worksheets[0].iter_rows(max_row=1, values_only=True), None) != RATING_FIELDS:
+            # A workbook pulled before the officers' and dossiers' columns (issue 12) gains them when rewritten.
+            if next(old.worksheets[0].iter_rows(max_row=1, values_only=True), None) not in (PULLED_FIELDS,
+                                                                                              RATING_FIELDS):
                 raise PullError(f"{self.path.name}'s first sheet does not have the pulled ratings' header row")
             self.last_cursor = int(state.get("last_cursor") or 0)
             self.total = int(state.get("ratings") or 0)
@@ -99,7 +101,7 @@ class ExcelPulledFile(PulledFile):
 
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(RATINGS_SHEET)
-        self.sheet.append(RATING_FIELDS)
+        self.sheet.append(PULLED_FIELDS)
         if not self.path.exists():
             return
         old = self._open_old()
@@ -107,7 +109,8 @@ class ExcelPulledFile(PulledFile):
             rows = old.worksheets[0].iter_rows(min_row=2, values_only=True)
             self.total = 0
             for row in rows:
-                self.sheet.append(self._cells(list(row)))
+                row = list(row)
+                self.sheet.append(self._cells(row + [None] * (len(PULLED_FIELDS) - len(row))))
                 self.total += 1
         except BaseException:
             self._discard()
@@ -124,7 +127,7 @@ class ExcelPulledFile(PulledFile):
         if self.book is None:
             self._start()
         for rating in ratings:
-            self.sheet.append(self._cells([rating[name] for name in RATING_FIELDS]))
+            self.sheet.append(self._cells([rating.get(name) for name in PULLED_FIELDS]))
         self.total += len(ratings)
         self.added += len(ratings)
         self.last_cursor = last_cursor

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import sqlite_utils
 
 from reports.sources import add_report_indexes
-from ..client import INTEGER_FIELDS, RATING_FIELDS, PullError
+from ..client import INTEGER_FIELDS, OPTIONAL_FIELDS, PULLED_FIELDS, RATING_FIELDS, PullError
 from .base import PulledFile
 
 RATINGS = "ratings"
@@ -47,8 +47,11 @@ class SqlitePulledFile(PulledFile):
             if missing or ratings.pks != ["cursor"]:
                 raise PullError(f"{self.path.name} has a table {RATINGS} that is not one of pulled ratings")
         with db.atomic():
-            ratings.create({name: int if name in INTEGER_FIELDS else str for name in RATING_FIELDS},
+            ratings.create({name: int if name in INTEGER_FIELDS else str for name in PULLED_FIELDS},
                            pk="cursor", not_null={"id"}, if_not_exists=True)
+            for name in OPTIONAL_FIELDS:  # a file pulled before officers and dossiers (issue 12)
+                if name not in ratings.columns_dict:
+                    ratings.add_column(name, str)
             ratings.create_index(["corrected_at"], if_not_exists=True)
             state.create({"server": str, "last_cursor": int, "pulled_at": str}, pk="server", if_not_exists=True)
         rows = list(state.rows)
@@ -58,8 +61,8 @@ class SqlitePulledFile(PulledFile):
             self.check_server(rows[0]["server"])
             self.last_cursor = rows[0]["last_cursor"] or 0
         self.total = ratings.count
-        self._insert = (f"INSERT OR IGNORE INTO {RATINGS} ({', '.join(RATING_FIELDS)}) "
-                        f"VALUES ({', '.join('?' * len(RATING_FIELDS))})")
+        self._insert = (f"INSERT OR IGNORE INTO {RATINGS} ({', '.join(PULLED_FIELDS)}) "
+                        f"VALUES ({', '.join('?' * len(PULLED_FIELDS))})")
 
     def append(self, ratings: list[dict], last_cursor: int) -> None:
         ratings = self.new_ratings(ratings)
@@ -67,7 +70,7 @@ class SqlitePulledFile(PulledFile):
         with self.db.atomic():
             before = self.db.conn.total_changes
             # executemany rather than insert_all: half the time on a million ratings, same table.
-            self.db.conn.executemany(self._insert, [tuple(r[name] for name in RATING_FIELDS) for r in ratings])
+            self.db.conn.executemany(self._insert, [tuple(r.get(name) for name in PULLED_FIELDS) for r in ratings])
             added = self.db.conn.total_changes - before
             self.db[PULL_STATE].upsert({"server": self.server_url, "last_cursor": last_cursor, "pulled_at": now},
                                        pk="server")

@@ -21,7 +21,7 @@ import os
 
 from reports.spreadsheet_text import csv_row
 
-from ..client import RATING_FIELDS, PullError
+from ..client import PULLED_FIELDS, RATING_FIELDS, PullError
 from .base import PulledFile, replace_atomically
 
 STATE_SUFFIX = ".pull-state.json"
@@ -30,6 +30,10 @@ STATE_SUFFIX = ".pull-state.json"
 class TextPulledFile(PulledFile):
     #: What a new file starts with.
     preamble = b""
+    #: What a file made before the officers' and dossiers' columns (issue 12) starts with: it goes on with its columns.
+    older_preamble: bytes | None = None
+    #: The columns written.
+    fields = PULLED_FIELDS
 
     def __init__(self, path, server_url: str):
         super().__init__(path, server_url)
@@ -62,8 +66,12 @@ class TextPulledFile(PulledFile):
             raise PullError(f"{self.path.name} is shorter than {self.state_path.name} says "
                             "(changed outside kiosk-admin?): pull into a new file")
         with open(self.path, "rb") as existing:
-            if existing.read(len(self.preamble)) != self.preamble:
-                raise PullError(f"{self.path.name} does not start like a pulled file: pull into a new file")
+            start = existing.read(max(len(self.preamble), len(self.older_preamble or b"")))
+        if self.older_preamble is not None and start.startswith(self.older_preamble) \
+                and not start.startswith(self.preamble):
+            self.preamble, self.fields = self.older_preamble, RATING_FIELDS
+        elif not start.startswith(self.preamble):
+            raise PullError(f"{self.path.name} does not start like a pulled file: pull into a new file")
         if size > length:
             # The tail of a page whose cursor was never saved: it comes again from the server.
             os.truncate(self.path, length)
@@ -92,17 +100,18 @@ class TextPulledFile(PulledFile):
 
 
 class CsvPulledFile(TextPulledFile):
-    preamble = ("\ufeff" + ",".join(RATING_FIELDS) + "\r\n").encode("utf-8")
+    preamble = ("\ufeff" + ",".join(PULLED_FIELDS) + "\r\n").encode("utf-8")
+    older_preamble = ("\ufeff" + ",".join(RATING_FIELDS) + "\r\n").encode("utf-8")
 
     def encode(self, ratings: list[dict]) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerows(csv_row(rating[name] for name in RATING_FIELDS) for rating in ratings)
+        writer.writerows(csv_row(rating.get(name) for name in self.fields) for rating in ratings)
         return out.getvalue().encode("utf-8")
 
 
 class JsonlPulledFile(TextPulledFile):
     def encode(self, ratings: list[dict]) -> bytes:
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        return "".join(dumps({name: rating[name] for name in RATING_FIELDS}) + "\n"
+        return "".join(dumps({name: rating.get(name) for name in self.fields}) + "\n"
                        for rating in ratings).encode("utf-8")

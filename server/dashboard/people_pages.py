@@ -296,10 +296,13 @@ async def role_account(request: Request, account_id: int, csrf: str = Form(""), 
         # Only a viewer needs the flag (the other roles that read ratings see officers anyway; issue 12).
         done = set_role_scope(conn, target.id, role=role, scope_node_id=scope_node_id,
                               sees_officers=role == "viewer" and bool(sees_officers))
-        # The entry is seen from the new scope (where the account now is).
+        # The entry is seen from the new scope (where the account now is); the flag only where it was or is set.
+        flag = target.sees_officers or done.sees_officers
         _record(request, conn, user, "role_change", done, {
-            "from": {"role": target.role, "scope": target.scope_node_id, "sees_officers": target.sees_officers},
-            "to": {"role": done.role, "scope": done.scope_node_id, "sees_officers": done.sees_officers}},
+            "from": {"role": target.role, "scope": target.scope_node_id,
+                     **({"sees_officers": target.sees_officers} if flag else {})},
+            "to": {"role": done.role, "scope": done.scope_node_id,
+                   **({"sees_officers": done.sees_officers} if flag else {})}},
             request.app.state.clock())
         return done
     done, error_page = await _change(request, user, csrf, account_id, change)

@@ -85,13 +85,21 @@ def upgrade() -> None:
     op.add_column("accounts", sa.Column("sees_officers", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
+def _drop_columns(table: str, names: tuple[str, ...]) -> None:
+    """ALTER TABLE … DROP COLUMN, on SQLite too (3.35+): a batch copy of ``accounts`` would have to drop the table
+    that other tables' foreign keys point at, and one of ``ratings`` would copy every rating."""
+    if op.get_bind().dialect.name == "sqlite":
+        for name in names:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+        return
+    for name in names:
+        op.drop_column(table, name)
+
+
 def downgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.drop_column("sees_officers")
+    _drop_columns("accounts", ("sees_officers",))
     op.drop_index("ix_ratings_dossier", table_name="ratings")
-    with op.batch_alter_table("ratings") as batch:
-        for name in ("dossier_repeat", "dossier", "officer_code", "officer_id"):
-            batch.drop_column(name)
+    _drop_columns("ratings", ("dossier_repeat", "dossier", "officer_code", "officer_id"))
     op.drop_table("dossier_invitations")
     op.drop_table("officer_shifts")
     op.drop_table("officers")
