@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
 from .levels import NODE_COLUMNS
-from .periods import Period, iso_utc
+from .periods import Period
 
 #: Ratings that count: the terminal did not filter them and they are not a dossier's second rating
 #: (``dossier_repeat``: counted as filtered in every report).
