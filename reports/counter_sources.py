@@ -16,7 +16,7 @@ the names of before the tree (site, counter, terminal).
 For example::
 
     with engine.connect() as conn:
-        rows = officer_counts(conn, period, CounterFilters(place=("unit_id", 4)))
+        rows = counter_counts(conn, period, CounterFilters(place=("unit_id", 4)), [])
 """
 
 from __future__ import annotations
@@ -185,18 +185,6 @@ def any_invitation(conn, period: Period, filters: CounterFilters) -> bool:
     return bool(_run(conn, f"SELECT 1 FROM dossier_invitations i WHERE {where} LIMIT 1", params))
 
 
-def officer_counts(conn, period: Period, filters: CounterFilters) -> list[tuple]:
-    """(unit_id, officer_id, officer_code, rating, reason, filtered, n): every rating of the period, counted
-    or not, by the officer signed in at the press (both NULL: nobody). ``filtered`` is 1 for a press the
-    terminal filtered or a dossier's second rating."""
-    params: dict = {}
-    where = _period(period, "r.corrected_at", params) + _rating_filters(filters, params)
-    return _run(conn, "SELECT COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, r.rating, r.reason, "
-                      f"CASE WHEN {COUNTED} THEN 0 ELSE 1 END AS filtered, COUNT(*) AS n FROM ratings r "
-                      f"WHERE {where} GROUP BY COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, r.rating, "
-                      f"r.reason, CASE WHEN {COUNTED} THEN 0 ELSE 1 END", params)
-
-
 def officer_names(conn, ids: set[int]) -> dict[int, tuple[str, str]]:
     """Officer id → (code, current name)."""
     found: dict[int, tuple[str, str]] = {}
@@ -264,27 +252,31 @@ def opening_condition(conn, period: Period, opening_hours, tz) -> str | None:
     return f"(CASE {dow} {' '.join(branches)} ELSE 'closed' END)"
 
 
-def audit_counts(conn, period: Period, filters: CounterFilters, partial_hours: list[str], *,
-                 opening: str | None = None) -> list[tuple]:
-    """(terminal_id, unit_id, officer_id, officer_code, when, n): the period's counted ratings by terminal,
-    officer and ``when``: 'open' or 'closed' by the SQL of :func:`opening_condition` when given; else the UTC
-    minute ("2026-11-25T00:29") in ``partial_hours`` and the UTC hour in the others (classified in Python)."""
+def counter_counts(conn, period: Period, filters: CounterFilters, partial_hours: list[str], *,
+                   opening: str | None = None) -> list[tuple]:
+    """(terminal_id, unit_id, officer_id, officer_code, rating, reason, filtered, when, n): one pass over the
+    period's ratings, every one counted or not, by terminal and by the officer signed in at the press (both
+    NULL: nobody), that both the by-officer section and the audit counts are added up from. ``filtered`` is 1
+    for a press the terminal filtered or a dossier's second rating. ``when`` is 'open' or 'closed' by the SQL
+    of :func:`opening_condition` when given; else the UTC minute ("2026-11-25T00:29") in ``partial_hours`` and
+    the UTC hour in the others (judged in Python)."""
     params: dict = {}
     where = _period(period, "r.corrected_at", params) + _rating_filters(filters, params)
-    if opening is not None:
-        when = opening
-    elif partial_hours:
-        # The hours are two digits we made (partial_utc_hours), never input: written into the SQL as they are.
-        assert all(len(h) == 2 and h.isdigit() for h in partial_hours)
-        when = (f"CASE WHEN SUBSTR(r.corrected_at, 12, 2) IN ({', '.join(repr(h) for h in partial_hours)}) "
-                "THEN SUBSTR(r.corrected_at, 1, 16) ELSE SUBSTR(r.corrected_at, 1, 13) END")
-    else:
-        when = "SUBSTR(r.corrected_at, 1, 13)"
-    return _run(conn, f"SELECT r.terminal_id, COALESCE(r.unit_id, 0) AS unit, r.officer_id, r.officer_code, "
-                      f"{when} AS at_time, COUNT(*) AS n FROM ratings r WHERE {where} AND {COUNTED} "
-                      "AND r.rating IN ('very_satisfied', 'satisfied', 'dissatisfied') "
-                      "GROUP BY r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, at_time",
-                params)
+    when = opening if opening is not None else _time_bucket(partial_hours)
+    flag = f"CASE WHEN {COUNTED} THEN 0 ELSE 1 END"
+    return _run(conn, f"SELECT r.terminal_id, COALESCE(r.unit_id, 0) AS unit, r.officer_id, r.officer_code, r.rating, "
+                      f"r.reason, {flag} AS filtered_now, {when} AS at_time, COUNT(*) AS n FROM ratings r "
+                      f"WHERE {where} GROUP BY r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, "
+                      f"r.rating, r.reason, {flag}, at_time", params)
+
+
+def _time_bucket(partial_hours: list[str]) -> str:
+    """The UTC minute in ``partial_hours``, else the UTC hour (two digits we made, never input)."""
+    if not partial_hours:
+        return "SUBSTR(r.corrected_at, 1, 13)"
+    assert all(len(h) == 2 and h.isdigit() for h in partial_hours)
+    return (f"CASE WHEN SUBSTR(r.corrected_at, 12, 2) IN ({', '.join(repr(h) for h in partial_hours)}) "
+            "THEN SUBSTR(r.corrected_at, 1, 16) ELSE SUBSTR(r.corrected_at, 1, 13) END")
 
 
 def sign_ins(conn, period: Period, filters: CounterFilters) -> list[tuple]:

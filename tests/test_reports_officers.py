@@ -246,3 +246,26 @@ def test_the_openapi_document_describes_the_sections_as_answered(province):
     assert parsed.report.officers.lines[0].officer_name and parsed.report.audit.note == NEUTRAL_NOTE
     schemas = province.server.get("/openapi.json").json()["components"]["schemas"]
     assert {"OfficersOut", "DossiersOut", "AuditOut"} <= set(schemas)
+
+
+def test_opening_hours_judged_in_the_database_or_minute_by_minute_in_python_agree(province, monkeypatch):
+    # The database judges them when the zone's offset holds all period long; across a change to summer time
+    # Python does, from the UTC hours (and the minutes of the hours where a span opens or closes off the hour).
+    from reports import build_report, counter_sources, parse_period, sqlalchemy_source
+    from reports.counter import add_counter_sections
+    from server.opening import OpeningHours
+
+    hours = OpeningHours.parse("Mon-Fri 07:30-17:00; Sat 07:30-11:30")
+
+    def audit():
+        with province.server.engine.connect() as conn:
+            source = sqlalchemy_source(conn)
+            report = build_report(source, parse_period("month", on="2026-11-10"), node=province.node["T01"],
+                                  group_by="children")
+            add_counter_sections(report, source, opening_hours=hours, hours_tz="Asia/Ho_Chi_Minh")
+            return report.audit.to_dict()
+
+    in_the_database = audit()
+    monkeypatch.setattr(counter_sources, "opening_condition", lambda *args: None)
+    assert audit() == in_the_database
+    assert in_the_database["total"]["outside_hours"] == 4
