@@ -56,6 +56,10 @@ class LocalRatings:
             conn.execute("PRAGMA synchronous=FULL")
             self.db = Database(conn)
         migrations.apply(self.db)
+        # The protocol's optional fields a store of before them has no column for (issue 12's officer and
+        # dossier until the terminal's own migration adds them) are not sent: the server takes them as absent.
+        have = set(self.db["ratings"].columns_dict)
+        self.fields = tuple(name for name in RATING_FIELDS if name in have)
 
     def pending(self, limit: int) -> list[dict]:
         """Sealed, unacknowledged, not quarantined ratings, oldest stored first.
@@ -64,12 +68,12 @@ class LocalRatings:
         (the server validates each one; the terminal wrote them itself).
         """
         rows = self.db.execute(
-            f"SELECT {', '.join(RATING_FIELDS)} FROM ratings INDEXED BY idx_ratings_unsynced"
+            f"SELECT {', '.join(self.fields)} FROM ratings INDEXED BY idx_ratings_unsynced"
             " WHERE sealed = 1 AND synced_at IS NULL"
             " AND id NOT IN (SELECT id FROM sync_quarantine) ORDER BY rowid LIMIT ?",
             [limit],
         ).fetchall()
-        return [dict(zip(RATING_FIELDS, row)) for row in rows]
+        return [dict(zip(self.fields, row)) for row in rows]
 
     def pending_count(self) -> int:
         # Quarantined rows are sealed and never synced: subtracting their count
