@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/pull.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/counter_report.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/accounts_reach.py

@@ -64,13 +64,26 @@ def add_counter_sections(report: Report, source, *, opening_hours, hours_tz: str
     audit_rows: list[tuple] = []
     shifts: list[tuple] = []
     tz = ZoneInfo(hours_tz) if hours_tz else period.tz
+    # A unit's ratings (or an office's, a counter's) are read terminal by terminal along (terminal_id,
+    # corrected_at): only the period's rows of its few terminals, not every row of the period tested for its
+    # unit. A province's or the whole server's are most of the period's rows: one pass over them is cheaper.
+    parts = []
+    if registered or invitations:
+        narrow = any(place and place is not False and place[0] != "province_id"
+                     for place in (filters.place, filters.scope))
+        parts = q.chunks(filters, q.rated_terminals(conn, period, filters)) if narrow else [filters]
+    rows: list[tuple] = []
     if registered:
-        audit_rows = q.audit_counts(conn, period, filters, q.partial_utc_hours(period, opening_hours, tz))
+        hours = q.partial_utc_hours(period, opening_hours, tz)
+        opening = q.opening_condition(conn, period, opening_hours, tz)
+        both = [row for part in parts for row in q.counter_counts(conn, period, part, hours, opening=opening)]
+        rows, audit_rows = _by_officer(both), _counted_by_time(both)
         shifts = q.sign_ins(conn, period, filters)
     places = q.terminal_places(conn, {row[1] for row in invitations} | {row[0] for row in audit_rows}
                                | {row[0] for row in shifts})
     report.dossiers = dossier_section(
-        invitations, places, names, repeats=q.dossier_repeats(conn, period, filters) if invitations else 0,
+        invitations, places, names,
+        repeats=sum(q.dossier_repeats(conn, period, part) for part in parts) if invitations else 0,
         counted=q.invitation_total(conn, period, filters) if invitations else 0, min_sample=report.min_sample)
     report.officers = report.audit = None
     if not officers:
@@ -84,17 +97,38 @@ def add_counter_sections(report: Report, source, *, opening_hours, hours_tz: str
                                           min_sample=report.min_sample, prior_weight=report.prior_weight)
         return report
 
-    rows = q.officer_counts(conn, period, filters)
     ids = {int(row[1]) for row in rows if row[1] is not None} | {int(row[2]) for row in audit_rows if row[2] is not None} \
         | {int(row[2]) for row in shifts if row[2] is not None}
     officer_names = q.officer_names(conn, ids)
     report.officers = officer_section(rows, officer_names, names, total_counted=report.total.counted,
                                       total_filtered=report.total.filtered, total=report.total,
                                       min_sample=report.min_sample, prior_weight=report.prior_weight)
-    ratings = q.ratings_after(conn, period, filters, sorted({row[0] for row in shifts}), BURST_WINDOW_S)
+    ratings = [row[:3] for row in q.ratings_after(conn, period, filters, BURST_WINDOW_S)] if shifts else []
     report.audit = audit_section(period, opening_hours, audit_rows, shifts, ratings, places, names, officer_names,
                                  total_counted=report.total.counted, tz=tz)
     return report
+
+
+def _by_officer(rows: list[tuple]) -> list[tuple]:
+    """The rows :func:`reports.officers.officer_section` takes (unit, officer id, code, rating, reason, filtered,
+    n) from :func:`~reports.counter_sources.counter_counts`'."""
+    summed: dict[tuple, int] = {}
+    for _terminal, unit, officer_id, code, rating, reason, filtered, _when, n in rows:
+        key = (unit, officer_id, code, rating, reason, filtered)
+        summed[key] = summed.get(key, 0) + int(n)
+    return [(*key, n) for key, n in summed.items()]
+
+
+def _counted_by_time(rows: list[tuple]) -> list[tuple]:
+    """The counted ratings by terminal, officer and time (terminal, unit, officer id, code, when, n), the rows
+    :func:`reports.counter_audit.audit_section` takes, from :func:`~reports.counter_sources.counter_counts`'."""
+    summed: dict[tuple, int] = {}
+    for terminal, unit, officer_id, code, rating, _reason, filtered, when, n in rows:
+        if int(filtered or 0) or rating not in LEVELS:
+            continue
+        key = (terminal, unit, officer_id, code, when)
+        summed[key] = summed.get(key, 0) + int(n)
+    return [(*key, n) for key, n in summed.items()]
 
 
 def _reasons_of(total, level: str) -> list[tuple]:

@@ -125,7 +125,8 @@ def audit_section(period: Period, opening_hours, counts, shifts, ratings, places
                   names: dict[int, str], officer_names: dict[int, tuple[str, str]], *, total_counted: int,
                   tz=None, window_s: int = BURST_WINDOW_S, run: int = BURST_RUN) -> AuditSection:
     """The section from the rows of :mod:`reports.counter_sources`: ``counts`` (terminal, unit, officer id,
-    code, UTC hour or minute, n) of :func:`audit_counts`, ``shifts`` of :func:`sign_ins`, ``ratings`` of
+    code, 'open'/'closed' or a UTC hour or minute, n) summed from :func:`counter_counts`, ``shifts`` of
+    :func:`sign_ins`, ``ratings`` of
     :func:`ratings_after`; ``places``: terminal → (site, counter, unit_id, counter_id); ``names``: node id →
     name; ``officer_names``: officer id → (code, name). ``opening_hours`` has ``is_open(aware datetime)`` and
     ``describe_vi()`` (server/opening.py's OpeningHours), local to ``tz`` (default: the period's zone)."""
@@ -160,8 +161,9 @@ def audit_section(period: Period, opening_hours, counts, shifts, ratings, places
     is_open: dict[str, bool] = {}
     for terminal_id, unit_id, officer_id, code, when, n in counts:
         unit_id, n = int(unit_id or 0), int(n)
-        if when not in is_open:
-            is_open[when] = opening_hours.is_open(_utc(when).astimezone(tz))
+        if when not in is_open:  # 'open' / 'closed' as the database judged it, else a UTC hour or minute
+            is_open[when] = when == "open" if when in ("open", "closed") else \
+                opening_hours.is_open(_utc(when).astimezone(tz))
         outside = 0 if is_open[when] else n
         nobody = n if officer_id is None and not code else 0
         for line in (terminal_line(terminal_id, unit_id), officer_line(unit_id, officer_id, code)):

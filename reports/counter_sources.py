@@ -16,16 +16,16 @@ the names of before the tree (site, counter, terminal).
 For example::
 
     with engine.connect() as conn:
-        rows = officer_counts(conn, period, CounterFilters(place=("unit_id", 4)))
+        rows = counter_counts(conn, period, CounterFilters(place=("unit_id", 4)), [])
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from .levels import NODE_COLUMNS
-from .periods import Period, iso_utc
+from .periods import Period
 
 #: Ratings that count: the terminal did not filter them and they are not a dossier's second rating
 #: (``dossier_repeat``: counted as filtered in every report).
@@ -42,6 +42,40 @@ class CounterFilters:
     terminal: str | None = None
     place: tuple[str, int] | None = None
     scope: tuple[str, int] | bool | None = None
+    #: The terminals that may hold the report's ratings (:func:`rated_terminals`), at most
+    #: :data:`TERMINALS_PER_QUERY`: the ratings are then read along ``(terminal_id, corrected_at)``, only
+    #: the period's of those terminals. None: no such list (every terminal's rows are tested).
+    terminals: tuple[str, ...] | None = None
+
+
+#: How many terminals one query names (:func:`chunks`).
+TERMINALS_PER_QUERY = 500
+
+
+def chunks(filters: CounterFilters, terminals: list[str]) -> list[CounterFilters]:
+    """``filters`` once per slice of ``terminals`` (none when there is no terminal: no rating to read)."""
+    from dataclasses import replace
+
+    return [replace(filters, terminals=tuple(terminals[i:i + TERMINALS_PER_QUERY]))
+            for i in range(0, len(terminals), TERMINALS_PER_QUERY)]
+
+
+def rated_terminals(conn, period: Period, filters: CounterFilters) -> list[str]:
+    """The terminals with ratings in the period and the report's scope, from the hourly tallies (their
+    ``(unit_id, hour)`` and ``(province_id, hour)`` indexes; the hours at both ends included, so a zone
+    with a half-hour offset loses none)."""
+    start, end = period.utc_bounds()
+    params = {"start_hour": start[:13], "end_hour": end[:13]}
+    where = "t.hour >= :start_hour AND t.hour <= :end_hour"
+    for column, value in (("site", filters.site), ("counter", filters.counter), ("terminal_id", filters.terminal)):
+        if value is not None:
+            where += f" AND t.{column} = :f_{column}"
+            params[f"f_{column}"] = value
+    own = lambda column: f"t.{column}"  # noqa: E731 - the tallies keep the ratings' lineage
+    where += _node_condition(filters.place, own, params, "place_id") + _node_condition(filters.scope, own, params,
+                                                                                       "scope_id")
+    return sorted(row[0] for row in _run(conn, f"SELECT DISTINCT t.terminal_id FROM rating_tallies t WHERE {where}",
+                                         params))
 
 
 def _node_condition(place, column_of, params: dict, name: str) -> str:
@@ -64,6 +98,10 @@ def _rating_filters(filters: CounterFilters, params: dict) -> str:
         if value is not None:
             where += f" AND r.{column} = :f_{column}"
             params[f"f_{column}"] = value
+    if filters.terminals is not None:
+        names = {f"rt{i}": value for i, value in enumerate(filters.terminals)}
+        where += f" AND r.terminal_id IN ({', '.join(f':{name}' for name in names) or 'NULL'})"
+        params.update(names)
     own = lambda column: f"r.{column}"  # noqa: E731 - ratings keep their lineage
     return (where + _node_condition(filters.place, own, params, "place_id")
             + _node_condition(filters.scope, own, params, "scope_id"))
@@ -147,18 +185,6 @@ def any_invitation(conn, period: Period, filters: CounterFilters) -> bool:
     return bool(_run(conn, f"SELECT 1 FROM dossier_invitations i WHERE {where} LIMIT 1", params))
 
 
-def officer_counts(conn, period: Period, filters: CounterFilters) -> list[tuple]:
-    """(unit_id, officer_id, officer_code, rating, reason, filtered, n): every rating of the period, counted
-    or not, by the officer signed in at the press (both NULL: nobody). ``filtered`` is 1 for a press the
-    terminal filtered or a dossier's second rating."""
-    params: dict = {}
-    where = _period(period, "r.corrected_at", params) + _rating_filters(filters, params)
-    return _run(conn, "SELECT COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, r.rating, r.reason, "
-                      f"CASE WHEN {COUNTED} THEN 0 ELSE 1 END AS filtered, COUNT(*) AS n FROM ratings r "
-                      f"WHERE {where} GROUP BY COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, r.rating, "
-                      f"r.reason, CASE WHEN {COUNTED} THEN 0 ELSE 1 END", params)
-
-
 def officer_names(conn, ids: set[int]) -> dict[int, tuple[str, str]]:
     """Officer id → (code, current name)."""
     found: dict[int, tuple[str, str]] = {}
@@ -189,23 +215,68 @@ def partial_utc_hours(period: Period, opening_hours, tz) -> list[str]:
     return sorted(hours)
 
 
-def audit_counts(conn, period: Period, filters: CounterFilters, partial_hours: list[str]) -> list[tuple]:
-    """(terminal_id, unit_id, officer_id, officer_code, when, n): the period's counted ratings by terminal,
-    officer and time — the UTC minute ("2026-11-25T00:29") in ``partial_hours``, else the UTC hour."""
+def opening_condition(conn, period: Period, opening_hours, tz) -> str | None:
+    """SQL that is 'open' or 'closed' for a rating's ``corrected_at`` by ``opening_hours`` (local to ``tz``): its
+    local weekday and HHMM by the zone's offset, which must be the same all through the period (None when it is
+    not, e.g. a change to summer time inside it, or an offset of seconds)."""
+    offsets = set()
+    day = period.start.astimezone(tz).date() - timedelta(days=1)
+    while day <= period.end.astimezone(tz).date() + timedelta(days=1):
+        for moment in (time(0), time(23, 59)):
+            offsets.add(datetime.combine(day, moment, tzinfo=tz).utcoffset())
+        day += timedelta(days=1)
+    if len(offsets) != 1:
+        return None
+    seconds = next(iter(offsets)).total_seconds()
+    if seconds % 60:
+        return None
+    minutes = int(seconds // 60)
+    if conn.dialect.name == "postgresql":
+        local = f"CAST(REPLACE(r.corrected_at, 'Z', '') AS timestamp) + interval '{minutes} minutes'"
+        dow, hm = f"to_char({local}, 'ID')", f"to_char({local}, 'HH24MI')"
+        day_code = lambda weekday: str(weekday + 1)  # noqa: E731 - ISO: Monday 1 … Sunday 7
+    else:
+        dow = f"strftime('%w', r.corrected_at, '{minutes:+d} minutes')"
+        hm = f"strftime('%H%M', r.corrected_at, '{minutes:+d} minutes')"
+        day_code = lambda weekday: str((weekday + 1) % 7)  # noqa: E731 - Sunday 0 … Saturday 6
+    branches = []
+    for weekday, spans in enumerate(opening_hours.spans):
+        if not spans:
+            continue
+        # HHMM text compares as the time of day; a span to midnight closes at "2400", after every minute.
+        tests = " OR ".join(f"({hm} >= '{opens:%H%M}' AND {hm} < '{'2400' if closes >= time(23, 59, 59) else f'{closes:%H%M}'}')"
+                            for opens, closes in spans)
+        branches.append(f"WHEN '{day_code(weekday)}' THEN (CASE WHEN {tests} THEN 'open' ELSE 'closed' END)")
+    if not branches:
+        return "'closed'"
+    return f"(CASE {dow} {' '.join(branches)} ELSE 'closed' END)"
+
+
+def counter_counts(conn, period: Period, filters: CounterFilters, partial_hours: list[str], *,
+                   opening: str | None = None) -> list[tuple]:
+    """(terminal_id, unit_id, officer_id, officer_code, rating, reason, filtered, when, n): one pass over the
+    period's ratings, every one counted or not, by terminal and by the officer signed in at the press (both
+    NULL: nobody), that both the by-officer section and the audit counts are added up from. ``filtered`` is 1
+    for a press the terminal filtered or a dossier's second rating. ``when`` is 'open' or 'closed' by the SQL
+    of :func:`opening_condition` when given; else the UTC minute ("2026-11-25T00:29") in ``partial_hours`` and
+    the UTC hour in the others (judged in Python)."""
     params: dict = {}
     where = _period(period, "r.corrected_at", params) + _rating_filters(filters, params)
-    # The hours are two digits we made (partial_utc_hours), never input: written into the SQL as they are.
-    if partial_hours:
-        assert all(len(h) == 2 and h.isdigit() for h in partial_hours)
-        when = (f"CASE WHEN SUBSTR(r.corrected_at, 12, 2) IN ({', '.join(repr(h) for h in partial_hours)}) "
-                "THEN SUBSTR(r.corrected_at, 1, 16) ELSE SUBSTR(r.corrected_at, 1, 13) END")
-    else:
-        when = "SUBSTR(r.corrected_at, 1, 13)"
-    return _run(conn, f"SELECT r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, {when} AS at_time, "
-                      f"COUNT(*) AS n FROM ratings r WHERE {where} AND {COUNTED} "
-                      "AND r.rating IN ('very_satisfied', 'satisfied', 'dissatisfied') "
-                      f"GROUP BY r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, {when}",
-                params)
+    when = opening if opening is not None else _time_bucket(partial_hours)
+    flag = f"CASE WHEN {COUNTED} THEN 0 ELSE 1 END"
+    return _run(conn, f"SELECT r.terminal_id, COALESCE(r.unit_id, 0) AS unit, r.officer_id, r.officer_code, r.rating, "
+                      f"r.reason, {flag} AS filtered_now, {when} AS at_time, COUNT(*) AS n FROM ratings r "
+                      f"WHERE {where} GROUP BY r.terminal_id, COALESCE(r.unit_id, 0), r.officer_id, r.officer_code, "
+                      f"r.rating, r.reason, {flag}, at_time", params)
+
+
+def _time_bucket(partial_hours: list[str]) -> str:
+    """The UTC minute in ``partial_hours``, else the UTC hour (two digits we made, never input)."""
+    if not partial_hours:
+        return "SUBSTR(r.corrected_at, 1, 13)"
+    assert all(len(h) == 2 and h.isdigit() for h in partial_hours)
+    return (f"CASE WHEN SUBSTR(r.corrected_at, 12, 2) IN ({', '.join(repr(h) for h in partial_hours)}) "
+            "THEN SUBSTR(r.corrected_at, 1, 16) ELSE SUBSTR(r.corrected_at, 1, 13) END")
 
 
 def sign_ins(conn, period: Period, filters: CounterFilters) -> list[tuple]:
@@ -217,24 +288,36 @@ def sign_ins(conn, period: Period, filters: CounterFilters) -> list[tuple]:
                 params)
 
 
-def ratings_after(conn, period: Period, filters: CounterFilters, terminals: list[str],
-                  window_s: float) -> list[tuple]:
-    """(terminal_id, created_at, rating): the counted ratings of ``terminals`` from the period's start to
-    ``window_s`` after its end, by the terminal's own clock (``created_at``, the clock its sign-ins are
-    written by), in time order."""
-    found: list[tuple] = []
-    start, end = period.utc_bounds()
-    after = iso_utc(period.end + timedelta(seconds=window_s))
-    for first in range(0, len(terminals), 500):
-        chunk = terminals[first:first + 500]
-        names = {f"t{i}": value for i, value in enumerate(chunk)}
-        params = {**names, "start": start, "after": after}
-        where = _rating_filters(filters, params)
-        found += _run(conn, "SELECT r.terminal_id, r.created_at, r.rating FROM ratings r WHERE r.terminal_id IN ("
-                            + ", ".join(f":{name}" for name in names) + ") "
-                            f"AND r.created_at >= :start AND r.created_at < :after AND {COUNTED}{where} "
-                            "ORDER BY r.terminal_id, r.created_at", params)
-    return found
+def _window_end(conn, column: str, seconds: float) -> str:
+    """SQL of the ISO UTC text ``seconds`` after the ISO UTC text in ``column`` (the one expression that differs
+    between the two databases)."""
+    if conn.dialect.name == "postgresql":
+        return (f"to_char(CAST(REPLACE({column}, 'Z', '') AS timestamp) + interval '{float(seconds)} seconds', "
+                "'YYYY-MM-DD\"T\"HH24\\:MI\\:SS.MS\"Z\"')")  # \\: a colon, not a parameter, to text()
+    return f"strftime('%Y-%m-%dT%H:%M:%fZ', {column}, '{float(seconds):+} seconds')"
+
+
+#: How far a rating's corrected time may lie from its terminal's own clock for the burst count to find it:
+#: a clock wrong by more dates its sign-ins wrong too.
+NEAR_S = 3600
+
+
+def ratings_after(conn, period: Period, filters: CounterFilters, window_s: float) -> list[tuple]:
+    """(terminal_id, created_at, rating): the counted ratings within ``window_s`` after each of the period's
+    sign-ins at their terminal, by the terminal's own clock (``created_at``, the clock its sign-ins are written
+    by), in time order. Each sign-in reads its terminal's ratings along ``(terminal_id, corrected_at)`` within
+    :data:`NEAR_S` of its window."""
+    params: dict = {}
+    where = _period(period, "s.signed_in_at", params) + _terminal_filters(filters, "s", params)
+    where += _rating_filters(CounterFilters(place=filters.place, scope=filters.scope), params)
+    end = _window_end(conn, "s.signed_in_at", window_s)
+    near_start, near_end = _window_end(conn, "s.signed_in_at", -NEAR_S), _window_end(conn, "s.signed_in_at",
+                                                                                      window_s + NEAR_S)
+    return _run(conn, "SELECT DISTINCT r.terminal_id, r.created_at, r.rating, r.id FROM officer_shifts s "
+                      "JOIN ratings r ON r.terminal_id = s.terminal_id AND r.corrected_at >= " + near_start
+                      + " AND r.corrected_at <= " + near_end + " AND r.created_at >= s.signed_in_at "
+                      f"AND r.created_at <= {end} WHERE {where} AND {COUNTED} "
+                      "ORDER BY r.terminal_id, r.created_at, r.id", params)
 
 
 def invitation_counts(conn, period: Period, filters: CounterFilters) -> list[tuple]:

@@ -90,7 +90,8 @@ def officer_section(rows, names: dict[int, tuple[str, str]], units: dict[int, st
                     total_filtered: int | None = None, total=None, min_sample: int = MIN_SAMPLE,
                     prior_weight: int = PRIOR_WEIGHT) -> OfficerSection:
     """The section from ``rows`` (unit_id, officer_id, officer_code, rating, reason, filtered, n) as
-    :func:`reports.counter_sources.officer_counts` gives them; ``names``: officer id → (code, name);
+    :mod:`reports.counter` sums them from :func:`reports.counter_sources.counter_counts`; ``names``: officer
+    id → (code, name);
     ``units``: unit id → name. ``total`` (a Cell, default: the rows' own sum) is what the ranking shrinks
     toward and what the lines must add up to: the report's total."""
     lines: dict[tuple, OfficerCell] = {}

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import server_fixtures
-from report_fixtures import VN, local_iso
+from report_fixtures import local_iso
 
 TREE = """code,name,kind,parent_code
 T01,Tỉnh Thử Nghiệm,province,
@@ -182,5 +182,5 @@ def load_counter_province(server) -> CounterProvince:
     return CounterProvince(server, node, terminal)
 
 
-__all__ = ["TREE", "UNIT_A", "UNIT_B", "AN", "BINH", "CUONG", "VN", "counter_data", "load_counter_province",
+__all__ = ["TREE", "UNIT_A", "UNIT_B", "AN", "BINH", "CUONG", "counter_data", "load_counter_province",
            "CounterProvince"]

@@ -223,3 +223,20 @@ def test_sections_in_use_show_in_every_rendering_and_unused_ones_in_none(tmp_pat
     assert "Nguyễn Văn An" in render_table(used) and len(section_sentences(used)) == 3
     assert csv_section_rows(unused) == [] and section_sentences(unused) == []
     assert "Kết quả theo cán bộ" not in render_table(unused)
+
+
+class _Dialect:
+    def __init__(self, name):
+        self.dialect = type("D", (), {"name": name})()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_database_judges_opening_hours_only_under_one_offset_all_period_long(dialect):
+    from reports.counter_sources import opening_condition
+
+    vn = opening_condition(_Dialect(dialect), NOVEMBER, HOURS, VN)
+    assert "'0730'" in vn and "'1700'" in vn and "'1130'" in vn and "420 minutes" in vn  # UTC+7
+    london = parse_period("range", start="2026-03-20", end="2026-04-05", tz="Europe/London")
+    from zoneinfo import ZoneInfo
+
+    assert opening_condition(_Dialect(dialect), london, HOURS, ZoneInfo("Europe/London")) is None  # summer time

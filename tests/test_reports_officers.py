@@ -235,3 +235,37 @@ def test_kiosk_admin_report_from_the_server_prints_the_sections_its_account_may_
     assert "Kết quả theo cán bộ tiếp nhận" in shown and AN in shown and "không phải kết luận vi phạm" in shown
     hidden = table(token_of(province, "viewer", "U01"))
     assert AN not in hidden and "Hồ sơ được mời đánh giá" in hidden
+
+
+def test_the_openapi_document_describes_the_sections_as_answered(province):
+    from server.routes.reports import ReportAnswer
+
+    answer = province.server.get(SUMMARY, params={**NOVEMBER, "node": province.node["T01"]},
+                                 headers=token_of(province, "province_admin", None)).json()
+    parsed = ReportAnswer.model_validate(answer)  # every field the document promises, of its type
+    assert parsed.report.officers.lines[0].officer_name and parsed.report.audit.note == NEUTRAL_NOTE
+    schemas = province.server.get("/openapi.json").json()["components"]["schemas"]
+    assert {"OfficersOut", "DossiersOut", "AuditOut"} <= set(schemas)
+
+
+def test_opening_hours_judged_in_the_database_or_minute_by_minute_in_python_agree(province, monkeypatch):
+    # The database judges them when the zone's offset holds all period long; across a change to summer time
+    # Python does, from the UTC hours (and the minutes of the hours where a span opens or closes off the hour).
+    from reports import build_report, counter_sources, parse_period, sqlalchemy_source
+    from reports.counter import add_counter_sections
+    from server.opening import OpeningHours
+
+    hours = OpeningHours.parse("Mon-Fri 07:30-17:00; Sat 07:30-11:30")
+
+    def audit():
+        with province.server.engine.connect() as conn:
+            source = sqlalchemy_source(conn)
+            report = build_report(source, parse_period("month", on="2026-11-10"), node=province.node["T01"],
+                                  group_by="children")
+            add_counter_sections(report, source, opening_hours=hours, hours_tz="Asia/Ho_Chi_Minh")
+            return report.audit.to_dict()
+
+    in_the_database = audit()
+    monkeypatch.setattr(counter_sources, "opening_condition", lambda *args: None)
+    assert audit() == in_the_database
+    assert in_the_database["total"]["outside_hours"] == 4
