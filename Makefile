@@ -30,6 +30,7 @@ soak: install
 bench: install
 	$(BIN)/python bench/press_latency.py
 	$(BIN)/python bench/ui_latency.py
+	$(BIN)/python bench/badge_scan.py
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/sync_drain.py
 	$(BIN)/python bench/ui_sync.py
