@@ -463,6 +463,8 @@ def test_screenshots_of_the_counter_screens(counter_kiosk):
     open_signin(kiosk)
     touch_pad(kiosk, "PL0")
     shots.append(kiosk.screenshot("signin-800x480"))
+    touch_pad(kiosk, "A")  # the letters
+    shots.append(kiosk.screenshot("signin-letters-800x480"))
     kiosk.touch(kiosk.widget("signin", "cancel"))
     scan(kiosk, DOSSIER)
     kiosk.app.desk.notice.shown = False
