@@ -11,7 +11,8 @@ Each row is checked from a second connection outside the timing. The two paths r
 (A B, then B A, …). The badge scans alternate between two officers, so every scan is a hand-over (a
 sign-out and a sign-in, two commits): the worst case. Prints p50 and p99 and their ratios; never asserts.
 
-    .venv/bin/python bench/counter_latency.py [--presses 1000] [--block 100] [--scans 300] [--dir var/bench]
+    .venv/bin/python bench/counter_latency.py [--presses 1000] [--block 100] [--scans 300] [--idle-ms 20]
+        [--dir var/bench]
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ DOSSIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{5,47}$"
 class CounterPath:
     """A wired panel on MockFactory feeding a flow and a store on disk; ``linked``: sign-in and invitations on."""
 
-    def __init__(self, folder: Path, *, linked: bool):
+    def __init__(self, folder: Path, *, linked: bool, idle_s: float = 0.02):
         self.linked = linked
+        self.idle_s = idle_s
         self.clock = FakeClock()
         self.factory = MockFactory()
         self.store = RatingStore(folder / ("linked.db" if linked else "today.db"), terminal_id="bench-01")
@@ -82,6 +84,9 @@ class CounterPath:
         dossier = f"000.00.23.H26-261202-{self.n:06d}" if self.linked else None
         if dossier:
             self.flow.invite(dossier)  # the officer's scan, before the citizen presses: outside the timing
+        # At a counter the citizen presses seconds after the scan; both paths rest alike before the press, so the
+        # invitation's own commit (its fsync) is not still under way when the press is timed.
+        time.sleep(self.idle_s)
         before = len(self.events)
         t0 = time.perf_counter_ns()
         pin.drive_low()
@@ -138,12 +143,16 @@ def main(argv=None) -> None:
     parser.add_argument("--block", type=int, default=100)
     parser.add_argument("--scans", type=int, default=300)
     parser.add_argument("--dir", type=Path, default=REPO / "var" / "bench")
+    parser.add_argument("--idle-ms", type=float, default=20.0,
+                        help="rest before each press, on both paths (the citizen presses after the scan)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="counter-", dir=args.dir))
     try:
-        today, linked = CounterPath(folder, linked=False), CounterPath(folder, linked=True)
+        idle_s = args.idle_ms / 1000
+        today = CounterPath(folder, linked=False, idle_s=idle_s)
+        linked = CounterPath(folder, linked=True, idle_s=idle_s)
         for _ in range(WARMUP):
             today.press(), linked.press()
         samples = {"today": [], "linked": []}
@@ -161,7 +170,7 @@ def main(argv=None) -> None:
 
         device = os.stat(folder).st_dev
         print(f"counter latency: {args.presses} presses each, interleaved blocks of {args.block}, {WARMUP} warm-up "
-              f"presses each not counted; {args.scans} badge scans (hand-overs)")
+              f"presses each not counted, {args.idle_ms:g} ms rest before each; {args.scans} badge scans (hand-overs)")
         print(f"SQLite files in {folder} (device {os.major(device)}:{os.minor(device)}); python "
               f"{sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
         stats = {name: summary(values) for name, values in samples.items()}

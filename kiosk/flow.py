@@ -218,7 +218,9 @@ class RatingFlow:
                 self._invitation = None  # closed "rated" with the press, in the same transaction
             if not counted:
                 if cause == DOSSIER_REPEAT:
-                    # The citizen sees the same thank-you whatever became of the press.
+                    # The citizen sees the same thank-you whatever became of the press (the screens show the
+                    # last rating's thank-you: this one's).
+                    self.last_rating = rating
                     self._enter(THANKS, now + self.thanks_s)
                 return self._emit(FlowEvent("filtered", self.screen, row["id"], rating, source,
                                             filter_cause=cause, officer=self._officer, dossier=dossier))

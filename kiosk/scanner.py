@@ -154,7 +154,7 @@ def classify(text: str, config) -> tuple[str, str]:
 
 
 def classify_with(text: str, badge_pattern: str, dossier_pattern: str) -> tuple[str, str]:
-    """:func:`classify` with the two patterns given (``re`` caches their compiled form).
+    r""":func:`classify` with the two patterns given (``re`` caches their compiled form).
 
         >>> classify_with("CB", r"^CB(?P<code>\w*)$", r"^\w{4,}$")
         ('unknown', 'CB')

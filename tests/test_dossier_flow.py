@@ -106,10 +106,11 @@ def test_a_dossier_counts_once_on_this_terminal(flow, store, clock, events):
     clock.advance(10)
     flow.tick()
     flow.invite(CODE)  # the same receipt scanned again
-    second = flow.press("very_satisfied")
+    second = flow.press("dissatisfied")
     # Stored, linked, filtered with its cause; the citizen sees the same thank-you.
     assert (second.kind, second.filter_cause, second.dossier, second.screen) == \
         ("filtered", "dossier_repeat", CODE, THANKS)
+    assert flow.last_rating == "dissatisfied"  # the thank-you of this press, no reason question
     rows = committed_ratings(store)
     assert [(r[2], r[3], r[5]) for r in rows] == [(0, None, CODE), (1, "dossier_repeat", CODE)]
     assert [o for _, _, o, _, _ in invitations(store)] == ["rated", "rated"]

@@ -25,6 +25,8 @@ COLUMNS = ["id", "terminal_id", "rating", "reason", "reason_outcome", "source", 
            "boot_id", "monotonic_ns", "clock_synced", "filtered", "sealed", "synced_at"]
 #: Kept on the terminal only (never uploaded): why a filtered press was not counted.
 TERMINAL_ONLY = ["filter_cause"]
+#: Issue 12 (m005): the officer signed in at the press and the linked dossier (uploaded when set).
+COUNTER = ["officer", "dossier"]
 
 
 class FixedClock:
@@ -50,7 +52,7 @@ def store(db_path):
 
 def test_ratings_table_has_exactly_the_contract_columns(store):
     table = store.db["ratings"]
-    assert [c.name for c in table.columns] == COLUMNS + TERMINAL_ONLY
+    assert [c.name for c in table.columns] == COLUMNS + TERMINAL_ONLY + COUNTER
     assert table.pks == ["id"]
 
 
@@ -61,7 +63,7 @@ def test_migrations_are_named_and_applied_once(db_path):
     applied = [r["name"] for r in db["_sqlite_migrations"].rows_where(order_by="id")]
     assert applied == [m.name for m in migrations._migrations]
     assert applied == ["m001_create_ratings", "m002_create_kiosk_meta", "m003_drop_pending_index",
-                       "m004_add_filter_cause"]
+                       "m004_add_filter_cause", "m005_officers_and_dossiers", "m006_officers_cache"]
 
 
 def test_rating_ids_sort_in_the_order_of_the_presses(store, monkeypatch):
