@@ -370,7 +370,7 @@ def audio_output():
 
 @pytest.mark.parametrize("voice", [{"volume": 0}, {"enabled": False}], ids=["volume 0", "disabled"])
 def test_volume_0_or_disabled_plays_nothing(start_kiosk, audio_output, voice):
-    kiosk = start_kiosk(feedback={"thanks_s": 0.5, "reason_timeout_s": 1}, voice=voice)
+    kiosk = start_kiosk(feedback={"thanks_s": 0.5, "reason_timeout_s": 1, "repeat_interval_s": 0}, voice=voice)
     assert kiosk.widget("home", "listen").opacity == 0 and kiosk.widget("home", "listen").disabled
     with tap().recording() as heard:
         kiosk.app.listen()  # even if something asked
