@@ -51,16 +51,27 @@ class AudioTap:
         self._lock = threading.Lock()
         self._recording: bytearray | None = None
         self._skip = 0
+        self._fd: int | None = None
         self._thread = threading.Thread(target=self._read, name="audio-tap", daemon=True)
 
     def start(self) -> None:
         os.mkfifo(self.path)
         self._thread.start()
 
+    def close(self) -> None:
+        """At exit: no reader is left, so SDL's audio thread gets an error instead of blocking on a full FIFO
+        (the reading thread stops with the interpreter; a blocked audio thread could hold the exit up)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
     def _read(self) -> None:
-        fd = os.open(self.path, os.O_RDWR)
+        self._fd = fd = os.open(self.path, os.O_RDWR)
         while True:
-            data = os.read(fd, 1 << 16)
+            try:
+                data = os.read(fd, 1 << 16)
+            except OSError:  # closed at exit
+                return
             with self._lock:
                 self.total += len(data)
                 if self._recording is not None:
@@ -104,6 +115,7 @@ def install() -> AudioTap:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         _TAP = AudioTap(os.path.join(folder, "output.pcm"))
         _TAP.start()
+        atexit.register(_TAP.close)
         os.environ["SDL_AUDIODRIVER"] = "disk"
         os.environ["SDL_DISKAUDIOFILE"] = _TAP.path
         os.environ["SDL_DISKAUDIODELAY"] = str(DISK_DELAY_MS)

@@ -102,13 +102,16 @@ class VoicePlayer(EventDispatcher):
 
     def stop(self) -> None:
         """Silence now; whatever was queued is dropped."""
+        self._halt()
+        self.speaking = ""
+
+    def _halt(self) -> None:
         self._turn += 1
         self._queue = []
         self._request = None
         sound, self._current = self._current, None  # cleared first: its on_stop must not start the next one
         if sound is not None:
             sound.stop()
-        self.speaking = ""
 
     @property
     def request(self) -> tuple[tuple[str, ...], str] | None:
@@ -138,8 +141,12 @@ class VoicePlayer(EventDispatcher):
         return self._sounds[key]
 
     def unload(self) -> None:
-        """Free every loaded sound (the app is stopping)."""
-        self.stop()
+        """Free every loaded sound (the app is stopping).
+
+        ``speaking`` is left as it is: the screens' rules read it through Kivy's ``app`` proxy, and a rule
+        run while the app stops would tie that proxy to the stopping app for good (every later app in the
+        process would then read this one's properties)."""
+        self._halt()
         for sound in self._sounds.values():
             if sound is not None:
                 sound.unload()
