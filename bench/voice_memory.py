@@ -17,8 +17,8 @@ them, and VmRSS is read again after:
 SDL_mixer decodes each file into memory at the output's format (44.1 kHz,
 16-bit stereo: 176 KB per second of speech), so the cost follows the seconds of
 speech, whatever the file's format. The first figure includes opening SDL's
-audio output. Without ``SDL_AUDIODRIVER`` set, SDL's disk driver writing to
-/dev/null stands in for a sound card (on a Pi, run it with the real one).
+audio output. Without ``SDL_AUDIODRIVER`` set, SDL's disk driver writing into
+a FIFO that this process drains stands in for a sound card (on a Pi, run it with the real one).
 Medians over ``--runs``; prints figures, asserts nothing.
 """
 
@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,6 +100,23 @@ finally:
 """
 
 
+def drained_fifo(path: Path) -> Path:
+    """A FIFO for SDL's disk audio driver, read and thrown away by a thread of this process.
+
+    SDL 2.28 refuses /dev/null ("not a regular file or pipe"), and a plain file
+    would grow by 176 KB a second of the run.
+    """
+    os.mkfifo(path)
+    descriptor = os.open(path, os.O_RDWR)  # read-write: neither side blocks on opening it
+
+    def drain():
+        while os.read(descriptor, 65536):
+            pass
+
+    threading.Thread(target=drain, name="audio-drain", daemon=True).start()
+    return path
+
+
 def run_once(work: Path, settle: float, env: dict) -> dict:
     db = work / "kiosk.db"
     for leftover in work.glob("kiosk.db*"):
@@ -121,9 +139,9 @@ def main(argv=None) -> int:
     env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON", "PYTHONUNBUFFERED": "1",
            "KIVY_AUDIO": "sdl2"}
     env.setdefault("SDL_VIDEODRIVER", "offscreen")
-    if "SDL_AUDIODRIVER" not in env:
-        env.update(SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=os.devnull)
     work = Path(tempfile.mkdtemp(prefix="hai-long-voice-memory-"))
+    if "SDL_AUDIODRIVER" not in env:
+        env.update(SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=str(drained_fifo(work / "audio.pcm")))
     env["KIVY_HOME"] = str(work / "kivy")
     try:
         runs = [run_once(work, args.settle, env) for _ in range(args.runs)]
