@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/press_latency.py
 	$(BIN)/python bench/counter_latency.py
 	$(BIN)/python bench/ui_latency.py
+	$(BIN)/python bench/counter_frame.py
 	$(BIN)/python bench/badge_scan.py
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/sync_drain.py

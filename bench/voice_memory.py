@@ -32,10 +32,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from audio_sink import disk_audio_env  # noqa: E402
+
 TARGET_MB = 10.0
 
 CHILD = r"""
@@ -100,23 +103,6 @@ finally:
 """
 
 
-def drained_fifo(path: Path) -> Path:
-    """A FIFO for SDL's disk audio driver, read and thrown away by a thread of this process.
-
-    SDL 2.28 refuses /dev/null ("not a regular file or pipe"), and a plain file
-    would grow by 176 KB a second of the run.
-    """
-    os.mkfifo(path)
-    descriptor = os.open(path, os.O_RDWR)  # read-write: neither side blocks on opening it
-
-    def drain():
-        while os.read(descriptor, 65536):
-            pass
-
-    threading.Thread(target=drain, name="audio-drain", daemon=True).start()
-    return path
-
-
 def run_once(work: Path, settle: float, env: dict) -> dict:
     db = work / "kiosk.db"
     for leftover in work.glob("kiosk.db*"):
@@ -140,8 +126,7 @@ def main(argv=None) -> int:
            "KIVY_AUDIO": "sdl2"}
     env.setdefault("SDL_VIDEODRIVER", "offscreen")
     work = Path(tempfile.mkdtemp(prefix="hai-long-voice-memory-"))
-    if "SDL_AUDIODRIVER" not in env:
-        env.update(SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=str(drained_fifo(work / "audio.pcm")))
+    env = disk_audio_env(env, work)
     env["KIVY_HOME"] = str(work / "kivy")
     try:
         runs = [run_once(work, args.settle, env) for _ in range(args.runs)]
