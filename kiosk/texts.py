@@ -96,7 +96,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_dossier_repeat": "hồ sơ đã được đánh giá",
         "cause_unknown": "không rõ",
         # the officer at the counter (home's banner, the sign-in screen, scans)
-        "officer_banner": "Cán bộ tiếp nhận: {name}",
+        "officer_banner": "Cán bộ tiếp nhận:",
         "signin_title": "Đăng nhập cán bộ",
         "signin_code": "Mã cán bộ",
         "signin_pin": "Mã PIN",
@@ -196,7 +196,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "cause_signin": "during an officer's sign-in",
         "cause_dossier_repeat": "dossier already rated",
         "cause_unknown": "cause not recorded",
-        "officer_banner": "Served by: {name}",
+        "officer_banner": "Served by:",
         "signin_title": "Officer sign-in",
         "signin_code": "Staff code",
         "signin_pin": "PIN",

@@ -106,7 +106,8 @@ def table(kiosk, name: str) -> list[dict]:
 
 
 def banner(kiosk) -> str:
-    return kiosk.widget("home", "officer_name").text
+    title, name = (kiosk.widget("home", key).text for key in ("officer_title", "officer_name"))
+    return f"{title} {name}" if name else title
 
 
 def open_signin(kiosk) -> None:

@@ -311,6 +311,8 @@ class ListenButton(ButtonBehavior, Bordered, BoxLayout):
     """The home screen's "Nghe hướng dẫn" button: a drawn loudspeaker and the words (in ``voice.kv``)."""
 
     text = StringProperty("")
+    #: False: the loudspeaker alone (home's header); ``text`` stays the button's name.
+    show_text = BooleanProperty(True)
     speaking = BooleanProperty(False)
 
 
