@@ -4,6 +4,9 @@ A citizen rates how a dossier was handled by scanning its code at the terminal; 
 linked to it. So that nobody can steer a dossier's result by rating it again (at the same terminal or at
 another one), the server counts one rating per dossier: a rating linked to a dossier for which the server
 already holds a counted rating is stored with ``dossier_repeat`` 1, and every report counts it as filtered.
+A repeat the terminal caught itself (the same receipt scanned again there) arrives filtered with its dossier
+(the terminal links a dossier to a filtered press for that cause only) and is marked ``dossier_repeat`` 1
+too, so the reports' count of second ratings holds both kinds.
 The terminal's own ``filtered`` is kept as sent (a resend stays identical). The rule is decided under the
 ratings' write lock (ingest.py), so two batches naming one dossier are judged one after the other.
 
@@ -12,9 +15,9 @@ ratings and invitations (the rating and the invitation stay; ``dossier_repeat`` 
 
     >>> rows = [("a", "HS-000001", 0, 0), ("b", "HS-000001", 0, 0), ("c", "HS-000001", 1, 0), ("d", None, 0, 0)]
     >>> [row[3] for row in repeats_in_order(rows, (1, 2, 3), already_counted=set())]
-    [0, 1, 0, 0]
+    [0, 1, 1, 0]
     >>> [row[3] for row in repeats_in_order(rows, (1, 2, 3), already_counted={"HS-000001"})]
-    [1, 1, 0, 0]
+    [1, 1, 1, 0]
 """
 
 from __future__ import annotations
@@ -43,14 +46,15 @@ DEFAULT_RETENTION_DAYS = 365
 def repeats_in_order(rows: Sequence[tuple], at: tuple[int, int, int], *, already_counted: set[str]) -> list[tuple]:
     """``rows`` with ``dossier_repeat`` set (position ``at[2]``) on each rating that the terminal counted
     (``filtered`` 0 at ``at[1]``) for a dossier (at ``at[0]``) already counted: in ``already_counted`` or by
-    an earlier row of the batch. A rating the terminal filtered is never counted, so it marks nothing."""
+    an earlier row of the batch; and on each rating the terminal filtered that names a dossier (the terminal's
+    own repeat). A rating the terminal filtered is never counted, so it counts no dossier."""
     at_dossier, at_filtered, at_repeat = at
     counted = set(already_counted)
     marked = []
     for row in rows:
         dossier = row[at_dossier]
-        if dossier is not None and not row[at_filtered]:
-            if dossier in counted:
+        if dossier is not None:
+            if row[at_filtered] or dossier in counted:
                 row = row[:at_repeat] + (1,) + row[at_repeat + 1:]
             else:
                 counted.add(dossier)
@@ -73,10 +77,10 @@ def mark_dossier_repeats(conn: Connection, rows: list[tuple], at: tuple[int, int
     before the insert, which the batch's order decides.
     """
     at_dossier, at_filtered, _ = at
-    dossiers = {row[at_dossier] for row in rows if row[at_dossier] is not None and not row[at_filtered]}
-    if not dossiers:
+    if all(row[at_dossier] is None for row in rows):
         return rows
-    return repeats_in_order(rows, at, already_counted=counted_dossiers(conn, dossiers))
+    dossiers = {row[at_dossier] for row in rows if row[at_dossier] is not None and not row[at_filtered]}
+    return repeats_in_order(rows, at, already_counted=counted_dossiers(conn, dossiers) if dossiers else set())
 
 
 def store_invitations(conn: Connection, terminal: Terminal, invitations: list[Invitation], *,

@@ -5,8 +5,8 @@ unanswered, the officer signs out; the uploader sends it all and the server hold
 dossier, the shift and the invitations. A resend is a duplicate (officer and dossier are content fields). The
 same morning then reads back, as an admin reads it, through the report API's by-officer, dossier and audit
 sections and the CSV and workbook exports, with the same figures; a viewer without ``sees_officers`` gets no
-officers' sections or sheets. A terminal with all of it off is answered as before. Not yet right (a strict
-xfail): the dossier rated again at the same terminal is filtered but missing from the dossiers' ``repeats``."""
+officers' sections or sheets; the dossier rated again at the same terminal is in the dossiers' ``repeats``. A
+terminal with all of it off is answered as before."""
 
 from __future__ import annotations
 
@@ -256,14 +256,13 @@ def test_the_same_morning_reads_back_through_the_reports_and_exports(tmp_path, s
     assert "Quầy An Khánh 1" in csv_text and AN not in csv_text and "NVA01" not in csv_text
 
 
-@pytest.mark.xfail(strict=True, reason="the terminal uploads `filtered` only, not its filter cause, and the server "
-                   "counts `repeats` from its own `dossier_repeat` mark, set only on ratings the terminal counted: a "
-                   "second rating the terminal itself caught is in `filtered` but not in the dossiers' `repeats`")
 def test_the_dossier_rated_again_at_the_same_terminal_is_in_the_reports_repeats(tmp_path, server, units, clock):
     """The repeat of the morning (CODE rated again at C01, kept and filtered) is a dossier's second rating: the
-    dossiers section and the CSV's "Lượt đánh giá lại cùng một hồ sơ" line should count it."""
+    dossiers section and the CSV's "Lượt đánh giá lại cùng một hồ sơ" line count it (the server marks a filtered
+    rating that names a dossier as ``dossier_repeat``: the terminal links a filtered press for that cause only)."""
     morning, held, period = sent_and_held(tmp_path, server, units, clock)
     assert held[morning.repeat]["filtered"] == 1 and held[morning.repeat]["dossier"] == CODE
+    assert held[morning.repeat]["dossier_repeat"] == 1
     csv_rows = csv_of(report_of(server, units, "unit_admin", period, "csv"))
     shown = row_named(csv_rows, "Lượt đánh giá lại cùng một hồ sơ (lưu, không tính)")[1]
     assert (report_of(server, units, "unit_admin", period)["dossiers"]["repeats"], shown) == (1, "1")

@@ -60,13 +60,15 @@ def test_a_second_rating_of_a_dossier_is_kept_and_counted_as_filtered_at_any_ter
                                                        elsewhere["id"]: 1}
 
 
-def test_a_rating_the_terminal_filtered_does_not_use_up_the_dossier(units):
-    pressed_too_fast = units.rating("C01", dossier="HS-2026-000200", filtered=1)
-    units.upload("C01", [pressed_too_fast])
+def test_a_rating_the_terminal_filtered_is_a_repeat_and_does_not_use_up_the_dossier(units):
+    """A terminal links a filtered press to a dossier only as that dossier's second rating there: the server
+    marks it ``dossier_repeat`` (the reports' count of second ratings), and it counts no dossier."""
+    repeated_at_the_terminal = units.rating("C01", dossier="HS-2026-000200", filtered=1)
+    units.upload("C01", [repeated_at_the_terminal])
     real = units.rating("C03", dossier="HS-2026-000200")
     units.upload("C03", [real])
     assert _stored(units, real["id"])["dossier_repeat"] == 0
-    assert _stored(units, pressed_too_fast["id"])["dossier_repeat"] == 0
+    assert _stored(units, repeated_at_the_terminal["id"])["dossier_repeat"] == 1
     assert _counted_and_filtered(units) == (1, 1)
 
 
