@@ -42,6 +42,10 @@ def counter_story(report: Report, styles, text_width: float, section: int) -> tu
                              *[_p(_level_text(cell, level), styles["cell_num"]) for level in LEVELS],
                              _p(vi_pct(cell.satisfaction_rate), styles["cell_num"]),
                              _p(vi_pct(cell.shrunk_rate) if cell.rank else "", styles["cell_num"])])
+            total, bold = report.total, styles["cell_total_num"]  # the lines add up to it, as on every other output
+            rows.append([_p("", bold), _p("Tổng cộng", styles["cell_total"]), _p(vi_int(total.counted), bold),
+                         *[_p(_level_text(total, level), bold) for level in LEVELS],
+                         _p(vi_pct(total.satisfaction_rate), bold), _p("", bold)])
             story += [Spacer(1, 4), _table(rows, _scaled([11, 45, 17, 20, 20, 20, 16, 16], text_width), styles,
                                            *_GRID, repeat_rows=1)]
         story.append(_p(f"Xếp hạng theo tỷ lệ hài lòng đã điều chỉnh về mức chung {vi_pct(report.average_rate)} "
@@ -61,6 +65,11 @@ def counter_story(report: Report, styles, text_width: float, section: int) -> tu
                              *[_p(vi_int(n), styles["cell_num"]) for n in (line.invitations, line.rated,
                                                                            line.unanswered, line.replaced)],
                              _p(vi_pct(line.share_rated), styles["cell_num"])])
+            total, bold = dossiers.total, styles["cell_total_num"]
+            rows.append([_p("Tổng cộng", styles["cell_total"]),
+                         *[_p(vi_int(n), bold) for n in (total.invitations, total.rated, total.unanswered,
+                                                         total.replaced)],
+                         _p(vi_pct(total.share_rated), bold)])
             story += [Spacer(1, 4), _table(rows, _scaled([50, 20, 20, 20, 20, 20], text_width), styles, *_GRID,
                                            repeat_rows=1)]
         section += 1

@@ -210,8 +210,9 @@ class _Styles:
         style("kind", 14, bold=True, align=TA_CENTER, spaceBefore=18)
         style("title", 14, bold=True, align=TA_CENTER, leading=17)
         style("body", BODY_PT, align=TA_JUSTIFY, leading=BODY_PT * 1.3, firstLineIndent=10 * MM, spaceBefore=6)
+        # A heading never ends a page alone: it goes over with what follows it.
         style("heading", BODY_PT, bold=True, align=TA_JUSTIFY, leading=BODY_PT * 1.3, firstLineIndent=10 * MM,
-              spaceBefore=8)
+              spaceBefore=8, keepWithNext=1)
         style("note", 11, italic=True, align=TA_JUSTIFY, leading=13.5, spaceBefore=3)
         style("cell", TABLE_PT, leading=TABLE_PT * 1.2)
         style("cell_num", TABLE_PT, leading=TABLE_PT * 1.2, align=TA_CENTER)
