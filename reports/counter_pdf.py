@@ -37,7 +37,9 @@ def counter_story(report: Report, styles, text_width: float, section: int) -> tu
             rows = [[_p(h, styles["cell_head"]) for h in head]]
             for cell in [*officers.lines, officers.no_officer]:
                 mark = " (*)" if cell.too_few else ""
-                rows.append([_p(str(cell.rank or ""), styles["cell_num"]), _p(cell.label + mark, styles["cell"]),
+                # Several units: each officer's unit under the name (the same staff code may be in two units).
+                unit = f"\n{cell.site}" if officers.several_units and cell.rank and cell.site else ""
+                rows.append([_p(str(cell.rank or ""), styles["cell_num"]), _p(cell.label + mark + unit, styles["cell"]),
                              _p(vi_int(cell.counted), styles["cell_num"]),
                              *[_p(_level_text(cell, level), styles["cell_num"]) for level in LEVELS],
                              _p(vi_pct(cell.satisfaction_rate), styles["cell_num"]),
@@ -80,8 +82,9 @@ def counter_story(report: Report, styles, text_width: float, section: int) -> tu
             head = ["Cán bộ", "Số lượt được tính", "Ngoài giờ làm việc", "Lượt đăng nhập",
                     f"Đăng nhập có từ {audit.run} lượt “rất hài lòng” liền nhau ngay sau"]
             rows = [[_p(h, styles["cell_head"]) for h in head]]
+            several = len({line.unit for line in audit.officers if line.unit}) > 1
             for line in audit.officers:
-                rows.append([_p(line.label, styles["cell"]),
+                rows.append([_p(line.label + (f"\n{line.unit}" if several and line.unit else ""), styles["cell"]),
                              *[_p(vi_int(n), styles["cell_num"]) for n in (line.counted, line.outside_hours,
                                                                            line.sign_ins, line.bursts)]])
             story += [Spacer(1, 4), _table(rows, _scaled([55, 20, 20, 20, 30], text_width), styles, *_GRID,

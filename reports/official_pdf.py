@@ -362,8 +362,9 @@ def _story(report: Report, letterhead: Letterhead, issued_on: date, title: str, 
     story += counter
     story.append(_p(f"{section}. Kiểm tra số liệu", styles["heading"]))
     story.append(_p(reconcile_line(report), styles["body"]))
-    story.append(_p(f"Trên đây là báo cáo kết quả đánh giá mức độ hài lòng {_in_words(period.label)}./.", styles["body"]))
-    story.append(KeepTogether([Spacer(1, 6), _closing(letterhead, styles, text_width)]))
+    # The signature never stands on a page of its own: the closing sentence goes over with it.
+    story.append(KeepTogether([_p(f"Trên đây là báo cáo kết quả đánh giá mức độ hài lòng {_in_words(period.label)}./.",
+                                  styles["body"]), Spacer(1, 6), _closing(letterhead, styles, text_width)]))
     return story
 
 
