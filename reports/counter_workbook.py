@@ -38,7 +38,8 @@ def write_counter_sheets(wb, report: Report, styles, taken: set[str]) -> None:
         ws = sheet("Hồ sơ", DOSSIERS_TITLE)
         ws.text(dossier_sentence(dossiers.total, repeats=dossiers.repeats))
         ws.row += 1
-        header_row = _table(ws, DOSSIER_HEADERS, dossier_rows(dossiers), totals=1)
+        # Each unit's "(cả đơn vị)" line sums its counters: bold on the total's fill, not one more line to add up.
+        header_row = _table(ws, DOSSIER_HEADERS, dossier_rows(dossiers), totals=1 + len(dossiers.units))
         ws.finish(title_row=header_row, freeze_row=header_row, min_widths={1: 16})
     if (audit := shown_audit(report)) is not None:
         ws = sheet("Kiểm tra tại quầy", AUDIT_TITLE)
