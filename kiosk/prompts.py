@@ -8,8 +8,8 @@ is also what is spoken.
 
     >>> script("thanks", "vi")
     'Cảm ơn Quý khách! Ý kiến của Quý khách đã được ghi nhận.'
-    >>> HOME_HELP
-    ('question', 'very_satisfied', 'satisfied', 'dissatisfied')
+    >>> HOME_HELP[0], len(HOME_HELP)
+    ('question', 4)
     >>> reason_list(["staff_attitude", "facilities"])
     ('reason_question', 'staff_attitude', 'facilities')
 """

@@ -20,11 +20,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from . import counter_sources as q
-from .counter_audit import BURST_WINDOW_S, audit_section
-from .dossiers import dossier_section
+from .counter_audit import BURST_WINDOW_S, AuditSection, audit_section
+from .dossiers import DossierSection, dossier_section
 from .figures import Report
 from .labels import LEVELS, NO_REASON
-from .officers import officer_section
+from .officers import OfficerSection, officer_section
 
 __all__ = ["add_counter_sections", "counter_filters"]
 
@@ -138,3 +138,10 @@ def _reasons_of(total, level: str) -> list[tuple]:
         return [(None, n)] if n else []
     reasons = [(None if key == NO_REASON else key, count) for key, count in total.dissatisfied_reasons.items() if count]
     return reasons or ([(None, n)] if n else [])
+
+
+def report_from_dict(data: dict) -> Report:
+    """The report a server answered, its counter's sections (by officer, dossiers, audit) included."""
+    kinds = {"officers": OfficerSection, "dossiers": DossierSection, "audit": AuditSection}
+    return Report.from_dict(data, sections={name: kind.from_dict(data[name])
+                                            for name, kind in kinds.items() if data.get(name)})

@@ -8,7 +8,7 @@ from .counter_render import (dossier_sentence, officers_sentence, audit_sentence
                              shown_officers)
 from .figures import Report
 from .labels import LEVEL_LABELS, LEVELS, vi_int, vi_pct
-from .official_pdf import MM, _level_text, _p, _table
+from .pdf_parts import MM, _level_text, _p, _table
 
 #: Beyond this many lines a table is left to the workbook (the PDF keeps the sentence and the totals).
 MAX_PDF_LINES = 60

@@ -13,7 +13,7 @@ from .figures import Report
 
 def write_counter_sheets(wb, report: Report, styles, taken: set[str]) -> None:
     """Add the sheets of the sections ``report`` shows to ``wb`` (openpyxl)."""
-    from .workbook import _Sheet, _sheet_title
+    from .workbook_sheet import _Sheet, _sheet_title
 
     def sheet(title: str, heading: str) -> "_Sheet":
         ws = _Sheet(wb.create_sheet(_sheet_title(title, taken)), styles)
@@ -54,7 +54,7 @@ def write_counter_sheets(wb, report: Report, styles, taken: set[str]) -> None:
 def _table(ws, headers: list[str], rows: list[list], *, totals: int) -> int:
     """A bordered table; whole numbers as counts, the percentages (floats) as fractions formatted 0.0%; the last
     ``totals`` rows bold on the total's fill. Returns the header's row."""
-    from .workbook import COUNT, PCT, _fraction
+    from .workbook_sheet import COUNT, PCT, _fraction
 
     header_row = ws.header(headers)
     for index, row in enumerate(rows):

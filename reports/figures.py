@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sync.vocabulary import TREND_UNITS
 
@@ -42,10 +42,13 @@ from .errors import FilterError
 from .levels import LEVEL_WORDS, NO_NODE, TREE_LEVELS, group_label, levels_below, node_summary, place_key
 from .periods import Period, previous_period, vi_date
 
-if TYPE_CHECKING:
-    from .counter_audit import AuditSection
-    from .dossiers import DossierSection
-    from .officers import OfficerSection
+
+class Section(Protocol):
+    """One of the counter's sections of a report (reports.officers, reports.dossiers, reports.counter_audit:
+    they import this module, never the other way round)."""
+
+    def to_dict(self) -> dict: ...
+
 
 #: Fewer counted ratings than this in a cell: too few to compare.
 MIN_SAMPLE = 30
@@ -179,9 +182,9 @@ class Report:
     previous_period: Period | None = None   # what ``change`` compares with
     node: dict | None = None                # the tree node reported on: id, kind, name, path (None: all)
     # The counter's sections (reports.counter, on a server's database; None: not built, or not for this reader):
-    officers: "OfficerSection | None" = None  # by officer (reports.officers)
-    dossiers: "DossierSection | None" = None  # dossier invitations (reports.dossiers)
-    audit: "AuditSection | None" = None       # the audit counts (reports.counter_audit)
+    officers: Section | None = None  # by officer (reports.officers.OfficerSection)
+    dossiers: Section | None = None  # dossier invitations (reports.dossiers.DossierSection)
+    audit: Section | None = None     # the audit counts (reports.counter_audit.AuditSection)
 
     @property
     def sections(self) -> list:
@@ -219,8 +222,11 @@ class Report:
                                                          ("audit", self.audit))}}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Report":
-        """The report a server answered (``GET /api/v1/reports/summary``), to render it here."""
+    def from_dict(cls, data: dict, *, sections: dict | None = None) -> "Report":
+        """The report a server answered (``GET /api/v1/reports/summary``), to render it here; ``sections``: the
+        counter's sections already decoded (:func:`reports.counter.report_from_dict` decodes them, so that this
+        module imports none of theirs)."""
+        sections = sections or {}
         m = data.get("min_sample", MIN_SAMPLE)
 
         def cells(items):
@@ -238,17 +244,7 @@ class Report:
                    min_sample=m, prior_weight=data.get("prior_weight", PRIOR_WEIGHT),
                    source=data.get("source", ""),
                    previous_period=Period.from_dict(data["previous_period"]) if data.get("previous_period") else None,
-                   node=data.get("node"), **_sections_from_dict(data))
-
-
-def _sections_from_dict(data: dict) -> dict:
-    """The counter's sections of a report's dict (those present)."""
-    from .counter_audit import AuditSection
-    from .dossiers import DossierSection
-    from .officers import OfficerSection
-
-    kinds = {"officers": OfficerSection, "dossiers": DossierSection, "audit": AuditSection}
-    return {name: kind.from_dict(data[name]) for name, kind in kinds.items() if data.get(name)}
+                   node=data.get("node"), **sections)
 
 
 # -- building -----------------------------------------------------------------------------------

@@ -28,15 +28,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from sync.plain_text import without_bidi_controls
 
+from .counter_pdf import counter_story
 from .errors import ReportError
 from .fonts import font_files
 from .figures import Cell, Report
 from .labels import LEVEL_LABELS, LEVELS, one_decimal, reason_label, vi_int, vi_pct
 from .paragraph import reconcile_line, summary_vi
+from .pdf_parts import MM, _level_text, _p, _table
 from .periods import vi_date
 
 __all__ = ["Letterhead", "LetterheadError", "write_official_pdf", "official_pdf_bytes", "find_serif_fonts",
@@ -49,7 +50,6 @@ FONT_FILES = {"regular": "LiberationSerif-Regular.ttf", "bold": "LiberationSerif
               "italic": "LiberationSerif-Italic.ttf", "bolditalic": "LiberationSerif-BoldItalic.ttf"}
 FONT_PACKAGE = "fonts-liberation2"
 
-MM = 72 / 25.4  # PDF points per millimetre
 #: Decree 30's margins, in millimetres.
 MARGINS = {"top": 20, "bottom": 20, "left": 30, "right": 15}
 #: reportlab's frames keep 6 points inside their edges.
@@ -228,23 +228,6 @@ class _Styles:
         return self.sheet[name]
 
 
-def _p(text: str, style) -> "object":
-    """A paragraph of plain ``text`` (escaped; a line break in it stays one)."""
-    from reportlab.platypus import Paragraph
-
-    plain = unicodedata.normalize("NFC", without_bidi_controls(text))
-    return Paragraph("<br/>".join(escape(line) for line in plain.split("\n")), style)
-
-
-def _table(rows, widths, styles: _Styles, *commands, repeat_rows: int = 0):
-    """A table in the serif font throughout (even an empty cell would otherwise name Helvetica)."""
-    from reportlab.platypus import Table, TableStyle
-
-    table = Table(rows, colWidths=widths, repeatRows=repeat_rows)
-    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), styles.family), *commands]))
-    return table
-
-
 def _rule(width: float):
     """A horizontal line of ``width`` points, centred, clear of the descenders above (under the issuer, the
     motto and the title)."""
@@ -273,10 +256,6 @@ def _header(letterhead: Letterhead, issued_on: date, styles: _Styles, text_width
                   [left_w, right_w], styles, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (0, 0), (-1, -1), "CENTER"),
                   ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                   ("TOPPADDING", (0, 1), (-1, 1), 6))
-
-
-def _level_text(cell: Cell, level: str) -> str:
-    return f"{vi_int(getattr(cell, level))}\n({vi_pct(cell.pct[level])})"
 
 
 def _groups_table(report: Report, styles: _Styles, text_width: float):
@@ -356,8 +335,6 @@ def _story(report: Report, letterhead: Letterhead, issued_on: date, title: str, 
         story.append(KeepTogether([_p(f"{section}. Lý do không hài lòng", styles["heading"]), Spacer(1, 4),
                                    _reasons_table(report, styles, text_width)]))
         section += 1
-    from .counter_pdf import counter_story  # here: it builds on this module's helpers
-
     counter, section = counter_story(report, styles, text_width, section)
     story += counter
     story.append(_p(f"{section}. Kiểm tra số liệu", styles["heading"]))

@@ -8,6 +8,7 @@ from sync import http
 from sync.http import ForeignAnswer, describe_error
 
 from .errors import ReportError
+from .counter import report_from_dict
 from .figures import Report
 
 #: The report's path under the API prefix.
@@ -55,4 +56,4 @@ def fetch_report(server: str, token: str, params: dict, *, session: requests.Ses
         if isinstance(body, dict) and body.get("error"):
             raise ServerRefused(f"the server refused the report: {body['error']}")
         raise ServerRefused(describe_error(ForeignAnswer(f"HTTP {answer.status_code} without a report"), server))
-    return Report.from_dict(body["report"])
+    return report_from_dict(body["report"])

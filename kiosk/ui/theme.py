@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync.vocabulary import LEVELS
+
 Colour = tuple[float, float, float, float]
 
 
@@ -117,7 +119,7 @@ class Pair:
     kind: str = "text"
 
 
-_RATINGS = ("very_satisfied", "satisfied", "dissatisfied")
+_RATINGS = LEVELS
 
 #: Every text/background pair the screens draw (tests/test_access.py finds each on the screens, and fails on a
 #: text whose colours are not one of these).
