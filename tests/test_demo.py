@@ -156,8 +156,13 @@ def test_leaving_kiosk_mode_ends_the_demo_normally(tmp_path):
     real = Path(sys.executable).parent
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name in ("python", "kiosk-server", "kiosk-admin"):
+    for name in ("kiosk-server", "kiosk-admin"):
         (bin_dir / name).symlink_to(real / name)
+    # Not a symlink: a venv's python found through a link in another folder is the bare interpreter (no
+    # pyvenv.cfg beside it), without the project's libraries (deploy/demo_officers.py draws with Pillow).
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec "{real / "python"}" "$@"\n', encoding="utf-8")
+    python.chmod(0o755)
     kiosk = bin_dir / "kiosk"
     kiosk.write_text(f'#!/bin/sh\n[ "$1" = run ] && exit 4\nexec "{real / "kiosk"}" "$@"\n', encoding="utf-8")
     kiosk.chmod(0o755)
