@@ -151,7 +151,7 @@ def main(argv=None) -> int:
             code = f"PL{(i // 2) % 40 + 1:03d}"
             signing_in = i % 2 == 0
             name = f"Cán bộ số {int(code[2:])}"
-            expect["text"] = app.texts["officer_banner"].format(name=name) if signing_in else ""
+            expect["text"] = name if signing_in else ""  # the name under "Cán bộ tiếp nhận:"
             time.sleep(rng.uniform(0.1, 0.2))  # a random phase against the frame clock; the notice may go
             drawn.clear()
             marks.clear()
