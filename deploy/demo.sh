@@ -84,7 +84,7 @@ $account_table
   admin token    : $token   (for kiosk-admin and scripts)
   terminal       : at Phường Phúc La / Quầy 1; keys 1 2 3 rate, 4-9 reasons, 0 skip; service screen PIN 1234
   at the counter : F2 / F3 scan the badge of officer PL001 Nguyễn Thị Lan / PL002 Trần Văn Minh (again: sign-out),
-                   F4 scans a new dossier code; or hold the header's right half 2 s: staff code PL001, PIN 2468
+                   F4 scans a new dossier code; or hold the header beside the office's name 2 s: staff code PL001, PIN 2468
                    ($officers)
   close the kiosk window (or "Leave kiosk mode") to stop both.
 
