@@ -22,7 +22,6 @@ ratings and invitations (the rating and the invitation stay; ``dossier_repeat`` 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -33,6 +32,7 @@ from sync.protocol import Invitation
 
 from .accounts import Terminal
 from .audit import Actor, record
+from .background import Every
 from .db import write_transaction
 from .schema import dossier_invitations, ratings
 from .timekeeping import NS_PER_S, iso_from_ns
@@ -139,7 +139,8 @@ class DossierRetention:
         self.engine = engine
         self.days = days
         self.clock = clock
-        self._task: asyncio.Task | None = None
+        self._loop = Every("dossier-retention", self.purge, interval_s=PURGE_INTERVAL_S,
+                           failure="blanking the dossier codes past their retention failed; trying again in an hour")
 
     def purge(self, *, actor: Actor | None = None) -> dict:
         now_ns = self.clock()
@@ -156,21 +157,7 @@ class DossierRetention:
         return done
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="dossier-retention")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.purge)
-            except Exception:  # noqa: BLE001 - a bad round must not end the task
-                log.exception("blanking the dossier codes past their retention failed; trying again in an hour")
-            await asyncio.sleep(PURGE_INTERVAL_S)
+        await self._loop.stop()
