@@ -26,6 +26,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from .levels import NODE_COLUMNS
 from .periods import Period
+from .sources import place_condition
 
 #: Ratings that count: the terminal did not filter them and they are not a dossier's second rating
 #: (``dossier_repeat``: counted as filtered in every report).
@@ -72,24 +73,10 @@ def rated_terminals(conn, period: Period, filters: CounterFilters) -> list[str]:
             where += f" AND t.{column} = :f_{column}"
             params[f"f_{column}"] = value
     own = lambda column: f"t.{column}"  # noqa: E731 - the tallies keep the ratings' lineage
-    where += _node_condition(filters.place, own, params, "place_id") + _node_condition(filters.scope, own, params,
-                                                                                       "scope_id")
+    where += (place_condition(filters.place, own, params, "place_id")
+              + place_condition(filters.scope, own, params, "scope_id"))
     return sorted(row[0] for row in _run(conn, f"SELECT DISTINCT t.terminal_id FROM rating_tallies t WHERE {where}",
                                          params))
-
-
-def _node_condition(place, column_of, params: dict, name: str) -> str:
-    """``AND x.unit_id = :name`` for one node's subtree. ``column_of(column)`` is the SQL that holds that
-    lineage column for the table read (a rating's own, or its terminal's for sign-ins and invitations)."""
-    if place is None:
-        return ""
-    if place is False:
-        return " AND 1 = 0"
-    column, node_id = place
-    if column not in NODE_COLUMNS:
-        raise ValueError(f"place: {column!r} is not one of {', '.join(NODE_COLUMNS)}")
-    params[name] = int(node_id)
-    return f" AND {column_of(column)} = :{name}"
 
 
 def _rating_filters(filters: CounterFilters, params: dict) -> str:
@@ -103,8 +90,8 @@ def _rating_filters(filters: CounterFilters, params: dict) -> str:
         where += f" AND r.terminal_id IN ({', '.join(f':{name}' for name in names) or 'NULL'})"
         params.update(names)
     own = lambda column: f"r.{column}"  # noqa: E731 - ratings keep their lineage
-    return (where + _node_condition(filters.place, own, params, "place_id")
-            + _node_condition(filters.scope, own, params, "scope_id"))
+    return (where + place_condition(filters.place, own, params, "place_id")
+            + place_condition(filters.scope, own, params, "scope_id"))
 
 
 def _lineage_of(alias: str):
@@ -129,8 +116,8 @@ def _terminal_filters(filters: CounterFilters, alias: str, params: dict) -> str:
         where += f" AND {alias}.terminal_id = :f_terminal"
         params["f_terminal"] = filters.terminal
     column_of = _lineage_of(alias)
-    return (where + _node_condition(filters.place, column_of, params, "place_id")
-            + _node_condition(filters.scope, column_of, params, "scope_id"))
+    return (where + place_condition(filters.place, column_of, params, "place_id")
+            + place_condition(filters.scope, column_of, params, "scope_id"))
 
 
 def _period(period: Period, column: str, params: dict) -> str:

@@ -68,6 +68,12 @@ def _place_filter(place: tuple[str, int] | None, prefix: str, params: dict, name
     """``AND unit_id = :place_id`` for a report of one node's subtree (the column checked against the tree's).
 
     ``place`` False: nothing (a scope whose node is gone sees no rows)."""
+    return place_condition(place, lambda column: f"{prefix}{column}", params, name)
+
+
+def place_condition(place, column_of, params: dict, name: str) -> str:
+    """``AND <column_of(column)> = :name`` for one node's subtree, ``column_of`` giving the SQL that holds that
+    lineage column in the table read; "" for no place, a condition no row meets for ``False``."""
     if place is None:
         return ""
     if place is False:
@@ -76,7 +82,7 @@ def _place_filter(place: tuple[str, int] | None, prefix: str, params: dict, name
     if column not in NODE_COLUMNS:
         raise ValueError(f"place: {column!r} is not one of {', '.join(NODE_COLUMNS)}")
     params[name] = int(node_id)
-    return f" AND {prefix}{column} = :{name}"
+    return f" AND {column_of(column)} = :{name}"
 
 
 def report_queries(period: Period, *, site=None, counter=None, terminal=None, place=None, scope=None,
