@@ -17,7 +17,7 @@ field here changes the contract: bump the API version instead.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -44,6 +44,14 @@ ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 #: The longest app version and last error a terminal may report, in characters (longer: the batch is refused).
 APP_VERSION_MAX = 32
 LAST_ERROR_MAX = 500
+
+#: A settings version is a content hash (see server/terminal_settings.py).
+SETTINGS_VERSION_MAX = 128
+#: ``idle`` (running the release it should), ``downloading``, ``ready`` (verified and unpacked beside the running
+#: version, waiting for a quiet moment), ``trial`` (switched, not yet proven healthy), ``rolled_back`` (the release
+#: failed its trial and the previous version runs again), ``failed`` (refused before the switch: signature, hash,
+#: disk space, download).
+UPDATE_STATES = ("idle", "downloading", "ready", "trial", "rolled_back", "failed")
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 #: The largest whole number the databases hold (a signed 64-bit integer).
@@ -153,6 +161,17 @@ class Health(BaseModel):
         default=None, max_length=MAX_KEPT_ASIDE_CAUSES, description=(
             "the ratings kept aside by cause (the server's refusal reason, or why they cannot be sent), "
             "the most frequent first; absent from older terminals"))
+    # Issue 13: remote settings and signed updates. All absent from older terminals.
+    settings_version: str | None = Field(default=None, max_length=SETTINGS_VERSION_MAX, description=(
+        "the version of the remote settings this terminal has applied; absent: none applied yet"))
+    settings_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX, description=(
+        "why the terminal refused the settings version the server wants, \"<version>: <why>\"; absent: none refused"))
+    update_state: Literal[UPDATE_STATES] | None = Field(default=None, description=(
+        "where the terminal's software update stands; absent: no update was ever offered"))
+    update_version: str | None = Field(default=None, max_length=APP_VERSION_MAX, description=(
+        "the release the update_state is about"))
+    update_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX, description=(
+        "why the last update failed or was rolled back; absent: no failure"))
 
 
 class Shift(BaseModel):
@@ -218,6 +237,25 @@ class Ack(BaseModel):
     reason: str | None = Field(default=None, description="only with status 'refused': the field at fault and why")
 
 
+class ReleaseOffer(BaseModel):
+    """A release offered to a terminal in a batch receipt."""
+
+    version: str = Field(min_length=1, max_length=APP_VERSION_MAX)
+    size: int = Field(ge=1, description="bytes of the signed archive")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="of the archive")
+
+
+class TerminalSettingsSet(BaseModel):
+    """``GET /api/v1/terminal/settings`` (device token): the terminal's effective remote settings.
+
+    ``values`` maps ``"section.key"`` (the local config's names, e.g. ``"feedback.reasons"``) to a value; a key
+    left out takes the terminal's local config. ETag is ``version``; ``If-None-Match`` with it answers 304.
+    """
+
+    version: str = Field(min_length=1, max_length=SETTINGS_VERSION_MAX)
+    values: dict[str, Any]
+
+
 class BatchReceipt(BaseModel):
     """The answer to a batch: one acknowledgement per rating id, in order.
 
@@ -236,6 +274,12 @@ class BatchReceipt(BaseModel):
     officers_version: str | None = Field(default=None, description=(
         "the version of this terminal's officers list; the terminal fetches GET /api/v1/terminal/officers "
         "when it differs from the one it holds (absent from older servers)"))
+    settings_version: str | None = Field(default=None, description=(
+        "the version of the remote settings this terminal should run; the terminal fetches "
+        "GET /api/v1/terminal/settings when it differs from the one it applied (absent: no remote settings)"))
+    release: ReleaseOffer | None = Field(default=None, description=(
+        "the software release this terminal should run, when a rollout includes it and it runs another; "
+        "the terminal fetches GET /api/v1/terminal/releases/{version} (absent: nothing to update)"))
 
 
 class TerminalOfficer(BaseModel):
