@@ -77,6 +77,10 @@ terminals = Table(
     # JSON object {cause: count}; NULL until a terminal that knows them says so.
     Column("kept_aside", BigInteger),
     Column("kept_aside_causes", Text),
+    # Remote settings (issue 13, migration 0013): the version the terminal applied, and why it refused the one
+    # the server wants ("<version>: <why>"), as its latest heartbeat told them.
+    Column("settings_version", String(128)),
+    Column("settings_error", Text),
 )
 
 enrollment_codes = Table(
@@ -436,4 +440,22 @@ audit_log = Table(
     Index(None, "at"),
     Index(None, "action"),
     Index(None, "actor"),
+)
+
+#: Remote terminal settings (terminal_settings.py): one row per change of one scope, never updated nor deleted.
+#: ``scope`` is ``fleet``, ``node:<id>`` or ``terminal:<id>`` (with ``node_id`` / ``terminal_id`` set to match);
+#: ``settings`` the JSON object of that scope's values after the change ({"section.key": value}); a scope's
+#: current values are its latest row. ``restores_id``: the change whose values a roll back restored.
+terminal_settings_changes = Table(
+    "terminal_settings_changes", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("scope", String(80), nullable=False),
+    Column("node_id", CursorKey, ForeignKey("nodes.id")),
+    Column("terminal_id", String(64), ForeignKey("terminals.id")),
+    Column("settings", Text, nullable=False),
+    Column("note", Text),
+    Column("changed_by", Text, nullable=False),
+    Column("changed_at", ISO_TIME, nullable=False),
+    Column("restores_id", CursorKey),
+    Index(None, "scope", "id"),
 )
