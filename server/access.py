@@ -74,11 +74,13 @@ ACTIONS = {
     "read_officers": ("see officers", "xem cán bộ và kết quả theo cán bộ"),
     "manage_officers": ("manage officers", "quản lý cán bộ"),
     "read_dossiers": ("see dossier codes", "xem mã hồ sơ"),
+    # Issue 13: the terminals' remote settings (seeing them is read_fleet's).
+    "manage_settings": ("change the terminals' settings", "thay đổi cài đặt thiết bị"),
 }
 
 #: Actions that change something: an inspector (read-only everywhere) has none of them.
 WRITES = frozenset({"check_alerts", "enrol", "move_terminal", "revoke_terminal", "import_tree",
-                    "manage_accounts", "change_settings", "manage_officers"})
+                    "manage_accounts", "change_settings", "manage_officers", "manage_settings"})
 
 #: Actions about the whole server, not a part of the tree: only for an account whose scope is the whole
 #: server (scope NULL). The alert webhook is one such setting: one URL for the server, receiving the
@@ -93,7 +95,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "unit_admin": frozenset({"read_ratings", "read_reports", "export", "read_fleet", "read_alerts",
                              "check_alerts", "enrol", "move_terminal", "revoke_terminal", "read_tree",
                              "read_accounts", "manage_accounts", "read_officers", "manage_officers",
-                             "read_dossiers"}),
+                             "read_dossiers", "manage_settings"}),
     "viewer": frozenset({"read_ratings", "read_reports", "export", "read_alerts", "read_tree"}),
     "technician": frozenset({"read_fleet", "read_alerts", "enrol", "move_terminal", "revoke_terminal",
                              "read_tree"}),

@@ -37,9 +37,10 @@ from .rollups import RollupRefresher
 from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
 from .routes import (alerts, audit, batches, enroll, enrollment_codes, health, officers, ratings, reports, terminals,
-                     tree)
+                     terminal_settings, tree)
 from .routes.docs import mount_api_docs
 from .settings import Settings
+from .terminal_settings import WantedVersions
 from .version import SERVER_VERSION
 
 log = logging.getLogger("hailong.server")
@@ -80,12 +81,14 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.alert_monitor = monitor
     app.state.rollups = refresher
     app.state.dossier_retention = retention
+    app.state.wanted_settings = WantedVersions()  # the receipts' settings_version, per terminal and generation
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
                                          clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
-    for resource in (enroll, batches, ratings, terminals, reports, alerts, tree, enrollment_codes, audit, officers):
+    for resource in (enroll, batches, ratings, terminals, reports, alerts, tree, enrollment_codes, audit, officers,
+                     terminal_settings):
         app.include_router(resource.router, prefix=API_PREFIX)
     mount_api_docs(app)
     mount_dashboard(app)

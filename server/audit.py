@@ -73,6 +73,10 @@ ACTIONS: dict[str, str] = {
                       "removed): subject = unit node id and staff code, details = what (never the PIN)",
     "dossier_purge": "dossier codes older than dossier_retention_days blanked: rows = ratings and invitations "
                      "blanked, details = cutoff, days, counts",
+    "terminal_settings_change": "the terminals' remote settings of a scope changed: subject = the scope (the fleet, "
+                                "a node, a terminal), scope = its node, details = change id, set, unset, note",
+    "terminal_settings_rollback": "a scope's remote settings rolled back to an earlier change's values (as a new "
+                                  "change): subject = the scope, details = change id, restores, note",
 }
 
 #: The dashboard's words for the actions.
@@ -83,7 +87,8 @@ ACTION_LABELS_VI: dict[str, str] = {
     "account_change": "Sửa tài khoản", "role_change": "Đổi vai trò/phạm vi", "password_reset": "Đặt lại mật khẩu",
     "token_issue": "Cấp mã quản trị", "token_revoke": "Thu hồi mã quản trị", "tree_import": "Nhập cây tổ chức",
     "settings_change": "Thay đổi cấu hình", "officer_create": "Thêm cán bộ", "officer_change": "Sửa cán bộ",
-    "dossier_purge": "Xoá mã hồ sơ quá hạn lưu",
+    "dossier_purge": "Xoá mã hồ sơ quá hạn lưu", "terminal_settings_change": "Đổi cài đặt thiết bị",
+    "terminal_settings_rollback": "Khôi phục cài đặt thiết bị",
 }
 
 #: The columns of an entry, in the order the API's CSV and ``audit export`` write them.

@@ -138,6 +138,8 @@ def _unstorable(value: str | None) -> bool:
 def _check_envelope_text(batch: Batch) -> None:
     for field, value in (("boot_id", batch.boot_id), ("health.app_version", batch.health.app_version),
                          ("health.last_error", batch.health.last_error),
+                         ("health.settings_version", batch.health.settings_version),
+                         ("health.settings_error", batch.health.settings_error),
                          *(("health.kept_aside_causes", cause) for cause in batch.health.kept_aside_causes or ())):
         if _unstorable(value):
             raise ApiError(422, f"{field}: contains a character that cannot be stored (NUL or a lone surrogate)",
@@ -214,7 +216,8 @@ class _Statements:
             pending=bindparam("pending"), clock_synced=bindparam("clock_synced"),
             clock_offset_s=bindparam("clock_offset_s"), last_error=bindparam("last_error"),
             last_boot_id=bindparam("last_boot_id"), kept_aside=bindparam("kept_aside"),
-            kept_aside_causes=bindparam("kept_aside_causes")).returning(*[terminals.c[name] for name in PLACE_COLUMNS])
+            kept_aside_causes=bindparam("kept_aside_causes"), settings_version=bindparam("settings_version"),
+            settings_error=bindparam("settings_error")).returning(*[terminals.c[name] for name in PLACE_COLUMNS])
 
     def insert(self, conn: Connection, rows) -> set[str]:
         """Insert a batch's rows (tuples in INSERT_COLUMNS order, or PostgreSQL's arrays); the ids inserted."""
@@ -403,7 +406,9 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
         "terminal_id": terminal.id, "last_seen_at": received_at, "app_version": health.app_version,
         "pending": remaining_backlog(health.pending, len(batch.ratings) + refused),
         "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
-        "last_error": health.last_error, "last_boot_id": batch.boot_id, **kept_aside_columns(health)})
+        "last_error": health.last_error, "last_boot_id": batch.boot_id, **kept_aside_columns(health),
+        # Issue 13: the remote settings it applied and why it refused the wanted ones (absent: NULL).
+        "settings_version": health.settings_version, "settings_error": health.settings_error})
     place = touched.first()
     if place is None:  # revoked since its token was checked: roll back, store nothing
         raise TerminalRevoked(f"terminal {terminal.id} is revoked")
