@@ -72,6 +72,10 @@ class TerminalOut(BaseModel):
         "ratings the terminal keeps aside and no longer sends (refused or conflicting), at its last contact; "
         "null when it has none or is older than this field"))
     kept_aside_causes: dict[str, int] | None = Field(description="those ratings by cause, the most frequent first")
+    settings_wanted: str | None = Field(description=(
+        "the remote settings version the server wants it to run; null: no remote settings ever set above it"))
+    settings_applied: str | None = Field(description="the remote settings version it reported applied")
+    settings_error: str | None = Field(description="why it refused the wanted version, as it reported it")
 
 
 class TerminalsList(BaseModel):

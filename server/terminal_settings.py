@@ -217,6 +217,16 @@ def wanted_versions(conn: Connection, rows: Iterable[dict]) -> dict[str, str | N
     return wanted
 
 
+def add_settings_columns(conn: Connection, rows: list[dict]) -> list[dict]:
+    """Listed terminals (with ``settings_version`` and their lineage) given ``settings_wanted`` and
+    ``settings_applied`` (the version they reported; ``settings_version`` is taken away), for the fleet's lists."""
+    wanted = wanted_versions(conn, rows)
+    for row in rows:
+        row["settings_wanted"] = wanted.get(row["id"])
+        row["settings_applied"] = row.pop("settings_version", None)
+    return rows
+
+
 # -- changes and history ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

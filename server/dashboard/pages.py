@@ -32,6 +32,7 @@ from sync.vocabulary import round_half_up
 
 from ..access import Caller, Forbidden, may, node_in_scope, require
 from ..accounts import kept_aside_causes_words, list_terminals, terminals_within
+from ..terminal_settings import add_settings_columns
 from ..alerts import RULE_LABELS_VI, list_alerts, silence_cutoff, silent_condition
 from ..audit import actor_of, record
 from ..db import write_transaction
@@ -360,7 +361,7 @@ def fleet_rows(request: Request, *, within: int | None = None, limit: int | None
     monitor = request.app.state.alert_monitor
     now_ns = request.app.state.clock()
     with request.app.state.engine.connect() as conn:
-        rows = list_terminals(conn, within=within, limit=limit, offset=offset)
+        rows = add_settings_columns(conn, list_terminals(conn, within=within, limit=limit, offset=offset))
         paths = paths_of(conn, {row["node_id"] for row in rows if row["node_id"] is not None})
     # The same test as the summary's count (silence_cutoff: silent_s of opening hours before now).
     cutoff = silence_cutoff(monitor.rules, now_ns)
@@ -439,11 +440,12 @@ def export_fleet(request: Request, node: str | None = None,
         return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
     header = ["Thiết bị", "Đơn vị", "Quầy", "Vị trí", "Lần cuối nhận dữ liệu (UTC)", "Chờ gửi",
               "Giữ lại trên thiết bị", "Nguyên nhân giữ lại", "Phiên bản", "Lệch đồng hồ (giây)", "Lỗi gần nhất",
-              "Im lặng quá lâu", "Đã thu hồi"]
+              "Im lặng quá lâu", "Đã thu hồi", "Cài đặt cần chạy", "Cài đặt đang chạy", "Lỗi cài đặt"]
     rows = [[r["id"], r["site"], r["counter"] or "", r["path"], r["last_seen_at"] or "", r["pending"] or 0,
              r["kept_aside"] or 0, kept_aside_causes_words(r["kept_aside_causes"]) if r["kept_aside"] else "",
              r["app_version"] or "", "" if r["clock_offset_s"] is None else r["clock_offset_s"],
-             r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không"]
+             r["last_error"] or "", "có" if r["silent"] else "không", "có" if r["revoked"] else "không",
+             r["settings_wanted"] or "", r["settings_applied"] or "", r["settings_error"] or ""]
             for r in fleet_rows(request, within=within)]
     record_export(request, admin, "fleet", len(rows), {"format": "csv", "node": node})
     return _csv([header, *rows], "thiet-bi.csv")

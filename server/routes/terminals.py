@@ -16,6 +16,7 @@ from ..dependencies import api_caller, client_address, db_connection, received_n
 from ..errors import ApiError
 from ..access import Caller
 from ..fleet_actions import check_may_see_fleet, move, revoke
+from ..terminal_settings import add_settings_columns
 from ..models import MoveRequest, TerminalMovedOut, TerminalRevokedOut, TerminalsList
 from .tree import FLEET_ERRORS, fleet_api_error
 
@@ -26,6 +27,7 @@ router = APIRouter(tags=["administration"])
             responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}})
 def get_terminals(caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> JSONResponse:
     rows = list_terminals(conn, within=check_may_see_fleet(conn, caller, None))
+    add_settings_columns(conn, rows)
     for row in rows:
         for name in LINEAGE_FIELDS:  # the list's shape stays as before the tree: node_id says where it stands
             del row[name]
