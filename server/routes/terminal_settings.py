@@ -129,12 +129,14 @@ async def _write(request: Request, change):
     return done
 
 
-_Query = Query(None, min_length=1, max_length=80, pattern=_NO_CONTROL)
+def _query(description: str):
+    return Query(None, min_length=1, max_length=80, pattern=_NO_CONTROL, description=description)
 
 
 @router.get("/settings", response_model=SettingsShown, summary="a scope's own and effective terminal settings",
             responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404, 422)})
-def get_settings(node: str | None = _Query, terminal: str | None = _Query, caller: Caller = Depends(api_caller),
+def get_settings(node: str | None = _query("a node: its code or #id"),
+                 terminal: str | None = _query("a terminal's id"), caller: Caller = Depends(api_caller),
                  conn: Connection = Depends(db_connection)) -> JSONResponse:
     scope = _scope(conn, node, terminal)
     try:
@@ -163,7 +165,8 @@ async def post_settings(request: Request, caller: Caller = Depends(api_caller),
 @router.get("/settings/history", response_model=SettingsHistory,
             summary="the changes of a scope (none given: every scope in yours), newest first",
             responses={code: {"model": ErrorEnvelope} for code in (401, 403, 404, 422)})
-def get_settings_history(node: str | None = _Query, terminal: str | None = _Query,
+def get_settings_history(node: str | None = _query("a node: its code or #id"),
+                 terminal: str | None = _query("a terminal's id"),
                          limit: int = Query(100, ge=1, le=200), caller: Caller = Depends(api_caller),
                          conn: Connection = Depends(db_connection)) -> JSONResponse:
     try:
