@@ -545,7 +545,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-from . import accounts_cli, dossiers_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
+from . import accounts_cli, dossiers_cli, settings_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
 
 
 def main(argv: list[str] | None = None) -> None:
