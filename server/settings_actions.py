@@ -80,6 +80,8 @@ def set_settings(conn: Connection, caller: Caller | None, scope: Scope, *, set_v
 def roll_back(conn: Connection, caller: Caller | None, change_id: int, *, note: str | None, now_ns: int,
               address: str | None = None, actor: Actor | None = None) -> SettingsChange:
     """A new change restoring change ``change_id``'s values for its scope, recorded ``terminal_settings_rollback``."""
+    if caller is not None:
+        require(caller, "manage_settings")  # a role that may not roll back is told so before any look-up
     old = find_change(conn, change_id)
     scope = Scope.from_key(old.scope)
     if caller is not None:

@@ -253,6 +253,31 @@ EXPECTED = {
     "GET /api/v1/terminal/officers":
         "401 401 401 401 401 401 200 200 "
         "403 401 401 403 401 401 401 401",
+    # Remote terminal settings (issue 13): the page, the admin API (no JSON body: 415), the terminals' set.
+    "GET /settings":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
+    "POST /settings/change":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "POST /settings/rollback":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 422 →/login →/login →/login",
+    "GET /api/v1/settings":
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 403 401 401 401 401",
+    "POST /api/v1/settings":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "GET /api/v1/settings/history":
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 403 401 401 401 401",
+    "POST /api/v1/settings/rollback":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "GET /api/v1/terminal/settings":
+        "401 401 401 401 401 401 200 200 "
+        "403 401 401 403 401 401 401 401",
 }
 TABLE = {route: dict(zip(CREDENTIALS, cells.split(), strict=True)) for route, cells in EXPECTED.items()}
 

@@ -136,6 +136,18 @@ EXPECTED = {
     "DELETE /api/v1/officers/{officer_id}/photo": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | "
                                                   "403 403 403",
     "GET /api/v1/terminal/officers": "403 403 403 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
+    # Remote terminal settings (issue 13): whoever sees the fleet reads a node's, province and unit admins change
+    # them (a form or body without a key: 422) and roll back a change of their node; another unit's node or change
+    # is 404. The terminals' set needs a device token.
+    "GET /settings": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | 200 404 200",
+    "POST /settings/change": "422 404 422 | 422 404 422 | 403 403 403 | 403 403 403 | 403 403 403",
+    "POST /settings/rollback": "→/settings 404 →/settings | →/settings 404 →/settings | 403 403 403 | 403 403 403 | "
+                               "403 403 403",
+    "GET /api/v1/settings": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | 200 404 200",
+    "POST /api/v1/settings": "422 404 422 | 422 404 422 | 403 403 403 | 403 403 403 | 403 403 403",
+    "GET /api/v1/settings/history": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | 200 404 200",
+    "POST /api/v1/settings/rollback": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | 403 403 403",
+    "GET /api/v1/terminal/settings": "403 403 403 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
 }
 TABLE = {route: dict(zip(COLUMNS, cells.replace("|", " ").split(), strict=True)) for route, cells in EXPECTED.items()}
 
@@ -164,7 +176,11 @@ BY_OFFICER = {"POST /officers/{officer_id}/edit", "POST /officers/{officer_id}/p
 BY_UNIT = {"POST /officers/new", "POST /api/v1/officers"}
 #: Routes that name a counter (their form's or body's ``node``): ``in`` A's, ``out`` and ``wide`` B's.
 BY_NODE = {"POST /api/v1/enrollment-codes", "POST /api/v1/terminals/{terminal_id}/move", "POST /tree/codes",
-           "POST /fleet/terminal/{terminal_id}/move"}
+           "POST /fleet/terminal/{terminal_id}/move", "GET /settings", "POST /settings/change", "GET /api/v1/settings",
+           "POST /api/v1/settings", "GET /api/v1/settings/history"}
+#: Routes that name a settings change (their form's or body's ``change``): ``in`` one of A's counter, ``out`` and
+#: ``wide`` one of B's.
+BY_SETTINGS_CHANGE = {"POST /settings/rollback", "POST /api/v1/settings/rollback"}
 CONCRETE = {"GET /docs/assets/{path}": "/docs/assets/swagger-ui.css", "GET /static/{path}": "/static/favicon.svg",
             "GET /export/report.{fmt}": "/export/report.csv"}
 
@@ -293,6 +309,19 @@ class Province:
                 made[unit] = officer.id
         return made
 
+    def settings_change(self, unit: str) -> int:
+        """The id of a remote settings change of ``unit``'s counter (made once)."""
+        from server.db import write_transaction
+        from server.terminal_settings import Scope, change_settings
+
+        made = self.__dict__.setdefault("settings_changes", {})
+        if unit not in made:
+            with self.server.engine.connect() as conn, write_transaction(conn):
+                made[unit] = change_settings(conn, Scope(node_id=self.node[f"counter {unit}"]),
+                                             set_values={"voice.volume": 0.5}, changed_by="test",
+                                             now_ns=self.server.app.state.clock()).id
+        return made[unit]
+
     def log_in(self, person) -> str:
         session = requests.Session()
         csrf = login_form(self.server, session)
@@ -319,6 +348,9 @@ class Province:
             path = path.replace("{terminal_id}", standing.id)
         if route in BY_OFFICER:
             path = path.replace("{officer_id}", str(self.officer[unit]))
+        if route in BY_NODE and method == "GET":
+            params = {"node": COUNTER_CODE[unit]}
+        change_fields = {"change": self.settings_change(unit)} if route in BY_SETTINGS_CHANGE else {}
         officer_fields = {}
         if route in BY_UNIT:
             self.made += 1
@@ -335,6 +367,8 @@ class Province:
             kwargs["headers"]["Content-Type"] = "text/csv"
         elif route in BY_NODE and route.startswith("POST /api/"):
             kwargs["json"] = {"node": COUNTER_CODE[unit]}
+        elif route == "POST /api/v1/settings/rollback":
+            kwargs["json"] = change_fields
         elif route == "POST /api/v1/officers":
             kwargs["json"] = officer_fields
         elif route == "POST /api/v1/officers/{officer_id}":
@@ -355,6 +389,7 @@ class Province:
         elif method == "POST":
             kwargs["data"] = {"csrf": csrf, **({"node": COUNTER_CODE[unit]} if route in BY_NODE else {}),
                               **({"scope": UNIT_CODE[unit]} if route in BY_SCOPE else {}), **officer_fields,
+                              **change_fields,
                               **({"pin": "2468"} if route.endswith("/pin") else {}),
                               **({"confirm": "yes"} if route.endswith("/revoke") else {})}
         answer = requests.request(method, self.server.url + path, allow_redirects=False, timeout=60, **kwargs)

@@ -27,7 +27,7 @@ from ..db import write_transaction
 from ..dependencies import client_address
 from ..org_tree import lineage_nodes, path_words
 from ..schema import terminals
-from ..settings_actions import check_sees, may_manage, roll_back, set_settings, visible_history
+from ..settings_actions import check_manages, check_sees, may_manage, roll_back, set_settings, visible_history
 from ..terminal_settings import (FLEET, Scope, SettingsRefused, add_settings_columns, node_effective, resolve_scope,
                                  scope_values, settings_version, terminal_effective)
 from .pages import local_time, page, require_on_page
@@ -138,6 +138,7 @@ async def change_form(request: Request, csrf: str = Form(""), node: str = Form("
 
     def change(conn):
         scope = resolve_scope(conn, node=_blank(node), terminal=_blank(terminal))
+        check_manages(conn, user.caller, scope)  # outside the scope: 404 before anything about the form
         if _blank(unset):
             return scope, set_settings(conn, user.caller, scope, set_values={}, unset=[name], note=_blank(note),
                                        now_ns=request.app.state.clock(), address=client_address(request))
