@@ -31,7 +31,7 @@ def settings_version(values: dict) -> str:
 
 
 class SettingsServer:
-    """One terminal's batches and settings. ``down`` answers 503 to batches (the terminal is as if offline)."""
+    """One terminal's batches and settings. ``down`` answers 500 to batches (no quick retries) (the terminal is as if offline)."""
 
     def __init__(self, *, token: str):
         self.token = token
@@ -68,7 +68,7 @@ class SettingsServer:
             if not self._authorised(request):
                 return JSONResponse({"ok": False, "error": "unknown token"}, status_code=401)
             if self.down:
-                return JSONResponse({"ok": False, "error": "down for the test"}, status_code=503)
+                return JSONResponse({"ok": False, "error": "down for the test"}, status_code=500)
             try:
                 batch = Batch.model_validate_json(await request.body())
             except ValidationError as exc:
