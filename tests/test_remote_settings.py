@@ -164,3 +164,50 @@ def test_settings_error_is_reported_only_while_the_refusal_is_the_latest(store):
 def test_an_older_terminal_file_has_no_table_and_nothing_breaks():
     db = Database(memory=True)
     assert settings_state.applied_settings(db) is None and settings_state.settings_error(db) is None
+
+
+# -- `kiosk status` ----------------------------------------------------------------------------
+
+def run_status(config_path, capsys, *extra):
+    from kiosk.cli import main
+
+    try:
+        main(["status", "--config", str(config_path), *extra])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().out
+
+
+@pytest.fixture
+def config_path(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[terminal]\nid = "t-1"\n[storage]\npath = "{tmp_path / "kiosk.db"}"\n', encoding="utf-8")
+    return path
+
+
+def test_status_without_remote_settings_says_nothing_of_them(store, config_path, capsys):
+    store.mark_started()
+    code, out = run_status(config_path, capsys)
+    assert code == 0 and "Remote settings" not in out
+
+
+def test_status_shows_the_set_applied_when_and_a_refusal(store, config_path, capsys):
+    settings_state.store_applied(store.db, "5f1e0c2a9b7d3e41", {"feedback.thanks_s": 5, "texts.thanks_vi": "Cảm ơn"},
+                                 at="2026-12-03T08:00:00.000Z")
+    code, out = run_status(config_path, capsys)
+    assert ("Remote settings: version 5f1e0c2a9b7d3e41 applied at 2026-12-03T08:00:00.000Z "
+            "(feedback.thanks_s, texts.thanks_vi)") in out
+    assert "REFUSED" not in out
+    settings_state.store_refused(store.db, "0badc0ffee000000", "feedback.reasons: 3 reason buttons but only 1 reasons",
+                                 at="2026-12-03T08:05:00.000Z")
+    code, out = run_status(config_path, capsys)
+    assert ("Remote settings REFUSED: version 0badc0ffee000000 at 2026-12-03T08:05:00.000Z: feedback.reasons: "
+            "3 reason buttons but only 1 reasons") in out
+    code, out = run_status(config_path, capsys, "--json")
+    import json
+
+    info = json.loads(out)["remote_settings"]
+    assert info["applied"]["version"] == "5f1e0c2a9b7d3e41" and info["applied"]["values"]["feedback.thanks_s"] == 5
+    assert info["refused"]["version"] == "0badc0ffee000000"
+    assert info["error"].startswith("0badc0ffee000000: feedback.reasons")
