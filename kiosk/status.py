@@ -308,6 +308,14 @@ def service_summary(status: dict, *, language: str = "en") -> str:
         ("fact_ip", status.get("ip_address") or words["no_network"]),
         ("fact_version", status["version"]),
     ]
+    remote = status.get("remote_settings")
+    if remote and (remote["applied"] or remote["refused"]):
+        applied = remote["applied"]
+        said = (words["settings_applied"].format(version=applied["version"], at=applied["at"]) if applied
+                else words["none"])
+        if remote["error"]:
+            said += "; " + words["settings_refused"].format(error=remote["error"])
+        facts.append(("fact_settings", said))
     if "today" in status:
         facts.append(("fact_filtered", filtered(status["today"], language)))
     if status.get("hardware"):

@@ -211,3 +211,16 @@ def test_status_shows_the_set_applied_when_and_a_refusal(store, config_path, cap
     assert info["applied"]["version"] == "5f1e0c2a9b7d3e41" and info["applied"]["values"]["feedback.thanks_s"] == 5
     assert info["refused"]["version"] == "0badc0ffee000000"
     assert info["error"].startswith("0badc0ffee000000: feedback.reasons")
+
+
+def test_the_service_screen_names_the_settings_applied_and_a_refusal(store):
+    from kiosk.status import service_summary, terminal_status
+
+    local = parse_config({"storage": {"path": str(store._path())}})
+    settings_state.store_applied(store.db, "5f1e0c2a9b7d3e41", {}, at="2026-12-03T08:00:00.000Z")
+    summary = service_summary(terminal_status(local, store), language="vi")
+    assert "Cài đặt từ máy chủ: phiên bản 5f1e0c2a9b7d3e41, áp dụng lúc 2026-12-03T08:00:00.000Z" in summary
+    settings_state.store_refused(store.db, "0badc0ffee000000", "feedback.reasons: x", at="2026-12-03T08:05:00.000Z")
+    summary = service_summary(terminal_status(local, store), language="en")
+    assert "Remote settings: version 5f1e0c2a9b7d3e41, applied at 2026-12-03T08:00:00.000Z; REFUSED " \
+           "0badc0ffee000000: feedback.reasons: x" in summary
