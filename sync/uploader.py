@@ -180,6 +180,9 @@ class Uploader:
         self.when_settings: Callable[[str, dict, object], None] | None = None
         #: The version last handed to the app and not yet applied: not fetched again meanwhile.
         self.settings_handed: str | None = None
+        #: A refused version is checked once more per start (the technician may have fixed the local file since),
+        #: then left alone until the server wants another.
+        self._refusal_rechecked = False
         self.recount_s = 30.0
         self._pending_estimate: int | None = None
         self._counted_at = 0.0
@@ -404,14 +407,19 @@ class Uploader:
         if wanted is None or self.check_settings is None or self.when_settings is None:
             return None
         self.state.settings_wanted = wanted
-        if wanted in (self.local.applied_settings_version(), self.local.refused_settings_version(),
-                      self.settings_handed):
+        if wanted in (self.local.applied_settings_version(), self.settings_handed):
             return None
+        if wanted == self.local.refused_settings_version():
+            if self._refusal_rechecked:
+                return None
+            self._refusal_rechecked = True
+            return self.fetch_settings(recheck=True)
         return self.fetch_settings()
 
-    def fetch_settings(self) -> str:
+    def fetch_settings(self, *, recheck: bool = False) -> str:
         """``GET /api/v1/terminal/settings`` with ``If-None-Match`` (the version applied), then check the set
-        against the local file: refused (noted with why, the set applied stays) or handed to the app."""
+        against the local file: refused (noted with why, the set applied stays) or handed to the app.
+        ``recheck``: the version refused before is checked again (once per start)."""
         held = self.settings_handed or self.local.applied_settings_version()
         headers = {"Authorization": f"Bearer {self.token}"}
         if held:
@@ -432,13 +440,16 @@ class Uploader:
                                          "problem(s)): a captive portal or a proxy page?")
         self.state.settings_fetched_at = now_iso()
         self.state.settings_fetch_error = None
-        if payload.version in (self.local.applied_settings_version(), self.local.refused_settings_version(),
-                               self.settings_handed):
+        skip = {self.local.applied_settings_version(), self.settings_handed}
+        if not recheck:
+            skip.add(self.local.refused_settings_version())
+        if payload.version in skip - {None}:
             return "unchanged"
         try:
             config = self.check_settings(payload.values)
         except ValueError as exc:  # kiosk.errors.ConfigError is one: a sentence naming the key
             self.local.refuse_settings(payload.version, str(exc), now_iso())
+            self._refusal_rechecked = True  # checked against this very file: not again before the next start
             log.warning("remote settings %s refused, the terminal keeps the set it runs: %s", payload.version, exc)
             return "refused"
         self.settings_handed = payload.version

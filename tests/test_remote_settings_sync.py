@@ -184,3 +184,22 @@ def test_kiosk_sync_once_leaves_the_settings_alone(server, tmp_path, terminal_fo
     finally:
         uploader.local.close()
     assert server.fetches == []
+
+
+def test_a_refused_set_is_checked_again_once_after_a_start_and_taken_when_the_file_was_fixed(server, terminal_for,
+                                                                                             tmp_path):
+    terminal = terminal_for(pins={"reasons": [5, 6, 13]})
+    bad = server.set_values({"feedback.reasons": ["staff_attitude"]})
+    terminal.uploader.send_batch()
+    terminal.uploader.send_batch()
+    assert len(server.fetches) == 1 and terminal.settings_offer.peek() is None
+    # The technician rewires one reason button and restarts the terminal: the same version now fits.
+    fixed = terminal_for(pins={"reasons": [5]})
+    fixed.uploader.send_batch()
+    assert len(server.fetches) == 2
+    assert fixed.settings_offer.peek().version == bad
+    # Still refused on a terminal that was not fixed: checked once per start, not at every batch.
+    again = terminal_for(pins={"reasons": [5, 6, 13]})
+    again.uploader.send_batch()
+    again.uploader.send_batch()
+    assert len(server.fetches) == 3 and again.settings_offer.peek() is None
