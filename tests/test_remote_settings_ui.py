@@ -100,6 +100,7 @@ def test_outside_opening_hours_home_says_so_and_presses_still_count(start_kiosk)
     other = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(today + 1) % 7]
     kiosk = start_kiosk(hours={"opening": f"{other} 07:30-11:30"})  # never open today
     assert kiosk.widget("home", "hours").text.startswith("Ngoài giờ làm việc · ")
+    kiosk.screenshot("home_outside_hours")
     assert "07:30–11:30" in kiosk.widget("home", "hours").text
     kiosk.touch(kiosk.widget("home", "satisfied"))
     assert kiosk.screen == "thanks"
