@@ -370,7 +370,8 @@ class KioskApp(App):
         self.reason_warning_s = offer.config.feedback.reason_warning_s
         self.default_language = offer.config.terminal.language
         self.root.get_screen(REASON).reasons = list(offer.config.feedback.reasons)
-        self.language = self.default_language
+        if "terminal.language" in changed:  # else a citizen who just switched language keeps theirs
+            self.language = self.default_language
         self.texts = self._texts(self.language)
         self._update_hours(force=True)
         log.info("remote settings %s applied on the home screen (%s)", offer.version,
