@@ -224,3 +224,69 @@ def test_the_service_screen_names_the_settings_applied_and_a_refusal(store):
     summary = service_summary(terminal_status(local, store), language="en")
     assert "Remote settings: version 5f1e0c2a9b7d3e41, applied at 2026-12-03T08:00:00.000Z; REFUSED " \
            "0badc0ffee000000: feedback.reasons: x" in summary
+
+
+# -- the flow's quiet moment ---------------------------------------------------------------------
+
+@pytest.fixture
+def flow(store, clock):
+    from kiosk.dossiers import DossierRules
+    from kiosk.flow import RatingFlow
+
+    local = parse_config({"dossier": {"enabled": True}})
+    return RatingFlow(store, clock=clock, thanks_s=3, repeat_interval_s=0,
+                      dossiers=DossierRules.from_config(local))
+
+
+def test_the_flow_is_quiet_only_at_home_with_nothing_open(flow, clock):
+    ran = []
+    assert flow.when_quiet(lambda: ran.append("home"))
+    flow.press("dissatisfied")
+    assert flow.screen == "reason" and not flow.when_quiet(lambda: ran.append("reason"))
+    flow.skip_reason()
+    assert flow.screen == "thanks" and not flow.when_quiet(lambda: ran.append("thanks"))
+    clock.advance(3.1)
+    flow.tick()
+    flow.invite("HS-2026-000123")
+    assert flow.screen == "invitation" and not flow.when_quiet(lambda: ran.append("invitation"))
+    flow.reset()
+    flow.begin_service()
+    assert not flow.when_quiet(lambda: ran.append("service"))
+    flow.end_service()
+    assert flow.when_quiet(lambda: ran.append("home again"))
+    assert ran == ["home", "home again"]
+
+
+def test_new_times_apply_to_the_next_rating_not_the_one_on_screen(flow, clock):
+    flow.press("satisfied")
+    new = overlay({}, {"feedback.thanks_s": 10, "feedback.reasons": ["facilities"], "feedback.repeat_interval_s": 0})
+    flow.follow_config(new)  # (the screens only do it when quiet; the flow keeps the deadline it set)
+    clock.advance(3.1)
+    flow.tick()
+    assert flow.screen == "home"
+    flow.press("satisfied")
+    clock.advance(3.1)
+    flow.tick()
+    assert flow.screen == "thanks"
+    assert flow.reasons == ("facilities",)
+
+
+def test_a_press_from_another_thread_waits_for_the_settings_being_applied(flow, clock):
+    import threading
+    import time
+
+    started, pressed = threading.Event(), []
+
+    def apply():
+        started.set()
+        time.sleep(0.3)  # a press arriving now must wait, then see the new settings
+        flow.follow_config(overlay({}, {"feedback.thanks_s": 9}))
+
+    worker = threading.Thread(target=lambda: flow.when_quiet(apply))
+    worker.start()
+    started.wait(2)
+    presser = threading.Thread(target=lambda: pressed.append(flow.press("satisfied", source="button")))
+    presser.start()
+    presser.join(2)
+    worker.join(2)
+    assert pressed and flow.deadline == pytest.approx(clock() + 9)
