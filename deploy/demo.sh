@@ -5,6 +5,8 @@
 #   2. a terminal enrolled with it automatically at Phúc La's first counter (config var/demo-terminal.toml),
 #   3. two officers of Phúc La on the server (deploy/demo_officers.py), which the terminal fetches,
 #   4. the kiosk window with mock pins (keys 1-9, 0; F2/F3 scan the officers' badges, F4 a dossier code),
+#      heartbeat every 15 s, so a remote setting changed with the printed `kiosk-server settings set` shows on
+#      its screen within about 15 s,
 # and the server's address, an account of each role (new passwords each run) and an admin token printed.
 # Closing the window stops both.
 set -euo pipefail
@@ -39,10 +41,12 @@ done
 "$BIN/kiosk-server" import-tree deploy/demo-tree.csv --db "$SERVER_DB" >/dev/null
 
 if [ ! -f "$TERMINAL_CONFIG" ] || ! grep -q "^url = \"$SERVER_URL\"" "$TERMINAL_CONFIG" \
-        || ! grep -q '^\[officers\]' "$TERMINAL_CONFIG"; then
+        || ! grep -q '^\[officers\]' "$TERMINAL_CONFIG" || ! grep -q '^heartbeat_s = ' "$TERMINAL_CONFIG"; then
     sed -e 's/^id = .*/id = "unprovisioned"/' -e "s|^path = .*|path = \"$VAR/kiosk.db\"|" \
         deploy/demo.toml > "$TERMINAL_CONFIG"
-    printf '\n[server]\ntoken_file = "%s/device.token"\n' "$VAR" >> "$TERMINAL_CONFIG"
+    # A heartbeat every 15 s (300 s on a real terminal): a setting changed on the server shows on the demo's
+    # screen within about 15 s.
+    printf '\n[server]\ntoken_file = "%s/device.token"\nheartbeat_s = 15\n' "$VAR" >> "$TERMINAL_CONFIG"
     code=$("$BIN/kiosk-server" enroll-code --db "$SERVER_DB" --node DEMO-PL-Q1 2>/dev/null | sed -n 1p)
     "$BIN/kiosk" provision --config "$TERMINAL_CONFIG" --server "$SERVER_URL" --code "$code" --force | sed -n 1p
 fi
@@ -95,6 +99,13 @@ $account_table
     $BIN/kiosk-server enroll-code --node DEMO-PL-Q2 --server $SERVER_URL
     $BIN/kiosk-admin pull --server $SERVER_URL --out $VAR/ratings.db
     $BIN/kiosk-admin report --db $VAR/ratings.db
+
+  Remote settings: change what the terminal shows from the server; it asks every 15 s and applies the change on
+  its home screen (never during a rating); \`kiosk status\` and the fleet page show the version applied:
+    $BIN/kiosk-server settings set 'texts.question_vi="Anh/chị có hài lòng với Quầy 1 hôm nay không?"' --note demo
+    $BIN/kiosk-server settings set 'feedback.thanks_s=6' 'texts.thanks_vi="Xin cảm ơn anh/chị!"' --note demo
+    $BIN/kiosk-server settings history
+    $BIN/kiosk status --config $TERMINAL_CONFIG
 
 MSG
 status=0

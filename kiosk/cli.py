@@ -101,7 +101,7 @@ def run(config_path, mock_pins, windowed):
 
     terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
     database = folder if full else check_database(config.storage.path)
-    log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, config.source,
+    log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, terminal.config.source,
              terminal.hardware_note, terminal.sync_note)
     from .checks import check_clock
     from .timekeeping import clock_is_synced

@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from sync.addresses import check_server_url
 from sync.errors import SyncConfigError
 from sync.names import control_character, name_problem, terminal_id_problem
+from sync.opening_hours import OpeningHours
 
 from .errors import ConfigError
 from .ratings import LANGUAGES, MAX_REASONS, RATINGS, REASONS
@@ -36,13 +37,18 @@ class Key:
     """One config key: its kind, its default and what it is for."""
 
     kind: str  # str, path, name, choice, bool, seconds, count, fraction, pin, pins, reasons, pattern, badge_pattern,
-    #            clock_time
+    #            clock_time, citizen_text, opening_hours
     default: Any
     help: str
     choices: tuple = ()
     minimum: float = 0.0
     maximum: float | None = None
 
+
+#: The screen texts an office may word its own way (``[texts] <name>_<language>``), see kiosk/texts.py.
+CUSTOM_TEXTS = ("question", "reason_question", "thanks", "thanks_line")
+#: The longest such text, in characters: two lines of the question at the smallest window.
+CITIZEN_TEXT_MAX = 160
 
 # The declared table. README's config section is checked against it by a test.
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -132,6 +138,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
                        "a scan matching this (and not the badge pattern) is a dossier code"),
         "invitation_s": Key("seconds", 120.0, "the next counted rating within this time is linked; after it the "
                             "invitation is recorded as unanswered", minimum=5.0),
+    },
+    # Issue 13: what the citizens read, worded by the office (or the province, remotely); "" = the built-in text.
+    "texts": {
+        f"{name}_{language}": Key("citizen_text", "", f"the {name.replace('_', ' ')} in {language}; \"\": built-in")
+        for name in CUSTOM_TEXTS for language in LANGUAGES
+    },
+    "hours": {
+        "opening": Key("opening_hours", "", "the counter's opening hours, e.g. \"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; "
+                       "outside them home says so discreetly; \"\": always open"),
     },
 }
 
@@ -246,6 +261,30 @@ class DossierSettings:
     invitation_s: float
 
 
+def _custom_texts(self, language: str) -> dict[str, str]:
+    """The texts of ``language`` the office words its own way (screen text key -> words).
+
+        >>> TextsSettings(question_vi="Anh/chị hài lòng không?").custom("vi")
+        {'question': 'Anh/chị hài lòng không?'}
+    """
+    return {name: value for name in CUSTOM_TEXTS if (value := getattr(self, f"{name}_{language}", ""))}
+
+
+#: ``[texts]``: the office's own wording of the citizens' texts, one field per ``<name>_<language>``; "" = built-in.
+TextsSettings = make_dataclass("TextsSettings", [(name, str, field(default="")) for name in SCHEMA["texts"]],
+                               frozen=True, namespace={"custom": _custom_texts, "__module__": __name__})
+
+
+@dataclass(frozen=True)
+class HoursSettings:
+    opening: str
+
+    @property
+    def hours(self) -> OpeningHours | None:
+        """The parsed opening hours, or None for "always open"."""
+        return OpeningHours.parse(self.opening) if self.opening.strip() else None
+
+
 @dataclass(frozen=True)
 class Config:
     terminal: TerminalSettings
@@ -261,6 +300,8 @@ class Config:
     log: LogSettings
     officers: OfficerSettings
     dossier: DossierSettings
+    texts: TextsSettings = field(default_factory=TextsSettings)
+    hours: HoursSettings = field(default_factory=lambda: HoursSettings(""))
     source: str = field(default="embedded defaults", compare=False)
 
     @property
@@ -283,6 +324,8 @@ _SECTIONS = {
     "log": LogSettings,
     "officers": OfficerSettings,
     "dossier": DossierSettings,
+    "texts": TextsSettings,
+    "hours": HoursSettings,
 }
 
 
@@ -291,8 +334,18 @@ def load_config(path: str | Path | None) -> Config:
 
     Raises :class:`ConfigError` naming the first wrong key.
     """
+    data, source = read_config_data(path)
+    return parse_config(data, source=source)
+
+
+def read_config_data(path: str | Path | None) -> tuple[dict, str]:
+    """The parsed TOML document at ``path`` (``{}`` for the embedded defaults) and what to call it, unchecked:
+    the remote settings are laid over it (:func:`kiosk.remote_settings.overlay`) before it is checked whole.
+
+    Raises :class:`ConfigError` when the file cannot be read or is not TOML.
+    """
     if path is None:
-        return parse_config({}, source="embedded defaults")
+        return {}, "embedded defaults"
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -304,7 +357,7 @@ def load_config(path: str | Path | None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return parse_config(data, source=str(path))
+    return data, str(path)
 
 
 def parse_config(data: dict, *, source: str = "<dict>") -> Config:
@@ -498,6 +551,33 @@ def _check_clock_time(name: str, value: Any, key: Key) -> str:
     return value
 
 
+def _check_citizen_text(name: str, value: Any, key: Key) -> str:
+    """Words a citizen reads: "" (the built-in text), or at most :data:`CITIZEN_TEXT_MAX` characters of one
+    paragraph (no control character: a newline or a tab would break the screen's layout)."""
+    value = _text(name, value)
+    if not value:
+        return value
+    char = control_character(value)  # a newline or a tab too: they would break the screen's layout
+    if char is not None:
+        raise ConfigError(f"{name}: contains a control character (U+{ord(char):04X}); write the text on one line")
+    if not value.strip():
+        raise ConfigError(f"{name}: expected words, or \"\" for the built-in text, got only spaces")
+    if len(value) > CITIZEN_TEXT_MAX:
+        raise ConfigError(f"{name}: at most {CITIZEN_TEXT_MAX} characters fit on the screen, got {len(value)}")
+    return value
+
+
+def _check_opening_hours(name: str, value: Any, key: Key) -> str:
+    """Opening hours as the server writes them (``Mon-Fri 07:30-17:00; Sat 07:30-11:30``), or "" (always open)."""
+    value = _check_str(name, value, key)
+    if value.strip():
+        try:
+            OpeningHours.parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
 _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "str": _check_str,
     "path": _check_path,
@@ -514,4 +594,6 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "pattern": _check_pattern,
     "badge_pattern": _check_badge_pattern,
     "clock_time": _check_clock_time,
+    "citizen_text": _check_citizen_text,
+    "opening_hours": _check_opening_hours,
 }

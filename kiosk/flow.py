@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from .dossiers import DossierRules, Invitation
 from .errors import StoreError
@@ -165,6 +165,30 @@ class RatingFlow:
                    invitation_s=config.dossier.invitation_s,
                    # [feedback] reason_warning_s is the access helper's key: its default until it is there.
                    reason_warning_s=getattr(fb, "reason_warning_s", REASON_WARNING_S))
+
+    def follow_config(self, config) -> None:
+        """Take the rating settings of ``config`` (remote settings applied in place, issue 13): the reasons and
+        the times. Call it through :meth:`when_quiet`: a rating being answered keeps what it started with."""
+        fb = config.feedback
+        with self._lock:
+            self.reasons = tuple(fb.reasons)
+            self.ask_reason = config.asks_reason and bool(self.reasons)
+            self.reason_timeout_s = fb.reason_timeout_s
+            self.thanks_s = fb.thanks_s
+            self.repeat_interval_s = fb.repeat_interval_s
+            self.reason_warning_s = fb.reason_warning_s
+
+    def when_quiet(self, action: Callable[[], Any]) -> bool:
+        """Run ``action`` now if nobody is in the middle of something: home, no invitation open or waiting,
+        no scan being read, no service or sign-in; under the flow's lock, so no press can come in between.
+        True when it ran."""
+        with self._lock:
+            quiet = (self.screen == HOME and not self.in_service and self._invitation is None
+                     and self.deferred_dossier is None and self.open_rating_id is None
+                     and not (self.scanner is not None and self.scanner.is_reading(self.clock())))
+            if quiet:
+                action()
+            return quiet
 
     def add_listener(self, listener: Callable[[FlowEvent], None]) -> None:
         self._listeners.append(listener)

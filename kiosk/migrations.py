@@ -128,3 +128,14 @@ def m006_officers_cache(db):
         not_null={"name", "counters", "version"},
     )
     db.execute("INSERT OR IGNORE INTO kiosk_meta (key, value) VALUES ('officers_version', '')")
+
+
+@migrations()
+def m007_remote_settings(db):
+    # The remote settings (issue 13): one row for the set applied (version, the values as JSON, when) and one for
+    # the last set refused (version, why, when); see sync/settings_state.py. Additive: an older version ignores it.
+    db["remote_settings"].create(
+        {"kind": str, "version": str, "settings": str, "at": str, "why": str},
+        pk="kind",
+        not_null={"version", "at"},
+    )

@@ -1,7 +1,7 @@
 """Which terminal settings the central server may set, and the rules they are checked with.
 
 A setting that is not about the terminal's own hardware (texts, languages, reasons, timeouts, voice, officer
-and dossier options) can be set on the server for the fleet, a node, or one terminal. Pins, display wiring,
+and dossier options, opening hours) can be set on the server for the fleet, a node, or one terminal. Pins, display wiring,
 storage, the server link and the log stay in the local file. The server checks a change with the same rules as
 the local config before it stores it (:func:`check_remote_values`), and the terminal checks the whole effective
 set again against its own file before it applies it (:func:`overlay`), because some rules involve local keys
@@ -32,6 +32,9 @@ REMOTE_KEYS: frozenset[str] = frozenset({
     "officers.enabled", "officers.badge_pattern", "officers.sign_out_at", "officers.pin_attempts",
     "officers.pin_lock_s",
     "dossier.enabled", "dossier.pattern", "dossier.invitation_s",
+    # Issue 13: the citizens' texts as the office words them, and the counter's opening hours.
+    *(f"texts.{name}" for name in SCHEMA["texts"]),
+    "hours.opening",
 })
 
 

@@ -10,6 +10,7 @@ import socket
 from datetime import datetime, time, timezone
 from pathlib import Path
 
+from sync import settings_state
 from sync.local import kept_aside_causes
 from sync.plain_text import one_line
 from sync.vocabulary import round_half_up
@@ -77,6 +78,7 @@ def terminal_status(config, store, *, hardware: str | None = None, checks=None,
         "recent_errors": recent_errors(log_file) if log_file is not None else [],
         "ratings_missing": store.ratings_missing(),
         "counter_desk": counter_desk(config, store),
+        "remote_settings": remote_settings_status(store),
     }
     # The log may share a full disk and stop at the moment trouble began: what fails now is said live.
     now = iso_utc(datetime.now(timezone.utc))
@@ -107,6 +109,52 @@ def counter_desk(config, store) -> dict:
         "officers_version": directory.version() or None,
         "officers_known": directory.count(),
     }
+
+
+def remote_settings_status(store) -> dict:
+    """The remote settings this terminal runs (version, when, the values), the last set it refused (version,
+    when, why) and why the last fetch failed (issue 13)."""
+    db = store.db
+    applied = settings_state.applied_settings(db)
+    refused = settings_state.refused_settings(db)
+    state = {}
+    if db["sync_state"].exists():
+        state = {row["key"]: json.loads(row["value"]) for row in db["sync_state"].rows
+                 if row["key"] in ("settings_wanted", "settings_fetched_at", "settings_fetch_error")}
+    return {
+        "applied": None if applied is None else {"version": applied.version, "at": applied.at,
+                                                 "values": applied.values},
+        "refused": None if refused is None else {"version": refused.version, "at": refused.at, "why": refused.why},
+        # Only while it is the latest word: a set applied after it replaced it.
+        "error": settings_state.settings_error(db),
+        "wanted": state.get("settings_wanted"),
+        "fetch_error": state.get("settings_fetch_error"),
+    }
+
+
+def remote_settings_lines(remote: dict) -> list[str]:
+    """``kiosk status``'s lines about the remote settings (none when the server never set any)."""
+    applied, refused = remote["applied"], remote["refused"]
+    if applied is None and refused is None and not remote["fetch_error"]:
+        return []
+    lines = []
+    if applied is None:
+        lines.append("Remote settings: none applied (the local file alone)")
+    else:
+        keys = ", ".join(sorted(applied["values"])) or "none: the local file alone"
+        lines.append(f"Remote settings: version {applied['version']} applied at {applied['at']} ({keys})")
+    if remote["wanted"] and (applied is None or remote["wanted"] != applied["version"]) \
+            and (refused is None or remote["wanted"] != refused["version"]):
+        lines.append(f"Remote settings wanted by the server: {remote['wanted']} (applied at the next quiet moment)")
+    if refused is not None and remote["error"]:
+        lines.append(f"Remote settings REFUSED: version {refused['version']} at {refused['at']}: {refused['why']} "
+                     "(the terminal keeps the set above; correct the setting on the server)")
+    elif refused is not None:
+        lines.append(f"Last remote settings refused: version {refused['version']} at {refused['at']}: "
+                     f"{refused['why']}")
+    if remote["fetch_error"]:
+        lines.append(f"Remote settings cannot be fetched: {remote['fetch_error']}")
+    return lines
 
 
 def sync_status(config, store) -> dict:
@@ -175,6 +223,8 @@ def format_status(status: dict) -> str:
         if sync["quarantined"]:
             lines.append(f"Kept aside (not sent again; they stay in the database): {sync['quarantined']}")
             lines += [f"  {n} × {cause}" for cause, n in sync.get("kept_aside_causes", {}).items()]
+    if status.get("remote_settings"):
+        lines += remote_settings_lines(status["remote_settings"])
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
     if "ip_address" in status:
@@ -258,6 +308,14 @@ def service_summary(status: dict, *, language: str = "en") -> str:
         ("fact_ip", status.get("ip_address") or words["no_network"]),
         ("fact_version", status["version"]),
     ]
+    remote = status.get("remote_settings")
+    if remote and (remote["applied"] or remote["refused"]):
+        applied = remote["applied"]
+        said = (words["settings_applied"].format(version=applied["version"], at=applied["at"]) if applied
+                else words["none"])
+        if remote["error"]:
+            said += "; " + words["settings_refused"].format(error=remote["error"])
+        facts.append(("fact_settings", said))
     if "today" in status:
         facts.append(("fact_filtered", filtered(status["today"], language)))
     if status.get("hardware"):

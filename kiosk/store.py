@@ -391,6 +391,13 @@ class RatingStore:
                     [key, value],
                 )
 
+    def note_settings_applied(self, version: str, values: dict) -> None:
+        """Note the remote settings ``version`` (``values``) as the set this terminal runs (issue 13)."""
+        from sync.settings_state import store_applied
+
+        with self._writing("cannot note the remote settings applied"):
+            store_applied(self.db, version, values, at=iso_utc(datetime.now(timezone.utc)))
+
     @contextmanager
     def _writing(self, what: str):
         """One write under the lock: an sqlite3 error becomes a :class:`StoreError` (:class:`DiskFull` for a

@@ -18,6 +18,8 @@ from sync.uploader import Uploader, make_session
 from . import __version__
 from .config import Config
 from .flow import FlowEvent, RatingFlow
+from .remote_settings import overlay
+from .settings_apply import SettingsOffer, config_data, effective_config
 from .status import terminal_status
 from .storage_watch import StorageWatch
 from .store import DOSSIER_REPEAT, RatingStore, StoreError
@@ -46,6 +48,21 @@ class Terminal:
     #: Called with an uploader that arrived after the start (from the storage watch's thread): the screens
     #: follow it from then on.
     when_uploader: Callable[[Uploader], None] | None = None
+    #: The config of the local file alone (``config`` is it with the remote settings applied on top).
+    local_config: Config | None = None
+    #: Remote settings checked by the uploader, waiting for a quiet moment on the home screen (issue 13).
+    settings_offer: SettingsOffer = field(default_factory=SettingsOffer)
+
+    def check_settings(self, values: dict) -> Config:
+        """The config this terminal would run with the remote ``values``: its local file with them on top,
+        checked whole. Raises ConfigError (a ValueError) naming the key that does not fit."""
+        local = self.local_config or self.config
+        return overlay(config_data(local), values, source=f"{local.source} + remote settings")
+
+    def follow_settings(self, uploader: Uploader) -> None:
+        """Let ``uploader`` fetch and check remote settings and hand good ones to :attr:`settings_offer`."""
+        uploader.check_settings = self.check_settings
+        uploader.when_settings = self.settings_offer.put
 
     def start_uploading(self) -> None:
         """Start the uploader now, or, when the disk was full at the start, as soon as the file is shared again."""
@@ -62,6 +79,7 @@ class Terminal:
             log.warning("upload: %s", self.sync_note)
             return
         self.flow.add_listener(lambda event: uploader.wake())
+        self.follow_settings(uploader)
         self.uploader = uploader
         uploader.start()
         log.info("space is back: uploads start (%s)", self.sync_note)
@@ -159,8 +177,19 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     made (not started) when the terminal is provisioned; when the disk was
     full at the start, :meth:`Terminal.start_uploading` makes it once the
     file is shared again.
+
+    ``config`` is the local file's; the remote settings the terminal applied before are laid on top of it
+    (``Terminal.config``), so a restarted terminal runs them from its first frame.
     """
     store = store or RatingStore(config.storage.path, terminal_id=config.terminal.id, alone_when_full=True)
+    local = config
+    try:
+        with store._lock:
+            config = effective_config(local, store.db)
+    except Exception as exc:  # sqlite3 errors (a full disk): the local file alone
+        log.warning("the remote settings applied before cannot be read (%s); the terminal runs its file alone", exc)
+    if config is not local:
+        log.info("remote settings applied: %s", config.source)
     store.keep_mark()
     try:
         store.seal_open_ratings()
@@ -196,5 +225,8 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
         flow.add_listener(lambda event: uploader.wake())
     watch = StorageWatch(store)
     flow.add_listener(watch.pressed)
-    return Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error, watch=watch,
-                    upload_when_shared=later)
+    terminal = Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error, watch=watch,
+                        upload_when_shared=later, local_config=local)
+    if uploader is not None:
+        terminal.follow_settings(uploader)
+    return terminal

@@ -19,6 +19,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "question": "Quý khách vui lòng đánh giá mức độ hài lòng",
         "language_switch": "English",  # the button names the language it switches to
         "voice_listen": "Nghe hướng dẫn",
+        # outside [hours] opening: a discreet line under the question (presses are still taken)
+        "outside_hours": "Ngoài giờ làm việc · {hours}",
         # reason
         "reason_question": "Quý khách chưa hài lòng về điều gì?",
         "skip": "Bỏ qua",
@@ -75,6 +77,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "fact_buttons": "Nút bấm",
         "fact_checks": "Kiểm tra khi khởi động",
         "fact_filtered": "Lượt nhấn không tính hôm nay",
+        "fact_settings": "Cài đặt từ máy chủ",
+        "settings_applied": "phiên bản {version}, áp dụng lúc {at}",
+        "settings_refused": "TỪ CHỐI {error}",
         "none": "không có",
         "never": "chưa lần nào",
         "no_network": "không có (chưa nối mạng)",
@@ -126,6 +131,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "question": "Please rate how satisfied you are",
         "language_switch": "Tiếng Việt",
         "voice_listen": "Listen",
+        "outside_hours": "Outside opening hours · {hours}",
         "reason_question": "What were you not satisfied with?",
         "skip": "Skip",
         "countdown": "Closes by itself in {seconds} s",
@@ -176,6 +182,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "fact_buttons": "Buttons",
         "fact_checks": "Checks",
         "fact_filtered": "Presses not counted today",
+        "fact_settings": "Remote settings",
+        "settings_applied": "version {version}, applied at {at}",
+        "settings_refused": "REFUSED {error}",
         "none": "none",
         "never": "never",
         "no_network": "none (no network)",
@@ -224,11 +233,16 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def screen_texts(language: str) -> dict[str, str]:
-    """Every text of the screens in ``language`` (``vi`` or ``en``), by key."""
+def screen_texts(language: str, custom: dict[str, str] | None = None) -> dict[str, str]:
+    """Every text of the screens in ``language`` (``vi`` or ``en``), by key; ``custom`` (the config's
+    ``[texts]`` for this language, see ``TextsSettings.custom``) words some of them the office's way.
+
+        >>> screen_texts("vi", {"question": "Anh/chị hài lòng không?"})["question"]
+        'Anh/chị hài lòng không?'
+    """
     if language not in LANGUAGES:
         raise ValueError(f"no texts for language {language!r}; expected one of {', '.join(LANGUAGES)}")
-    return {**TEXTS[language], **RATING_LABELS[language], **REASON_LABELS[language]}
+    return {**TEXTS[language], **RATING_LABELS[language], **REASON_LABELS[language], **(custom or {})}
 
 
 def other_language(language: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from . import settings_state
 from .protocol import Invitation, Rating, Shift
 
 migrations = Migrations("sync")
@@ -154,6 +155,26 @@ class LocalRatings:
                 "UPDATE invitations SET dossier = NULL WHERE dossier IS NOT NULL AND synced_at IS NOT NULL"
                 " AND created_at < ?", [before]).rowcount
         return ratings + invitations
+
+    # -- the remote settings (issue 13) ----------------------------------------
+    def applied_settings_version(self) -> str | None:
+        """The version of the remote settings this terminal runs (None: none applied yet)."""
+        record = settings_state.applied_settings(self.db)
+        return record.version if record is not None else None
+
+    def refused_settings_version(self) -> str | None:
+        """The version of the last remote settings this terminal refused (None: none)."""
+        record = settings_state.refused_settings(self.db)
+        return record.version if record is not None else None
+
+    def refuse_settings(self, version: str, why: str, at: str) -> None:
+        """Note that the set ``version`` was refused, and why (the set applied stays)."""
+        if settings_state.has_table(self.db):
+            settings_state.store_refused(self.db, version, why, at=at)
+
+    def settings_error(self) -> str | None:
+        """``"<version>: <why>"`` while the last refusal is newer than the set applied (for the heartbeat)."""
+        return settings_state.settings_error(self.db)
 
     def pending_count(self) -> int:
         # Quarantined rows are sealed and never synced: subtracting their count

@@ -41,7 +41,8 @@ from .errors import response_message
 from .http import TIMEOUT, ForeignAnswer, describe_error, describe_status, read_within
 from .local import REFUSED_CAUSE, UNSENDABLE_CAUSE
 from .protocol import (LAST_ERROR_MAX, MAX_BATCH_INVITATIONS, MAX_BATCH_RATINGS, MAX_BATCH_SHIFTS,
-                       MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch, BatchReceipt, Health, TerminalOfficers)
+                       MAX_KEPT_ASIDE_CAUSE_CHARS, MAX_KEPT_ASIDE_CAUSES, Batch, BatchReceipt, Health, TerminalOfficers,
+                       TerminalSettingsSet)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ class SyncState:
     #: The officers list: when it was last fetched, and why the last fetch failed (None: it worked).
     officers_fetched_at: str | None = None
     officers_error: str | None = None
+    #: The remote settings (issue 13): the version the server last wanted, when a set was last fetched, and why
+    #: the last fetch failed (None: it worked; a set refused for itself is in the terminal's file, not here).
+    settings_wanted: str | None = None
+    settings_fetched_at: str | None = None
+    settings_fetch_error: str | None = None
 
 
 @dataclass
@@ -112,6 +118,8 @@ class Attempt:
     invitation_acks: list = field(default_factory=list)
     #: The version of this terminal's officers list the server holds (None: an older server).
     officers_version: str | None = None
+    #: The version of the remote settings the server wants this terminal to run (None: none, or an older server).
+    settings_version: str | None = None
 
 
 def reportable(error: str | None) -> str | None:
@@ -163,6 +171,18 @@ class Uploader:
         self.retention_every_s = 3600.0
         self._retention_at: float | None = None
         self.when_changed: Callable[[SyncState, int], None] | None = None
+        # The remote settings (issue 13): ``check_settings(values)`` gives the Config the terminal would run (its
+        # local file with ``values`` on top) or raises ValueError saying why not; ``when_settings(version, values,
+        # config)`` hands a good set to the app, which applies it at a quiet moment and notes it as applied.
+        # Without them (``kiosk sync --once``) the uploader leaves the settings alone.
+        self.settings_url = http.api_url(self.server_url, "terminal/settings")
+        self.check_settings: Callable[[dict], object] | None = None
+        self.when_settings: Callable[[str, dict, object], None] | None = None
+        #: The version last handed to the app and not yet applied: not fetched again meanwhile.
+        self.settings_handed: str | None = None
+        #: A refused version is checked once more per start (the technician may have fixed the local file since),
+        #: then left alone until the server wants another.
+        self._refusal_rechecked = False
         self.recount_s = 30.0
         self._pending_estimate: int | None = None
         self._counted_at = 0.0
@@ -182,13 +202,18 @@ class Uploader:
         health = Health(pending=pending, app_version=self.app_version,
                         clock_synced=bool(stamp.clock_synced), last_error=reportable(self.state.last_error),
                         kept_aside=kept_aside or None,
-                        kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None)
+                        kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None,
+                        settings_version=self.local.applied_settings_version(),
+                        settings_error=self.local.settings_error())
         # The envelope goes through the protocol model; the ratings are the
         # terminal's own rows, dumped as they are (the server validates them).
         envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
                          health=health).model_dump(mode="json")
         if not kept_aside:  # a server older than kept_aside refuses the fields: send them only when they say something
             del envelope["health"]["kept_aside"], envelope["health"]["kept_aside_causes"]
+        for name in ("settings_version", "settings_error", "update_state", "update_version", "update_error"):
+            if envelope["health"].get(name) is None:  # likewise: an older server refuses the fields
+                envelope["health"].pop(name, None)
         envelope["ratings"] = ratings
         # Shifts and invitations likewise: only when there are closed ones (an older server refuses the fields).
         del envelope["shifts"], envelope["invitations"]
@@ -231,6 +256,7 @@ class Uploader:
             if attempt.officers_version is not None and self.local.has_counter_tables \
                     and attempt.officers_version != self.local.officers_version():
                 self.fetch_officers()
+            self.follow_settings(attempt.settings_version)
             self._apply_retention()
         else:
             self.state.last_error = attempt.error
@@ -316,7 +342,7 @@ class Uploader:
         return Attempt(True, sent=len(ids), acks=acks, reasons=reasons,
                        shift_acks=[str(i) for i in receipt.shift_acks or ()],
                        invitation_acks=[str(i) for i in receipt.invitation_acks or ()],
-                       officers_version=receipt.officers_version)
+                       officers_version=receipt.officers_version, settings_version=receipt.settings_version)
 
     def _acknowledge_links(self, attempt: Attempt, shifts: list[dict], invitations: list[dict]) -> None:
         """Mark the shifts and invitations sent that the receipt acknowledges; the rest are sent again."""
@@ -371,6 +397,76 @@ class Uploader:
         self.state.officers_error = error
         log.warning("cannot fetch the officers list: %s", error)
         return False
+
+    # -- the remote settings (issue 13) ------------------------------------------------
+    def follow_settings(self, wanted: str | None) -> str | None:
+        """After a receipt: when the server wants a settings version this terminal neither runs, nor refused,
+        nor handed to the app already, fetch the set and check it. Returns what became of it (``applied``
+        stays for the app to say): None (nothing to do), ``"handed"``, ``"refused"``, ``"unchanged"`` (304) or
+        ``"failed"`` (noted in ``settings_fetch_error``, tried again after the next batch)."""
+        if wanted is None or self.check_settings is None or self.when_settings is None:
+            return None
+        self.state.settings_wanted = wanted
+        if wanted in (self.local.applied_settings_version(), self.settings_handed):
+            return None
+        if wanted == self.local.refused_settings_version():
+            if self._refusal_rechecked:
+                return None
+            self._refusal_rechecked = True
+            return self.fetch_settings(recheck=True)
+        return self.fetch_settings()
+
+    def fetch_settings(self, *, recheck: bool = False) -> str:
+        """``GET /api/v1/terminal/settings`` with ``If-None-Match`` (the version applied), then check the set
+        against the local file: refused (noted with why, the set applied stays) or handed to the app.
+        ``recheck``: the version refused before is checked again (once per start)."""
+        held = self.settings_handed or self.local.applied_settings_version()
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if held:
+            headers["If-None-Match"] = f'"{held}"'
+        try:
+            response = self.session.get(self.settings_url, headers=headers, timeout=self.timeout)
+        except (requests.RequestException, OSError) as exc:
+            return self._settings_failed(describe_error(exc))
+        if response.status_code == 304:
+            self.state.settings_fetch_error = None
+            return "unchanged"
+        if response.status_code != 200:
+            return self._settings_failed(describe_status(response))
+        try:
+            payload = TerminalSettingsSet.model_validate_json(response.content)
+        except ValidationError as exc:
+            return self._settings_failed(f"the settings are not in the expected form ({exc.error_count()} "
+                                         "problem(s)): a captive portal or a proxy page?")
+        self.state.settings_fetched_at = now_iso()
+        self.state.settings_fetch_error = None
+        skip = {self.local.applied_settings_version(), self.settings_handed}
+        if not recheck:
+            skip.add(self.local.refused_settings_version())
+        if payload.version in skip - {None}:
+            return "unchanged"
+        try:
+            config = self.check_settings(payload.values)
+        except ValueError as exc:  # kiosk.errors.ConfigError is one: a sentence naming the key
+            self.local.refuse_settings(payload.version, str(exc), now_iso())
+            self._refusal_rechecked = True  # checked against this very file: not again before the next start
+            log.warning("remote settings %s refused, the terminal keeps the set it runs: %s", payload.version, exc)
+            return "refused"
+        self.settings_handed = payload.version
+        log.info("remote settings %s received (%d value(s)); applied at the next quiet moment on the home screen",
+                 payload.version, len(payload.values))
+        try:
+            self.when_settings(payload.version, dict(payload.values), config)
+        except Exception:  # the app's side must not stop the uploads
+            log.exception("the remote settings could not be handed to the screens")
+            self.settings_handed = None
+            return "failed"
+        return "handed"
+
+    def _settings_failed(self, error: str) -> str:
+        self.state.settings_fetch_error = error
+        log.warning("cannot fetch the remote settings: %s", error)
+        return "failed"
 
     def _apply_retention(self) -> None:
         """Blank dossier codes older than the server's retention (synced rows only), at most hourly."""

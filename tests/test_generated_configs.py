@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.config import GPIO_RANGE, SCHEMA, load_config
+from kiosk.config import CITIZEN_TEXT_MAX, GPIO_RANGE, SCHEMA, load_config
 from kiosk.errors import ConfigError
 from kiosk.ratings import MAX_REASONS, REASONS
 from reliability import SOAK, record, scale
@@ -100,6 +100,11 @@ def _value(section: str, name: str, key):
         "badge_pattern": lambda: st.sampled_from([r"^CB(?P<code>[A-Za-z0-9._-]{2,32})$", r"^NV-(?P<code>\d{5})$"]),
         "clock_time": lambda: st.one_of(st.just(""), st.builds("{:02d}:{:02d}".format, st.integers(0, 23),
                                                                st.integers(0, 59))),
+        # Issue 13: [texts] and [hours].
+        "citizen_text": lambda: st.one_of(st.just(""), st.text(PRINTABLE, min_size=1, max_size=CITIZEN_TEXT_MAX)
+                                          .filter(str.strip)),
+        "opening_hours": lambda: st.sampled_from(["", "Mon-Fri 07:30-17:00; Sat 07:30-11:30",
+                                                  "Mon 08:00-12:00, 13:00-17:00", "sun 00:00-24:00"]),
     }[key.kind]()
 
 
@@ -192,6 +197,11 @@ BAD_VALUES = {
         ["", "(", "^CB(.*)$", r"^CB\d+$", "^(?P<kode>.+)$", 5, False])),
     "clock_time": lambda key: st.one_of(_control_text(), st.sampled_from(
         ["24:00", "7:30", "17:60", "1730", "17:30:00", " 17:30", "noon", 1730, True, 17.5])),
+    "citizen_text": lambda key: st.one_of(_control_text(), st.text(PRINTABLE, min_size=CITIZEN_TEXT_MAX + 1,
+                                                                    max_size=300).filter(str.strip),
+                                          st.sampled_from(["   ", 1, True, ["Cảm ơn"]])),
+    "opening_hours": lambda key: st.one_of(_control_text().filter(str.strip), st.sampled_from(
+        ["Mon 7-8", "Fri-Mon 07:30-17:00", "Mon 17:00-07:30", "Funday 08:00-09:00", "Mon 25:00-26:00", 5, True])),
     "reasons": lambda key: st.one_of(st.sampled_from([[1], ["processing_time", "processing_time"], "facilities",
                                                       ["queue_length"], list(REASONS) + ["facilities"]]),
                                      st.lists(st.text(PRINTABLE, max_size=12).filter(lambda v: v not in REASONS),

@@ -63,7 +63,8 @@ def test_migrations_are_named_and_applied_once(db_path):
     applied = [r["name"] for r in db["_sqlite_migrations"].rows_where(order_by="id")]
     assert applied == [m.name for m in migrations._migrations]
     assert applied == ["m001_create_ratings", "m002_create_kiosk_meta", "m003_drop_pending_index",
-                       "m004_add_filter_cause", "m005_officers_and_dossiers", "m006_officers_cache"]
+                       "m004_add_filter_cause", "m005_officers_and_dossiers", "m006_officers_cache",
+                       "m007_remote_settings"]
 
 
 def test_rating_ids_sort_in_the_order_of_the_presses(store, monkeypatch):

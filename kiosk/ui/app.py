@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import datetime
 from pathlib import Path
 
 from kivy.app import App
@@ -34,6 +35,7 @@ from ..flow import HOME, INVITATION, REASON, SIGNIN, THANKS
 from ..ratings import RATINGS, VERY_SATISFIED
 from ..scanner import ScanReader
 from ..service_pin import check_pin
+from ..settings_apply import changed_keys, needs_restart
 from ..status import service_summary
 from ..store import StoreError
 from ..terminal import refused_press
@@ -126,9 +128,14 @@ class KioskApp(App):
     #: The spoken prompts' player (see :mod:`kiosk.ui.voice`); ``voice_on``: they can be heard ([voice]).
     voice = ObjectProperty()
     voice_on = BooleanProperty(False)
+    #: Outside ``[hours] opening``: a discreet line under the question ("Ngoài giờ làm việc · …"), else "".
+    hours_text = StringProperty("")
+    #: Remote settings wait this long after the screen came back home before they are applied.
+    settings_settle_s = NumericProperty(1.0)
 
     def __init__(self, terminal, *, windowed: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self._hours_checked_at = None
         self.terminal = terminal
         self.flow = terminal.flow
         self.keyboard = terminal.keyboard
@@ -144,7 +151,7 @@ class KioskApp(App):
         self.counter = config.terminal.counter
         self.service_enabled = bool(config.service.pin_hash)
         self.language = self.default_language
-        self.texts = screen_texts(self.language)
+        self.texts = self._texts(self.language)
         self.use_kivy_settings = False
         self._screen_since = time.monotonic()
         self._follow = Clock.create_trigger(self._follow_flow, -1)  # before the next frame
@@ -309,8 +316,69 @@ class KioskApp(App):
         self.language = other_language(self.language)
 
     def on_language(self, _app, language) -> None:
-        self.texts = screen_texts(language)
+        self.texts = self._texts(language)
         self._update_countdown()
+        self._update_hours(force=True)
+
+    def _texts(self, language: str) -> dict:
+        """The screens' texts in ``language``, with the office's own wording (``[texts]``) where it has one."""
+        return screen_texts(language, self.terminal.config.texts.custom(language))
+
+    def _update_hours(self, *, force: bool = False) -> None:
+        """Outside the opening hours, home says so in one discreet line (presses are still taken); looked at
+        every 20 s."""
+        now = time.monotonic()
+        if not force and self._hours_checked_at is not None and now - self._hours_checked_at < 20:
+            return
+        self._hours_checked_at = now
+        config = self.terminal.config
+        try:
+            hours = config.hours.hours
+            closed = hours is not None and not hours.is_open(datetime.now().astimezone())
+        except ValueError:  # checked with the config: cannot happen, and must never stop the screens
+            closed = False
+        self.hours_text = self.texts["outside_hours"].format(hours=hours.describe(self.language)) if closed else ""
+
+    # -- remote settings (issue 13) ---------------------------------------
+    def _apply_offered_settings(self) -> None:
+        """Apply the remote settings the uploader handed over, at a quiet moment on the home screen: never
+        while a citizen is rating (reason question, thank-you, invitation, a press being stored)."""
+        offer = self.terminal.settings_offer.peek()
+        if offer is None or self.servicing or self.out_of_service or self.root is None \
+                or self.root.current != HOME or time.monotonic() - self._screen_since < self.settings_settle_s:
+            return
+        self.flow.when_quiet(lambda: self._apply_settings(offer))
+
+    def _apply_settings(self, offer) -> None:
+        # Under the flow's lock (RatingFlow.when_quiet): no press is stored meanwhile.
+        changed = changed_keys(self.terminal.config, offer.config)
+        try:
+            self.terminal.store.note_settings_applied(offer.version, offer.values)
+        except StoreError as exc:
+            log.warning("remote settings %s not applied yet: %s", offer.version, exc)
+            return
+        self.terminal.settings_offer.take(offer)
+        uploader = self.terminal.uploader
+        if needs_restart(changed):
+            log.info("remote settings %s applied (%s); the screens start again to show them", offer.version,
+                     ", ".join(sorted(changed)))
+            self.exit_action = "restart"
+            Clock.schedule_once(lambda _dt: self.stop())
+            return
+        self.terminal.config = offer.config
+        self.flow.follow_config(offer.config)
+        self.reason_warning_s = offer.config.feedback.reason_warning_s
+        self.default_language = offer.config.terminal.language
+        self.root.get_screen(REASON).reasons = list(offer.config.feedback.reasons)
+        if "terminal.language" in changed:  # else a citizen who just switched language keeps theirs
+            self.language = self.default_language
+        self.texts = self._texts(self.language)
+        self._update_hours(force=True)
+        log.info("remote settings %s applied on the home screen (%s)", offer.version,
+                 ", ".join(sorted(changed)) or "nothing changed on screen")
+        if uploader is not None:
+            uploader.send_now()  # the server hears the version applied now, not at the next heartbeat
+
 
     def _reason_touch_allowed(self) -> bool:
         return (not self.servicing and self.root.current == REASON
@@ -433,6 +501,8 @@ class KioskApp(App):
 
     def _tick(self, _dt) -> None:
         self._follow_storage()
+        self._apply_offered_settings()
+        self._update_hours()
         if not self.out_of_service:  # an open question is sealed once writes work again
             try:
                 self.flow.tick()
