@@ -145,8 +145,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         for name in CUSTOM_TEXTS for language in LANGUAGES
     },
     "hours": {
-        "opening": Key("opening_hours", "", "the counter's opening hours, e.g. \"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; "
-                       "outside them home says so discreetly; \"\": always open"),
+        "opening": Key("opening_hours", "", "the counter's opening hours, e.g. "
+                       "\"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; outside them home says so discreetly; "
+                       "\"\": always open"),
     },
 }
 
