@@ -145,8 +145,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         for name in CUSTOM_TEXTS for language in LANGUAGES
     },
     "hours": {
-        "opening": Key("opening_hours", "", "the counter's opening hours, e.g. \"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; "
-                       "outside them home says so discreetly; \"\": always open"),
+        "opening": Key("opening_hours", "", "the counter's opening hours, e.g. "
+                       "\"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; outside them home says so discreetly; "
+                       "\"\": always open"),
     },
 }
 
@@ -471,7 +472,11 @@ def _check_bool(name: str, value: Any, key: Key) -> bool:
 def _check_seconds(name: str, value: Any, key: Key) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name}: expected a number of seconds, got {value!r}")
-    if not math.isfinite(value):  # TOML writes nan and inf; no timer can wait for them
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # a whole number too large for a float (JSON from the server can carry one)
+        finite = False
+    if not finite:  # TOML writes nan and inf; no timer can wait for them
         raise ConfigError(f"{name}: expected a finite number of seconds, got {value!r}")
     if value < key.minimum:
         raise ConfigError(f"{name}: expected at least {key.minimum:g} seconds, got {value!r}")

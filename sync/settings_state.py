@@ -11,7 +11,8 @@ on a ``sqlite_utils.Database``, so the uploader (its own connection) and the ter
     >>> store_applied(db, "a1b2", {"feedback.thanks_s": 5.0}, at="2026-12-03T08:00:00.000Z")
     >>> applied_settings(db).values, applied_settings(db).version
     ({'feedback.thanks_s': 5.0}, 'a1b2')
-    >>> store_refused(db, "c3d4", "feedback.thanks_s: expected at least 0.5 seconds, got 0.1", at="2026-12-03T08:05:00.000Z")
+    >>> store_refused(db, "c3d4", "feedback.thanks_s: expected at least 0.5 seconds, got 0.1",
+    ...               at="2026-12-03T08:05:00.000Z")
     >>> settings_error(db)
     'c3d4: feedback.thanks_s: expected at least 0.5 seconds, got 0.1'
 """

@@ -256,7 +256,11 @@ class Uploader:
             if attempt.officers_version is not None and self.local.has_counter_tables \
                     and attempt.officers_version != self.local.officers_version():
                 self.fetch_officers()
-            self.follow_settings(attempt.settings_version)
+            try:
+                self.follow_settings(attempt.settings_version)
+            except Exception as exc:  # the settings must never stop the uploads (e.g. the file refuses a write)
+                self.state.settings_fetch_error = f"the remote settings cannot be followed: {exc}"
+                log.exception("the remote settings cannot be followed")
             self._apply_retention()
         else:
             self.state.last_error = attempt.error
@@ -447,10 +451,11 @@ class Uploader:
             return "unchanged"
         try:
             config = self.check_settings(payload.values)
-        except ValueError as exc:  # kiosk.errors.ConfigError is one: a sentence naming the key
-            self.local.refuse_settings(payload.version, str(exc), now_iso())
+        except Exception as exc:  # kiosk.errors.ConfigError (a ValueError): a sentence naming the key
+            why = str(exc) if isinstance(exc, ValueError) else f"the set cannot be checked ({type(exc).__name__}: {exc})"
+            self.local.refuse_settings(payload.version, why, now_iso())
             self._refusal_rechecked = True  # checked against this very file: not again before the next start
-            log.warning("remote settings %s refused, the terminal keeps the set it runs: %s", payload.version, exc)
+            log.warning("remote settings %s refused, the terminal keeps the set it runs: %s", payload.version, why)
             return "refused"
         self.settings_handed = payload.version
         log.info("remote settings %s received (%d value(s)); applied at the next quiet moment on the home screen",

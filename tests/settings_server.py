@@ -31,7 +31,8 @@ def settings_version(values: dict) -> str:
 
 
 class SettingsServer:
-    """One terminal's batches and settings. ``down`` answers 500 to batches (no quick retries) (the terminal is as if offline)."""
+    """One terminal's batches and settings. ``down`` answers 500 to batches (no quick retries): the terminal is as
+    if offline."""
 
     def __init__(self, *, token: str):
         self.token = token

@@ -82,6 +82,10 @@ def test_the_local_file_keeps_pins_storage_server_and_log():
     ({"feedback.thanks_s": 0.1}, r"feedback.thanks_s: expected at least 0.5 seconds"),
     ({"feedback.reasons": ["not_a_reason"]}, r"feedback.reasons: unknown reason code"),
     ({"texts.question_fr": "Bonjour"}, r"texts.question_fr: unknown setting"),
+    # JSON from the server can carry what TOML cannot: a whole number beyond any float, nested tables.
+    ({"feedback.thanks_s": 10**400}, r"feedback.thanks_s: expected a finite number of seconds"),
+    ({"feedback.reasons": {"a": 1}}, r"feedback.reasons: expected a list"),
+    ({"voice.enabled": None}, r"voice.enabled: expected true or false"),
 ])
 def test_bad_values_are_refused_naming_the_key(values, message):
     with pytest.raises(ConfigError, match=message):

@@ -203,3 +203,17 @@ def test_a_refused_set_is_checked_again_once_after_a_start_and_taken_when_the_fi
     again.uploader.send_batch()
     again.uploader.send_batch()
     assert len(server.fetches) == 3 and again.settings_offer.peek() is None
+
+
+def test_a_set_the_check_stumbles_on_is_refused_not_raised(server, terminal_for):
+    terminal = terminal_for()
+    uploader = terminal.uploader
+
+    def stumble(values):
+        raise RuntimeError("a bug in a check")
+
+    uploader.check_settings = stumble
+    bad = server.set_values({"feedback.thanks_s": 4})
+    assert uploader.send_batch().ok
+    uploader.send_batch()
+    assert server.last_health()["settings_error"] == f"{bad}: the set cannot be checked (RuntimeError: a bug in a check)"

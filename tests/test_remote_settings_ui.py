@@ -49,7 +49,7 @@ def test_a_rating_in_progress_finishes_with_the_old_set_then_home_takes_the_new(
     assert kiosk.widget("thanks", "thanks").text == TEXTS["vi"]["thanks"]  # the old thank-you
     started = time.monotonic()
     assert kiosk.wait_for(lambda: kiosk.screen == "home", timeout=3)
-    assert time.monotonic() - started < 1.5  # and for the old thanks_s
+    assert time.monotonic() - started < 3.0  # and for the old thanks_s (0.6 s; the new one is 4 s)
     assert applied(kiosk) is None or kiosk.widget("home", "question").text == NEW_QUESTION
     assert kiosk.wait_for(lambda: kiosk.widget("home", "question").text == NEW_QUESTION, timeout=3)
     assert applied(kiosk) == version

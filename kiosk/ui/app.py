@@ -379,7 +379,6 @@ class KioskApp(App):
         if uploader is not None:
             uploader.send_now()  # the server hears the version applied now, not at the next heartbeat
 
-
     def _reason_touch_allowed(self) -> bool:
         return (not self.servicing and self.root.current == REASON
                 and time.monotonic() - self._screen_since >= self.reason_guard_s)
