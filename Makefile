@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/accounts_reach.py
 	$(BIN)/python bench/voice_memory.py
+	$(BIN)/python bench/settings_rollout.py
 
 # National scale (issue 11): 34 provinces, 10,000 terminals, 20 million ratings on PostgreSQL; loading takes
 # a long while, so the cluster is kept in var/national-pg and reused by the next run (delete it to load again).

@@ -342,9 +342,12 @@ def scope_keys_within(conn: Connection, node_id: int) -> list[str]:
     return [*(f"node:{one}" for one in inside), *(f"terminal:{one}" for one in standing)]
 
 
-def last_change_id(conn: Connection) -> int:
-    """The generation of the settings: the last change's id (0: none yet). Any change anywhere moves it."""
-    return conn.execute(select(func.max(changes.c.id))).scalar() or 0
+def generation_of(conn: Connection) -> tuple[int, int]:
+    """The generation of the settings: (the last change's id, how many changes); (0, 0) while none. Any change
+    anywhere moves it. The count too, because PostgreSQL hands out ids at insert time, not at commit: a change
+    with a lower id committed after one with a higher id leaves the last id as it was, not the count."""
+    last, count = conn.execute(select(func.max(changes.c.id), func.count()).select_from(changes)).one()
+    return (last or 0, count)
 
 
 # -- the ingest path's cache --------------------------------------------------------------------------------
@@ -352,8 +355,8 @@ def last_change_id(conn: Connection) -> int:
 class WantedVersions:
     """The ``settings_version`` of each terminal's batch receipts, cheap on the ingest path.
 
-    Per terminal it keeps the version computed for (generation, lineage). The generation is the last change's
-    id, read from the database at most every ``recheck_s`` (changes made by the CLI, another server process, or
+    Per terminal it keeps the version computed for (generation, lineage). The generation (:func:`generation_of`)
+    is read from the database at most every ``recheck_s`` (changes made by the CLI, another server process, or
     a tree move reach the receipts within that) and bumped at once by :meth:`changed` for changes made through
     this process. So a batch costs a dictionary lookup, and one ``max(id)`` read per ``recheck_s`` for all.
 
@@ -366,9 +369,9 @@ class WantedVersions:
         self.recheck_s = recheck_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._generation = 0
+        self._generation: tuple[int, int] = (0, 0)
         self._read_at: float | None = None
-        self._by_terminal: dict[str, tuple[int, tuple, str | None]] = {}
+        self._by_terminal: dict[str, tuple[tuple[int, int], tuple, str | None]] = {}
         self.computed = 0  # how many times a terminal's set was computed (the bench and tests read it)
 
     @property
@@ -380,22 +383,22 @@ class WantedVersions:
         with self._lock:
             self._read_at = None
 
-    def generation(self, conn: Connection) -> int:
+    def generation(self, conn: Connection) -> tuple[int, int]:
         now = self.clock()
         with self._lock:
             if self._read_at is not None and now - self._read_at < self.recheck_s:
                 return self._generation
-        found = last_change_id(conn)
+        found = generation_of(conn)
         with self._lock:
             self._generation, self._read_at = found, now
-            if found == 0:
+            if found == (0, 0):
                 self._by_terminal.clear()
         return found
 
     def wanted(self, conn: Connection, terminal_id: str, lineage: Sequence[int | None]) -> str | None:
         """The version a terminal standing at ``lineage`` should run, or None when nothing was ever set above it."""
         generation = self.generation(conn)
-        if generation == 0:
+        if generation == (0, 0):
             return None
         lineage = tuple(lineage)
         kept = self._by_terminal.get(terminal_id)

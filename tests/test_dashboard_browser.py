@@ -262,7 +262,8 @@ def test_the_dashboard_runs_under_its_policy_with_nothing_refused(dash, browser)
     browser.get(dash.url + "/login")
     csp_refusals(browser)
     log_in(browser, dash, dash.person())
-    for path in ("/", "/fleet", "/alerts", "/?period=year&group_by=counter", "/account", "/account/totp", "/accounts"):
+    for path in ("/", "/fleet", "/alerts", "/?period=year&group_by=counter", "/account", "/account/totp", "/accounts",
+                 "/settings"):
         browser.get(dash.url + path)
     assert csp_refusals(browser) == []
 

@@ -74,8 +74,9 @@ def test_a_unit_admin_cannot_reach_another_unit_or_the_fleet(units):
                                 changed_by="test", now_ns=units.server.app.state.clock())
     session = log_in(units.server, units.people["unit_admin"])
     url = units.server.url
-    own = session.get(url + "/settings", timeout=30)
-    assert own.status_code == 200 and "Phường An Khánh" in _text(own) and "Xã Bình Minh" not in _text(own)
+    own = session.get(url + "/settings", timeout=30)  # no scope asked: its own unit's
+    assert own.status_code == 200 and "Xã Bình Minh" not in _text(own)
+    assert re.search(r'id="settings-scope-name">[^<]*Phường An Khánh<', _text(own))
     csrf = _csrf(own.text)
     hidden = session.get(url + "/settings", params={"node": "U02"}, timeout=30)
     assert hidden.status_code == 404 and "0.3" not in hidden.text

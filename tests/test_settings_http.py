@@ -141,3 +141,21 @@ def test_changes_and_roll_backs_are_audited_and_the_history_shows_them(units):
     assert [c["id"] for c in listed] == [back.json()["change"]["id"], first["change"]["id"] + 1, first["change"]["id"]]
     assert units.server.post("/api/v1/settings/rollback", json={"change": 999},
                              headers=units.headers("province_admin")).status_code == 404
+
+
+def test_a_moved_terminal_gets_its_new_places_set_and_a_silent_one_only_the_latest(units):
+    _set(units, {"node": "U01", "set": {"terminal.language": "vi"}})
+    _set(units, {"node": "U02", "set": {"terminal.language": "en"}})
+    at_a = units.upload("C01")["settings_version"]
+    moved = units.server.post(f"/api/v1/terminals/{units.terminal['C01'].id}/move", json={"node": "C02"},
+                              headers=units.headers("province_admin"))
+    assert moved.status_code == 200, moved.text
+    at_b = units.upload("C01")["settings_version"]
+    assert at_b != at_a and at_b == _fetch(units, "C02").json()["version"]
+    assert _fetch(units, "C01").json()["values"] == {"terminal.language": "en"}
+    # A month of changes while C03 was silent: it is offered the current set only, once.
+    for seconds in (2, 3, 4, 5):
+        _set(units, {"node": "U01", "set": {"feedback.thanks_s": seconds}})
+    latest = _fetch(units, "C03").json()
+    assert latest["values"] == {"terminal.language": "vi", "feedback.thanks_s": 5.0}
+    assert units.upload("C03")["settings_version"] == latest["version"]

@@ -88,6 +88,8 @@ def _settings_page(request: Request, user: DashboardUser, *, node: str | None = 
     with request.app.state.engine.connect() as conn:
         try:
             scope = resolve_scope(conn, node=_blank(node), terminal=_blank(terminal))
+            if scope.kind == FLEET and not user.caller.whole_server:  # its own node: the widest it may change
+                scope = Scope(node_id=user.caller.scope_node_id)
             check_sees(conn, user.caller, scope)
         except SettingsRefused as exc:
             scope, status, error = Scope(), exc.status, f"Không tìm thấy trong phạm vi của bạn: {exc}"
