@@ -73,6 +73,12 @@ ACTIONS: dict[str, str] = {
                       "removed): subject = unit node id and staff code, details = what (never the PIN)",
     "dossier_purge": "dossier codes older than dossier_retention_days blanked: rows = ratings and invitations "
                      "blanked, details = cutoff, days, counts",
+    "release_upload": "a signed software release uploaded: subject = version, details = arch, size, sha256, key id, "
+                      "whether the signature was checked",
+    "release_rollout": "a rollout of a release started: subject = version, scope = the node (none: the fleet), "
+                       "details = rollout id, wave share, terminals, first wave",
+    "release_stop": "a rollout stopped, by an administrator or by itself (a first-wave terminal reported the "
+                    "release rolled back or failed): subject = version, details = rollout id, reason, by_itself",
 }
 
 #: The dashboard's words for the actions.
@@ -83,7 +89,8 @@ ACTION_LABELS_VI: dict[str, str] = {
     "account_change": "Sửa tài khoản", "role_change": "Đổi vai trò/phạm vi", "password_reset": "Đặt lại mật khẩu",
     "token_issue": "Cấp mã quản trị", "token_revoke": "Thu hồi mã quản trị", "tree_import": "Nhập cây tổ chức",
     "settings_change": "Thay đổi cấu hình", "officer_create": "Thêm cán bộ", "officer_change": "Sửa cán bộ",
-    "dossier_purge": "Xoá mã hồ sơ quá hạn lưu",
+    "dossier_purge": "Xoá mã hồ sơ quá hạn lưu", "release_upload": "Tải lên phiên bản phần mềm",
+    "release_rollout": "Triển khai phiên bản", "release_stop": "Dừng triển khai phiên bản",
 }
 
 #: The columns of an entry, in the order the API's CSV and ``audit export`` write them.

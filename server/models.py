@@ -72,6 +72,11 @@ class TerminalOut(BaseModel):
         "ratings the terminal keeps aside and no longer sends (refused or conflicting), at its last contact; "
         "null when it has none or is older than this field"))
     kept_aside_causes: dict[str, int] | None = Field(description="those ratings by cause, the most frequent first")
+    update_state: str | None = Field(default=None, description=(
+        "its software update: idle, downloading, ready, trial, rolled_back or failed (null: none ever offered)"))
+    update_version: str | None = Field(default=None, description="the release update_state is about")
+    update_error: str | None = Field(default=None, description=(
+        "why its last update failed or was rolled back; kept after it is idle again (null: no failure)"))
 
 
 class TerminalsList(BaseModel):
