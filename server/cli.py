@@ -9,6 +9,7 @@
     kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
     kiosk-server audit verify|list|export   (see server/audit_cli.py)
     kiosk-server purge-dossiers             (see server/dossiers_cli.py)
+    kiosk-server release upload|list|rollout|status|stop   (see server/releases_cli.py)
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
     kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--sees-officers] [--password-stdin]
     kiosk-server accounts
@@ -545,7 +546,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-from . import accounts_cli, dossiers_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
+from . import accounts_cli, dossiers_cli, releases_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
 
 
 def main(argv: list[str] | None = None) -> None:

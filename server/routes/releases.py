@@ -178,8 +178,9 @@ async def post_release(request: Request, caller: Caller = Depends(api_caller),
                     try:  # an archive placed for a row that was not committed goes again
                         statement = parse_statement(sig)
                     except StatementError:
-                        raise
-                    discard_archive(folder, conn, statement.version, statement.archive)
+                        statement = None
+                    if statement is not None:
+                        discard_archive(folder, conn, statement.version, statement.archive)
                     raise
         try:
             release = await run_in_threadpool(store)
