@@ -21,7 +21,7 @@ from html import escape
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import audit_page, officer_pages, people_pages, terminal_pages, tree_pages
+from . import audit_page, officer_pages, people_pages, release_pages, terminal_pages, tree_pages
 from .login_throttle import LoginThrottle
 from .logins import AccountLogins
 from sync.protocol import API_PREFIX
@@ -48,6 +48,7 @@ def mount_dashboard(app: FastAPI) -> None:
     app.include_router(officer_pages.router)
     app.include_router(tree_pages.router)
     app.include_router(terminal_pages.router)
+    app.include_router(release_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -194,7 +194,7 @@ async def post_release(request: Request, caller: Caller = Depends(api_caller),
 @router.get("/releases", response_model=ReleasesList, summary="the uploaded releases, the newest first",
             responses=_ERRORS)
 def get_releases(caller: Caller = Depends(api_caller), conn: Connection = Depends(db_connection)) -> JSONResponse:
-    _managing(caller)
+    require(caller, "read_fleet")  # whoever sees the fleet sees what it is offered
     return JSONResponse({"ok": True, "releases": [release.out() for release in list_releases(conn)]})
 
 
@@ -243,7 +243,7 @@ async def post_stop(request: Request, version: str, caller: Caller = Depends(api
             responses=_ERRORS)
 def get_rollouts(version: str | None = Query(None, max_length=32), caller: Caller = Depends(api_caller),
                  conn: Connection = Depends(db_connection)) -> JSONResponse:
-    _managing(caller)
+    require(caller, "read_fleet")
     return JSONResponse({"ok": True, "rollouts": rollout_status(conn, version=version, caller=caller)})
 
 
