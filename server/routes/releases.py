@@ -127,8 +127,9 @@ def _managing(caller: Caller) -> Caller:
 
 @router.post("/releases", status_code=201, summary="upload a signed release: the archive as the body, its .sig "
              f"file base64-encoded in {STATEMENT_HEADER}",
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
+             openapi_extra={"requestBody": {"required": True, "description": (
+                 "the archive's bytes (Content-Type application/gzip or application/octet-stream)"), "content": {
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
                  "parameters": [{"name": STATEMENT_HEADER, "in": "header", "required": True,
                                  "schema": {"type": "string"},
                                  "description": "the .sig file (JSON) made by kiosk-release sign, base64"}]},
