@@ -426,8 +426,8 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
         t0 = time.monotonic()
         fleet = await enroll_fleet(pool, codes, getattr(args, "ids", "v7"))
         if getattr(args, "rollout", None) is not None:
+            # No batch was sent yet, so the server has not read the running rollouts: its first receipt does.
             start_rollout(db_url, args.rollout)
-            await asyncio.sleep(6)  # the server's copy of the running rollouts is read again within 5 s
             print(f"{name}: a rollout with a first wave of {args.rollout}% is running: every receipt asks for an offer",
                   flush=True)
         gc.collect()
