@@ -131,3 +131,21 @@ def test_a_bad_rollout_is_refused_naming_the_field(fleet, body, status, words):
     assert server.count("rollouts") == 0
     missing = server.post("/api/v1/releases/9.9.9/rollouts", json={}, headers=server.admin_headers())
     assert missing.status_code == 404
+
+
+def test_the_dashboard_shows_the_rollout_its_reason_and_each_terminals_update(fleet):
+    from dashboard_fixtures import log_in
+
+    server, terminals = fleet
+    _start(server, wave_pct=20)
+    members = sorted(row["terminal_id"] for row in server.rows("rollout_first_wave"))
+    bad = next(t for t in terminals if t.id == members[0])
+    heartbeat(server, bad, update_state="rolled_back", update_version="1.2.0", update_error="màn hình chính không hiện")
+    session = log_in(server, server.person())
+    page = session.get(server.url + "/releases", timeout=30)
+    assert page.status_code == 200
+    assert 'id="rollout-1"' in page.text and "Đã dừng" in page.text and "màn hình chính không hiện" in page.text
+    assert 'id="release-1.2.0"' in page.text
+    fleet_page = session.get(server.url + "/fleet", timeout=30).text
+    row = fleet_page.split(f'id="terminal-{bad.id}"', 1)[1].split("</tr>", 1)[0]
+    assert "Đã quay về bản cũ" in row and "1.2.0" in row and "màn hình chính không hiện" in row
