@@ -340,12 +340,13 @@ def rollout_status(conn: Connection, *, version: str | None = None, rollout_id: 
     if rollout_id is not None:
         query = query.where(rollouts.c.id == rollout_id)
     rows = conn.execute(query.order_by(rollouts.c.id.desc())).all()
-    if caller is not None and not caller.whole_server:
-        scope = caller.scope_node_id
-        rows = [row for row in rows if row.node_id is None or node_in_scope(conn, caller, row.node_id)
-                or row.node_id in org_tree.lineage_nodes(conn, scope)]
+    scope = None if caller is None or caller.whole_server else caller.scope_node_id
+    if scope is not None:
+        above = set(org_tree.lineage_nodes(conn, scope))  # the scope and its ancestors: rollouts that cover it
+        rows = [row for row in rows if row.node_id is None or row.node_id in above
+                or node_in_scope(conn, caller, row.node_id)]
     tree = org_tree.all_nodes(conn) if rows else {}
-    return [_status(conn, row, tree) for row in rows]
+    return [_status(conn, row, tree, scope) for row in rows]
 
 
 def _counts(conn: Connection, query, version: str) -> dict:
@@ -363,10 +364,14 @@ def _counts(conn: Connection, query, version: str) -> dict:
     return {"terminals": int(row[0]), "updated": int(row[1]), "failed": int(row[2]), "updating": int(row[3])}
 
 
-def _status(conn: Connection, row, tree: dict) -> dict:
-    everyone = _counts(conn, _live_under(conn, row.node_id), row.version)
-    wave = _counts(conn, select(terminals.c.id).join(rollout_first_wave, rollout_first_wave.c.terminal_id
-                                                     == terminals.c.id)
+def _status(conn: Connection, row, tree: dict, scope: int | None = None) -> dict:
+    # A scoped reader counts only the terminals of its part of the tree (a rollout to the fleet or to a node above
+    # its scope must not tell it how many terminals other units have).
+    counted = scope if scope is not None and (row.node_id is None or row.node_id in org_tree.lineage_nodes(
+        conn, scope)) else row.node_id
+    everyone = _counts(conn, _live_under(conn, counted), row.version)
+    wave = _counts(conn, terminals_within(select(terminals.c.id), conn, counted)
+                   .join(rollout_first_wave, rollout_first_wave.c.terminal_id == terminals.c.id)
                    .where(rollout_first_wave.c.rollout_id == row.id, terminals.c.revoked_at.is_(None)), row.version)
     return {"id": row.id, "version": row.version, "node_id": row.node_id,
             "target": org_tree.path_words(tree, row.node_id) if row.node_id is not None else "the whole fleet",

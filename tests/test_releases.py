@@ -193,6 +193,15 @@ def test_a_scoped_admin_may_not_upload_and_rolls_out_only_within_its_node(signed
     assert mine.status_code == 201 and mine.json()["node_id"] == unit
     assert heartbeat(signed_server, inside)["release"]["version"] == "1.2.0"
     assert "release" not in heartbeat(signed_server, outside)
+    # A rollout to the whole fleet shows to the unit's admin counted within its unit only; a stop of it is not its.
+    assert signed_server.post("/api/v1/releases/1.2.0/rollouts", json={"wave_pct": 50},
+                              headers=signed_server.admin_headers()).status_code == 201
+    seen = signed_server.get("/api/v1/rollouts", headers=scoped).json()["rollouts"]
+    assert [(r["node_id"], r["terminals"]) for r in seen] == [(None, 1), (unit, 1)]
+    whole = signed_server.get("/api/v1/rollouts", headers=signed_server.admin_headers()).json()["rollouts"]
+    assert [(r["node_id"], r["terminals"]) for r in whole] == [(None, 2), (unit, 1)]
+    stopped = signed_server.post("/api/v1/releases/1.2.0/stop", json={}, headers=scoped).json()["rollouts"]
+    assert [r["node_id"] for r in stopped] == [unit]
     viewer = signed_server.person("viewer", role="viewer", scope_node_id=unit)
     with signed_server.engine.connect() as conn, write_transaction(conn):
         token = issue_admin_token(conn, name="viewer token", now_ns=1, account_id=viewer.id)
