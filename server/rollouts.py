@@ -255,6 +255,25 @@ def _move(conn: Connection, row, state: str, **values) -> bool:
     return done.rowcount == 1
 
 
+#: How long a rollout that stopped by itself stays an active alert (alerts.ROLLOUT_STOPPED).
+ROLLOUT_STOP_ALERT_S = 24 * 3600
+
+
+def stopped_by_themselves(conn: Connection, *, now_ns: int) -> dict[str, dict]:
+    """``rollout #id`` → what the alert says, for each rollout that stopped by itself in the last
+    :data:`ROLLOUT_STOP_ALERT_S` and whose release was not rolled out again since."""
+    since = iso_from_ns(now_ns - ROLLOUT_STOP_ALERT_S * 1_000_000_000)
+    later = rollouts.alias("later")
+    rows = conn.execute(select(rollouts.c.id, rollouts.c.version, rollouts.c.node_id, rollouts.c.stopped_reason,
+                               rollouts.c.ended_at)
+                        .where(rollouts.c.state == "stopped", rollouts.c.stopped_by == RULES_ACTOR.name,
+                               rollouts.c.ended_at >= since,
+                               ~select(later.c.id).where(later.c.version == rollouts.c.version,
+                                                         later.c.id > rollouts.c.id).exists())).all()
+    return {f"rollout #{row.id}": {"rollout": row.id, "version": row.version, "node_id": row.node_id,
+                                   "reason": row.stopped_reason, "stopped_at": row.ended_at} for row in rows}
+
+
 # -- what administrators do --------------------------------------------------------------------------------
 
 def check_may_manage(conn: Connection, caller: Caller | None, node_id: int | None) -> int | None:

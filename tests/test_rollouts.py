@@ -149,3 +149,20 @@ def test_the_dashboard_shows_the_rollout_its_reason_and_each_terminals_update(fl
     fleet_page = session.get(server.url + "/fleet", timeout=30).text
     row = fleet_page.split(f'id="terminal-{bad.id}"', 1)[1].split("</tr>", 1)[0]
     assert "Đã quay về bản cũ" in row and "1.2.0" in row and "màn hình chính không hiện" in row
+
+
+def test_a_rollout_that_stops_by_itself_raises_an_alert_until_rolled_out_again(fleet):
+    server, terminals = fleet
+    _start(server, wave_pct=20)
+    members = sorted(row["terminal_id"] for row in server.rows("rollout_first_wave"))
+    bad = next(t for t in terminals if t.id == members[0])
+    heartbeat(server, bad, update_state="rolled_back", update_version="1.2.0", update_error="crashed 3 times")
+    server.app.state.alert_monitor.check()
+    active = server.get("/api/v1/alerts", headers=server.admin_headers()).json()["active"]
+    stopped = [a for a in active if a["rule"] == "rollout_stopped"]
+    assert len(stopped) == 1 and stopped[0]["subject"] == "rollout #1"
+    assert "1.2.0" in stopped[0]["message"] and "crashed 3 times" in stopped[0]["message"]
+    server.post("/api/v1/releases/1.2.0/rollouts", json={"wave_pct": 100}, headers=server.admin_headers())
+    server.app.state.alert_monitor.check()
+    active = server.get("/api/v1/alerts", headers=server.admin_headers()).json()["active"]
+    assert [a for a in active if a["rule"] == "rollout_stopped"] == []
