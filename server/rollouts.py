@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync.protocol import Health, ReleaseOffer
 
@@ -158,8 +159,12 @@ class RolloutBook:
         with self._lock:
             if self._read_at is not None and now - self._read_at < CACHE_TTL_S:
                 return self._active
-        with self.engine.connect() as conn:
-            fresh = read_active(conn)
+        try:
+            with self.engine.connect() as conn:
+                fresh = read_active(conn)
+        except SQLAlchemyError:  # the batch is stored already: answer it with what was known, read again next time
+            log.exception("reading the running rollouts failed; the last copy is used")
+            return self._active
         with self._lock:
             self._active, self._read_at = fresh, now
         return fresh
@@ -173,11 +178,15 @@ class RolloutBook:
         due = [r for r in self.active() if r.state == "first_wave" and terminal.id in r.members
                and (health.app_version == r.version
                     or (health.update_version == r.version and health.update_state in FAILED_STATES))]
-        if due:
+        if not due:
+            return
+        try:
             with self.engine.connect() as conn, write_transaction(conn):
                 for rollout in due:
                     evaluate_rollout(conn, rollout.id, now_ns=self.clock())
-            self.changed()
+        except SQLAlchemyError:  # the batch is stored: its receipt goes out, the background loop tries again
+            log.exception("evaluating rollouts after a heartbeat of %s failed", terminal.id)
+        self.changed()
 
     def evaluate_all(self) -> list[str]:
         """One round over every running rollout; the transitions made (for tests and the log)."""

@@ -145,6 +145,11 @@ def test_a_terminal_resumes_the_archive_with_ranges(signed_server, key, tmp_path
     assert hashlib.sha256(b"".join(parts)).hexdigest() == made.sha256
     past = signed_server.get(url, headers={**terminal.headers, "Range": f"bytes={size}-"})
     assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
+    # If-Range: the rest only if the archive is still the one begun (its ETag), else the whole archive again.
+    same = signed_server.get(url, headers={**terminal.headers, "Range": "bytes=10-", "If-Range": f'"{made.sha256}"'})
+    assert same.status_code == 206 and len(same.content) == size - 10
+    other = signed_server.get(url, headers={**terminal.headers, "Range": "bytes=10-", "If-Range": '"0000"'})
+    assert other.status_code == 200 and hashlib.sha256(other.content).hexdigest() == made.sha256
 
 
 def test_only_terminals_a_rollout_includes_may_download(signed_server, key, tmp_path):
