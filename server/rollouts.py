@@ -233,7 +233,7 @@ def evaluate_rollout(conn: Connection, rollout_id: int, *, now_ns: int) -> str |
         if failed:
             first = failed[0]
             reason = (f"terminal {first.id} of the first wave reported {row.version} "
-                      f"{first.update_state if first.update_state in FAILED_STATES else 'failed'}: "
+                      f"{first.update_state if first.update_state in FAILED_STATES else 'rolled back or failed'}: "
                       f"{first.update_error or 'no reason given'}"
                       + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
             if _move(conn, row, "stopped", ended_at=now, stopped_by=RULES_ACTOR.name, stopped_reason=reason):
