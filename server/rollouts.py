@@ -141,13 +141,13 @@ class RolloutBook:
     ``offer`` costs no query; ``after_heartbeat`` writes only when a first-wave terminal reports the release or a
     failure of it."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], int], *, interval_s: float = EVALUATE_INTERVAL_S):
+    def __init__(self, engine: Engine, clock: Callable[[], int], *, interval_s: float | None = None):
         self.engine = engine
         self.clock = clock
         self._lock = threading.Lock()
         self._active: list[ActiveRollout] = []
         self._read_at: float | None = None
-        self._loop = Every("rollouts", self.evaluate_all, interval_s=interval_s,
+        self._loop = Every("rollouts", self.evaluate_all, interval_s=interval_s or EVALUATE_INTERVAL_S,
                            failure="evaluating the rollouts failed", wait_first=True)
 
     def changed(self) -> None:

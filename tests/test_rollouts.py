@@ -166,3 +166,21 @@ def test_a_rollout_that_stops_by_itself_raises_an_alert_until_rolled_out_again(f
     server.app.state.alert_monitor.check()
     active = server.get("/api/v1/alerts", headers=server.admin_headers()).json()["active"]
     assert [a for a in active if a["rule"] == "rollout_stopped"] == []
+
+
+def test_the_background_loop_moves_a_rollout_along_by_itself(start_server, tmp_path, monkeypatch):
+    import time
+
+    import server.rollouts
+
+    monkeypatch.setattr(server.rollouts, "EVALUATE_INTERVAL_S", 0.2)
+    key = ReleaseKey()
+    server = start_server(clock=FakeClock(), alert_check_interval_s=0, releases_dir=str(tmp_path / "releases"))
+    terminal = server.enroll()
+    assert upload(server, server.admin_headers(), key.release(tmp_path / "built", "1.2.0")).status_code == 201
+    _start(server)
+    heartbeat(server, terminal, app_version="1.2.0", update_state="idle", update_version="1.2.0")
+    deadline = time.monotonic() + 10
+    while _status(server)["state"] != "done" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _status(server)["state"] == "done"
