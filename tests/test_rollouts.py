@@ -70,7 +70,7 @@ def test_the_first_wave_then_everyone_once_it_is_healthy(fleet):
     assert json.loads(entry["details"])["wave_pct"] == 20 and entry["subject"] == "1.2.0"
 
 
-def test_a_first_wave_terminal_that_rolls_back_stops_the_rollout(fleet):
+def test_a_first_wave_terminal_that_rolls_back_stops_the_rollout(fleet, capsys, no_server_settings):
     server, terminals = fleet
     _start(server, wave_pct=20)
     members = sorted(row["terminal_id"] for row in server.rows("rollout_first_wave"))
@@ -91,6 +91,12 @@ def test_a_first_wave_terminal_that_rolls_back_stops_the_rollout(fleet):
     listed = {t["id"]: t for t in server.get("/api/v1/terminals", headers=server.admin_headers()).json()["terminals"]}
     assert listed[bad.id]["update_state"] == "idle"
     assert listed[bad.id]["update_error"] == "the home screen was not drawn within 120 s"
+    from cli_helpers import run_main
+    from server.cli import main
+
+    status, out, _ = run_main(main, ["terminals", "--db", server.app.state.settings.db_url], capsys)
+    assert status == 0 and "update" in out.splitlines()[0]
+    assert f"{bad.id}'s last update failed: the home screen was not drawn within 120 s" in out
 
 
 def test_a_terminal_that_failed_a_release_is_not_offered_it_again(fleet):
