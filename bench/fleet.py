@@ -25,7 +25,7 @@ at most 8 s to drain. Prints figures; asserts nothing.
 
     .venv/bin/python bench/fleet.py [--backend sqlite|postgresql|both] [--terminals 1000] [--batch 50]
         [--load 5000] [--step-s 10] [--p99-ms 250] [--repeat N] [--postgres-url URL] [--replicas N] [--profile]
-        [--timeline] [--keep]
+        [--timeline] [--keep] [--rollout PCT]
 
 A step passes when every batch was stored (no error, none unfinished), p99 ≤ the
 limit, and at least 95 % of the load actually drawn was achieved. The arrival
@@ -361,6 +361,28 @@ def issue_codes(db_url: str, n: int) -> list[str]:
 RATING_IDS = {"v7": new_rating_id, "v4": lambda: str(uuid.uuid4())}
 
 
+def start_rollout(db_url: str, wave_pct: int) -> None:
+    """A release (its row only: no terminal downloads it here) rolled out to the whole fleet, so that every batch's
+    receipt goes through the release offer (server/rollouts.py) as on a server in the middle of an update."""
+    from server.audit import Actor
+    from server.db import open_engine, write_transaction
+    from server.rollouts import start_rollout as start
+    from server.schema import releases
+    from server.settings import Settings
+
+    engine = open_engine(Settings(db_url=db_url))
+    try:
+        with engine.connect() as conn, write_transaction(conn):
+            conn.execute(releases.insert().values(
+                version="9.9.9", arch="x86_64", archive="hai-long-kiosk-9.9.9-x86_64.tar.gz", size=40_000_000,
+                sha256="0" * 64, statement="{}", key_id="0" * 16, signature_checked=False, uploaded_by="bench",
+                uploaded_at="2026-12-03T00:00:00.000Z"))
+            start(conn, "9.9.9", node=None, wave_pct=wave_pct, actor=Actor("bench/fleet.py"), caller=None,
+                  now_ns=time.time_ns())
+    finally:
+        engine.dispose()
+
+
 async def enroll_fleet(pool: HttpPool, codes: list[str], ids: str = "v7") -> list[SimTerminal]:
     async def one(code):
         for _attempt in range(30):  # a server that says it is busy (503) is asked again: enrolling is not timed
@@ -403,6 +425,11 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
                  "timeline_out": args.timeline}
         t0 = time.monotonic()
         fleet = await enroll_fleet(pool, codes, getattr(args, "ids", "v7"))
+        if getattr(args, "rollout", None) is not None:
+            # No batch was sent yet, so the server has not read the running rollouts: its first receipt does.
+            start_rollout(db_url, args.rollout)
+            print(f"{name}: a rollout with a first wave of {args.rollout}% is running: every receipt asks for an offer",
+                  flush=True)
         gc.collect()
         gc.freeze()
         print(f"{name}: {len(fleet)} terminals enrolled in {time.monotonic() - t0:.1f} s; "
@@ -483,6 +510,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite file)")
     parser.add_argument("--ids", choices=sorted(RATING_IDS), default="v7",
                         help="rating ids: v7 as the terminal makes them (default), v4 as terminals made them before 2026-12")
+    parser.add_argument("--rollout", type=int, default=None, metavar="PCT",
+                        help="with a release rolling out to the fleet, first wave PCT %% (the receipts' release offer)")
     args = parser.parse_args()
     args.step_s = min(args.step_s, 20.0 - DRAIN_S)
     if args.replicas < 1:

@@ -76,11 +76,15 @@ ACTIONS = {
     "read_dossiers": ("see dossier codes", "xem mã hồ sơ"),
     # Issue 13: the terminals' remote settings (seeing them is read_fleet's).
     "manage_settings": ("change the terminals' settings", "thay đổi cài đặt thiết bị"),
+    # Issue 13: upload signed releases (whole server only, see server/routes/releases.py), roll them out within
+    # the scope, stop them, see their progress.
+    "manage_releases": ("manage software releases", "quản lý phiên bản phần mềm"),
 }
 
 #: Actions that change something: an inspector (read-only everywhere) has none of them.
 WRITES = frozenset({"check_alerts", "enrol", "move_terminal", "revoke_terminal", "import_tree",
-                    "manage_accounts", "change_settings", "manage_officers", "manage_settings"})
+                    "manage_accounts", "change_settings", "manage_officers", "manage_settings",
+                    "manage_releases"})
 
 #: Actions about the whole server, not a part of the tree: only for an account whose scope is the whole
 #: server (scope NULL). The alert webhook is one such setting: one URL for the server, receiving the
@@ -95,7 +99,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "unit_admin": frozenset({"read_ratings", "read_reports", "export", "read_fleet", "read_alerts",
                              "check_alerts", "enrol", "move_terminal", "revoke_terminal", "read_tree",
                              "read_accounts", "manage_accounts", "read_officers", "manage_officers",
-                             "read_dossiers", "manage_settings"}),
+                             "read_dossiers", "manage_settings", "manage_releases"}),
     "viewer": frozenset({"read_ratings", "read_reports", "export", "read_alerts", "read_tree"}),
     "technician": frozenset({"read_fleet", "read_alerts", "enrol", "move_terminal", "revoke_terminal",
                              "read_tree"}),

@@ -284,7 +284,7 @@ def revoke_terminal(conn: Connection, terminal_id: str, *, now_ns: int) -> str:
 
 TERMINAL_FIELDS = ("id", "site", "counter", "node_id", "enrolled_at", "revoked_at", "last_seen_at", "app_version",
                    "pending", "clock_synced", "clock_offset_s", "last_error", "kept_aside", "kept_aside_causes",
-                   "settings_version", "settings_error")
+                   "settings_version", "settings_error", "update_state", "update_version", "update_error")
 LINEAGE_FIELDS = ("province_id", "unit_id", "office_id", "counter_id")
 
 

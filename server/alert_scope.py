@@ -6,6 +6,7 @@
   ratings. An office's or a counter's account does not see the whole unit's share. An alert of a site's
   name (ratings that have no unit) has no lineage: like those ratings, only whole-server accounts see it.
 - ``terminal_silent``: the accounts whose scope holds the terminal now (``terminal_scope``).
+- ``rollout_stopped`` (issue 13): a rollout that stopped by itself; the whole-server accounts that see the fleet.
 
 And only to roles that read what the rule is about (:data:`ALERT_ACTIONS`). For example::
 
@@ -19,12 +20,12 @@ from sqlalchemy import Connection, ColumnElement, and_, false, or_, select
 
 from . import org_tree
 from .access import Caller, may, terminal_scope
-from .alerts import DISSATISFIED_SHARE, TERMINAL_SILENT, Alert
+from .alerts import DISSATISFIED_SHARE, ROLLOUT_STOPPED, TERMINAL_SILENT, Alert
 from .schema import alerts, terminals
 
 #: What a role needs to see an alert of each rule: a unit's dissatisfied share is about its ratings
 #: (so technicians do not see it), a silent terminal about the fleet (so viewers do not).
-ALERT_ACTIONS = {DISSATISFIED_SHARE: "read_reports", TERMINAL_SILENT: "read_fleet"}
+ALERT_ACTIONS = {DISSATISFIED_SHARE: "read_reports", TERMINAL_SILENT: "read_fleet", ROLLOUT_STOPPED: "read_fleet"}
 
 #: The column of ``alerts`` that holds a scope's node, for the kinds of node a unit's alert lies under.
 _LINEAGE_COLUMN = {"province": alerts.c.province_id, "unit": alerts.c.unit_id}

@@ -63,8 +63,12 @@ log = logging.getLogger("hailong.server.alerts")
 
 DISSATISFIED_SHARE = "dissatisfied_share"
 TERMINAL_SILENT = "terminal_silent"
-RULES = (DISSATISFIED_SHARE, TERMINAL_SILENT)
-RULE_LABELS_VI = {DISSATISFIED_SHARE: "Tỷ lệ không hài lòng cao", TERMINAL_SILENT: "Thiết bị im lặng"}
+#: Issue 13: a rollout that stopped by itself (a first-wave terminal rolled the release back or failed it); holds
+#: for ROLLOUT_STOP_ALERT_S after the stop, unless the release is rolled out again (server/rollouts.py).
+ROLLOUT_STOPPED = "rollout_stopped"
+RULES = (DISSATISFIED_SHARE, TERMINAL_SILENT, ROLLOUT_STOPPED)
+RULE_LABELS_VI = {DISSATISFIED_SHARE: "Tỷ lệ không hài lòng cao", TERMINAL_SILENT: "Thiết bị im lặng",
+                  ROLLOUT_STOPPED: "Triển khai phiên bản tự dừng"}
 
 #: Webhook events older than this are not sent any more (e.g. when a webhook is configured later).
 WEBHOOK_MAX_AGE_S = 24 * 3600
@@ -128,6 +132,8 @@ class Alert:
             since = d.get("last_seen_local") or d.get("last_seen_at") or "chưa bao giờ"
             return (f"Thiết bị {self.subject} ({self.place}) im lặng ít nhất "
                     f"{_duration_vi(d['silent_open_s'])} trong giờ làm việc (lần cuối: {since})")
+        if self.rule == ROLLOUT_STOPPED:
+            return f"Triển khai phiên bản {d.get('version')} đã tự dừng: {d.get('reason')}"
         return f"{self.rule}: {self.subject}"
 
     def to_dict(self) -> dict:
@@ -265,6 +271,9 @@ def alert_conditions(conn: Connection, rules: AlertRules, *, now_ns: int) -> dic
     """Every (rule, subject) whose condition holds at ``now_ns`` → the figures (reads only)."""
     holding = {(DISSATISFIED_SHARE, subject): d for subject, d in dissatisfied_places(conn, rules, now_ns).items()}
     holding |= {(TERMINAL_SILENT, tid): d for tid, d in silent_terminals(conn, rules, now_ns).items()}
+    from .rollouts import stopped_by_themselves  # here: rollouts.py is not needed to read the alert rules
+
+    holding |= {(ROLLOUT_STOPPED, subject): d for subject, d in stopped_by_themselves(conn, now_ns=now_ns).items()}
     return holding
 
 

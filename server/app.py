@@ -33,13 +33,14 @@ from .db import open_engine
 from .dossiers import DossierRetention
 from .errors import ApiError
 from .ratelimit import RateLimiter
+from .rollouts import RolloutBook
 from .rollups import RollupRefresher
 from .security_headers import SecurityHeaders
 from .dashboard import mount_dashboard
-from .routes import (alerts, audit, batches, enroll, enrollment_codes, health, officers, ratings, reports, terminals,
-                     terminal_settings, tree)
+from .routes import (alerts, audit, batches, enroll, enrollment_codes, health, officers, ratings, releases, reports,
+                     terminal_settings, terminals, tree)
 from .routes.docs import mount_api_docs
-from .settings import Settings
+from .settings import Settings, releases_folder
 from .terminal_settings import WantedVersions
 from .version import SERVER_VERSION
 
@@ -58,13 +59,16 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     monitor = AlertMonitor(engine, settings, clock)
     refresher = RollupRefresher(engine, settings.timezone)
     retention = DossierRetention(engine, settings.dossier_retention_days, clock)
+    book = RolloutBook(engine, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         monitor.start()  # checks the alert rules in the background, off the ingest path
         refresher.start()  # folds ingest's deltas into the reports' rollups (rollups.py)
         retention.start()  # blanks dossier codes past dossier_retention_days, hourly (dossiers.py)
+        book.start()  # moves rollouts from their first wave to all, or to done (rollouts.py)
         yield
+        await book.stop()
         await retention.stop()
         await refresher.stop()
         await monitor.stop()
@@ -82,13 +86,15 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     app.state.rollups = refresher
     app.state.dossier_retention = retention
     app.state.wanted_settings = WantedVersions()  # the receipts' settings_version, per terminal and generation
+    app.state.rollouts = book  # the running rollouts, cached for the batch receipts (rollouts.py)
+    app.state.releases_folder = releases_folder(settings)
     app.state.device_tokens = {}  # token hash -> Terminal, for live tokens (see dependencies.device_terminal)
     app.state.rate_limiter = RateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst,
                                          clock=lambda: clock() / 1e9)
 
     app.include_router(health.router)
     for resource in (enroll, batches, ratings, terminals, reports, alerts, tree, enrollment_codes, audit, officers,
-                     terminal_settings):
+                     terminal_settings, releases):
         app.include_router(resource.router, prefix=API_PREFIX)
     mount_api_docs(app)
     mount_dashboard(app)

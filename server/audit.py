@@ -77,6 +77,12 @@ ACTIONS: dict[str, str] = {
                                 "a node, a terminal), scope = its node, details = change id, set, unset, note",
     "terminal_settings_rollback": "a scope's remote settings rolled back to an earlier change's values (as a new "
                                   "change): subject = the scope, details = change id, restores, note",
+    "release_upload": "a signed software release uploaded: subject = version, details = arch, size, sha256, key id, "
+                      "whether the signature was checked",
+    "release_rollout": "a rollout of a release started: subject = version, scope = the node (none: the fleet), "
+                       "details = rollout id, wave share, terminals, first wave",
+    "release_stop": "a rollout stopped, by an administrator or by itself (a first-wave terminal reported the "
+                    "release rolled back or failed): subject = version, details = rollout id, reason, by_itself",
 }
 
 #: The dashboard's words for the actions.
@@ -89,6 +95,8 @@ ACTION_LABELS_VI: dict[str, str] = {
     "settings_change": "Thay đổi cấu hình", "officer_create": "Thêm cán bộ", "officer_change": "Sửa cán bộ",
     "dossier_purge": "Xoá mã hồ sơ quá hạn lưu", "terminal_settings_change": "Đổi cài đặt thiết bị",
     "terminal_settings_rollback": "Khôi phục cài đặt thiết bị",
+    "dossier_purge": "Xoá mã hồ sơ quá hạn lưu", "release_upload": "Tải lên phiên bản phần mềm",
+    "release_rollout": "Triển khai phiên bản", "release_stop": "Dừng triển khai phiên bản",
 }
 
 #: The columns of an entry, in the order the API's CSV and ``audit export`` write them.

@@ -9,6 +9,7 @@
     kiosk-server tree [--csv] | import-tree FILE.csv | move TERMINAL_ID NODE
     kiosk-server audit verify|list|export   (see server/audit_cli.py)
     kiosk-server purge-dossiers             (see server/dossiers_cli.py)
+    kiosk-server release upload|list|rollout|status|stop   (see server/releases_cli.py)
     kiosk-server create-admin USERNAME [--name NAME] [--password-stdin]
     kiosk-server create-account USERNAME --role ROLE [--scope NODE] [--name NAME] [--sees-officers] [--password-stdin]
     kiosk-server accounts
@@ -507,7 +508,7 @@ def revoke(terminal_id: str, db_url: str) -> None:
 @cli.command()
 @setting_options("db_url")
 def terminals(db_url: str) -> None:
-    """List the terminals: last seen, backlog, clock offset, last error."""
+    """List the terminals: last seen, version and update, backlog, clock offset, last error."""
     from sync.vocabulary import round_half_up
 
     from .accounts import kept_aside_causes_words, list_terminals
@@ -519,13 +520,15 @@ def terminals(db_url: str) -> None:
     if not rows:
         click.echo("no terminals yet (enrol one with `kiosk-server enroll-code`)")
         return
-    header = ("id", "site", "counter", "last seen", "version", "pending", "kept aside", "clock offset", "state")
+    header = ("id", "site", "counter", "last seen", "version", "update", "pending", "kept aside", "clock offset",
+              "state")
     table = [header]
     for row in rows:
         offset = "" if row["clock_offset_s"] is None else f"{round_half_up(row['clock_offset_s'], 1):+.1f} s"
         state = f"revoked {row['revoked_at']}" if row["revoked_at"] else (row["last_error"] or "ok")
         table.append((row["id"], row["site"], row["counter"] or "", row["last_seen_at"] or "never",
-                      row["app_version"] or "", "" if row["pending"] is None else str(row["pending"]),
+                      row["app_version"] or "", " ".join(filter(None, (row["update_state"], row["update_version"]))),
+                      "" if row["pending"] is None else str(row["pending"]),
                       str(row["kept_aside"] or 0), offset, state))
     # What a terminal said about itself (its error, its version) is on one line, without escapes.
     _echo_table(table)
@@ -533,6 +536,8 @@ def terminals(db_url: str) -> None:
         if row["kept_aside"]:
             click.echo(one_line(f"{row['id']} keeps {row['kept_aside']} rating(s) aside, not sent: "
                                 f"{kept_aside_causes_words(row['kept_aside_causes'])}"))
+        if row["update_error"]:  # its last update failure, kept after it is idle again (issue 13)
+            click.echo(one_line(f"{row['id']}'s last update failed: {row['update_error']}"))
 
 
 for _command in audit.commands.values():  # each finds the database like every other command
@@ -545,7 +550,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-from . import accounts_cli, dossiers_cli, settings_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
+from . import accounts_cli, dossiers_cli, releases_cli, settings_cli, tree_cli  # noqa: E402,F401  (their commands join `cli`)
 
 
 def main(argv: list[str] | None = None) -> None:

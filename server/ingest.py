@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 
-from sqlalchemy import Connection, bindparam, case, select, text, update
+from sqlalchemy import Connection, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync.protocol import Ack, Batch, BatchReceipt, Rating
+from sync.protocol import Ack, Batch, BatchReceipt, Rating, ReleaseOffer
 from sync.vocabulary import RATING_CONTENT_FIELDS
 
 from .accounts import PLACE_COLUMNS, Terminal
@@ -217,7 +217,13 @@ class _Statements:
             clock_offset_s=bindparam("clock_offset_s"), last_error=bindparam("last_error"),
             last_boot_id=bindparam("last_boot_id"), kept_aside=bindparam("kept_aside"),
             kept_aside_causes=bindparam("kept_aside_causes"), settings_version=bindparam("settings_version"),
-            settings_error=bindparam("settings_error")).returning(*[terminals.c[name] for name in PLACE_COLUMNS])
+            settings_error=bindparam("settings_error"),
+            # Issue 13: the update's state; the last failure (its reason and release) stays until another one.
+            update_state=bindparam("update_state"), update_version=bindparam("update_version"),
+            update_error=func.coalesce(bindparam("update_error"), terminals.c.update_error),
+            update_failed_version=case((bindparam("update_failed"), bindparam("update_version")),
+                                       else_=terminals.c.update_failed_version),
+        ).returning(*[terminals.c[name] for name in PLACE_COLUMNS], terminals.c.update_failed_version)
 
     def insert(self, conn: Connection, rows) -> set[str]:
         """Insert a batch's rows (tuples in INSERT_COLUMNS order, or PostgreSQL's arrays); the ids inserted."""
@@ -386,15 +392,30 @@ def kept_aside_columns(health) -> dict:
             "kept_aside_causes": json.dumps(causes, ensure_ascii=False) if causes else None}
 
 
+def update_columns(health) -> dict:
+    """The ``terminals`` columns of a heartbeat's update report (issue 13); ``update_failed`` says whether it
+    reports a failure of ``update_version``.
+
+        >>> from sync.protocol import Health
+        >>> update_columns(Health(pending=0, app_version="1.1", clock_synced=True, update_state="rolled_back",
+        ...                       update_version="1.2", update_error="no home screen in 120 s"))["update_failed"]
+        True
+    """
+    return {"update_state": health.update_state, "update_version": health.update_version,
+            "update_error": health.update_error,
+            "update_failed": health.update_state in ("rolled_back", "failed") and health.update_version is not None}
+
+
 def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: PreparedBatch, *,
                 received_ns: int, received_at: str, clock_offset_s: float, refused: int = 0,
-                on_moved: Callable[[Terminal], None] | None = None) -> set[str]:
+                on_moved: Callable[[Terminal], None] | None = None, seen: dict | None = None) -> set[str]:
     """Step 2, inside the transaction: the boot's base, the terminal's health, the new ratings and their
     tallies; the ids the database took. Raises :class:`TerminalRevoked` if the terminal was revoked.
 
     ``refused``: how many ratings of the sent batch were refused (answered too, so off the backlog).
     The ratings take the terminal's place from its row, read in this transaction: if it was moved since
-    ``terminal`` was read, they are stored at the new place and ``on_moved`` hears of it.
+    ``terminal`` was read, they are stored at the new place and ``on_moved`` hears of it. ``seen`` (a dict) is given
+    the terminal as its row says now (``terminal``) and the last release it failed (``update_failed_version``).
     """
     sql = _STATEMENTS[conn.dialect.name]
     health = batch.health
@@ -408,15 +429,19 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
         "clock_synced": health.clock_synced, "clock_offset_s": clock_offset_s,
         "last_error": health.last_error, "last_boot_id": batch.boot_id, **kept_aside_columns(health),
         # Issue 13: the remote settings it applied and why it refused the wanted ones (absent: NULL).
-        "settings_version": health.settings_version, "settings_error": health.settings_error})
-    place = touched.first()
-    if place is None:  # revoked since its token was checked: roll back, store nothing
+        "settings_version": health.settings_version, "settings_error": health.settings_error,
+        **update_columns(health)})
+    found = touched.first()
+    if found is None:  # revoked since its token was checked: roll back, store nothing
         raise TerminalRevoked(f"terminal {terminal.id} is revoked")
+    place = tuple(found)[:len(PLACE_COLUMNS)]
     if tuple(place) != terminal.place:  # moved since its token was read: the row is right, the memory is not
         terminal = Terminal(terminal.id, *place)
         prepared = _placed_again(sql, prepared, terminal.place)
         if on_moved is not None:
             on_moved(terminal)
+    if seen is not None:
+        seen.update(terminal=terminal, update_failed_version=found[-1])
     if batch.shifts:
         store_shifts(conn, terminal, batch.shifts, received_at=received_at)
     if batch.invitations:
@@ -470,14 +495,16 @@ def classify_acks(conn: Connection, terminal: Terminal, prepared: PreparedBatch,
 
 def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received_ns: int,
                  refused: dict[int, Ack] | None = None,
-                 on_moved: Callable[[Terminal], None] | None = None) -> BatchReceipt:
+                 on_moved: Callable[[Terminal], None] | None = None,
+                 offer_release: Callable[[Terminal, str | None], ReleaseOffer | None] | None = None) -> BatchReceipt:
     """Store ``batch`` from ``terminal`` in one write transaction on ``conn``; return the receipt.
 
     ``received_ns`` is the server's clock when the request arrived. The batch
     must have passed :func:`check_batch`. ``refused``: the refused ratings' acks by
     their position in the batch as sent (``batch`` holds the others, in order);
     the receipt answers every rating in the order sent. Raises :class:`TerminalRevoked`
-    (nothing stored) if the terminal was revoked meanwhile.
+    (nothing stored) if the terminal was revoked meanwhile. ``offer_release(terminal, failed_version)``: the
+    release the receipt offers (issue 13; :meth:`server.rollouts.RolloutBook.offer`), asked after the commit.
 
     Rows are prepared before the transaction (:func:`prepare_rows`), so the write
     lock (SQLite's, or the cursor lock on PostgreSQL) is held only for the
@@ -487,9 +514,10 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
     clock_offset_s = (ns_from_iso(batch.sent_at) - received_ns) / NS_PER_S
     prepared = prepare_rows(conn, terminal, batch, received_ns=received_ns, received_at=received_at)
     refused = refused or {}
+    seen: dict = {}
     with write_transaction(conn):
         inserted = write_batch(conn, terminal, batch, prepared, received_ns=received_ns, received_at=received_at,
-                               clock_offset_s=clock_offset_s, refused=len(refused), on_moved=on_moved)
+                               clock_offset_s=clock_offset_s, refused=len(refused), on_moved=on_moved, seen=seen)
         acks = classify_acks(conn, terminal, prepared, inserted, received_at=received_at) if prepared.by_id else []
     if refused:
         answered = iter(acks)
@@ -499,4 +527,5 @@ def ingest_batch(conn: Connection, terminal: Terminal, batch: Batch, *, received
         ok=True, acks=acks, received_at=received_at, clock_offset_s=clock_offset_s,
         shift_acks=[shift.id for shift in batch.shifts] if batch.shifts else None,
         invitation_acks=[invitation.id for invitation in batch.invitations] if batch.invitations else None,
-        officers_version=None)
+        officers_version=None,
+        release=offer_release(seen["terminal"], seen["update_failed_version"]) if offer_release else None)

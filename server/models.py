@@ -76,6 +76,11 @@ class TerminalOut(BaseModel):
         "the remote settings version the server wants it to run; null: no remote settings ever set above it"))
     settings_applied: str | None = Field(description="the remote settings version it reported applied")
     settings_error: str | None = Field(description="why it refused the wanted version, as it reported it")
+    update_state: str | None = Field(default=None, description=(
+        "its software update: idle, downloading, ready, trial, rolled_back or failed (null: none ever offered)"))
+    update_version: str | None = Field(default=None, description="the release update_state is about")
+    update_error: str | None = Field(default=None, description=(
+        "why its last update failed or was rolled back; kept after it is idle again (null: no failure)"))
 
 
 class TerminalsList(BaseModel):

@@ -81,6 +81,13 @@ terminals = Table(
     # the server wants ("<version>: <why>"), as its latest heartbeat told them.
     Column("settings_version", String(128)),
     Column("settings_error", Text),
+    # Its software update, as its heartbeat says (migration 0014; sync.protocol.UPDATE_STATES): the state, the
+    # release it is about, and the last failure's reason and release, kept after it goes back to idle (a
+    # release it rolled back or refused is not offered to it again; see rollouts.py).
+    Column("update_state", String(16)),
+    Column("update_version", String(32)),
+    Column("update_error", Text),
+    Column("update_failed_version", String(32)),
 )
 
 enrollment_codes = Table(
@@ -458,4 +465,46 @@ terminal_settings_changes = Table(
     Column("changed_at", ISO_TIME, nullable=False),
     Column("restores_id", CursorKey),
     Index(None, "scope", "id"),
+#: Signed software releases of the terminal (issue 13; releases.py): the archive is a file in the releases folder
+#: (``releases_dir``), named ``archive``; ``statement`` is the ``.sig`` file as uploaded (JSON), served to the
+#: terminals as is. One row per version: a version is never uploaded twice.
+releases = Table(
+    "releases", metadata,
+    Column("version", String(32), primary_key=True),
+    Column("arch", String(16), nullable=False),
+    Column("archive", Text, nullable=False),          # the file's name in the releases folder
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature_checked", Boolean, nullable=False),  # checked against release_public_key at upload
+    Column("uploaded_by", Text, nullable=False),
+    Column("uploaded_at", ISO_TIME, nullable=False),
+)
+
+#: A release rolled out to the fleet (``node_id`` NULL) or to a node's subtree (rollouts.py): to a first wave of
+#: ``wave_pct`` % of its terminals, then to all once the first wave is healthy (100: all at once). ``state``:
+#: first_wave | all | stopped | done.
+rollouts = Table(
+    "rollouts", metadata,
+    Column("id", CursorKey, primary_key=True, autoincrement=True),
+    Column("version", String(32), ForeignKey("releases.version"), nullable=False),
+    Column("node_id", CursorKey, ForeignKey("nodes.id")),
+    Column("wave_pct", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("started_by", Text, nullable=False),
+    Column("started_at", ISO_TIME, nullable=False),
+    Column("all_at", ISO_TIME),                       # when the rest of the terminals were given it
+    Column("ended_at", ISO_TIME),                     # stopped or done
+    Column("stopped_by", Text),
+    Column("stopped_reason", Text),
+    Index(None, "state"),
+)
+
+#: The terminals of a rollout's first wave, chosen when it started (deterministic: rollouts.first_wave).
+rollout_first_wave = Table(
+    "rollout_first_wave", metadata,
+    Column("rollout_id", CursorKey, ForeignKey("rollouts.id"), nullable=False),
+    Column("terminal_id", String(64), ForeignKey("terminals.id"), nullable=False),
+    PrimaryKeyConstraint("rollout_id", "terminal_id"),
 )

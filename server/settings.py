@@ -106,6 +106,14 @@ class Settings:
     dossier_retention_days: int = _setting(
         365, "dossier codes are kept this many days, then blanked in ratings and invitations (the ratings kept): by "
              "the background loop every hour, or `kiosk-server purge-dossiers`", metavar="DAYS")
+    # Signed software releases (issue 13; server/releases.py).
+    releases_dir: str = _setting(
+        "", "the folder uploaded release archives are kept in (empty: `releases` beside the SQLite database, or "
+            "`var/releases` with PostgreSQL)", metavar="DIR")
+    release_public_key: str = _setting(
+        "", "the release key's public half (raw base64, one line, as `kiosk-release keygen` writes it): an uploaded "
+            "release whose signature it does not verify is refused (empty: only the size and SHA-256 are checked; "
+            "the terminals always check the signature)", metavar="KEY")
     # The official PDF report (GET /api/v1/reports/summary?format=pdf and the dashboard's link), Decree 30's form.
     report_parent_body: str = _setting("", "official PDF report: the body above the issuer (cơ quan chủ quản), e.g. "
                                            "`UBND thành phố Hà Nội` (empty: none)", metavar="NAME")
@@ -140,6 +148,12 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"timezone: {self.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh") from None
         self._check_alerts()
+        if self.release_public_key.strip():
+            from .release_statement import public_key_problem  # here: the settings module stays light
+
+            problem = public_key_problem(self.release_public_key.strip())
+            if problem:
+                raise SettingsError(f"release_public_key: {problem}")
         self.letterhead()  # a report_* field that cannot be printed stops the server at start
         object.__setattr__(self, "db_url", normalise_db_url(self.db_url))
         if self.public_url.strip():
@@ -364,3 +378,20 @@ def normalise_db_url(url: str) -> str:
     elif parsed.database in (None, "", ":memory:"):
         raise SettingsError("db_url: the server needs a SQLite file (sqlite:///path), not an in-memory database")
     return parsed.render_as_string(hide_password=False)
+
+
+def releases_folder(settings: Settings) -> "Path":
+    """Where release archives are kept: ``releases_dir``, else ``releases`` beside the SQLite file, else
+    ``var/releases``.
+
+        >>> str(releases_folder(Settings(db_url="sqlite:///srv/hl/server.db")))
+        '/srv/hl/releases'
+    """
+    from pathlib import Path
+
+    if settings.releases_dir.strip():
+        return Path(settings.releases_dir.strip()).expanduser()
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return Path(url.database).expanduser().parent / "releases"
+    return Path("var/releases")

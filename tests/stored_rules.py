@@ -26,7 +26,7 @@ from sync.vocabulary import RATING_CONTENT_FIELDS
 
 ISO = re.compile(ISO_UTC_PATTERN)
 TIME_QUALITIES = {"exact", "device", "estimated"}
-ALERT_RULES = {"dissatisfied_share", "terminal_silent"}
+ALERT_RULES = {"dissatisfied_share", "terminal_silent", "rollout_stopped"}
 
 
 def _time(value, *, optional: bool = False) -> str | None:

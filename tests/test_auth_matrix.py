@@ -278,6 +278,32 @@ EXPECTED = {
     "GET /api/v1/terminal/settings":
         "401 401 401 401 401 401 200 200 "
         "403 401 401 403 401 401 401 401",
+    # Releases (issue 13): the administrators' API (the body a form, not the archive or JSON: 415), the page, and
+    # the terminals' download of a release no rollout offers (404: no such version).
+    "POST /api/v1/releases":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "GET /api/v1/releases":
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
+    "POST /api/v1/releases/{version}/rollouts":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "POST /api/v1/releases/{version}/stop":
+        "401 401 401 401 401 401 403 403 "
+        "415 401 401 401 401 401 401 401",
+    "GET /api/v1/rollouts":
+        "401 401 401 401 401 401 403 403 "
+        "200 401 401 401 401 401 401 401",
+    "GET /api/v1/terminal/releases/{version}":
+        "401 401 401 401 401 401 404 404 "
+        "403 401 401 403 401 401 401 401",
+    "GET /api/v1/terminal/releases/{version}/archive":
+        "401 401 401 401 401 401 404 404 "
+        "403 401 401 403 401 401 401 401",
+    "GET /releases":
+        "→/login →/login →/login →/login →/login →/login →/login →/login "
+        "→/login →/login →/login →/login 200 →/login →/login →/login",
 }
 TABLE = {route: dict(zip(CREDENTIALS, cells.split(), strict=True)) for route, cells in EXPECTED.items()}
 
@@ -294,7 +320,11 @@ CONCRETE = {"GET /docs/assets/{path}": "/docs/assets/swagger-ui.css", "GET /stat
             **{route: route.split(" ", 1)[1].replace("{officer_id}", "0") for route in (
                 "POST /officers/{officer_id}/edit", "POST /officers/{officer_id}/pin", "POST /officers/{officer_id}/photo",
                 "GET /officers/{officer_id}/photo", "POST /api/v1/officers/{officer_id}",
-                "PUT /api/v1/officers/{officer_id}/photo", "DELETE /api/v1/officers/{officer_id}/photo")}}
+                "PUT /api/v1/officers/{officer_id}/photo", "DELETE /api/v1/officers/{officer_id}/photo")},
+            # A release that is not there.
+            **{route: route.split(" ", 1)[1].replace("{version}", "0.0.0") for route in (
+                "POST /api/v1/releases/{version}/rollouts", "POST /api/v1/releases/{version}/stop",
+                "GET /api/v1/terminal/releases/{version}", "GET /api/v1/terminal/releases/{version}/archive")}}
 
 
 def app_routes(app) -> set[str]:

@@ -148,6 +148,19 @@ EXPECTED = {
     "GET /api/v1/settings/history": "200 404 200 | 200 404 200 | 403 403 403 | 200 404 200 | 200 404 200",
     "POST /api/v1/settings/rollback": "200 404 200 | 200 404 200 | 403 403 403 | 403 403 403 | 403 403 403",
     "GET /api/v1/terminal/settings": "403 403 403 | 403 403 403 | 403 403 403 | 403 403 403 | 403 403 403",
+    # Releases (issue 13): whoever sees the fleet sees the releases and rollouts; province and unit admins roll out
+    # within their scope (the form body is refused: 415), only a whole-server account uploads.
+    "POST /api/v1/releases": "403 403 415 | 403 403 415 | 403 403 403 | 403 403 403 | 403 403 403",
+    "GET /api/v1/releases": "200 200 200 | 200 200 200 | 403 403 403 | 200 200 200 | 200 200 200",
+    "POST /api/v1/releases/{version}/rollouts": "415 415 415 | 415 415 415 | 403 403 403 | 403 403 403 | "
+                                                "403 403 403",
+    "POST /api/v1/releases/{version}/stop": "415 415 415 | 415 415 415 | 403 403 403 | 403 403 403 | 403 403 403",
+    "GET /api/v1/rollouts": "200 200 200 | 200 200 200 | 403 403 403 | 200 200 200 | 200 200 200",
+    "GET /api/v1/terminal/releases/{version}": "403 403 403 | 403 403 403 | 403 403 403 | 403 403 403 | "
+                                               "403 403 403",
+    "GET /api/v1/terminal/releases/{version}/archive": "403 403 403 | 403 403 403 | 403 403 403 | 403 403 403 | "
+                                                       "403 403 403",
+    "GET /releases": "200 200 200 | 200 200 200 | 403 403 403 | 200 200 200 | 200 200 200",
 }
 TABLE = {route: dict(zip(COLUMNS, cells.replace("|", " ").split(), strict=True)) for route, cells in EXPECTED.items()}
 
@@ -182,7 +195,10 @@ BY_NODE = {"POST /api/v1/enrollment-codes", "POST /api/v1/terminals/{terminal_id
 #: ``wide`` one of B's.
 BY_SETTINGS_CHANGE = {"POST /settings/rollback", "POST /api/v1/settings/rollback"}
 CONCRETE = {"GET /docs/assets/{path}": "/docs/assets/swagger-ui.css", "GET /static/{path}": "/static/favicon.svg",
-            "GET /export/report.{fmt}": "/export/report.csv"}
+            "GET /export/report.{fmt}": "/export/report.csv",
+            **{route: route.split(" ", 1)[1].replace("{version}", "0.0.0") for route in (
+                "POST /api/v1/releases/{version}/rollouts", "POST /api/v1/releases/{version}/stop",
+                "GET /api/v1/terminal/releases/{version}", "GET /api/v1/terminal/releases/{version}/archive")}}
 
 TREE = """code,name,kind,parent_code
 T99,Tỉnh Thử Nghiệm,province,

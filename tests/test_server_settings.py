@@ -42,6 +42,8 @@ OTHER_VALUES = {
     "report_signer_title": ("KT. CHỦ TỊCH; PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH; PHÓ CHỦ TỊCH"),
     "report_signer_name": ("Nguyễn Văn An", "Nguyễn Văn An"),
     "report_recipients": ("UBND thành phố; Lưu: VT", "UBND thành phố; Lưu: VT"),
+    "releases_dir": ("{tmp}/releases", "{tmp}/releases"),
+    "release_public_key": ("A" * 43 + "=", "A" * 43 + "="),
 }
 
 
@@ -113,6 +115,8 @@ def test_serve_options_are_made_from_the_table():
     ("HAILONG_ALERT_WEBHOOK", "mailto:x@example.org", "not an http"),
     ("HAILONG_REPORT_SIGNER_NAME", "Nguyễn\tVăn An", "holds a control character"),
     ("HAILONG_REPORT_ISSUER", " ", "the issuing body's name is needed"),
+    ("HAILONG_RELEASE_PUBLIC_KEY", "not-a-key", "not base64"),
+    ("HAILONG_RELEASE_PUBLIC_KEY", "AAAA", "an Ed25519 public key is 32"),
 ])
 def test_a_bad_variable_is_named_and_exits_2(variable, value, words, serve, monkeypatch):
     monkeypatch.setenv(variable, value)

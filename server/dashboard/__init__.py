@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from . import audit_page, officer_pages, people_pages, settings_page, terminal_pages, tree_pages
+from . import audit_page, officer_pages, people_pages, release_pages, terminal_pages, tree_pages
 from .login_throttle import LoginThrottle
 from .logins import AccountLogins
 from sync.protocol import API_PREFIX
@@ -49,6 +50,7 @@ def mount_dashboard(app: FastAPI) -> None:
     app.include_router(tree_pages.router)
     app.include_router(terminal_pages.router)
     app.include_router(settings_page.router)
+    app.include_router(release_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(LoginRequired)

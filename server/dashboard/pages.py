@@ -354,6 +354,11 @@ def _csv(rows: list[list], filename: str) -> Response:
 FLEET_PAGE_SIZE = 100
 
 
+#: A terminal's software update (sync.protocol.UPDATE_STATES) as the fleet page says it.
+UPDATE_LABELS_VI = {"idle": "Ổn định", "downloading": "Đang tải", "ready": "Chờ cài", "trial": "Đang chạy thử",
+                    "rolled_back": "⚠ Đã quay về bản cũ", "failed": "⚠ Cập nhật lỗi"}
+
+
 def fleet_rows(request: Request, *, within: int | None = None, limit: int | None = None,
                offset: int = 0) -> list[dict]:
     """Terminals (standing ``within`` a node; ``limit`` from ``offset``) with their health, the path of where each
@@ -428,7 +433,7 @@ def fleet(request: Request, node: str | None = None, page_no: int = Query(1, ali
                 next_url=f"/fleet?{urlencode({**node_q, 'page': page_no + 1})}" if page_no < pages else None,
                 csv_url="/export/fleet.csv" + (f"?{urlencode(node_q)}" if node_q else ""),
                 may_act=may(admin.caller, "move_terminal") or may(admin.caller, "revoke_terminal"),
-                silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(),
+                silent_h=rules.silent_s / 3600, hours=rules.opening_hours.describe_vi(), update_labels=UPDATE_LABELS_VI,
                 now=datetime.fromtimestamp(request.app.state.clock() / 1e9, rules.tz).strftime("%d/%m/%Y %H:%M"))
 
 

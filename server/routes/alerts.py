@@ -27,10 +27,11 @@ _ERRORS = {401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}, 422: {"
 
 class AlertOut(BaseModel):
     id: int
-    rule: Literal["dissatisfied_share", "terminal_silent"]
+    rule: Literal["dissatisfied_share", "terminal_silent", "rollout_stopped"]
     subject: str = Field(description="`unit:<node id>` (dissatisfied_share of a unit), the site's name "
                                      "(dissatisfied_share of ratings that have no unit) or the terminal's id "
-                                     "(terminal_silent)")
+                                     "(terminal_silent) or `rollout #<id>` (rollout_stopped: a rollout that stopped "
+                                     "by itself)")
     place: str = Field(description="where, by the organisation tree: `Tỉnh … › Phường 1` (a terminal: down to its "
                                    "counter); the site's name when there is no node")
     unit_id: int | None = Field(description="the unit of a dissatisfied_share alert (node id), else null")

@@ -26,6 +26,7 @@ from ..errors import ApiError
 from ..ingest import TerminalRevoked, ingest_batch
 from ..officers import receipt_version, uses_officers
 from ..refusals import ReceivedBatch, receive_batch
+from ..rollouts import RolloutBook
 from ..terminal_settings import WantedVersions
 
 router = APIRouter(tags=["terminals"])
@@ -46,7 +47,8 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
         receipt = await run_in_threadpool(_store, request.app.state.engine, terminal, received, now_ns,
                                           lambda moved: remember_device_token(request, moved),
                                           retention_days=request.app.state.settings.dossier_retention_days,
-                                          wanted_settings=request.app.state.wanted_settings)
+                                          wanted_settings=request.app.state.wanted_settings,
+                                          book=request.app.state.rollouts)
     except TerminalRevoked:
         forget_device_token(request)
         raise ApiError(401, "this terminal's token was revoked; provision the terminal again with a new "
@@ -57,7 +59,7 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
 
 
 def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int, on_moved, *,
-           retention_days: int, wanted_settings: WantedVersions) -> BatchReceipt:
+           retention_days: int, wanted_settings: WantedVersions, book: RolloutBook) -> BatchReceipt:
     # A connection only for the write: none is held while the body streams in.
     moved: list[Terminal] = []
 
@@ -65,9 +67,11 @@ def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: 
         moved.append(where)
         on_moved(where)
 
+    health = received.batch.health
     with engine.connect() as conn:
         receipt = ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused,
-                               on_moved=moved_to)
+                               on_moved=moved_to, offer_release=lambda where, failed: book.offer(
+                                   where, health.app_version, failed))
         # The version of the officers list of the unit it stands at now (read after the commit).
         here = moved[-1] if moved else terminal
         receipt.officers_version = receipt_version(conn, here.unit_id, retention_days=retention_days,
@@ -76,4 +80,6 @@ def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: 
         # cache per terminal and generation, so a batch costs no more than a lookup.
         receipt.settings_version = wanted_settings.wanted(
             conn, here.id, (here.province_id, here.unit_id, here.office_id, here.counter_id))
-        return receipt
+    # A first-wave terminal reporting the release (or its failure) may open or stop its rollout (rollouts.py).
+    book.after_heartbeat(here, health)
+    return receipt
