@@ -85,3 +85,10 @@ def test_a_bad_key_or_value_exits_2_naming_it_and_stores_nothing(units, server_d
 def test_rolling_back_a_change_that_does_not_exist_exits_2(units, server_db_url, capsys):
     status, _, err = settings(units, server_db_url, capsys, "rollback", "42")
     assert status == 2 and "42" in err and units.server.rows("terminal_settings_changes") == []
+
+
+def test_the_audit_chain_still_verifies_after_settings_changes(units, server_db_url, capsys):
+    assert settings(units, server_db_url, capsys, "set", "voice.volume=0.3")[0] == 0
+    assert settings(units, server_db_url, capsys, "rollback", "1")[0] == 0
+    status, out, err = run_main(main, ["audit", "verify", "--db", server_db_url], capsys)
+    assert status == 0, out + err

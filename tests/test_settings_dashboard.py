@@ -63,6 +63,8 @@ def test_an_admin_sets_removes_and_rolls_back_on_the_page(units):
     units.upload("C03", health={"settings_error": f"{wanted}: reasons do not fit the buttons"})
     fleet = _text(session.get(url + "/fleet", timeout=30))
     assert "Từ chối: " + f"{wanted}: reasons do not fit the buttons" in fleet
+    detail = _text(session.get(url + f"/fleet/terminal/{units.terminal['C03'].id}", timeout=30))
+    assert f"cần chạy {wanted}" in re.sub(r"</?code>", "", detail) and "từ chối: " in detail
 
 
 def test_a_unit_admin_cannot_reach_another_unit_or_the_fleet(units):

@@ -19,6 +19,7 @@ from ..dependencies import client_address
 from ..fleet_actions import move, paths_of, place_count, places, revoke
 from ..org_tree import TreeError, UnknownNode
 from ..schema import terminals
+from ..terminal_settings import add_settings_columns
 from .pages import local_time, page, require_on_page
 from .session import DashboardUser, check_csrf, dashboard_user
 
@@ -39,7 +40,7 @@ def _terminal(request: Request, admin: DashboardUser, terminal_id: str) -> dict 
         found = conn.execute(select(terminals).where(terminals.c.id == terminal_id)).first()
         if found is None:
             return None
-        row = dict(found._mapping)
+        row = add_settings_columns(conn, [dict(found._mapping)])[0]  # wanted / applied / refused (issue 13)
         row["path"] = paths_of(conn, {row["node_id"]}).get(row["node_id"], "") if row["node_id"] else ""
         scope = admin.caller.scope_node_id
         # Counted first: a national tree's 15,000 counters are not read to be thrown away.
