@@ -465,6 +465,8 @@ terminal_settings_changes = Table(
     Column("changed_at", ISO_TIME, nullable=False),
     Column("restores_id", CursorKey),
     Index(None, "scope", "id"),
+)
+
 #: Signed software releases of the terminal (issue 13; releases.py): the archive is a file in the releases folder
 #: (``releases_dir``), named ``archive``; ``statement`` is the ``.sig`` file as uploaded (JSON), served to the
 #: terminals as is. One row per version: a version is never uploaded twice.
