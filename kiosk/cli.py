@@ -99,7 +99,13 @@ def run(config_path, mock_pins, windowed):
     repair_kivy_config(Path(os.environ["KIVY_HOME"]) / "config.ini")
     from .terminal import open_terminal
 
-    terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
+    # deploy/hai-long-launch says which A/B slot this is and whether it is on trial (kiosk/updates.py).
+    from . import migrations
+    from .updates import SLOT_ENV, STATE_ENV, TRIAL_ENV
+
+    migrations.hold_non_additive = os.environ.get(TRIAL_ENV) == "1"
+    terminal = open_terminal(config, mock_pins=mock_pins, sync=True, slot=os.environ.get(SLOT_ENV) or None,
+                             update_state=os.environ.get(STATE_ENV) or None)
     database = folder if full else check_database(config.storage.path)
     log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, config.source,
              terminal.hardware_note, terminal.sync_note)
@@ -134,6 +140,11 @@ def run(config_path, mock_pins, windowed):
         from .restart import restart_terminal
 
         restart_terminal()
+    elif outcome == "update":
+        from .restart import restart_through_launcher
+        from .updates import LAUNCHER_ENV
+
+        restart_through_launcher(os.environ.get(LAUNCHER_ENV))
     elif outcome == "leave":
         from .restart import LEFT_KIOSK_STATUS
 

@@ -35,7 +35,7 @@ GPIO_RANGE = range(2, 28)
 class Key:
     """One config key: its kind, its default and what it is for."""
 
-    kind: str  # str, path, name, choice, bool, seconds, count, fraction, pin, pins, reasons, pattern, badge_pattern,
+    kind: str  # str, path, name, choice, bool, seconds, count, fraction, pin, pins, reasons, pattern, badge_pattern, public_key,
     #            clock_time
     default: Any
     help: str
@@ -132,6 +132,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
                        "a scan matching this (and not the badge pattern) is a dossier code"),
         "invitation_s": Key("seconds", 120.0, "the next counted rating within this time is linked; after it the "
                             "invitation is recorded as unanswered", minimum=5.0),
+    },
+    # Issue 13: signed software updates with roll-back (kiosk/updates.py, deploy/hai-long-launch).
+    "updates": {
+        "enabled": Key("bool", True, "take the signed releases the server offers (needs public_key)"),
+        "public_key": Key("public_key", "", "the release key's public half (raw base64, from `kiosk-release keygen`); "
+                          "set by `kiosk provision --release-key`; empty: no update is ever taken"),
+        "root": Key("str", "/opt/hai-long", "the folder of the A/B slots (a, b) and the `current` link"),
+        "max_kbps": Key("count", 200, "download bandwidth bound in KB/s; 0: unbounded", minimum=0, maximum=1_000_000),
+        "min_free_mb": Key("count", 200, "MB that must stay free beside the slots after the download and unpacking",
+                           minimum=0, maximum=1_000_000),
+        "health_s": Key("seconds", 300.0, "a new version must draw its home screen and reach the server within "
+                        "this, else the terminal returns to the previous one", minimum=10.0),
     },
 }
 
@@ -247,6 +259,16 @@ class DossierSettings:
 
 
 @dataclass(frozen=True)
+class UpdateSettings:
+    enabled: bool
+    public_key: str
+    root: str
+    max_kbps: int
+    min_free_mb: int
+    health_s: float
+
+
+@dataclass(frozen=True)
 class Config:
     terminal: TerminalSettings
     storage: StorageSettings
@@ -261,6 +283,8 @@ class Config:
     log: LogSettings
     officers: OfficerSettings
     dossier: DossierSettings
+    updates: UpdateSettings = field(default_factory=lambda: _SECTIONS["updates"](
+        **{name: key.default for name, key in SCHEMA["updates"].items()}))
     source: str = field(default="embedded defaults", compare=False)
 
     @property
@@ -283,6 +307,7 @@ _SECTIONS = {
     "log": LogSettings,
     "officers": OfficerSettings,
     "dossier": DossierSettings,
+    "updates": UpdateSettings,
 }
 
 
@@ -490,6 +515,24 @@ def _check_badge_pattern(name: str, value: Any, key: Key) -> str:
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
+def _check_public_key(name: str, value: Any, key: Key) -> str:
+    """An Ed25519 public key as ``kiosk-release keygen`` writes it (raw 32 bytes, base64), or empty."""
+    value = _text(name, value).strip()
+    if not value:
+        return ""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name}: expected the release public key in base64 (one line from "
+                          f"`kiosk-release keygen`), got {value[:60]!r}") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: expected a 32-byte Ed25519 public key, got {len(raw)} bytes")
+    return value
+
+
 def _check_clock_time(name: str, value: Any, key: Key) -> str:
     """A local time of day, ``HH:MM`` on the 24-hour clock, or empty (never)."""
     value = _text(name, value)
@@ -514,4 +557,5 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "pattern": _check_pattern,
     "badge_pattern": _check_badge_pattern,
     "clock_time": _check_clock_time,
+    "public_key": _check_public_key,
 }

@@ -112,6 +112,8 @@ class Attempt:
     invitation_acks: list = field(default_factory=list)
     #: The version of this terminal's officers list the server holds (None: an older server).
     officers_version: str | None = None
+    #: The release the receipt offers (sync.protocol.ReleaseOffer), if any.
+    release: object = None
 
 
 def reportable(error: str | None) -> str | None:
@@ -163,6 +165,9 @@ class Uploader:
         self.retention_every_s = 3600.0
         self._retention_at: float | None = None
         self.when_changed: Callable[[SyncState, int], None] | None = None
+        #: The terminal's updates (kiosk.updates.Updater): its state rides on every heartbeat, it hears of
+        #: each acknowledged batch (the trial's proof of health) and of the release a receipt offers.
+        self.updates = None
         self.recount_s = 30.0
         self._pending_estimate: int | None = None
         self._counted_at = 0.0
@@ -182,7 +187,8 @@ class Uploader:
         health = Health(pending=pending, app_version=self.app_version,
                         clock_synced=bool(stamp.clock_synced), last_error=reportable(self.state.last_error),
                         kept_aside=kept_aside or None,
-                        kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None)
+                        kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None,
+                        **(self.updates.health_fields() if self.updates is not None else {}))
         # The envelope goes through the protocol model; the ratings are the
         # terminal's own rows, dumped as they are (the server validates them).
         envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
@@ -232,6 +238,7 @@ class Uploader:
                     and attempt.officers_version != self.local.officers_version():
                 self.fetch_officers()
             self._apply_retention()
+            self._tell_updates(attempt)
         else:
             self.state.last_error = attempt.error
             self.state.auth_refused = attempt.auth_refused
@@ -316,7 +323,17 @@ class Uploader:
         return Attempt(True, sent=len(ids), acks=acks, reasons=reasons,
                        shift_acks=[str(i) for i in receipt.shift_acks or ()],
                        invitation_acks=[str(i) for i in receipt.invitation_acks or ()],
-                       officers_version=receipt.officers_version)
+                       officers_version=receipt.officers_version, release=receipt.release)
+
+    def _tell_updates(self, attempt: Attempt) -> None:
+        if self.updates is None:
+            return
+        try:
+            self.updates.server_reached()
+            if attempt.release is not None:
+                self.updates.offer(attempt.release)
+        except Exception:  # an update's trouble never stops the ratings
+            log.exception("updates: cannot handle the receipt")
 
     def _acknowledge_links(self, attempt: Attempt, shifts: list[dict], invitations: list[dict]) -> None:
         """Mark the shifts and invitations sent that the receipt acknowledges; the rest are sent again."""
