@@ -325,6 +325,11 @@ class Updater:
             min_free = self.settings.min_free_mb << 20
             # Room for the archive and its unpacked copy (about three times the archive) must stay free.
             if not (archive.exists() and archive.stat().st_size == state.size):  # else: stopped while unpacking
+                from sync.download import part_path
+
+                part = part_path(archive)
+                log.info("update %s: fetching the archive (%d of %d bytes here already)", version,
+                         part.stat().st_size if part.exists() else 0, state.size)
                 download(self.session, f"{url}/archive", archive, size=state.size, headers=headers,
                          max_kbps=self.settings.max_kbps, min_free_bytes=min_free + 3 * state.size,
                          timeout=self.timeout, stop=self._stop)
@@ -336,6 +341,7 @@ class Updater:
             target = self.slots.root / slot
             if self.slots.target(self.slots.current) == slot or self.slot == slot:
                 raise ReleaseError(f"slot {slot} is the running one")  # never: other() of the running slot
+            log.info("update %s: signature and sha256 good; unpacking into slot %s", version, slot)
             shutil.rmtree(target, ignore_errors=True)
             bundle = unpack(archive, target)
             if (bundle / "VERSION").read_text(encoding="utf-8").strip() != version:
