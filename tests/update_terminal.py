@@ -142,8 +142,10 @@ class Supervisor:
                 if regex.search(lines[i]):
                     return i
             time.sleep(0.05)
-        raise AssertionError(f"no log line matching {pattern!r} within {timeout} s; the last lines:\n"
-                             + "".join(self.lines[-40:]))
+        story = [line for line in self.lines if re.search(r"supervisor:|kiosk\.updates|hai-long-launch|restart|"
+                                                          r"first frame|Traceback|Error", line)]
+        raise AssertionError(f"no log line matching {pattern!r} within {timeout} s; what happened:\n"
+                             + "".join(story[-80:]) + "the last lines:\n" + "".join(self.lines[-15:]))
 
     def kill(self) -> None:
         """SIGKILL the running program (a power cut, for the program); the supervisor starts it again."""
