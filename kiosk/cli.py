@@ -202,6 +202,9 @@ def status(config_path, as_json):
                                log_file=log_path(config))
     finally:
         store.close()
+    from .updates import STATE_ENV, update_status
+
+    info["updates"] = update_status(config.updates, state_path=os.environ.get(STATE_ENV) or None)
     click.echo(json.dumps(info, ensure_ascii=False, indent=2) if as_json else format_status(info))
     if any(check.level == FAIL for check in checks):
         sys.exit(1)
@@ -273,7 +276,10 @@ class BadInput(click.ClickException):
 @click.option("--server", "server_url", help="The central server's address, e.g. https://hailong.example.vn.")
 @click.option("--code", help="The one-time enrolment code from `kiosk-server enroll-code`.")
 @click.option("--force", is_flag=True, help="Re-provision a terminal that already has an id (ratings are kept).")
-def provision(enrolment, config_path, server_url, code, force):
+@click.option("--release-key", "release_key", metavar="KEY",
+              help="The release public key (the .pub file from `kiosk-release keygen`, or its one line of base64): "
+                   "the terminal takes software updates signed by it only.")
+def provision(enrolment, config_path, server_url, code, force, release_key):
     """Enrol this terminal with the central server and write its id, address and token.
 
     STRING is the enrolment string from `kiosk-server enroll-code --server URL` (hailong1:...), as printed,
@@ -294,10 +300,28 @@ def provision(enrolment, config_path, server_url, code, force):
     elif not server_url or not code:
         raise click.UsageError("give the enrolment string (hailong1:...), or both --server URL and --code CODE "
                                "(from `kiosk-server enroll-code`)")
+    if release_key:
+        release_key = _release_key(release_key)
     path = Path(config_path) if config_path else SYSTEM_CONFIG
     setup_logging("ERROR")  # urllib3's retry warnings would bury the one sentence that matters
-    for line in provision_terminal(path, server_url, code, force=force):
+    for line in provision_terminal(path, server_url, code, force=force, release_key=release_key):
         click.echo(line)
+
+
+def _release_key(value: str) -> str:
+    """The release public key from --release-key: a .pub file's line, or the line itself; checked."""
+    from .config import SCHEMA, _check_public_key
+
+    text = value
+    if Path(value).is_file():
+        try:
+            text = Path(value).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"--release-key: {value} cannot be read ({exc})") from None
+    try:
+        return _check_public_key("--release-key", text, SCHEMA["updates"]["public_key"])
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
 
 
 @cli.command("sync")

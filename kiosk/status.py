@@ -177,6 +177,8 @@ def format_status(status: dict) -> str:
             lines += [f"  {n} × {cause}" for cause, n in sync.get("kept_aside_causes", {}).items()]
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
+    if status.get("updates"):  # kiosk/updates.py: the software update's state (issue 13)
+        lines.append(f"Software updates: {status['updates']['summary']}")
     if "ip_address" in status:
         lines.append(f"IP address: {status.get('ip_address') or 'none (no network)'}")
     lines += _check_lines(status)

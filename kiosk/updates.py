@@ -479,3 +479,32 @@ def describe_state(state: UpdateState, version: str, slot: str | None) -> str:
     if state.state is None:
         return f"{where}; no update offered"
     return f"{where}; {state.version}: {state.state}" + (f" ({state.error})" if state.error else "")
+
+
+def update_status(settings, *, state_path: str | None = None, slot: str | None = None) -> dict:
+    """What ``kiosk status`` shows of updates: the state file and the slots, read only.
+
+        >>> from kiosk.config import load_config
+        >>> update_status(load_config(None).updates, state_path="/nonexistent/state.json")["summary"]
+        'off (no release key: `kiosk provision --release-key KEY` or [updates] public_key)'
+    """
+    slots = Slots(settings.root, state_path)
+    state = UpdateState.load(slots.state_path)
+    current = slots.target(slots.current)
+    trial = slots.target(slots.trial)
+    info = {**state.to_health(), "current_slot": current, "trial_slot": trial,
+            "current_version": slots.version_in(current) if current else None,
+            "state_file": str(slots.state_path)}
+    if not settings.enabled:
+        info["summary"] = "off ([updates] enabled = false)"
+    elif not settings.public_key:
+        info["summary"] = "off (no release key: `kiosk provision --release-key KEY` or [updates] public_key)"
+    elif current is None:
+        info["summary"] = f"off (no A/B slots under {settings.root}: install with deploy/pi-setup.sh --bundle)"
+    else:
+        where = f"slot {current} ({info['current_version'] or 'first install'})"
+        if trial:
+            where += f", on trial: slot {trial} ({slots.version_in(trial)})"
+        info["summary"] = describe_state(state, info["current_version"] or "?", None).replace(
+            f"running {info['current_version'] or '?'}", f"current {where}")
+    return info
