@@ -105,6 +105,8 @@ class Supervisor:
         self.argv = [str(LAUNCHER), "run", "--config", str(config), "--mock-pins"]
         self.env, self.cwd, self.restart_s = env, cwd, restart_s
         self.lines: list[str] = []
+        #: time.monotonic() when each line arrived (same index as ``lines``)
+        self.times: list[float] = []
         self.starts = 0
         self.exits: list[int] = []
         self.proc: subprocess.Popen | None = None
@@ -122,12 +124,16 @@ class Supervisor:
                 self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL,
                                              stderr=subprocess.PIPE, text=True, errors="replace")
                 self.starts += 1
-                self.lines.append(f"supervisor: start {self.starts}\n")
+                self._add(f"supervisor: start {self.starts}\n")
             for line in self.proc.stderr:
-                self.lines.append(line)
+                self._add(line)
             self.exits.append(self.proc.wait())
-            self.lines.append(f"supervisor: exit {self.exits[-1]}\n")
+            self._add(f"supervisor: exit {self.exits[-1]}\n")
             self._stop.wait(self.restart_s)
+
+    def _add(self, line: str) -> None:
+        self.times.append(time.monotonic())
+        self.lines.append(line)
 
     def count(self, text: str) -> int:
         return sum(1 for line in list(self.lines) if text in line)
@@ -152,7 +158,7 @@ class Supervisor:
         with self._lock:
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGKILL)
-                self.lines.append("supervisor: SIGKILL\n")
+                self._add("supervisor: SIGKILL\n")
 
     def stop(self) -> None:
         self._stop.set()
