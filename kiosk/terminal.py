@@ -185,8 +185,14 @@ def open_updates(config: Config, uploader: Uploader, *, slot: str | None, state_
     """The terminal's updater, riding on the uploader's session and heartbeats; its interrupted work resumed."""
     from .updates import Updater
 
+    from sync import http
+
+    # Its own session, without the uploader's quick retries: a broken download resumes from its .part instead
+    # of being fetched again from the start by a retry underneath.
+    session = http.make_session(retries=None, ca_bundle=config.server.ca_bundle or None,
+                                user_agent=http.user_agent("terminal"))
     updates = Updater(config.updates, server_url=uploader.server_url, token=uploader.token,
-                      session=uploader.session, version=this_version(), slot=slot, state_path=state_path)
+                      session=session, version=this_version(), slot=slot, state_path=state_path)
     updates.begin()
     uploader.updates = updates
     return updates

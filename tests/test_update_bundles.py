@@ -117,7 +117,8 @@ def test_a_updates_to_b_and_commits(tmp_path, releases, server):
         assert len(ratings) >= 2  # one pressed under A, one under B
         assert supervisor.exits == []  # the switch exec'd the launcher: no crash, no restart by "systemd"
         # The whole archive was fetched once.
-        assert server.archive_bytes_sent == releases.archives[B].stat().st_size
+        Path("/tmp/updater_ab.log").write_text("".join(supervisor.lines))
+        assert server.archive_bytes_sent == releases.archives[B].stat().st_size, server.archive_requests
     finally:
         supervisor.stop()
 
@@ -153,7 +154,7 @@ def test_tampered_releases_are_refused(tmp_path, releases, server):
     forged = tmp_path / "forged"
     forged.mkdir()
     archive_b = releases.archives[B]
-    sig = releases.sign(archive_b, other_private)
+    sig = releases.sign(archive_b, other_private, out=forged / f"{archive_b.name}.sig")  # B's own .sig stays
     server.publish(archive_b, sig)
     terminal = Terminal(tmp_path, releases, server, A)
     supervisor = terminal.start()

@@ -58,8 +58,8 @@ class Releases:
         self.archives[version] = archive
         return archive
 
-    def sign(self, archive: Path, private=None) -> Path:
-        sig = Path(f"{archive}.sig")
+    def sign(self, archive: Path, private=None, out: Path | None = None) -> Path:
+        sig = out or Path(f"{archive}.sig")
         sig.write_text(json.dumps(sign_statement(make_statement(archive), private or self.private)),
                        encoding="utf-8")
         return sig
