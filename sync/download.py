@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 
+from .errors import SyncError
 from .http import TIMEOUT, describe_error, describe_status
 
 CHUNK = 64 * 1024
@@ -34,7 +35,7 @@ SYNC_EVERY = 1 << 20
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
-class DownloadError(Exception):
+class DownloadError(SyncError, RuntimeError):
     """The download cannot go on (no space, the server refused, the link broke); the ``.part`` stays."""
 
 

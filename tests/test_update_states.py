@@ -164,3 +164,39 @@ def test_state_file_is_written_whole(root):
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []  # no temporary file left
     slots.state_path.write_text("{broken")
     assert UpdateState.load(slots.state_path).state is None
+
+
+def run_kiosk(*args, env=None):
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_kiosk_status_shows_the_update(root, tmp_path):
+    from kiosk.store import RatingStore
+
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "kiosk.db"}"\n\n[updates]\npublic_key = "{PUBLIC}"\n'
+                      f'root = "{root}"\n', encoding="utf-8")
+    RatingStore(tmp_path / "kiosk.db", terminal_id="t1").close()
+    UpdateState(state="rolled_back", version="1.1.0", error="version 1.1.0 stopped 3 times").save(
+        root / "update-state.json")
+    done = run_kiosk("status", "--config", str(config))
+    assert ("Software updates: current slot a (1.0.0); 1.1.0: rolled_back (version 1.1.0 stopped 3 times)"
+            in done.stdout), done.stdout + done.stderr
+    done = run_kiosk("status", "--config", str(config), "--json")
+    updates = json.loads(done.stdout)["updates"]
+    assert (updates["update_state"], updates["current_slot"]) == ("rolled_back", "a")
+
+
+def test_provision_refuses_a_bad_release_key_before_anything(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    done = run_kiosk("provision", "--server", "http://127.0.0.1:9", "--code", "x", "--config", str(config),
+                     "--release-key", "not-a-key")
+    assert done.returncode == 2 and "--release-key" in done.stderr and not config.exists()
+    short = tmp_path / "short.pub"
+    short.write_text("AAAA\n")
+    done = run_kiosk("provision", "--server", "http://127.0.0.1:9", "--code", "x", "--config", str(config),
+                     "--release-key", str(short))
+    assert done.returncode == 2 and "32-byte" in done.stderr
