@@ -9,6 +9,7 @@ command: exit status 2 and one sentence naming the key, never a traceback.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import subprocess
@@ -100,6 +101,9 @@ def _value(section: str, name: str, key):
         "badge_pattern": lambda: st.sampled_from([r"^CB(?P<code>[A-Za-z0-9._-]{2,32})$", r"^NV-(?P<code>\d{5})$"]),
         "clock_time": lambda: st.one_of(st.just(""), st.builds("{:02d}:{:02d}".format, st.integers(0, 23),
                                                                st.integers(0, 59))),
+        # an Ed25519 public key: any 32 bytes in base64 (or none)
+        "public_key": lambda: st.one_of(st.just(""), st.binary(min_size=32, max_size=32).map(
+            lambda raw: base64.b64encode(raw).decode())),
     }[key.kind]()
 
 
@@ -192,6 +196,8 @@ BAD_VALUES = {
         ["", "(", "^CB(.*)$", r"^CB\d+$", "^(?P<kode>.+)$", 5, False])),
     "clock_time": lambda key: st.one_of(_control_text(), st.sampled_from(
         ["24:00", "7:30", "17:60", "1730", "17:30:00", " 17:30", "noon", 1730, True, 17.5])),
+    "public_key": lambda key: st.one_of(st.binary(max_size=64).filter(lambda raw: len(raw) != 32).map(
+        lambda raw: base64.b64encode(raw).decode()).filter(bool), st.sampled_from(["not base64!", 5, True, ["k"]])),
     "reasons": lambda key: st.one_of(st.sampled_from([[1], ["processing_time", "processing_time"], "facilities",
                                                       ["queue_length"], list(REASONS) + ["facilities"]]),
                                      st.lists(st.text(PRINTABLE, max_size=12).filter(lambda v: v not in REASONS),
