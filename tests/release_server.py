@@ -36,6 +36,8 @@ class ReleaseServer:
         #: Cut the next archive answer after this many bytes (then None again): an interrupted download.
         self.cut_after: int | None = None
         self.archive_bytes_sent = 0
+        #: Batches from a terminal running this version get a 503 (a version that cannot reach its server).
+        self.refuse_version: str | None = None
         self.archive_requests: list[str | None] = []  # the Range header of each
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -101,6 +103,8 @@ class ReleaseServer:
                 if self.path != "/api/v1/batches" or not self._authorised():
                     return self._json(404, {"error": "not found"}) if self.path != "/api/v1/batches" else None
                 batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if batch["health"].get("app_version") == server.refuse_version:
+                    return self._json(503, {"error": "unavailable"})
                 with server.lock:
                     for rating in batch["ratings"]:
                         server.ratings.setdefault(rating["id"], rating)

@@ -8,10 +8,11 @@ under every version must all reach the server, none lost or changed.
 
     A -> B                         offered, downloaded, verified, unpacked into b, switched, committed
     B -> broken C -> B             C exits at start; the launcher falls back after 3 starts; B reports why
+    A -> B (server unreachable)    B never reaches its server within health_s: it goes back to A by itself
     tampered                       another key's statement, a changed archive: refused, nothing switched
     SIGKILL in download/unpack/switch  a working terminal after every kill, B committed in the end
 
-Time on this machine (2 cores, shared): about 2¼ minutes for the file (the bundle built already). The kill
+Time on this machine (2 cores, shared): about 2¾ minutes for the file (the bundle built already). The kill
 moments come from a seeded generator: HAILONG_KILL_SEED=<n> tries other ones.
 """
 
@@ -145,6 +146,29 @@ def test_a_broken_c_is_rolled_back_to_b_by_itself(tmp_path, releases, server):
         assert len(server.healths) > before and terminal.state()["state"] == "rolled_back"
         assert supervisor.count("starting version 1.2.0 on trial") == 3
         terminal.all_ratings_on_server()
+    finally:
+        supervisor.stop()
+
+
+def test_a_version_that_cannot_reach_its_server_rolls_back_after_health_s(tmp_path, releases, server):
+    server.publish(releases.archives[B], Path(f"{releases.archives[B]}.sig"))
+    server.refuse_version = B  # B starts and draws its home screen, but its batches never get through
+    terminal = Terminal(tmp_path, releases, server, A, health_s=15)
+    supervisor = terminal.start()
+    try:
+        supervisor.wait_for(FIRST_FRAME)
+        terminal.wait_health(app_version=A)
+        server.offer(B)
+        trial = supervisor.wait_for(r"starting version 1\.1\.0 on trial", 90)
+        supervisor.wait_for(FIRST_FRAME, 30, after=trial)
+        gone = supervisor.wait_for(r"rolling back: version 1\.1\.0 did not reach the server within 15 s", 40,
+                                   after=trial)
+        supervisor.wait_for(FIRST_FRAME, 30, after=gone)  # A again, through the launcher
+        health = terminal.wait_health(30, app_version=A, update_state="rolled_back")
+        assert health["update_version"] == B and "did not reach the server" in health["update_error"]
+        assert terminal.link("current") == "a" and terminal.link("trial") is None
+        assert supervisor.exits == []  # all by itself: no crash, no restart by "systemd"
+        terminal.all_ratings_on_server()  # B's press too, sent by A once back
     finally:
         supervisor.stop()
 
