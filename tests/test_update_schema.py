@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
 from sqlite_utils.migrations import Migrations
 
 from kiosk import migrations as schema

@@ -12,6 +12,7 @@ and starts it again shortly after the program exits, however it exits, until tol
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,10 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-from release import archive_name, make_statement, pack, sign_statement, unpack
+from release import make_statement, pack, sign_statement, unpack
 from release.signing import new_key_pair, public_key_text
-
-import json
 
 REPO = Path(__file__).resolve().parent.parent
 LAUNCHER = REPO / "deploy" / "hai-long-launch"
