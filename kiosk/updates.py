@@ -276,8 +276,10 @@ class Updater:
         if self.off_reason is not None or release is None or release.version == self.version:
             return False
         with self._lock:
-            if self.in_trial:
-                return False  # one change at a time: the trial is judged first
+            if self.in_trial or self.state.state == "trial" or self._stop.is_set():
+                # One change at a time: the trial is judged first (also while this, the previous version, is
+                # between the switch and its restart: its receipts still offer the release it switched to).
+                return False
             same = self.state.version == release.version and self.state.sha256 == release.sha256
             if same and self.state.state in ("downloading", "ready", "rolled_back", "failed"):
                 if self.state.state == "downloading":

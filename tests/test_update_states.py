@@ -200,3 +200,16 @@ def test_provision_refuses_a_bad_release_key_before_anything(tmp_path):
     done = run_kiosk("provision", "--server", "http://127.0.0.1:9", "--code", "x", "--config", str(config),
                      "--release-key", str(short))
     assert done.returncode == 2 and "32-byte" in done.stderr
+
+
+def test_the_previous_version_takes_no_offer_between_its_switch_and_its_restart(root):
+    from sync.protocol import ReleaseOffer
+
+    UpdateState(state="ready", version="1.1.0", slot="b", sha256="a" * 64, size=10).save(root / "update-state.json")
+    old = updater(root, "a", "1.0.0")
+    old.begin()
+    assert old.switch_if_ready()
+    # A receipt arriving now still offers 1.1.0 (the server sees 1.0.0 running): nothing may start again.
+    assert old.offer(ReleaseOffer(version="1.1.0", size=10, sha256="a" * 64)) is False
+    assert old.offer(ReleaseOffer(version="1.2.0", size=10, sha256="b" * 64)) is False
+    assert json.loads((root / "update-state.json").read_text())["state"] == "trial"
