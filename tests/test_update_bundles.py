@@ -12,7 +12,7 @@ under every version must all reach the server, none lost or changed.
     tampered                       another key's statement, a changed archive: refused, nothing switched
     SIGKILL in download/unpack/switch  a working terminal after every kill, B committed in the end
 
-Time on this machine (2 cores, shared): about 2¾ minutes for the file (the bundle built already). The kill
+Time on this machine (2 cores, shared): about 2½ minutes for the file (the bundle built already). The kill
 moments come from a seeded generator: HAILONG_KILL_SEED=<n> tries other ones.
 """
 
