@@ -7,7 +7,8 @@
 #   deploy/pi-setup.sh --root /tmp/pi --dry-run  # write files under /tmp/pi, print commands
 #
 # What it does: apt packages; the `hailong` user in gpio, input, render, video, audio;
-# the app in /opt/hai-long (/opt/hai-long/bin/kiosk, linked from /usr/local/bin);
+# the app in /opt/hai-long (/opt/hai-long/bin/kiosk, linked from /usr/local/bin; a bundle goes into
+# the A/B slot /opt/hai-long/a, `current` pointing at it, started by /opt/hai-long/bin/hai-long-launch);
 # /etc/hai-long/kiosk.toml from deploy/kiosk.example.toml if there is none;
 # /var/lib/hai-long with Kivy's config (the touchscreen as the only touch
 # provider); consoleblank=0 in cmdline.txt; kiosk.service installed and enabled
@@ -192,19 +193,34 @@ else
 fi
 
 # -- 3. the app in /opt/hai-long ----------------------------------------------
-make_dir "$app" 0755 root:root
-make_dir "$app/bin" 0755 root:root
 if [[ -n "$bundle_dir" ]]; then
-    if [[ -d "$(at "$app/bundle")" ]] && diff -rq "$bundle_dir" "$(at "$app/bundle")" >/dev/null; then
-        kept "$app/bundle is the same as $bundle_dir"
-    else
-        rm -rf "$(at "$app/bundle.new")"
-        cp -a "$bundle_dir" "$(at "$app/bundle.new")"
-        rm -rf "$(at "$app/bundle")"
-        mv "$(at "$app/bundle.new")" "$(at "$app/bundle")"
-        did "copied the bundle $bundle_dir to $app/bundle"
+    # The A/B slots of signed updates (kiosk/updates.py): the bundle goes into slot a, `current` points at
+    # it, and the terminal's user may write the slots and the links (ProtectSystem=full leaves /opt writable).
+    make_dir "$app" 0775 "root:$user"
+else
+    make_dir "$app" 0755 root:root
+fi
+make_dir "$app/bin" 0755 root:root
+put_file "$here/hai-long-launch" "$app/bin/hai-long-launch" 0755 root:root
+if [[ -n "$bundle_dir" ]]; then
+    current=""
+    if [[ -L "$(at "$app/current")" ]]; then
+        current="$(basename "$(readlink "$(at "$app/current")")")"
     fi
-    link "$app/bundle/kiosk" "$app/bin/kiosk"
+    if [[ -n "$current" ]] && diff -rq -x VERSION "$bundle_dir" "$(at "$app/$current/kiosk")" >/dev/null 2>&1; then
+        kept "$app/$current/kiosk (the current slot) is the same as $bundle_dir"
+    else
+        # The first install goes into slot a; a later one (by hand) into the slot not running, then switches.
+        slot=a
+        [[ "$current" == a ]] && slot=b
+        rm -rf "$(at "$app/$slot")"
+        mkdir -p "$(at "$app/$slot")"
+        cp -a "$bundle_dir" "$(at "$app/$slot/kiosk")"
+        did "copied the bundle $bundle_dir to $app/$slot/kiosk"
+        run chown -R "$user:$user" "$app/$slot"
+        link "$slot" "$app/current"
+    fi
+    link "$app/current/kiosk/kiosk" "$app/bin/kiosk"
 else
     version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$source_dir/kiosk/__init__.py")"
     installed=""

@@ -99,7 +99,13 @@ def run(config_path, mock_pins, windowed):
     repair_kivy_config(Path(os.environ["KIVY_HOME"]) / "config.ini")
     from .terminal import open_terminal
 
-    terminal = open_terminal(config, mock_pins=mock_pins, sync=True)
+    # deploy/hai-long-launch says which A/B slot this is and whether it is on trial (kiosk/updates.py).
+    from . import migrations
+    from .updates import SLOT_ENV, STATE_ENV, TRIAL_ENV
+
+    migrations.hold_non_additive = os.environ.get(TRIAL_ENV) == "1"
+    terminal = open_terminal(config, mock_pins=mock_pins, sync=True, slot=os.environ.get(SLOT_ENV) or None,
+                             update_state=os.environ.get(STATE_ENV) or None)
     database = folder if full else check_database(config.storage.path)
     log.info("terminal %s starting (%s); buttons: %s; upload: %s", config.terminal.id, terminal.config.source,
              terminal.hardware_note, terminal.sync_note)
@@ -134,6 +140,11 @@ def run(config_path, mock_pins, windowed):
         from .restart import restart_terminal
 
         restart_terminal()
+    elif outcome == "update":
+        from .restart import restart_through_launcher
+        from .updates import LAUNCHER_ENV
+
+        restart_through_launcher(os.environ.get(LAUNCHER_ENV))
     elif outcome == "leave":
         from .restart import LEFT_KIOSK_STATUS
 
@@ -191,6 +202,9 @@ def status(config_path, as_json):
                                log_file=log_path(config))
     finally:
         store.close()
+    from .updates import STATE_ENV, update_status
+
+    info["updates"] = update_status(config.updates, state_path=os.environ.get(STATE_ENV) or None)
     click.echo(json.dumps(info, ensure_ascii=False, indent=2) if as_json else format_status(info))
     if any(check.level == FAIL for check in checks):
         sys.exit(1)
@@ -262,7 +276,10 @@ class BadInput(click.ClickException):
 @click.option("--server", "server_url", help="The central server's address, e.g. https://hailong.example.vn.")
 @click.option("--code", help="The one-time enrolment code from `kiosk-server enroll-code`.")
 @click.option("--force", is_flag=True, help="Re-provision a terminal that already has an id (ratings are kept).")
-def provision(enrolment, config_path, server_url, code, force):
+@click.option("--release-key", "release_key", metavar="KEY",
+              help="The release public key (the .pub file from `kiosk-release keygen`, or its one line of base64): "
+                   "the terminal takes software updates signed by it only.")
+def provision(enrolment, config_path, server_url, code, force, release_key):
     """Enrol this terminal with the central server and write its id, address and token.
 
     STRING is the enrolment string from `kiosk-server enroll-code --server URL` (hailong1:...), as printed,
@@ -283,10 +300,28 @@ def provision(enrolment, config_path, server_url, code, force):
     elif not server_url or not code:
         raise click.UsageError("give the enrolment string (hailong1:...), or both --server URL and --code CODE "
                                "(from `kiosk-server enroll-code`)")
+    if release_key:
+        release_key = _release_key(release_key)
     path = Path(config_path) if config_path else SYSTEM_CONFIG
     setup_logging("ERROR")  # urllib3's retry warnings would bury the one sentence that matters
-    for line in provision_terminal(path, server_url, code, force=force):
+    for line in provision_terminal(path, server_url, code, force=force, release_key=release_key):
         click.echo(line)
+
+
+def _release_key(value: str) -> str:
+    """The release public key from --release-key: a .pub file's line, or the line itself; checked."""
+    from .config import SCHEMA, _check_public_key
+
+    text = value
+    if Path(value).is_file():
+        try:
+            text = Path(value).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"--release-key: {value} cannot be read ({exc})") from None
+    try:
+        return _check_public_key("--release-key", text, SCHEMA["updates"]["public_key"])
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
 
 
 @cli.command("sync")

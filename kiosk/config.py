@@ -37,7 +37,7 @@ class Key:
     """One config key: its kind, its default and what it is for."""
 
     kind: str  # str, path, name, choice, bool, seconds, count, fraction, pin, pins, reasons, pattern, badge_pattern,
-    #            clock_time, citizen_text, opening_hours
+    #            clock_time, citizen_text, opening_hours, public_key
     default: Any
     help: str
     choices: tuple = ()
@@ -148,6 +148,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "opening": Key("opening_hours", "", "the counter's opening hours, e.g. "
                        "\"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; outside them home says so discreetly; "
                        "\"\": always open"),
+    # Issue 13: signed software updates with roll-back (kiosk/updates.py, deploy/hai-long-launch).
+    "updates": {
+        "enabled": Key("bool", True, "take the signed releases the server offers (needs public_key)"),
+        "public_key": Key("public_key", "", "the release key's public half (raw base64, from `kiosk-release keygen`); "
+                          "set by `kiosk provision --release-key`; empty: no update is ever taken"),
+        "root": Key("str", "/opt/hai-long", "the folder of the A/B slots (a, b) and the `current` link"),
+        "max_kbps": Key("count", 200, "download bandwidth bound in KB/s; 0: unbounded", minimum=0, maximum=1_000_000),
+        "min_free_mb": Key("count", 200, "MB that must stay free beside the slots after the download and unpacking",
+                           minimum=0, maximum=1_000_000),
+        "health_s": Key("seconds", 300.0, "a new version must draw its home screen and reach the server within "
+                        "this, else the terminal returns to the previous one", minimum=10.0),
     },
 }
 
@@ -287,6 +298,16 @@ class HoursSettings:
 
 
 @dataclass(frozen=True)
+class UpdateSettings:
+    enabled: bool
+    public_key: str
+    root: str
+    max_kbps: int
+    min_free_mb: int
+    health_s: float
+
+
+@dataclass(frozen=True)
 class Config:
     terminal: TerminalSettings
     storage: StorageSettings
@@ -303,6 +324,8 @@ class Config:
     dossier: DossierSettings
     texts: TextsSettings = field(default_factory=TextsSettings)
     hours: HoursSettings = field(default_factory=lambda: HoursSettings(""))
+    updates: UpdateSettings = field(default_factory=lambda: _SECTIONS["updates"](
+        **{name: key.default for name, key in SCHEMA["updates"].items()}))
     source: str = field(default="embedded defaults", compare=False)
 
     @property
@@ -327,6 +350,7 @@ _SECTIONS = {
     "dossier": DossierSettings,
     "texts": TextsSettings,
     "hours": HoursSettings,
+    "updates": UpdateSettings,
 }
 
 
@@ -548,6 +572,24 @@ def _check_badge_pattern(name: str, value: Any, key: Key) -> str:
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
+def _check_public_key(name: str, value: Any, key: Key) -> str:
+    """An Ed25519 public key as ``kiosk-release keygen`` writes it (raw 32 bytes, base64), or empty."""
+    value = _text(name, value).strip()
+    if not value:
+        return ""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name}: expected the release public key in base64 (one line from "
+                          f"`kiosk-release keygen`), got {value[:60]!r}") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{name}: expected a 32-byte Ed25519 public key, got {len(raw)} bytes")
+    return value
+
+
 def _check_clock_time(name: str, value: Any, key: Key) -> str:
     """A local time of day, ``HH:MM`` on the 24-hour clock, or empty (never)."""
     value = _text(name, value)
@@ -601,4 +643,5 @@ _CHECKS: dict[str, Callable[[str, Any, Key], Any]] = {
     "clock_time": _check_clock_time,
     "citizen_text": _check_citizen_text,
     "opening_hours": _check_opening_hours,
+    "public_key": _check_public_key,
 }

@@ -1,11 +1,55 @@
 """Named, ordered schema migrations of the local store (sqlite-utils Migrations).
 
 Add new steps at the end; never edit or reorder an applied one.
+
+Updates and roll-back (issue 13): a version on trial may be rolled back to the previous one, which must
+then read the database it left. So a version on trial runs only the migrations marked :func:`additive`
+(new tables, new nullable columns, new indexes: what older code ignores, since it names its columns in every
+query and insert); the first migration that is not additive, and every one after it, waits until the
+version is committed healthy (:func:`apply`, called again at the commit). An older version opening a
+database with newer additive migrations sees them applied and runs as before (tests/test_update_schema.py).
 """
 
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("kiosk")
+
+#: Names of the migrations that only add what older versions ignore (safe to run on trial).
+ADDITIVE: set[str] = set()
+#: True while this version is on trial (set by ``kiosk run`` from the launcher's word): non-additive
+#: migrations wait for the commit.
+hold_non_additive = False
+
+
+def additive(func):
+    """Mark a migration as additive (put it under ``@migrations()``): it may run while a version is on trial.
+
+    Only: CREATE TABLE, ADD COLUMN that is NULL or has a DEFAULT, CREATE INDEX; never a change of what an
+    older version reads or writes (no UPDATE of existing rows, no DROP, no NOT NULL without a default).
+    """
+    ADDITIVE.add(func.__name__)
+    return func
+
+
+def held(db, *, on_trial: bool | None = None) -> list[str]:
+    """The pending migrations that wait for the commit (empty when nothing waits)."""
+    if not (hold_non_additive if on_trial is None else on_trial):
+        return []
+    names = [m.name for m in migrations.pending(db)]
+    for i, name in enumerate(names):
+        if name not in ADDITIVE:
+            return names[i:]
+    return []
+
+
+def apply(db, *, on_trial: bool | None = None) -> list[str]:
+    """Apply the pending migrations this version may run now; the names of those held for the commit."""
+    waiting = held(db, on_trial=on_trial)
+    if waiting:
+        migrations.apply(db, stop_before=waiting[0])
+    else:
+        migrations.apply(db)
+    return waiting
 
 #: The shortest time the screen is away from home after a counted press (the config's minimum thanks_s).
 SHORTEST_BUSY_NS = 500_000_000

@@ -91,7 +91,7 @@ def write_token(path: Path, token: str, *, owner: tuple[int, int] | None = None)
 
 
 def provision_terminal(config_path: Path, server_url: str, code: str, *, force: bool = False,
-                       session=None) -> list[str]:
+                       session=None, release_key: str | None = None) -> list[str]:
     """Check the server, enrol, and write; returns the lines to tell the technician.
 
     Nothing is written, and the code is not spent, unless the server answers
@@ -128,6 +128,9 @@ def provision_terminal(config_path: Path, server_url: str, code: str, *, force: 
     if receipt.counter:
         document["terminal"]["counter"] = receipt.counter
     document["server"]["url"] = server_url.strip().rstrip("/")
+    if release_key:  # the public half of the release key: the only signer of updates this terminal trusts
+        document.setdefault("updates", tomlkit.table())
+        document["updates"]["public_key"] = release_key
     try:
         parse_config(document.unwrap(), source=str(config_path))
     except ConfigError as exc:  # enroll() checked the address already; this is a last guard
@@ -142,6 +145,9 @@ def provision_terminal(config_path: Path, server_url: str, code: str, *, force: 
         f"Wrote the terminal id and server address to {config_path}.",
         f"Wrote the device token to {token_path} (readable only by {_owner(token_path)}).",
     ]
+    if release_key:
+        lines.append(f"Wrote the release public key to [updates] public_key of {config_path}: this terminal takes "
+                     "updates signed by it only.")
     db_path = Path(config.storage.path)
     if db_path.exists():
         local = LocalRatings(db_path)

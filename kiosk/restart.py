@@ -49,3 +49,25 @@ def restart_terminal(exec_=os.execv) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     exec_(argv[0], argv)
+
+
+#: Exit status asking systemd for a start through the launcher (a switch or a roll-back of an update) when
+#: the launcher's path is not known; the unit restarts on it (Restart=always).
+UPDATE_STATUS = 3
+
+
+def restart_through_launcher(launcher: str | None, exec_=os.execv) -> None:
+    """Start again through deploy/hai-long-launch, which picks the slot (the update's switch or roll-back).
+
+    ``launcher`` is ``$HAI_LONG_LAUNCHER`` (the launcher sets it): exec it with this run's arguments, same
+    process id as under systemd; without it, exit :data:`UPDATE_STATUS` and let systemd start the unit again.
+    """
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if launcher:
+        argv = [launcher, *sys.argv[1:]]
+        log.info("restarting through the launcher: %s", " ".join(argv))
+        exec_(launcher, argv)
+    sys.exit(UPDATE_STATUS)

@@ -227,6 +227,8 @@ def format_status(status: dict) -> str:
         lines += remote_settings_lines(status["remote_settings"])
     if status.get("hardware"):
         lines.append(f"Buttons: {status['hardware']}")
+    if status.get("updates"):  # kiosk/updates.py: the software update's state (issue 13)
+        lines.append(f"Software updates: {status['updates']['summary']}")
     if "ip_address" in status:
         lines.append(f"IP address: {status.get('ip_address') or 'none (no network)'}")
     lines += _check_lines(status)

@@ -26,7 +26,7 @@ from .checks import disk_is_full
 from .errors import StoreError
 from .high_water import SUFFIX as MARK_SUFFIX
 from .high_water import HighWaterMark, mark_path
-from .migrations import migrations
+from .migrations import apply as apply_migrations
 from .ratings import GIVEN, INVITATION_OUTCOMES, REASON_OUTCOMES, RATINGS, SIGN_IN_HOWS, SIGN_OUT_HOWS, SOURCES, TIMEOUT
 from .timekeeping import SystemClock, iso_utc
 
@@ -159,7 +159,7 @@ def _connect(path: Path, *, alone: bool = False) -> Database:
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
         db = Database(conn)
-        migrations.apply(db)
+        apply_migrations(db)
     except BaseException:
         conn.close()
         raise
@@ -198,7 +198,7 @@ class RatingStore:
     def __init__(self, db: Database | str | Path, *, terminal_id: str, clock=None, alone_when_full: bool = False):
         self.recovery: Recovery | None = None
         if isinstance(db, Database):
-            migrations.apply(db)
+            apply_migrations(db)
         else:
             db, self.recovery = open_database(db, alone_when_full=alone_when_full)
         self.db = db

@@ -7,6 +7,7 @@ config; the Kivy app is then given these objects.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -63,6 +64,10 @@ class Terminal:
         """Let ``uploader`` fetch and check remote settings and hand good ones to :attr:`settings_offer`."""
         uploader.check_settings = self.check_settings
         uploader.when_settings = self.settings_offer.put
+    #: Signed software updates (kiosk.updates.Updater); None when the terminal does not upload.
+    updates: "Updater | None" = None
+    #: (slot, update state path) the launcher gave, for an updater made after the start.
+    slot_info: tuple | None = None
 
     def start_uploading(self) -> None:
         """Start the uploader now, or, when the disk was full at the start, as soon as the file is shared again."""
@@ -81,6 +86,9 @@ class Terminal:
         self.flow.add_listener(lambda event: uploader.wake())
         self.follow_settings(uploader)
         self.uploader = uploader
+        if self.updates is None and self.slot_info is not None:
+            self.updates = open_updates(self.config, uploader, slot=self.slot_info[0], state_path=self.slot_info[1])
+            self.updates.on_commit = self.schedule_schema_after_commit
         uploader.start()
         log.info("space is back: uploads start (%s)", self.sync_note)
         if self.when_uploader is not None:
@@ -92,7 +100,23 @@ class Terminal:
         return terminal_status(self.config, self.store, hardware=self.hardware_note, checks=self.checks,
                                log_file=log_path(self.config))
 
+    def schedule_schema_after_commit(self) -> None:
+        try:
+            self.schema_after_commit()
+        except Exception:  # the next start runs them (committed by then)
+            log.exception("the held migrations could not run after the commit")
+
+    def schema_after_commit(self) -> None:
+        """The version proved healthy: the migrations held during its trial run now."""
+        from . import migrations
+
+        migrations.hold_non_additive = False
+        with self.store._lock:
+            migrations.apply(self.store.db, on_trial=False)
+
     def close(self) -> None:
+        if self.updates is not None:
+            self.updates.stop()
         if self.watch is not None:
             self.watch.stop()
         if self.uploader is not None:
@@ -161,15 +185,40 @@ def open_uploader(config: Config, stamp, *, session=None) -> tuple[Uploader | No
         log.info("%d rating(s) stored before enrolment will upload as %s", adopted, config.terminal.id)
     uploader = Uploader(
         local, server_url=config.server.url, token=token, stamp=stamp,
-        app_version=__version__, session=session or make_session(ca_bundle=config.server.ca_bundle or None),
+        app_version=this_version(), session=session or make_session(ca_bundle=config.server.ca_bundle or None),
         batch_size=config.server.batch_size, pause_s=config.server.pause_s,
         heartbeat_s=config.server.heartbeat_s, allow_http=config.server.allow_http,
     )
     return uploader, f"to {config.server.url}"
 
 
+def this_version() -> str:
+    """The version this program is (a release's ``VERSION`` in the bundle, else the package's)."""
+    from .updates import running_version
+
+    return running_version(sys.executable, bool(getattr(sys, "frozen", False)), __version__)
+
+
+def open_updates(config: Config, uploader: Uploader, *, slot: str | None, state_path: str | None = None):
+    """The terminal's updater, riding on the uploader's session and heartbeats; its interrupted work resumed."""
+    from .updates import Updater
+
+    from sync import http
+
+    # Its own session, without the uploader's quick retries: a broken download resumes from its .part instead
+    # of being fetched again from the start by a retry underneath.
+    session = http.make_session(retries=None, ca_bundle=config.server.ca_bundle or None,
+                                user_agent=http.user_agent("terminal"))
+    updates = Updater(config.updates, server_url=uploader.server_url, token=uploader.token,
+                      session=session, version=this_version(), slot=slot, state_path=state_path)
+    updates.begin()
+    uploader.updates = updates
+    return updates
+
+
 def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, store=None,
-                  clock=None, sync: bool = False) -> Terminal:
+                  clock=None, sync: bool = False, slot: str | None = None,
+                  update_state: str | None = None) -> Terminal:
     """Open the store (sealing what a crash left open), the flow and the panel.
 
     Without GPIO (and without ``mock_pins``) the terminal still runs, by
@@ -226,7 +275,9 @@ def open_terminal(config: Config, *, mock_pins: bool = False, pin_factory=None, 
     watch = StorageWatch(store)
     flow.add_listener(watch.pressed)
     terminal = Terminal(config, store, flow, panel, keyboard, note, uploader, sync_note, panel_error, watch=watch,
-                        upload_when_shared=later, local_config=local)
+                        upload_when_shared=later, local_config=local, slot_info=(slot, update_state))
     if uploader is not None:
         terminal.follow_settings(uploader)
+        terminal.updates = open_updates(config, uploader, slot=slot, state_path=update_state)
+        terminal.updates.on_commit = terminal.schedule_schema_after_commit
     return terminal

@@ -120,6 +120,8 @@ class Attempt:
     officers_version: str | None = None
     #: The version of the remote settings the server wants this terminal to run (None: none, or an older server).
     settings_version: str | None = None
+    #: The release the receipt offers (sync.protocol.ReleaseOffer), if any.
+    release: object = None
 
 
 def reportable(error: str | None) -> str | None:
@@ -183,6 +185,9 @@ class Uploader:
         #: A refused version is checked once more per start (the technician may have fixed the local file since),
         #: then left alone until the server wants another.
         self._refusal_rechecked = False
+        #: The terminal's updates (kiosk.updates.Updater): its state rides on every heartbeat, it hears of
+        #: each acknowledged batch (the trial's proof of health) and of the release a receipt offers.
+        self.updates = None
         self.recount_s = 30.0
         self._pending_estimate: int | None = None
         self._counted_at = 0.0
@@ -204,7 +209,8 @@ class Uploader:
                         kept_aside=kept_aside or None,
                         kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None,
                         settings_version=self.local.applied_settings_version(),
-                        settings_error=self.local.settings_error())
+                        settings_error=self.local.settings_error(),
+                        **(self.updates.health_fields() if self.updates is not None else {}))
         # The envelope goes through the protocol model; the ratings are the
         # terminal's own rows, dumped as they are (the server validates them).
         envelope = Batch(sent_at=stamp.created_at, boot_id=stamp.boot_id, monotonic_ns=stamp.monotonic_ns,
@@ -262,6 +268,7 @@ class Uploader:
                 self.state.settings_fetch_error = f"the remote settings cannot be followed: {exc}"
                 log.exception("the remote settings cannot be followed")
             self._apply_retention()
+            self._tell_updates(attempt)
         else:
             self.state.last_error = attempt.error
             self.state.auth_refused = attempt.auth_refused
@@ -346,7 +353,18 @@ class Uploader:
         return Attempt(True, sent=len(ids), acks=acks, reasons=reasons,
                        shift_acks=[str(i) for i in receipt.shift_acks or ()],
                        invitation_acks=[str(i) for i in receipt.invitation_acks or ()],
-                       officers_version=receipt.officers_version, settings_version=receipt.settings_version)
+                       officers_version=receipt.officers_version, settings_version=receipt.settings_version,
+                       release=receipt.release)
+
+    def _tell_updates(self, attempt: Attempt) -> None:
+        if self.updates is None:
+            return
+        try:
+            self.updates.server_reached()
+            if attempt.release is not None:
+                self.updates.offer(attempt.release)
+        except Exception:  # an update's trouble never stops the ratings
+            log.exception("updates: cannot handle the receipt")
 
     def _acknowledge_links(self, attempt: Attempt, shifts: list[dict], invitations: list[dict]) -> None:
         """Mark the shifts and invitations sent that the receipt acknowledges; the rest are sent again."""

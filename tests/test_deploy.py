@@ -137,7 +137,9 @@ def test_terminal_unit_runs_a_command_the_cli_accepts():
 
     (exec_start,) = unit_settings(DEPLOY / "kiosk.service")["ExecStart"]
     program, command, *args = exec_start.split()
-    assert program == "/opt/hai-long/bin/kiosk" and command == "run"
+    # The launcher picks the A/B slot and hands its arguments to `kiosk` (deploy/hai-long-launch).
+    assert program == "/opt/hai-long/bin/hai-long-launch" and command == "run"
+    assert 'exec "$root/$slot/kiosk/kiosk" "$@"' in (DEPLOY / "hai-long-launch").read_text()
     context = cli.commands["run"].make_context("run", args)
     assert context.params["config_path"] == str(SYSTEM_CONFIG)
 
@@ -351,11 +353,27 @@ def test_setup_from_a_bundle(pi_root, tmp_path):
     (bundle / "kiosk").chmod(0o755)
     (bundle / "_internal/base_library.zip").write_bytes(b"zip")
     out = setup(pi_root, "--bundle", str(bundle)).stdout
-    assert (pi_root / "opt/hai-long/bundle/_internal/base_library.zip").read_bytes() == b"zip"
-    assert os.readlink(pi_root / "opt/hai-long/bin/kiosk") == "/opt/hai-long/bundle/kiosk"
+    # The first bundle goes into slot a of the A/B layout of signed updates, `current` pointing at it.
+    assert (pi_root / "opt/hai-long/a/kiosk/_internal/base_library.zip").read_bytes() == b"zip"
+    assert os.readlink(pi_root / "opt/hai-long/current") == "a"
+    assert os.readlink(pi_root / "opt/hai-long/bin/kiosk") == "/opt/hai-long/current/kiosk/kiosk"
+    launcher = pi_root / "opt/hai-long/bin/hai-long-launch"
+    assert launcher.read_bytes() == (DEPLOY / "hai-long-launch").read_bytes() and os.access(launcher, os.X_OK)
+    assert stat.S_IMODE((pi_root / "opt/hai-long").stat().st_mode) == 0o775  # the terminal's user writes slots
     assert "pip" not in out and "python3-venv" not in out
+    assert "would run: chown -R hailong:hailong /opt/hai-long/a" in out
     out = setup(pi_root, "--bundle", str(bundle)).stdout
-    assert "= /opt/hai-long/bundle is the same as" in out
+    assert "= /opt/hai-long/a/kiosk (the current slot) is the same as" in out
+    # A different bundle later (by hand) goes into the other slot, and becomes the current one.
+    (bundle / "_internal/base_library.zip").write_bytes(b"zip2")
+    out = setup(pi_root, "--bundle", str(bundle)).stdout
+    assert (pi_root / "opt/hai-long/b/kiosk/_internal/base_library.zip").read_bytes() == b"zip2"
+    assert os.readlink(pi_root / "opt/hai-long/current") == "b"
+
+
+def test_setup_script_and_launcher_pass_shellcheck():
+    done = subprocess.run([need_tool("shellcheck"), str(DEPLOY / "hai-long-launch")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
 
 
 def test_setup_installs_the_backoff_on_systemd_254(pi_root):

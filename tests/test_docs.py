@@ -164,7 +164,8 @@ def unit_settings(text: str) -> dict[str, list[str]]:
 def test_systemd_unit_agrees_with_the_code_and_the_example_config():
     unit = unit_settings((DEPLOY / "kiosk.service").read_text(encoding="utf-8"))
     (exec_start,) = unit["ExecStart"]
-    assert exec_start.endswith(f"/kiosk run --config {SYSTEM_CONFIG}")
+    # deploy/hai-long-launch picks the A/B slot and runs its `kiosk` with these arguments.
+    assert exec_start == f"/opt/hai-long/bin/hai-long-launch run --config {SYSTEM_CONFIG}"
     (state_dir,) = unit["StateDirectory"]
     (working_dir,) = unit["WorkingDirectory"]
     assert working_dir == f"/var/lib/{state_dir}"

@@ -9,6 +9,7 @@ command: exit status 2 and one sentence naming the key, never a traceback.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import subprocess
@@ -105,6 +106,9 @@ def _value(section: str, name: str, key):
                                           .filter(str.strip)),
         "opening_hours": lambda: st.sampled_from(["", "Mon-Fri 07:30-17:00; Sat 07:30-11:30",
                                                   "Mon 08:00-12:00, 13:00-17:00", "sun 00:00-24:00"]),
+        # an Ed25519 public key: any 32 bytes in base64 (or none)
+        "public_key": lambda: st.one_of(st.just(""), st.binary(min_size=32, max_size=32).map(
+            lambda raw: base64.b64encode(raw).decode())),
     }[key.kind]()
 
 
@@ -202,6 +206,8 @@ BAD_VALUES = {
                                           st.sampled_from(["   ", 1, True, ["Cảm ơn"]])),
     "opening_hours": lambda key: st.one_of(_control_text().filter(str.strip), st.sampled_from(
         ["Mon 7-8", "Fri-Mon 07:30-17:00", "Mon 17:00-07:30", "Funday 08:00-09:00", "Mon 25:00-26:00", 5, True])),
+    "public_key": lambda key: st.one_of(st.binary(max_size=64).filter(lambda raw: len(raw) != 32).map(
+        lambda raw: base64.b64encode(raw).decode()).filter(bool), st.sampled_from(["not base64!", 5, True, ["k"]])),
     "reasons": lambda key: st.one_of(st.sampled_from([[1], ["processing_time", "processing_time"], "facilities",
                                                       ["queue_length"], list(REASONS) + ["facilities"]]),
                                      st.lists(st.text(PRINTABLE, max_size=12).filter(lambda v: v not in REASONS),

@@ -307,3 +307,17 @@ def test_under_sudo_the_token_goes_to_the_terminal_user_and_the_config_keeps_its
     config = config_path.stat()
     assert (config.st_uid, config.st_gid, stat.S_IMODE(config.st_mode)) == (0, terminal_user, 0o640)
     assert f"readable only by user {terminal_user}" in out
+
+
+def test_a_release_key_is_written_to_updates(server, tmp_path, capsys):
+    from release.signing import new_key_pair, public_key_text
+
+    config_path = write_terminal_config(tmp_path)
+    key = tmp_path / "hai-long-release.pub"
+    key.write_text(public_key_text(new_key_pair()[1]) + "\n")
+    [string] = issue_strings(server, capsys)
+    status, out, err = run_main(kiosk_main, ["provision", string, "--config", str(config_path),
+                                             "--release-key", str(key)], capsys)
+    assert status == 0, err
+    assert load_config(config_path).updates.public_key == key.read_text().strip()
+    assert "release public key" in out and "technician's note" in config_path.read_text(encoding="utf-8")

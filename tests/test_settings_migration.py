@@ -12,6 +12,8 @@ from server_fixtures import FakeClock
 from test_officers_migration import _alembic, _rows
 
 NEW_COLUMNS = {"settings_version", "settings_error"}
+#: Migration 0014's columns (the update state), dropped too on the way down to 0012, NULL again on the way up.
+LATER_COLUMNS = {"update_state", "update_version", "update_error", "update_failed_version"}
 
 
 def test_down_to_0012_and_up_again_keeps_the_terminals(server_db_url, start_server):
@@ -34,12 +36,13 @@ def test_down_to_0012_and_up_again_keeps_the_terminals(server_db_url, start_serv
             assert "terminal_settings_changes" not in inspect(conn).get_table_names()
             assert not NEW_COLUMNS & {c["name"] for c in inspect(conn).get_columns("terminals")}
             down = _rows(conn, "terminals", "id")
-        assert down == {key: {k: v for k, v in row.items() if k not in NEW_COLUMNS} for key, row in before.items()}
+        assert down == {key: {k: v for k, v in row.items() if k not in NEW_COLUMNS | LATER_COLUMNS}
+                        for key, row in before.items()}
         _alembic(engine, "head", down=False)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM terminal_settings_changes")).scalar() == 0
             up = _rows(conn, "terminals", "id")
-        assert up == {key: {**row, "settings_version": None, "settings_error": None} for key, row in down.items()}
+        assert up == {key: {**row, **dict.fromkeys(NEW_COLUMNS | LATER_COLUMNS)} for key, row in down.items()}
     finally:
         engine.dispose()
     server = start_server(clock=FakeClock(), alert_check_interval_s=0)

@@ -57,6 +57,8 @@ UI_DIR = Path(__file__).parent
 KV_FILES = ("widgets.kv", "voice.kv", "home.kv", "reason.kv", "thanks.kv", "service.kv", "signin.kv", "invitation.kv")
 SERVICE = "service"
 ESCAPE = 27
+#: An update switches only after the home screen has stood this long untouched (kiosk/updates.py).
+QUIET_S = 10.0
 #: Kivy key codes of the digit keys and the keypad digits.
 DIGIT_KEYS = {**{ord(str(n)): str(n) for n in range(10)}, **{256 + n: str(n) for n in range(10)}}
 #: The demo's scanner (``--mock-pins`` only): F2 and F3 type a staff badge of the demo's officers, F4 a dossier
@@ -158,8 +160,9 @@ class KioskApp(App):
         self._ticker = None
         self._listening = False
         self._exception_handler = KeepRunning()
-        #: Why the app stopped: None (closed), "restart" or "leave" (see kiosk.restart).
+        #: Why the app stopped: None (closed), "restart", "leave" or "update" (see kiosk.restart).
         self.exit_action = None
+        self._drawn = False
         self._sync_asked = False
         self.button_test = ButtonTest(terminal.panel, without_panel=RATINGS)
         self.desk = OfficerDesk(self, terminal)
@@ -216,6 +219,9 @@ class KioskApp(App):
         uploader = self.terminal.uploader
         if uploader is not None:
             self._follow_uploader(uploader)
+        updates = getattr(self.terminal, "updates", None)
+        if updates is not None:  # a roll-back decided in the updater's thread restarts from Kivy's
+            updates.restart = lambda: Clock.schedule_once(lambda _dt: self._restart_for_update())
 
     def _follow_uploader(self, uploader) -> None:
         self.sync_state = sync_state_of(uploader.state)
@@ -240,6 +246,7 @@ class KioskApp(App):
         # The technician's (and bench/footprint.py's) sign that the screens are up.
         Window.unbind(on_flip=self._first_frame)
         log.info("screens ready: first frame drawn (%s screen)", self.root.current if self.root else "no")
+        self._drawn = True
         self.check_renderer()
         panel = self.terminal.panel
         held = panel.held_since_start() if panel is not None else []
@@ -510,6 +517,26 @@ class KioskApp(App):
         if self.key_capture is not None:  # time alone ends a burst or gives typed keys back
             self.key_capture.poll(time.monotonic())
         self._update_countdown()
+        self._updates_tick()
+
+    def _updates_tick(self) -> None:
+        """An update's two needs from the screens: the home screen drawn (its trial), a quiet moment (its switch)."""
+        updates = getattr(self.terminal, "updates", None)
+        if updates is None or not self._drawn or self.root is None:
+            return
+        at_home = (self.root.current == HOME and self.flow.screen == HOME and not self.servicing
+                   and not self.out_of_service)
+        if not at_home:
+            return
+        if not updates.home_seen:
+            updates.home_drawn()
+        if time.monotonic() - self._screen_since >= QUIET_S and updates.switch_if_ready():
+            self._restart_for_update()
+
+    def _restart_for_update(self) -> None:
+        log.info("restarting for the update (switch or roll-back)")
+        self.exit_action = "update"
+        self.stop()
 
     def _update_countdown(self) -> None:
         left = self.flow.seconds_left if self.root is not None and self.root.current == REASON else None
