@@ -148,6 +148,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "opening": Key("opening_hours", "", "the counter's opening hours, e.g. "
                        "\"Mon-Fri 07:30-17:00; Sat 07:30-11:30\"; outside them home says so discreetly; "
                        "\"\": always open"),
+    },
     # Issue 13: signed software updates with roll-back (kiosk/updates.py, deploy/hai-long-launch).
     "updates": {
         "enabled": Key("bool", True, "take the signed releases the server offers (needs public_key)"),
