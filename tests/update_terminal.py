@@ -72,12 +72,12 @@ def install(root: Path, archive: Path, slot: str = "a") -> None:
 
 
 def write_config(folder: Path, *, server_url: str, public_key: str, root: Path, health_s: float = 90.0,
-                 max_kbps: int = 0) -> Path:
+                 max_kbps: int = 0, terminal_id: str = "update-01", device_token: str = TOKEN) -> Path:
     token = folder / "device.token"
-    token.write_text(TOKEN)
+    token.write_text(device_token)
     config = folder / "kiosk.toml"
     config.write_text(
-        f'[terminal]\nid = "update-01"\n\n[storage]\npath = "{folder / "data" / "kiosk.db"}"\n\n'
+        f'[terminal]\nid = "{terminal_id}"\n\n[storage]\npath = "{folder / "data" / "kiosk.db"}"\n\n'
         f'[server]\nurl = "{server_url}"\ntoken_file = "{token}"\nheartbeat_s = 10.0\n\n'
         f'[display]\nkiosk = false\n\n'
         f'[updates]\npublic_key = "{public_key}"\nroot = "{root}"\nhealth_s = {health_s}\n'
