@@ -77,9 +77,9 @@ def test_settings_and_releases_reach_a_real_terminal_through_the_real_server(tmp
         statement = base64.b64encode(Path(f"{archive}.sig").read_bytes()).decode()
         answer = server.post("/api/v1/releases", data=archive.read_bytes(),
                              headers={**admin, "Content-Type": "application/gzip", "X-Release-Statement": statement})
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code == 201, answer.text
         answer = server.post(f"/api/v1/releases/{version}/rollouts", json={"wave_pct": wave_pct}, headers=admin)
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code == 201, answer.text
 
     try:
         supervisor.wait_for(FIRST_FRAME, 90)
@@ -121,6 +121,6 @@ def test_settings_and_releases_reach_a_real_terminal_through_the_real_server(tmp
             held = {r["id"]: (r["rating"], r["created_at"]) for r in server.rows("ratings", terminal_id=enrolled.id)}
             return local if local and all(held.get(i) == v for i, v in local.items()) else None
         local = wait_until("every rating on the server", delivered, 60, supervisor)
-        assert len(local) >= 3  # at least one press under A and B each start
+        assert len(local) >= 2  # a press at the first start of A and of B at least
     finally:
         supervisor.stop()
