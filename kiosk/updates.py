@@ -208,6 +208,9 @@ class Updater:
         self._watch: threading.Thread | None = None
         #: Why updates are off on this terminal (None: on).
         self.off_reason = self._off_reason()
+        #: With updates off, the release last offered: reported ``failed`` with :attr:`off_reason`, so that the
+        #: server (and a first wave waiting for this terminal) learns it takes no update instead of waiting.
+        self._declined: str | None = None
 
     def _off_reason(self) -> str | None:
         if not self.settings.enabled:
@@ -221,6 +224,9 @@ class Updater:
     # -- the heartbeat's fields ---------------------------------------------------
     def health_fields(self) -> dict:
         with self._lock:
+            if self.off_reason is not None and self._declined is not None:
+                return UpdateState(state="failed", version=self._declined,
+                                   error=f"this terminal takes no update: {self.off_reason}").to_health()
             return self.state.to_health()
 
     def _set(self, state: str, **changes) -> None:
@@ -273,7 +279,13 @@ class Updater:
     # -- an offer (the uploader's thread) ----------------------------------------------
     def offer(self, release) -> bool:
         """A receipt offers ``release`` (:class:`sync.protocol.ReleaseOffer`); True when a download starts."""
-        if self.off_reason is not None or release is None or release.version == self.version:
+        if release is None or release.version == self.version:
+            return False
+        if self.off_reason is not None:
+            with self._lock:
+                if self._declined != release.version:
+                    log.warning("update %s offered, not taken: %s", release.version, self.off_reason)
+                    self._declined = release.version
             return False
         with self._lock:
             if self.in_trial or self.state.state == "trial" or self._stop.is_set():

@@ -157,6 +157,19 @@ def test_updates_are_off_without_a_key_or_a_launcher(root):
     assert updater(root, None, "1.0.0").off_reason.startswith("this terminal was not started by hai-long-launch")
 
 
+def test_a_terminal_without_a_release_key_answers_an_offer_failed_and_why(root):
+    from sync.protocol import ReleaseOffer
+
+    no_key = Updater(parse_config({"updates": {"root": str(root)}}).updates, server_url="http://127.0.0.1:9",
+                     token="t", session=None, version="1.0.0", slot="a")
+    assert no_key.health_fields()["update_state"] is None  # nothing offered yet: the heartbeat says nothing
+    assert no_key.offer(ReleaseOffer(version="1.1.0", size=10, sha256="a" * 64)) is False
+    fields = no_key.health_fields()
+    assert fields["update_state"] == "failed" and fields["update_version"] == "1.1.0"
+    assert fields["update_error"].startswith("this terminal takes no update: no release key")
+    assert not (root / "update-state.json").exists()  # nothing written: the terminal has no slots to speak of
+
+
 def test_state_file_is_written_whole(root):
     slots = Slots(root)
     UpdateState(state="downloading", version="1.1.0", size=5, sha256="0" * 64, slot="b").save(slots.state_path)
