@@ -12,6 +12,7 @@ from gpiozero import LED, Button, Buzzer
 
 from .debounce import Debouncer
 from .errors import HardwareError, NoGpioError
+from .probe import no_gpio_message
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ButtonPanel:
             # BadPinFactory, or the module of the factory GPIOZERO_PIN_FACTORY
             # names (lgpio without the [pi] extra) is not installed.
             self.close()
-            raise NoGpioError(f"no GPIO on this machine that gpiozero can drive ({exc})") from None
+            raise NoGpioError(no_gpio_message(pin_factory, exc)) from None
         except Exception as exc:  # GPIOZeroError, or a factory's own error (lgpio.error)
             self.close()
             raise HardwareError(f"cannot set up the pins: {exc}") from None
