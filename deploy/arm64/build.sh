@@ -92,7 +92,7 @@ host_mirror() {
 [[ -n "$MIRROR" ]] || MIRROR="$(host_mirror)"
 
 packages_key() { printf '%s\n' "${PACKAGES[@]}" | sha256sum | cut -c1-16; }
-venv_key() { cat "$REPO/pyproject.toml" "$0" | sha256sum | cut -c1-16; }
+venv_key() { sha256sum <"$REPO/pyproject.toml" | cut -c1-16; }
 
 # "reuse" when a stage's marker is there and says the same key, else "run".
 cached() {  # cached MARKER [KEY]
@@ -108,7 +108,10 @@ pip_local_paths() {
     values+=$'\n'"$(env | sed -nE 's/^PIP_[A-Z_]+=//p')"
     tr ' ' '\n' <<<"$values" | sed -E 's#^file://##' | while read -r value; do
         [[ "$value" == /* ]] || continue
+        value="${value%/}"
         [[ -f "$value" ]] && value="$(dirname "$value")"
+        # A PEP 503 index (<dir>/simple) links to its files beside it (<dir>/files): the whole <dir>.
+        [[ "$value" == */simple ]] && value="$(dirname "$value")"
         [[ -d "$value" && "$value" != /etc* && "$value" != / ]] && echo "$value"
     done | sort -u
 }
@@ -237,8 +240,7 @@ do_pip() {
     if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
         cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
     fi
-    echo "arm64: pip config in the root:"
-    in_root python3 -m pip config list 2>/dev/null | sed 's/^/arm64:   /' || true
+    echo "arm64: local package folders bound read-only into the root: $(pip_local_paths | tr '\n' ' ')"
 }
 
 do_project() {
@@ -266,6 +268,8 @@ do_venv() {
     fi
     rm -rf --one-file-system "$ROOT$VENV"
     in_root python3 -m venv "$VENV"
+    echo "arm64: pip config in the root:"
+    in_root "$VENV/bin/pip" config list | sed 's/^/arm64:   /'
     # shellcheck disable=SC2046  # the pins are separate words
     in_root sh -c "cd $SRC && $VENV/bin/pip install --quiet '.[pi]' $(dev_pins)"
     in_root "$VENV/bin/pip" list --format=freeze 2>/dev/null | grep -iE '^(kivy|lgpio|gpiozero|pydantic.core|pyinstaller)=' \
