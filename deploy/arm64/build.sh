@@ -37,15 +37,25 @@ PACKAGES=(
     libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libegl-mesa0 libgles2 libgbm1 libdrm2 libmtdev1 libasound2
     libx11-6 libxrender1 libudev1
     python3 python3-venv python3-dev ca-certificates make binutils procps
+    openssl  # tests/test_sync_tls.py makes a private CA with it
 )
 
-# Under emulation: the flow, the store, the hardware layer (pins, keyboard, self-test), the config, the
-# terminal's upload side of sync, the board detection. Not the server's tests (it does not run on a Pi),
-# not the UI suites (minutes each under emulation; the bundle's headless run below draws the real screens).
+# Under emulation (HAILONG_TEST_SLOWDOWN below): the flow, the store, the hardware layer (pins, keyboard,
+# self-test, board detection with gpiozero's real lgpio factory), the config and the startup checks, the
+# terminal's clock, officers and dossiers, and sync: uploads to the real server on loopback (its SQLite
+# storage; the PostgreSQL runs are x86 CI's: the server does not run on a Pi), HTTP failures and TLS.
+# Then the doctests of hardware/ and sync/.
 ARM64_TESTS=(
-    tests/test_flow.py tests/test_store.py tests/test_hardware.py tests/test_config.py
-    tests/test_board.py tests/test_selftest.py tests/test_sync.py
+    tests/test_flow.py tests/test_store.py tests/test_hardware.py tests/test_board.py tests/test_selftest.py
+    tests/test_config.py tests/test_checks.py tests/test_timekeeping.py tests/test_officers_flow.py
+    tests/test_dossier_flow.py tests/test_sync.py tests/test_sync_http.py tests/test_sync_tls.py
+    --doctest-modules hardware sync
 )
+# The UI tests that the PIN check makes slow under emulation (13-16 s per check): the service screen's.
+# The other UI suites take minutes each there; the bundle's headless run draws the real screens.
+ARM64_UI_TESTS=(tests/test_ui.py -k "service or pin")
+# How many times slower than native the tests run here: the bound of their event waits (tests/conftest.py).
+SLOWDOWN=10
 
 usage() {
     sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
@@ -92,7 +102,8 @@ host_mirror() {
 [[ -n "$MIRROR" ]] || MIRROR="$(host_mirror)"
 
 packages_key() { printf '%s\n' "${PACKAGES[@]}" | sha256sum | cut -c1-16; }
-venv_key() { sha256sum <"$REPO/pyproject.toml" | cut -c1-16; }
+VENV_EXTRAS="pi,server"  # the server only for the sync tests' real server on loopback (not bundled)
+venv_key() { { cat "$REPO/pyproject.toml"; echo "$VENV_EXTRAS"; } | sha256sum | cut -c1-16; }
 
 # "reuse" when a stage's marker is there and says the same key, else "run".
 cached() {  # cached MARKER [KEY]
@@ -121,7 +132,7 @@ plan() {
     echo "arm64: root: $(cached root "$SUITE $MIRROR")"
     echo "arm64: packages: $(cached packages "$(packages_key)")"
     echo "arm64: venv: $(cached venv "$(venv_key)")"
-    echo "arm64: tests: ${ARM64_TESTS[*]}"
+    echo "arm64: tests: ${ARM64_TESTS[*]}; UI: ${ARM64_UI_TESTS[*]}"
     echo "arm64: output: $REPO/dist/aarch64/kiosk"
 }
 
@@ -148,7 +159,9 @@ mount_root() {
     mount -t proc proc "$ROOT/proc"; MOUNTS+=("$ROOT/proc")
     mount -t sysfs sysfs "$ROOT/sys"; MOUNTS+=("$ROOT/sys")
     bind /dev
-    mount -t devpts devpts "$ROOT/dev/pts" -o newinstance,ptmxmode=0666 2>/dev/null && MOUNTS+=("$ROOT/dev/pts") || true
+    if mount -t devpts devpts "$ROOT/dev/pts" -o newinstance,ptmxmode=0666 2>/dev/null; then
+        MOUNTS+=("$ROOT/dev/pts")
+    fi
     while read -r path; do
         [[ -n "$path" ]] && bind "$path" ro
     done < <(pip_local_paths)
@@ -246,9 +259,9 @@ do_pip() {
 do_project() {
     rm -rf --one-file-system "$ROOT$SRC"
     mkdir -p "$ROOT$SRC"
-    # Tracked and new (not ignored) files: what `git status` calls the project; mtimes kept.
+    # Tracked and new (not ignored) files: what `git status` calls the project (less the deleted); mtimes kept.
     (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
-        | xargs -0 -I{} sh -c 'test -e "$1" && printf "%s\0" "$1"' _ {} \
+        | python3 -c 'import os, sys; [sys.stdout.buffer.write(p + b"\0") for p in sys.stdin.buffer.read().split(b"\0") if p and os.path.lexists(p)]' \
         | tar --null -T - -cf -) | tar -xpf - -C "$ROOT$SRC"
     echo "arm64: $(find "$ROOT$SRC" -type f | wc -l) files in $SRC"
 }
@@ -266,12 +279,12 @@ do_venv() {
         echo "arm64: reusing $VENV"
         return
     fi
-    rm -rf --one-file-system "$ROOT$VENV"
-    in_root python3 -m venv "$VENV"
+    # Kept when there: pip installs over it only what pyproject.toml changed.
+    [[ -x "$ROOT$VENV/bin/pip" ]] || in_root python3 -m venv "$VENV"
     echo "arm64: pip config in the root:"
     in_root "$VENV/bin/pip" config list | sed 's/^/arm64:   /'
-    # shellcheck disable=SC2046  # the pins are separate words
-    in_root sh -c "cd $SRC && $VENV/bin/pip install --quiet '.[pi]' $(dev_pins)"
+    # The server too, only for the sync tests' real server on loopback: kiosk.spec leaves it out of the bundle.
+    in_root sh -c "cd $SRC && $VENV/bin/pip install --quiet '.[$VENV_EXTRAS]' $(dev_pins)"
     in_root "$VENV/bin/pip" list --format=freeze 2>/dev/null | grep -iE '^(kivy|lgpio|gpiozero|pydantic.core|pyinstaller)=' \
         | sed 's/^/arm64:   /'
     venv_key >"$STATE/venv.done"
@@ -279,12 +292,23 @@ do_venv() {
 
 in_project() {  # in_project COMMAND: a shell command in the project inside the root, the venv first on PATH
     in_root sh -c "cd $SRC && export PATH=$VENV/bin:\$PATH SDL_VIDEODRIVER=offscreen LIBGL_ALWAYS_SOFTWARE=1 \
-        VENV=$VENV HAILONG_ARM64=1 && $1"
+        VENV=$VENV HAILONG_ARM64=1 HAILONG_TEST_SLOWDOWN=$SLOWDOWN && $1"
+}
+
+pytest_in_root() {  # pytest_in_root LOG ARGS...: quoted for the root's shell, its output kept in $STATE/LOG
+    local log="$1" args
+    shift
+    args="$(printf "'%s' " "$@")"
+    in_project "python -m pytest -p no:cacheprovider -x -o addopts='-ra --strict-markers' $args" \
+        | tee "$STATE/$log"
 }
 
 do_tests() {
-    in_project "python -m pytest -p no:cacheprovider -q -x -o addopts='-ra --strict-markers' ${ARM64_TESTS[*]}" \
-        | tee "$STATE/tests.log"
+    pytest_in_root tests.log -q "${ARM64_TESTS[@]}" -k "not postgresql"
+}
+
+do_ui_tests() {
+    pytest_in_root ui-tests.log -q "${ARM64_UI_TESTS[@]}"
 }
 
 do_bundle() {
@@ -301,8 +325,9 @@ do_bundle() {
 }
 
 do_run() {
-    in_project "python -m pytest -p no:cacheprovider -v -x -o addopts='-ra --strict-markers' -s \
-        tests/test_bundle.py tests/test_arm64_bundle.py" | tee "$STATE/run.log"
+    rm -f "$ROOT$SRC/tests/output/arm64-run.json"
+    pytest_in_root run.log -v -s tests/test_bundle.py tests/test_arm64_bundle.py
+    echo "arm64: figures of the headless run: $(tr -d '\n' <"$ROOT$SRC/tests/output/arm64-run.json" | tr -s ' ')"
 }
 
 clean_root() {
@@ -338,6 +363,7 @@ stage pip do_pip
 stage project do_project
 stage venv do_venv
 stage tests do_tests
+stage ui-tests do_ui_tests
 stage bundle do_bundle
 stage run do_run
 echo "arm64: stage times: $(IFS=,; echo "${TIMES[*]}")"
