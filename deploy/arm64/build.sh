@@ -57,8 +57,8 @@ ARM64_UI_TESTS=(tests/test_ui.py -k "service or pin")
 # How many times slower than native the tests run here: the bound of their event waits (tests/conftest.py).
 SLOWDOWN=10
 
-usage() {
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+usage() {  # the comment at the top of this file
+    awk 'NR == 1 {next} /^#/ {sub(/^# ?/, ""); print; next} {exit}' "$0"
 }
 
 while (($#)); do
@@ -84,15 +84,16 @@ if [[ "$ROOT" == "/" || "$ROOT" == "$REPO" ]]; then
 fi
 STATE="$ROOT/.hai-long"    # the cache markers
 
-# The Debian mirror apt already uses on this machine (deb822 .sources or one-line sources.list).
+# The Debian mirror apt already uses on this machine (deb822 .sources or one-line sources.list), read under
+# $HAILONG_APT_DIR (default /etc/apt; tests/test_arm64_scripts.py gives it fake ones).
 host_mirror() {
-    local file uri
-    for file in /etc/apt/sources.list.d/*.sources; do
+    local file uri apt="${HAILONG_APT_DIR:-/etc/apt}"
+    for file in "$apt"/sources.list.d/*.sources; do
         [[ -f "$file" ]] || continue
         uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) {print $i; exit}}' "$file")
         if [[ -n "$uri" ]]; then echo "${uri%/}"; return; fi
     done
-    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    for file in "$apt"/sources.list "$apt"/sources.list.d/*.list; do
         [[ -f "$file" ]] || continue
         uri=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^(http|https|file):\/\/.*\/debian\/?$/) {print $i; exit}}' "$file")
         if [[ -n "$uri" ]]; then echo "${uri%/}"; return; fi
@@ -129,9 +130,9 @@ pip_local_paths() {
 
 plan() {
     echo "arm64: root $ROOT (Debian $SUITE arm64 from $MIRROR)"
-    echo "arm64: root: $(cached root "$SUITE $MIRROR")"
-    echo "arm64: packages: $(cached packages "$(packages_key)")"
-    echo "arm64: venv: $(cached venv "$(venv_key)")"
+    echo "arm64: root: $(cached root "$SUITE $MIRROR") (key $SUITE $MIRROR)"
+    echo "arm64: packages: $(cached packages "$(packages_key)") (key $(packages_key))"
+    echo "arm64: venv: $(cached venv "$(venv_key)") (key $(venv_key))"
     echo "arm64: tests: ${ARM64_TESTS[*]}; UI: ${ARM64_UI_TESTS[*]}"
     echo "arm64: output: $REPO/dist/aarch64/kiosk"
 }
