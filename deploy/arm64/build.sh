@@ -246,10 +246,14 @@ do_pip() {
     done
     # Trusted CA certificates: the host's own additions, then the root's bundle made again with them;
     # the host's whole bundle too, for settings that name its path (cert = /etc/ssl/certs/...).
-    if [[ -d /usr/local/share/ca-certificates ]]; then
+    # (update-ca-certificates takes ~30 s under emulation: only when the host's additions changed.)
+    local certs_key
+    certs_key="$(cat /usr/local/share/ca-certificates/* 2>/dev/null | sha256sum | cut -c1-16)"
+    if [[ -d /usr/local/share/ca-certificates && "$(cached certs "$certs_key")" == run ]]; then
         mkdir -p "$ROOT/usr/local/share/ca-certificates"
         cp -a /usr/local/share/ca-certificates/. "$ROOT/usr/local/share/ca-certificates/"
         in_root update-ca-certificates >/dev/null 2>&1 || true
+        echo "$certs_key" >"$STATE/certs.done"
     fi
     if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
         cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
