@@ -325,7 +325,7 @@ do_bundle() {
     mkdir -p "$REPO/dist/aarch64"
     rm -rf "$REPO/dist/aarch64/kiosk"
     cp -a "$ROOT$SRC/dist/kiosk" "$REPO/dist/aarch64/kiosk"
-    echo "arm64: dist/aarch64/kiosk: $(du -sm "$REPO/dist/aarch64/kiosk" | cut -f1) MB," \
+    echo "arm64: dist/aarch64/kiosk: $(du -sm --apparent-size "$REPO/dist/aarch64/kiosk" | cut -f1) MB," \
         "$(file -b "$REPO/dist/aarch64/kiosk/kiosk" 2>/dev/null | cut -d, -f1-2 || echo aarch64)"
 }
 
