@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from conftest import SLOWDOWN
-from test_bundle import DIST, INTERNAL, PRESS_KEYS, REPO, bundle, frozen_env, write_config  # noqa: F401 (bundle: the fixture)
+from test_bundle import DIST, INTERNAL, PRESS_KEYS, REPO, frozen_env, write_config
+from test_bundle import bundle  # noqa: F401 - the fixture
 
 EM_AARCH64 = 0xB7  # ELF e_machine
 OUTPUT = REPO / "tests" / "output" / "arm64-run.json"
