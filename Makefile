@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test soak bench national bundle screenshots voices clean
+.PHONY: install demo test soak bench national bundle arm64 arm64-clean screenshots voices clean
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,15 @@ national: install
 bundle: install
 	$(BIN)/pyinstaller kiosk.spec --noconfirm
 	touch dist/kiosk/kiosk  # built now: tests/test_bundle.py rebuilds only when a source is newer
+
+# The Raspberry Pi build (arm64), made here under qemu-user emulation: a cached Debian bookworm arm64 root
+# (/var/tmp/hai-long-arm64), '.[pi]' installed in it, the terminal's tests there, `make bundle` inside, the
+# aarch64 bundle run headless until it stores a press; gives dist/aarch64/kiosk. Needs root; see the README.
+arm64:
+	bash deploy/arm64/build.sh
+
+arm64-clean:
+	bash deploy/arm64/build.sh --clean
 
 # The default spoken prompts (assets/voice/, committed): after changing a text on the screens, run this
 # and commit the result. Needs espeak-ng (Debian: apt install espeak-ng); building the terminal does not.

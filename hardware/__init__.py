@@ -4,6 +4,7 @@ Nothing else in the project imports gpiozero. Every class takes a
 keyword-only ``pin_factory`` (None: gpiozero's default, lgpio on a Pi).
 """
 
+from .board import Board, read_board
 from .debounce import Debouncer
 from .errors import HardwareError, NoGpioError
 from .factory import mock_pin_factory
@@ -13,6 +14,6 @@ from .probe import probe_gpio
 from .selftest import SelftestResult, run_selftest
 
 __all__ = [
-    "ButtonPanel", "Debouncer", "HardwareError", "KeyboardBridge", "NoGpioError",
-    "SelftestResult", "mock_pin_factory", "probe_gpio", "run_selftest",
+    "Board", "ButtonPanel", "Debouncer", "HardwareError", "KeyboardBridge", "NoGpioError",
+    "SelftestResult", "mock_pin_factory", "probe_gpio", "read_board", "run_selftest",
 ]

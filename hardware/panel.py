@@ -6,12 +6,15 @@ import logging
 import queue
 import threading
 import time
+import warnings
 from typing import Callable, Mapping, Sequence
 
 from gpiozero import LED, Button, Buzzer
+from gpiozero.exc import PinFactoryFallback
 
 from .debounce import Debouncer
 from .errors import HardwareError, NoGpioError
+from .probe import no_gpio_message
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,23 @@ class ButtonPanel:
         self.held_at_start: set[str] = set()
         self.leds: dict[str, LED] = {}
         self.buzzer: Buzzer | None = None
+        # gpiozero warns once per default factory it falls back from (lgpio, RPi.GPIO, pigpio, native): kept
+        # for the log when one loads; when none does, one sentence (no_gpio_message) says why instead.
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", PinFactoryFallback)
+            self._set_up(rating_pins, reason_pins, skip_pin, led_pins, buzzer_pin, pin_factory)
+        for warning in seen:
+            if issubclass(warning.category, PinFactoryFallback):
+                log.info("gpiozero: %s", warning.message)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        # Blinking stops and starts gpiozero threads: done here, off the press path.
+        self._feedback: queue.Queue = queue.Queue()
+        self._feedback_thread = threading.Thread(target=self._give_feedback, name="panel-feedback",
+                                                 daemon=True)
+        self._feedback_thread.start()
+
+    def _set_up(self, rating_pins, reason_pins, skip_pin, led_pins, buzzer_pin, pin_factory) -> None:
         try:
             for code, pin in rating_pins.items():
                 self._add_button(code, pin, pin_factory, lambda code=code: self._fire(self.when_rating, code))
@@ -63,15 +83,10 @@ class ButtonPanel:
             # BadPinFactory, or the module of the factory GPIOZERO_PIN_FACTORY
             # names (lgpio without the [pi] extra) is not installed.
             self.close()
-            raise NoGpioError(f"no GPIO on this machine that gpiozero can drive ({exc})") from None
+            raise NoGpioError(no_gpio_message(pin_factory, exc)) from None
         except Exception as exc:  # GPIOZeroError, or a factory's own error (lgpio.error)
             self.close()
             raise HardwareError(f"cannot set up the pins: {exc}") from None
-        # Blinking stops and starts gpiozero threads: done here, off the press path.
-        self._feedback: queue.Queue = queue.Queue()
-        self._feedback_thread = threading.Thread(target=self._give_feedback, name="panel-feedback",
-                                                 daemon=True)
-        self._feedback_thread.start()
 
     @classmethod
     def from_config(cls, config, *, clock: Callable[[], float] = time.monotonic, pin_factory=None):

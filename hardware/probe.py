@@ -7,6 +7,18 @@ import warnings
 from .errors import HardwareError, NoGpioError
 
 
+def no_gpio_message(pin_factory, exc: Exception) -> str:
+    """The sentence for "no pins": with gpiozero's default factory, why this board has none
+    (hardware.board); with a factory named by ``GPIOZERO_PIN_FACTORY`` or given, gpiozero's own words."""
+    import os
+
+    if pin_factory is None and not os.environ.get("GPIOZERO_PIN_FACTORY"):
+        from .board import no_gpio_reason
+
+        return f"no GPIO on this machine that gpiozero can drive: {no_gpio_reason()}"
+    return f"no GPIO on this machine that gpiozero can drive ({exc})"
+
+
 def probe_gpio(pin_factory=None) -> str:
     """The name of the pin factory that would drive the buttons, e.g. ``"LGPIOFactory"``.
 
@@ -29,7 +41,7 @@ def probe_gpio(pin_factory=None) -> str:
                 Device.ensure_pin_factory()
             pin_factory = Device.pin_factory
         except (BadPinFactory, ImportError) as exc:
-            raise NoGpioError(f"no GPIO on this machine that gpiozero can drive ({exc})") from None
+            raise NoGpioError(no_gpio_message(None, exc)) from None
         except Exception as exc:  # a factory's own error, e.g. lgpio cannot open /dev/gpiochip0
             raise HardwareError(f"the GPIO cannot be opened ({exc})") from None
     return type(pin_factory).__name__

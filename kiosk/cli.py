@@ -200,6 +200,7 @@ def status(config_path, as_json):
             checks = [run_gpio if check.name == run_gpio.name else check for check in checks]
         info = terminal_status(config, store, hardware=meta.get("buttons"), checks=checks,
                                log_file=log_path(config))
+        info["board"] = hardware.read_board().describe()  # which Pi (hardware/board.py)
     finally:
         store.close()
     from .updates import STATE_ENV, update_status
@@ -224,6 +225,7 @@ def selftest(config_path, mock_pins, timeout_s):
 
     config = resolve_config(config_path)
     setup_logging("WARNING")
+    click.echo(f"Board: {hardware.read_board().describe()}")
     factory = hardware.mock_pin_factory() if mock_pins else None
     try:
         panel = hardware.ButtonPanel.from_config(config, pin_factory=factory)

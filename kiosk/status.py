@@ -187,6 +187,10 @@ def format_status(status: dict) -> str:
     lines = [
         f"Terminal {status['terminal_id']} — {status['site']}, {status['counter']} (version {status['version']})",
         f"Config: {status['config']}",
+    ]
+    if status.get("board"):
+        lines.append(f"Board: {status['board']}")
+    lines += [
         f"Today: {status['today']['counted']} ratings: {levels(status['today'])}",
         f"Total: {status['total']['counted']} ratings: {levels(status['total'])}",
         f"Waiting for a reason: {status['unsealed']}; waiting to upload: {status['pending']}",

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import SLOWDOWN
 
 from kiosk import __version__
 from kiosk.prompts import PROMPTS
@@ -94,7 +95,7 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 def run_bundle(bundle: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(bundle), *args], cwd=tmp_path, env=frozen_env(tmp_path), capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60 * SLOWDOWN)
 
 
 def test_version(bundle, tmp_path):
@@ -150,7 +151,7 @@ def test_headless_run_stores_a_key_press_and_stops_on_sigterm(bundle, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rows, outside = [], set()
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 * SLOWDOWN  # (`make arm64`: about 45 s to the first frame under qemu)
         lines = []
         for line in proc.stderr:  # the log: first frame, then the stored press
             lines.append(line)
@@ -163,7 +164,7 @@ def test_headless_run_stores_a_key_press_and_stops_on_sigterm(bundle, tmp_path):
             time.sleep(0.1)
         outside = {lib for lib in loaded_libraries(proc.pid) if not lib.startswith(str(DIST))}
         proc.send_signal(signal.SIGTERM)
-        _, rest = proc.communicate(timeout=20)
+        _, rest = proc.communicate(timeout=20 * SLOWDOWN)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -25,8 +25,7 @@ LEDS = {"very_satisfied": 23, "satisfied": 24, "dissatisfied": 25}
 
 def unlock(kiosk) -> None:
     kiosk.app.service_hold_s = 0.3
-    kiosk.touch_at(5, kiosk.app.root.height - 5, hold=0.6)
-    assert kiosk.screen == "service"
+    assert kiosk.hold_at(5, kiosk.app.root.height - 5, until=lambda: kiosk.screen == "service", timeout=0.6)
     keys = {w.text: w for w in kiosk.widget("service", "keypad").children}
     for digit in PIN:
         kiosk.touch(keys[digit])
@@ -169,7 +168,7 @@ def test_button_test_with_a_dead_button_closes_itself_when_left_alone(start_kios
     kiosk.app.button_test.idle_s = 0.6
     kiosk.touch(kiosk.widget("service", "button_test"))
     kiosk.terminal.keyboard.tap("1")  # satisfied and dissatisfied never come
-    kiosk.advance(0.3)
+    kiosk.frames(1)  # (not a fixed wait: under emulation one frame may outlast idle_s)
     assert kiosk.app.button_test.testing
     assert kiosk.wait_for(lambda: not kiosk.app.button_test.testing, timeout=3)
     assert kiosk.app.root.get_screen("service").ids.panels.current == "status"
