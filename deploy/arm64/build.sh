@@ -16,6 +16,8 @@
 #   bundle    `make bundle` inside the root, copied out to dist/aarch64/kiosk (what a release ships)
 #   run       the aarch64 bundle run headless (SDL offscreen, Mesa llvmpipe) until it stores a press:
 #             tests/test_bundle.py and tests/test_arm64_bundle.py inside the root
+#   pack      the bundle packed as a release archive, dist/aarch64/hai-long-kiosk-<version>-aarch64.tar.gz
+#             (kiosk-release pack; sign it with kiosk-release sign on the release maker's offline computer)
 #
 # Options: --root DIR, --mirror URL (default: the host's apt mirror), --dry-run (print the plan: which
 # stages are reused, which run; touches nothing), --clean (unmount and delete the root), -h/--help.
@@ -335,6 +337,19 @@ do_run() {
     echo "arm64: figures of the headless run: $(tr -d '\n' <"$ROOT$SRC/tests/output/arm64-run.json" | tr -s ' ')"
 }
 
+do_pack() {
+    # The release archive an update ships (kiosk-release pack, inside the root so the aarch64 bundle's own
+    # version is read); signing is left to the release maker's offline computer (README: the fleet section).
+    local version
+    version=$(in_project "$VENV/bin/python -c 'import kiosk; print(kiosk.__version__)'")
+    in_project "$VENV/bin/kiosk-release pack dist/kiosk --version $version --arch aarch64 --out dist" \
+        >"$STATE/pack.log" 2>&1 || { cat "$STATE/pack.log" >&2; exit 1; }
+    cp "$ROOT$SRC/dist/hai-long-kiosk-$version-aarch64.tar.gz" "$REPO/dist/aarch64/"
+    echo "arm64: dist/aarch64/hai-long-kiosk-$version-aarch64.tar.gz:" \
+        "$(stat -c %s "$REPO/dist/aarch64/hai-long-kiosk-$version-aarch64.tar.gz") bytes, to sign with" \
+        "kiosk-release sign"
+}
+
 clean_root() {
     local mounted
     # Anything still mounted inside (a run killed half-way) first: never delete through a bind of /dev.
@@ -371,5 +386,6 @@ stage tests do_tests
 stage ui-tests do_ui_tests
 stage bundle do_bundle
 stage run do_run
+stage pack do_pack
 echo "arm64: stage times: $(IFS=,; echo "${TIMES[*]}")"
 echo "arm64: done in $((SECONDS - started)) s; the aarch64 bundle is dist/aarch64/kiosk"
