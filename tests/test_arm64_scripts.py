@@ -62,7 +62,7 @@ def test_bad_arguments_exit_2_with_one_sentence(args, sentence):
 def test_help_lists_the_stages_and_options():
     done = build("--help")
     assert done.returncode == 0
-    for word in ("binfmt", "root", "packages", "pip", "project", "venv", "tests", "bundle", "run",
+    for word in ("binfmt", "root", "packages", "pip", "project", "venv", "tests", "bundle", "run", "pack",
                  "--root DIR", "--mirror URL", "--dry-run", "--clean", "/var/tmp/hai-long-arm64"):
         assert word in done.stdout, word
 
