@@ -43,7 +43,9 @@ def test_shellcheck():
 def test_make_targets_run_the_script():
     for target, command in (("arm64", "bash deploy/arm64/build.sh"),
                             ("arm64-clean", "bash deploy/arm64/build.sh --clean")):
-        done = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True)
+        # --no-print-directory: under `make test` (MAKELEVEL set) make would add "Entering directory" lines.
+        done = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=REPO, capture_output=True,
+                              text=True)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == command
 

@@ -343,7 +343,7 @@ def test_every_form_on_every_page_refuses_a_post_without_its_csrf_token(dash):
     assert {action for action, _fields in forms} == {
         "/login", "/logout", "/alerts/check", "/account/password", "/account/totp", "/accounts/new",
         f"/accounts/{other}/disable", f"/accounts/{other}/reset", f"/accounts/{other}/role",
-        "/tree/import", "/tree/codes", *terminal_forms}
+        "/tree/import", "/tree/codes", "/settings/change", *terminal_forms}
     assert all("csrf" in fields for _action, fields in forms)  # every POST form carries the token
     def visitor(action: str) -> tuple[requests.Session, str]:
         """A browser that opened the form (a login page, or a logged-in page), and the form's CSRF token."""

@@ -147,7 +147,8 @@ def test_terminals_lists_health_and_revocation(start_server):
         "revoked": False, "revoked_at": None, "last_seen_at": "2026-11-25T09:30:00.000Z", "app_version": "0.3.1",
         "pending": 16, "clock_synced": True, "clock_offset_s": pytest.approx(3.0),  # 17 minus this batch
         "last_error": "timeout talking to the server", "kept_aside": None, "kept_aside_causes": None,
-        "settings_wanted": None, "settings_applied": None, "settings_error": None}  # issue 13: none set
+        "settings_wanted": None, "settings_applied": None, "settings_error": None,  # issue 13: none set
+        "update_state": None, "update_version": None, "update_error": None}  # issue 13: no update offered
     assert listed[quiet.id]["revoked"] is True and listed[quiet.id]["last_seen_at"] is None
     assert listed[quiet.id]["counter"] == "Quầy 2"
 
