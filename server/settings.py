@@ -384,7 +384,7 @@ def releases_folder(settings: Settings) -> "Path":
     """Where release archives are kept: ``releases_dir``, else ``releases`` beside the SQLite file, else
     ``var/releases``.
 
-        >>> str(releases_folder(Settings(db_url="sqlite:///srv/hl/server.db")))
+        >>> str(releases_folder(Settings(db_url="sqlite:////srv/hl/server.db")))
         '/srv/hl/releases'
     """
     from pathlib import Path
