@@ -30,6 +30,8 @@ from .vocabulary import (DOSSIER_CODE_MAX, DOSSIER_CODE_PATTERN, INVITATION_OUTC
 API_PREFIX = "/api/v1"
 #: A batch holds at most this many ratings and this many bytes of JSON.
 MAX_BATCH_RATINGS = 500
+#: The longest pause between batches a server may ask for in a receipt's pace (issue 14).
+PACE_PAUSE_MAX_S = 300.0
 #: ... and at most this many closed shifts and this many closed invitations (issue 12).
 MAX_BATCH_SHIFTS = MAX_BATCH_INVITATIONS = 500
 MAX_BATCH_BYTES = 512 * 1024
@@ -245,6 +247,18 @@ class ReleaseOffer(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="of the archive")
 
 
+class Pace(BaseModel):
+    """How fast the server wants a terminal to send its backlog (issue 14), in a batch receipt.
+
+    Until the next receipt the terminal sends at most ``batch_size`` ratings per batch and leaves
+    ``pause_s`` between an answer and its next batch: the smaller batch and the longer pause of its own
+    settings and these win. A receipt without it: the terminal's own settings.
+    """
+
+    batch_size: int = Field(ge=1, le=MAX_BATCH_RATINGS, description="most ratings in each next batch")
+    pause_s: float = Field(ge=0, le=PACE_PAUSE_MAX_S, description="seconds between an answer and the next batch")
+
+
 class TerminalSettingsSet(BaseModel):
     """``GET /api/v1/terminal/settings`` (device token): the terminal's effective remote settings.
 
@@ -280,6 +294,9 @@ class BatchReceipt(BaseModel):
     release: ReleaseOffer | None = Field(default=None, description=(
         "the software release this terminal should run, when a rollout includes it and it runs another; "
         "the terminal fetches GET /api/v1/terminal/releases/{version} (absent: nothing to update)"))
+    pace: Pace | None = Field(default=None, description=(
+        "how fast to send the rest of the backlog: at most batch_size ratings per batch, pause_s between batches "
+        "(absent: the terminal's own settings); a server under load slows its fleet with it"))
 
 
 class TerminalOfficer(BaseModel):
