@@ -335,3 +335,29 @@ def test_an_idle_server_sends_no_pace_and_shows_its_gate_in_healthz(server):
     assert "pace" not in receipt
     figures = server.get("/healthz").json()["ingest"]
     assert figures["admitted"] == 1 and figures["refused"] == 0 and figures["limit"] == figures["concurrency"] == 4
+
+
+def test_a_dashboard_page_does_not_wait_behind_ingest_to_move_its_idle_deadline(start_server, server_db_url):
+    """Opening a page moves the session's idle deadline (a write); behind a saturated SQLite writer it is put off
+    to a later page instead of holding the page up. PostgreSQL's ratings lock does not stand in its way."""
+    clock = FakeClock()
+    server = start_server(clock=clock, ingest_concurrency=1, sqlite_busy_timeout_ms=60_000)
+    terminal = server.enroll()
+    dashboard = log_in(server, server.person())
+    expiry = lambda: server.rows("dashboard_sessions")[0]["expires_at"]  # noqa: E731
+    before = expiry()
+    clock.advance(120)  # past the step at which a page moves the idle deadline
+    with ratings_lock_held(server_db_url):
+        results: list[requests.Response] = []
+        thread = post_in_thread(server, terminal, make_batch([make_rating(terminal.id)]), results)
+        wait_until(lambda: server.app.state.ingest_gate.figures()["in_flight"] == 1)
+        page, took = timed(lambda: dashboard.get(server.url + "/", timeout=30))
+        assert page.status_code == 200 and "login" not in page.url and took < PROTECTED_S
+        if server_db_url.startswith("sqlite"):
+            assert expiry() == before, "the write waits for a later page"
+        else:
+            assert expiry() > before
+    thread.join(timeout=60)
+    assert results[0].status_code == 200
+    assert dashboard.get(server.url + "/", timeout=30).status_code == 200
+    assert expiry() > before
