@@ -665,9 +665,10 @@ class Uploader:
             "update the terminal's software or call support (the ratings stay on the terminal)"))
 
     # -- loops --------------------------------------------------------------
-    def drain(self, *, max_failures: int = 1) -> dict:
-        """Send until nothing is pending (``kiosk sync --once``); stop after failures."""
-        sent = failures = batches = 0
+    def drain(self, *, max_failures: int = 1, max_busy: int = 10) -> dict:
+        """Send until nothing is pending (``kiosk sync --once``); stop after ``max_failures`` failures, or after
+        ``max_busy`` answers asking to wait (each waited out first: Retry-After is honoured here too)."""
+        sent = failures = busy = batches = 0
         while True:
             attempt = self.send_batch()
             batches += 1
@@ -675,13 +676,17 @@ class Uploader:
                 sent += attempt.sent
                 if attempt.pending == 0:
                     break
+            elif attempt.server_wait_s is not None:
+                busy += 1  # the server answered "come back later": not a failure, but not forever either
+                if busy >= max_busy:
+                    break
+                self._stop.wait(attempt.server_wait_s)
             elif not attempt.progressed:
                 failures += 1
                 # A refused token or batch stays refused: waiting (an hour for a token) cannot help.
                 if attempt.permanent or attempt.auth_refused or failures >= max_failures:
                     break
-                # The server's "come back in N s" is honoured here too; the backoff for everything else.
-                self._stop.wait(attempt.server_wait_s if attempt.server_wait_s is not None else self.backoff_delay())
+                self._stop.wait(self.backoff_delay())
         return {"sent": sent, "batches": batches, "pending": self.local.pending_count(),
                 "quarantined": self.local.quarantined(), **asdict(self.state)}
 

@@ -138,6 +138,20 @@ def test_a_429_with_retry_after_is_waited_out_and_everything_arrives(start_serve
     assert counter.uploader.state.last_error is None and counter.uploader.state.server_wait_until is None
 
 
+
+def test_kiosk_sync_once_honours_retry_after_too(start_server, counter_for):
+    server = start_server(rate_limit_per_s=1.0, rate_limit_burst=1)
+    counter = counter_for(server, batch_size=5, backoff_base_s=0.01, backoff_cap_s=0.05)
+    counter.press(12)
+    report = counter.uploader.drain(max_failures=1)  # answers asking to wait are not failures
+    assert report["pending"] == 0 and report["sent"] == 12 and report["failures_in_a_row"] == 0
+    batches = counter.adapter.batches()
+    refused = [i for i, b in enumerate(batches) if b["status"] == 429]
+    assert refused
+    for i in refused:  # without the fix it slept the failures' back-off (here at most 0.05 s)
+        assert batches[i + 1]["at"] - batches[i]["answered"] >= float(batches[i]["retry_after"])
+    assert_delivered_once(server, counter)
+
 def test_a_press_does_not_cut_the_servers_wait_but_sync_now_does(start_server, counter_for):
     server = start_server(rate_limit_per_s=0.2, rate_limit_burst=1)  # Retry-After: 5 s
     counter = counter_for(server)
