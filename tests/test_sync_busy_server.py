@@ -204,6 +204,34 @@ def test_after_a_long_outage_a_heartbeat_first_then_the_backlog_within_the_sprea
     assert row["last_seen_at"]
 
 
+
+def test_an_outage_while_running_ends_with_a_heartbeat_then_the_spread_backlog(start_server, counter_for):
+    from fault_proxy import FaultProxy
+
+    server = start_server()
+    proxy = FaultProxy(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))).start()
+    try:
+        counter = counter_for(server, url=proxy.url, outage_s=1.0, drain_spread_s=2.0, batch_size=3,
+                              backoff_base_s=0.05, backoff_cap_s=0.1)
+        counter.press(2)
+        counter.uploader.start()
+        counter.wait_until_empty(timeout_s=10)
+        proxy.inject(*["http_500"] * 10_000)  # the province's network breaks: a proxy answers 500, nothing gets through
+        counter.press(5)
+        counter.uploader.wake()
+        time.sleep(1.8)  # longer than outage_s without an answer from the server, ratings waiting
+        before = len(counter.adapter.batches())
+        proxy.clear()  # the network is back
+        counter.wait_until_empty(timeout_s=20)
+        counter.uploader.stop()
+        after = [b for b in counter.adapter.batches()[before:] if b["status"] == 200]
+        assert after[0]["ratings"] == 0  # the first request to reach the server: a heartbeat
+        assert [b["ratings"] for b in after[1:]] == [3, 2]
+        assert after[1]["at"] - after[0]["answered"] <= 2.0 + 1.0  # the backlog within the spread
+        assert_delivered_once(server, counter)
+    finally:
+        proxy.stop()
+
 def test_a_recent_last_upload_is_no_outage_the_backlog_goes_at_once(start_server, counter_for):
     server = start_server()
     minute_ago = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
