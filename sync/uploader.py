@@ -33,6 +33,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -819,9 +820,11 @@ def _retry_after(response) -> float | None:
     """``Retry-After`` in seconds: a number of seconds, or an HTTP date (seconds from now); None without one."""
     value = response.headers.get("Retry-After", "").strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None  # "inf" or "nan" says nothing usable
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

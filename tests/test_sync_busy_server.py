@@ -417,7 +417,8 @@ def test_a_pace_pause_is_not_cut_by_a_press_but_by_sync_now():
     assert done.wait(2)
 
 
-@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("-3", 0.0), ("soon", None), ("", None)])
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("-3", 0.0), ("soon", None), ("", None),
+                                                ("inf", None), ("nan", None)])
 def test_retry_after_in_seconds(header, expected):
     assert _retry_after(requests.Response() if not header else _with_header(header)) == expected
 
@@ -467,3 +468,24 @@ def test_a_503_with_retry_after_is_not_retried_quickly(headers, requests_made):
 
 def test_server_pace_words_without_a_wait():
     assert server_pace({"server_wait_until": None, "pace": None}) is None
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    ({"drain_spread_s": 4000}, "[server] drain_spread_s: expected at most 3600 seconds, got 4000"),
+    ({"drain_spread_s": -1}, "[server] drain_spread_s: expected at least 0 seconds, got -1"),
+    ({"outage_s": "10 minutes"}, "[server] outage_s: expected a number of seconds, got '10 minutes'"),
+])
+def test_bad_spread_or_outage_settings_are_refused_naming_the_key(values, says):
+    from kiosk.config import parse_config
+    from kiosk.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"server": values})
+    assert str(refused.value) == says
+
+
+def test_the_defaults_are_a_minute_of_spread_and_ten_minutes_of_outage():
+    from kiosk.config import load_config
+
+    server = load_config(None).server
+    assert (server.drain_spread_s, server.outage_s) == (60.0, 600.0)
