@@ -389,7 +389,8 @@ class Uploader:
         """Ratings in the next batch: the own ``batch_size``, or the receipt's pace when smaller.
 
             >>> from sync.protocol import Pace
-            >>> uploader = Uploader.__new__(Uploader); uploader.batch_size, uploader.pace = 500, Pace(batch_size=50, pause_s=2)
+            >>> uploader = Uploader.__new__(Uploader)
+            >>> uploader.batch_size, uploader.pace = 500, Pace(batch_size=50, pause_s=2)
             >>> uploader.current_batch_size()
             50
         """

@@ -318,8 +318,8 @@ def test_a_pace_is_shown_while_it_holds(paced_server, counter_for):
     assert counter.local.load_state()["pace"] == {"batch_size": 50, "pause_s": 2.5}
     status = status_with(counter)
     assert "Server pacing: at most 50 ratings per batch, 2.5 s apart" in format_status(status)
-    assert "Máy chủ điều tiết: tối đa 50 đánh giá mỗi lần gửi, cách nhau 2.5 giây" in service_summary(status,
-                                                                                                    language="vi")
+    said = service_summary(status, language="vi")
+    assert "Máy chủ điều tiết: tối đa 50 đánh giá mỗi lần gửi, cách nhau 2.5 giây" in said
 
 
 def status_with(counter) -> dict:
