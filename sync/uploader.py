@@ -254,8 +254,10 @@ class Uploader:
         pending = self.local.pending_count() if heartbeat else self._pending_now(len(ratings))
         stamp = self.stamp()
         kept_aside = self.local.quarantined()
+        # Waiting because the server asked is no fault of the terminal's: the fleet page need not list it.
+        error = None if self.state.server_wait_cause == "busy" else reportable(self.state.last_error)
         health = Health(pending=pending, app_version=self.app_version,
-                        clock_synced=bool(stamp.clock_synced), last_error=reportable(self.state.last_error),
+                        clock_synced=bool(stamp.clock_synced), last_error=error,
                         kept_aside=kept_aside or None,
                         kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None,
                         settings_version=self.local.applied_settings_version(),

@@ -176,6 +176,8 @@ def test_a_press_does_not_cut_the_servers_wait_but_sync_now_does(start_server, c
     counter.uploader.stop()
     assert_delivered_once(server, counter)
     assert server.count() == 8
+    [row] = server.rows("terminals")
+    assert row["last_error"] is None  # waiting as the server asked is not the terminal's error
 
 
 def test_after_a_long_outage_a_heartbeat_first_then_the_backlog_within_the_spread(start_server, counter_for):
