@@ -159,7 +159,7 @@ def expected_value(section: str, name: str, config: dict):
 
 def _bad_seconds(key):
     outside = [st.floats(max_value=key.minimum, exclude_max=True, allow_nan=False, allow_infinity=False,
-                       min_value=-1e9).filter(lambda v: v < key.minimum)]
+                         min_value=-1e9).filter(lambda v: v < key.minimum)]
     if key.maximum is not None:
         outside.append(st.floats(min_value=key.maximum, exclude_min=True, max_value=1e9, allow_nan=False))
     return st.one_of(*outside, st.sampled_from([math.nan, math.inf, -math.inf, "5", True, [1]]))
