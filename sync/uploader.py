@@ -249,7 +249,6 @@ class Uploader:
     # -- one request --------------------------------------------------------
     def send_batch(self, *, heartbeat: bool = False) -> Attempt:
         """Send the next batch of pending ratings (a heartbeat when there are none, or with ``heartbeat``)."""
-        self._cut.clear()  # a "sync now" asked before this request is answered by it
         ratings = [] if heartbeat else self.local.pending(self.current_batch_size())
         pending = self.local.pending_count() if heartbeat else self._pending_now(len(ratings))
         stamp = self.stamp()
@@ -289,6 +288,7 @@ class Uploader:
             envelope["ratings"] = ratings = [r for r in ratings if _unsendable(r) is None]
             body = _encode(envelope)
         self._hold()  # the batch is ready; what is left of the pause passes now
+        self._cut.clear()  # a "sync now" asked before this request (it cut the pause) is answered by it
         attempt = self._post(body, ratings)
         self.state.last_attempt_at = now_iso()
         self.state.server_wait_until = self.state.server_wait_cause = None

@@ -324,6 +324,19 @@ def test_a_pace_is_shown_while_it_holds(paced_server, counter_for):
     assert "Máy chủ điều tiết: tối đa 50 đánh giá mỗi lần gửi, cách nhau 2.5 giây" in said
 
 
+
+def test_sync_now_cuts_a_long_pace_pause(paced_server, counter_for):
+    server = paced_server([{"batch_size": 5, "pause_s": 60}])
+    counter = counter_for(server)
+    counter.press(2)
+    assert counter.uploader.send_batch().ok
+    counter.press(1)
+    counter.uploader.send_now()  # the service screen's "sync now", asked while the pace's pause runs
+    started = time.monotonic()
+    assert counter.uploader.send_batch().ok
+    assert time.monotonic() - started < 10
+    assert_delivered_once(server, counter)
+
 def status_with(counter) -> dict:
     from kiosk.config import load_config
     from kiosk.status import terminal_status
