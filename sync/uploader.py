@@ -212,6 +212,8 @@ class Uploader:
         self._heard_at: float | None = _since_start(self.state.last_success_at, monotonic())
         #: Answers that asked to wait (429/503 with Retry-After), for the benches.
         self.busy_answers = 0
+        #: Ratings waiting after the last attempt of :meth:`run` (None before it): read from any thread, no query.
+        self.last_pending: int | None = None
         self.officers_url = http.api_url(self.server_url, "terminal/officers")
         #: False once the server refused shifts or invitations (a server older than them): for this run,
         #: ratings go without them, and they wait on the terminal.
@@ -763,6 +765,7 @@ class Uploader:
             self._thread.join(timeout)
 
     def _notify(self, pending: int) -> None:
+        self.last_pending = pending
         if self.when_changed is not None:
             self.when_changed(self.state, pending)
 

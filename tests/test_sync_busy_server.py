@@ -135,6 +135,7 @@ def test_a_429_with_retry_after_is_waited_out_and_everything_arrives(start_serve
     assert busy and all("the server is busy (429: too many requests from this terminal" in e
                         and "the next try is at" in e for e in busy)
     assert counter.uploader.busy_answers == len(refused)
+    assert counter.uploader.last_pending == 0  # what a bench reads from its own thread
     assert counter.uploader.state.last_error is None and counter.uploader.state.server_wait_until is None
 
 
