@@ -2,9 +2,11 @@
 the receipt's pace followed, and after a long outage a heartbeat first and the backlog spread.
 
 Against the real server (uvicorn on loopback, both database backends): its per-terminal rate limit
-(``rate_limit_per_s``) answers 429 with Retry-After the way its admission control does under a storm. The
-server at this commit sends no ``pace`` yet, so the pace test puts it into the real server's receipts with a
-thin ASGI layer around the real app (the server's storage and receipts stay real). Pure rules (the jitter,
+(``rate_limit_per_s``) answers 429 with Retry-After the way its admission control does under a storm
+(tests/test_admission.py saturates the gate itself). The server's own pace settings (``pace_batch_size``,
+``pace_pause_s``) pace a real uploader below; a pace that changes from one receipt to the next (paced, paced,
+then none) is put into the real server's receipts with a thin ASGI layer around the real app (the server's
+storage and receipts stay real). Pure rules (the jitter,
 the pace's arithmetic, the outage's clock) are tested with a fake clock and a seeded rng.
 """
 
@@ -310,6 +312,22 @@ def test_the_receipts_pace_sets_the_next_batches_size_and_pause(paced_server, co
     assert gaps[0] >= pause and gaps[1] >= pause  # the pace's pause after each paced receipt
     assert gaps[2] < pause  # the third receipt carried no pace: its own pause (none)
     assert counter.uploader.pace is None and counter.local.load_state()["pace"] is None
+    assert_delivered_once(server, counter)
+
+
+def test_the_servers_pace_settings_pace_a_real_terminal(start_server, counter_for):
+    # The province's server set to pace its fleet: every receipt asks for 3 ratings per batch, 0.4 s apart.
+    server = start_server(pace_batch_size=3, pace_pause_s=0.4)
+    counter = counter_for(server, batch_size=500, pause_s=0.0)
+    counter.press(1)
+    assert counter.uploader.drain()["pending"] == 0  # its first receipt carries the pace
+    counter.press(8)
+    assert counter.uploader.drain()["pending"] == 0
+    batches = counter.adapter.batches()
+    assert [b["ratings"] for b in batches] == [1, 3, 3, 2]
+    gaps = [later["at"] - earlier["answered"] for earlier, later in zip(batches[1:], batches[2:])]
+    assert all(gap >= 0.4 for gap in gaps), gaps
+    assert counter.local.load_state()["pace"] == {"batch_size": 3, "pause_s": 0.4}
     assert_delivered_once(server, counter)
 
 
