@@ -7,6 +7,11 @@ batch's worth of the server's measured capacity after the previous one, so retri
 server stores them, in the order they were refused. A terminal coming back at or after its slot is admitted
 before newcomers (up to twice the limit), so nobody starves while newcomers keep arriving.
 
+A burst a moment too big for the limit need not be refused: with ``max_queue_s`` set (``ingest_queue_ms``), a batch
+arriving at a full gate waits for a free place in a short queue, in order, when the waits of those ahead predict
+it gets one within ``max_queue_s`` (the queue's length times one batch's time over the limit); else it is refused
+at once. A queued batch that has not got its place after four times the bound is refused too (:meth:`enter`).
+
 The limit adapts to the database: when admitted batches wait longer than ``max_wait_s`` for the write lock
 (SQLite's, or PostgreSQL's ratings-cursor lock, which other processes share) it drops by one (at most once a
 second, down to 1), and it grows back by one after ``limit`` batches in a row waited less than half of it.
@@ -30,6 +35,7 @@ tell them apart, and a 429 is as good a proof of a working network as a receipt.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -56,11 +62,15 @@ class IngestGate:
     tests). Thread-safe: the route calls it from the event loop, and ``leave`` runs wherever the batch ended.
     """
 
-    def __init__(self, *, concurrency: int, max_wait_s: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, concurrency: int, max_wait_s: float, max_queue_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
         if concurrency < 1:
             raise ValueError("concurrency: must be at least 1")
         self.concurrency = concurrency
         self.max_wait_s = max_wait_s
+        self.max_queue_s = max_queue_s
+        self.queued = 0  # batches that waited in the queue and were admitted
+        self._waiters: deque[asyncio.Future] = deque()  # the queue, first come first served
         self._clock = clock
         self._lock = threading.Lock()
         self.limit = concurrency
@@ -89,35 +99,92 @@ class IngestGate:
         """Admit a batch of terminal ``key`` (None: admitted, call :meth:`leave` when it ends) or refuse it:
         the whole seconds (at least 1) until its reserved slot, for ``Retry-After``."""
         with self._lock:
-            now = self._clock()
-            self._forget_old(now)
-            self._note_heard(key, now)
-            slot = self._reservations.get(key)
-            due = slot is not None and now >= slot
-            if self.in_flight < (2 * self.limit if due else self.limit):
-                if slot is not None and due:
-                    del self._reservations[key]
-                self.in_flight += 1
-                self.admitted += 1
-                self._entered.append(now)
-                return None
-            self.refused += 1
-            self._shed.append(now)
-            if slot is None or due:  # a newcomer, or back at its slot but even the cap is full: the next slot
-                slot = self._reserve(key, now)
-            return max(1, math.ceil(slot - now))
+            return self._try_enter(key)
+
+    def _try_enter(self, key: str) -> int | None:
+        now = self._clock()
+        self._forget_old(now)
+        self._note_heard(key, now)
+        slot = self._reservations.get(key)
+        due = slot is not None and now >= slot
+        if self.in_flight < (2 * self.limit if due else self.limit):
+            if slot is not None and due:
+                del self._reservations[key]
+            self.in_flight += 1
+            self.admitted += 1
+            self._entered.append(now)
+            return None
+        self.refused += 1
+        self._shed.append(now)
+        if slot is None or due:  # a newcomer, or back at its slot but even the cap is full: the next slot
+            slot = self._reserve(key, now)
+        return max(1, math.ceil(slot - now))
+
+    async def enter(self, key: str) -> int | None:
+        """Like :meth:`try_enter`, with the short queue: a batch that would be refused waits for a place when the
+        queue ahead of it predicts one within ``max_queue_s``. Call it (and :meth:`leave`) on the event loop."""
+        with self._lock:
+            wait_s = self._try_enter(key)
+            if wait_s is None or not self._queue_fits():
+                return wait_s
+            # Not refused after all: it waits in the queue. Undo the refusal's count and reservation.
+            self.refused -= 1
+            self._shed.pop()
+            self._unreserve(key)
+            place: asyncio.Future = asyncio.get_running_loop().create_future()
+            self._waiters.append(place)
+        try:
+            await asyncio.wait_for(asyncio.shield(place), timeout=4 * self.max_queue_s)
+            return None  # leave() handed it the place of a batch that ended, in_flight unchanged
+        except asyncio.CancelledError:  # the client went away while it waited: give back what it holds
+            with self._lock:
+                handed = place.done()
+                if not handed:
+                    self._waiters.remove(place)
+            if handed:
+                self.leave()
+            raise
+        except asyncio.TimeoutError:
+            with self._lock:
+                if place.done():  # handed over as the time ran out: it is in
+                    return None
+                self._waiters.remove(place)
+                self.refused += 1
+                now = self._clock()
+                self._shed.append(now)
+                return max(1, math.ceil(self._reserve(key, now) - now))
 
     def leave(self, *, lock_wait_s: float | None = None) -> None:
         """An admitted batch ended (stored or not). ``lock_wait_s``: how long it waited for the database's write
-        lock, if it took it (None: not measured, e.g. a heartbeat on PostgreSQL)."""
+        lock, if it took it (None: not measured, e.g. a heartbeat on PostgreSQL). Its place goes to the first
+        batch of the queue, if any (then on the event loop, as :meth:`enter`)."""
         with self._lock:
             now = self._clock()
-            self.in_flight -= 1
             started = self._entered.popleft() if self._entered else now
             self._service_s += 0.2 * (max(0.0, now - started) - self._service_s)
             self._done.append(now)
             if lock_wait_s is not None:
                 self._adapt(lock_wait_s, now)
+            while self._waiters and self.in_flight <= self.limit:
+                place = self._waiters.popleft()
+                if not place.done():
+                    place.set_result(None)  # its batch takes this one's place: in_flight unchanged
+                    self.admitted += 1
+                    self.queued += 1
+                    self._entered.append(now)
+                    return
+            self.in_flight -= 1
+
+    def _queue_fits(self) -> bool:
+        # The queue ahead, plus this batch, goes through the limit at one batch's time each.
+        if self.max_queue_s <= 0:
+            return False
+        return (len(self._waiters) + 1) * self._service_s / max(self.limit, 1) <= self.max_queue_s
+
+    def _unreserve(self, key: str) -> None:
+        slot = self._reservations.pop(key, None)
+        if slot is not None and slot >= self._next_slot:
+            self._next_slot -= 1.0 / self._capacity_per_s()
 
     def is_busy(self) -> bool:
         """It shed a batch in the last few seconds, or every slot is taken."""
@@ -158,7 +225,7 @@ class IngestGate:
             now = self._clock()
             self._forget_old(now)
             return {"in_flight": self.in_flight, "limit": self.limit, "concurrency": self.concurrency,
-                    "admitted": self.admitted, "refused": self.refused,
+                    "admitted": self.admitted, "refused": self.refused, "queued": self.queued,
                     "throughput_per_s": round(self._throughput(now), 2),
                     "lock_wait_ms": round(self._lock_wait_s * 1000, 1),
                     "reserved": len(self._reservations),

@@ -88,7 +88,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     # Admission control of the batch path: its gate, and its own threads and connections (twice the concurrency:
     # terminals back at their reserved turn may use up to that), so nothing else queues behind batches.
     app.state.ingest_gate = IngestGate(concurrency=settings.ingest_concurrency,
-                                       max_wait_s=settings.ingest_max_wait_ms / 1000)
+                                       max_wait_s=settings.ingest_max_wait_ms / 1000,
+                                       max_queue_s=settings.ingest_queue_ms / 1000)
     app.state.ingest_engine = ingest_engine
     app.state.ingest_limiter = anyio.CapacityLimiter(2 * settings.ingest_concurrency)
     app.state.clock = clock

@@ -97,6 +97,7 @@ class IngestFigures(BaseModel):
     concurrency: int = Field(description="the ingest_concurrency setting")
     admitted: int = Field(description="batches let in since start")
     refused: int = Field(description="batches answered 429 busy since start (not the per-terminal rate limit)")
+    queued: int = Field(description="of the admitted, those that waited in the short queue first (ingest_queue_ms)")
     throughput_per_s: float = Field(description="batches finished per second, over the last 10 s")
     lock_wait_ms: float = Field(description="recent wait for the database's write lock, moving average")
     reserved: int = Field(description="refused terminals holding a reserved turn to come back")

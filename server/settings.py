@@ -71,6 +71,9 @@ class Settings:
     ingest_concurrency: int = _setting(
         4, "batches one server process stores at once; beyond, 429 at once with a Retry-After that spreads the "
            "terminals out (terminals coming back at their turn may use up to twice it)")
+    ingest_queue_ms: int = _setting(
+        100, "a batch arriving when the server already stores --ingest-concurrency waits for a place when the queue "
+             "ahead of it predicts one within this (else 429 at once), milliseconds (0: no queue)")
     ingest_max_wait_ms: int = _setting(
         200, "a batch waiting longer than this for the database's write lock lowers the number stored at once "
              "(down to 1; back up to --ingest-concurrency when waits are short), milliseconds")
@@ -156,6 +159,8 @@ class Settings:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
         if self.sqlite_busy_timeout_ms < 0:
             raise SettingsError("sqlite_busy_timeout_ms: must not be negative")
+        if not 0 <= self.ingest_queue_ms <= 10_000:
+            raise SettingsError(f"ingest_queue_ms: must be 0-10000 milliseconds, got {self.ingest_queue_ms!r}")
         if not 0 <= self.pace_batch_size <= 500:
             raise SettingsError(f"pace_batch_size: must be 0 (none asked) or 1-500, got {self.pace_batch_size!r}")
         if not 0 <= self.pace_pause_s <= 300:

@@ -8,6 +8,7 @@ rest are answered 429 at once, and the health check, the dashboard, the admin AP
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import sqlite3
@@ -55,7 +56,7 @@ def test_the_gate_admits_up_to_its_limit_then_refuses_with_at_least_one_second(c
     assert all(isinstance(w, int) and w >= 1 for w in waits)
     assert gate.figures() | {"throughput_per_s": 0} == {
         "in_flight": 2, "limit": 2, "concurrency": 2, "admitted": 2, "refused": 4, "throughput_per_s": 0,
-        "lock_wait_ms": 0.0, "reserved": 4, "retry_after_s": gate.figures()["retry_after_s"]}
+        "lock_wait_ms": 0.0, "reserved": 4, "retry_after_s": gate.figures()["retry_after_s"], "queued": 0}
 
 
 def test_refused_batches_reserve_slots_one_batch_time_apart_in_the_order_refused(clock):
@@ -154,6 +155,61 @@ def test_receipts_carry_a_pace_when_busy_or_when_the_settings_ask(clock):
     assert receipt_pace(gate, batch_size=0, pause_s=0.0) is None
 
 
+async def settle() -> None:
+    """Let the event loop pass a place handed over on to the waiting task (a few turns: shield, wait_for)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_a_burst_a_moment_too_big_waits_in_the_queue_in_order_instead_of_being_refused():
+    async def burst():
+        gate = IngestGate(concurrency=2, max_wait_s=0.2, max_queue_s=0.1)  # one batch takes 50 ms at first
+        assert [await gate.enter(k) for k in ("a", "b")] == [None, None]
+        queued = [asyncio.ensure_future(gate.enter(k)) for k in ("c", "d", "e", "f")]
+        await settle()
+        # c, d, e, f: 1..4 ahead x 50 ms / 2 at once = 25..100 ms, all within 100 ms: they wait
+        assert not any(t.done() for t in queued) and gate.figures()["refused"] == 0
+        refused = await gate.enter("g")  # a fifth would wait 125 ms: refused at once
+        assert isinstance(refused, int) and refused >= 1
+        gate.leave(lock_wait_s=0.0)  # a's place goes to c, the first in line
+        await settle()
+        assert [t.done() for t in queued] == [True, False, False, False] and queued[0].result() is None
+        gate.leave(lock_wait_s=0.0)
+        gate.leave(lock_wait_s=0.0)
+        await settle()
+        assert [t.done() for t in queued] == [True, True, True, False]
+        figures = gate.figures()
+        assert (figures["in_flight"], figures["admitted"], figures["queued"], figures["refused"]) == (2, 5, 3, 1)
+        await asyncio.sleep(0.5)  # f never got a place within 4 x 100 ms: refused then, with a turn
+        assert isinstance(queued[3].result(), int) and gate.figures()["refused"] == 2
+        assert gate.figures()["in_flight"] == 2
+
+    asyncio.run(burst())
+
+
+def test_a_client_gone_while_queued_gives_its_place_back():
+    async def gone():
+        gate = IngestGate(concurrency=1, max_wait_s=0.2, max_queue_s=1.0)
+        assert await gate.enter("a") is None
+        waiting = asyncio.ensure_future(gate.enter("b"))
+        await settle()
+        waiting.cancel()  # the terminal hung up while it waited
+        await asyncio.gather(waiting, return_exceptions=True)
+        gate.leave(lock_wait_s=0.0)
+        assert gate.figures()["in_flight"] == 0 and await gate.enter("c") is None
+
+    asyncio.run(gone())
+
+
+def test_without_a_queue_a_full_gate_refuses_at_once():
+    async def no_queue():
+        gate = IngestGate(concurrency=1, max_wait_s=0.2, max_queue_s=0.0)
+        assert await gate.enter("a") is None
+        assert isinstance(await gate.enter("b"), int)
+
+    asyncio.run(no_queue())
+
+
 @pytest.mark.parametrize("key, value, words", [
     ("ingest_concurrency", 0, "ingest_concurrency: must be positive"),
     ("ingest_max_wait_ms", -5, "ingest_max_wait_ms: must be positive"),
@@ -161,6 +217,7 @@ def test_receipts_carry_a_pace_when_busy_or_when_the_settings_ask(clock):
     ("pace_batch_size", -1, "pace_batch_size: must be 0 (none asked) or 1-500"),
     ("pace_pause_s", 301.0, "pace_pause_s: must be 0-300 seconds"),
     ("pace_pause_s", -0.5, "pace_pause_s: must be 0-300 seconds"),
+    ("ingest_queue_ms", -1, "ingest_queue_ms: must be 0-10000 milliseconds"),
 ])
 def test_bad_gate_settings_name_the_key(key, value, words):
     with pytest.raises(SettingsError, match=re.escape(words)):

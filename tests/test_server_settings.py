@@ -20,6 +20,7 @@ OTHER_VALUES = {
     "rate_limit_burst": ("7", 7),
     "ingest_concurrency": ("6", 6),
     "ingest_max_wait_ms": ("350", 350),
+    "ingest_queue_ms": ("50", 50),
     "pace_batch_size": ("120", 120),
     "pace_pause_s": ("1.5", 1.5),
     "ratings_page_max": ("250", 250),

@@ -51,7 +51,7 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
                      terminal: Terminal = Depends(rate_limited_terminal)) -> Response:
     state = request.app.state
     gate: IngestGate = state.ingest_gate
-    wait_s = gate.try_enter(terminal.id)
+    wait_s = await gate.enter(terminal.id)  # at once, or after a short queue (admission.py)
     if wait_s is not None:  # nothing read, nothing stored: come back at the reserved turn
         if (report := gate.shed_report()) is not None:
             log.warning("%s", report)
