@@ -244,6 +244,26 @@ def server_count(engine) -> int:
         return conn.execute(text("SELECT count(*) FROM ratings")).scalar_one()
 
 
+def gate_figures(ports: list[int]) -> dict | None:
+    """The admission control's counters of each server process (``GET /healthz``'s ``ingest``), summed; None
+    when the server has none (before issue 14)."""
+    import requests
+
+    summed = {"admitted": 0, "refused": 0, "processes": 0, "limits": []}
+    for port in ports:
+        try:
+            ingest = requests.get(f"http://{HOST}:{port}/healthz", timeout=10).json().get("ingest")
+        except (requests.RequestException, ValueError):
+            continue
+        if not ingest:
+            continue
+        summed["admitted"] += ingest.get("admitted", 0)
+        summed["refused"] += ingest.get("refused", 0)
+        summed["limits"].append(ingest.get("limit"))
+        summed["processes"] += 1
+    return summed if summed["processes"] else None
+
+
 def create_admin(db_url: str) -> None:
     subprocess.run([*SERVER, "create-admin", ADMIN[0], "--password-stdin", "--db", db_url], input=ADMIN[1] + "\n",
                    text=True, check=True, capture_output=True, cwd=ROOT)
@@ -397,6 +417,8 @@ def storm(name: str, db_url: str, args) -> dict:
                 probes = message
                 break
 
+        gate = gate_figures(ports)
+
         # -- figures --
         done_from_start = [t.done_at - start for t in terminals if t.done_at is not None]
         first_to_done = [t.done_at - t.first_batch_at for t in terminals
@@ -439,6 +461,10 @@ def storm(name: str, db_url: str, args) -> dict:
                       f"(target p99 ≤ 1 s: {'met' if p99 <= 1000 and not failed else 'MISSED'})")
         else:
             print("  probes                 : no figures (the probe process did not report)")
+        if gate:
+            print(f"  the servers' gate      : admitted {gate['admitted']:,}, refused {gate['refused']:,} "
+                  f"(GET /healthz's ingest figures, summed over {gate['processes']} process(es); limit now "
+                  f"{gate['limits']})")
         print(f"  CPU (of one core)      : server {server_cpu:.0%}"
               f"{f' postgres {db_cpu:.0%}' if db_cpu else ''}{f' haproxy {balancer_cpu:.0%}' if balancer else ''}"
               f" client {client_cpu:.0%}; load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end "
