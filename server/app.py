@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -26,10 +27,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync.protocol import API_PREFIX
 
+from .admission import IngestGate
 from .alerts import AlertMonitor
 from .audit_settings import record_settings_change
 from .bodies import REQUEST_SCHEMAS
-from .db import open_engine
+from .db import open_engine, open_ingest_engine
 from .dossiers import DossierRetention
 from .errors import ApiError
 from .ratelimit import RateLimiter
@@ -55,6 +57,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
     Raises :class:`~server.errors.DatabaseUnavailable` if the database cannot be opened.
     """
     engine = open_engine(settings)
+    ingest_engine = open_ingest_engine(settings, engine)  # batches' own connections (server/admission.py)
     record_settings_change(engine, settings, now_ns=clock())
     monitor = AlertMonitor(engine, settings, clock)
     refresher = RollupRefresher(engine, settings.timezone)
@@ -72,6 +75,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
         await retention.stop()
         await refresher.stop()
         await monitor.stop()
+        ingest_engine.dispose()
         engine.dispose()
 
     app = FastAPI(title="Hài Lòng central server", version=SERVER_VERSION, lifespan=lifespan,
@@ -81,6 +85,12 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = time.time_ns) -
                               '`{"ok": false, "error": "...", "field": ...}`.')
     app.state.settings = settings
     app.state.engine = engine
+    # Admission control of the batch path: its gate, and its own threads and connections (twice the concurrency:
+    # terminals back at their reserved turn may use up to that), so nothing else queues behind batches.
+    app.state.ingest_gate = IngestGate(concurrency=settings.ingest_concurrency,
+                                       max_wait_s=settings.ingest_max_wait_ms / 1000)
+    app.state.ingest_engine = ingest_engine
+    app.state.ingest_limiter = anyio.CapacityLimiter(2 * settings.ingest_concurrency)
     app.state.clock = clock
     app.state.alert_monitor = monitor
     app.state.rollups = refresher

@@ -12,6 +12,7 @@ lock upgrade. PostgreSQL is used through psycopg 3.
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from .errors import DatabaseUnavailable
 from .settings import Settings
@@ -67,6 +68,35 @@ def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:
     return engine
 
 
+def open_ingest_engine(settings: Settings, main: Engine) -> Engine:
+    """The batch path's own engine: ``2 × ingest_concurrency`` connections (the gate's hard cap), so dashboard,
+    health checks, enrolment and the admin API keep the main pool to themselves. Same database, schema already
+    migrated by ``main``; on SQLite it shares ``main``'s in-process write lock (one writer per file)."""
+    url = make_url(settings.db_url)
+    size = 2 * settings.ingest_concurrency
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, pool_size=size, max_overflow=0, pool_timeout=POOL_TIMEOUT_S,
+                               connect_args={"check_same_thread": False,
+                                             "timeout": settings.sqlite_busy_timeout_ms / 1000})
+        _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        engine.hl_write_lock = main.hl_write_lock
+    else:
+        engine = create_engine(url, pool_size=size, max_overflow=0, pool_timeout=POOL_TIMEOUT_S,
+                               connect_args={"connect_timeout": 10})
+    return engine
+
+
+#: ``conn.info[LOCK_WAITS]``: when a list is there, the write lock's waits on ``conn`` are appended to it (seconds),
+#: so the ingest gate learns how long batches wait for the database (SQLite's lock, PostgreSQL's cursor lock).
+LOCK_WAITS = "hl_lock_waits"
+
+
+def _note_lock_wait(conn: Connection, started: float) -> None:
+    waits = conn.info.get(LOCK_WAITS)
+    if waits is not None:
+        waits.append(time.monotonic() - started)
+
+
 def _first_line(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     return (str(original).strip().splitlines() or [type(original).__name__])[0]
@@ -104,10 +134,13 @@ def write_transaction(conn: Connection):
     """
     if conn.in_transaction():
         conn.commit()  # end the read transaction a lookup (e.g. authentication) began
+    started = time.monotonic()
     with getattr(conn.engine, "hl_write_lock", None) or nullcontext():
         conn.execution_options(hl_write=True)
         try:
-            with conn.begin():
+            with conn.begin():  # SQLite: BEGIN IMMEDIATE, which waits for other processes' writers
+                if conn.dialect.name == "sqlite":
+                    _note_lock_wait(conn, started)
                 yield conn
         finally:
             conn.execution_options(hl_write=False)
@@ -123,7 +156,46 @@ def lock_ratings_cursor(conn: Connection) -> None:
     order, so ``GET /api/v1/ratings?after=`` has no gaps.
     """
     if conn.dialect.name == "postgresql":
+        started = time.monotonic()
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RATINGS_INSERT_LOCK})
+        _note_lock_wait(conn, started)
+
+
+@contextmanager
+def write_transaction_unless_busy(conn: Connection):
+    """Like :func:`write_transaction`, but yields False at once, with no transaction, when this process's SQLite
+    writer lock is held (for writes that can wait for the next chance, e.g. a session's idle deadline); else True.
+
+    On SQLite the wait for another process's writer is cut to 50 ms for this transaction; PostgreSQL has no such
+    lock (its writers wait per row), so it always yields True.
+    """
+    lock = getattr(conn.engine, "hl_write_lock", None)
+    if lock is None:
+        with write_transaction(conn):
+            yield True
+        return
+    if not lock.acquire(blocking=False):
+        yield False
+        return
+    if conn.in_transaction():
+        conn.commit()
+    raw = conn.connection.dbapi_connection
+    busy_ms = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute("PRAGMA busy_timeout=50")
+    try:
+        conn.execution_options(hl_write=True)
+        try:
+            trans = conn.begin()
+        except OperationalError:  # another process writes: another time
+            yield False
+            return
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        with trans:
+            yield True
+    finally:
+        conn.execution_options(hl_write=False)
+        lock.release()
 
 
 def try_transaction_lock(conn: Connection, key: int, *, wait: bool) -> bool:

@@ -88,10 +88,28 @@ class TerminalsList(BaseModel):
     terminals: list[TerminalOut]
 
 
+class IngestFigures(BaseModel):
+    """The batch path's admission control (server/admission.py), in this server process since it started."""
+
+    in_flight: int = Field(description="batches being stored now")
+    limit: int = Field(description="batches stored at once now: ingest_concurrency, lower while the database's "
+                                   "write lock is slow")
+    concurrency: int = Field(description="the ingest_concurrency setting")
+    admitted: int = Field(description="batches let in since start")
+    refused: int = Field(description="batches answered 429 busy since start (not the per-terminal rate limit)")
+    throughput_per_s: float = Field(description="batches finished per second, over the last 10 s")
+    lock_wait_ms: float = Field(description="recent wait for the database's write lock, moving average")
+    reserved: int = Field(description="refused terminals holding a reserved turn to come back")
+    retry_after_s: int = Field(description="how far ahead the last reserved turn is (0: none)")
+
+
 class ServerHealth(BaseModel):
     ok: Literal[True] = True
     database: Literal["ok"] = "ok"
     version: str
+    ingest: IngestFigures | None = Field(default=None, description=(
+        "the batch path's admission control: when these figures show refusals, terminals are told to come back "
+        "later (429 with Retry-After)"))
 
 
 # -- the organisation tree and the fleet's actions (routes/tree.py, enrollment_codes.py, terminals.py) --------

@@ -67,6 +67,19 @@ class Settings:
     rate_limit_per_s: float = _setting(
         50.0, "batches one terminal may send per second, sustained (429 with Retry-After beyond)")
     rate_limit_burst: int = _setting(100, "batches one terminal may send at once before the rate applies")
+    # Admission control of the batch path (issue 14; server/admission.py, README "When the server is busy").
+    ingest_concurrency: int = _setting(
+        4, "batches one server process stores at once; beyond, 429 at once with a Retry-After that spreads the "
+           "terminals out (terminals coming back at their turn may use up to twice it)")
+    ingest_max_wait_ms: int = _setting(
+        200, "a batch waiting longer than this for the database's write lock lowers the number stored at once "
+             "(down to 1; back up to --ingest-concurrency when waits are short), milliseconds")
+    pace_batch_size: int = _setting(
+        0, "the batch size every receipt asks the terminals for, 1-500 (0: none asked; when busy, receipts still "
+           "ask for a pause)")
+    pace_pause_s: float = _setting(
+        0.0, "the least pause between a terminal's batches every receipt asks for, seconds, up to 300 (0: none "
+             "unless the server is busy)")
     ratings_page_max: int = _setting(10_000, "most ratings one GET /api/v1/ratings page returns")
     sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock, milliseconds")
     db_pool_size: int = _setting(16, "database connections kept open (a few more may open under bursts)")
@@ -138,11 +151,15 @@ class Settings:
         if not 1 <= self.port <= 65535 and self.port != 0:
             raise SettingsError(f"port: {self.port} is not a TCP port (1-65535)")
         for name in ("rate_limit_per_s", "rate_limit_burst", "ratings_page_max", "db_pool_size",
-                     "dossier_retention_days"):
+                     "dossier_retention_days", "ingest_concurrency", "ingest_max_wait_ms"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
         if self.sqlite_busy_timeout_ms < 0:
             raise SettingsError("sqlite_busy_timeout_ms: must not be negative")
+        if not 0 <= self.pace_batch_size <= 500:
+            raise SettingsError(f"pace_batch_size: must be 0 (none asked) or 1-500, got {self.pace_batch_size!r}")
+        if not 0 <= self.pace_pause_s <= 300:
+            raise SettingsError(f"pace_pause_s: must be 0-300 seconds, got {self.pace_pause_s!r}")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -199,8 +199,9 @@ def test_rating_of_another_terminal_is_403_and_nothing_stored(server):
     assert server.count("ratings") == 0
 
 
-def test_concurrent_identical_uploads_store_each_rating_once(server):
+def test_concurrent_identical_uploads_store_each_rating_once(start_server):
     """The UNIQUE constraint decides, not a check-then-insert: racing resends never store twice."""
+    server = start_server(ingest_concurrency=6)  # all six admitted at once (past the limit: 429, test_admission.py)
     terminal = server.enroll()
     batch = make_batch([make_rating(terminal.id) for _ in range(50)])
     results = []

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from ..access import Caller
 from ..accounts import secret_hash
 from ..audit import Actor, actor_of, record
-from ..db import write_transaction
+from ..db import write_transaction, write_transaction_unless_busy
 from ..people import Account, find_account
 from ..schema import accounts, dashboard_sessions, server_secrets
 from ..settings import Settings
@@ -169,9 +169,12 @@ class Sessions:
                 return None
             deadline = self._deadline(ns_from_iso(row.created_at), now_ns)
             if deadline - ns_from_iso(row.expires_at) >= self.IDLE_STEP_S * NS_PER_S:
-                with write_transaction(conn):
-                    conn.execute(update(dashboard_sessions).where(dashboard_sessions.c.id_hash == id_hash)
-                                 .values(expires_at=iso_from_ns(deadline), last_used_at=iso_from_ns(now_ns)))
+                # Not worth waiting for behind a storm of batches on SQLite's one writer: when the lock is busy the
+                # page opens all the same and a later page moves the deadline (it is at least IDLE_STEP_S away).
+                with write_transaction_unless_busy(conn) as writing:
+                    if writing:
+                        conn.execute(update(dashboard_sessions).where(dashboard_sessions.c.id_hash == id_hash)
+                                     .values(expires_at=iso_from_ns(deadline), last_used_at=iso_from_ns(now_ns)))
         return DashboardUser(account.caller(), csrf, session_id, account.must_change_password, account.totp_on)
 
     def end(self, user: DashboardUser, *, address: str | None = None) -> None:
