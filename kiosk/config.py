@@ -107,6 +107,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch_size": Key("count", 500, "ratings per upload batch, 1-500", minimum=1, maximum=500),
         "pause_s": Key("seconds", 0.01, "rest left to the server between its answer and the next batch while draining a backlog"),
         "heartbeat_s": Key("seconds", 300.0, "with nothing to send, report health this often", minimum=10.0),
+        # Issue 14: a province's terminals coming back together after an outage do not all send at once.
+        "drain_spread_s": Key("seconds", 60.0, "after a long outage the backlog starts at a random moment within "
+                              "this many seconds (0: at once)", maximum=3600.0),
+        "outage_s": Key("seconds", 600.0, "this long without an answer from the server, with ratings waiting, is a "
+                        "long outage (0: never)"),
     },
     "service": {
         "pin_hash": Key("str", "", "hash of the service-screen PIN, from `kiosk pin-hash`; empty disables the screen"),
@@ -237,6 +242,8 @@ class ServerSettings:
     batch_size: int
     pause_s: float
     heartbeat_s: float
+    drain_spread_s: float
+    outage_s: float
 
 
 @dataclass(frozen=True)
@@ -505,6 +512,8 @@ def _check_seconds(name: str, value: Any, key: Key) -> float:
         raise ConfigError(f"{name}: expected a finite number of seconds, got {value!r}")
     if value < key.minimum:
         raise ConfigError(f"{name}: expected at least {key.minimum:g} seconds, got {value!r}")
+    if key.maximum is not None and value > key.maximum:
+        raise ConfigError(f"{name}: expected at most {key.maximum:g} seconds, got {value!r}")
     return float(value)
 
 

@@ -176,7 +176,38 @@ def sync_status(config, store) -> dict:
         # Conflicts and ratings the server refused (or the terminal could not send): never deleted, never resent.
         "kept_aside": quarantined,
         "kept_aside_causes": causes,
+        # Issue 14: a wait the server asked for (busy, or the backlog's spread after an outage) and its pace.
+        "server_wait_until": state.get("server_wait_until"),
+        "server_wait_cause": state.get("server_wait_cause"),
+        "pace": state.get("pace"),
     }
+
+
+def server_pace(sync: dict, language: str = "en", *, now: str | None = None) -> str | None:
+    """The server's pacing of this terminal in words, or None when it neither asked to wait nor paces.
+
+    A wait already over is not said (the file keeps what the uploader last saved).
+
+        >>> sync = {"server_wait_until": "2026-12-03T10:31:05.120Z", "server_wait_cause": "busy",
+        ...         "pace": {"batch_size": 50, "pause_s": 2.0}}
+        >>> server_pace(sync, now="2026-12-03T10:30:00.000Z")
+        'the server is busy; next try at 10:31:05 UTC; at most 50 ratings per batch, 2 s apart'
+        >>> server_pace(sync, now="2026-12-03T10:32:00.000Z")
+        'at most 50 ratings per batch, 2 s apart'
+        >>> server_pace({}) is None
+        True
+    """
+    words = screen_texts(language)
+    said = []
+    until = sync.get("server_wait_until")
+    now = now or iso_utc(datetime.now(timezone.utc))
+    if until and until > now:
+        key = "pace_spread" if sync.get("server_wait_cause") == "spread" else "pace_busy"
+        said.append(words[key].format(at=f"{until[11:19]} UTC"))
+    pace = sync.get("pace")
+    if pace:
+        said.append(words["pace_batches"].format(batch_size=pace["batch_size"], pause_s=f"{pace['pause_s']:g}"))
+    return "; ".join(said) or None
 
 
 def format_status(status: dict) -> str:
@@ -221,6 +252,8 @@ def format_status(status: dict) -> str:
             lines.append(f"Server: {sync['server']}; last upload: {sync['last_success_at'] or 'never'}")
         if sync["last_error"]:
             lines.append(f"Last sync error: {sync['last_error']}")
+        if pacing := server_pace(sync):
+            lines.append(f"Server pacing: {pacing}")
         if sync["clock_offset_s"] is not None:
             offset = round_half_up(sync["clock_offset_s"], 1)
             lines.append(f"Clock offset reported by the server: {offset:+.1f} s")
@@ -310,6 +343,7 @@ def service_summary(status: dict, *, language: str = "en") -> str:
         ("fact_last_sync", sync.get("last_success_at") or words["never"]),
         ("fact_last_error", sync.get("last_error") or words["none"]),
         ("fact_kept_aside", kept_aside(sync)),
+        *([("fact_server_pace", pacing)] if (pacing := server_pace(sync, language)) else []),
         ("fact_clock", f"{clock}, {words['clock_now']} {status['clock']['now']}"),
         ("fact_ip", status.get("ip_address") or words["no_network"]),
         ("fact_version", status["version"]),

@@ -188,6 +188,7 @@ def open_uploader(config: Config, stamp, *, session=None) -> tuple[Uploader | No
         app_version=this_version(), session=session or make_session(ca_bundle=config.server.ca_bundle or None),
         batch_size=config.server.batch_size, pause_s=config.server.pause_s,
         heartbeat_s=config.server.heartbeat_s, allow_http=config.server.allow_http,
+        drain_spread_s=config.server.drain_spread_s, outage_s=config.server.outage_s,
     )
     return uploader, f"to {config.server.url}"
 

@@ -5,6 +5,16 @@ synced only when a well-formed receipt from the server acknowledges its id;
 anything else (no network, a stall, a 5xx, a captive portal's page) is a
 failure, retried with capped exponential backoff and full jitter.
 
+The server paces the fleet (issue 14). A 429 or 503 with ``Retry-After`` is
+the server answering "come back later": the terminal waits that long plus a
+little jitter, without counting it as a failure, and a new press does not cut
+the wait (only ``send_now()``, the service screen's "sync now", and ``stop()``
+do). A receipt's ``pace`` shrinks the batches and lengthens the pause until
+the next receipt. After a long outage (``outage_s`` without an answer, ratings
+waiting) the first request is a heartbeat, and once it is answered the backlog
+starts at a random moment within ``drain_spread_s``, so a province's terminals
+do not all come back in the same second.
+
 A rating the server refuses (``refused`` in the receipt, or a whole-batch 422
 naming ``ratings.N``), or one the terminal cannot even encode, is kept aside
 with its cause (never deleted, never resent) and the rest keeps flowing. A
@@ -29,6 +39,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Callable
 
 import requests
@@ -60,8 +71,19 @@ ANSWER_DEADLINE_S = 60.0
 #: restarts); the uploader's own backoff handles everything longer, Retry-After included (urllib3
 #: would otherwise sleep it inside the request, out of reach of ``stop()``). POST is retried because
 #: a batch is idempotent (ids are made on the terminal).
-UPLOAD_RETRY = Retry(total=2, connect=2, read=0, status=2, backoff_factor=0.5, status_forcelist=(502, 503, 504),
-                     allowed_methods=None, respect_retry_after_header=False, raise_on_status=False)
+class QuickRetry(Retry):
+    """urllib3's retry, except for an answer that says when to come back (``Retry-After``): that is the server
+    pacing the fleet, handed at once to the uploader, which waits as asked instead of asking twice more."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        return not has_retry_after and super().is_retry(method, status_code, has_retry_after)
+
+
+UPLOAD_RETRY = QuickRetry(total=2, connect=2, read=0, status=2, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+                          allowed_methods=None, respect_retry_after_header=False, raise_on_status=False)
+
+#: The longest wait a ``Retry-After`` can impose (a proxy's misconfigured day must not silence a terminal).
+SERVER_WAIT_MAX_S = 3600.0
 
 
 def make_session(*, ca_bundle: str | None = None) -> requests.Session:
@@ -93,6 +115,12 @@ class SyncState:
     settings_wanted: str | None = None
     settings_fetched_at: str | None = None
     settings_fetch_error: str | None = None
+    #: Issue 14: the server asked this terminal to wait (``busy``: a 429/503 with Retry-After; ``spread``: the
+    #: backlog's start after a long outage) until this wall-clock time (ISO UTC); None: no such wait.
+    server_wait_until: str | None = None
+    server_wait_cause: str | None = None
+    #: The pace of the last receipt (``{"batch_size": n, "pause_s": s}``), None when it carried none.
+    pace: dict | None = None
 
 
 @dataclass
@@ -122,6 +150,10 @@ class Attempt:
     settings_version: str | None = None
     #: The release the receipt offers (sync.protocol.ReleaseOffer), if any.
     release: object = None
+    #: The receipt's pace (sync.protocol.Pace), if any.
+    pace: object = None
+    #: The wait the server asked for (Retry-After with jitter), in seconds: not a failure, not escalated.
+    server_wait_s: float | None = None
 
 
 def reportable(error: str | None) -> str | None:
@@ -145,7 +177,8 @@ class Uploader:
                  pause_s: float = 0.01, heartbeat_s: float = 300.0, backoff_base_s: float = 1.0,
                  backoff_cap_s: float = 300.0, auth_retry_s: float = 3600.0,
                  allow_http: bool = False, timeout=TIMEOUT, answer_deadline_s: float = ANSWER_DEADLINE_S,
-                 rng: random.Random | None = None, monotonic: Callable[[], float] = time.monotonic):
+                 rng: random.Random | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 drain_spread_s: float = 60.0, outage_s: float = 600.0):
         self.local = local
         self.server_url = check_server_url(server_url, allow_http=allow_http)
         self.batches_url = http.api_url(self.server_url, "batches")
@@ -163,8 +196,21 @@ class Uploader:
         self.answer_deadline_s = answer_deadline_s
         self.rng = rng or random.Random()
         self.monotonic = monotonic
+        self.drain_spread_s = max(0.0, drain_spread_s)
+        self.outage_s = max(0.0, outage_s)
         self.state = SyncState(**{k: v for k, v in local.load_state().items()
                                   if k in SyncState.__dataclass_fields__})
+        # A wait or pace from a run before this one is not this run's: the server is asked afresh.
+        self.state.server_wait_until = self.state.server_wait_cause = self.state.pace = None
+        #: The receipt's pace until the next receipt (sync.protocol.Pace), or None: the own settings.
+        self.pace = None
+        #: Monotonic time until which the server asked to wait (Retry-After, the drain's spread), or None.
+        self._resume_at: float | None = None
+        #: Monotonic time the server last answered (a server-requested wait counts as contact until it ends);
+        #: from the saved last success at the start, so a terminal restarted after a day offline knows it.
+        self._heard_at: float | None = _since_start(self.state.last_success_at, monotonic())
+        #: Answers that asked to wait (429/503 with Retry-After), for the benches.
+        self.busy_answers = 0
         self.officers_url = http.api_url(self.server_url, "terminal/officers")
         #: False once the server refused shifts or invitations (a server older than them): for this run,
         #: ratings go without them, and they wait on the terminal.
@@ -195,13 +241,16 @@ class Uploader:
         self._last_contact: float | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        # Set by send_now() and stop() only: the one thing that cuts a wait the server asked for.
+        self._cut = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- one request --------------------------------------------------------
-    def send_batch(self) -> Attempt:
-        """Send the next batch of pending ratings (a heartbeat when there are none)."""
-        ratings = self.local.pending(self.batch_size)
-        pending = self._pending_now(len(ratings))
+    def send_batch(self, *, heartbeat: bool = False) -> Attempt:
+        """Send the next batch of pending ratings (a heartbeat when there are none, or with ``heartbeat``)."""
+        self._cut.clear()  # a "sync now" asked before this request is answered by it
+        ratings = [] if heartbeat else self.local.pending(self.current_batch_size())
+        pending = self.local.pending_count() if heartbeat else self._pending_now(len(ratings))
         stamp = self.stamp()
         kept_aside = self.local.quarantined()
         health = Health(pending=pending, app_version=self.app_version,
@@ -223,8 +272,9 @@ class Uploader:
         envelope["ratings"] = ratings
         # Shifts and invitations likewise: only when there are closed ones (an older server refuses the fields).
         del envelope["shifts"], envelope["invitations"]
-        shifts = self.local.pending_shifts(MAX_BATCH_SHIFTS) if self.send_links else []
-        invitations = self.local.pending_invitations(MAX_BATCH_INVITATIONS) if self.send_links else []
+        links = self.send_links and not heartbeat
+        shifts = self.local.pending_shifts(MAX_BATCH_SHIFTS) if links else []
+        invitations = self.local.pending_invitations(MAX_BATCH_INVITATIONS) if links else []
         if shifts:
             envelope["shifts"] = shifts
         if invitations:
@@ -238,7 +288,12 @@ class Uploader:
         self._hold()  # the batch is ready; what is left of the pause passes now
         attempt = self._post(body, ratings)
         self.state.last_attempt_at = now_iso()
+        self.state.server_wait_until = self.state.server_wait_cause = None
+        if attempt.ok or attempt.progressed or attempt.permanent or attempt.auth_refused \
+                or attempt.server_wait_s is not None:
+            self._heard_at = self.monotonic()  # the server answered: not out of contact
         if attempt.ok:
+            self._follow_pace(attempt.pace)
             self.local.acknowledge(list(attempt.acks.items()), now_iso(), attempt.reasons)
             self._acknowledge_links(attempt, shifts, invitations)
             # Conflicts and refusals leave the queue too (kept aside), so every sent rating is off it.
@@ -269,6 +324,14 @@ class Uploader:
                 log.exception("the remote settings cannot be followed")
             self._apply_retention()
             self._tell_updates(attempt)
+        elif attempt.server_wait_s is not None:
+            # The server answered "come back later": honest, not a failure; the backoff does not grow.
+            attempt.pending = pending
+            self.busy_answers += 1
+            self._wait_asked(attempt.server_wait_s, "busy")
+            self.state.last_error = (f"{attempt.error}; the next try is at "
+                                     f"{self.state.server_wait_until[11:19]} UTC, as the server asked")
+            log.info("sync: %s", self.state.last_error)
         else:
             self.state.last_error = attempt.error
             self.state.auth_refused = attempt.auth_refused
@@ -299,7 +362,7 @@ class Uploader:
         carried from the last batch, and counted afresh every
         ``recount_s`` (a count walks the whole backlog: ~5 ms per 100,000).
         """
-        if batch_len < self.batch_size:
+        if batch_len < self.current_batch_size():
             return batch_len
         now = self.monotonic()
         estimate = self._pending_estimate
@@ -309,15 +372,81 @@ class Uploader:
         return estimate
 
     def _hold(self) -> None:
-        """Leave the server ``pause_s`` between its last answer and the next request.
+        """Leave the server ``pause_s`` (or its pace's longer pause) between its last answer and the next request.
 
         The pause runs from the answer, so the terminal's own work in between
         (acknowledging, reading and encoding the next batch) happens inside it.
+        A new press does not cut it; ``send_now()`` and ``stop()`` do.
         """
         if self._answered_at is not None:
-            remaining = self._answered_at + self.pause_s - self.monotonic()
+            remaining = self._answered_at + self.current_pause_s() - self.monotonic()
             if remaining > 0:
-                self._stop.wait(remaining)
+                self._wait_for_server(remaining)
+
+    # -- the server's pace (issue 14) ------------------------------------------------------
+    def current_batch_size(self) -> int:
+        """Ratings in the next batch: the own ``batch_size``, or the receipt's pace when smaller.
+
+            >>> from sync.protocol import Pace
+            >>> uploader = Uploader.__new__(Uploader); uploader.batch_size, uploader.pace = 500, Pace(batch_size=50, pause_s=2)
+            >>> uploader.current_batch_size()
+            50
+        """
+        return min(self.batch_size, self.pace.batch_size) if self.pace is not None else self.batch_size
+
+    def current_pause_s(self) -> float:
+        """Seconds between an answer and the next batch: the own ``pause_s``, or the receipt's pace when longer."""
+        return max(self.pause_s, self.pace.pause_s) if self.pace is not None else self.pause_s
+
+    def _follow_pace(self, pace) -> None:
+        if pace != self.pace:  # said when it starts and ends (info), when it changes (debug: the server tunes it)
+            level = logging.INFO if (pace is None) != (self.pace is None) else logging.DEBUG
+            log.log(level, "sync: %s", f"the server paces this terminal: at most {pace.batch_size} rating(s) per "
+                    f"batch, {pace.pause_s:g} s apart" if pace is not None else "the server's pace is lifted")
+        self.pace = pace
+        self.state.pace = pace.model_dump() if pace is not None else None
+
+    def server_wait(self, retry_after_s: float) -> float:
+        """The wait for a ``Retry-After``: that, plus jitter of up to a quarter of it (at least up to 1 s), so
+        terminals refused together do not come back together; at most :data:`SERVER_WAIT_MAX_S`.
+
+            >>> import random
+            >>> uploader = Uploader.__new__(Uploader); uploader.rng = random.Random(1)
+            >>> 8.0 <= uploader.server_wait(8) <= 10.0, 0.0 <= uploader.server_wait(0) <= 1.0
+            (True, True)
+        """
+        wait = min(max(0.0, retry_after_s), SERVER_WAIT_MAX_S)
+        return wait + self.rng.uniform(0.0, max(0.25 * wait, 1.0))
+
+    def long_outage(self) -> bool:
+        """Out of contact with the server for ``outage_s`` or more (``0``: never) with ratings waiting: the next
+        request is a heartbeat, and the backlog follows at a random moment within ``drain_spread_s``."""
+        if self.outage_s <= 0 or self._heard_at is None or self.monotonic() - self._heard_at < self.outage_s:
+            return False
+        return bool(self.local.pending(1))
+
+    def _wait_asked(self, seconds: float, cause: str) -> None:
+        """Note a wait the server asked for (or the drain's spread): until then no request; counted as contact."""
+        now = self.monotonic()
+        self._resume_at = now + seconds if self._resume_at is None else max(self._resume_at, now + seconds)
+        self._heard_at = self._resume_at if self._heard_at is None else max(self._heard_at, self._resume_at)
+        until = datetime.now(timezone.utc) + timedelta(seconds=self._resume_at - now)
+        self.state.server_wait_until = until.strftime("%Y-%m-%dT%H:%M:%S.") + f"{until.microsecond // 1000:03d}Z"
+        self.state.server_wait_cause = cause
+
+    def _spread_drain(self) -> None:
+        """The heartbeat after a long outage was answered: the backlog starts within ``drain_spread_s``."""
+        delay = self.rng.uniform(0.0, self.drain_spread_s)
+        busy_left = 0.0 if self._resume_at is None else self._resume_at - self.monotonic()
+        self._wait_asked(delay, "spread" if delay >= busy_left else "busy")
+        log.info("sync: back in contact after a long outage; the backlog starts in %.1f s (spread over %g s)",
+                 self._resume_at - self.monotonic(), self.drain_spread_s)
+        self._save()
+
+    def _wait_for_server(self, seconds: float) -> None:
+        """Wait ``seconds`` as the server asked: a new press does not cut it, ``send_now()`` and ``stop()`` do."""
+        if not self._stop.is_set():
+            self._cut.wait(seconds)
 
     def _post(self, body: bytes, ratings: list[dict]) -> Attempt:
         ids = {r["id"] for r in ratings}
@@ -337,7 +466,11 @@ class Uploader:
                            f"{response_message(response)}); re-provision it (`kiosk provision --force` with a new "
                            "enrolment)", auth_refused=True)
         if status == 429 or status >= 500:
-            return Attempt(False, error=describe_status(response), retry_after_s=_retry_after(response))
+            retry_after = _retry_after(response)
+            if retry_after is not None and status in (429, 503):  # the server paces: come back when it says
+                return Attempt(False, error=f"the server is busy ({status}: {response_message(response)})",
+                               retry_after_s=retry_after, server_wait_s=self.server_wait(retry_after))
+            return Attempt(False, error=describe_status(response), retry_after_s=retry_after)
         if status != 200:
             return self._refused_batch(status, response, ratings)
         try:
@@ -354,7 +487,7 @@ class Uploader:
                        shift_acks=[str(i) for i in receipt.shift_acks or ()],
                        invitation_acks=[str(i) for i in receipt.invitation_acks or ()],
                        officers_version=receipt.officers_version, settings_version=receipt.settings_version,
-                       release=receipt.release)
+                       release=receipt.release, pace=receipt.pace)
 
     def _tell_updates(self, attempt: Attempt) -> None:
         if self.updates is None:
@@ -532,9 +665,10 @@ class Uploader:
             "update the terminal's software or call support (the ratings stay on the terminal)"))
 
     # -- loops --------------------------------------------------------------
-    def drain(self, *, max_failures: int = 1) -> dict:
-        """Send until nothing is pending (``kiosk sync --once``); stop after failures."""
-        sent = failures = batches = 0
+    def drain(self, *, max_failures: int = 1, max_busy: int = 10) -> dict:
+        """Send until nothing is pending (``kiosk sync --once``); stop after ``max_failures`` failures, or after
+        ``max_busy`` answers asking to wait (each waited out first: Retry-After is honoured here too)."""
+        sent = failures = busy = batches = 0
         while True:
             attempt = self.send_batch()
             batches += 1
@@ -542,12 +676,17 @@ class Uploader:
                 sent += attempt.sent
                 if attempt.pending == 0:
                     break
+            elif attempt.server_wait_s is not None:
+                busy += 1  # the server answered "come back later": not a failure, but not forever either
+                if busy >= max_busy:
+                    break
+                self._stop.wait(attempt.server_wait_s)
             elif not attempt.progressed:
                 failures += 1
                 # A refused token or batch stays refused: waiting (an hour for a token) cannot help.
                 if attempt.permanent or attempt.auth_refused or failures >= max_failures:
                     break
-                time.sleep(self.backoff_delay())
+                self._stop.wait(self.backoff_delay())
         return {"sent": sent, "batches": batches, "pending": self.local.pending_count(),
                 "quarantined": self.local.quarantined(), **asdict(self.state)}
 
@@ -560,20 +699,34 @@ class Uploader:
         return max(delay, retry_after_s or 0.0)
 
     def run(self) -> None:
-        """Loop until :meth:`stop`: drain, pause between batches, heartbeat when idle."""
+        """Loop until :meth:`stop`: drain, pause between batches, heartbeat when idle.
+
+        A wait the server asked for (Retry-After, the drain's spread after a long outage) runs to its end
+        whatever is pressed meanwhile; only :meth:`send_now` and :meth:`stop` cut it.
+        """
         pending = None  # unknown until the first attempt
         while not self._stop.is_set():
             try:
+                if self._resume_at is not None:
+                    left = self._resume_at - self.monotonic()
+                    if left > 0 and not self._cut.is_set():
+                        self._wait_for_server(left)
+                        continue  # ended, cut by send_now(), or stop()
+                    self._resume_at = None
                 if pending == 0:
                     pending = len(self.local.pending(1))  # anything new since the last batch?
                 idle = self._last_contact is not None and self.monotonic() - self._last_contact < self.heartbeat_s
                 if pending == 0 and idle:
                     self._wait(min(self.heartbeat_s, 5.0))  # look for new ratings every few seconds
                     continue
-                attempt = self.send_batch()
+                outage = self.long_outage()
+                attempt = self.send_batch(heartbeat=outage)
                 pending = attempt.pending
+                if outage and (attempt.ok or attempt.server_wait_s is not None):
+                    self._spread_drain()
                 self._notify(attempt.pending)
-                if not attempt.ok and not attempt.progressed:  # else the next send_batch keeps the pause itself
+                if not attempt.ok and not attempt.progressed and attempt.server_wait_s is None:
+                    # A failure: the backoff (a press cuts it); the server's own wait is kept at the top.
                     self._wait(self.backoff_delay(attempt.retry_after_s))
             except Exception:  # never let the thread die: the next loop tries again
                 log.exception("uploader loop error")
@@ -584,8 +737,10 @@ class Uploader:
         self._wake.set()
 
     def send_now(self) -> None:
-        """Send (or report health) now, even with nothing new and inside a back-off (the service screen's "sync now")."""
+        """Send (or report health) now, even with nothing new and inside a back-off or a wait the server asked for
+        (the service screen's "sync now")."""
         self._last_contact = None
+        self._cut.set()
         self._wake.set()
 
     def _wait(self, seconds: float) -> None:
@@ -598,6 +753,7 @@ class Uploader:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._cut.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -660,10 +816,38 @@ def _unsendable(row: dict) -> str | None:
 
 
 def _retry_after(response) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds, or an HTTP date (seconds from now); None without one."""
+    value = response.headers.get("Retry-After", "").strip()
     try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _since_start(last_success_at: str | None, now: float) -> float | None:
+    """The monotonic time ``now - age`` of a saved last success (ISO UTC), or None when there is none.
+
+    A clock behind the saved time counts as "just now" (it cannot be trusted to say how long ago).
+
+        >>> _since_start(None, 100.0) is None, _since_start("2000-01-01T00:00:00.000Z", 100.0) < -1e8
+        (True, True)
+    """
+    if not last_success_at:
+        return None
+    try:
+        then = datetime.fromisoformat(last_success_at.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    return now - max(0.0, (datetime.now(timezone.utc) - then).total_seconds())
 
 
 def heartbeat_causes(causes: dict[str, int]) -> dict[str, int]:

@@ -151,7 +151,7 @@ def test_the_pause_between_batches_runs_from_the_servers_answer(server, terminal
 
     asked = []
     monkeypatch.setattr(terminal.local, "pending", slow_pending)
-    monkeypatch.setattr(terminal.uploader._stop, "wait", lambda seconds: asked.append(round(seconds, 6)))
+    monkeypatch.setattr(terminal.uploader, "_wait_for_server", lambda seconds: asked.append(round(seconds, 6)))
     report = terminal.uploader.drain()
     assert (report["sent"], report["batches"]) == (13, 3)
     assert asked == waits  # none before the first batch: there was no answer yet

@@ -124,6 +124,28 @@ def test_sync_now_shows_the_failure_sentence(start_kiosk, tmp_path):
     assert "cannot reach the server" in kiosk.app.service_message
 
 
+
+def test_sync_now_at_a_busy_server_says_when_it_tries_again(start_kiosk, start_server, tmp_path):
+    """A 429 with Retry-After is the server's pacing, not a failure: the outcome and the facts say when."""
+    server = start_server(rate_limit_per_s=0.05, rate_limit_burst=1)  # after the first heartbeat: 20 s
+    enrolled = server.enroll()
+    token = tmp_path / "device.token"
+    token.write_text(enrolled.token)
+    kiosk = start_kiosk(service=SERVICE, sync=True, terminal={"id": enrolled.id},
+                        server={"url": server.url, "token_file": str(token), "pause_s": 0, "heartbeat_s": 3600,
+                                "drain_spread_s": 5, "outage_s": 900})
+    uploader = kiosk.terminal.uploader
+    assert (uploader.drain_spread_s, uploader.outage_s) == (5.0, 900.0)  # the config reaches the uploader
+    assert kiosk.wait_for(lambda: kiosk.app.sync_state == "ok", timeout=15)  # the first heartbeat
+    kiosk.terminal.store.record_press("satisfied", source="touch")
+    unlock(kiosk)
+    kiosk.touch(kiosk.widget("service", "sync_now"))
+    assert kiosk.wait_for(lambda: kiosk.app.service_message.startswith("Máy chủ đang bận, sẽ gửi lại lúc"),
+                          timeout=15)
+    assert kiosk.app.sync_state == "ok"  # the dot stays green: the server answered
+    assert "Máy chủ điều tiết: máy chủ đang bận, gửi lại lúc" in kiosk.widget("service", "status").text
+    assert server.count() == 0 and uploader.state.failures_in_a_row == 0
+
 def test_button_test_lights_each_button_and_its_led_and_stores_nothing(start_kiosk):
     kiosk = start_kiosk(service=SERVICE, leds=LEDS)
     unlock(kiosk)

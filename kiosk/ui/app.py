@@ -463,12 +463,15 @@ class KioskApp(App):
         # The uploader's thread: compute the word there, set it on Kivy's thread.
         word = sync_state_of(state)
         error = state.last_error
+        # The server asked to wait (busy): not a failure; said with the time of the next try.
+        busy_until = state.server_wait_until if state.server_wait_cause == "busy" else None
 
         def show(_dt):
             self.sync_state = word
             if self._sync_asked:
                 self._sync_asked = False
-                self.service_message = (self.texts["sync_failed"].format(error=error) if error
+                self.service_message = (self.texts["sync_busy"].format(at=f"{busy_until[11:19]} UTC") if busy_until
+                                        else self.texts["sync_failed"].format(error=error) if error
                                         else self.texts["sync_ok"].format(pending=_pending))
                 self.root.get_screen(SERVICE).refresh()
 
