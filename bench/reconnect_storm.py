@@ -432,7 +432,7 @@ def storm(name: str, db_url: str, args) -> dict:
         not_done = sum(1 for t in terminals if t.done_at is None)
         lost = max(0, acknowledged - count)
 
-        print(f"{label} — code {code_version()}")
+        print(f"{label} — code {args.code}")
         print(f"  everything stored      : {f'{stored_at - start:.1f} s' if stored_at else 'NOT within the run'}"
               f"  (server holds {count:,} of {total:,}; {total / (stored_at - start):,.0f} ratings/s overall)"
               if stored_at else
@@ -560,6 +560,7 @@ def main(argv=None) -> dict:
           f"{args.pending} pending, window {args.window:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     args.workdir = Path(tempfile.mkdtemp(prefix="storm-", dir=ROOT / "var" / "bench"))
+    args.code = code_version()  # at the start: a commit made during a long run is not what ran
     results = {}
     try:
         for name in (["sqlite", "postgresql"] if args.backend == "both" else [args.backend]):
