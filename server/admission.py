@@ -67,7 +67,9 @@ class IngestGate:
         self.in_flight = 0
         self.admitted = 0
         self.refused = 0
-        self._entered: deque[float] = deque()  # start times of the batches in flight, oldest first
+        # Start times of the batches in flight, oldest first; each end is paired with the oldest start, which keeps
+        # the mean time per batch right (all the capacity estimate needs) without a ticket per batch.
+        self._entered: deque[float] = deque()
         self._done: deque[float] = deque()  # end times of the batches of the last WINDOW_S
         self._service_s = FIRST_GUESS_SERVICE_S  # moving average of one batch's time in the gate
         self._lock_wait_s = 0.0  # moving average of the lock wait

@@ -361,3 +361,33 @@ def test_a_dashboard_page_does_not_wait_behind_ingest_to_move_its_idle_deadline(
     assert results[0].status_code == 200
     assert dashboard.get(server.url + "/", timeout=30).status_code == 200
     assert expiry() > before
+
+
+def test_a_real_uploader_refused_while_busy_delivers_everything_later(start_server, server_db_url, tmp_path):
+    """The 429 path end to end: a terminal's own uploader is refused while ingest is saturated, backs off, and
+    once the database is free again every rating of its backlog is stored, none twice."""
+    from test_sync import Terminal  # a terminal's real parts (store, flow, uploader) on a SQLite file
+
+    server = start_server(ingest_concurrency=1, sqlite_busy_timeout_ms=60_000)
+    gate = server.app.state.ingest_gate
+    holder, enrolled = server.enroll(site="Holder"), server.enroll(site="Backlog")
+    terminal = Terminal(tmp_path, enrolled.id, enrolled.token, server.url, batch_size=10)
+    pressed = terminal.press_many(30)
+    with ratings_lock_held(server_db_url):
+        results: list[requests.Response] = []
+        thread = post_in_thread(server, holder, make_batch([make_rating(holder.id)]), results)
+        wait_until(lambda: gate.figures()["in_flight"] == 1)
+        terminal.uploader.start()
+        try:
+            wait_until(lambda: gate.figures()["refused"] >= 1)
+            assert server.count("ratings", terminal_id=enrolled.id) == 0
+        except BaseException:
+            terminal.uploader.stop()
+            raise
+    try:
+        thread.join(timeout=60)
+        wait_until(lambda: server.count("ratings", terminal_id=enrolled.id) == 30, timeout_s=60)
+        wait_until(lambda: terminal.local.pending_count() == 0, timeout_s=30)
+    finally:
+        terminal.uploader.stop()
+    assert sorted(row["id"] for row in server.rows("ratings", terminal_id=enrolled.id)) == sorted(pressed)

@@ -1,10 +1,10 @@
 """``POST /api/v1/batches``: a terminal uploads sealed ratings (or, with none, a heartbeat).
 
 Order of checks, cheapest first: device token (401/403), rate limit (429 with
-``Retry-After``), the ingest gate (429 with ``Retry-After`` when the server already stores as many
-batches as it can, before the body is read: :mod:`server.admission`), content type (415), size (413: over 512 KiB, or over 500
-ratings), JSON and the envelope (422 naming the field), then each rating on its
-own (:mod:`server.refusals`): an invalid rating is answered ``refused`` with its
+``Retry-After``), the ingest gate (429 with ``Retry-After`` when the server already stores
+as many batches as it can, before the body is read: :mod:`server.admission`), content type
+(415), size (413: over 512 KiB, or over 500 ratings), JSON and the envelope (422 naming the
+field), then each rating on its own (:mod:`server.refusals`): an invalid rating is answered ``refused`` with its
 reason and nothing of it is stored, the others are stored, in one transaction.
 A rating of another terminal refuses the whole batch (403); so does a rating id
 twice in the same batch (422): the terminal's own primary key makes that
@@ -25,8 +25,8 @@ from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RATINGS, Batch, BatchReceip
 
 from ..accounts import Terminal
 from ..admission import IngestGate
-from ..db import LOCK_WAITS
 from ..bodies import json_body, read_body
+from ..db import LOCK_WAITS
 from ..dependencies import forget_device_token, rate_limited_terminal, received_ns, remember_device_token
 from ..errors import ApiError
 from ..ingest import TerminalRevoked, ingest_batch
