@@ -33,6 +33,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -211,6 +212,8 @@ class Uploader:
         self._heard_at: float | None = _since_start(self.state.last_success_at, monotonic())
         #: Answers that asked to wait (429/503 with Retry-After), for the benches.
         self.busy_answers = 0
+        #: Ratings waiting after the last attempt of :meth:`run` (None before it): read from any thread, no query.
+        self.last_pending: int | None = None
         self.officers_url = http.api_url(self.server_url, "terminal/officers")
         #: False once the server refused shifts or invitations (a server older than them): for this run,
         #: ratings go without them, and they wait on the terminal.
@@ -248,13 +251,14 @@ class Uploader:
     # -- one request --------------------------------------------------------
     def send_batch(self, *, heartbeat: bool = False) -> Attempt:
         """Send the next batch of pending ratings (a heartbeat when there are none, or with ``heartbeat``)."""
-        self._cut.clear()  # a "sync now" asked before this request is answered by it
         ratings = [] if heartbeat else self.local.pending(self.current_batch_size())
         pending = self.local.pending_count() if heartbeat else self._pending_now(len(ratings))
         stamp = self.stamp()
         kept_aside = self.local.quarantined()
+        # Waiting because the server asked is no fault of the terminal's: the fleet page need not list it.
+        error = None if self.state.server_wait_cause == "busy" else reportable(self.state.last_error)
         health = Health(pending=pending, app_version=self.app_version,
-                        clock_synced=bool(stamp.clock_synced), last_error=reportable(self.state.last_error),
+                        clock_synced=bool(stamp.clock_synced), last_error=error,
                         kept_aside=kept_aside or None,
                         kept_aside_causes=heartbeat_causes(self.local.kept_aside_causes()) if kept_aside else None,
                         settings_version=self.local.applied_settings_version(),
@@ -286,6 +290,7 @@ class Uploader:
             envelope["ratings"] = ratings = [r for r in ratings if _unsendable(r) is None]
             body = _encode(envelope)
         self._hold()  # the batch is ready; what is left of the pause passes now
+        self._cut.clear()  # a "sync now" asked before this request (it cut the pause) is answered by it
         attempt = self._post(body, ratings)
         self.state.last_attempt_at = now_iso()
         self.state.server_wait_until = self.state.server_wait_cause = None
@@ -388,7 +393,8 @@ class Uploader:
         """Ratings in the next batch: the own ``batch_size``, or the receipt's pace when smaller.
 
             >>> from sync.protocol import Pace
-            >>> uploader = Uploader.__new__(Uploader); uploader.batch_size, uploader.pace = 500, Pace(batch_size=50, pause_s=2)
+            >>> uploader = Uploader.__new__(Uploader)
+            >>> uploader.batch_size, uploader.pace = 500, Pace(batch_size=50, pause_s=2)
             >>> uploader.current_batch_size()
             50
         """
@@ -759,6 +765,7 @@ class Uploader:
             self._thread.join(timeout)
 
     def _notify(self, pending: int) -> None:
+        self.last_pending = pending
         if self.when_changed is not None:
             self.when_changed(self.state, pending)
 
@@ -819,9 +826,11 @@ def _retry_after(response) -> float | None:
     """``Retry-After`` in seconds: a number of seconds, or an HTTP date (seconds from now); None without one."""
     value = response.headers.get("Retry-After", "").strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None  # "inf" or "nan" says nothing usable
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -76,8 +76,9 @@ def toml_text(config: dict[str, dict]) -> str:
 # -- valid configs ---------------------------------------------------------------------------------------------
 
 def _seconds(key):
-    return st.one_of(st.floats(min_value=key.minimum, max_value=1e6, allow_nan=False),
-                     st.integers(min_value=math.ceil(key.minimum), max_value=10**6))
+    top = 1e6 if key.maximum is None else key.maximum  # e.g. [server] drain_spread_s, at most 3600
+    return st.one_of(st.floats(min_value=key.minimum, max_value=top, allow_nan=False),
+                     st.integers(min_value=math.ceil(key.minimum), max_value=int(top)))
 
 
 def _count(key):
@@ -157,9 +158,11 @@ def expected_value(section: str, name: str, config: dict):
 # -- one key made invalid ---------------------------------------------------------------------------------------
 
 def _bad_seconds(key):
-    below = [st.floats(max_value=key.minimum, exclude_max=True, allow_nan=False, allow_infinity=False,
-                       min_value=-1e9).filter(lambda v: v < key.minimum)]
-    return st.one_of(*below, st.sampled_from([math.nan, math.inf, -math.inf, "5", True, [1]]))
+    outside = [st.floats(max_value=key.minimum, exclude_max=True, allow_nan=False, allow_infinity=False,
+                         min_value=-1e9).filter(lambda v: v < key.minimum)]
+    if key.maximum is not None:
+        outside.append(st.floats(min_value=key.maximum, exclude_min=True, max_value=1e9, allow_nan=False))
+    return st.one_of(*outside, st.sampled_from([math.nan, math.inf, -math.inf, "5", True, [1]]))
 
 
 def _bad_count(key):

@@ -135,6 +135,7 @@ def test_a_429_with_retry_after_is_waited_out_and_everything_arrives(start_serve
     assert busy and all("the server is busy (429: too many requests from this terminal" in e
                         and "the next try is at" in e for e in busy)
     assert counter.uploader.busy_answers == len(refused)
+    assert counter.uploader.last_pending == 0  # what a bench reads from its own thread
     assert counter.uploader.state.last_error is None and counter.uploader.state.server_wait_until is None
 
 
@@ -171,11 +172,13 @@ def test_a_press_does_not_cut_the_servers_wait_but_sync_now_does(start_server, c
         time.sleep(0.4)
     assert len(counter.adapter.sent) == seen
     counter.uploader.send_now()  # the technician's "sync now" goes at once
-    wait_for(lambda: len(counter.adapter.sent) > seen, timeout_s=2.0)
+    wait_for(lambda: len(counter.adapter.sent) > seen, timeout_s=5.0)
     counter.wait_until_empty()
     counter.uploader.stop()
     assert_delivered_once(server, counter)
     assert server.count() == 8
+    [row] = server.rows("terminals")
+    assert row["last_error"] is None  # waiting as the server asked is not the terminal's error
 
 
 def test_after_a_long_outage_a_heartbeat_first_then_the_backlog_within_the_spread(start_server, counter_for):
@@ -197,8 +200,8 @@ def test_after_a_long_outage_a_heartbeat_first_then_the_backlog_within_the_sprea
     first, second = counter.adapter.batches()[:2]
     assert first["ratings"] == 0 and first["status"] == 200  # the heartbeat: the network is back
     assert second["ratings"] == 8
-    assert expected_delay <= second["at"] - first["answered"] <= expected_delay + 1.0
-    assert second["at"] - first["answered"] <= 3.0 + 1.0  # within the window
+    assert expected_delay <= second["at"] - first["answered"] <= expected_delay + 1.5  # slack: a shared machine
+    assert second["at"] - first["answered"] <= 3.0 + 1.5  # within the window
     assert_delivered_once(server, counter)
     [row] = server.rows("terminals")
     assert row["last_seen_at"]
@@ -295,7 +298,7 @@ def paced_server(server_db_url):
 
 
 def test_the_receipts_pace_sets_the_next_batches_size_and_pause(paced_server, counter_for):
-    pause = 0.6
+    pause = 1.0
     server = paced_server([{"batch_size": 2, "pause_s": pause}, {"batch_size": 2, "pause_s": pause}, None])
     counter = counter_for(server, batch_size=5, pause_s=0.0)
     counter.press(14)
@@ -318,9 +321,22 @@ def test_a_pace_is_shown_while_it_holds(paced_server, counter_for):
     assert counter.local.load_state()["pace"] == {"batch_size": 50, "pause_s": 2.5}
     status = status_with(counter)
     assert "Server pacing: at most 50 ratings per batch, 2.5 s apart" in format_status(status)
-    assert "Máy chủ điều tiết: tối đa 50 đánh giá mỗi lần gửi, cách nhau 2.5 giây" in service_summary(status,
-                                                                                                    language="vi")
+    said = service_summary(status, language="vi")
+    assert "Máy chủ điều tiết: tối đa 50 đánh giá mỗi lần gửi, cách nhau 2.5 giây" in said
 
+
+
+def test_sync_now_cuts_a_long_pace_pause(paced_server, counter_for):
+    server = paced_server([{"batch_size": 5, "pause_s": 60}])
+    counter = counter_for(server)
+    counter.press(2)
+    assert counter.uploader.send_batch().ok
+    counter.press(1)
+    counter.uploader.send_now()  # the service screen's "sync now", asked while the pace's pause runs
+    started = time.monotonic()
+    assert counter.uploader.send_batch().ok
+    assert time.monotonic() - started < 10
+    assert_delivered_once(server, counter)
 
 def status_with(counter) -> dict:
     from kiosk.config import load_config
@@ -417,7 +433,8 @@ def test_a_pace_pause_is_not_cut_by_a_press_but_by_sync_now():
     assert done.wait(2)
 
 
-@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("-3", 0.0), ("soon", None), ("", None)])
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("-3", 0.0), ("soon", None), ("", None),
+                                                ("inf", None), ("nan", None)])
 def test_retry_after_in_seconds(header, expected):
     assert _retry_after(requests.Response() if not header else _with_header(header)) == expected
 
@@ -467,3 +484,24 @@ def test_a_503_with_retry_after_is_not_retried_quickly(headers, requests_made):
 
 def test_server_pace_words_without_a_wait():
     assert server_pace({"server_wait_until": None, "pace": None}) is None
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    ({"drain_spread_s": 4000}, "[server] drain_spread_s: expected at most 3600 seconds, got 4000"),
+    ({"drain_spread_s": -1}, "[server] drain_spread_s: expected at least 0 seconds, got -1"),
+    ({"outage_s": "10 minutes"}, "[server] outage_s: expected a number of seconds, got '10 minutes'"),
+])
+def test_bad_spread_or_outage_settings_are_refused_naming_the_key(values, says):
+    from kiosk.config import parse_config
+    from kiosk.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"server": values})
+    assert str(refused.value) == says
+
+
+def test_the_defaults_are_a_minute_of_spread_and_ten_minutes_of_outage():
+    from kiosk.config import load_config
+
+    server = load_config(None).server
+    assert (server.drain_spread_s, server.outage_s) == (60.0, 600.0)
