@@ -278,8 +278,6 @@ def code_version() -> str:
 
 
 def storm(name: str, db_url: str, args) -> dict:
-    from sqlalchemy.engine import make_url  # noqa: F401 - server deps present
-
     from server.db import open_engine
     from server.settings import Settings
 
