@@ -37,7 +37,8 @@ server's ratings table gained, read on the database). A batch answered 429 is NO
 counted as shed and forgotten: its terminal waits Retry-After plus jitter (0..25 %,
 at least 0..1 s) and sends the same batch again, until it is stored or
 ``--retry-window-s`` after the arrivals stop; the table says how many batches were
-stored in the end, and how long from due to stored (delivery).
+stored in the end, and how long from due to stored (delivery). A multiple given more than once
+(``--overload 1.5,3,1.5,3,1.5,3``) is run that many times, and the median of its figures is printed.
 
 A step passes when every batch was stored (no error, none unfinished), p99 ≤ the
 limit, and at least 95 % of the load actually drawn was achieved. The arrival
@@ -488,6 +489,17 @@ def show_overload(name: str, results: list[OverloadResult], capacity: float, ret
         if r.acked_other or r.server_rows != r.acked_stored:
             print(f"        acknowledged stored {r.acked_stored:,}, duplicate {r.acked_other:,}; "
                   f"the server's table gained {r.server_rows:,}")
+    repeated = {m: [r for r in results if r.multiple == m] for m in dict.fromkeys(r.multiple for r in results)}
+    for multiple, same in repeated.items():
+        if len(same) > 1:  # e.g. --overload 1.5,3,1.5,3,1.5,3: the median of each figure over the steps
+            def median_of(values):
+                return statistics.median(values) if values else float("nan")
+            print(f"  {multiple:.1f}x, median of {len(same)} steps: accepted p99 "
+                  f"{median_of([percentile(r.accepted_ms, .99) for r in same if r.accepted_ms]):.0f} ms, 429s "
+                  f"{median_of([len(r.refused_ms) for r in same]):.0f} with p99 "
+                  f"{median_of([percentile(r.refused_ms, .99) for r in same if r.refused_ms]):.0f} ms, errors "
+                  f"{median_of([r.errors for r in same]):.0f}, lost {sum(r.lost for r in same)} in all, "
+                  f"{sum(r.undelivered for r in same)} batch(es) never stored", flush=True)
     for r in results:
         p99_ok = bool(r.accepted_ms) and percentile(r.accepted_ms, .99) <= 250
         refused_ok = not r.refused_ms or percentile(r.refused_ms, .99) <= 20
