@@ -13,7 +13,9 @@ server's database, as ``bench/fleet.py`` does. The server is ``kiosk-server
 serve`` in its own process (``--replicas N`` on PostgreSQL: N processes behind
 HAProxy, as ``bench/fleet.py`` sets it up). The Uploader's ``drain_spread_s`` and
 ``outage_s`` keywords are passed only when the Uploader has them (``--drain-spread``,
-``--outage``); otherwise its defaults stand.
+``--outage``); otherwise its defaults stand. No stand-in was needed: on a 2-core machine
+the 1,000 files take about 10 s to write and the 1,000 uploader threads about 12 % of
+one core during the storm (the client's CPU is printed with the figures).
 
 During the storm a separate process (so that the terminals' threads cannot delay
 it) asks ``GET /healthz`` and a dashboard page (``--page``, logged in as an
