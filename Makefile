@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test soak bench national bundle arm64 arm64-clean screenshots voices clean
+.PHONY: install demo test soak bench storm national bundle arm64 arm64-clean screenshots voices clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,13 @@ bench: install
 	$(BIN)/python bench/accounts_reach.py
 	$(BIN)/python bench/voice_memory.py
 	$(BIN)/python bench/settings_rollout.py
+
+# Overload and the reconnect storm (issue 14), not in `make bench` (about half an hour): the fleet load at 1.5x and
+# 3x the capacity it finds, then 1,000 real uploaders with 500 pending ratings each coming back within 60 s.
+storm: install
+	$(BIN)/python bench/fleet.py --overload 1.5,3
+	$(BIN)/python bench/reconnect_storm.py --backend both
+	$(BIN)/python bench/reconnect_storm.py --backend postgresql --replicas 2
 
 # National scale (issue 11): 34 provinces, 10,000 terminals, 20 million ratings on PostgreSQL; loading takes
 # a long while, so the cluster is kept in var/national-pg and reused by the next run (delete it to load again).

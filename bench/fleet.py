@@ -19,13 +19,26 @@ empty database, behind HAProxy (Debian's ``haproxy``; round robin, as
 The server CPU is then the replicas' sum; the balancer's is shown apart.
 
 For each backend: the target step, then a search for the highest offered load
-whose p99 stays ≤ 250 ms with ≥ 95 % of it achieved and no errors (×1.5 up,
+whose p99 stays ≤ 250 ms with ≥ 95 % of it achieved and no errors (a 429, the server
+shedding load, is not an error but is not achieved either; ×1.5 up,
 then bisection). Every step lasts --step-s seconds of arrivals (default 10) plus
 at most 8 s to drain. Prints figures; asserts nothing.
 
     .venv/bin/python bench/fleet.py [--backend sqlite|postgresql|both] [--terminals 1000] [--batch 50]
         [--load 5000] [--step-s 10] [--p99-ms 250] [--repeat N] [--postgres-url URL] [--replicas N] [--profile]
-        [--timeline] [--keep] [--rollout PCT]
+        [--timeline] [--keep] [--rollout PCT] [--overload 1.5,3 [--capacity R] [--retry-window-s 60]]
+
+``--overload 1.5,3`` (issue 14): past the knee. After the search (or at ``--capacity R``
+without it), one step per multiple of the capacity: p50/p99 of the accepted batches
+(target ≤ 250 ms; from when the batch was due), the 429 answers (count,
+p50/p99/max from when the request went out; target ≤ 20 ms), errors
+(any other answer, or none), and lost ratings (acknowledged "stored" vs the rows the
+server's ratings table gained, read on the database). A batch answered 429 is NOT
+counted as shed and forgotten: its terminal waits Retry-After plus jitter (0..25 %,
+at least 0..1 s) and sends the same batch again, until it is stored or
+``--retry-window-s`` after the arrivals stop; the table says how many batches were
+stored in the end, and how long from due to stored (delivery). A multiple given more than once
+(``--overload 1.5,3,1.5,3,1.5,3``) is run that many times, and the median of its figures is printed.
 
 A step passes when every batch was stored (no error, none unfinished), p99 ≤ the
 limit, and at least 95 % of the load actually drawn was achieved. The arrival
@@ -80,7 +93,9 @@ class HttpPool:
         self.opened += 1
         return await asyncio.open_connection(HOST, self.port)
 
-    async def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None,
+                      answer_headers: dict | None = None):
+        """(status, body) of one request; ``answer_headers``, when given, receives the answer's headers (lower case)."""
         head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{self.port}", f"Content-Length: {len(body)}"]
         if body:
             head.append("Content-Type: application/json")
@@ -90,6 +105,8 @@ class HttpPool:
             for attempt in range(2):
                 reused = not self.idle.empty()
                 reader, writer = self.idle.get_nowait() if reused else await self._open()
+                if answer_headers is not None:
+                    answer_headers[":sent"] = time.monotonic()  # after the wait for a connection
                 try:
                     writer.write(data)
                     status_line = await reader.readline()
@@ -100,6 +117,8 @@ class HttpPool:
                     while (line := await reader.readline()) not in (b"\r\n", b""):
                         name, _, value = line.decode("latin-1").partition(":")
                         name = name.strip().lower()
+                        if answer_headers is not None:
+                            answer_headers[name] = value.strip()
                         if name == "content-length":
                             length = int(value)
                         elif name == "connection" and value.strip().lower() == "close":
@@ -163,6 +182,7 @@ class StepResult:
     client_cpu: float
     db_cpu: float
     scheduled: float  # ratings/s the Poisson draw actually offered in this step
+    refused: int = 0  # batches answered 429 (shed, not retried in a search step; they lower ``achieved``)
 
 
     def passed(self, p99_limit_ms: float) -> bool:
@@ -177,15 +197,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+#: Whose PostgreSQL processes count as the database's CPU: None, every one on the machine (a cluster given by
+#: --postgres-url); a pid, that postmaster and its children only (the bench's own cluster: other people's
+#: clusters on a shared machine are not ours); 0, none (SQLite).
+DB_POSTMASTER: int | None = None
+
+
+def postmaster_pid(cluster) -> int | None:
+    """The postmaster of a ThrowawayPostgres (its data folder's postmaster.pid), or None if it cannot be read."""
+    try:
+        return int((Path(cluster.folder) / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def db_cpu_s() -> dict[int, float]:
-    """CPU seconds of each PostgreSQL process on the machine (none with SQLite)."""
+    """CPU seconds of each PostgreSQL process counted (see :data:`DB_POSTMASTER`; none with SQLite)."""
     found = {}
+    if DB_POSTMASTER == 0:
+        return found
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    found[int(entry.name)] = process_cpu_s(int(entry.name))
-            except OSError:
+                if (entry / "comm").read_text().strip() not in ("postgres", "postmaster"):
+                    continue
+                pid = int(entry.name)
+                if DB_POSTMASTER is not None and pid != DB_POSTMASTER and \
+                        int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != DB_POSTMASTER:
+                    continue
+                found[pid] = process_cpu_s(pid)
+            except (OSError, ValueError, IndexError):
                 pass
     return found
 
@@ -209,7 +250,7 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
     rate_per_terminal = offered / batch_size / len(fleet)
     latencies: list[float] = []
     timeline: list[tuple[float, float]] = []
-    counts = {"ratings": 0, "errors": 0, "batches": 0}
+    counts = {"ratings": 0, "errors": 0, "batches": 0, "refused": 0}
     scheduled = [0]
     last_done = [0.0]
     start = time.monotonic() + 0.2
@@ -225,6 +266,7 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
             if delay > 0:
                 await asyncio.sleep(delay)
             body = terminal.batch(batch_size)
+            status = None
             try:
                 status, payload = await pool.request("POST", "/api/v1/batches", body, headers)
                 ok = status == 200 and payload.count(b'"stored"') == batch_size
@@ -237,6 +279,8 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
                 latencies.append(done - due)
                 timeline.append((due - start, done - due))
                 last_done[0] = max(last_done[0], done)
+            elif status == 429:  # shed by the server's admission control (issue 14): not stored, not an error
+                counts["refused"] += 1
             else:
                 counts["errors"] += 1
             due += rng.expovariate(rate_per_terminal)
@@ -265,17 +309,213 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
         print("    busiest 100 ms windows (s: arrivals):", " ".join(f"{k / 10:.1f}: {v}" for k, v in busiest))
     return StepResult(offered=offered, achieved=counts["ratings"] / elapsed,
                       p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
-                      batches=counts["batches"], errors=counts["errors"], late=len(pending),
+                      batches=counts["batches"], errors=counts["errors"], late=len(pending), refused=counts["refused"],
                       server_cpu=(processes_cpu_s(server_pids) - cpu_server0) / elapsed,
                       balancer_cpu=(processes_cpu_s([balancer_pid] if balancer_pid else []) - cpu_balancer0) / elapsed,
                       db_cpu=db_cpu_delta(db_cpu0) / elapsed, scheduled=scheduled[0] * batch_size / step_s,
                       client_cpu=(time.process_time() - cpu_client0) / elapsed)
 
 
+@dataclass
+class OverloadResult:
+    """One step past the knee: what was accepted, what was answered 429, and whether all of it got stored."""
+
+    multiple: float
+    offered: float
+    scheduled: float
+    batches: int  # batches offered (each counted once, however many times it was sent)
+    accepted_ms: list[float]
+    first_try: int  # batches accepted at their first attempt
+    refused_ms: list[float]  # every 429 answer
+    errors: int
+    error_kinds: dict
+    delivered: int  # batches acknowledged in the end (first try or after waiting Retry-After)
+    delivery_s: list[float]  # from when each delivered batch was due to its acknowledgement
+    acked_stored: int  # ratings acknowledged "stored"
+    acked_other: int  # ratings acknowledged "duplicate" (a batch resent after a lost answer)
+    server_rows: int  # rows the server's ratings table gained in the step
+    undelivered: int  # batches still not acknowledged when the step gave up
+    achieved: float  # ratings/s acknowledged while the arrivals lasted
+    retry_after_s: list[float]
+    elapsed: float
+    server_cpu: float
+    balancer_cpu: float
+    db_cpu: float
+    client_cpu: float
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.acked_stored - self.server_rows)
+
+
+def ratings_rows(db_url: str) -> int:
+    """Rows of the server's ratings table, read on the database directly."""
+    from sqlalchemy import text
+
+    from server.db import open_engine
+    from server.settings import Settings
+
+    engine = open_engine(Settings(db_url=db_url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM ratings")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+async def run_overload_step(pool: HttpPool, fleet: list[SimTerminal], *, multiple: float, offered: float,
+                            batch_size: int, step_s: float, retry_window_s: float, db_url: str,
+                            server_pids: list[int], balancer_pid: int | None = None) -> OverloadResult:
+    """Offer ``offered`` ratings/s for ``step_s`` s; a batch answered 429 waits its Retry-After (plus the
+    terminal's jitter: uniform 0..25 % of it, at least 0..1 s) and is sent again, the same batch, until it is
+    stored or ``retry_window_s`` after the arrivals stop. Any other answer than 200/429, or none, is an error,
+    retried after 1 s as a terminal would. Accepted latency runs from when the batch was due, or from the end of
+    the terminal's last server-requested wait (a wait the server asked for is not server latency)."""
+    rate_per_terminal = offered / batch_size / len(fleet)
+    rows0 = ratings_rows(db_url)
+    r = OverloadResult(multiple=multiple, offered=offered, scheduled=0.0, batches=0, accepted_ms=[], first_try=0,
+                       refused_ms=[], errors=0, error_kinds={}, delivered=0, delivery_s=[], acked_stored=0,
+                       acked_other=0, server_rows=0, undelivered=0, achieved=0.0, retry_after_s=[], elapsed=0.0,
+                       server_cpu=0.0, balancer_cpu=0.0, db_cpu=0.0, client_cpu=0.0)
+    start = time.monotonic() + 0.2
+    end = start + step_s
+    give_up = end + retry_window_s
+    acked_in_step = [0]
+    rng = random.Random(20261125)
+    jitter = random.Random(20261203)
+
+    async def terminal_loop(terminal: SimTerminal):
+        due = start + rng.expovariate(rate_per_terminal)
+        headers = {"Authorization": f"Bearer {terminal.token}"}
+        waited_until = 0.0
+        while due < end:
+            r.batches += 1
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = terminal.batch(batch_size)
+            attempt = 0
+            delivered = False
+            while time.monotonic() < give_up:
+                attempt += 1
+                ref = max(due, waited_until)
+                answer: dict = {}
+                try:
+                    status, payload = await pool.request("POST", "/api/v1/batches", body, headers, answer)
+                except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
+                    status, payload = None, type(exc).__name__
+                done = time.monotonic()
+                sent = answer.get(":sent", ref)
+                if status == 200:
+                    stored, duplicate = payload.count(b'"stored"'), payload.count(b'"duplicate"')
+                    if stored + duplicate == batch_size:
+                        r.acked_stored += stored
+                        r.acked_other += duplicate
+                        r.accepted_ms.append((done - ref) * 1000)
+                        r.first_try += attempt == 1
+                        r.delivered += 1
+                        r.delivery_s.append(done - due)
+                        if done <= end:
+                            acked_in_step[0] += batch_size
+                        delivered = True
+                        break
+                    status = "200 without every id stored"
+                if status == 429:
+                    # From when it went out: a real terminal has its own connection, the wait for one of the
+                    # bench's shared connections is not the server's answer time.
+                    r.refused_ms.append((done - sent) * 1000)
+                    try:
+                        wait = max(0.0, float(answer.get("retry-after", "1")))
+                    except ValueError:
+                        wait = 1.0
+                    r.retry_after_s.append(wait)
+                    wait += jitter.uniform(0, max(1.0, 0.25 * wait))
+                else:
+                    r.errors += 1
+                    kind = str(status)
+                    r.error_kinds[kind] = r.error_kinds.get(kind, 0) + 1
+                    wait = 1.0
+                await asyncio.sleep(min(wait, max(0.0, give_up - time.monotonic())))
+                waited_until = time.monotonic()
+            if not delivered:
+                r.undelivered += 1
+            due += rng.expovariate(rate_per_terminal)  # one due during a wait goes after it (``ref``)
+
+    gc.collect()
+    gc.disable()
+    cpu_server0, cpu_client0 = processes_cpu_s(server_pids), time.process_time()
+    cpu_balancer0 = processes_cpu_s([balancer_pid] if balancer_pid else [])
+    db_cpu0 = db_cpu_s()
+    tasks = [asyncio.ensure_future(terminal_loop(t)) for t in fleet]
+    _done, pending = await asyncio.wait(tasks, timeout=(give_up - time.monotonic()) + DRAIN_S)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    gc.enable()
+    r.undelivered += len(pending)
+    r.elapsed = time.monotonic() - start
+    r.scheduled = r.batches * batch_size / step_s
+    r.achieved = acked_in_step[0] / step_s
+    r.server_cpu = (processes_cpu_s(server_pids) - cpu_server0) / r.elapsed
+    r.balancer_cpu = (processes_cpu_s([balancer_pid] if balancer_pid else []) - cpu_balancer0) / r.elapsed
+    r.db_cpu = db_cpu_delta(db_cpu0) / r.elapsed
+    r.client_cpu = (time.process_time() - cpu_client0) / r.elapsed
+    r.server_rows = ratings_rows(db_url) - rows0
+    return r
+
+
+def show_overload(name: str, results: list[OverloadResult], capacity: float, retry_window_s: float) -> None:
+    """The overload table of one backend: one line per multiple, then the targets."""
+    def ms(values, q):
+        return f"{percentile(values, q):.0f}" if values else "-"
+    print(f"{name}: past the knee (capacity {capacity:,.0f} ratings/s); a 429'd batch waits Retry-After + jitter and "
+          f"is sent again (the same batch), until {retry_window_s:.0f} s after the arrivals stop")
+    print(f"  {'load':>5} {'offered':>8} {'batches':>7} | {'accepted p50/p99 ms':>19} {'1st try':>7} "
+          f"| {'429s':>6} {'p50/p99/max ms':>15} {'Retry-After p50/max s':>21} | {'errors':>6} "
+          f"| {'stored in the end':>17} {'delivery p50/p99 s':>18} | {'lost':>4} | achieved r/s  cpu")
+    for r in results:
+        print(f"  {r.multiple:>4.1f}x {r.offered:>8,.0f} {r.batches:>7} | "
+              f"{ms(r.accepted_ms, .5):>9}/{ms(r.accepted_ms, .99):>9} {r.first_try:>7} | "
+              f"{len(r.refused_ms):>6} {ms(r.refused_ms, .5):>4}/{ms(r.refused_ms, .99):>4}/"
+              f"{(f'{max(r.refused_ms):.0f}' if r.refused_ms else '-'):>5} "
+              f"{(f'{percentile(r.retry_after_s, .5):.0f}/{max(r.retry_after_s):.0f}' if r.retry_after_s else '-'):>21} | "
+              f"{r.errors:>6} | {r.delivered:>7}/{r.batches:<7}{'' if not r.undelivered else '!':<2} "
+              f"{(f'{percentile(r.delivery_s, .5):.1f}/{percentile(r.delivery_s, .99):.1f}' if r.delivery_s else '-'):>18} | "
+              f"{r.lost:>4} | {r.achieved:>8,.0f}  server {r.server_cpu:.0%}"
+              f"{f' haproxy {r.balancer_cpu:.0%}' if r.balancer_cpu else ''}"
+              f"{f' postgres {r.db_cpu:.0%}' if r.db_cpu else ''} client {r.client_cpu:.0%}", flush=True)
+        if r.error_kinds:
+            print(f"        errors by kind: {r.error_kinds}")
+        if r.acked_other or r.server_rows != r.acked_stored:
+            print(f"        acknowledged stored {r.acked_stored:,}, duplicate {r.acked_other:,}; "
+                  f"the server's table gained {r.server_rows:,}")
+    repeated = {m: [r for r in results if r.multiple == m] for m in dict.fromkeys(r.multiple for r in results)}
+    for multiple, same in repeated.items():
+        if len(same) > 1:  # e.g. --overload 1.5,3,1.5,3,1.5,3: the median of each figure over the steps
+            def median_of(values):
+                return statistics.median(values) if values else float("nan")
+            print(f"  {multiple:.1f}x, median of {len(same)} steps: accepted p99 "
+                  f"{median_of([percentile(r.accepted_ms, .99) for r in same if r.accepted_ms]):.0f} ms, 429s "
+                  f"{median_of([len(r.refused_ms) for r in same]):.0f} with p99 "
+                  f"{median_of([percentile(r.refused_ms, .99) for r in same if r.refused_ms]):.0f} ms, errors "
+                  f"{median_of([r.errors for r in same]):.0f}, lost {sum(r.lost for r in same)} in all, "
+                  f"{sum(r.undelivered for r in same)} batch(es) never stored", flush=True)
+    for r in results:
+        p99_ok = bool(r.accepted_ms) and percentile(r.accepted_ms, .99) <= 250
+        refused_ok = not r.refused_ms or percentile(r.refused_ms, .99) <= 20
+        verdicts = [f"accepted p99 ≤ 250 ms {'met' if p99_ok else 'MISSED'}",
+                    f"429 p99 ≤ 20 ms {'met' if refused_ok else 'MISSED'}",
+                    f"errors 0 {'met' if r.errors == 0 else 'MISSED'}",
+                    f"lost 0 {'met' if r.lost == 0 else 'MISSED'}",
+                    f"all stored in the end {'yes' if r.undelivered == 0 else f'NO ({r.undelivered} batches not)'}"]
+        print(f"  {r.multiple:.1f}x: " + "; ".join(verdicts), flush=True)
+
+
 def show(label: str, r: StepResult, p99_limit_ms: float) -> None:
     verdict = "ok" if r.passed(p99_limit_ms) else "MISSED"
     print(f"  {label:<6} offered {r.offered:>6,.0f} r/s (drawn {r.scheduled:>6,.0f})  achieved {r.achieved:>8,.0f} r/s  "
           f"p50 {r.p50_ms:>7.1f} ms  p99 {r.p99_ms:>7.1f} ms  batches {r.batches:>5}  errors {r.errors}"
+          f"{f'  429s {r.refused}' if r.refused else ''}"
           f"{f'  unfinished {r.late}' if r.late else ''}  cpu server {r.server_cpu:.0%}"
           f"{f' haproxy {r.balancer_cpu:.0%}' if r.balancer_cpu else ''}"
           f"{f' postgres {r.db_cpu:.0%}' if r.db_cpu else ''} client {r.client_cpu:.0%}"
@@ -445,6 +685,9 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
         if len(targets) > 1:
             print(f"{name}: median p99 of {len(targets)} target steps: "
                   f"{statistics.median(r.p99_ms for r in targets):.1f} ms", flush=True)
+        if getattr(args, "capacity", None):  # the knee given: no search
+            await overload(name, pool, fleet, args.capacity, db_url, args, steps)
+            return targets
         if args.no_search:
             return targets
         passing = target.offered if target.passed(args.p99_ms) else None
@@ -469,6 +712,8 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
         print(f"{name}: highest offered load with p99 ≤ {args.p99_ms:.0f} ms: "
               f"{f'{passing:,.0f} ratings/s' if passing else 'none found'}"
               f"{f' (first miss at {failing:,.0f})' if failing else ''}", flush=True)
+        if getattr(args, "overload", None) and passing:
+            await overload(name, pool, fleet, passing, db_url, args, steps)
         return targets
     finally:
         if pool is not None:
@@ -486,6 +731,37 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
             import pstats
             print(f"--- server profile ({profile_to}) ---")
             pstats.Stats(profile_to).sort_stats("cumulative").print_stats(25)
+
+
+async def overload(name: str, pool: HttpPool, fleet: list[SimTerminal], capacity: float, db_url: str, args,
+                   steps: dict) -> list[OverloadResult]:
+    """Offer each ``--overload`` multiple of ``capacity`` (a step each, the server left to settle between)."""
+    results = []
+    for multiple in args.overload:
+        await settle(pool, steps["server_pids"])
+        results.append(await run_overload_step(
+            pool, fleet, multiple=multiple, offered=capacity * multiple, batch_size=args.batch, step_s=args.step_s,
+            retry_window_s=args.retry_window_s, db_url=db_url, server_pids=steps["server_pids"],
+            balancer_pid=steps["balancer_pid"]))
+        print(f"  overload {multiple:.1f}x done: {results[-1].delivered}/{results[-1].batches} batches stored, "
+              f"{len(results[-1].refused_ms)} answers 429, {results[-1].errors} errors", flush=True)
+    show_overload(name, results, capacity, args.retry_window_s)
+    return results
+
+
+def multiples(text: str) -> list[float]:
+    """``--overload``'s value: multiples of the capacity, e.g. ``1.5,3``.
+
+        >>> multiples("1.5,3")
+        [1.5, 3.0]
+    """
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--overload: {text!r} is not a list of numbers such as 1.5,3") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError("--overload: give positive multiples of the capacity, such as 1.5,3")
+    return values
 
 
 def main() -> None:
@@ -512,7 +788,16 @@ def main() -> None:
                         help="rating ids: v7 as the terminal makes them (default), v4 as terminals made them before 2026-12")
     parser.add_argument("--rollout", type=int, default=None, metavar="PCT",
                         help="with a release rolling out to the fleet, first wave PCT %% (the receipts' release offer)")
+    parser.add_argument("--overload", type=multiples, default=None, metavar="M,M",
+                        help="after the search, offer these multiples of the capacity found (e.g. 1.5,3): accepted "
+                             "latency, 429 answers, errors, lost ratings; a 429'd batch is sent again after Retry-After")
+    parser.add_argument("--capacity", type=float, default=None, metavar="R",
+                        help="with --overload: take R ratings/s as the capacity instead of searching for it")
+    parser.add_argument("--retry-window-s", type=float, default=60.0,
+                        help="with --overload: how long after the arrivals a 429'd batch may still be sent again")
     args = parser.parse_args()
+    if args.capacity and not args.overload:
+        parser.error("--capacity needs --overload")
     args.step_s = min(args.step_s, 20.0 - DRAIN_S)
     if args.replicas < 1:
         parser.error("--replicas: at least 1")
@@ -524,7 +809,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="fleet-", dir=ROOT / "var" / "bench"))
     args.workdir = workdir
     try:
+        global DB_POSTMASTER
         if args.backend in ("sqlite", "both"):
+            DB_POSTMASTER = 0
             asyncio.run(bench_backend("sqlite", f"sqlite:///{workdir / 'server.db'}", args))
         if args.backend in ("postgresql", "both"):
             cluster = None
@@ -533,6 +820,7 @@ def main() -> None:
                 from server_fixtures import ThrowawayPostgres
                 cluster = ThrowawayPostgres(durable=True).start()
                 admin_url = cluster.url
+            DB_POSTMASTER = postmaster_pid(cluster) if cluster is not None else None
             try:
                 import psycopg
                 from sqlalchemy.engine import make_url
