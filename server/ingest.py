@@ -50,7 +50,7 @@ from .accounts import PLACE_COLUMNS, Terminal
 from .db import lock_ratings_cursor, write_transaction
 from .errors import ApiError, ServerError
 from .dossiers import mark_dossier_repeats, store_invitations
-from .schema import boot_offsets, officers, rating_conflicts, rating_tallies, ratings, tally_deltas, terminals
+from .schema import boot_offsets, officers, rating_conflicts, ratings, terminals
 from .shifts import store_shifts
 from .timekeeping import NS_PER_S, correct_time, device_bases, iso_from_ns, ns_from_iso
 
@@ -226,12 +226,6 @@ class _Statements:
             set_={"base_ns": case((upsert.excluded.base_ns < boot_offsets.c.base_ns, upsert.excluded.base_ns),
                                   else_=boot_offsets.c.base_ns),
                   "updated_at": upsert.excluded.updated_at})
-        tally = insert(rating_tallies)
-        self.add_tallies = tally.on_conflict_do_update(
-            index_elements=[c.name for c in rating_tallies.primary_key.columns],
-            set_={"n": rating_tallies.c.n + tally.excluded.n})
-        # The same increments, for the rollups (rollups.py): a plain insert, never waited on.
-        self.add_deltas = insert(tally_deltas)
         self.update_health = update(terminals).where(
             terminals.c.id == bindparam("terminal_id"), terminals.c.revoked_at.is_(None)).values(
             last_seen_at=bindparam("last_seen_at"), app_version=bindparam("app_version"),
@@ -295,18 +289,23 @@ REBUILD_TALLIES_SQL = (
     "COALESCE(counter_id, 0), rating, COALESCE(reason, ''), CASE WHEN dossier_repeat = 1 THEN 1 ELSE filtered END")
 
 
-def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[dict]:
-    """The ``rating_tallies`` increments of the rows the database took, in key order. A second rating of a
-    dossier (``dossier_repeat``) is tallied as filtered: no report counts it."""
+def _tallies(rows: list[tuple], inserted: set[str], terminal: Terminal) -> list[tuple]:
+    """The ``rating_tallies`` increments of the rows the database took, in key order: (*_TALLY_KEY, n) each.
+    A second rating of a dossier (``dossier_repeat``) is tallied as filtered: no report counts it."""
     at_time, at_rating, at_reason, at_filtered, at_repeat = _TALLY_AT
     everything = len(inserted) == len(rows)
     counts = Counter((row[at_time][:13], row[at_rating], row[at_reason] or "", row[at_filtered] | row[at_repeat])
                      for row in rows if everything or row[0] in inserted)
-    place = {"terminal_id": terminal.id, "site": terminal.site, "counter": terminal.counter or "",
-             "province_id": terminal.province_id or 0, "unit_id": terminal.unit_id or 0,
-             "office_id": terminal.office_id or 0, "counter_id": terminal.counter_id or 0}
-    return [{"hour": hour, **place, "rating": rating, "reason": reason, "filtered": filtered, "n": n}
-            for (hour, rating, reason, filtered), n in sorted(counts.items())]
+    place = (terminal.id, terminal.site, terminal.counter or "", terminal.province_id or 0, terminal.unit_id or 0,
+             terminal.office_id or 0, terminal.counter_id or 0)
+    return [(hour, *place, rating, reason, filtered, n) for (hour, rating, reason, filtered), n in sorted(counts.items())]
+
+
+_SQLITE_ADD_TALLIES = (f"INSERT INTO rating_tallies ({', '.join(_TALLY_KEY)}, n) "
+                       f"VALUES ({', '.join('?' * (len(_TALLY_KEY) + 1))}) "
+                       f"ON CONFLICT ({', '.join(_TALLY_KEY)}) DO UPDATE SET n = rating_tallies.n + excluded.n")
+_SQLITE_ADD_DELTAS = (f"INSERT INTO tally_deltas ({', '.join(_TALLY_KEY)}, n) "
+                      f"VALUES ({', '.join('?' * (len(_TALLY_KEY) + 1))})")
 
 
 _STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
@@ -478,9 +477,11 @@ def write_batch(conn: Connection, terminal: Terminal, batch: Batch, prepared: Pr
         prepared = PreparedBatch(prepared.by_id, marked, _insert_rows(sql, marked))
     inserted = sql.insert(conn, prepared.insert_rows)
     if inserted and not sql.tallies_in_insert:
+        # SQLite: the tallies, then the same increments for the rollups (rollups.py), through the driver
+        # (plain values: SQLAlchemy's per-statement work would cost more than the statements, under the lock).
         increments = _tallies(prepared.row_tuples, inserted, terminal)
-        conn.execute(sql.add_tallies, increments)
-        conn.execute(sql.add_deltas, increments)
+        conn.exec_driver_sql(_SQLITE_ADD_TALLIES, increments)
+        conn.exec_driver_sql(_SQLITE_ADD_DELTAS, increments)
     return inserted
 
 
