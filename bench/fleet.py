@@ -547,12 +547,33 @@ def start_servers(db_url: str, ports: list[int], profile_to: str | None, log_fol
     return launched
 
 
+#: --profile-threads: every other thread of the server (the worker threads that store batches) gets a
+#: cProfile of its own, started by threading.setprofile at its first call; merged into one file at the end.
+PROFILE_THREADS = False
+_THREAD_PROFILES = (
+    "import atexit, cProfile, pstats, threading\n"
+    "_profiles = []\n"
+    "def _start_thread_profile(frame, event, arg):\n"
+    "    profile = cProfile.Profile(); _profiles.append(profile); profile.enable()\n"
+    "threading.setprofile(_start_thread_profile)\n"
+    "def _dump_thread_profiles():\n"
+    "    stats = None\n"
+    "    for profile in list(_profiles):\n"
+    "        profile.create_stats()\n"
+    "        if profile.stats:\n"
+    "            stats = pstats.Stats(profile) if stats is None else (stats.add(profile) or stats)\n"
+    "    if stats is not None: stats.dump_stats({to!r})\n"
+    "atexit.register(_dump_thread_profiles)\n")
+
+
 def launch_server(db_url: str, port: int, profile_to: str | None, log_path: Path) -> subprocess.Popen:
     code = "from server.cli import main; main()"
     if profile_to:
         code = (f"import cProfile, signal, sys; from server.cli import main\n"
                 f"p = cProfile.Profile(); p.enable()\n"
                 f"try: main()\nexcept SystemExit: pass\nfinally:\n    p.disable(); p.dump_stats({profile_to!r})")
+        if PROFILE_THREADS:
+            code = _THREAD_PROFILES.format(to=profile_to.replace(".prof", "-threads.prof")) + code
     return subprocess.Popen([sys.executable, "-c", code, "serve", "--host", HOST, "--port", str(port),
                              "--db", db_url, "--no-access-log"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=log_path.open("w"))
@@ -731,6 +752,11 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
             import pstats
             print(f"--- server profile ({profile_to}) ---")
             pstats.Stats(profile_to).sort_stats("cumulative").print_stats(25)
+            threads_to = profile_to.replace(".prof", "-threads.prof")
+            if PROFILE_THREADS and os.path.exists(threads_to):
+                print(f"--- server worker threads' profile ({threads_to}) ---")
+                pstats.Stats(threads_to).sort_stats("cumulative").print_stats(40)
+                pstats.Stats(threads_to).sort_stats("tottime").print_stats(30)
 
 
 async def overload(name: str, pool: HttpPool, fleet: list[SimTerminal], capacity: float, db_url: str, args,
@@ -781,6 +807,8 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=1,
                         help="server processes behind HAProxy, on PostgreSQL only (default 1: no balancer)")
     parser.add_argument("--profile", action="store_true", help="cProfile the server's event-loop thread and print the top")
+    parser.add_argument("--profile-threads", action="store_true",
+                        help="with --profile: cProfile the server's worker threads too (storage), printed apart")
     parser.add_argument("--timeline", action="store_true",
                         help="per step, print the slowest batches and the busiest 100 ms of arrivals")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite file)")
@@ -798,6 +826,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.capacity and not args.overload:
         parser.error("--capacity needs --overload")
+    global PROFILE_THREADS
+    PROFILE_THREADS = args.profile_threads
     args.step_s = min(args.step_s, 20.0 - DRAIN_S)
     if args.replicas < 1:
         parser.error("--replicas: at least 1")

@@ -58,6 +58,7 @@ def open_engine(settings: Settings, *, migrate_schema: bool = True) -> Engine:
         engine = create_engine(url, pool_size=settings.db_pool_size, max_overflow=4,
                                pool_timeout=POOL_TIMEOUT_S,
                                connect_args={"connect_timeout": 10})
+        _tune_postgresql(engine)
     if migrate_schema:
         try:
             migrate(engine)
@@ -123,6 +124,16 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("hl_write") else "BEGIN")
+
+
+def _tune_postgresql(engine: Engine) -> None:
+    # A batch's ratings go in as one array per column (ingest.py). psycopg sends a list as text by default,
+    # searching every element for characters to quote (a fifth of a batch's CPU); in binary, no search.
+    from psycopg.types.array import ListBinaryDumper
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 @contextmanager

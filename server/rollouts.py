@@ -154,23 +154,35 @@ class RolloutBook:
         with self._lock:
             self._read_at = None
 
-    def active(self) -> list[ActiveRollout]:
+    def active(self, conn: Connection | None = None) -> list[ActiveRollout]:
+        """The running rollouts, read again when the copy is older than :data:`CACHE_TTL_S`.
+
+        ``conn``: a connection the caller holds, to read them on. A caller holding one must pass it: taking
+        a second from the pool while every worker holds one would wait until the pool's timeout.
+        """
         now = time.monotonic()
         with self._lock:
             if self._read_at is not None and now - self._read_at < CACHE_TTL_S:
                 return self._active
         try:
-            with self.engine.connect() as conn:
+            if conn is not None:
                 fresh = read_active(conn)
+            else:
+                with self.engine.connect() as own:
+                    fresh = read_active(own)
         except SQLAlchemyError:  # the batch is stored already: answer it with what was known, read again next time
             log.exception("reading the running rollouts failed; the last copy is used")
+            if conn is not None:
+                conn.rollback()  # the caller's reads go on in a fresh transaction (PostgreSQL aborted this one)
             return self._active
         with self._lock:
             self._active, self._read_at = fresh, now
         return fresh
 
-    def offer(self, terminal: Terminal, app_version: str | None, failed_version: str | None) -> ReleaseOffer | None:
-        active = self.active()
+    def offer(self, terminal: Terminal, app_version: str | None, failed_version: str | None, *,
+              conn: Connection | None = None) -> ReleaseOffer | None:
+        """The release ``terminal``'s receipt offers (see :func:`offer_for`); ``conn`` as for :meth:`active`."""
+        active = self.active(conn)
         return offer_for(active, terminal, app_version, failed_version) if active else None
 
     def after_heartbeat(self, terminal: Terminal, health: Health) -> None:

@@ -168,7 +168,7 @@ def test_a_later_batch_waits_for_an_uncommitted_earlier_one(server, monkeypatch)
     second = Batch.model_validate(make_batch([make_rating(two.id)]))
     inserted, release = threading.Event(), threading.Event()
     holder = {}
-    original = ingest.Ack.model_construct
+    original = ingest.answered
 
     def slow_ack(*args, **kwargs):  # called inside the transaction, after the insert
         if threading.get_ident() == holder.get("thread"):
@@ -176,7 +176,7 @@ def test_a_later_batch_waits_for_an_uncommitted_earlier_one(server, monkeypatch)
             release.wait(20)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ingest.Ack, "model_construct", slow_ack)
+    monkeypatch.setattr(ingest, "answered", slow_ack)
 
     def ingest_in_thread(batch, results, hold=False):
         if hold:

@@ -19,21 +19,17 @@ from functools import partial
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine
 
 from sync.protocol import MAX_BATCH_BYTES, MAX_BATCH_RATINGS, Batch, BatchReceipt, ErrorEnvelope, Pace
 
 from ..accounts import Terminal
 from ..admission import IngestGate
+from ..batch_intake import take_batch
 from ..bodies import json_body, read_body
 from ..db import LOCK_WAITS
 from ..dependencies import forget_device_token, rate_limited_terminal, received_ns, remember_device_token
 from ..errors import ApiError
-from ..ingest import TerminalRevoked, ingest_batch
-from ..officers import receipt_version, uses_officers
-from ..refusals import ReceivedBatch, receive_batch
-from ..rollouts import RolloutBook
-from ..terminal_settings import WantedVersions
+from ..ingest import TerminalRevoked
 
 router = APIRouter(tags=["terminals"])
 log = logging.getLogger("hailong.server.admission")
@@ -58,27 +54,27 @@ async def post_batch(request: Request, now_ns: int = Depends(received_ns),
         raise ApiError(429, f"the server is busy with other terminals' batches; try again in {wait_s} s",
                        headers={"Retry-After": str(wait_s)})
     lock_waits: list[float] = []
+    settings = state.settings
     try:
-        received = receive_batch(await read_body(request, max_bytes=MAX_BATCH_BYTES), terminal)
+        body = await read_body(request, max_bytes=MAX_BATCH_BYTES)
         try:
-            # On ingest's own threads and connections (app.py): the dashboard, health checks, enrolment and the
-            # admin API never queue behind batches.
-            receipt = await anyio.to_thread.run_sync(partial(
-                _store, state.ingest_engine, terminal, received, now_ns,
+            # Parse, check, store and serialise in one worker thread (batch_intake.py), on ingest's own threads
+            # and connections (app.py): the event loop stays free, and the dashboard, health checks, enrolment
+            # and the admin API never queue behind batches.
+            receipt_json = await anyio.to_thread.run_sync(partial(
+                take_batch, state.ingest_engine, terminal, body, now_ns,
                 lambda moved: remember_device_token(request, moved),
-                retention_days=state.settings.dossier_retention_days, wanted_settings=state.wanted_settings,
-                book=state.rollouts, lock_waits=lock_waits), limiter=state.ingest_limiter)
+                retention_days=settings.dossier_retention_days, wanted_settings=state.wanted_settings,
+                book=state.rollouts, lock_waits=lock_waits,
+                pace=lambda: receipt_pace(gate, batch_size=settings.pace_batch_size, pause_s=settings.pace_pause_s)),
+                limiter=state.ingest_limiter)
         except TerminalRevoked:
             forget_device_token(request)
             raise ApiError(401, "this terminal's token was revoked; provision the terminal again with a new "
                                 "enrolment code", headers={"WWW-Authenticate": "Bearer"}) from None
     finally:
         gate.leave(lock_wait_s=sum(lock_waits) if lock_waits else None)
-    receipt.pace = receipt_pace(gate, batch_size=state.settings.pace_batch_size,
-                                pause_s=state.settings.pace_pause_s)
-    # Serialised by pydantic-core directly (the model is built by ingest_batch from checked values);
-    # without empty fields, so only a refusal carries a reason.
-    return Response(receipt.model_dump_json(exclude_none=True), media_type="application/json")
+    return Response(receipt_json, media_type="application/json")
 
 
 def receipt_pace(gate: IngestGate, *, batch_size: int, pause_s: float) -> Pace | None:
@@ -96,35 +92,3 @@ def receipt_pace(gate: IngestGate, *, batch_size: int, pause_s: float) -> Pace |
         return None
     return Pace.model_construct(batch_size=batch_size or MAX_BATCH_RATINGS,
                                 pause_s=max(pause_s, busy_pause_s or 0.0))
-
-
-def _store(engine: Engine, terminal: Terminal, received: ReceivedBatch, now_ns: int, on_moved, *,
-           retention_days: int, wanted_settings: WantedVersions, book: RolloutBook,
-           lock_waits: list[float]) -> BatchReceipt:
-    # A connection only for the write: none is held while the body streams in.
-    moved: list[Terminal] = []
-
-    def moved_to(where: Terminal) -> None:
-        moved.append(where)
-        on_moved(where)
-
-    health = received.batch.health
-    with engine.connect() as conn:
-        conn.info[LOCK_WAITS] = lock_waits  # the write lock's wait, for the gate (db.py)
-        try:
-            receipt = ingest_batch(conn, terminal, received.batch, received_ns=now_ns, refused=received.refused,
-                                   on_moved=moved_to, offer_release=lambda where, failed: book.offer(
-                                       where, health.app_version, failed))
-        finally:
-            del conn.info[LOCK_WAITS]
-        # The version of the officers list of the unit it stands at now (read after the commit).
-        here = moved[-1] if moved else terminal
-        receipt.officers_version = receipt_version(conn, here.unit_id, retention_days=retention_days,
-                                                   asked=uses_officers(received.batch))
-        # The settings version it should run (None: nothing ever set above it, left out of the receipt); from a
-        # cache per terminal and generation, so a batch costs no more than a lookup.
-        receipt.settings_version = wanted_settings.wanted(
-            conn, here.id, (here.province_id, here.unit_id, here.office_id, here.counter_id))
-    # A first-wave terminal reporting the release (or its failure) may open or stop its rollout (rollouts.py).
-    book.after_heartbeat(here, health)
-    return receipt
