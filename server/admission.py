@@ -107,7 +107,8 @@ class IngestGate:
         self._note_heard(key, now)
         slot = self._reservations.get(key)
         due = slot is not None and now >= slot
-        if self.in_flight < (2 * self.limit if due else self.limit):
+        # A newcomer does not pass the queue (first come, first served); one back at its turn may, up to the cap.
+        if self.in_flight < (2 * self.limit if due else self.limit) and (due or not self._waiters):
             if slot is not None and due:
                 del self._reservations[key]
             self.in_flight += 1
@@ -165,7 +166,9 @@ class IngestGate:
             self._done.append(now)
             if lock_wait_s is not None:
                 self._adapt(lock_wait_s, now)
-            while self._waiters and self.in_flight <= self.limit:
+            # The queue goes first: its place is handed on even when terminals back at their turn hold more than
+            # the limit (else they would keep it from the queue, which would wait out its time and be refused late).
+            while self._waiters and self.in_flight <= 2 * self.limit:
                 place = self._waiters.popleft()
                 if not place.done():
                     place.set_result(None)  # its batch takes this one's place: in_flight unchanged
@@ -179,7 +182,7 @@ class IngestGate:
         # The queue ahead, plus this batch, goes through the limit at one batch's time each.
         if self.max_queue_s <= 0:
             return False
-        return (len(self._waiters) + 1) * self._service_s / max(self.limit, 1) <= self.max_queue_s
+        return (len(self._waiters) + 1) * self._service_s / max(self.in_flight, self.limit, 1) <= self.max_queue_s
 
     def _unreserve(self, key: str) -> None:
         slot = self._reservations.pop(key, None)

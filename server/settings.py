@@ -72,8 +72,9 @@ class Settings:
         4, "batches one server process stores at once; beyond, 429 at once with a Retry-After that spreads the "
            "terminals out (terminals coming back at their turn may use up to twice it)")
     ingest_queue_ms: int = _setting(
-        100, "a batch arriving when the server already stores --ingest-concurrency waits for a place when the queue "
-             "ahead of it predicts one within this (else 429 at once), milliseconds (0: no queue)")
+        0, "a batch arriving when the server already stores --ingest-concurrency waits for a place when the queue "
+           "ahead of it predicts one within this (else 429 at once), milliseconds (0, the default: no queue, 429 at "
+           "once)")
     ingest_max_wait_ms: int = _setting(
         200, "a batch waiting longer than this for the database's write lock lowers the number stored at once "
              "(down to 1; back up to --ingest-concurrency when waits are short), milliseconds")
