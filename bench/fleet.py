@@ -244,6 +244,17 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def run_fleet(terminal_loop, fleet: list, *, until: float) -> int:
+    """Run ``terminal_loop(terminal)`` for every terminal until the monotonic time ``until``; the ones still
+    running then are cancelled. Returns how many were (unfinished)."""
+    tasks = [asyncio.ensure_future(terminal_loop(t)) for t in fleet]
+    _done, pending = await asyncio.wait(tasks, timeout=max(0.0, until - time.monotonic()))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(pending)
+
+
 async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, batch_size: int,
                    step_s: float, server_pids: list[int], balancer_pid: int | None = None,
                    timeline_out: bool = False) -> StepResult:
@@ -292,11 +303,7 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
     cpu_server0, cpu_client0 = processes_cpu_s(server_pids), time.process_time()
     cpu_balancer0 = processes_cpu_s([balancer_pid] if balancer_pid else [])
     db_cpu0 = db_cpu_s()
-    tasks = [asyncio.ensure_future(terminal_loop(t)) for t in fleet]
-    _done, pending = await asyncio.wait(tasks, timeout=(end - time.monotonic()) + DRAIN_S)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    unfinished = await run_fleet(terminal_loop, fleet, until=end + DRAIN_S)
     gc.enable()
     elapsed = max(end, last_done[0]) - start
     if timeline_out:
@@ -309,7 +316,7 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
         print("    busiest 100 ms windows (s: arrivals):", " ".join(f"{k / 10:.1f}: {v}" for k, v in busiest))
     return StepResult(offered=offered, achieved=counts["ratings"] / elapsed,
                       p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
-                      batches=counts["batches"], errors=counts["errors"], late=len(pending), refused=counts["refused"],
+                      batches=counts["batches"], errors=counts["errors"], late=unfinished, refused=counts["refused"],
                       server_cpu=(processes_cpu_s(server_pids) - cpu_server0) / elapsed,
                       balancer_cpu=(processes_cpu_s([balancer_pid] if balancer_pid else []) - cpu_balancer0) / elapsed,
                       db_cpu=db_cpu_delta(db_cpu0) / elapsed, scheduled=scheduled[0] * batch_size / step_s,
@@ -446,13 +453,9 @@ async def run_overload_step(pool: HttpPool, fleet: list[SimTerminal], *, multipl
     cpu_server0, cpu_client0 = processes_cpu_s(server_pids), time.process_time()
     cpu_balancer0 = processes_cpu_s([balancer_pid] if balancer_pid else [])
     db_cpu0 = db_cpu_s()
-    tasks = [asyncio.ensure_future(terminal_loop(t)) for t in fleet]
-    _done, pending = await asyncio.wait(tasks, timeout=(give_up - time.monotonic()) + DRAIN_S)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    unfinished = await run_fleet(terminal_loop, fleet, until=give_up + DRAIN_S)
     gc.enable()
-    r.undelivered += len(pending)
+    r.undelivered += unfinished
     r.elapsed = time.monotonic() - start
     r.scheduled = r.batches * batch_size / step_s
     r.achieved = acked_in_step[0] / step_s
@@ -564,6 +567,17 @@ _THREAD_PROFILES = (
     "            stats = pstats.Stats(profile) if stats is None else (stats.add(profile) or stats)\n"
     "    if stats is not None: stats.dump_stats({to!r})\n"
     "atexit.register(_dump_thread_profiles)\n")
+
+
+def stop_servers(servers: list[subprocess.Popen]) -> None:
+    """Ctrl-C to every server process at once, then wait for each (killed after 30 s)."""
+    for server in servers:
+        server.send_signal(2)
+    for server in servers:
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def launch_server(db_url: str, port: int, profile_to: str | None, log_path: Path) -> subprocess.Popen:
@@ -741,13 +755,7 @@ async def bench_backend(name: str, db_url: str, args) -> list[StepResult]:
             pool.close()
         if balancer is not None:
             balancer.stop()
-        for server in servers:
-            server.send_signal(2)
-        for server in servers:
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_servers(servers)
         if profile_to:
             import pstats
             print(f"--- server profile ({profile_to}) ---")

@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # ThrowawayPostgres and HAProxy live wi
 
 from bench import fleet  # noqa: E402
 from bench.fleet import (HOST, HttpPool, db_cpu_delta, db_cpu_s, enroll_fleet, free_port, issue_codes,  # noqa: E402
-                         percentile, processes_cpu_s, start_servers)
+                         percentile, processes_cpu_s, start_servers, stop_servers)
 from kiosk.store import new_rating_id  # noqa: E402
 from kiosk.timekeeping import Stamp, iso_utc, monotonic_ns  # noqa: E402
 from sync.local import LocalRatings  # noqa: E402
@@ -481,13 +481,7 @@ def storm(name: str, db_url: str, args) -> dict:
             engine.dispose()
         if balancer is not None:
             balancer.stop()
-        for server in servers:
-            server.send_signal(2)
-        for server in servers:
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_servers(servers)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
