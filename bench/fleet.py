@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -244,6 +245,39 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@contextlib.contextmanager
+def throwaway_database(admin_url: str, prefix: str):
+    """A new PostgreSQL database on ``admin_url``'s server, named ``prefix`` and a random suffix, dropped after
+    use; yields its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class CpuMeter:
+    """CPU used from now on by the server processes, the balancer, the database (:func:`db_cpu_s`) and this
+    client; :meth:`shares` gives each as cores busy on average over ``elapsed`` seconds."""
+
+    def __init__(self, server_pids: list[int], balancer_pid: int | None = None):
+        self.server_pids, self.balancer_pids = list(server_pids), [balancer_pid] if balancer_pid else []
+        self.server0, self.balancer0 = processes_cpu_s(self.server_pids), processes_cpu_s(self.balancer_pids)
+        self.db0, self.client0 = db_cpu_s(), time.process_time()
+
+    def shares(self, elapsed: float) -> dict[str, float]:
+        return {"server_cpu": (processes_cpu_s(self.server_pids) - self.server0) / elapsed,
+                "balancer_cpu": (processes_cpu_s(self.balancer_pids) - self.balancer0) / elapsed,
+                "db_cpu": db_cpu_delta(self.db0) / elapsed,
+                "client_cpu": (time.process_time() - self.client0) / elapsed}
+
+
 async def run_fleet(terminal_loop, fleet: list, *, until: float) -> int:
     """Run ``terminal_loop(terminal)`` for every terminal until the monotonic time ``until``; the ones still
     running then are cancelled. Returns how many were (unfinished)."""
@@ -300,9 +334,7 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
     # as server latency): nothing it allocates per request is cyclic, so it is off during a step.
     gc.collect()
     gc.disable()
-    cpu_server0, cpu_client0 = processes_cpu_s(server_pids), time.process_time()
-    cpu_balancer0 = processes_cpu_s([balancer_pid] if balancer_pid else [])
-    db_cpu0 = db_cpu_s()
+    cpu = CpuMeter(server_pids, balancer_pid)
     unfinished = await run_fleet(terminal_loop, fleet, until=end + DRAIN_S)
     gc.enable()
     elapsed = max(end, last_done[0]) - start
@@ -317,10 +349,7 @@ async def run_step(pool: HttpPool, fleet: list[SimTerminal], *, offered: float, 
     return StepResult(offered=offered, achieved=counts["ratings"] / elapsed,
                       p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
                       batches=counts["batches"], errors=counts["errors"], late=unfinished, refused=counts["refused"],
-                      server_cpu=(processes_cpu_s(server_pids) - cpu_server0) / elapsed,
-                      balancer_cpu=(processes_cpu_s([balancer_pid] if balancer_pid else []) - cpu_balancer0) / elapsed,
-                      db_cpu=db_cpu_delta(db_cpu0) / elapsed, scheduled=scheduled[0] * batch_size / step_s,
-                      client_cpu=(time.process_time() - cpu_client0) / elapsed)
+                      scheduled=scheduled[0] * batch_size / step_s, **cpu.shares(elapsed))
 
 
 @dataclass
@@ -450,19 +479,15 @@ async def run_overload_step(pool: HttpPool, fleet: list[SimTerminal], *, multipl
 
     gc.collect()
     gc.disable()
-    cpu_server0, cpu_client0 = processes_cpu_s(server_pids), time.process_time()
-    cpu_balancer0 = processes_cpu_s([balancer_pid] if balancer_pid else [])
-    db_cpu0 = db_cpu_s()
+    cpu = CpuMeter(server_pids, balancer_pid)
     unfinished = await run_fleet(terminal_loop, fleet, until=give_up + DRAIN_S)
     gc.enable()
     r.undelivered += unfinished
     r.elapsed = time.monotonic() - start
     r.scheduled = r.batches * batch_size / step_s
     r.achieved = acked_in_step[0] / step_s
-    r.server_cpu = (processes_cpu_s(server_pids) - cpu_server0) / r.elapsed
-    r.balancer_cpu = (processes_cpu_s([balancer_pid] if balancer_pid else []) - cpu_balancer0) / r.elapsed
-    r.db_cpu = db_cpu_delta(db_cpu0) / r.elapsed
-    r.client_cpu = (time.process_time() - cpu_client0) / r.elapsed
+    for name, share in cpu.shares(r.elapsed).items():
+        setattr(r, name, share)
     r.server_rows = ratings_rows(db_url) - rows0
     return r
 
@@ -860,17 +885,8 @@ def main() -> None:
                 admin_url = cluster.url
             DB_POSTMASTER = postmaster_pid(cluster) if cluster is not None else None
             try:
-                import psycopg
-                from sqlalchemy.engine import make_url
-                name = f"hl_fleet_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(admin_url, autocommit=True) as conn:
-                    conn.execute(f"CREATE DATABASE {name}")
-                url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-                try:
+                with throwaway_database(admin_url, "hl_fleet") as url:
                     asyncio.run(bench_backend("postgresql", url, args))
-                finally:
-                    with psycopg.connect(admin_url, autocommit=True) as conn:
-                        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             finally:
                 if cluster is not None:
                     cluster.stop()

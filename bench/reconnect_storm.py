@@ -63,8 +63,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # ThrowawayPostgres and HAProxy live with the test fixtures
 
 from bench import fleet  # noqa: E402
-from bench.fleet import (HOST, HttpPool, db_cpu_delta, db_cpu_s, enroll_fleet, free_port, issue_codes,  # noqa: E402
-                         percentile, processes_cpu_s, start_servers, stop_servers)
+from bench.fleet import (HOST, CpuMeter, HttpPool, enroll_fleet, free_port, issue_codes,  # noqa: E402
+                         percentile, start_servers, stop_servers, throwaway_database)
 from kiosk.store import new_rating_id  # noqa: E402
 from kiosk.timekeeping import Stamp, iso_utc, monotonic_ns  # noqa: E402
 from sync.local import LocalRatings  # noqa: E402
@@ -346,10 +346,7 @@ def storm(name: str, db_url: str, args) -> dict:
             terminal.uploader = uploader
         order = sorted(terminals, key=lambda t: t.comes_back_at)
 
-        cpu_server0 = processes_cpu_s(server_pids)
-        cpu_balancer0 = processes_cpu_s([balancer.process.pid]) if balancer else 0.0
-        db_cpu0 = db_cpu_s()
-        cpu_client0 = time.process_time()
+        cpu = CpuMeter(server_pids, balancer.process.pid if balancer else None)
         load0 = os.getloadavg()
         start = time.monotonic()
         go_probe.set()
@@ -387,10 +384,7 @@ def storm(name: str, db_url: str, args) -> dict:
                 break
         end = time.monotonic()
         elapsed = end - start
-        server_cpu = (processes_cpu_s(server_pids) - cpu_server0) / elapsed
-        balancer_cpu = (processes_cpu_s([balancer.process.pid]) - cpu_balancer0) / elapsed if balancer else 0.0
-        db_cpu = db_cpu_delta(db_cpu0) / elapsed
-        client_cpu = (time.process_time() - cpu_client0) / elapsed
+        server_cpu, balancer_cpu, db_cpu, client_cpu = cpu.shares(elapsed).values()
         load1 = os.getloadavg()
         stop_probe.set()
 
@@ -490,8 +484,6 @@ def run_backend(name: str, args) -> dict:
     if name == "sqlite":
         fleet.DB_POSTMASTER = 0  # no database process to count (other people's PostgreSQL is not ours)
         return storm(name, f"sqlite:///{args.workdir / 'server.db'}", args)
-    import psycopg
-    from sqlalchemy.engine import make_url
 
     cluster = None
     admin_url = args.postgres_url
@@ -501,14 +493,8 @@ def run_backend(name: str, args) -> dict:
         admin_url = cluster.url
     fleet.DB_POSTMASTER = fleet.postmaster_pid(cluster) if cluster is not None else None
     try:
-        db = f"hl_storm_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {db}")
-        try:
-            return storm(name, make_url(admin_url).set(database=db).render_as_string(hide_password=False), args)
-        finally:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        with throwaway_database(admin_url, "hl_storm") as url:
+            return storm(name, url, args)
     finally:
         if cluster is not None:
             cluster.stop()
