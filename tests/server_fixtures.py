@@ -389,15 +389,16 @@ class ServerHarness:
 
 @pytest.fixture
 def start_server(server_db_url):
-    """``start_server(clock=None, uvicorn=None, **settings)`` builds an app on this test's database and serves
-    it (``uvicorn``: more ``uvicorn.Config`` options, see :class:`LiveServer`)."""
+    """``start_server(clock=None, uvicorn=None, wrap=None, **settings)`` builds an app on this test's database and
+    serves it (``uvicorn``: more ``uvicorn.Config`` options, see :class:`LiveServer`; ``wrap``: an ASGI layer
+    around the app, ``wrap(app)``, served in its place)."""
     from server import Settings, create_app
 
     started: list[ServerHarness] = []
 
-    def start(*, clock=None, uvicorn: dict | None = None, **settings) -> ServerHarness:
+    def start(*, clock=None, uvicorn: dict | None = None, wrap=None, **settings) -> ServerHarness:
         app = create_app(Settings(db_url=server_db_url, **settings), **({"clock": clock} if clock else {}))
-        harness = ServerHarness(app, LiveServer(app, **(uvicorn or {})))
+        harness = ServerHarness(app, LiveServer(wrap(app) if wrap else app, **(uvicorn or {})))
         started.append(harness)
         return harness
 

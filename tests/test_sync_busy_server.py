@@ -25,7 +25,6 @@ import requests
 from kiosk.status import format_status, server_pace, service_summary
 from kiosk.store import RatingStore
 from server_fixtures import *  # noqa: F401,F403 - server_db_url, start_server
-from server_fixtures import LiveServer
 from sync.local import LocalRatings
 from sync.protocol import Pace
 from sync.uploader import UPLOAD_RETRY, Uploader, _retry_after, make_session
@@ -281,23 +280,9 @@ class PacingLayer:
 
 
 @pytest.fixture
-def paced_server(server_db_url):
-    from server import Settings, create_app
-    from server_fixtures import ServerHarness
-
-    made = []
-
-    def start(paces: list) -> ServerHarness:
-        app = create_app(Settings(db_url=server_db_url))
-        harness = ServerHarness(app, LiveServer(PacingLayer(app, paces)))
-        made.append(harness)
-        return harness
-
-    yield start
-    for harness in made:
-        harness.http.close()
-        harness.live.stop()
-        harness.engine.dispose()
+def paced_server(start_server):
+    """``paced_server(paces)``: the real server behind a layer that puts ``paces`` in its receipts, one each."""
+    return lambda paces: start_server(wrap=lambda app: PacingLayer(app, paces))
 
 
 def test_the_receipts_pace_sets_the_next_batches_size_and_pause(paced_server, counter_for):
