@@ -145,6 +145,7 @@ def test_sync_now_at_a_busy_server_says_when_it_tries_again(start_kiosk, start_s
     assert kiosk.app.sync_state == "ok"  # the dot stays green: the server answered
     assert "Máy chủ điều tiết: máy chủ đang bận, gửi lại lúc" in kiosk.widget("service", "status").text
     assert server.count() == 0 and uploader.state.failures_in_a_row == 0
+    assert kiosk.screenshot("service-busy-800x480", (800, 480)).stat().st_size > 0  # to look at: the wait said
 
 def test_button_test_lights_each_button_and_its_led_and_stores_nothing(start_kiosk):
     kiosk = start_kiosk(service=SERVICE, leds=LEDS)
