@@ -69,7 +69,7 @@ class Settings:
     rate_limit_burst: int = _setting(100, "batches one terminal may send at once before the rate applies")
     # Admission control of the batch path (issue 14; server/admission.py, README "When the server is busy").
     ingest_concurrency: int = _setting(
-        4, "batches one server process stores at once; beyond, 429 at once with a Retry-After that spreads the "
+        8, "batches one server process stores at once; beyond, 429 at once with a Retry-After that spreads the "
            "terminals out (terminals coming back at their turn may use up to twice it)")
     ingest_queue_ms: int = _setting(
         0, "a batch arriving when the server already stores --ingest-concurrency waits for a place when the queue "
@@ -86,7 +86,8 @@ class Settings:
              "unless the server is busy)")
     ratings_page_max: int = _setting(10_000, "most ratings one GET /api/v1/ratings page returns")
     sqlite_busy_timeout_ms: int = _setting(10_000, "SQLite: how long a writer waits for the lock, milliseconds")
-    db_pool_size: int = _setting(16, "database connections kept open (a few more may open under bursts)")
+    db_pool_size: int = _setting(10, "database connections kept open for everything but batches (4 more may open "
+                                     "under bursts; batches have 2 × --ingest-concurrency of their own)")
     timezone: str = _setting("Asia/Ho_Chi_Minh", "the sites' time zone: report periods and hours are local to it",
                              metavar="TZ")
     opening_hours: str = _setting(DEFAULT_OPENING_HOURS,

@@ -391,7 +391,7 @@ def test_an_idle_server_sends_no_pace_and_shows_its_gate_in_healthz(server):
     receipt = server.upload(terminal, make_batch([make_rating(terminal.id)])).json()
     assert "pace" not in receipt
     figures = server.get("/healthz").json()["ingest"]
-    assert figures["admitted"] == 1 and figures["refused"] == 0 and figures["limit"] == figures["concurrency"] == 4
+    assert figures["admitted"] == 1 and figures["refused"] == 0 and figures["limit"] == figures["concurrency"] == 8
 
 
 def test_a_dashboard_page_does_not_wait_behind_ingest_to_move_its_idle_deadline(start_server, server_db_url):
