@@ -384,7 +384,7 @@ def storm(name: str, db_url: str, args) -> dict:
                 break
         end = time.monotonic()
         elapsed = end - start
-        server_cpu, balancer_cpu, db_cpu, client_cpu = cpu.shares(elapsed).values()
+        shares = cpu.shares(elapsed)
         load1 = os.getloadavg()
         stop_probe.set()
 
@@ -459,9 +459,10 @@ def storm(name: str, db_url: str, args) -> dict:
             print(f"  the servers' gate      : admitted {gate['admitted']:,}, refused {gate['refused']:,} "
                   f"(GET /healthz's ingest figures, summed over {gate['processes']} process(es); limit now "
                   f"{gate['limits']})")
-        print(f"  CPU (of one core)      : server {server_cpu:.0%}"
+        db_cpu, balancer_cpu = shares["db_cpu"], shares["balancer_cpu"]
+        print(f"  CPU (of one core)      : server {shares['server_cpu']:.0%}"
               f"{f' postgres {db_cpu:.0%}' if db_cpu else ''}{f' haproxy {balancer_cpu:.0%}' if balancer else ''}"
-              f" client {client_cpu:.0%}; load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end "
+              f" client {shares['client_cpu']:.0%}; load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end "
               f"(1 min), {load1[1]:.2f} (5 min)", flush=True)
         return {"stored_s": (stored_at - start) if stored_at else None, "ratio": ratio, "lost": lost,
                 "left_pending": left_pending, "count": count, "refused": refused, "errors": errors}
